@@ -1,0 +1,110 @@
+"""Catalog records: one GPU, one model architecture. Plain, frozen, sourced.
+
+These are the contract between the catalog data files, scenario additions (``gpus:`` / ``models:``),
+the performance model and the reports. Field names carry units.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Arch = Literal["ampere", "ada", "hopper", "blackwell", "cdna3"]
+Attention = Literal["mha", "gqa", "mla"]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class GpuSpec(_Record):
+    """Dense datasheet figures for one GPU (never the 2:4-sparse marketing numbers).
+
+    ``mig_profiles`` lists the MIG profile names of this GPU in the fixed slot order of the shared
+    MIG geometry: 1g (1 mem slice), 1g with 2 mem slices, 2g, 3g, 4g, 7g (see ``planner.mig``).
+    Empty when the GPU has no MIG.
+    """
+
+    id: str = Field(description="catalog id, lowercase kebab, e.g. h100-sxm")
+    name: str
+    aliases: tuple[str, ...] = ()
+    arch: Arch
+    form_factor: str = ""
+    vram_gb: float = Field(gt=0, description="memory in GB (1e9 bytes), as marketed")
+    vram_gib_usable: float = Field(gt=0, description="memory the driver exposes, GiB")
+    mem_type: str = ""
+    mem_bw_gbps: float = Field(gt=0, description="memory bandwidth, GB/s")
+    tflops_bf16: float = Field(gt=0, description="dense FP16/BF16 tensor TFLOPS")
+    tflops_fp8: float | None = Field(default=None, description="dense FP8 TFLOPS; None = no FP8 tensor cores")
+    tops_int8: float | None = Field(default=None, description="dense INT8 TOPS")
+    tflops_fp4: float | None = Field(default=None, description="dense FP4 TFLOPS; None = no FP4 tensor cores")
+    datasheet_sparse_tflops_bf16: float | None = Field(
+        default=None, description="the datasheet's 2:4-sparse FP16/BF16 figure, where it quotes one")
+    datasheet_sparse_tflops_fp8: float | None = None
+    nvlink_gbps: float = Field(ge=0, description="NVLink bandwidth per GPU, GB/s bidirectional; 0 = none")
+    nvlink_max_gpus: int = Field(ge=1, description="largest NVLink group; 1 = no NVLink")
+    pcie_gen: int = Field(ge=3, le=6)
+    pcie_gbps: float = Field(gt=0, description="PCIe bandwidth per direction, GB/s (x16)")
+    mig_profiles: tuple[str, ...] = ()
+    tdp_w: float | None = None
+    source: str = Field(min_length=1)
+    as_of: str = Field(min_length=4, description="date the figures were read, YYYY-MM or YYYY-MM-DD")
+    confidence: Literal["high", "medium", "low"] = "medium"
+    notes: str = ""
+
+    @property
+    def mig_supported(self) -> bool:
+        return bool(self.mig_profiles)
+
+    @property
+    def has_nvlink(self) -> bool:
+        return self.nvlink_max_gpus > 1 and self.nvlink_gbps > 0
+
+
+class ModelSpec(_Record):
+    """Architecture of one decoder-only transformer, enough for memory and roofline arithmetic.
+
+    Dense models leave the MoE fields at 0. MLA models (DeepSeek-V3) set ``attention="mla"`` and the
+    ``kv_lora_rank`` / ``qk_rope_head_dim`` fields. Sliding-window models set ``sliding_window`` and how
+    many of the ``layers`` use it (``sliding_window_layers``); the rest use full attention.
+    """
+
+    id: str = Field(description="catalog id, lowercase kebab, e.g. llama-3.1-8b")
+    name: str
+    hf_id: str | None = None
+    aliases: tuple[str, ...] = ()
+    layers: int = Field(gt=0)
+    hidden_size: int = Field(gt=0)
+    num_heads: int = Field(gt=0)
+    num_kv_heads: int = Field(gt=0)
+    head_dim: int = Field(gt=0)
+    intermediate_size: int = Field(ge=0, description="dense MLP width (dense layers of MoE models too)")
+    vocab_size: int = Field(gt=0)
+    tie_word_embeddings: bool = False
+    attention: Attention = "gqa"
+    # MoE
+    n_routed_experts: int = Field(default=0, ge=0)
+    experts_per_token: int = Field(default=0, ge=0)
+    moe_intermediate_size: int = Field(default=0, ge=0)
+    n_shared_experts: int = Field(default=0, ge=0)
+    first_dense_layers: int = Field(default=0, ge=0, description="leading layers with a dense MLP (DeepSeek-V3: 3)")
+    # MLA (DeepSeek-V2/V3)
+    q_lora_rank: int = Field(default=0, ge=0)
+    kv_lora_rank: int = Field(default=0, ge=0)
+    qk_nope_head_dim: int = Field(default=0, ge=0)
+    qk_rope_head_dim: int = Field(default=0, ge=0)
+    v_head_dim: int = Field(default=0, ge=0)
+    # sliding window
+    sliding_window: int | None = Field(default=None, gt=0)
+    sliding_window_layers: int = Field(default=0, ge=0)
+    max_context: int = Field(gt=0)
+    published_total_params_b: float = Field(gt=0, description="published size, billions")
+    published_active_params_b: float = Field(gt=0)
+    source: str = Field(min_length=1)
+    as_of: str = Field(min_length=4)
+    notes: str = ""
+
+    @property
+    def is_moe(self) -> bool:
+        return self.n_routed_experts > 0

@@ -1,0 +1,168 @@
+"""The Plan: what fleetplan recommends, as plain data. JSON keys are a public contract (scripts read them).
+
+A plan has one or more periods (a single-period solve is the special case of one). Top-level ``nodes``,
+``replicas`` and ``mig_partitions`` describe the only period when there is one; with several periods they
+describe the peak-cost period, and ``periods`` holds every period.
+
+Units are in the names. ``usd_per_hour`` at the top level is the hour-weighted mean over the periods.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Status = Literal["optimal", "feasible", "infeasible", "unbounded", "error"]
+
+
+class _Rec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class NodeLine(_Rec):
+    """Nodes of one offer in the fleet. ``owned`` of them are already paid (reserved, sunk)."""
+
+    offer: str
+    gpu: str
+    market: Literal["on_demand", "spot", "reserved"]
+    count: int = Field(ge=0)
+    gpus: int = Field(ge=0)
+    usd_per_hour: float
+    owned: int = 0
+    price_usd_per_node_hour: float
+
+
+class BucketLoad(_Rec):
+    """Load of one request-size bucket on one deployment."""
+
+    prompt_tokens: int
+    output_tokens: int
+    capacity_requests_per_min: float = Field(description="per replica at the SLO, before target_utilization")
+    assigned_requests_per_min: float
+
+
+class ReplicaLine(_Rec):
+    """Replicas of one deployment (workload x offer x precision x TP x MIG profile)."""
+
+    workload: str
+    offer: str
+    gpu: str
+    precision: str
+    tp: int
+    mig_profile: str | None
+    count: int = Field(ge=0)
+    capacity_requests_per_min: float = Field(description="per replica at the SLO, share-weighted over buckets")
+    assigned_requests_per_min: float
+    utilization: float = Field(description="assigned / (count x capacity), spot availability included")
+    availability: float = Field(1.0, description="expected share of time a replica is up (spot < 1)")
+    predicted_ttft_ms: float
+    predicted_tpot_ms: float
+    buckets: tuple[BucketLoad, ...] = ()
+
+
+class MigPartition(_Rec):
+    """``gpus`` GPUs of ``offer`` partitioned as ``pattern`` (one profile name per instance)."""
+
+    offer: str
+    pattern: tuple[str, ...]
+    gpus: int = Field(ge=0)
+
+
+class WorkloadLine(_Rec):
+    id: str
+    demand_requests_per_min: float
+    served_requests_per_min: float
+    unmet_requests_per_min: float = 0.0
+    usd_per_hour: float
+    usd_per_million_output_tokens: float | None
+
+
+class PeriodPlan(_Rec):
+    """The fleet during one period (an hour of the day, a month, ...)."""
+
+    name: str
+    hours: float = Field(gt=0)
+    demand_requests_per_min: dict[str, float]
+    nodes: tuple[NodeLine, ...]
+    replicas: tuple[ReplicaLine, ...]
+    mig_partitions: tuple[MigPartition, ...] = ()
+    usd_per_hour: float
+    unmet_requests_per_min: dict[str, float] = Field(default_factory=dict)
+
+
+class Baseline(_Rec):
+    name: str
+    usd_per_hour: float | None
+    status: str
+    detail: str = ""
+
+
+class OptionLine(_Rec):
+    """A deployment option considered: chosen, feasible but not chosen, dominated, or dropped with why."""
+
+    workload: str
+    offer: str
+    gpu: str
+    precision: str
+    tp: int
+    mig_profile: str | None
+    state: Literal["chosen", "feasible", "dominated", "dropped"]
+    reason: str | None = None
+    capacity_requests_per_min: float = 0.0
+    usd_per_hour_per_replica: float | None = None
+    predicted_ttft_ms: float | None = None
+
+
+class Check(_Rec):
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+class Verification(_Rec):
+    ok: bool
+    checks: tuple[Check, ...]
+
+
+class CostBreakdown(_Rec):
+    on_demand_usd_per_hour: float = 0.0
+    spot_usd_per_hour: float = 0.0
+    reserved_usd_per_hour: float = Field(0.0, description="new reserved commitments; owned nodes cost 0")
+    unmet_penalty_usd_per_hour: float = 0.0
+
+
+class Plan(_Rec):
+    """A solved (or unsolved) fleet plan."""
+
+    scenario: str
+    status: Status
+    objective_usd_per_hour: float | None
+    bound_usd_per_hour: float | None
+    gap: float | None
+    solver: str
+    solve_seconds: float
+    message: str = ""
+    target_utilization: float
+    nodes: tuple[NodeLine, ...] = ()
+    replicas: tuple[ReplicaLine, ...] = ()
+    mig_partitions: tuple[MigPartition, ...] = ()
+    workloads: tuple[WorkloadLine, ...] = ()
+    cost: CostBreakdown = CostBreakdown()
+    periods: tuple[PeriodPlan, ...] = ()
+    baselines: tuple[Baseline, ...] = ()
+    options: tuple[OptionLine, ...] = ()
+    verification: Verification | None = None
+    tie_break: str = Field("", description="what the lexicographic tie-break did, or why it was skipped")
+    problem_size: dict[str, int] = Field(default_factory=dict)
+
+    @property
+    def total_gpus(self) -> int:
+        return sum(n.gpus for n in self.nodes)
+
+    def to_json(self) -> dict:
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Plan":
+        return cls.model_validate(data)
