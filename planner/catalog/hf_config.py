@@ -1,0 +1,313 @@
+"""Import a model architecture from a local Hugging Face ``config.json``.
+
+Supported ``model_type`` values: llama, mistral, mixtral, qwen2, qwen3, qwen3_moe, deepseek_v3 (and
+deepseek_v2, same fields), gemma, gemma2, gemma3 / gemma3_text (text fields nested under ``text_config``),
+phi3 (Phi-3 and phi-4).
+
+Field mapping (config key -> ModelSpec field):
+
+    num_hidden_layers -> layers              hidden_size -> hidden_size
+    num_attention_heads -> num_heads         num_key_value_heads -> num_kv_heads   (default: num_heads)
+    head_dim -> head_dim                     (default: hidden_size / num_attention_heads; MLA: nope + rope)
+    intermediate_size -> intermediate_size   vocab_size, max_position_embeddings, tie_word_embeddings
+    num_local_experts | num_experts | n_routed_experts -> n_routed_experts
+    num_experts_per_tok -> experts_per_token
+    moe_intermediate_size -> moe_intermediate_size   (Mixtral: intermediate_size, its expert width)
+    n_shared_experts, first_k_dense_replace -> first_dense_layers
+    q_lora_rank, kv_lora_rank, qk_nope_head_dim, qk_rope_head_dim, v_head_dim   (MLA)
+    sliding_window + layer_types | sliding_window_pattern | the family's fixed rule -> sliding_window_layers
+
+Where a family's published configs omit a key and ``transformers`` supplies the default (Gemma-3's
+``text_config`` has no vocab_size; Gemma's tie_word_embeddings), that default is used and named in
+``notes``. Structural keys (sizes, layers, heads) are never guessed: a missing one is a CatalogError
+naming the file and the key.
+
+An import has no published parameter count, so ``published_*_params_b`` are the computed counts and
+``notes`` says so.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import re
+from pathlib import Path
+from typing import Any, Union
+
+from pydantic import ValidationError
+
+from planner.catalog.params import active_params, total_params
+from planner.catalog.records import ModelSpec
+from planner.errors import CatalogError, InputError
+
+SUPPORTED = (
+    "llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen3_moe", "deepseek_v2", "deepseek_v3",
+    "gemma", "gemma2", "gemma3", "gemma3_text", "phi3",
+)
+
+# transformers' config-class defaults for keys the families' published configs leave out.
+_DEFAULTS: dict[str, dict[str, Any]] = {
+    "llama": {"tie_word_embeddings": False},
+    "mistral": {"tie_word_embeddings": False},
+    "mixtral": {"tie_word_embeddings": False},
+    "qwen2": {"tie_word_embeddings": False},
+    "qwen3": {"tie_word_embeddings": False},
+    "qwen3_moe": {"tie_word_embeddings": False},
+    "deepseek_v2": {"tie_word_embeddings": False},
+    "deepseek_v3": {"tie_word_embeddings": False},
+    "phi3": {"tie_word_embeddings": False},
+    "gemma": {"tie_word_embeddings": True},
+    "gemma2": {"tie_word_embeddings": True},
+    "gemma3_text": {"tie_word_embeddings": True, "vocab_size": 262_208, "max_position_embeddings": 131_072,
+                    "sliding_window_pattern": 6},
+}
+
+
+def model_from_hf_config(path: Union[str, Path], id: str | None = None) -> ModelSpec:  # noqa: A002 - brief's name
+    """Read ``config.json`` at ``path`` (a file, or a directory holding one) into a ModelSpec.
+
+    Raises:
+        InputError: the file is missing, unreadable or not a JSON object.
+        CatalogError: unsupported architecture, a missing or malformed key.
+    """
+    file = Path(path)
+    if file.is_dir():
+        file = file / "config.json"
+    data = _load_json(file)
+    return _ConfigReader(file, data).model(id)
+
+
+def _load_json(file: Path) -> dict[str, Any]:
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{file}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{file}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{file}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{file}: expected a JSON object (a Hugging Face config.json), got {type(data).__name__}")
+    return data
+
+
+class _ConfigReader:
+    """Reads one config dict; every error names the file and the key."""
+
+    def __init__(self, file: Path, data: dict[str, Any]):
+        self.file = file
+        self.top = data
+        top_type = data.get("model_type")
+        text = data.get("text_config")
+        if isinstance(text, dict) and (top_type in ("gemma3", None) or "num_hidden_layers" not in data):
+            self.cfg = text
+            self.prefix = "text_config."
+            self.model_type = text.get("model_type") or ("gemma3_text" if top_type == "gemma3" else top_type)
+        else:
+            self.cfg = data
+            self.prefix = ""
+            self.model_type = top_type
+        if self.model_type == "gemma3":
+            self.model_type = "gemma3_text"
+        if not self.model_type:
+            raise CatalogError(f"{file}: missing key 'model_type'; supported: {', '.join(SUPPORTED)}")
+        if self.model_type not in SUPPORTED:
+            raise CatalogError(f"{file}: unsupported model_type {self.model_type!r}; supported: {', '.join(SUPPORTED)}")
+        self.defaults_used: list[str] = []
+
+    # -- key access
+    def _raw(self, key: str) -> Any:
+        if key in self.cfg and self.cfg[key] is not None:
+            return self.cfg[key]
+        if self.prefix and key in self.top and self.top[key] is not None:
+            return self.top[key]  # some multimodal configs keep e.g. vocab_size at the top level
+        return None
+
+    def has(self, key: str) -> bool:
+        return self._raw(key) is not None
+
+    def get_int(self, key: str, default: Any = ..., family_default: bool = False) -> int:
+        value = self._raw(key)
+        if value is None and family_default and key in _DEFAULTS.get(self.model_type, {}):
+            value = _DEFAULTS[self.model_type][key]
+            self.defaults_used.append(f"{key}={value}")
+        if value is None:
+            if default is ...:
+                raise CatalogError(f"{self.file}: missing key '{self.prefix}{key}' (needed for {self.model_type})")
+            return default
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+            raise CatalogError(f"{self.file}: key '{self.prefix}{key}' must be an integer, got {value!r}")
+        return int(value)
+
+    def get_bool(self, key: str) -> bool:
+        value = self._raw(key)
+        if value is None:
+            value = _DEFAULTS.get(self.model_type, {}).get(key, False)
+            self.defaults_used.append(f"{key}={str(value).lower()}")
+        if not isinstance(value, bool):
+            raise CatalogError(f"{self.file}: key '{self.prefix}{key}' must be true or false, got {value!r}")
+        return value
+
+    # -- the record
+    def model(self, id: str | None) -> ModelSpec:  # noqa: A002
+        c = self
+        layers = c.get_int("num_hidden_layers")
+        hidden = c.get_int("hidden_size")
+        heads = c.get_int("num_attention_heads")
+        kv_heads = c.get_int("num_key_value_heads", default=heads)
+        fields: dict[str, Any] = {}
+        mla = c.model_type.startswith("deepseek")
+        if mla:
+            fields.update(
+                attention="mla",
+                q_lora_rank=c.get_int("q_lora_rank", default=0),
+                kv_lora_rank=c.get_int("kv_lora_rank"),
+                qk_nope_head_dim=c.get_int("qk_nope_head_dim"),
+                qk_rope_head_dim=c.get_int("qk_rope_head_dim"),
+                v_head_dim=c.get_int("v_head_dim"),
+            )
+            head_dim = fields["qk_nope_head_dim"] + fields["qk_rope_head_dim"]
+        else:
+            head_dim = c.get_int("head_dim", default=0) or _even(hidden, heads, c)
+            fields["attention"] = "mha" if kv_heads == heads else "gqa"
+        fields.update(self._moe())
+        if c.model_type == "mixtral":
+            intermediate = c.get_int("intermediate_size")
+        elif fields.get("n_routed_experts") and not fields.get("first_dense_layers"):
+            intermediate = c.get_int("intermediate_size", default=0)  # unused when every layer is MoE
+        else:
+            intermediate = c.get_int("intermediate_size")
+        window, window_layers = self._sliding(layers)
+        ident = id or _slug_from(self.top, self.file, c.model_type)
+        hf_id = self.top.get("_name_or_path") if "/" in str(self.top.get("_name_or_path", "")) else None
+        if hf_id and str(hf_id).startswith(("/", ".", "~")):
+            hf_id = None
+        values: dict[str, Any] = dict(
+            id=ident,
+            name=str(ident),
+            hf_id=hf_id,
+            layers=layers,
+            hidden_size=hidden,
+            num_heads=heads,
+            num_kv_heads=kv_heads,
+            head_dim=head_dim,
+            intermediate_size=intermediate,
+            vocab_size=c.get_int("vocab_size", family_default=True),
+            tie_word_embeddings=c.get_bool("tie_word_embeddings"),
+            sliding_window=window,
+            sliding_window_layers=window_layers,
+            max_context=c.get_int("max_position_embeddings", family_default=True),
+            published_total_params_b=1.0,  # placeholder, replaced by the computed count below
+            published_active_params_b=1.0,
+            source=f"hf config.json: {self.file}",
+            as_of=_mtime_date(self.file),
+            **fields,
+        )
+        try:
+            spec = ModelSpec(**values)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = ".".join(str(p) for p in err["loc"])
+            raise CatalogError(f"{self.file}: field {loc!r}: {err['msg']}") from None
+        total, active = total_params(spec), active_params(spec)
+        notes = [f"imported from {c.model_type} config; published_* = computed counts (no published figure)"]
+        mtp = c.get_int("num_nextn_predict_layers", default=0)
+        if mtp:
+            notes.append(f"{mtp} multi-token-prediction layer(s) in the checkpoint are not counted")
+        if self.defaults_used:
+            notes.append("transformers defaults used: " + ", ".join(self.defaults_used))
+        return spec.model_copy(update=dict(
+            published_total_params_b=total / 1e9,
+            published_active_params_b=active / 1e9,
+            notes="; ".join(notes),
+        ))
+
+    def _moe(self) -> dict[str, int]:
+        c = self
+        experts = 0
+        for key in ("num_local_experts", "num_experts", "n_routed_experts"):
+            if c.has(key):
+                experts = c.get_int(key)
+                break
+        if not experts:
+            return {}
+        out = dict(n_routed_experts=experts, experts_per_token=c.get_int("num_experts_per_tok"))
+        if c.model_type == "mixtral":
+            out["moe_intermediate_size"] = c.get_int("intermediate_size")
+        else:
+            out["moe_intermediate_size"] = c.get_int("moe_intermediate_size")
+        out["n_shared_experts"] = c.get_int("n_shared_experts", default=0)
+        if c.get_int("moe_layer_freq", default=1) != 1:
+            raise CatalogError(f"{self.file}: moe_layer_freq != 1 (interleaved dense/MoE layers) is not supported")
+        first_dense = c.get_int("first_k_dense_replace", default=0)
+        # Qwen-MoE: dense layers listed in mlp_only_layers, or every decoder_sparse_step-th layer is MoE.
+        dense_list = c.cfg.get("mlp_only_layers") or []
+        step = c.get_int("decoder_sparse_step", default=1)
+        if step != 1:
+            raise CatalogError(f"{self.file}: decoder_sparse_step {step} (interleaved dense/MoE layers) is not supported")
+        if dense_list:
+            if sorted(dense_list) != list(range(len(dense_list))):
+                raise CatalogError(f"{self.file}: mlp_only_layers {dense_list} are not the leading layers; "
+                                   "only leading dense layers are supported")
+            first_dense = len(dense_list)
+        out["first_dense_layers"] = first_dense
+        if c.has("shared_expert_intermediate_size"):
+            raise CatalogError(f"{self.file}: shared_expert_intermediate_size (Qwen2-MoE style shared expert) "
+                               "is not supported")
+        return out
+
+    def _sliding(self, layers: int) -> tuple[int | None, int]:
+        c = self
+        window = c.get_int("sliding_window", default=None)
+        layer_types = c.cfg.get("layer_types")
+        if isinstance(layer_types, list) and layer_types:
+            if len(layer_types) != layers:
+                raise CatalogError(f"{self.file}: layer_types has {len(layer_types)} entries for {layers} layers")
+            n = sum(1 for t in layer_types if t == "sliding_attention")
+        elif c.model_type in ("qwen2", "qwen3", "qwen3_moe"):
+            # sliding_window is set but unused unless use_sliding_window; then layers >= max_window_layers slide.
+            if not c.cfg.get("use_sliding_window"):
+                return None, 0
+            n = max(0, layers - c.get_int("max_window_layers", default=layers))
+        elif c.model_type == "gemma2":
+            n = sum(1 for i in range(layers) if i % 2 == 0)  # even layers are local
+        elif c.model_type == "gemma3_text":
+            pattern = c.get_int("sliding_window_pattern", family_default=True)
+            n = sum(1 for i in range(layers) if (i + 1) % pattern != 0)
+        elif c.model_type in ("mistral", "mixtral", "phi3"):
+            n = layers if window else 0  # one window on every layer
+        else:
+            n = 0
+        if n == 0:
+            return None, 0
+        if window is None:
+            raise CatalogError(f"{self.file}: missing key '{self.prefix}sliding_window' ({n} layers slide)")
+        return window, n
+
+
+def _even(hidden: int, heads: int, c: _ConfigReader) -> int:
+    if hidden % heads:
+        raise CatalogError(f"{c.file}: missing key '{c.prefix}head_dim' and hidden_size {hidden} "
+                           f"is not divisible by num_attention_heads {heads}")
+    return hidden // heads
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9.]+", "-", text.lower())).strip("-.")
+
+
+def _slug_from(top: dict[str, Any], file: Path, model_type: str) -> str:
+    """An id for the import: the repo name in ``_name_or_path``, else the folder name, else model_type."""
+    name_or_path = str(top.get("_name_or_path") or "")
+    candidates = [name_or_path.rstrip("/").rsplit("/", 1)[-1], file.parent.name]
+    for cand in candidates:
+        slug = _slug(cand)
+        if slug and not re.fullmatch(r"(tmp|temp|pytest|test)[\w.-]*|\d+", slug):
+            return slug
+    return _slug(model_type) or "imported-model"
+
+
+def _mtime_date(file: Path) -> str:
+    return _dt.date.fromtimestamp(file.stat().st_mtime).isoformat()

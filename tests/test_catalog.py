@@ -1,0 +1,375 @@
+"""The built-in catalogs: every number sourced, datasheet rules hold, parameter counts match publishers,
+lookups forgive spelling, scenario additions cannot silently replace built-ins."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from planner.catalog import (
+    Catalog, builtin_gpus, builtin_models, catalog_frame, read_gpus_csv, read_models_csv,
+)
+from planner.catalog.params import active_params, total_params
+from planner.errors import CatalogError
+
+GPUS = builtin_gpus()
+MODELS = builtin_models()
+GPU_IDS = [g.id for g in GPUS]
+MODEL_IDS = [m.id for m in MODELS]
+CAT = Catalog.builtin()
+
+# The ids the rest of fleetplan (scenarios, docs, measurements) refers to.
+EXPECTED_GPU_IDS = {
+    "rtx-4090", "l4", "a10g", "l40s", "a100-40gb", "a100-40gb-pcie", "a100-80gb", "a100-80gb-pcie",
+    "h100-pcie", "h100-sxm", "h100-nvl", "h200", "h200-nvl", "b200", "b300", "mi300x",
+}
+EXPECTED_MODEL_IDS = {
+    "llama-3.1-8b", "llama-3.1-70b", "llama-3.1-405b", "llama-3.2-1b", "llama-3.2-3b", "mistral-7b",
+    "mixtral-8x7b", "mixtral-8x22b", "qwen2.5-7b", "qwen2.5-72b", "qwen3-30b-a3b", "qwen3-235b-a22b",
+    "deepseek-v3", "gemma-2-27b", "gemma-3-27b", "phi-4", "llama-2-7b", "llama-2-70b",
+}
+
+
+# ------------------------------------------------------------------------------------------ provenance
+
+def test_catalogs_hold_exactly_the_expected_ids():
+    assert set(GPU_IDS) == EXPECTED_GPU_IDS
+    assert set(MODEL_IDS) == EXPECTED_MODEL_IDS
+
+
+@pytest.mark.parametrize("rec", [*GPUS, *MODELS], ids=[*GPU_IDS, *MODEL_IDS])
+def test_every_row_is_sourced_and_dated(rec):
+    assert rec.source.strip(), f"{rec.id}: empty source"
+    assert re.fullmatch(r"20\d\d-(0[1-9]|1[0-2])(-\d\d)?", rec.as_of), f"{rec.id}: as_of {rec.as_of!r}"
+    assert re.fullmatch(r"[a-z0-9]+([.-][a-z0-9]+)*", rec.id), f"{rec.id}: not lowercase kebab"
+
+
+def test_loading_is_lazy():
+    # A fresh interpreter: importing the package must not read either CSV.
+    code = ("import planner.catalog as c; "
+            "print(c.builtin_gpus.cache_info().currsize, c.builtin_models.cache_info().currsize)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.split() == ["0", "0"]
+
+
+# ------------------------------------------------------------------------------------------ GPU rules
+
+SPARSE_PAIRS = [("tflops_bf16", "datasheet_sparse_tflops_bf16"), ("tflops_fp8", "datasheet_sparse_tflops_fp8")]
+
+
+@pytest.mark.parametrize("gpu", GPUS, ids=GPU_IDS)
+def test_dense_is_at_most_half_the_sparse_datasheet_figure(gpu):
+    checked = 0
+    for dense_field, sparse_field in SPARSE_PAIRS:
+        dense, sparse = getattr(gpu, dense_field), getattr(gpu, sparse_field)
+        if sparse is None:
+            continue
+        assert dense is not None, f"{gpu.id}: {sparse_field} given but {dense_field} is not"
+        # 0.05 TF: datasheets round the sparse figure (RTX 4090 165.2 dense vs 330.4 sparse)
+        assert dense <= sparse / 2 + 0.05, f"{gpu.id}: {dense_field} {dense} > {sparse_field}/2 = {sparse / 2}"
+        checked += 1
+    # Every GPU here except the A10G (no NVIDIA datasheet) quotes a sparse figure.
+    assert checked > 0 or gpu.id == "a10g"
+
+
+@pytest.mark.parametrize("gpu", GPUS, ids=GPU_IDS)
+def test_fp8_missing_exactly_on_ampere_and_fp4_only_on_blackwell(gpu):
+    assert (gpu.tflops_fp8 is None) == (gpu.arch == "ampere"), gpu.id
+    assert (gpu.tflops_fp4 is not None) == (gpu.arch == "blackwell"), gpu.id
+    if gpu.tflops_fp8 is not None:
+        assert gpu.tflops_fp8 >= gpu.tflops_bf16, gpu.id  # FP8 is never slower than BF16
+    if gpu.tflops_fp4 is not None:
+        assert gpu.tflops_fp4 >= gpu.tflops_fp8, gpu.id
+
+
+@pytest.mark.parametrize("gpu", GPUS, ids=GPU_IDS)
+def test_memory_and_links_are_plausible(gpu):
+    # Driver-visible GiB: 0.93-1.0 of the marketed figure (ECC'd GDDR loses ~6 %, B300 exposes 268.6 of 288).
+    assert 0.9 <= gpu.vram_gib_usable / gpu.vram_gb <= 1.0, gpu.id
+    assert gpu.pcie_gbps == {4: 32, 5: 64, 6: 128}[gpu.pcie_gen], gpu.id  # raw x16 per direction
+    assert (gpu.nvlink_gbps == 0) == (gpu.nvlink_max_gpus == 1), gpu.id
+    assert gpu.confidence in ("high", "medium", "low")
+
+
+# (id, nvlink GB/s, NVLink group): the interconnect facts the planner's TP limits rest on.
+LINKS = [
+    ("rtx-4090", 0, 1),          # consumer card, P2P over PCIe only
+    ("l40s", 0, 1),              # no NVLink on L40S
+    ("a100-80gb-pcie", 600, 2),  # 2-GPU bridge
+    ("h100-pcie", 600, 2),       # 2-GPU bridge
+    ("h100-nvl", 600, 2),        # sold as bridged pairs
+    ("h100-sxm", 900, 8),        # HGX NVSwitch
+    ("h200-nvl", 900, 4),        # 2- or 4-way bridge
+    ("b200", 1800, 8),           # NVLink 5
+    ("mi300x", 896, 8),          # Infinity Fabric 7 x 128 GB/s
+]
+
+
+@pytest.mark.parametrize("gpu_id, gbps, group", LINKS, ids=[r[0] for r in LINKS])
+def test_interconnect(gpu_id, gbps, group):
+    g = CAT.gpu(gpu_id)
+    assert (g.nvlink_gbps, g.nvlink_max_gpus) == (gbps, group)
+
+
+MIG_GPUS = {"a100-40gb", "a100-40gb-pcie", "a100-80gb", "a100-80gb-pcie", "h100-pcie", "h100-sxm", "h100-nvl",
+            "h200", "h200-nvl", "b200", "b300"}
+SLOTS = ["1g", "1g", "2g", "3g", "4g", "7g"]  # slot order of the shared MIG geometry (mig.md §2)
+
+
+@pytest.mark.parametrize("gpu", GPUS, ids=GPU_IDS)
+def test_mig_profiles_follow_slot_order(gpu):
+    assert gpu.mig_supported == (gpu.id in MIG_GPUS), gpu.id
+    if not gpu.mig_supported:
+        return
+    names = gpu.mig_profiles
+    assert len(names) == 6, names
+    parsed = [re.fullmatch(r"(\dg)\.(\d+)gb", n) for n in names]
+    assert all(parsed), names
+    assert [p.group(1) for p in parsed] == SLOTS, names
+    gb = [int(p.group(2)) for p in parsed]
+    assert abs(gb[1] - 2 * gb[0]) <= 1, names    # 1g with 2 memory slices
+    assert gb[1] == gb[2] and gb[3] == gb[4], names  # 2g shares 1g.2m's memory; 3g and 4g share 4 slices
+    assert gb[0] < gb[1] < gb[3] < gb[5] <= gpu.vram_gb, names
+
+
+# (id, exact profile names): spot checks against mig.md §2 and mig-parted's config-default.yaml.
+MIG_NAMES = [
+    ("a100-40gb", "1g.5gb;1g.10gb;2g.10gb;3g.20gb;4g.20gb;7g.40gb"),
+    ("h100-sxm", "1g.10gb;1g.20gb;2g.20gb;3g.40gb;4g.40gb;7g.80gb"),
+    ("h100-nvl", "1g.12gb;1g.24gb;2g.24gb;3g.47gb;4g.47gb;7g.94gb"),
+    ("h200-nvl", "1g.18gb;1g.35gb;2g.35gb;3g.71gb;4g.71gb;7g.141gb"),  # same names as H200 SXM (mig-parted)
+    ("b200", "1g.23gb;1g.45gb;2g.45gb;3g.90gb;4g.90gb;7g.180gb"),
+    ("b300", "1g.34gb;1g.67gb;2g.67gb;3g.135gb;4g.135gb;7g.269gb"),    # AWS HyperPod / GPU Operator 25.3
+]
+
+
+@pytest.mark.parametrize("gpu_id, names", MIG_NAMES, ids=[r[0] for r in MIG_NAMES])
+def test_mig_profile_names(gpu_id, names):
+    assert ";".join(CAT.gpu(gpu_id).mig_profiles) == names
+
+
+# ------------------------------------------------------------------------------------------ parameters
+
+# Published "activated" figures that are coarser than 1 %: (tolerance, why). Everything else: 1 %.
+ACTIVE_TOLERANCE = {
+    # DeepSeek says 37B (report) and 36.7B (README_WEIGHTS.md); the config arithmetic gives 37.55B and
+    # reproduces the published 671B total to 0.004 %, so the activated figures are rounded down.
+    "deepseek-v3": 0.02,
+    # Qwen's model card says 3.3B; the count is 3.353B (the card truncates).
+    "qwen3-30b-a3b": 0.02,
+}
+
+
+@pytest.mark.parametrize("model", MODELS, ids=MODEL_IDS)
+def test_total_params_within_1pct_of_published(model):
+    computed = total_params(model) / 1e9
+    assert computed == pytest.approx(model.published_total_params_b, rel=0.01)
+
+
+@pytest.mark.parametrize("model", MODELS, ids=MODEL_IDS)
+def test_active_params_within_1pct_of_published(model):
+    computed = active_params(model) / 1e9
+    tol = ACTIVE_TOLERANCE.get(model.id, 0.01)
+    assert computed == pytest.approx(model.published_active_params_b, rel=tol)
+    if model.id in ACTIVE_TOLERANCE:  # the exception must still be needed, or it should go
+        assert abs(computed / model.published_active_params_b - 1) > 0.01
+
+
+# Hand-checked counts (the arithmetic is in each comment).
+HAND_COUNTS = [
+    # V·h·2 = 1,050,673,152; per layer 2·4096² + 2·4096·1024 + 3·4096·14336 + 2·4096 = 218,112,000 (×32);
+    # + final norm 4096 -> the checkpoint's exact 8,030,261,248
+    ("llama-3.1-8b", "total", 8_030_261_248),
+    # 2·128256·8192 + 80·(150,994,944 + 704,643,072 + 16,384) + 8192 = 70,553,706,496 (≈ 70.55e9)
+    ("llama-3.1-70b", "total", 70_553_706_496),
+    # 2·32000·4096 + 32·(4·4096² + 3·4096·11008 + 8192) + 4096 = 6,738,415,616 (MHA)
+    ("llama-2-7b", "total", 6_738_415_616),
+    # 2·32000·4096 + 32·(41,943,040 attn + 2·3·4096·14336 + 4096·8 router + 8192) + 4096
+    ("mixtral-8x7b", "active", 12_879_925_248),
+    # MLA attn 187,105,280/layer ×61; 3 dense MLPs 396,361,728; 58 MoE layers × (257·44,040,192 + 1,835,008);
+    # embeddings 1,853,358,080; norms 61·16,384 + 7,168
+    ("deepseek-v3", "total", 671_026_404_352),
+]
+
+
+@pytest.mark.parametrize("model_id, which, expected", HAND_COUNTS, ids=[f"{r[0]}-{r[1]}" for r in HAND_COUNTS])
+def test_hand_checked_counts(model_id, which, expected):
+    m = CAT.model(model_id)
+    assert (total_params(m) if which == "total" else active_params(m)) == expected
+
+
+# (id, window, sliding layers): derived from each family's layer pattern.
+WINDOWS = [
+    ("mistral-7b", 4096, 32),                                             # v0.1: every layer
+    ("gemma-2-27b", 4096, sum(1 for i in range(46) if i % 2 == 0)),       # alternating local/global: 23
+    ("gemma-3-27b", 1024, sum(1 for i in range(62) if (i + 1) % 6 != 0)),  # 5 local : 1 global: 52
+    ("llama-3.1-8b", None, 0),                                            # full attention everywhere
+]
+
+
+@pytest.mark.parametrize("model_id, window, layers", WINDOWS, ids=[r[0] for r in WINDOWS])
+def test_sliding_windows(model_id, window, layers):
+    m = CAT.model(model_id)
+    assert (m.sliding_window, m.sliding_window_layers) == (window, layers)
+
+
+@pytest.mark.parametrize("model", MODELS, ids=MODEL_IDS)
+def test_architecture_fields_consistent(model):
+    assert model.sliding_window_layers <= model.layers
+    assert (model.sliding_window is None) == (model.sliding_window_layers == 0)
+    if model.is_moe:
+        assert 0 < model.experts_per_token <= model.n_routed_experts and model.moe_intermediate_size > 0
+        assert model.published_active_params_b < model.published_total_params_b
+    else:
+        assert model.experts_per_token == model.moe_intermediate_size == model.n_shared_experts == 0
+        assert model.published_active_params_b == model.published_total_params_b
+    if model.attention == "mla":
+        assert model.kv_lora_rank and model.qk_rope_head_dim and model.v_head_dim
+    else:
+        assert model.num_heads % model.num_kv_heads == 0
+        assert (model.attention == "mha") == (model.num_heads == model.num_kv_heads)
+
+
+# ------------------------------------------------------------------------------------------ lookups
+
+LOOKUPS = [
+    ("gpu", "H100-SXM", "h100-sxm"),                 # case-insensitive id
+    ("gpu", "h100", "h100-sxm"),                     # bare family name -> the common SXM part
+    ("gpu", "rtx4090", "rtx-4090"),                  # alias
+    ("gpu", "4090", "rtx-4090"),                     # alias
+    ("gpu", "RTX 4090", "rtx-4090"),                 # spaces read as dashes (measured-public.csv spelling)
+    ("gpu", "h200-sxm", "h200"),                     # alias
+    ("gpu", "a100", "a100-80gb"),                    # bare family name
+    ("gpu", "A100-80GB-SXM", "a100-80gb"),           # alias
+    ("gpu", "A100-PCIe-80GB", "a100-80gb-pcie"),     # MLPerf / TRT-LLM spelling
+    ("gpu", "H100-SXM-80GB", "h100-sxm"),            # MLPerf spelling
+    ("gpu", "B200-SXM-180GB", "b200"),               # MLPerf spelling
+    ("gpu", "NVIDIA H100 80GB HBM3", "h100-sxm"),    # nvidia-smi name
+    ("gpu", "NVIDIA B300 SXM6 AC", "b300"),          # nvidia-smi name
+    ("model", "meta-llama/Llama-3.1-8B", "llama-3.1-8b"),           # Hugging Face id
+    ("model", "meta-llama/Llama-3.1-8B-Instruct", "llama-3.1-8b"),  # instruct variant, same architecture
+    ("model", "LLAMA-3.1-70B", "llama-3.1-70b"),                    # case
+    ("model", "Qwen/Qwen3-30B-A3B", "qwen3-30b-a3b"),               # Hugging Face id
+    ("model", "google/gemma-3-27b-it", "gemma-3-27b"),              # Hugging Face id
+    ("model", "Mistral-7B", "mistral-7b"),                          # measured-public.csv spelling
+    ("model", "Llama-2-70B", "llama-2-70b"),                        # measured-public.csv spelling
+]
+
+
+@pytest.mark.parametrize("kind, name, expected", LOOKUPS, ids=[r[1] for r in LOOKUPS])
+def test_lookup(kind, name, expected):
+    rec = CAT.gpu(name) if kind == "gpu" else CAT.model(name)
+    assert rec.id == expected
+
+
+TYPOS = [
+    ("gpu", "h100-sxn", "h100-sxm"),       # one letter off
+    ("gpu", "a100-80g", "a100-80gb"),      # truncated
+    ("model", "lama-3.1-8b", "llama-3.1-8b"),
+    ("model", "mixtral-8x7", "mixtral-8x7b"),
+]
+
+
+@pytest.mark.parametrize("kind, name, hint", TYPOS, ids=[r[1] for r in TYPOS])
+def test_typo_suggests_nearest_id(kind, name, hint):
+    with pytest.raises(CatalogError) as info:
+        CAT.gpu(name) if kind == "gpu" else CAT.model(name)
+    msg = str(info.value)
+    assert f"did you mean '{hint}'?" in msg
+    known = GPU_IDS if kind == "gpu" else MODEL_IDS
+    assert all(i in msg for i in known)  # the full list of ids follows
+    assert CAT.suggest(name, kind)[0] == hint
+
+
+def test_nothing_close_gives_no_suggestion():
+    with pytest.raises(CatalogError) as info:
+        CAT.gpu("tpu-v5p")
+    assert "did you mean" not in str(info.value) and "Known GPUs: rtx-4090" in str(info.value)
+    assert CAT.suggest("zzzzzz", "model") == []
+    with pytest.raises(CatalogError):
+        CAT.suggest("h100", "offer")
+
+
+# ------------------------------------------------------------------------------------------ extensions
+
+def _variant(gpu_id: str, **changes):
+    return CAT.gpu(gpu_id).model_copy(update=changes)
+
+
+def test_extended_adds_new_records_and_leaves_the_original_alone():
+    mine = _variant("h100-sxm", id="h100-sxm-custom", aliases=("my-h100",), source="my lab", as_of="2026-11")
+    ext = CAT.extended(gpus=[mine])
+    assert ext.gpu("MY-H100") == mine and ext.gpu("h100-sxm") == CAT.gpu("h100-sxm")
+    assert "h100-sxm-custom" not in CAT.gpus  # frozen: the built-in catalog did not change
+    with pytest.raises(Exception):
+        CAT.gpus = {}  # type: ignore[misc]
+
+
+EXTENSION_CASES = [
+    # (description, gpus to add, error expected)
+    ("identical copy of a built-in is accepted", lambda: [CAT.gpu("l4")], None),
+    ("same id, different figures is a clash", lambda: [_variant("l4", mem_bw_gbps=400)], "already in the catalog"),
+    ("new id whose alias is a built-in alias", lambda: [_variant("l4", id="l4-b", aliases=("h100",))], "ambiguous"),
+    ("the same new id twice with different values", lambda: [_variant("l4", id="x"), _variant("l4", id="x", tdp_w=1)],
+     "defined twice"),
+]
+
+
+@pytest.mark.parametrize("desc, additions, error", EXTENSION_CASES, ids=[c[0] for c in EXTENSION_CASES])
+def test_extended_clash_rule(desc, additions, error):
+    if error is None:
+        assert CAT.extended(gpus=additions()).gpus == CAT.gpus
+    else:
+        with pytest.raises(CatalogError, match=error):
+            CAT.extended(gpus=additions())
+
+
+def test_model_clash_names_the_differing_fields():
+    changed = CAT.model("phi-4").model_copy(update={"layers": 41})
+    with pytest.raises(CatalogError, match="phi-4.*layers"):
+        CAT.extended(models=[changed])
+
+
+# ------------------------------------------------------------------------------------------ CSV I/O
+
+def test_frame_round_trips_through_csv(tmp_path):
+    for kind, reader, records in (("gpu", read_gpus_csv, GPUS), ("model", read_models_csv, MODELS)):
+        path = tmp_path / f"{kind}.csv"
+        catalog_frame(kind).to_csv(path, index=False)
+        assert reader(path) == records
+
+
+BAD_ROWS = [
+    # (description, edit applied to the built-in GPU CSV text, words the error must contain)
+    ("non-numeric bandwidth", lambda t: t.replace(",HBM3,3350,", ",HBM3,fast,", 1), ["line 11", "h100-sxm", "mem_bw_gbps"]),
+    ("unknown arch", lambda t: t.replace(",ada,", ",lovelace,", 1), ["line 2", "rtx-4090", "arch"]),
+    ("missing source", lambda t: t.replace("NVIDIA L40S datasheet (dense | sparse); nvidia-smi total 46068 MiB (ECC on)", ""),
+     ["line 5", "source"]),
+    ("unknown column", lambda t: t.replace("tdp_w,", "tdp_watts,", 1), ["unknown column", "tdp_watts"]),
+    ("missing required column", lambda t: "\n".join(
+        ",".join(c for i, c in enumerate(line.split(",")) if i != 0) for line in t.splitlines()[:1]), ["'id'"]),
+    ("duplicate id", lambda t: t + t.splitlines()[1] + "\n", ["duplicate id 'rtx-4090'"]),
+]
+
+
+@pytest.mark.parametrize("desc, edit, words", BAD_ROWS, ids=[r[0] for r in BAD_ROWS])
+def test_csv_errors_name_file_row_and_column(tmp_path, desc, edit, words):
+    text = (Path(__file__).resolve().parents[1] / "planner/catalog/gpus.csv").read_text()
+    bad = tmp_path / "gpus.csv"
+    bad.write_text(edit(text))
+    with pytest.raises(CatalogError) as info:
+        read_gpus_csv(bad)
+    msg = str(info.value)
+    assert str(bad) in msg
+    for w in words:
+        assert w in msg, msg
+
+
+def test_missing_catalog_file_is_a_catalog_error(tmp_path):
+    with pytest.raises(CatalogError, match="cannot read"):
+        read_models_csv(tmp_path / "nope.csv")

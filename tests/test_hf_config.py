@@ -1,0 +1,220 @@
+"""Importing Hugging Face config.json files: the imported architecture must count the same parameters as
+the catalog's hand-entered record, and every problem must name the file and the key."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import os
+
+import pytest
+
+from planner.catalog import Catalog
+from planner.catalog.hf_config import model_from_hf_config
+from planner.catalog.params import active_params, total_params
+from planner.errors import CatalogError, InputError
+
+CAT = Catalog.builtin()
+
+# Field values copied from the public config.json files (irrelevant keys such as token ids trimmed).
+LLAMA_31_8B = {
+    "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 4096,
+    "intermediate_size": 14336, "max_position_embeddings": 131072, "num_attention_heads": 32,
+    "num_hidden_layers": 32, "num_key_value_heads": 8, "rms_norm_eps": 1e-05, "rope_theta": 500000.0,
+    "rope_scaling": {"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                     "original_max_position_embeddings": 8192, "rope_type": "llama3"},
+    "tie_word_embeddings": False, "torch_dtype": "bfloat16", "vocab_size": 128256,
+}
+MIXTRAL_8X7B = {
+    "architectures": ["MixtralForCausalLM"], "model_type": "mixtral", "hidden_size": 4096,
+    "intermediate_size": 14336, "max_position_embeddings": 32768, "num_attention_heads": 32,
+    "num_experts_per_tok": 2, "num_hidden_layers": 32, "num_key_value_heads": 8, "num_local_experts": 8,
+    "rope_theta": 1000000.0, "sliding_window": None, "tie_word_embeddings": False, "vocab_size": 32000,
+}
+QWEN3_30B_A3B = {
+    "architectures": ["Qwen3MoeForCausalLM"], "model_type": "qwen3_moe", "decoder_sparse_step": 1,
+    "head_dim": 128, "hidden_size": 2048, "intermediate_size": 6144, "max_position_embeddings": 40960,
+    "max_window_layers": 48, "mlp_only_layers": [], "moe_intermediate_size": 768, "norm_topk_prob": True,
+    "num_attention_heads": 32, "num_experts": 128, "num_experts_per_tok": 8, "num_hidden_layers": 48,
+    "num_key_value_heads": 4, "sliding_window": None, "tie_word_embeddings": False,
+    "use_sliding_window": False, "vocab_size": 151936,
+}
+DEEPSEEK_V3 = {
+    "architectures": ["DeepseekV3ForCausalLM"], "model_type": "deepseek_v3", "first_k_dense_replace": 3,
+    "hidden_size": 7168, "intermediate_size": 18432, "kv_lora_rank": 512, "max_position_embeddings": 163840,
+    "moe_intermediate_size": 2048, "moe_layer_freq": 1, "n_group": 8, "n_routed_experts": 256,
+    "n_shared_experts": 1, "num_attention_heads": 128, "num_experts_per_tok": 8, "num_hidden_layers": 61,
+    "num_key_value_heads": 128, "num_nextn_predict_layers": 1, "q_lora_rank": 1536, "qk_nope_head_dim": 128,
+    "qk_rope_head_dim": 64, "tie_word_embeddings": False, "topk_group": 4, "v_head_dim": 128,
+    "vocab_size": 129280,
+    "quantization_config": {"activation_scheme": "dynamic", "fmt": "e4m3", "quant_method": "fp8",
+                            "weight_block_size": [128, 128]},
+}
+# google/gemma-3-27b-it: text fields nested; vocab_size, max_position_embeddings and the layer pattern are
+# left to transformers' Gemma3TextConfig defaults in the published file.
+GEMMA_3_27B = {
+    "architectures": ["Gemma3ForConditionalGeneration"], "model_type": "gemma3", "mm_tokens_per_image": 256,
+    "text_config": {
+        "head_dim": 128, "hidden_size": 5376, "intermediate_size": 21504, "model_type": "gemma3_text",
+        "num_attention_heads": 32, "num_hidden_layers": 62, "num_key_value_heads": 16,
+        "query_pre_attn_scalar": 168, "rope_scaling": {"factor": 8.0, "rope_type": "linear"},
+        "sliding_window": 1024,
+    },
+    "vision_config": {"hidden_size": 1152, "image_size": 896, "model_type": "siglip_vision_model",
+                      "num_attention_heads": 16, "num_hidden_layers": 27, "patch_size": 14},
+}
+GEMMA_2_27B = {
+    "architectures": ["Gemma2ForCausalLM"], "model_type": "gemma2", "head_dim": 128, "hidden_size": 4608,
+    "intermediate_size": 36864, "max_position_embeddings": 8192, "num_attention_heads": 32,
+    "num_hidden_layers": 46, "num_key_value_heads": 16, "sliding_window": 4096, "vocab_size": 256000,
+}
+MISTRAL_7B_V01 = {
+    "architectures": ["MistralForCausalLM"], "model_type": "mistral", "hidden_size": 4096,
+    "intermediate_size": 14336, "max_position_embeddings": 32768, "num_attention_heads": 32,
+    "num_hidden_layers": 32, "num_key_value_heads": 8, "sliding_window": 4096, "tie_word_embeddings": False,
+    "vocab_size": 32000,
+}
+PHI_4 = {
+    "architectures": ["Phi3ForCausalLM"], "model_type": "phi3", "hidden_size": 5120, "intermediate_size": 17920,
+    "max_position_embeddings": 16384, "num_attention_heads": 40, "num_hidden_layers": 40,
+    "num_key_value_heads": 10, "tie_word_embeddings": False, "vocab_size": 100352,
+}
+
+
+def _write(tmp_path, data, folder="cfg") -> "os.PathLike[str]":
+    d = tmp_path / folder
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / "config.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+# (catalog id, config): each import must count what the catalog counts.
+IMPORTS = [
+    ("llama-3.1-8b", LLAMA_31_8B),     # dense GQA
+    ("mixtral-8x7b", MIXTRAL_8X7B),    # MoE, expert width in intermediate_size
+    ("qwen3-30b-a3b", QWEN3_30B_A3B),  # MoE, num_experts + moe_intermediate_size, head_dim > hidden/heads
+    ("deepseek-v3", DEEPSEEK_V3),      # MLA + shared expert + 3 leading dense layers
+    ("gemma-3-27b", GEMMA_3_27B),      # nested text_config, transformers defaults, 5:1 local/global
+    ("gemma-2-27b", GEMMA_2_27B),      # tied embeddings by default, alternating windows
+    ("mistral-7b", MISTRAL_7B_V01),    # one window on all layers
+    ("phi-4", PHI_4),                  # phi3 model_type
+]
+
+
+@pytest.mark.parametrize("model_id, config", IMPORTS, ids=[r[0] for r in IMPORTS])
+def test_import_counts_match_catalog(tmp_path, model_id, config):
+    spec = model_from_hf_config(_write(tmp_path, config), id=model_id)
+    ref = CAT.model(model_id)
+    assert total_params(spec) == pytest.approx(total_params(ref), rel=0.001)
+    assert active_params(spec) == pytest.approx(active_params(ref), rel=0.001)
+    for field in ("layers", "hidden_size", "num_heads", "num_kv_heads", "head_dim", "vocab_size",
+                  "tie_word_embeddings", "attention", "n_routed_experts", "experts_per_token",
+                  "moe_intermediate_size", "n_shared_experts", "first_dense_layers", "kv_lora_rank",
+                  "sliding_window", "sliding_window_layers", "max_context"):
+        assert getattr(spec, field) == getattr(ref, field), field
+
+
+def test_import_records_provenance(tmp_path):
+    path = tmp_path / "config.json"  # in pytest's own folder, whose name is no model id
+    path.write_text(json.dumps(LLAMA_31_8B))
+    os.utime(path, (0, dt.datetime(2025, 3, 4, 12).timestamp()))
+    spec = model_from_hf_config(path)
+    assert spec.source == f"hf config.json: {path}"
+    assert spec.as_of == "2025-03-04"
+    assert spec.published_total_params_b == pytest.approx(8.030261248)  # computed, and the notes say so
+    assert "computed" in spec.notes
+    assert spec.id == "llama"  # falls back to model_type
+
+
+def test_import_names_defaults_and_mtp(tmp_path):
+    gemma = model_from_hf_config(_write(tmp_path, GEMMA_3_27B, "a"))
+    assert "vocab_size=262208" in gemma.notes and "tie_word_embeddings=true" in gemma.notes
+    ds = model_from_hf_config(_write(tmp_path, DEEPSEEK_V3, "b"))
+    assert "multi-token-prediction" in ds.notes
+
+
+def test_id_from_name_or_path_and_folder(tmp_path):
+    named = dict(LLAMA_31_8B, _name_or_path="meta-llama/Llama-3.1-8B-Instruct")
+    spec = model_from_hf_config(_write(tmp_path, named, "x"))
+    assert (spec.id, spec.hf_id) == ("llama-3.1-8b-instruct", "meta-llama/Llama-3.1-8B-Instruct")
+    folder = model_from_hf_config(_write(tmp_path, LLAMA_31_8B, "My_Finetune-8B").parent)  # a folder works too
+    assert folder.id == "my-finetune-8b"
+
+
+LAYER_PATTERNS = [
+    # (description, config, expected sliding layers)
+    ("gemma-3 with explicit layer_types",
+     {**GEMMA_3_27B, "text_config": {**GEMMA_3_27B["text_config"], "layer_types": [
+         "full_attention" if (i + 1) % 6 == 0 else "sliding_attention" for i in range(62)]}}, 52),
+    ("gemma-3 with sliding_window_pattern 2",
+     {**GEMMA_3_27B, "text_config": {**GEMMA_3_27B["text_config"], "sliding_window_pattern": 2}}, 31),
+    ("qwen3 with use_sliding_window off ignores sliding_window", {**QWEN3_30B_A3B, "sliding_window": 4096}, 0),
+    ("qwen3 with use_sliding_window on slides layers >= max_window_layers",
+     {**QWEN3_30B_A3B, "sliding_window": 4096, "use_sliding_window": True, "max_window_layers": 40}, 8),
+]
+
+
+@pytest.mark.parametrize("desc, config, expected", LAYER_PATTERNS, ids=[r[0] for r in LAYER_PATTERNS])
+def test_sliding_layer_patterns(tmp_path, desc, config, expected):
+    assert model_from_hf_config(_write(tmp_path, config)).sliding_window_layers == expected
+
+
+def _without(config: dict, dotted: str) -> dict:
+    out = copy.deepcopy(config)
+    *parents, key = dotted.split(".")
+    node = out
+    for p in parents:
+        node = node[p]
+    del node[key]
+    return out
+
+
+MISSING = [
+    # (config, key removed, key the message must name)
+    (LLAMA_31_8B, "hidden_size", "hidden_size"),
+    (LLAMA_31_8B, "vocab_size", "vocab_size"),                    # llama has no default vocabulary
+    (MIXTRAL_8X7B, "num_experts_per_tok", "num_experts_per_tok"),
+    (QWEN3_30B_A3B, "moe_intermediate_size", "moe_intermediate_size"),
+    (DEEPSEEK_V3, "kv_lora_rank", "kv_lora_rank"),
+    (GEMMA_3_27B, "text_config.num_hidden_layers", "text_config.num_hidden_layers"),
+    (MISTRAL_7B_V01, "max_position_embeddings", "max_position_embeddings"),
+    (LLAMA_31_8B, "model_type", "model_type"),
+]
+
+
+@pytest.mark.parametrize("config, removed, named", MISSING, ids=[f"{c['model_type']}-{r}" for c, r, _ in MISSING])
+def test_missing_key_is_named(tmp_path, config, removed, named):
+    path = _write(tmp_path, _without(config, removed))
+    with pytest.raises(CatalogError) as info:
+        model_from_hf_config(path)
+    assert str(path) in str(info.value) and f"'{named}'" in str(info.value)
+
+
+BAD_FILES = [
+    # (description, file content or None for no file, error type, words in the message)
+    ("no such file", None, InputError, "no such file"),
+    ("not JSON", "{not json", InputError, "not valid JSON"),
+    ("JSON but not an object", "[1, 2]", InputError, "expected a JSON object"),
+    ("unsupported architecture", json.dumps({**LLAMA_31_8B, "model_type": "mamba"}), CatalogError, "unsupported model_type 'mamba'"),
+    ("string where a number belongs", json.dumps({**LLAMA_31_8B, "hidden_size": "4096"}), CatalogError, "'hidden_size' must be an integer"),
+    ("interleaved dense/MoE layers", json.dumps({**QWEN3_30B_A3B, "decoder_sparse_step": 2}), CatalogError, "decoder_sparse_step"),
+    ("zero layers", json.dumps({**LLAMA_31_8B, "num_hidden_layers": 0}), CatalogError, "layers"),
+]
+
+
+@pytest.mark.parametrize("desc, content, error, words", BAD_FILES, ids=[r[0] for r in BAD_FILES])
+def test_bad_files(tmp_path, desc, content, error, words):
+    path = tmp_path / "config.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(error) as info:
+        model_from_hf_config(path)
+    assert words in str(info.value) and str(path) in str(info.value)
+
+
+def test_imported_model_extends_the_catalog(tmp_path):
+    spec = model_from_hf_config(_write(tmp_path, QWEN3_30B_A3B), id="my-qwen3-moe")
+    cat = CAT.extended(models=[spec])
+    assert cat.model("MY-QWEN3-MOE") == spec
