@@ -239,7 +239,7 @@ class Catalog:
         hint = self.suggest(name, kind, n=1)
         did_you_mean = f"; did you mean {hint[0]!r}?" if hint else ""
         label = "GPU" if kind == "gpu" else "model"
-        raise CatalogError(f"unknown {label} {name!r}{did_you_mean} Known {label}s: {', '.join(table)}")
+        raise CatalogError(f"unknown {label} {name!r}{did_you_mean} (known {label}s: {', '.join(table)})")
 
 
 def _kind(kind: str) -> Kind:
