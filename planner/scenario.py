@@ -23,6 +23,7 @@ Market = Literal["on_demand", "spot", "reserved"]
 SolverName = Literal["cbc", "scip", "highs", "cpsat"]
 
 SHARE_TOLERANCE = 1e-6
+HOURS_PER_MONTH = 730.0  # 8760 h / 12, the convention cloud price pages use
 
 
 class Strict(BaseModel):
@@ -214,16 +215,23 @@ class Offer(Strict):
                 given.append("owned_nodes")
             if given:
                 raise ValueError(f"{', '.join(given)} only apply to reserved offers (market is {self.market})")
+        if self.upfront_usd_per_node and self.term_months is None:
+            raise ValueError("upfront_usd_per_node needs term_months (the fee is spread over the term)")
         if self.max_nodes is not None and self.owned_nodes > self.max_nodes:
             raise ValueError(f"owned_nodes ({self.owned_nodes}) exceeds max_nodes ({self.max_nodes})")
         return self
 
     @property
     def price_usd_per_node_hour_effective(self) -> float:
-        """Hourly price of one node, whichever way the file gave it."""
-        if self.price_usd_per_node_hour is not None:
-            return self.price_usd_per_node_hour
-        return self.price_usd_per_gpu_hour * self.gpus_per_node
+        """Hourly price of one node, whichever way the file gave it, with any upfront fee spread over the term.
+
+        ``upfront_usd_per_node / (term_months x 730 h)`` is added for reserved offers that have an upfront fee.
+        """
+        hourly = (self.price_usd_per_node_hour if self.price_usd_per_node_hour is not None
+                  else self.price_usd_per_gpu_hour * self.gpus_per_node)
+        if self.upfront_usd_per_node:
+            hourly += self.upfront_usd_per_node / (self.term_months * HOURS_PER_MONTH)
+        return hourly
 
     @property
     def recovery_minutes_effective(self) -> float:

@@ -76,14 +76,24 @@ def read_yaml(path: Path) -> Any:
     if not text.strip():
         raise InputError(f"{path}: file is empty")
     try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - SafeLoader subclass
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        what = " ".join(x for x in (exc.context, exc.problem) if x)
+        what = exc.problem or exc.context or "invalid YAML"
+        if exc.context and exc.problem:
+            # e.g. "while parsing a flow sequence" + where that construct began, which is usually the real mistake
+            ctx = exc.context
+            if exc.context_mark is not None and exc.problem_mark is not None and \
+                    exc.context_mark.line != exc.problem_mark.line:
+                ctx += f" that starts at line {exc.context_mark.line + 1}, column {exc.context_mark.column + 1}"
+            what = f"{exc.problem} ({ctx})"
         raise InputError(f"{where}: YAML syntax error: {what}") from None
     except yaml.YAMLError as exc:
         raise InputError(f"{path}: YAML error: {exc}") from None
+    if data is None:  # only comments, or a lone '---' / '~'
+        raise InputError(f"{path}: file is empty (no YAML content, only comments)")
+    return data
 
 
 # --------------------------------------------------------------------------- pydantic error -> Issue
@@ -98,6 +108,13 @@ def format_loc(loc: tuple) -> str:
         else:
             out += ("." if out else "") + str(part)
     return out
+
+
+def _bound(value: Any) -> str:
+    """A bound as users write it: ``0`` rather than pydantic's ``0.0`` for a float field."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _short(value: Any) -> str:
@@ -154,7 +171,7 @@ def issue_from_pydantic(error: dict, root: type[BaseModel]) -> Issue:
               "less_than": ("<", "lt"), "less_than_equal": ("<=", "le")}
     if kind in bounds:
         op, key = bounds[kind]
-        return Issue(format_loc(loc), f"must be {op} {ctx.get(key)} (got {_short(got)})")
+        return Issue(format_loc(loc), f"must be {op} {_bound(ctx.get(key))} (got {_short(got)})")
     simple = {
         "int_parsing": "must be an integer", "int_type": "must be an integer",
         "int_from_float": "must be a whole number", "float_parsing": "must be a number",
@@ -178,8 +195,17 @@ def issue_from_pydantic(error: dict, root: type[BaseModel]) -> Issue:
     return Issue(format_loc(loc), message)
 
 
+def _spurious_too_short(error: dict) -> bool:
+    """pydantic also reports ``too_short`` for a list whose items failed (it counts only the valid ones);
+    the list the user wrote is long enough, so that error would only mislead."""
+    if error.get("type") != "too_short":
+        return False
+    got, need = error.get("input"), (error.get("ctx") or {}).get("min_length", 1)
+    return isinstance(got, (list, tuple, dict)) and len(got) >= need
+
+
 def issues_from_validation(exc: ValidationError, root: type[BaseModel]) -> list[Issue]:
-    return [issue_from_pydantic(e, root) for e in exc.errors(include_url=False)]
+    return [issue_from_pydantic(e, root) for e in exc.errors(include_url=False) if not _spurious_too_short(e)]
 
 
 # --------------------------------------------------------------------------- entry point

@@ -26,6 +26,13 @@ _COMMAND_MODULES = (
 )
 
 
+@app.callback()
+def _root() -> None:
+    # A callback keeps `plan` a command group even while only one command is registered; without it typer
+    # runs that lone command as `plan` itself and `plan validate FILE` fails with "unexpected extra argument".
+    pass
+
+
 def _register_all() -> None:
     for name in _COMMAND_MODULES:
         try:
