@@ -1,0 +1,510 @@
+"""Solver-neutral MILP container: plain data (numpy / scipy.sparse), no solver imports.
+
+Every problem is a **minimisation** (a maximisation is written as ``minimise -f``):
+
+    minimise    cᵀx + c₀
+    subject to  row_lower ≤ A x ≤ row_upper
+                col_lower ≤ x ≤ col_upper
+                x_j ∈ ℤ   for every j with integrality[j]
+
+Variables and rows live in named *blocks* and carry structured, hashable tuple keys whose first
+element is the block name: ``("nodes", "h100-od")``, ``("replicas", "chat-8b", 17)``,
+``("load", "chat-8b", 0, 17, "p0")``. Keys are never names to be parsed back; backends see only
+column and row numbers. The cost vector c is the sum of named cost *terms* (``add_cost``), so a
+report can say how much each term contributes; c₀ is ``objective_constant``.
+
+Build large blocks vectorised: ``add_vars`` takes a list of keys and bound arrays, ``add_rows``
+takes a COO triplet (local row, column, value). Duplicate (row, column) entries are summed.
+
+``Solution`` is what every backend returns; ``finalize_solution`` is the single place that turns a
+backend's raw claim into an honest status (see its docstring). Status vocabulary (linopy's):
+
+    optimal     the solver proved x is optimal within ``SolveOptions.mip_gap``
+    feasible    x satisfies the constraints but optimality is not proven (time limit); see ``gap``
+    infeasible  proven: no x satisfies the constraints
+    unbounded   proven: feasible, and the objective decreases without limit
+    error       anything else (crash, limit hit before any solution, undecided infeasible-or-unbounded)
+
+``gap = (objective − bound) / max(|objective|, 1e-9)``, where ``bound`` is the best proven lower
+bound; differences below ``ZERO_GAP_ABS + 1e-9·|objective|`` count as zero (solver tolerances).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, NamedTuple
+
+import numpy as np
+import scipy.sparse as sp
+
+from planner.errors import SolverError
+
+VarKey = tuple[Hashable, ...]
+Sense = Literal["<=", ">=", "=="]
+Status = Literal["optimal", "feasible", "infeasible", "unbounded", "error"]
+STATUSES: tuple[str, ...] = ("optimal", "feasible", "infeasible", "unbounded", "error")
+
+ZERO_GAP_ABS = 1e-6  # HiGHS' default mip_abs_gap; smaller objective − bound differences are noise
+INTEGRALITY_TOL = 1e-6  # integer columns within this of an integer are snapped to it
+VIOLATION_TOL = 1e-5  # a returned point violating a row/bound by more than this is flagged
+
+
+@dataclass(frozen=True)
+class SolveOptions:
+    """What every backend honours.
+
+    Attributes:
+        time_limit_s: wall-clock limit for the solver, None for no limit.
+        mip_gap: relative gap at which the solver may stop and still report ``optimal``.
+        threads: solver threads; 1 keeps runs deterministic.
+        msg: let the solver write its log to stdout (the library itself never prints).
+    """
+
+    time_limit_s: float | None = None
+    mip_gap: float = 0.0
+    threads: int = 1
+    msg: bool = False
+
+    def __post_init__(self) -> None:
+        if self.time_limit_s is not None and not self.time_limit_s > 0:
+            raise ValueError(f"time_limit_s must be positive or None, got {self.time_limit_s}")
+        if not 0.0 <= self.mip_gap < 1.0:
+            raise ValueError(f"mip_gap must be in [0, 1), got {self.mip_gap}")
+        if self.threads < 1:
+            raise ValueError(f"threads must be ≥ 1, got {self.threads}")
+
+
+class ProblemArrays(NamedTuple):
+    """The matrix form HiGHS and OR-Tools' model_builder take (infinite bounds are ±inf)."""
+
+    c: np.ndarray
+    A: sp.csr_matrix
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    col_lower: np.ndarray
+    col_upper: np.ndarray
+    integrality: np.ndarray
+
+
+@dataclass(frozen=True)
+class BlockSummary:
+    """Size of one named block (a name may hold variables, rows, or both)."""
+
+    name: str
+    n_vars: int = 0
+    n_integer: int = 0
+    n_rows: int = 0
+    n_nonzeros: int = 0
+
+
+def _full_key(block: str, key: Hashable) -> VarKey:
+    """A key already starting with ``block`` is kept; any other index gets the block prepended."""
+    if isinstance(key, tuple):
+        return key if key and key[0] == block else (block, *key)
+    return (block, key)
+
+
+def _broadcast(value, n: int, default: float, what: str) -> np.ndarray:
+    arr = np.full(n, default, dtype=float) if value is None else np.asarray(value, dtype=float)
+    if arr.ndim == 0:
+        arr = np.full(n, float(arr))
+    if arr.shape != (n,):
+        raise ValueError(f"{what}: expected a scalar or {n} values, got shape {arr.shape}")
+    if np.isnan(arr).any():
+        raise ValueError(f"{what}: NaN")
+    return arr
+
+
+class Problem:
+    """A minimisation MILP built from named blocks of keyed variables and rows."""
+
+    def __init__(self, name: str = "fleetplan"):
+        self.name = name
+        self.objective_constant = 0.0
+        self._keys: list[VarKey] = []
+        self._index: dict[VarKey, int] = {}
+        self._lb: list[np.ndarray] = []
+        self._ub: list[np.ndarray] = []
+        self._int: list[np.ndarray] = []
+        self._var_ranges: dict[str, list[tuple[int, int]]] = {}
+        self._row_keys: list[VarKey] = []
+        self._row_index: dict[VarKey, int] = {}
+        self._coo: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._row_lo: list[np.ndarray] = []
+        self._row_hi: list[np.ndarray] = []
+        self._row_ranges: dict[str, list[tuple[int, int]]] = {}
+        self._nnz_by_block: dict[str, int] = {}
+        self._costs: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+        self._cache: ProblemArrays | None = None
+
+    # ---------------------------------------------------------------- variables
+    def add_vars(self, block: str, keys: Sequence[Hashable], lb=0.0, ub=None,
+                 integer: bool | np.ndarray = False) -> np.ndarray:
+        """Add one variable per key; returns their column indices.
+
+        Args:
+            block: block name, the first element of every key.
+            keys: full keys (``(block, ...)``) or index parts (``("chat-8b", 17)`` or a scalar),
+                which get the block prepended.
+            lb, ub: scalars or arrays; ``ub=None`` means +inf, ``lb=-np.inf`` a free variable.
+            integer: one flag for the block, or a bool array.
+        """
+        full = [_full_key(block, k) for k in keys]
+        n, start = len(full), len(self._keys)
+        lo = _broadcast(lb, n, 0.0, f"{block}.lb")
+        hi = _broadcast(ub, n, np.inf, f"{block}.ub")
+        bad = np.flatnonzero(lo > hi)
+        if bad.size:
+            raise ValueError(f"{full[bad[0]]}: lower bound {lo[bad[0]]} > upper bound {hi[bad[0]]}")
+        integ = np.broadcast_to(np.asarray(integer, dtype=bool), (n,)).copy()
+        self._index.update(zip(full, range(start, start + n)))
+        if len(self._index) != start + n:
+            for k in full:  # roll back, then name the first duplicate
+                self._index.pop(k, None)
+            self._index.update(zip(self._keys, range(start)))
+            seen: set = set()
+            dup = next(k for k in full if k in self._index or k in seen or seen.add(k))
+            raise ValueError(f"duplicate variable key {dup!r}")
+        self._keys.extend(full)
+        self._lb.append(lo)
+        self._ub.append(hi)
+        self._int.append(integ)
+        self._var_ranges.setdefault(block, []).append((start, start + n))
+        self._cache = None
+        return np.arange(start, start + n)
+
+    def add_var(self, key: VarKey, lb: float = 0.0, ub: float | None = None, integer: bool = False) -> int:
+        """Add one variable; ``key[0]`` is its block. Returns its column index."""
+        if not isinstance(key, tuple) or not key or not isinstance(key[0], str):
+            raise ValueError(f"a variable key is a tuple whose first element is the block name, got {key!r}")
+        return int(self.add_vars(key[0], [key], lb, ub, integer)[0])
+
+    # ---------------------------------------------------------------- rows
+    def add_rows(self, block: str, keys: Sequence[Hashable], rows, cols, vals, sense: Sense, rhs) -> np.ndarray:
+        """Add ``len(keys)`` rows given as COO triplets; returns their global row indices.
+
+        Args:
+            rows: local row numbers 0..len(keys)-1, one per nonzero.
+            cols: column indices (from ``add_vars``), one per nonzero.
+            vals: coefficients, one per nonzero; duplicates of a (row, col) pair are summed.
+            sense: "<=", ">=" or "==", shared by the block.
+            rhs: scalar or one value per row.
+        """
+        full = [_full_key(block, k) for k in keys]
+        m, start = len(full), len(self._row_keys)
+        r = np.asarray(rows, dtype=np.int64).ravel()
+        c = np.asarray(cols, dtype=np.int64).ravel()
+        v = np.asarray(vals, dtype=float).ravel()
+        if not (r.shape == c.shape == v.shape):
+            raise ValueError(f"{block}: rows, cols and vals differ in length ({r.size}, {c.size}, {v.size})")
+        if r.size and (r.min() < 0 or r.max() >= m):
+            raise ValueError(f"{block}: local row index outside 0..{m - 1}")
+        if c.size and (c.min() < 0 or c.max() >= len(self._keys)):
+            raise ValueError(f"{block}: column index outside 0..{len(self._keys) - 1}")
+        if not np.isfinite(v).all():
+            raise ValueError(f"{block}: non-finite coefficient")
+        b = _broadcast(rhs, m, 0.0, f"{block}.rhs")
+        if sense == "<=":
+            lo, hi = np.full(m, -np.inf), b
+        elif sense == ">=":
+            lo, hi = b, np.full(m, np.inf)
+        elif sense == "==":
+            lo, hi = b, b.copy()
+        else:
+            raise ValueError(f"{block}: sense must be '<=', '>=' or '==', got {sense!r}")
+        self._row_index.update(zip(full, range(start, start + m)))
+        if len(self._row_index) != start + m:
+            for k in full:
+                self._row_index.pop(k, None)
+            self._row_index.update(zip(self._row_keys, range(start)))
+            raise ValueError(f"{block}: duplicate row key")
+        self._row_keys.extend(full)
+        self._coo.append((r + start, c, v))
+        self._row_lo.append(lo)
+        self._row_hi.append(hi)
+        self._row_ranges.setdefault(block, []).append((start, start + m))
+        self._nnz_by_block[block] = self._nnz_by_block.get(block, 0) + r.size
+        self._cache = None
+        return np.arange(start, start + m)
+
+    def add_constraint(self, block: str, key: Hashable, coeffs: Mapping[VarKey | int, float],
+                       sense: Sense, rhs: float) -> int:
+        """Add one row ``Σ coeffs[k]·x[k] (sense) rhs``; coefficient keys are variable keys or columns."""
+        cols = [self._column(k) for k in coeffs]
+        vals = [float(a) for a in coeffs.values()]
+        return int(self.add_rows(block, [key], np.zeros(len(cols), dtype=np.int64), cols, vals, sense, rhs)[0])
+
+    # ---------------------------------------------------------------- objective
+    def add_cost(self, term: str, cols, coeffs) -> None:
+        """Add ``Σ coeffs·x[cols]`` to the objective under the cost term ``term`` (accumulates)."""
+        cols = np.asarray([self._column(k) for k in cols] if not isinstance(cols, np.ndarray) else cols,
+                          dtype=np.int64).ravel()
+        vals = _broadcast(coeffs, cols.size, 0.0, f"cost {term}")
+        if cols.size and (cols.min() < 0 or cols.max() >= len(self._keys)):
+            raise ValueError(f"cost {term}: column index outside 0..{len(self._keys) - 1}")
+        if not np.isfinite(vals).all():
+            raise ValueError(f"cost {term}: non-finite coefficient")
+        self._costs.setdefault(term, []).append((cols, vals))
+        self._cache = None
+
+    # ---------------------------------------------------------------- lookups
+    def _column(self, key: VarKey | int) -> int:
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            if not 0 <= key < len(self._keys):
+                raise KeyError(f"column {key} out of range 0..{len(self._keys) - 1}")
+            return int(key)
+        return self.index(key)
+
+    def index(self, key: VarKey) -> int:
+        """Column index of a variable key."""
+        try:
+            return self._index[key]
+        except (KeyError, TypeError):
+            block = key[0] if isinstance(key, tuple) and key else None
+            hint = f"; block {block!r} has {self._count(self._var_ranges, block)} variables" if block else ""
+            raise KeyError(f"no variable {key!r}{hint}") from None
+
+    def row_index(self, key: VarKey) -> int:
+        """Global row index of a row key."""
+        try:
+            return self._row_index[key]
+        except (KeyError, TypeError):
+            raise KeyError(f"no row {key!r}") from None
+
+    @staticmethod
+    def _count(ranges: dict[str, list[tuple[int, int]]], block) -> int:
+        return sum(b - a for a, b in ranges.get(block, []))
+
+    @property
+    def var_keys(self) -> list[VarKey]:
+        """Keys by column (a copy)."""
+        return list(self._keys)
+
+    @property
+    def row_keys(self) -> list[VarKey]:
+        """Keys by row (a copy)."""
+        return list(self._row_keys)
+
+    def var_key(self, col: int) -> VarKey:
+        return self._keys[col]
+
+    def row_key(self, row: int) -> VarKey:
+        return self._row_keys[row]
+
+    @property
+    def n_vars(self) -> int:
+        return len(self._keys)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self._row_keys)
+
+    @property
+    def n_nonzeros(self) -> int:
+        return sum(r.size for r, _, _ in self._coo)
+
+    @property
+    def has_continuous(self) -> bool:
+        return bool(self.n_vars) and not bool(np.concatenate(self._int).all())
+
+    @property
+    def has_integer(self) -> bool:
+        return bool(self.n_vars) and bool(np.concatenate(self._int).any())
+
+    @property
+    def cost_terms(self) -> list[str]:
+        return list(self._costs)
+
+    def block_columns(self, block: str) -> np.ndarray:
+        """Column indices of a variable block, in creation order."""
+        return np.concatenate([np.arange(a, b) for a, b in self._var_ranges.get(block, [])] or [np.arange(0)])
+
+    def block_rows(self, block: str) -> np.ndarray:
+        """Row indices of a row block, in creation order."""
+        return np.concatenate([np.arange(a, b) for a, b in self._row_ranges.get(block, [])] or [np.arange(0)])
+
+    @property
+    def blocks(self) -> dict[str, BlockSummary]:
+        """Size of every block, in order of first use."""
+        integ = np.concatenate(self._int) if self._int else np.zeros(0, bool)
+        out: dict[str, BlockSummary] = {}
+        for name in dict.fromkeys([*self._var_ranges, *self._row_ranges]):
+            cols = self.block_columns(name)
+            out[name] = BlockSummary(name, cols.size, int(integ[cols].sum()),
+                                     self._count(self._row_ranges, name), self._nnz_by_block.get(name, 0))
+        return out
+
+    # ---------------------------------------------------------------- matrix form
+    def to_arrays(self) -> ProblemArrays:
+        """c, A (CSR, duplicates summed, explicit zeros dropped), row and column bounds, integrality."""
+        if self._cache is not None:
+            return self._cache
+        n, m = self.n_vars, self.n_rows
+        cat = lambda parts, dt=float: np.concatenate(parts).astype(dt) if parts else np.zeros(0, dt)  # noqa: E731
+        c = np.zeros(n)
+        for parts in self._costs.values():
+            for cols, vals in parts:
+                np.add.at(c, cols, vals)
+        A = sp.csr_matrix((cat([v for _, _, v in self._coo]),
+                           (cat([r for r, _, _ in self._coo], np.int64), cat([k for _, k, _ in self._coo], np.int64))),
+                          shape=(m, n))
+        A.sum_duplicates()
+        A.eliminate_zeros()
+        arrays = ProblemArrays(c, A, cat(self._row_lo), cat(self._row_hi), cat(self._lb), cat(self._ub),
+                               cat(self._int, bool))
+        for a in arrays:
+            if isinstance(a, np.ndarray):
+                a.setflags(write=False)
+        self._cache = arrays
+        return arrays
+
+    # ---------------------------------------------------------------- evaluation
+    def objective_value(self, x: np.ndarray) -> float:
+        """cᵀx + c₀."""
+        return float(self.to_arrays().c @ np.asarray(x, dtype=float) + self.objective_constant)
+
+    def cost_breakdown(self, x: np.ndarray) -> dict[str, float]:
+        """Contribution of each named cost term at x (the constant is not included)."""
+        x = np.asarray(x, dtype=float)
+        return {t: float(sum(vals @ x[cols] for cols, vals in parts)) for t, parts in self._costs.items()}
+
+    def violations(self, x: np.ndarray, tol: float = VIOLATION_TOL) -> list[tuple[VarKey, float]]:
+        """Rows, bounds and integrality violated by more than ``tol`` at x, worst first."""
+        arr = self.to_arrays()
+        x = np.asarray(x, dtype=float)
+        out: list[tuple[VarKey, float]] = []
+        act = arr.A @ x
+        row_v = np.maximum(arr.row_lower - act, act - arr.row_upper)
+        out += [(self._row_keys[i], float(row_v[i])) for i in np.flatnonzero(row_v > tol)]
+        col_v = np.maximum(arr.col_lower - x, x - arr.col_upper)
+        out += [(self._keys[j], float(col_v[j])) for j in np.flatnonzero(col_v > tol)]
+        int_v = np.where(arr.integrality, np.abs(x - np.round(x)), 0.0)
+        out += [(("integrality", *self._keys[j]), float(int_v[j])) for j in np.flatnonzero(int_v > tol)]
+        return sorted(out, key=lambda kv: -kv[1])
+
+    def empty_row_conflicts(self) -> list[VarKey]:
+        """Rows with no nonzero whose bounds exclude 0: the problem is infeasible as written."""
+        arr = self.to_arrays()
+        empty = np.diff(arr.A.indptr) == 0
+        bad = empty & ((arr.row_lower > 0) | (arr.row_upper < 0))
+        return [self._row_keys[i] for i in np.flatnonzero(bad)]
+
+    def __repr__(self) -> str:
+        return f"Problem({self.name!r}: {self.n_vars} vars, {self.n_rows} rows, {self.n_nonzeros} nonzeros)"
+
+
+@dataclass(frozen=True, eq=False)
+class Solution:
+    """A backend's answer. ``values`` is indexed by column; None unless optimal or feasible."""
+
+    status: Status
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    values: np.ndarray | None
+    solver: str
+    solve_seconds: float
+    message: str = ""
+    problem: Problem | None = field(default=None, repr=False)
+
+    @property
+    def has_values(self) -> bool:
+        return self.values is not None and self.status in ("optimal", "feasible")
+
+    def _need(self) -> tuple[Problem, np.ndarray]:
+        if not self.has_values or self.problem is None:
+            raise SolverError(f"{self.solver}: no solution values (status {self.status}: {self.message})")
+        return self.problem, self.values
+
+    def value(self, key: VarKey) -> float:
+        """Value of one variable."""
+        problem, x = self._need()
+        return float(x[problem.index(key)])
+
+    def values_by_block(self, block: str) -> dict[VarKey, float]:
+        """``{key: value}`` for every variable of a block; KeyError for a block with no variables."""
+        problem, x = self._need()
+        if block not in problem._var_ranges:
+            raise KeyError(f"no variable block {block!r}; blocks: {', '.join(problem._var_ranges)}")
+        return {problem.var_key(j): float(x[j]) for j in problem.block_columns(block)}
+
+    def cost_breakdown(self) -> dict[str, float]:
+        """Contribution of each named cost term."""
+        problem, x = self._need()
+        return problem.cost_breakdown(x)
+
+
+def finalize_solution(problem: Problem, options: SolveOptions, *, solver: str, claimed: str,
+                      x: Iterable[float] | None = None, bound: float | None = None,
+                      seconds: float = 0.0, message: str = "") -> Solution:
+    """Turn a backend's raw claim into an honest ``Solution``; every backend ends here.
+
+    Rules: the objective is recomputed from the returned point (integer columns snapped to
+    integers), never copied from the solver. ``optimal`` needs a proof: the solver's claim with
+    ``gap ≤ mip_gap`` (a claim whose gap is larger is downgraded to ``feasible``), or a reported
+    bound that closes the gap to within ``mip_gap`` (a time-limited run that in fact proved
+    optimality is upgraded). A claimed optimum without a bound gets ``bound = objective`` (the
+    solver proved it). A ``feasible`` claim without a bound has ``bound = -inf``, ``gap = inf``.
+    """
+    if claimed not in STATUSES:
+        return Solution("error", None, None, None, None, solver, seconds,
+                        f"backend returned unknown status {claimed!r}. {message}".strip(), problem)
+    if claimed not in ("optimal", "feasible"):
+        return Solution(claimed, None, None, None, None, solver, seconds, message, problem)  # type: ignore[arg-type]
+    if x is None:
+        return Solution("error", None, None, None, None, solver, seconds,
+                        f"solver claimed {claimed} but returned no values. {message}".strip(), problem)
+    arr = problem.to_arrays()
+    vals = np.array(x, dtype=float).ravel()
+    if vals.shape != (problem.n_vars,) or not np.isfinite(vals).all():
+        return Solution("error", None, None, None, None, solver, seconds,
+                        f"solver returned {vals.size} values (finite: {np.isfinite(vals).all()}) "
+                        f"for {problem.n_vars} variables. {message}".strip(), problem)
+    rounded = np.round(vals)
+    snap = arr.integrality & (np.abs(vals - rounded) <= INTEGRALITY_TOL)
+    vals[snap] = rounded[snap]
+    clipped = np.clip(vals, arr.col_lower, arr.col_upper)
+    vals = np.where(np.abs(clipped - vals) <= VIOLATION_TOL, clipped, vals)  # solver noise only
+    objective = problem.objective_value(vals)
+    notes = [message] if message else []
+    tol = ZERO_GAP_ABS + 1e-9 * abs(objective)
+
+    if bound is None or math.isnan(bound):
+        bound = objective if claimed == "optimal" else -math.inf
+    if bound > objective + tol:
+        notes.append(f"solver bound {bound:.10g} lies above the objective {objective:.10g}; using the objective")
+        bound = objective
+    if objective - bound <= tol:
+        bound, gap = min(bound, objective), 0.0
+    else:
+        gap = (objective - bound) / max(abs(objective), 1e-9) if math.isfinite(bound) else math.inf
+
+    status = claimed
+    if claimed == "optimal" and gap > options.mip_gap + 1e-9:
+        status = "feasible"
+        notes.append(f"solver reported optimal, but gap {gap:.3g} exceeds mip_gap {options.mip_gap:g}")
+    elif claimed == "feasible" and gap <= options.mip_gap:
+        status = "optimal"
+        notes.append("stopped early, but the proven bound closes the gap")
+    worst = problem.violations(vals)
+    if worst:
+        key, amount = worst[0]
+        notes.append(f"{len(worst)} constraint(s) violated beyond {VIOLATION_TOL:g}, worst {key!r} by {amount:.3g}")
+    return Solution(status, objective, float(bound), float(gap), vals, solver, seconds,  # type: ignore[arg-type]
+                    "; ".join(notes), problem)
+
+
+def resolve_ambiguous(feasibility_status: str, what: str) -> tuple[Status, str]:
+    """Settle "infeasible or unbounded" with the status of the same problem solved with c = 0.
+
+    With a zero objective the problem cannot be unbounded, so ``infeasible`` there proves
+    infeasibility, and a feasible point proves the original (known infeasible-or-unbounded)
+    unbounded. Anything else leaves the question open: status ``error``, said so in the message.
+    """
+    if feasibility_status in ("infeasible", "ambiguous"):  # with c = 0 "or unbounded" is impossible
+        return "infeasible", f"{what}; a zero-objective solve confirmed infeasibility"
+    if feasibility_status in ("optimal", "feasible"):
+        return "unbounded", f"{what}; a zero-objective solve found a feasible point, so it is unbounded"
+    return "error", f"{what}; could not tell infeasible from unbounded (zero-objective solve: {feasibility_status})"

@@ -1,0 +1,112 @@
+"""HiGHS backend (highspy): the CSR arrays go straight into a ``HighsLp``, no per-element Python.
+
+Status mapping (``HighsModelStatus`` → ours; ``finalize_solution`` then checks the gap):
+
+    kOptimal                                   → optimal (HiGHS stops at mip_rel_gap = mip_gap)
+    kTimeLimit / kIterationLimit / kSolutionLimit / kInterrupt / kObjectiveBound / kObjectiveTarget
+    / kMemoryLimit / kUnknown                  → feasible if a primal solution is feasible, else error
+    kInfeasible                                → infeasible
+    kUnbounded                                 → unbounded (an LP); with integer columns confirmed
+                                                 by a zero-objective solve
+    kUnboundedOrInfeasible                     → settled by a zero-objective solve
+    kModelEmpty                                → optimal at x = lower bounds (only reached if called
+                                                 directly; the registry answers empty problems itself)
+    load / model / presolve / solve / postsolve errors, kNotset → error
+
+HiGHS' best bound is ``getInfo().mip_dual_bound``; for an LP it is the objective.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+
+import numpy as np
+
+from planner.problem import Problem, ProblemArrays, Solution, SolveOptions, finalize_solution, resolve_ambiguous
+
+NAME = "highs"
+
+_LIMITS = ("kTimeLimit", "kIterationLimit", "kSolutionLimit", "kInterrupt", "kObjectiveBound",
+           "kObjectiveTarget", "kMemoryLimit", "kUnknown", "kHighsInterrupt")
+_SOLUTION_FEASIBLE = 2  # HighsSolutionStatus kSolutionStatusFeasible
+
+
+def installed() -> bool:
+    """True when highspy can be imported."""
+    return importlib.util.find_spec("highspy") is not None
+
+
+def _run(arr: ProblemArrays, offset: float, options: SolveOptions) -> tuple[str, np.ndarray | None, float | None, str]:
+    """One HiGHS solve. Returns (raw status, x, bound, message); raw status may be 'ambiguous'."""
+    import highspy
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", bool(options.msg))
+    h.setOptionValue("log_to_console", bool(options.msg))
+    h.setOptionValue("mip_rel_gap", float(options.mip_gap))
+    h.setOptionValue("random_seed", 0)
+    if options.threads > 1:  # HiGHS' thread pool is process-global; only ask when it matters
+        h.setOptionValue("threads", int(options.threads))
+    if options.time_limit_s is not None:
+        h.setOptionValue("time_limit", float(options.time_limit_s))
+
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = arr.A.shape[1], arr.A.shape[0]
+    lp.col_cost_ = np.ascontiguousarray(arr.c, dtype=np.float64)
+    lp.col_lower_ = np.ascontiguousarray(arr.col_lower, dtype=np.float64)
+    lp.col_upper_ = np.ascontiguousarray(arr.col_upper, dtype=np.float64)
+    lp.row_lower_ = np.ascontiguousarray(arr.row_lower, dtype=np.float64)
+    lp.row_upper_ = np.ascontiguousarray(arr.row_upper, dtype=np.float64)
+    lp.offset_ = float(offset)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = lp.num_col_, lp.num_row_
+    lp.a_matrix_.start_ = arr.A.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = arr.A.indices.astype(np.int32)
+    lp.a_matrix_.value_ = arr.A.data.astype(np.float64)
+    is_mip = bool(arr.integrality.any())
+    if is_mip:
+        lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
+                           for i in arr.integrality]
+    status = h.passModel(lp)
+    if status == highspy.HighsStatus.kError:
+        return "error", None, None, "HiGHS rejected the model (passModel)"
+    h.run()
+    ms = h.getModelStatus()
+    name = ms.name if hasattr(ms, "name") else str(ms).split(".")[-1]
+    info = h.getInfo()
+    has_x = info.primal_solution_status == _SOLUTION_FEASIBLE
+    x = np.asarray(h.getSolution().col_value, dtype=float) if has_x else None
+    bound = float(info.mip_dual_bound) if is_mip else (float(info.objective_function_value) if has_x else None)
+    if name == "kOptimal":
+        return "optimal", x, bound, ""
+    if name == "kInfeasible":
+        return "infeasible", None, None, "HiGHS proved infeasibility"
+    if name == "kUnbounded":
+        return ("ambiguous" if is_mip else "unbounded"), None, None, "HiGHS reported unbounded"
+    if name == "kUnboundedOrInfeasible":
+        return "ambiguous", None, None, "HiGHS reported infeasible or unbounded"
+    if name == "kModelEmpty":
+        return "optimal", np.asarray(arr.col_lower, dtype=float), None, ""
+    if name in _LIMITS:
+        if has_x:
+            return "feasible", x, bound, f"HiGHS stopped: {name[1:]}"
+        return "error", None, None, f"HiGHS stopped ({name[1:]}) before finding a feasible solution"
+    return "error", None, None, f"HiGHS model status {name}"
+
+
+def solve(problem: Problem, options: SolveOptions | None = None) -> Solution:
+    """Solve with HiGHS; never raises for solver failures (status 'error' instead)."""
+    options = options or SolveOptions()
+    t0 = time.perf_counter()
+    try:
+        arr = problem.to_arrays()
+        raw, x, bound, msg = _run(arr, problem.objective_constant, options)
+        if raw == "ambiguous":
+            feas, *_ = _run(arr._replace(c=np.zeros_like(arr.c)), 0.0, options)
+            raw, msg = resolve_ambiguous(feas, msg)
+    except Exception as exc:  # a backend never lets a solver exception escape
+        return finalize_solution(problem, options, solver=NAME, claimed="error",
+                                 seconds=time.perf_counter() - t0, message=f"HiGHS failed: {exc!r}")
+    return finalize_solution(problem, options, solver=NAME, claimed=raw, x=x, bound=bound,
+                             seconds=time.perf_counter() - t0, message=msg)
