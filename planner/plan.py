@@ -52,9 +52,10 @@ class ReplicaLine(_Rec):
     tp: int
     mig_profile: str | None
     count: int = Field(ge=0)
-    capacity_requests_per_min: float = Field(description="per replica at the SLO, share-weighted over buckets")
+    capacity_requests_per_min: float = Field(description="per replica at the SLO: share-weighted mean of the bucket capacities")
     assigned_requests_per_min: float
-    utilization: float = Field(description="assigned / (count x capacity), spot availability included")
+    utilization: float = Field(description="sum over buckets of assigned_b / capacity_b, divided by count x availability "
+                                           "(a replica time-shares between buckets; one bucket: assigned / (count x capacity))")
     availability: float = Field(1.0, description="expected share of time a replica is up (spot < 1)")
     predicted_ttft_ms: float
     predicted_tpot_ms: float
@@ -70,6 +71,8 @@ class MigPartition(_Rec):
 
 
 class WorkloadLine(_Rec):
+    """Per workload, hour-weighted means over the periods (the only period's values when there is one)."""
+
     id: str
     demand_requests_per_min: float
     served_requests_per_min: float

@@ -1,0 +1,110 @@
+"""``plan solve``: the cheapest fleet for a scenario, verified, as a table, JSON, CSV or Markdown."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from planner.cli.common import err_console, fail, guard, out_console
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+class Solver(str, Enum):
+    cbc = "cbc"
+    scip = "scip"
+    cpsat = "cpsat"
+    highs = "highs"
+
+
+EXAMPLES = """
+Examples:
+
+  plan solve scenarios/chatbot.yaml
+
+  plan solve scenarios/chatbot.yaml --solver highs --format json --out plan.json
+
+  plan solve scenarios/chatbot.yaml --format csv --out plan-tables/
+
+  plan solve scenarios/chatbot.yaml --report report.html
+"""
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write an output file, turning OS errors into one clear line (exit 2)."""
+    from planner.errors import InputError  # noqa: PLC0415
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write ({exc.strerror})") from None
+
+
+def solve_command(
+    scenario: Path = typer.Argument(..., help="Scenario YAML file."),
+    solver: Optional[Solver] = typer.Option(None, "--solver", help="Backend (default: policy.solver)."),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", min=0.001,
+                                               help="Seconds per solve (default: policy.time_limit_s)."),
+    fmt: Format = typer.Option(Format.table, "--format", help="Output format."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the output here (a directory for csv)."),
+    allow_unmet: bool = typer.Option(False, "--allow-unmet",
+                                     help="Solve with a penalised shortfall instead of failing when demand cannot be met."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Also write a self-contained HTML report."),
+    no_baselines: bool = typer.Option(False, "--no-baselines", help="Skip the single-offer baseline solves."),
+) -> None:
+    """Find the cheapest fleet that serves every workload within its SLOs, verify it, and show it.
+
+    Exit codes: 0 a verified plan; 2 bad input; 3 infeasible (with the reason per workload); 1 internal error or a
+    plan that failed verification.
+    """
+    from planner.scenario_io import load_scenario  # noqa: PLC0415
+    from planner.solve import SolveSettings, solve_scenario  # noqa: PLC0415
+    from reports import export, tables, terminal  # noqa: PLC0415
+
+    loaded = load_scenario(scenario)
+    settings = SolveSettings(solver=solver.value if solver else None, time_limit_s=time_limit,
+                             allow_unmet=allow_unmet, baselines=not no_baselines)
+    if fmt == Format.table:
+        with err_console.status("solving ..."):
+            plan = solve_scenario(loaded, settings)
+    else:
+        plan = solve_scenario(loaded, settings)
+    if plan.verification is None or not plan.verification.ok:
+        failed = [c for c in (plan.verification.checks if plan.verification else ()) if not c.ok]
+        lines = "\n".join(f"  - {c.name}: {c.detail}" for c in failed)
+        raise fail(f"internal error: the solver's plan failed independent verification; not printing it\n{lines}", 1)
+    frames = tables.plan_tables(plan, loaded.scenario)
+    if report is not None:
+        from reports.html import render_html  # noqa: PLC0415
+
+        write_text(report, render_html(plan, loaded))
+    if fmt == Format.json:
+        text = export.to_json(plan)
+        write_text(out, text) if out else typer.echo(text)
+    elif fmt == Format.csv:
+        if out is None:
+            raise fail("--format csv writes one file per table: give --out DIR", 2)
+        for path in export.write_csv(frames, out):
+            err_console.print(f"wrote {path}", markup=False)
+    elif fmt == Format.markdown:
+        text = export.to_markdown(frames)
+        write_text(out, text) if out else typer.echo(text)
+    else:
+        terminal.print_renderables(terminal.plan_renderables(frames), out_console)
+        if out is not None:
+            write_text(out, export.to_json(plan))
+    if plan.status != "optimal":
+        err_console.print(f"note: status {plan.status} (gap {plan.gap}): {plan.message}", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("solve", help=(solve_command.__doc__ or "") + EXAMPLES)(guard(solve_command))

@@ -1,0 +1,69 @@
+"""Properties of the optimum (hypothesis over the oracle's random tiny scenarios)."""
+
+from __future__ import annotations
+
+import copy
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from planner.errors import InfeasibleError
+from planner.solve import SolveSettings, solve_scenario
+from tests.solve_helpers import offer, override, scenario
+from tests.test_solve_oracle import random_case
+
+FAST = SolveSettings(solver="highs", baselines=False, tie_break=False)
+PROPS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def optimum(c: dict) -> float | None:
+    loaded = scenario(c["workloads"], c["offers"], c["overrides"], target_utilization=c["rho"])
+    try:
+        plan = solve_scenario(loaded, FAST)
+    except InfeasibleError:
+        return None
+    assert plan.verification.ok, plan.verification  # every returned plan verifies
+    assert plan.status == "optimal"
+    return plan.objective_usd_per_hour
+
+
+@PROPS
+@given(seed=st.integers(0, 10_000), price=st.floats(0.2, 4.0), cap=st.sampled_from([10, 25, 60]))
+def test_adding_an_offer_never_raises_the_optimum(seed, price, cap):
+    c = random_case(seed)
+    before = optimum(c)
+    more = copy.deepcopy(c)
+    more["offers"].append(offer("extra", "rtx-4090", round(price, 2), max_nodes=2))
+    more["overrides"] += [override(w["id"], "rtx-4090", cap) for w in c["workloads"]]
+    after = optimum(more)
+    if before is not None:
+        assert after is not None and after <= before + 1e-6
+
+
+@PROPS
+@given(seed=st.integers(0, 10_000), factor=st.floats(1.0, 3.0))
+def test_raising_demand_never_lowers_the_optimum(seed, factor):
+    c = random_case(seed)
+    base = optimum(c)
+    more = copy.deepcopy(c)
+    for w in more["workloads"]:
+        w["requests_per_min"] = w["requests_per_min"] * factor
+    higher = optimum(more)
+    if higher is not None:
+        assert base is not None and higher >= base - 1e-6
+
+
+@settings(max_examples=5, deadline=None)
+@given(seed=st.integers(0, 1000))
+def test_time_limit_never_claims_unproven_optimality(seed):
+    # A wider instance under a very short limit: whatever comes back, "optimal" must carry a closed gap.
+    c = random_case(seed)
+    loaded = scenario(c["workloads"], c["offers"], c["overrides"], target_utilization=c["rho"])
+    try:
+        plan = solve_scenario(loaded, SolveSettings(solver="cbc", time_limit_s=0.01, baselines=False))
+    except InfeasibleError:
+        return
+    if plan.status == "optimal":
+        assert plan.gap is not None and plan.gap <= loaded.scenario.policy.mip_gap + 1e-9
+    else:
+        assert plan.status == "feasible" and (plan.gap is None or plan.gap > 0)
