@@ -51,7 +51,7 @@ def _cap_reason(wid: str, s: Scenario, options: OptionSet) -> str | None:
         o = offers[o_id]
         per_gpu = max(
             (sum(b.share * c for b, c in zip(w.buckets, d.capacity_rpm)) * d.availability * rho
-             / (d.tp if not d.mig_profile else 1.0 / 7.0 * 7)) for d in deps if d.offer == o_id)
+             / d.gpu_share) for d in deps if d.offer == o_id)
         if best is None or per_gpu > best[1]:
             best = (o, per_gpu)
         if o.max_nodes is None:

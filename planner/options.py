@@ -23,7 +23,7 @@ option listed first (workload's precision order, then smaller TP).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from planner.catalog.records import GpuSpec
@@ -64,6 +64,15 @@ class Deployment:
     def gpus_per_replica(self) -> int:
         """Whole GPUs a replica occupies (a MIG replica occupies an instance, counted through patterns)."""
         return 0 if self.mig_profile else self.tp
+
+    @property
+    def gpu_share(self) -> float:
+        """GPUs a replica occupies: its TP degree, or c/7 of a GPU for a MIG instance of c compute slices."""
+        if self.mig_class is None:
+            return float(self.tp)
+        from planner.mig import SLOT_CLASSES  # noqa: PLC0415
+
+        return SLOT_CLASSES[self.mig_class].compute_fraction
 
     @property
     def key(self) -> tuple:
@@ -199,8 +208,7 @@ def enumerate_options(loaded: LoadedScenario, calibration=None) -> OptionSet:
                     mig_profile=a.mig_profile, state="dominated",
                     reason=f"dominated by {_describe(b)} on the same offer (no more GPUs, at least the capacity)"))
             result.deployments.extend(kept)
-    result.deployments = [
-        Deployment(**{**d.__dict__, "index": i}) for i, d in enumerate(result.deployments)]
+    result.deployments = [replace(d, index=i) for i, d in enumerate(result.deployments)]
     return result
 
 

@@ -13,7 +13,6 @@ from collections import defaultdict
 import numpy as np
 
 from planner.formulation import Formulation, fleet_cost
-from planner.mig import SLOT_CLASSES, SLOT_NAMES
 from planner.plan import (BucketLoad, CostBreakdown, MigPartition, NodeLine, OptionLine, PeriodPlan, Plan,
                           ReplicaLine, WorkloadLine)
 from planner.problem import Solution
@@ -107,7 +106,6 @@ def _profiles_of(f: Formulation, offer_id: str) -> dict[int, str]:
 
 def _workload_lines(f: Formulation, periods: list[PeriodPlan]) -> list[WorkloadLine]:
     s, H = f.scenario, f.horizon.total_hours
-    offers = {o.id: o for o in s.offers}
     cost = defaultdict(float)
     served = defaultdict(float)
     demand = defaultdict(float)
@@ -116,12 +114,10 @@ def _workload_lines(f: Formulation, periods: list[PeriodPlan]) -> list[WorkloadL
         weight = per.hours / H
         use: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         for r in per.replicas:
-            if r.mig_profile:
-                q = next(d.mig_class for d in f.options.deployments
-                         if d.offer == r.offer and d.mig_profile == r.mig_profile)
-                use[r.offer][r.workload] += r.count * SLOT_CLASSES[q].compute_fraction
-            else:
-                use[r.offer][r.workload] += r.count * r.tp
+            share = next(d.gpu_share for d in f.options.deployments
+                         if (d.workload, d.offer, d.precision, d.tp, d.mig_profile)
+                         == (r.workload, r.offer, r.precision, r.tp, r.mig_profile))
+            use[r.offer][r.workload] += r.count * share
             served[r.workload] += weight * r.assigned_requests_per_min
         for n in per.nodes:
             total = sum(use[n.offer].values())
@@ -140,13 +136,11 @@ def _workload_lines(f: Formulation, periods: list[PeriodPlan]) -> list[WorkloadL
                                   served_requests_per_min=_round(served[w.id]),
                                   unmet_requests_per_min=_round(unmet[w.id]), usd_per_hour=_round(cost[w.id]),
                                   usd_per_million_output_tokens=None if per_m is None else _round(per_m)))
-    del offers
     return lines
 
 
 def option_lines(f: Formulation, chosen: set[int]) -> list[OptionLine]:
     """Every option considered: chosen ones, feasible alternatives, dominated and dropped with reasons."""
-    offers = {o.id: o for o in f.scenario.offers}
     out = []
     for d in f.options.deployments:
         w = f.scenario.workload(d.workload)
@@ -162,7 +156,6 @@ def option_lines(f: Formulation, chosen: set[int]) -> list[OptionLine]:
         out.append(OptionLine(workload=r.workload, offer=r.offer, gpu=r.gpu, precision=r.precision, tp=r.tp,
                               mig_profile=r.mig_profile, state=r.state, reason=r.reason,
                               predicted_ttft_ms=r.best_ttft_ms))
-    del offers
     return out
 
 

@@ -8,7 +8,7 @@ Infeasible scenarios raise ``InfeasibleError`` with reasons per workload (unless
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from planner.diagnose import explain_infeasible, joint_reason
 from planner.errors import InfeasibleError, SolverError
@@ -77,7 +77,7 @@ def baselines(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, solv
         if {d.workload for d in deps} != {w.id for w in s.workloads}:
             continue
         sub = OptionSet(deployments=list(deps), rejected=[], mig_profiles=options.mig_profiles)
-        sub.deployments = [type(d)(**{**d.__dict__, "index": i}) for i, d in enumerate(sub.deployments)]
+        sub.deployments = [replace(d, index=i) for i, d in enumerate(sub.deployments)]
         only = s.model_copy(update={"offers": (o,)})
         f = build(only, sub, horizon)
         sol = _run(f, solver, time_limit, s.policy.mip_gap)
