@@ -1,0 +1,70 @@
+"""Machine- and paste-friendly outputs: JSON (the Plan contract), CSV (one file per table), Markdown.
+
+CSV and Markdown read the frames of ``reports.tables`` only. CSV keeps the raw column names (units in them) and
+full float precision, so ``pandas.read_csv`` gives back the same values; Markdown uses the readable labels and
+rounding of ``reports.format``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from planner.plan import Plan
+from reports.format import cell, is_numeric_col, label
+
+
+def to_json(plan: Plan, indent: int | None = 2) -> str:
+    """The plan as JSON text with the contract keys of ``planner.plan``; ``Plan.model_validate_json`` reads it back."""
+    return plan.model_dump_json(indent=indent)
+
+
+def write_csv(frames: Mapping[str, pd.DataFrame], out_dir: str | Path) -> list[Path]:
+    """Write ``<name>.csv`` per frame (empty frames too: header only) into ``out_dir``; return the paths.
+
+    Missing values are empty cells; floats keep full precision; booleans are ``True``/``False``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, frame in frames.items():
+        path = out / f"{name}.csv"
+        frame.to_csv(path, index=False, lineterminator="\n")
+        paths.append(path)
+    return paths
+
+
+def _md_cell(text: str) -> str:
+    """One line, pipes escaped: a cell that cannot break the table it sits in."""
+    text = text.replace("\\", "\\\\").replace("|", "\\|")
+    return " ".join(text.replace("\r", "\n").split("\n")).strip() or " "
+
+
+def _md_table(header: list[str], rows: list[list[str]], right: list[bool]) -> str:
+    head = "| " + " | ".join(_md_cell(h) for h in header) + " |"
+    sep = "|" + "|".join("---:" if r else ":---" for r in right) + "|"
+    body = ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join([head, sep, *body])
+
+
+def frame_to_markdown(frame: pd.DataFrame) -> str:
+    """A GitHub-flavoured pipe table; a one-row ``*summary`` frame is shown as field / value pairs."""
+    cols = list(frame.columns)
+    if len(frame) == 1 and len(cols) > 6:
+        row = frame.iloc[0]
+        return _md_table(["Field", "Value"], [[label(c), cell(c, row[c])] for c in cols], [False, True])
+    rows = [[cell(c, v) for c, v in zip(cols, rec)] for rec in frame.itertuples(index=False, name=None)]
+    return _md_table([label(c) for c in cols], rows, [is_numeric_col(frame, c) for c in cols])
+
+
+def to_markdown(frames: Mapping[str, pd.DataFrame], title: str | None = None, *, include_empty: bool = False) -> str:
+    """All frames as Markdown sections (``### Fleet`` + table). Empty frames are left out unless asked for."""
+    parts = [f"## {_md_cell(title)}"] if title else []
+    for name, frame in frames.items():
+        if frame.empty and not include_empty:
+            continue
+        parts.append(f"### {name.replace('_', ' ').capitalize()}")
+        parts.append(frame_to_markdown(frame) if not frame.empty else "_none_")
+    return "\n\n".join(parts) + "\n"
