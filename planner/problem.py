@@ -23,7 +23,9 @@ backend's raw claim into an honest status (see its docstring). Status vocabulary
     feasible    x satisfies the constraints but optimality is not proven (time limit); see ``gap``
     infeasible  proven: no x satisfies the constraints
     unbounded   proven: feasible, and the objective decreases without limit
-    error       anything else (crash, limit hit before any solution, undecided infeasible-or-unbounded)
+    error       anything else: a crash, a limit hit before any solution, an undecided
+                infeasible-or-unbounded, a point that fails ``Problem.violations``, or a solver
+                answer contradicted by the checks in ``solvers.registry.checked_solve``
 
 ``gap = (objective − bound) / max(|objective|, 1e-9)``, where ``bound`` is the best proven lower
 bound; differences below ``ZERO_GAP_ABS + 1e-9·|objective|`` count as zero (solver tolerances).
@@ -107,7 +109,13 @@ def _full_key(block: str, key: Hashable) -> VarKey:
 
 
 def _broadcast(value, n: int, default: float, what: str) -> np.ndarray:
-    arr = np.full(n, default, dtype=float) if value is None else np.asarray(value, dtype=float)
+    if value is None:
+        arr = np.full(n, default, dtype=float)
+    else:
+        arr = np.asarray(value)
+        if arr.dtype == object:  # a list holding None entries: None means the default (±inf for bounds)
+            arr = np.array([default if v is None else v for v in arr.ravel()], dtype=float).reshape(arr.shape)
+        arr = arr.astype(float)
     if arr.ndim == 0:
         arr = np.full(n, float(arr))
     if arr.shape != (n,):
@@ -338,7 +346,10 @@ class Problem:
 
     # ---------------------------------------------------------------- matrix form
     def to_arrays(self) -> ProblemArrays:
-        """c, A (CSR, duplicates summed, explicit zeros dropped), row and column bounds, integrality."""
+        """c, A (CSR, duplicates summed, explicit zeros dropped), row and column bounds, integrality.
+
+        Integer columns get ⌈lb⌉ and ⌊ub⌋ (an equivalent model that every backend can take).
+        """
         if self._cache is not None:
             return self._cache
         n, m = self.n_vars, self.n_rows
@@ -352,8 +363,10 @@ class Problem:
                           shape=(m, n))
         A.sum_duplicates()
         A.eliminate_zeros()
-        arrays = ProblemArrays(c, A, cat(self._row_lo), cat(self._row_hi), cat(self._lb), cat(self._ub),
-                               cat(self._int, bool))
+        integ, lo, hi = cat(self._int, bool), cat(self._lb), cat(self._ub)
+        # an integer column's bounds round inwards (HiGHS 1.15 mishandles fractional ones)
+        lo[integ], hi[integ] = np.ceil(lo[integ] - 1e-9), np.floor(hi[integ] + 1e-9)
+        arrays = ProblemArrays(c, A, cat(self._row_lo), cat(self._row_hi), lo, hi, integ)
         for a in arrays:
             if isinstance(a, np.ndarray):
                 a.setflags(write=False)
@@ -371,18 +384,39 @@ class Problem:
         return {t: float(sum(vals @ x[cols] for cols, vals in parts)) for t, parts in self._costs.items()}
 
     def violations(self, x: np.ndarray, tol: float = VIOLATION_TOL) -> list[tuple[VarKey, float]]:
-        """Rows, bounds and integrality violated by more than ``tol`` at x, worst first."""
+        """Rows, bounds and integrality violated at x, worst first, as (key, relative violation).
+
+        A row's violation is divided by max(1, |bound|, Σⱼ|aᵢⱼxⱼ|), a bound's by max(1, |bound|),
+        so solver tolerances on large coefficients are not flagged; reported when above ``tol``.
+        """
         arr = self.to_arrays()
         x = np.asarray(x, dtype=float)
+        if x.shape != (self.n_vars,):
+            return [(("shape",), math.inf)]
         out: list[tuple[VarKey, float]] = []
         act = arr.A @ x
-        row_v = np.maximum(arr.row_lower - act, act - arr.row_upper)
+        scale = np.maximum(1.0, abs(arr.A) @ np.abs(x))
+        lo_fin = np.where(np.isfinite(arr.row_lower), arr.row_lower, 0.0)
+        hi_fin = np.where(np.isfinite(arr.row_upper), arr.row_upper, 0.0)
+        with np.errstate(invalid="ignore"):
+            lo_v = (arr.row_lower - act) / np.maximum(scale, np.abs(lo_fin))
+            hi_v = (act - arr.row_upper) / np.maximum(scale, np.abs(hi_fin))
+        row_v = np.maximum(lo_v, hi_v)
         out += [(self._row_keys[i], float(row_v[i])) for i in np.flatnonzero(row_v > tol)]
-        col_v = np.maximum(arr.col_lower - x, x - arr.col_upper)
+        col_scale = np.maximum(1.0, np.abs(x))
+        col_v = np.maximum(arr.col_lower - x, x - arr.col_upper) / col_scale
         out += [(self._keys[j], float(col_v[j])) for j in np.flatnonzero(col_v > tol)]
         int_v = np.where(arr.integrality, np.abs(x - np.round(x)), 0.0)
         out += [(("integrality", *self._keys[j]), float(int_v[j])) for j in np.flatnonzero(int_v > tol)]
         return sorted(out, key=lambda kv: -kv[1])
+
+    def may_be_unbounded(self) -> bool:
+        """False when the bounds alone rule out an unbounded objective (no column with c < 0 and no
+        upper bound, none with c > 0 and no lower bound): every improving ray needs such a column."""
+        arr = self.to_arrays()
+        up = (arr.c < 0) & ~np.isfinite(arr.col_upper)
+        down = (arr.c > 0) & ~np.isfinite(arr.col_lower)
+        return bool(up.any() or down.any())
 
     def empty_row_conflicts(self) -> list[VarKey]:
         """Rows with no nonzero whose bounds exclude 0: the problem is infeasible as written."""
@@ -489,22 +523,11 @@ def finalize_solution(problem: Problem, options: SolveOptions, *, solver: str, c
         status = "optimal"
         notes.append("stopped early, but the proven bound closes the gap")
     worst = problem.violations(vals)
-    if worst:
+    if worst:  # a point that breaks the model is no solution, whatever the solver says
         key, amount = worst[0]
-        notes.append(f"{len(worst)} constraint(s) violated beyond {VIOLATION_TOL:g}, worst {key!r} by {amount:.3g}")
+        notes.append(f"solver said {claimed}, but its point violates {len(worst)} constraint(s) beyond "
+                     f"{VIOLATION_TOL:g} (relative), worst {key!r} by {amount:.3g}; not reported as a solution")
+        # values kept for diagnosis (has_values is False for an error)
+        return Solution("error", None, None, None, vals, solver, seconds, "; ".join(notes), problem)
     return Solution(status, objective, float(bound), float(gap), vals, solver, seconds,  # type: ignore[arg-type]
                     "; ".join(notes), problem)
-
-
-def resolve_ambiguous(feasibility_status: str, what: str) -> tuple[Status, str]:
-    """Settle "infeasible or unbounded" with the status of the same problem solved with c = 0.
-
-    With a zero objective the problem cannot be unbounded, so ``infeasible`` there proves
-    infeasibility, and a feasible point proves the original (known infeasible-or-unbounded)
-    unbounded. Anything else leaves the question open: status ``error``, said so in the message.
-    """
-    if feasibility_status in ("infeasible", "ambiguous"):  # with c = 0 "or unbounded" is impossible
-        return "infeasible", f"{what}; a zero-objective solve confirmed infeasibility"
-    if feasibility_status in ("optimal", "feasible"):
-        return "unbounded", f"{what}; a zero-objective solve found a feasible point, so it is unbounded"
-    return "error", f"{what}; could not tell infeasible from unbounded (zero-objective solve: {feasibility_status})"

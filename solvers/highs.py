@@ -1,16 +1,17 @@
 """HiGHS backend (highspy): the CSR arrays go straight into a ``HighsLp``, no per-element Python.
 
-Status mapping (``HighsModelStatus`` → ours; ``finalize_solution`` then checks the gap):
+Status mapping (``HighsModelStatus`` → raw status; ``solvers.registry.checked_solve`` settles doubtful
+claims and ``finalize_solution`` checks the gap):
 
     kOptimal                                   → optimal (HiGHS stops at mip_rel_gap = mip_gap)
     kTimeLimit / kIterationLimit / kSolutionLimit / kInterrupt / kObjectiveBound / kObjectiveTarget
     / kMemoryLimit / kUnknown                  → feasible if a primal solution is feasible, else error
-    kInfeasible                                → infeasible
-    kUnbounded                                 → unbounded (an LP); with integer columns confirmed
-                                                 by a zero-objective solve
-    kUnboundedOrInfeasible                     → settled by a zero-objective solve
-    kModelEmpty                                → optimal at x = lower bounds (only reached if called
-                                                 directly; the registry answers empty problems itself)
+    kInfeasible                                → infeasible (re-checked when the problem may be
+                                                 unbounded: HiGHS 1.15 called a feasible,
+                                                 unbounded MILP infeasible)
+    kUnbounded                                 → unbounded (checked)
+    kUnboundedOrInfeasible                     → ambiguous (settled)
+    kModelEmpty                                → optimal at x = lower bounds
     load / model / presolve / solve / postsolve errors, kNotset → error
 
 HiGHS' best bound is ``getInfo().mip_dual_bound``; for an LP it is the objective.
@@ -19,11 +20,11 @@ HiGHS' best bound is ``getInfo().mip_dual_bound``; for an LP it is the objective
 from __future__ import annotations
 
 import importlib.util
-import time
 
 import numpy as np
 
-from planner.problem import Problem, ProblemArrays, Solution, SolveOptions, finalize_solution, resolve_ambiguous
+from planner.problem import Problem, ProblemArrays, Solution, SolveOptions
+from solvers.registry import RawResult, checked_solve
 
 NAME = "highs"
 
@@ -37,7 +38,7 @@ def installed() -> bool:
     return importlib.util.find_spec("highspy") is not None
 
 
-def _run(arr: ProblemArrays, offset: float, options: SolveOptions) -> tuple[str, np.ndarray | None, float | None, str]:
+def _run(arr: ProblemArrays, offset: float, options: SolveOptions, rewritten: bool = False) -> RawResult:
     """One HiGHS solve. Returns (raw status, x, bound, message); raw status may be 'ambiguous'."""
     import highspy
 
@@ -81,9 +82,9 @@ def _run(arr: ProblemArrays, offset: float, options: SolveOptions) -> tuple[str,
     if name == "kOptimal":
         return "optimal", x, bound, ""
     if name == "kInfeasible":
-        return "infeasible", None, None, "HiGHS proved infeasibility"
+        return "infeasible", None, None, "HiGHS reported infeasible"
     if name == "kUnbounded":
-        return ("ambiguous" if is_mip else "unbounded"), None, None, "HiGHS reported unbounded"
+        return "unbounded", None, None, "HiGHS reported unbounded"
     if name == "kUnboundedOrInfeasible":
         return "ambiguous", None, None, "HiGHS reported infeasible or unbounded"
     if name == "kModelEmpty":
@@ -97,16 +98,4 @@ def _run(arr: ProblemArrays, offset: float, options: SolveOptions) -> tuple[str,
 
 def solve(problem: Problem, options: SolveOptions | None = None) -> Solution:
     """Solve with HiGHS; never raises for solver failures (status 'error' instead)."""
-    options = options or SolveOptions()
-    t0 = time.perf_counter()
-    try:
-        arr = problem.to_arrays()
-        raw, x, bound, msg = _run(arr, problem.objective_constant, options)
-        if raw == "ambiguous":
-            feas, *_ = _run(arr._replace(c=np.zeros_like(arr.c)), 0.0, options)
-            raw, msg = resolve_ambiguous(feas, msg)
-    except Exception as exc:  # a backend never lets a solver exception escape
-        return finalize_solution(problem, options, solver=NAME, claimed="error",
-                                 seconds=time.perf_counter() - t0, message=f"HiGHS failed: {exc!r}")
-    return finalize_solution(problem, options, solver=NAME, claimed=raw, x=x, bound=bound,
-                             seconds=time.perf_counter() - t0, message=msg)
+    return checked_solve(problem, options, NAME, "HiGHS", _run)

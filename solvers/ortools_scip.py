@@ -10,13 +10,15 @@ parameter string: ``limits/gap`` = mip_gap (set explicitly, so no wrapper defaul
 ``randomization/randomseedshift = 0``. SCIP's branch-and-bound is single-threaded, so
 ``threads`` has no effect here.
 
-Status mapping (``SolveStatus`` → ours; ``finalize_solution`` then checks the gap):
+Status mapping (``SolveStatus`` → raw status; ``solvers.registry.checked_solve`` settles doubtful
+claims and ``finalize_solution`` checks the gap):
 
     OPTIMAL                        → optimal (SCIP stops at limits/gap)
     FEASIBLE                       → feasible (time limit hit with an incumbent)
-    INFEASIBLE                     → infeasible, unless SCIP said SCIP_STATUS_INFORUNBD; then a
-                                     zero-objective solve settles it
-    UNBOUNDED                      → unbounded (SCIP proves it)
+    INFEASIBLE                     → ambiguous with SCIP_STATUS_INFORUNBD, else infeasible (re-checked
+                                     when the problem may be unbounded: SCIP 10 called a feasible,
+                                     unbounded MILP infeasible, and an infeasible one unbounded)
+    UNBOUNDED                      → unbounded (checked)
     NOT_SOLVED / UNKNOWN / CANCELLED → feasible if a solution exists, else error (limit hit)
     ABNORMAL / MODEL_INVALID / …   → error
 """
@@ -24,11 +26,11 @@ Status mapping (``SolveStatus`` → ours; ``finalize_solution`` then checks the 
 from __future__ import annotations
 
 import importlib.util
-import time
 
 import numpy as np
 
-from planner.problem import Problem, ProblemArrays, Solution, SolveOptions, finalize_solution, resolve_ambiguous
+from planner.problem import Problem, ProblemArrays, Solution, SolveOptions
+from solvers.registry import RawResult, checked_solve
 
 NAME = "scip"
 
@@ -38,7 +40,7 @@ def installed() -> bool:
     return importlib.util.find_spec("ortools") is not None
 
 
-def _run(arr: ProblemArrays, offset: float, options: SolveOptions) -> tuple[str, np.ndarray | None, float | None, str]:
+def _run(arr: ProblemArrays, offset: float, options: SolveOptions, rewritten: bool = False) -> RawResult:
     from ortools.linear_solver.python import model_builder_helper as mbh
 
     model = mbh.ModelBuilderHelper()
@@ -73,9 +75,9 @@ def _run(arr: ProblemArrays, offset: float, options: SolveOptions) -> tuple[str,
     if status == "INFEASIBLE":
         if "INFORUNBD" in detail or "unbounded" in detail.lower():
             return "ambiguous", None, None, "SCIP reported infeasible or unbounded"
-        return "infeasible", None, None, "SCIP proved infeasibility"
+        return "infeasible", None, None, "SCIP reported infeasible"
     if status == "UNBOUNDED":
-        return "unbounded", None, None, "SCIP proved unboundedness"
+        return "unbounded", None, None, "SCIP reported unbounded"
     if status in ("NOT_SOLVED", "UNKNOWN_STATUS", "CANCELLED_BY_USER"):
         if has_x:
             return "feasible", x, bound, f"SCIP stopped early ({status})"
@@ -85,16 +87,4 @@ def _run(arr: ProblemArrays, offset: float, options: SolveOptions) -> tuple[str,
 
 def solve(problem: Problem, options: SolveOptions | None = None) -> Solution:
     """Solve with SCIP; never raises for solver failures (status 'error' instead)."""
-    options = options or SolveOptions()
-    t0 = time.perf_counter()
-    try:
-        arr = problem.to_arrays()
-        raw, x, bound, msg = _run(arr, problem.objective_constant, options)
-        if raw == "ambiguous":
-            feas, *_ = _run(arr._replace(c=np.zeros_like(arr.c)), 0.0, options)
-            raw, msg = resolve_ambiguous(feas, msg)
-    except Exception as exc:  # a backend never lets a solver exception escape
-        return finalize_solution(problem, options, solver=NAME, claimed="error",
-                                 seconds=time.perf_counter() - t0, message=f"SCIP failed: {exc!r}")
-    return finalize_solution(problem, options, solver=NAME, claimed=raw, x=x, bound=bound,
-                             seconds=time.perf_counter() - t0, message=msg)
+    return checked_solve(problem, options, NAME, "SCIP", _run)

@@ -16,11 +16,17 @@ exposed by pulp, so CBC's log goes to a temp file (``logPath``) and is parsed:
     "Lower bound: B"  (Result block, 3 decimals only)        fallback: B − 5e-4 (rounded down)
     none of these, search completed                          proven optimal: bound = objective
 
-Status mapping: sol_status Optimal → optimal; IntegerFeasible → feasible; Infeasible or Unbounded
-(in sol_status or, for CBC's "Integer infeasible" line, only in ``prob.status``) →
-confirmed by a zero-objective solve (CBC's pre-processing says "infeasible or unbounded", and an
-unbounded LP relaxation does not make a MILP unbounded); NoSolutionFound → error. pulp exceptions
-(CBC crash, unreadable output) → error.
+CBC 2.10.3 (the build pulp bundles) misjudged integer columns unbounded below (fuzzing: wrong
+objectives, points violating rows by ~100); ``checked_solve`` rewrites them and this backend then
+also turns CBC's pre-processing off. CBC also crashes on a model with no rows and free columns, so a
+trivial row is added then.
+
+Status mapping: sol_status Optimal → optimal; IntegerFeasible → feasible; NoSolutionFound → error
+(the time limit or a crash); Infeasible (in sol_status or, for CBC's "Integer infeasible" line, only
+in ``prob.status``) → ambiguous (CBC's pre-processing says "infeasible or unbounded"); Unbounded →
+unbounded. ``solvers.registry.checked_solve`` then settles both (a zero-objective solve and, for
+unboundedness, the LP relaxation; fuzzing caught CBC calling a bounded MILP unbounded). pulp
+exceptions (a CBC crash) → error.
 """
 
 from __future__ import annotations
@@ -31,12 +37,12 @@ import os
 import re
 import sys
 import tempfile
-import time
 import warnings
 
 import numpy as np
 
-from planner.problem import Problem, ProblemArrays, Solution, SolveOptions, finalize_solution, resolve_ambiguous
+from planner.problem import Problem, ProblemArrays, Solution, SolveOptions
+from solvers.registry import RawResult, checked_solve
 
 NAME = "cbc"
 
@@ -56,11 +62,11 @@ def installed() -> bool:
         return False
 
 
-def _cmd(options: SolveOptions, log_path: str | None):
+def _cmd(options: SolveOptions, log_path: str | None, extra: tuple[str, ...] = ()):
     import pulp
 
     kwargs = dict(msg=False, timeLimit=options.time_limit_s, gapRel=float(options.mip_gap),
-                  threads=int(options.threads), options=["randomCbcSeed 1"])
+                  threads=int(options.threads), options=["randomCbcSeed 1", *extra])
     if log_path:
         kwargs["logPath"] = log_path
     with warnings.catch_warnings():  # PULP_CBC_CMD is marked deprecated in pulp 3; still the bundled CBC
@@ -83,7 +89,8 @@ def parse_cbc_bound(log: str) -> float | None:
     return None
 
 
-def _run(arr: ProblemArrays, offset: float, options: SolveOptions) -> tuple[str, np.ndarray | None, float | None, str]:
+def _run_cbc(arr: ProblemArrays, offset: float, options: SolveOptions,
+             extra: tuple[str, ...] = ()) -> RawResult:
     import pulp
 
     n = arr.A.shape[1]
@@ -123,10 +130,13 @@ def _run(arr: ProblemArrays, offset: float, options: SolveOptions) -> tuple[str,
         if ru != math.inf:
             prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(pairs), pulp.LpConstraintLE, rhs=ru), f"r{i}u")
 
+    if not np.any((np.diff(indptr) > 0) & ~free_rows):  # CBC 2.10 crashes (malloc) with no rows and free columns
+        prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression([(new_var("no_rows", 0, 0), 1.0)]),
+                                             pulp.LpConstraintGE, rhs=0.0), "no_rows")
     fd, log_path = tempfile.mkstemp(prefix="fleetplan-cbc-", suffix=".log")
     os.close(fd)
     try:
-        prob.solve(_cmd(options, log_path))
+        prob.solve(_cmd(options, log_path, extra))
         with open(log_path, encoding="utf-8", errors="replace") as f:
             log = f.read()
     finally:
@@ -146,29 +156,19 @@ def _run(arr: ProblemArrays, offset: float, options: SolveOptions) -> tuple[str,
         return "feasible", x, bound, "CBC stopped early (limit reached)"
     # "Integer infeasible" leaves sol_status at NoSolutionFound; prob.status still says Infeasible
     if sol == pulp.LpSolutionInfeasible or prob.status == pulp.LpStatusInfeasible:
-        return "ambiguous", None, None, "CBC reported infeasible"
+        return "ambiguous", None, None, "CBC reported infeasible (its pre-processing cannot tell it from unbounded)"
     if sol == pulp.LpSolutionUnbounded or prob.status == pulp.LpStatusUnbounded:
-        return "ambiguous", None, None, "CBC reported unbounded"
+        return "unbounded", None, None, "CBC reported unbounded"
     if "Stopped on time" in log or "Exiting on maximum time" in log:
         return "error", None, None, "CBC hit the time limit before finding a feasible solution"
     return "error", None, None, f"CBC returned no solution (pulp status {pulp.LpStatus.get(prob.status)})"
 
 
+def _run(arr: ProblemArrays, offset: float, options: SolveOptions, rewritten: bool = False) -> RawResult:
+    # CglPreProcess still misjudged some rewritten free-integer models (fuzzing); without it none did
+    return _run_cbc(arr, offset, options, ("preprocess off",) if rewritten else ())
+
+
 def solve(problem: Problem, options: SolveOptions | None = None) -> Solution:
     """Solve with CBC; never raises for solver failures (status 'error' instead)."""
-    options = options or SolveOptions()
-    t0 = time.perf_counter()
-    try:
-        arr = problem.to_arrays()
-        raw, x, bound, msg = _run(arr, problem.objective_constant, options)
-        if raw == "ambiguous":
-            if not arr.c.any():  # already a feasibility problem: "unbounded" is impossible
-                feas = "infeasible"
-            else:
-                feas, *_ = _run(arr._replace(c=np.zeros_like(arr.c)), 0.0, options)
-            raw, msg = resolve_ambiguous(feas, msg)
-    except Exception as exc:  # a backend never lets a solver exception escape
-        return finalize_solution(problem, options, solver=NAME, claimed="error",
-                                 seconds=time.perf_counter() - t0, message=f"CBC failed: {exc!r}")
-    return finalize_solution(problem, options, solver=NAME, claimed=raw, x=x, bound=bound,
-                             seconds=time.perf_counter() - t0, message=msg)
+    return checked_solve(problem, options, NAME, "CBC", _run)

@@ -5,6 +5,12 @@ The backend test matrix and the CLI's ``--solver`` choices are generated from ``
 mean"), a backend that is not installed, or one that cannot take the problem (CP-SAT and
 continuous variables). ``solve`` is the one entry point the planner calls.
 
+Shared checks (``checked_solve``): each backend only translates arrays and maps its status; the
+registry settles doubtful infeasible/unbounded claims, cross-checks claimed optima of problems that
+may be unbounded against the LP relaxation, and rewrites integer columns unbounded below (fuzzing
+against a brute-force oracle and across backends caught CBC 2.10.3, HiGHS 1.15 and SCIP 10 each
+giving wrong answers on tiny MILPs with such columns or with unbounded relaxations).
+
 Native-library clash (why some solves run in a worker process): highspy and ortools each bundle
 their own, different ``libhighs.so.1``. The dynamic loader keeps the first library loaded under a
 SONAME, so whichever package loads second fails with "undefined symbol" (``import pulp`` alone
@@ -26,10 +32,19 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import scipy.sparse as sp
 
 from planner.errors import SolverError
-from planner.problem import Problem, Solution, SolveOptions, finalize_solution
+from planner.problem import INTEGRALITY_TOL, Problem, ProblemArrays, Solution, SolveOptions, finalize_solution
+
+RawResult = tuple[str, "np.ndarray | None", "float | None", str]  # raw status, x, bound, message
+# (arrays, objective offset, options, free integers were rewritten) → raw result; raw status is one of
+# optimal, feasible, infeasible, unbounded, ambiguous ("infeasible or unbounded"), error
+RunArrays = Callable[[ProblemArrays, float, SolveOptions, bool], RawResult]
 
 BACKEND_NAMES = ("cbc", "scip", "highs", "cpsat")
 DEFAULT_BACKEND = "cbc"
@@ -158,6 +173,135 @@ def solve(problem: Problem, backend: str = DEFAULT_BACKEND, options: SolveOption
     return get_backend(backend, problem).solve(problem, options)
 
 
+# ------------------------------------------------------------------ checks every backend shares
+def without_free_integers(arr: ProblemArrays, offset: float):
+    """Rewrite x = T·y + t₀ so that no integer column lacks a lower bound (solver-bug workaround).
+
+    Fuzzing found CBC 2.10.3, HiGHS 1.15 and SCIP 10 each giving wrong answers (wrong optimum,
+    "infeasible" for a feasible problem) on tiny MILPs with integer columns unbounded below; the
+    backends solve this equivalent form instead.
+
+    An integer x ≤ U with no lower bound becomes x = ⌊U⌋ − y; a free integer x becomes
+    x = y⁺ − y⁻; y, y⁺, y⁻ ≥ 0 integer. Rows shift by A·t₀, the objective by c·t₀.
+    Returns (arrays, offset, T, t₀), T None when nothing needed rewriting.
+    """
+    free = arr.integrality & ~np.isfinite(arr.col_lower)
+    if not free.any():
+        return arr, offset, None, None
+    n = arr.c.size
+    flip = free & np.isfinite(arr.col_upper)
+    split = np.flatnonzero(free & ~np.isfinite(arr.col_upper))
+    rows = np.concatenate([np.arange(n), split])
+    cols = np.concatenate([np.arange(n), n + np.arange(split.size)])
+    vals = np.concatenate([np.where(flip, -1.0, 1.0), -np.ones(split.size)])
+    T = sp.csr_matrix((vals, (rows, cols)), shape=(n, n + split.size))
+    t0 = np.zeros(n)
+    t0[flip] = np.floor(arr.col_upper[flip] + 1e-9)
+    shift = arr.A @ t0
+    zeros = np.zeros(split.size)
+    new = ProblemArrays(
+        c=T.T @ arr.c, A=(arr.A @ T).tocsr(), row_lower=arr.row_lower - shift, row_upper=arr.row_upper - shift,
+        col_lower=np.concatenate([np.where(free, 0.0, arr.col_lower), zeros]),
+        col_upper=np.concatenate([np.where(flip, np.inf, arr.col_upper), zeros + np.inf]),
+        integrality=np.concatenate([arr.integrality, np.ones(split.size, dtype=bool)]))
+    return new, offset + float(arr.c @ t0), T, t0
+
+
+def relaxation_verdict(problem: Problem, claimed: str, x, relaxation_status: Callable[[], str]) -> str | None:
+    """Cross-check a claimed MILP solution x against the LP relaxation; None when consistent.
+
+    "unbounded": x is feasible and the relaxation is unbounded, so the MILP is unbounded (Meyer's
+    theorem, rational data), whatever the solver said. "contradiction": x is feasible but the
+    solver calls the relaxation infeasible. Fuzzing caught HiGHS 1.15 and CBC 2.10 returning
+    "optimal" points of unbounded MILPs, and HiGHS calling a feasible LP infeasible. Only checked
+    when ``may_be_unbounded``: fleet problems (c ≥ 0, x ≥ 0) never pay for the extra LP.
+    """
+    if claimed not in ("optimal", "feasible") or x is None or not problem.has_integer or not problem.may_be_unbounded():
+        return None
+    if problem.violations(np.asarray(x, dtype=float)):
+        return None  # finalize_solution reports the bad point
+    status = relaxation_status()
+    if status in ("unbounded", "ambiguous"):  # the LP is feasible, so "or infeasible" is ruled out
+        return "unbounded"
+    return "contradiction" if status == "infeasible" else None
+
+
+def resolve_ambiguous(problem: Problem, what: str, feasibility_status: str, x: Iterable[float] | None,
+                      relaxation_unbounded: Callable[[], bool]) -> tuple[str, str]:
+    """Settle a doubted "infeasible" / "unbounded" / "infeasible or unbounded" claim.
+
+    ``feasibility_status`` and ``x`` come from the same problem solved with c = 0 (which cannot be
+    unbounded). Infeasible there → infeasible. A point that passes ``Problem.violations`` plus an
+    unbounded LP relaxation → unbounded (Meyer's theorem: a feasible MILP with rational data and an
+    unbounded relaxation is unbounded). A feasible point with a relaxation that is not unbounded
+    contradicts the claim → error. Anything else → error, the question left open.
+    """
+    if feasibility_status == "infeasible":
+        return "infeasible", f"{what}; a zero-objective solve confirmed infeasibility"
+    if feasibility_status in ("optimal", "feasible") and x is not None:
+        vals = np.array(x, dtype=float).ravel()
+        arr = problem.to_arrays()
+        vals = np.where(arr.integrality & (np.abs(vals - np.round(vals)) <= INTEGRALITY_TOL), np.round(vals), vals)
+        if not (vals.shape == (problem.n_vars,) and np.isfinite(vals).all() and not problem.violations(vals)):
+            return "error", f"{what}; the zero-objective solve returned a point that fails verification"
+        if relaxation_unbounded():
+            return "unbounded", f"{what}; feasible (zero-objective solve) with an unbounded LP relaxation: unbounded"
+        return "error", f"{what}, but a feasible point exists and the LP relaxation is not unbounded: answer rejected"
+    return "error", f"{what}; could not tell infeasible from unbounded (zero-objective solve: {feasibility_status})"
+
+
+def checked_solve(problem: Problem, options: SolveOptions | None, name: str, label: str, run: RunArrays) -> Solution:
+    """A backend's ``solve``: its array-level ``run`` wrapped in the checks every backend shares.
+
+    1. Integer columns unbounded below are rewritten (``without_free_integers``).
+    2. "unbounded" / "infeasible or unbounded" claims, and "infeasible" claims on a problem that
+       ``may_be_unbounded``, are settled by ``resolve_ambiguous`` (extra solves get a time limit,
+       max(10 s, twice the first solve), even when the caller set none: CBC was seen to loop).
+    3. A claimed solution of a problem that ``may_be_unbounded`` is checked against the LP
+       relaxation (``relaxation_verdict``).
+    4. ``finalize_solution`` recomputes the objective, judges the gap and verifies the point.
+    Fleet problems (c ≥ 0, x ≥ 0) skip 2 and 3 for infeasible and optimal answers.
+    """
+    options = options or SolveOptions()
+    t0 = time.perf_counter()
+    try:
+        arr = problem.to_arrays()
+
+        def solve_arrays(a: ProblemArrays, offset: float, opts: SolveOptions) -> RawResult:
+            a2, off2, T, t = without_free_integers(a, offset)
+            raw, y, bound, msg = run(a2, off2, opts, T is not None)
+            return raw, (y if T is None or y is None else T @ y + t), bound, msg
+
+        raw, x, bound, msg = solve_arrays(arr, problem.objective_constant, options)
+        limited = replace(options, time_limit_s=options.time_limit_s or max(10.0, 2 * (time.perf_counter() - t0)))
+        relaxed = arr._replace(integrality=np.zeros_like(arr.integrality))
+
+        def relaxation_status() -> str:
+            return solve_arrays(relaxed, problem.objective_constant, limited)[0]
+
+        if raw == "ambiguous" and not problem.may_be_unbounded():
+            raw, msg = "infeasible", f"{msg}; the bounds rule out unboundedness"
+        if raw in ("unbounded", "ambiguous") or (raw == "infeasible" and problem.may_be_unbounded()):
+            if arr.c.any():
+                feas, x0, _, _ = solve_arrays(arr._replace(c=np.zeros_like(arr.c)), 0.0, limited)
+                feas = {"ambiguous": "infeasible", "unbounded": "error"}.get(feas, feas)  # c = 0 is never unbounded
+            else:
+                feas, x0 = ("error" if raw == "unbounded" else "infeasible"), None
+            raw, msg = resolve_ambiguous(problem, msg, feas, x0,
+                                         lambda: relaxation_status() in ("unbounded", "ambiguous"))
+            x = None
+        verdict = relaxation_verdict(problem, raw, x, relaxation_status)
+        if verdict == "unbounded":
+            raw, x, msg = "unbounded", None, f"{label} returned a point, but the LP relaxation is unbounded (Meyer)"
+        elif verdict == "contradiction":
+            raw, x, msg = "error", None, f"{label} returned a feasible point but calls the LP relaxation infeasible"
+    except Exception as exc:  # a backend never lets a solver exception escape
+        return finalize_solution(problem, options, solver=name, claimed="error",
+                                 seconds=time.perf_counter() - t0, message=f"{label} failed: {exc!r}")
+    return finalize_solution(problem, options, solver=name, claimed=raw, x=x, bound=bound,
+                             seconds=time.perf_counter() - t0, message=msg)
+
+
 # ------------------------------------------------------------------ isolation (see module docstring)
 def _shadowed_libs(native_libs: dict[str, str]) -> list[str]:
     """Mapped libraries named like ours but owned by another package (Linux only; else [])."""
@@ -183,8 +327,8 @@ class _Worker:
 
     def __init__(self) -> None:
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-        self.proc = subprocess.Popen([sys.executable, "-c", "from solvers.registry import _worker_main; _worker_main()"],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        code = "from solvers.registry import _worker_main; _worker_main()"
+        self.proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         self.lock = threading.Lock()
 
     def call(self, request: tuple, timeout_s: float | None) -> tuple:
