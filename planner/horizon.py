@@ -33,9 +33,38 @@ class PeriodSpec:
 
 
 @dataclass(frozen=True)
+class CommitmentOption:
+    """A reserved term that may be signed at the start of any epoch (``plan forecast``; built by planner.forecast).
+
+    Signed in epoch s, ``c`` nodes of ``offer`` are available in epochs s .. s + term_epochs - 1 and cost
+    ``c x usd_per_node_hour[s]`` every hour of that term (the rate is locked at signing), plus
+    ``c x upfront_usd_per_node`` once; ``tail_hours[s]`` of the term fall after the horizon.
+    """
+
+    offer: str
+    option: int | None  # index in forecast.reserved_options; None = derived from the reserved offer itself
+    term_epochs: int
+    usd_per_node_hour: tuple[float, ...]  # by signing epoch
+    upfront_usd_per_node: float
+    max_nodes: int | None  # nodes signed through this option over the horizon, in all
+    tail_hours: tuple[float, ...]  # by signing epoch
+    fixed_nodes: tuple[int, ...] | None = None  # by signing epoch: the decision is given (planner.forecast_solve)
+
+    def active(self, start: int, epoch: int) -> bool:
+        return start <= epoch < start + self.term_epochs
+
+
+@dataclass(frozen=True)
 class Horizon:
+    """Periods, their epochs and, for ``plan forecast``, the reserved terms that may be signed.
+
+    ``commitments`` None (``plan solve``): reserved nodes beyond the owned ones are bought per epoch at the offer's
+    hourly rate. A tuple (``plan forecast``, may be empty): new reserved nodes exist only through commitments.
+    """
+
     periods: tuple[PeriodSpec, ...]
     epoch_names: tuple[str, ...] = ("all",)
+    commitments: tuple[CommitmentOption, ...] | None = None
 
     @property
     def total_hours(self) -> float:
@@ -44,6 +73,13 @@ class Horizon:
     @property
     def n_epochs(self) -> int:
         return len(self.epoch_names)
+
+    @property
+    def epoch_hours(self) -> tuple[float, ...]:
+        hours = [0.0] * self.n_epochs
+        for p in self.periods:
+            hours[p.epoch] += p.hours
+        return tuple(hours)
 
 
 def _profile_periods(s: Scenario) -> list[PeriodSpec]:

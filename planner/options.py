@@ -15,10 +15,13 @@ Dropped, with the reason kept: does not fit in memory, precision unsupported on 
 unreachable even at concurrency 1, spot availability 0, capacity override 0.
 
 Dominance on the same offer (safe for the integer program): option A is dominated by B when both are whole-GPU
-options (or both use the same MIG profile), B uses no more GPUs per replica (t_B <= t_A) and
-cap_B[b] >= cap_A[b] for every bucket b. Any fleet using A can swap each A replica for a B replica on the same
-nodes without losing capacity or adding GPUs, so removing A never raises the optimum. Exact ties keep the
-option listed first (workload's precision order, then smaller TP).
+options (or both use the same MIG profile), B uses no more GPUs per replica (t_B <= t_A, so t_B divides t_A)
+and (t_A / t_B) cap_B[b] >= cap_A[b] for every bucket b. Any fleet using A can swap each A replica for t_A / t_B
+B replicas on the same GPUs of the same node without losing capacity (the bucket loads split evenly, so each
+B replica's time-share sum_b x_b / (k cap_B[b]) <= sum_b x_b / cap_A[b]) or adding GPUs, and with no fewer
+replicas, so removing A never raises the optimum. Exact ties keep the option listed first (workload's precision
+order, then smaller TP). Per-GPU dominance matters for multi-period plans: every TP degree that is never
+better per GPU multiplies the near-equivalent fractional fleets the solver must rule out in each period.
 """
 
 from __future__ import annotations
@@ -130,11 +133,14 @@ def _load_calibration(loaded: LoadedScenario, calibration):
 
 
 def _dominates(b: Deployment, a: Deployment) -> bool:
+    """B dominates A per GPU: tp_B divides tp_A (powers of two, tp_B <= tp_A) and tp_A / tp_B replicas of B, which
+    fit in the GPUs of one A replica, serve every bucket at least as fast: (tp_A / tp_B) cap_B[b] >= cap_A[b]."""
     if (a.mig_profile is None) != (b.mig_profile is None) or a.mig_profile != b.mig_profile:
         return False
     if b.tp > a.tp:
         return False
-    return all(cb >= ca for cb, ca in zip(b.capacity_rpm, a.capacity_rpm))
+    k = a.tp // b.tp
+    return all(k * cb >= ca for cb, ca in zip(b.capacity_rpm, a.capacity_rpm))
 
 
 def _prune_dominated(cands: list[Deployment]) -> tuple[list[Deployment], list[tuple[Deployment, Deployment]]]:
@@ -154,6 +160,8 @@ def _prune_dominated(cands: list[Deployment]) -> tuple[list[Deployment], list[tu
             kept.append(a)
         else:
             pruned.append((a, winner))
+    # Name a kept dominator in the reason (dominance is transitive, so one exists).
+    pruned = [(a, next((b for b in kept if _dominates(b, a)), w)) for a, w in pruned]
     return kept, pruned
 
 
@@ -169,6 +177,9 @@ def enumerate_options(loaded: LoadedScenario, calibration=None) -> OptionSet:
     s, cat = loaded.scenario, loaded.catalog
     calib = _load_calibration(loaded, calibration)
     result = OptionSet()
+    # Capacity depends on the GPU, not on the offer that sells it: offers of one GPU (markets, regions, node
+    # sizes) share one performance-model call per (workload, GPU, precision, TP, MIG profile).
+    memo: dict[tuple, list] = {}
     for w in s.workloads:
         model = cat.model(w.model)
         for o in s.offers:
@@ -181,8 +192,11 @@ def enumerate_options(loaded: LoadedScenario, calibration=None) -> OptionSet:
                 result.mig_profiles[o.id] = gpu.mig_profiles
                 configs += [(p, 1, prof) for p in w.precisions for prof in gpu.mig_profiles]
             for precision, tp, prof in configs:
-                ests = capacity_for_workload(model, gpu, w, tp=tp, mig_profile=prof, precision=precision,
-                                             calibration=calib, overrides=s.capacity_overrides)
+                key = (w.id, gpu.id, precision, tp, prof)
+                if key not in memo:
+                    memo[key] = capacity_for_workload(model, gpu, w, tp=tp, mig_profile=prof, precision=precision,
+                                                      calibration=calib, overrides=s.capacity_overrides)
+                ests = memo[key]
                 caps = tuple(max(0.0, e.requests_per_min) for e in ests)
                 base = dict(workload=w.id, offer=o.id, gpu=gpu.id, precision=precision, tp=tp, mig_profile=prof)
                 if avail <= 0.0:
@@ -206,7 +220,8 @@ def enumerate_options(loaded: LoadedScenario, calibration=None) -> OptionSet:
                 result.rejected.append(Rejected(
                     workload=a.workload, offer=a.offer, gpu=a.gpu, precision=a.precision, tp=a.tp,
                     mig_profile=a.mig_profile, state="dominated",
-                    reason=f"dominated by {_describe(b)} on the same offer (no more GPUs, at least the capacity)"))
+                    reason=f"dominated by {_describe(b)} on the same offer (at least the capacity per GPU, "
+                           "fits in the same GPUs)"))
             result.deployments.extend(kept)
     result.deployments = [replace(d, index=i) for i, d in enumerate(result.deployments)]
     return result

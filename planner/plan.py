@@ -30,7 +30,9 @@ class NodeLine(_Rec):
     gpus: int = Field(ge=0)
     usd_per_hour: float
     owned: int = 0
-    price_usd_per_node_hour: float
+    price_usd_per_node_hour: float = Field(description="this period's price; for reserved nodes under forecast "
+                                                       "commitments, the mean locked rate of the paid nodes")
+    price_multiplier: float = Field(1.0, description="price trend factor of this period (plan forecast); 1 otherwise")
 
 
 class BucketLoad(_Rec):
@@ -86,12 +88,28 @@ class PeriodPlan(_Rec):
 
     name: str
     hours: float = Field(gt=0)
+    epoch: int = Field(0, ge=0, description="reserved capacity is fixed within an epoch (plan forecast: the month index)")
     demand_requests_per_min: dict[str, float]
     nodes: tuple[NodeLine, ...]
     replicas: tuple[ReplicaLine, ...]
     mig_partitions: tuple[MigPartition, ...] = ()
     usd_per_hour: float
     unmet_requests_per_min: dict[str, float] = Field(default_factory=dict)
+
+
+class CommitmentLine(_Rec):
+    """``nodes`` reserved nodes of ``offer`` signed at the start of epoch ``start_epoch`` for ``term_months`` (forecast)."""
+
+    offer: str
+    option: int | None = Field(description="index in forecast.reserved_options; null = the reserved offer's own terms")
+    nodes: int = Field(gt=0)
+    start_epoch: int = Field(ge=0)
+    start_month: str
+    term_months: int = Field(gt=0)
+    usd_per_node_hour: float = Field(description="rate locked at signing (price trend of the start month applied)")
+    upfront_usd_per_node: float = 0.0
+    usd: float = Field(description="whole term: nodes x (upfront + rate x term hours), also after the horizon")
+    tail_usd: float = Field(0.0, description="the part of usd paid after the horizon")
 
 
 class Baseline(_Rec):
@@ -133,6 +151,8 @@ class CostBreakdown(_Rec):
     spot_usd_per_hour: float = 0.0
     reserved_usd_per_hour: float = Field(0.0, description="new reserved commitments; owned nodes cost 0")
     unmet_penalty_usd_per_hour: float = 0.0
+    reserved_upfront_usd_per_hour: float = Field(0.0, description="forecast: commitments' upfront fees / horizon hours")
+    reserved_tail_usd_per_hour: float = Field(0.0, description="forecast: commitment cost after the horizon / horizon hours")
 
 
 class Plan(_Rec):
@@ -153,6 +173,9 @@ class Plan(_Rec):
     workloads: tuple[WorkloadLine, ...] = ()
     cost: CostBreakdown = CostBreakdown()
     periods: tuple[PeriodPlan, ...] = ()
+    commitments: tuple[CommitmentLine, ...] | None = Field(
+        None, description="plan forecast: reserved terms to sign (new reserved nodes exist only through these); "
+                          "null for plan solve")
     baselines: tuple[Baseline, ...] = ()
     options: tuple[OptionLine, ...] = ()
     verification: Verification | None = None

@@ -12,9 +12,9 @@ from collections import defaultdict
 
 import numpy as np
 
-from planner.formulation import Formulation, fleet_cost
-from planner.plan import (BucketLoad, CostBreakdown, MigPartition, NodeLine, OptionLine, PeriodPlan, Plan,
-                          ReplicaLine, WorkloadLine)
+from planner.formulation import Formulation, fleet_cost, offer_costs
+from planner.plan import (BucketLoad, CommitmentLine, CostBreakdown, MigPartition, NodeLine, OptionLine, PeriodPlan,
+                          Plan, ReplicaLine, WorkloadLine)
 from planner.problem import Solution
 
 
@@ -35,11 +35,14 @@ def _period(f: Formulation, sol: Solution, t: int, gpu_ids: dict[str, str]) -> P
     x = sol.values
     val = lambda key: float(x[p.index(key)])  # noqa: E731
     nodes = []
+    costs = offer_costs(f, x, t)
     for o in s.offers:
         price = o.price_usd_per_node_hour_effective * per.price_multiplier(o.id)
         if o.market == "reserved":
             new = int(round(val(("reserved", o.id, per.epoch))))
-            count, cost = o.owned_nodes + new, new * price
+            count, cost = o.owned_nodes + new, costs.get(o.id, 0.0)
+            if new and f.horizon.commitments is not None:
+                price = cost / new  # the mean locked rate of the active commitments
         else:
             count = int(round(val(("nodes", o.id, t))))
             cost = count * price
@@ -48,7 +51,8 @@ def _period(f: Formulation, sol: Solution, t: int, gpu_ids: dict[str, str]) -> P
         nodes.append(NodeLine(offer=o.id, gpu=gpu_ids[o.id], market=o.market, count=count,
                               gpus=count * o.gpus_per_node, usd_per_hour=_round(cost),
                               owned=o.owned_nodes if o.market == "reserved" else 0,
-                              price_usd_per_node_hour=_round(price)))
+                              price_usd_per_node_hour=_round(price),
+                              price_multiplier=_round(per.price_multiplier(o.id))))
     replicas = []
     for d in f.options.deployments:
         count = int(round(val(("replicas", d.index, t))))
@@ -94,7 +98,7 @@ def _period(f: Formulation, sol: Solution, t: int, gpu_ids: dict[str, str]) -> P
             miss = sum(val(("unmet", w.id, b, t)) for b in range(len(w.buckets)))
             if miss > 1e-9:
                 unmet[w.id] = _round(miss)
-    return PeriodPlan(name=per.name, hours=per.hours, demand_requests_per_min=dict(per.demand_rpm),
+    return PeriodPlan(name=per.name, hours=per.hours, epoch=per.epoch, demand_requests_per_min=dict(per.demand_rpm),
                       nodes=tuple(nodes), replicas=tuple(replicas), mig_partitions=tuple(partitions),
                       usd_per_hour=_round(usd), unmet_requests_per_min=unmet)
 
@@ -159,6 +163,26 @@ def option_lines(f: Formulation, chosen: set[int]) -> list[OptionLine]:
     return out
 
 
+def _commitments(f: Formulation, x: np.ndarray) -> tuple[CommitmentLine, ...] | None:
+    """The commitments signed (forecast), or None when the horizon has no commitment options (plan solve)."""
+    if f.horizon.commitments is None:
+        return None
+    hours, out = f.horizon.epoch_hours, []
+    for k, c in enumerate(f.horizon.commitments):
+        for start in range(f.horizon.n_epochs):
+            n = int(round(float(x[f.problem.index(("commit", c.offer, k, start))])))
+            if n <= 0:
+                continue
+            rate, tail_h = c.usd_per_node_hour[start], c.tail_hours[start]
+            term_h = sum(hours[start:start + c.term_epochs]) + tail_h
+            out.append(CommitmentLine(offer=c.offer, option=c.option, nodes=n, start_epoch=start,
+                                      start_month=f.horizon.epoch_names[start], term_months=c.term_epochs,
+                                      usd_per_node_hour=_round(rate), upfront_usd_per_node=c.upfront_usd_per_node,
+                                      usd=_round(n * (c.upfront_usd_per_node + rate * term_h)),
+                                      tail_usd=_round(n * rate * tail_h)))
+    return tuple(out)
+
+
 def build_plan(f: Formulation, sol: Solution, *, gpu_ids: dict[str, str], tie_break: str = "") -> Plan:
     """Assemble the Plan from a solution with values (status optimal or feasible)."""
     T = f.horizon.periods
@@ -179,8 +203,11 @@ def build_plan(f: Formulation, sol: Solution, *, gpu_ids: dict[str, str], tie_br
         cost=CostBreakdown(on_demand_usd_per_hour=_round(breakdown.get("on_demand", 0.0)),
                            spot_usd_per_hour=_round(breakdown.get("spot", 0.0)),
                            reserved_usd_per_hour=_round(breakdown.get("reserved", 0.0)),
-                           unmet_penalty_usd_per_hour=_round(breakdown.get("unmet_penalty", 0.0))),
-        periods=tuple(periods), options=tuple(option_lines(f, chosen)), tie_break=tie_break,
+                           unmet_penalty_usd_per_hour=_round(breakdown.get("unmet_penalty", 0.0)),
+                           reserved_upfront_usd_per_hour=_round(breakdown.get("reserved_upfront", 0.0)),
+                           reserved_tail_usd_per_hour=_round(breakdown.get("reserved_tail", 0.0))),
+        periods=tuple(periods), commitments=_commitments(f, sol.values), options=tuple(option_lines(f, chosen)),
+        tie_break=tie_break,
         problem_size={"variables": f.problem.n_vars, "constraints": f.problem.n_rows,
                       "nonzeros": f.problem.n_nonzeros, "deployments": len(f.options.deployments),
                       "periods": len(T)})

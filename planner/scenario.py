@@ -40,6 +40,8 @@ class SpotPolicy(Strict):
     pool_failures: int = Field(1, ge=0, description="how many spot pools may be lost at once")
     min_non_spot_share: float = Field(0.0, ge=0, le=1, description="floor of demand served by on-demand/reserved")
     hedge: bool = Field(True, description="apply the pool-loss hedge; false = expected capacity only")
+    pool_event_share: float = Field(0.25, ge=0, le=1, description="share of a spot node's interruption rate that "
+                                    "comes from pool-wide events reclaiming every node of its pool at once")
 
 
 class Policy(Strict):
@@ -308,13 +310,18 @@ class PriceTrend(Strict):
 
 
 class ReservedOption(Strict):
-    """A commitment that may be newly made during the forecast horizon."""
+    """A commitment that may be newly signed at the start of any month of the forecast horizon.
+
+    Signed in month m, it is paid ``price_usd_per_node_hour`` (times the offer's price trend at month m, then
+    locked) for every hour of ``term_months``, also after the horizon, plus ``upfront_usd_per_node`` in month m.
+    """
 
     offer: str = Field(min_length=1, description="a reserved offer whose GPU, node size and rate apply")
     term_months: int = Field(gt=0)
-    price_usd_per_node_hour: float | None = Field(None, gt=0, description="defaults to the offer's rate")
+    price_usd_per_node_hour: float | None = Field(
+        None, gt=0, description="defaults to the offer's effective rate (its upfront fee spread over its term)")
     upfront_usd_per_node: float = Field(0.0, ge=0)
-    max_nodes: int | None = Field(None, ge=0)
+    max_nodes: int | None = Field(None, ge=0, description="nodes signed through this option over the horizon, in all")
 
 
 class Forecast(Strict):
@@ -325,7 +332,8 @@ class Forecast(Strict):
     hours_per_month: float = Field(730.0, gt=0)
     growth: dict[str, Growth] = Field(default_factory=dict, description="by workload id")
     price_trends: tuple[PriceTrend, ...] = ()
-    reserved_options: tuple[ReservedOption, ...] = ()
+    reserved_options: tuple[ReservedOption, ...] | None = Field(
+        None, description="None: every reserved offer with term_months may be signed on its own terms; () none")
 
 
 class Scenario(Strict):

@@ -130,7 +130,7 @@ def check_against_catalog(s: Scenario, catalog: Catalog, base_dir: Path) -> tupl
                     cat.gpu(t.gpu)
                 except CatalogError as exc:
                     issues.append(Issue(f"forecast.price_trends[{i}].gpu", str(exc)))
-        for i, r in enumerate(s.forecast.reserved_options):
+        for i, r in enumerate(s.forecast.reserved_options or ()):
             if r.offer not in offer_ids:
                 issues.append(Issue(f"forecast.reserved_options[{i}].offer", f"unknown offer '{r.offer}'"
                                     f"{did_you_mean(r.offer, offer_ids)} (offers: {', '.join(offer_ids)})"))

@@ -11,7 +11,8 @@ price p_o per node-hour, U_o max nodes, R_o owned), rho = policy.target_utilizat
 
 demand_covered           sum_r x_{r,b,t} (+ unmet) = lambda_{w,t} s_b; lambda_{w,t} = the period's stated demand,
                          itself checked against the scenario (flat rate, hNN/hNNN profile multiplier, or the
-                         workload's explicit period of that name); replica assigned = sum_b x_{r,b}.
+                         workload's explicit period of that name; forecast periods "YYYY-MM[ shape]" times the
+                         month's growth g_{w,m}); replica assigned = sum_b x_{r,b}.
 capacity_respected       sum_b x_{r,b} / c_{r,b} <= rho n_r a_r  (a replica time-shares linearly between buckets);
                          stated utilization = sum_b x_{r,b} / c_{r,b} / (n_r a_r).
 capacity_matches_model   c_{r,b} = override or perf model (1e-6 relative); line capacity = sum_b s_b c_{r,b};
@@ -21,13 +22,20 @@ deployment_valid         gpu = offer's catalog GPU; precision allowed; tp a powe
 gpus_fit_nodes           sum_{r not MIG} tp_r n_r + sum_{k} gpus_k <= G_o N_o; node line gpus = G_o N_o.
 mig_patterns_valid       each pattern is placeable on one GPU (legal starts, disjoint memory slices).
 mig_instances_cover_replicas  sum_k count_k(q) gpus_k >= sum_{r on q} n_r per offer and profile q.
-node_caps                N_o <= U_o; reserved N_o >= R_o and equal in every period; owned = R_o (0 off reserved);
-                         node line offer/gpu/market match the scenario.
+node_caps                N_o <= U_o; reserved N_o >= R_o and equal in every period of an epoch; owned = R_o (0 off
+                         reserved); node line offer/gpu/market match the scenario. Forecast (plan.commitments set):
+                         reserved N_{o,e} = R_o + the nodes of o's commitments active in epoch e; per option, the
+                         nodes signed <= its max_nodes; a commitment starts in a month of the horizon.
 min_replicas             sum_{r of w} n_r >= min_replicas_w in every period.
 budget                   recomputed node cost of every period <= budget_usd_per_hour.
-costs_add_up             node usd = (N_o - R_o) p_o reserved, N_o p_o otherwise; period usd = sum of node lines;
-                         objective = sum_t h_t usd_t / H + penalty; the market breakdown sums to the objective and
-                         matches the nodes; workloads[] demand/served/unmet are the hour-weighted means.
+costs_add_up             node usd = (N_o - R_o) p_{o,e} reserved, N_o p_{o,e} otherwise, p_{o,e} = p_o x the forecast
+                         price trends on o or its GPU ^ epoch (1 in epoch 0); period usd = sum of node lines;
+                         objective = sum_t h_t usd_t / H + penalty (+ commitments' upfront and after-horizon tail
+                         / H); the market breakdown sums to the objective and matches the nodes; workloads[]
+                         demand/served/unmet are the hour-weighted means. Forecast: reserved usd = sum of the active
+                         commitments' nodes x locked rate; a commitment's rate = its option's (or the offer's) rate
+                         x the trend at its start month, its upfront the option's; usd and tail_usd recomputed with
+                         hours_per_month per month, which every epoch's periods must add up to.
 status_honest            optimal => gap <= mip_gap; bound <= objective; infeasible/unbounded/error => no nodes.
 top_level_is_a_period    top-level nodes/replicas/mig_partitions equal the peak-cost period's.
 
@@ -48,6 +56,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from planner.plan import Check, PeriodPlan, Plan, ReplicaLine, Verification
 from planner.scenario import Offer, SizeBucket, Workload
+from planner.verify_spot import spot_checks
 
 if TYPE_CHECKING:
     from planner.catalog.records import GpuSpec
@@ -403,21 +412,34 @@ class _Verifier:
     def _expected_demand(self, per: PeriodPlan, w: Workload) -> float | None:
         """The scenario's demand of ``w`` in ``per``, or None (with a note) when the periods are not ours to read."""
         c = "demand_covered"
+        name, n_shape, growth = per.name, len(self.periods), 1.0
+        if self.plan.commitments is not None:  # a forecast: "YYYY-MM" or "YYYY-MM <shape period>", epoch = month
+            months = self._months()
+            month, _, name = per.name.partition(" ")
+            if per.epoch >= len(months) or months[per.epoch] != month:
+                self.log.fail(c, f"period {per.name}: not month {per.epoch} of a forecast from "
+                                 f"{self.s.forecast.start if self.s.forecast else '?'}")
+                return None
+            n_shape = len(self.periods) // max(len(months), 1)
+            growth = self._growth(w, per.epoch)
+            if growth is None:
+                self.log.fail(c, f"period {per.name}: no growth multiplier for {w.id} in month {per.epoch + 1}")
+                return None
         if w.periods is not None:
-            match = next((p for p in w.periods if p.name == per.name), None)
+            match = next((p for p in w.periods if p.name == name), None)
             if match is None:
                 self.log.note(c, f"period '{per.name}' is not among {w.id}'s periods; demand not compared")
-            return None if match is None else match.requests_per_min
-        hourly = re.fullmatch(r"h(\d{2}|\d{3})", per.name) if len(self.periods) in (24, 168) else None
+            return None if match is None else match.requests_per_min * growth
+        hourly = re.fullmatch(r"h(\d{2}|\d{3})", name) if n_shape in (24, 168) else None
         if w.profile is not None:
             if hourly is None:
                 self.log.note(c, f"{w.id} has an hourly profile but the plan's periods are not h00..h23 / "
                                  "h000..h167; demand not compared")
                 return None
-            return w.requests_per_min * w.profile.hourly[int(hourly.group(1)) % len(w.profile.hourly)]
+            return w.requests_per_min * w.profile.hourly[int(hourly.group(1)) % len(w.profile.hourly)] * growth
         explicit = {p.name for x in self.s.workloads if x.periods for p in x.periods}
-        if len(self.periods) == 1 or hourly is not None or per.name in explicit:
-            return w.requests_per_min  # a flat workload
+        if n_shape == 1 or hourly is not None or name in explicit:
+            return w.requests_per_min * growth  # a flat workload
         self.log.note(c, f"period '{per.name}' is neither hourly nor a scenario period; demand not compared")
         return None
 
@@ -543,7 +565,7 @@ class _Verifier:
 
     def node_caps(self) -> None:
         c = "node_caps"
-        reserved_counts: dict[str, set[int]] = defaultdict(set)
+        reserved_counts: dict[tuple[str, int], set[int]] = defaultdict(set)
         for per in self.periods:
             seen = set()
             for n in per.nodes:
@@ -568,23 +590,106 @@ class _Verifier:
             nodes = self._nodes(per)
             for o in self.s.offers:
                 if o.market == "reserved":
-                    reserved_counts[o.id].add(nodes.get(o.id, 0))
+                    reserved_counts[(o.id, per.epoch)].add(nodes.get(o.id, 0))
                     if nodes.get(o.id, 0) < o.owned_nodes:
                         self.log.fail(c, f"period {per.name}: {o.id} has {nodes.get(o.id, 0)} nodes < owned "
                                          f"{o.owned_nodes}")
-        for oid, counts in sorted(reserved_counts.items()):
+                    if self.plan.commitments is not None:
+                        held = o.owned_nodes + sum(k.nodes for k in self._active(o.id, per.epoch))
+                        if nodes.get(o.id, 0) != held:
+                            self.log.fail(c, f"period {per.name}: {o.id} has {nodes.get(o.id, 0)} nodes; owned + "
+                                             f"active commitments = {held}")
+        for (oid, epoch), counts in sorted(reserved_counts.items()):
             if len(counts) > 1:
-                self.log.fail(c, f"reserved {oid} changes between periods ({sorted(counts)} nodes); "
+                self.log.fail(c, f"reserved {oid} changes between periods of epoch {epoch} ({sorted(counts)} nodes); "
                                  "a commitment is the same in every period")
+        self._commitment_caps()
+
+    # ------------------------------------------------------------------ forecast: months, trends, commitments
+
+    def _months(self) -> list[str]:
+        """Month names of the forecast horizon (epoch e = month e), from forecast.start."""
+        fc = self.s.forecast
+        n = 1 + max((p.epoch for p in self.periods), default=0)
+        if fc is None:
+            return []
+        y, m = int(fc.start[:4]), int(fc.start[5:7]) - 1
+        return [f"{y + (m + i) // 12:04d}-{(m + i) % 12 + 1:02d}" for i in range(n)]
+
+    def _trend(self, o: Offer, epoch: int) -> float:
+        """Price factor of ``o`` in month ``epoch``: the forecast trends naming o or its GPU, compounded."""
+        fc = self.s.forecast
+        if fc is None or epoch == 0:
+            return 1.0
+        gpu, rate = _gpu(self.cat, o.gpu), 1.0
+        for t in fc.price_trends:
+            tg = _gpu(self.cat, t.gpu) if t.gpu is not None else None
+            if t.offer == o.id or (tg is not None and gpu is not None and tg.id == gpu.id):
+                rate *= 1.0 + t.price_change_pct_per_month / 100.0
+        return rate ** epoch
+
+    def _growth(self, w: Workload, month: int) -> float | None:
+        fc = self.s.forecast
+        g = None if fc is None else fc.growth.get(w.id)
+        if g is None:
+            return 1.0
+        if g.multipliers is not None:
+            return g.multipliers[month] if month < len(g.multipliers) else None
+        return (1.0 + g.growth_pct_per_month / 100.0) ** month
+
+    def _active(self, offer: str, epoch: int) -> list:
+        return [k for k in self.plan.commitments or () if k.offer == offer
+                and k.start_epoch <= epoch < k.start_epoch + k.term_months]
+
+    def _commit_terms(self, k) -> tuple[float, float, int | None] | str:
+        """(locked rate, upfront per node, option max_nodes) the scenario gives commitment line k, or why not."""
+        o, fc = self.offers.get(k.offer), self.s.forecast
+        if o is None or o.market != "reserved":
+            return f"'{k.offer}' is not a reserved offer of the scenario"
+        options = None if fc is None else fc.reserved_options
+        if k.option is None:
+            if options is not None:
+                return "no option index, but the scenario lists forecast.reserved_options"
+            if o.term_months != k.term_months:
+                return f"term {k.term_months} months, the offer's term_months is {o.term_months}"
+            base = o.price_usd_per_node_hour if o.price_usd_per_node_hour is not None else \
+                o.price_usd_per_gpu_hour * o.gpus_per_node
+            return base * self._trend(o, k.start_epoch), o.upfront_usd_per_node or 0.0, None
+        if options is None or not 0 <= k.option < len(options):
+            return f"option {k.option} is not in forecast.reserved_options"
+        r = options[k.option]
+        if (r.offer, r.term_months) != (k.offer, k.term_months):
+            return f"option {k.option} is {r.offer} for {r.term_months} months"
+        rate = r.price_usd_per_node_hour if r.price_usd_per_node_hour is not None else \
+            o.price_usd_per_node_hour_effective
+        return rate * self._trend(o, k.start_epoch), r.upfront_usd_per_node, r.max_nodes
+
+    def _commitment_caps(self) -> None:
+        c, months = "node_caps", self._months()
+        signed: dict[int | None, int] = defaultdict(int)
+        for k in self.plan.commitments or ():
+            terms = self._commit_terms(k)
+            where = f"commitment {k.nodes} x {k.offer} from {k.start_month}"
+            if isinstance(terms, str):
+                self.log.fail(c, f"{where}: {terms}")
+                continue
+            if not 0 <= k.start_epoch < len(months) or months[k.start_epoch] != k.start_month:
+                self.log.fail(c, f"{where}: start epoch {k.start_epoch} is not that month of the horizon")
+            signed[k.option] += k.nodes
+            cap = terms[2]
+            if cap is not None and signed[k.option] > cap:
+                self.log.fail(c, f"option {k.option}: {signed[k.option]} nodes signed > max_nodes {cap}")
 
     # ------------------------------------------------------------------ money
 
-    def _node_cost(self, n) -> float | None:
+    def _node_cost(self, n, per: PeriodPlan) -> float | None:
         o = self.offers.get(n.offer)
         if o is None:
             return None
+        if o.market == "reserved" and self.plan.commitments is not None:
+            return sum(k.nodes * k.usd_per_node_hour for k in self._active(o.id, per.epoch))  # rates checked below
         paid = n.count - o.owned_nodes if o.market == "reserved" else n.count
-        return paid * o.price_usd_per_node_hour_effective
+        return paid * o.price_usd_per_node_hour_effective * self._trend(o, per.epoch)
 
     def budget(self) -> None:
         limit = self.s.policy.budget_usd_per_hour
@@ -592,7 +697,7 @@ class _Verifier:
             self.log.note("budget", "no budget_usd_per_hour in the policy")
             return
         for per in self.periods:
-            cost = sum(self._node_cost(n) or 0.0 for n in per.nodes)
+            cost = sum(self._node_cost(n, per) or 0.0 for n in per.nodes)
             if not _le(cost, limit, self.tol):
                 self.log.fail("budget", f"period {per.name}: fleet costs {_g(cost)} USD/h > budget {_g(limit)}")
 
@@ -603,13 +708,21 @@ class _Verifier:
         for per in self.periods:
             total = 0.0
             for n in per.nodes:
-                o, cost = self.offers.get(n.offer), self._node_cost(n)
+                o, cost = self.offers.get(n.offer), self._node_cost(n, per)
                 if o is None or cost is None:
                     continue  # node_caps reports it
                 where = f"period {per.name}: {n.offer}"
-                if not _close(n.price_usd_per_node_hour, o.price_usd_per_node_hour_effective, tol):
+                trend = self._trend(o, per.epoch)
+                price = o.price_usd_per_node_hour_effective * trend
+                paid = n.count - o.owned_nodes
+                if o.market == "reserved" and self.plan.commitments is not None and paid > 0:
+                    price = cost / paid  # the mean locked rate of the active commitments
+                if not _close(n.price_usd_per_node_hour, price, tol):
                     self.log.fail(c, f"{where}: price {_g(n.price_usd_per_node_hour)} USD/node-h stated, the offer "
-                                     f"says {_g(o.price_usd_per_node_hour_effective)}")
+                                     f"says {_g(price)}")
+                if not _close(n.price_multiplier, trend, tol):
+                    self.log.fail(c, f"{where}: price_multiplier {_g(n.price_multiplier)} stated, the forecast's "
+                                     f"price trend gives {_g(trend)}")
                 if not _close(n.usd_per_hour, cost, tol):
                     self.log.fail(c, f"{where}: {_g(n.usd_per_hour)} USD/h stated, {_g(cost)} recomputed")
                 total += cost
@@ -621,23 +734,56 @@ class _Verifier:
         if penalty < -tol or (penalty > tol and not self.allow_unmet):
             self.log.fail(c, f"unmet penalty {_g(penalty)} USD/h"
                              + ("" if self.allow_unmet else " without --allow-unmet"))
-        objective = sum(market_mean.values()) + penalty
+        commitments = self._commitment_costs(hours)
+        objective = sum(market_mean.values()) + penalty + commitments
         if plan.objective_usd_per_hour is None:
             self.log.fail(c, f"no objective for a {plan.status} plan")
         elif not _close(plan.objective_usd_per_hour, objective, tol):
             self.log.fail(c, f"objective {_g(plan.objective_usd_per_hour)} USD/h stated, hour-weighted node cost + "
-                             f"penalty = {_g(objective)}")
+                             f"penalty + commitments' upfront and tail = {_g(objective)}")
         stated = {"on_demand": plan.cost.on_demand_usd_per_hour, "spot": plan.cost.spot_usd_per_hour,
                   "reserved": plan.cost.reserved_usd_per_hour}
         for market, v in stated.items():
             if not _close(v, market_mean.get(market, 0.0), tol):
                 self.log.fail(c, f"cost.{market}_usd_per_hour {_g(v)} stated, {_g(market_mean.get(market, 0.0))} "
                                  "recomputed")
-        if plan.objective_usd_per_hour is not None and not _close(sum(stated.values()) + penalty,
-                                                                  plan.objective_usd_per_hour, tol):
-            self.log.fail(c, f"cost breakdown adds up to {_g(sum(stated.values()) + penalty)}, objective is "
+        stated_total = sum(stated.values()) + penalty + plan.cost.reserved_upfront_usd_per_hour + \
+            plan.cost.reserved_tail_usd_per_hour
+        if plan.objective_usd_per_hour is not None and not _close(stated_total, plan.objective_usd_per_hour, tol):
+            self.log.fail(c, f"cost breakdown adds up to {_g(stated_total)}, objective is "
                              f"{_g(plan.objective_usd_per_hour)}")
         self._workload_lines(hours)
+
+    def _commitment_costs(self, hours: float) -> float:
+        """Check every commitment's rate, usd and tail; return (upfront + tail) / H, checked against plan.cost."""
+        c, tol, plan = "costs_add_up", self.tol, self.plan
+        upfront = tail = 0.0
+        if plan.commitments is not None:
+            fc, months = self.s.forecast, self._months()
+            hpm = fc.hours_per_month if fc is not None else 0.0
+            for e in range(len(months)):
+                got = sum(p.hours for p in self.periods if p.epoch == e)
+                if not _close(got, hpm, tol):
+                    self.log.fail(c, f"month {months[e]}: periods add up to {_g(got)} h, hours_per_month is {_g(hpm)}")
+            for k in plan.commitments:
+                terms = self._commit_terms(k)
+                if isinstance(terms, str):
+                    continue  # node_caps reports it
+                rate, fee, _ = terms
+                where = f"commitment {k.nodes} x {k.offer} from {k.start_month}"
+                after = max(0, k.start_epoch + k.term_months - len(months)) * hpm
+                want = {"usd_per_node_hour": rate, "upfront_usd_per_node": fee,
+                        "usd": k.nodes * (fee + rate * k.term_months * hpm), "tail_usd": k.nodes * rate * after}
+                for name, v in want.items():
+                    if not _close(getattr(k, name), v, tol):
+                        self.log.fail(c, f"{where}: {name} {_g(getattr(k, name))} stated, {_g(v)} recomputed")
+                upfront += k.nodes * fee / hours
+                tail += k.nodes * rate * after / hours
+        for name, v in (("reserved_upfront", upfront), ("reserved_tail", tail)):
+            got = getattr(plan.cost, f"{name}_usd_per_hour")
+            if not _close(got, v, tol):
+                self.log.fail(c, f"cost.{name}_usd_per_hour {_g(got)} stated, {_g(v)} recomputed")
+        return upfront + tail
 
     def _workload_lines(self, hours: float) -> None:
         c, tol = "costs_add_up", self.tol
@@ -719,6 +865,8 @@ def verify_plan(loaded: "LoadedScenario", plan: Plan, *, allow_unmet: bool = Fal
         tol: relative tolerance (``|a - b| <= tol x max(1, |a|, |b|)``) for loads and money.
 
     Returns:
-        A ``Verification`` with one ``Check`` per family (``CHECKS``); ``ok`` when all pass.
+        A ``Verification`` with one ``Check`` per family (``CHECKS``, then ``verify_spot.SPOT_CHECKS`` when the
+        scenario has spot offers); ``ok`` when all pass.
     """
-    return _Verifier(loaded, plan, allow_unmet, calibration, tol).run()
+    checks = _Verifier(loaded, plan, allow_unmet, calibration, tol).run().checks + spot_checks(loaded, plan, tol=tol)
+    return Verification(ok=all(c.ok for c in checks), checks=checks)

@@ -29,8 +29,9 @@ def test_dropped_options_keep_reasons():
 
 
 def test_dominated_option_pruned_with_reason():
-    # On one 2-GPU node: tp1 serves 50 req/min, tp2 serves 60 (< 2 x 50 but uses 2 GPUs). Neither dominates:
-    # tp2 has more capacity, tp1 fewer GPUs. fp8 tp1 at 70 dominates bf16 tp1 (50) and bf16/fp8 tp2 (60, 65).
+    # On one 2-GPU node: tp1 serves 50 req/min, tp2 serves 60 < 2 x 50, so bf16 tp1 dominates bf16 tp2 per GPU
+    # (two tp1 replicas fit in the tp2 replica's GPUs). fp8 tp1 at 70 dominates bf16 tp1 (50) and bf16/fp8 tp2
+    # (60, 65 < 2 x 70); the reason names the kept dominator.
     ovs = [override("w", "h100-sxm", 50, tp=1), override("w", "h100-sxm", 60, tp=2),
            override("w", "h100-sxm", 70, precision="fp8", tp=1), override("w", "h100-sxm", 65, precision="fp8", tp=2)]
     s = scenario([workload("w", 10, precisions=("bf16", "fp8"))], [offer("h", "h100-sxm", 2.0, gpus_per_node=2)], ovs)

@@ -1,0 +1,99 @@
+"""``plan forecast``: month-by-month budget with reserved commitments, as a table, JSON or CSV, with a chart."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from planner.cli.common import err_console, fail, guard, out_console
+from planner.cli.solve import Solver, write_text
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+EXAMPLES = """
+Examples:
+
+  plan forecast scenarios/forecast-growth.yaml
+
+  plan forecast scenarios/forecast-growth.yaml --months 18 --start 2027-01 --format json --out forecast.json
+
+  plan forecast scenarios/forecast-growth.yaml --format csv --out forecast.csv --chart forecast.svg
+"""
+
+
+def forecast_command(
+    scenario: Path = typer.Argument(..., help="Scenario YAML file (its forecast: block, or the defaults)."),
+    months: Optional[int] = typer.Option(None, "--months", min=1, max=120,
+                                         help="Horizon in months (default: forecast.months)."),
+    start: Optional[str] = typer.Option(None, "--start", help="First month, YYYY-MM (default: forecast.start)."),
+    fmt: Format = typer.Option(Format.table, "--format", help="Output format."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the output here (csv: the months table)."),
+    chart: Optional[Path] = typer.Option(None, "--chart",
+                                         help="Also write an SVG chart: monthly cost by market, commitments marked."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Also write a self-contained HTML report."),
+    solver: Optional[Solver] = typer.Option(None, "--solver", help="Backend (default: policy.solver)."),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", min=0.001,
+                                               help="Seconds per solve (default: policy.time_limit_s)."),
+) -> None:
+    """Forecast the monthly cost of serving growing demand, and when to sign reserved terms.
+
+    One integer program over months x hours decides the commitments and the hourly on-demand/spot fleet; the result
+    is compared with an all-on-demand fleet and with committing nothing. Exit codes: 0 a verified forecast; 2 bad
+    input; 3 infeasible (which workload, which month); 1 internal error or a plan that failed verification.
+    """
+    from planner.forecast import ForecastSettings, run_forecast  # noqa: PLC0415
+    from planner.scenario_io import load_scenario  # noqa: PLC0415
+    from reports import tables, terminal  # noqa: PLC0415
+
+    loaded = load_scenario(scenario)
+    settings = ForecastSettings(solver=solver.value if solver else None, time_limit_s=time_limit)
+    if fmt == Format.table:
+        with err_console.status("forecasting ..."):
+            result = run_forecast(loaded, settings, months=months, start=start)
+    else:
+        result = run_forecast(loaded, settings, months=months, start=start)
+    if not result["verified"]:
+        raise fail("internal error: the forecast's plan failed independent verification; not printing it", 1)
+    frames = tables.forecast_tables(result)
+    if len(frames["forecast_commitments"]) == len(result["commitments"]):  # the words name the node shape
+        frames["forecast_commitments"]["description"] = [c["description"] for c in result["commitments"]]
+    if chart is not None:
+        from reports.charts import forecast_svg  # noqa: PLC0415
+
+        svg = forecast_svg(frames["forecast_months"], frames["forecast_commitments"])
+        write_text(chart, svg or "")
+    if report is not None:
+        from reports.html import render_html  # noqa: PLC0415
+
+        write_text(report, render_html(None, loaded, forecast=result))
+    if fmt == Format.json:
+        text = json.dumps(result, indent=2)
+        write_text(out, text + "\n") if out else typer.echo(text)
+    elif fmt == Format.csv:
+        text = frames["forecast_months"].to_csv(index=False)
+        write_text(out, text) if out else typer.echo(text, nl=False)
+    else:
+        terminal.print_renderables(terminal.forecast_renderables(frames), out_console)
+        for note in result["notes"]:
+            out_console.print(f"note: {note}", markup=False)
+        if out is not None:
+            write_text(out, json.dumps(result, indent=2) + "\n")
+    for path in (p for p in (out if fmt != Format.table else None, chart, report) if p is not None):
+        err_console.print(f"wrote {path}", markup=False)
+    if result["status"] != "optimal":
+        err_console.print(f"note: status {result['status']} (gap {result['gap']})", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("forecast", help=inspect.cleandoc(forecast_command.__doc__ or "") + "\n" + EXAMPLES)(
+        guard(forecast_command))
