@@ -435,7 +435,7 @@ def forecast_tables(result: dict) -> dict[str, pd.DataFrame]:
     for m in months:
         row = {k: m.get(k) for k in ("month", "usd", "reserved_usd", "on_demand_usd", "spot_usd", "cumulative_usd")}
         ru = m.get("reserved_utilization")
-        row["reserved_utilization_pct"] = None if ru is None else 100.0 * ru
+        row["reserved_utilization_pct"] = None if ru is None else round(100.0 * ru, 9)
         demand = m.get("demand_requests_per_min") or {}
         nodes = m.get("nodes") or {}
         row.update({f"demand_{w}_requests_per_min": demand.get(w) for w in workloads})
@@ -447,7 +447,7 @@ def forecast_tables(result: dict) -> dict[str, pd.DataFrame]:
     commits = []
     for c in result.get("commitments") or []:
         commits.append({**{k: c.get(k) for k in ("offer", "nodes", "start_month", "term_months", "usd")},
-                        "description": (f"commit {c.get('nodes')} x {c.get('offer')} node"
+                        "description": c.get("description") or (f"commit {c.get('nodes')} x {c.get('offer')} node"
                                         f"{'s' if c.get('nodes') != 1 else ''} for {c.get('term_months')} months "
                                         f"from {c.get('start_month')}")})
 
@@ -455,8 +455,11 @@ def forecast_tables(result: dict) -> dict[str, pd.DataFrame]:
     tail = result.get("tail_usd")
     od = result.get("all_on_demand_total_usd")
     nc = result.get("no_commitment_total_usd")
-    sav_od = None if (od is None or total is None) else od - total
-    sav_nc = None if (nc is None or total is None) else nc - total
+    # A commitment's cost after the horizon is still owed: compare the comparisons (which sign nothing new, so
+    # have no tail) with the total *including* the tail.
+    owed = None if total is None else total + (tail or 0.0)
+    sav_od = None if (od is None or owed is None) else od - owed
+    sav_nc = None if (nc is None or owed is None) else nc - owed
     summary = {"months": len(months), "total_usd": total, "tail_usd": tail,
                "total_with_tail_usd": None if total is None else total + (tail or 0.0),
                "all_on_demand_total_usd": od, "saving_vs_all_on_demand_usd": sav_od,
