@@ -19,6 +19,7 @@ from planner.plan import Baseline, Plan
 from planner.plan_build import build_plan
 from planner.problem import Solution, SolveOptions
 from planner.scenario_io import LoadedScenario
+from planner.spot import explain_hedge, hedge_blocks
 from planner.verify import verify_plan
 from solvers.registry import get_backend
 
@@ -79,7 +80,7 @@ def baselines(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, solv
         sub = OptionSet(deployments=list(deps), rejected=[], mig_profiles=options.mig_profiles)
         sub.deployments = [replace(d, index=i) for i, d in enumerate(sub.deployments)]
         only = s.model_copy(update={"offers": (o,)})
-        f = build(only, sub, horizon)
+        f = build(only, sub, horizon, extra_blocks=hedge_blocks(only))
         sol = _run(f, solver, time_limit, s.policy.mip_gap)
         if sol.has_values:
             results.append((o.id, sol.objective, sol.status))
@@ -106,6 +107,7 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     time_limit = settings.time_limit_s or s.policy.time_limit_s
     options = enumerate_options(loaded, settings.calibration)
     horizon = horizon or horizon_for(s)
+    extra_blocks = (*extra_blocks, *hedge_blocks(s))  # the spot hedge (policy.spot); () without spot offers
     if not settings.allow_unmet:
         reasons = explain_infeasible(s, options)
         if reasons:
@@ -121,7 +123,8 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
                 g = build(free, options, horizon, extra_blocks=extra_blocks)
                 alt = _run(g, solver, time_limit, s.policy.mip_gap)
                 min_cost = alt.objective if alt.has_values else None
-            raise InfeasibleError("no fleet can serve the demand", reasons or [joint_reason(s, min_cost)])
+            raise InfeasibleError("no fleet can serve the demand",
+                                  reasons or explain_hedge(s, options, joint_reason(s, min_cost)))
         raise SolverError(f"{solver}: {sol.status}: {sol.message or 'no solution found within the time limit'}")
     plan = build_plan(f, sol, gpu_ids=_gpu_ids(loaded), tie_break=note)
     if settings.baselines:

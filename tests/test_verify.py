@@ -332,6 +332,7 @@ def test_buckets_time_share_a_replica():
 def _spot(data):
     data["offers"].append({"id": "l40s-spot", "gpu": "l40s", "market": "spot", "price_usd_per_gpu_hour": 0.40,
                            "interruption_rate_per_hour": 0.1, "recovery_minutes": 30})
+    data["policy"]["spot"] = {"hedge": False}  # expected capacity only; the hedge checks: tests/test_spot_verify.py
 
 
 def test_spot_availability():
