@@ -55,9 +55,11 @@ RULES: tuple[Rule, ...] = (
          modules=("solvers",),
          only=("solvers", "planner.problem", "planner.errors")),
     # Verification recomputes from Scenario + Plan alone, so a formulation bug cannot hide in both.
+    # (verify* covers verify_spot too: the spot checks are as independent as the rest.)
     Rule("verify is independent of the formulation",
-         modules=("planner.verify",),
-         forbid=("planner.formulation", "planner.options", "planner.problem", "solvers")),
+         modules=("planner.verify*",),
+         forbid=("planner.formulation", "planner.options", "planner.problem", "planner.mig", "planner.spot",
+                 "planner.spot_risk", "planner.plan_build", "planner.solve", "solvers")),
     # Reports render plans; they never re-solve or peek at the model.
     Rule("reports never import solvers or the formulation",
          modules=("reports",),
