@@ -119,6 +119,19 @@ def _record_table(m: ModelSpec) -> Table:
 
 # --------------------------------------------------------------------------- commands
 
+
+def _list(kind: str, fmt: "ListFormat") -> None:
+    """Print one built-in catalog (``gpu`` or ``model``) as a table, JSON records or CSV."""
+    cat = Catalog.builtin()
+    records = cat.gpus.values() if kind == "gpu" else cat.models.values()
+    if fmt is ListFormat.json:
+        typer.echo(_records_json(records))
+    elif fmt is ListFormat.csv:
+        typer.echo(catalog_frame(kind, cat).to_csv(index=False), nl=False)
+    else:
+        _console().print(_gpu_table(records) if kind == "gpu" else _model_table(records))
+
+
 @catalog_app.command("gpus", epilog="""Examples:
 
   plan catalog gpus
@@ -130,13 +143,7 @@ def _record_table(m: ModelSpec) -> Table:
 @guard
 def gpus_cmd(fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help=_FORMAT_HELP)) -> None:
     """List the built-in GPUs: memory, bandwidth, dense TFLOPS, interconnect, MIG, with sources in json/csv."""
-    cat = Catalog.builtin()
-    if fmt is ListFormat.json:
-        typer.echo(_records_json(cat.gpus.values()))
-    elif fmt is ListFormat.csv:
-        typer.echo(catalog_frame("gpu", cat).to_csv(index=False), nl=False)
-    else:
-        _console().print(_gpu_table(cat.gpus.values()))
+    _list("gpu", fmt)
 
 
 @catalog_app.command("models", epilog="""Examples:
@@ -150,13 +157,7 @@ def gpus_cmd(fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", 
 @guard
 def models_cmd(fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help=_FORMAT_HELP)) -> None:
     """List the built-in models: architecture, computed vs published parameter counts, context, windows."""
-    cat = Catalog.builtin()
-    if fmt is ListFormat.json:
-        typer.echo(_records_json(cat.models.values()))
-    elif fmt is ListFormat.csv:
-        typer.echo(catalog_frame("model", cat).to_csv(index=False), nl=False)
-    else:
-        _console().print(_model_table(cat.models.values()))
+    _list("model", fmt)
 
 
 @catalog_app.command("import-model", epilog="""Examples:
