@@ -1,4 +1,8 @@
-"""docs/BENCHMARKS.md, assembled from one run's tables. Everything numeric here comes from that run."""
+"""docs/BENCHMARKS.md, assembled from one run's tables. Everything numeric in the generated sections comes from that run.
+
+Sections of the existing file under any other ``## `` heading (hand-maintained notes, such as the forecast example
+timed by ``python -m bench.forecast_example``) are carried over verbatim, before the decision-quality section.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +34,25 @@ def _findings(rows, default_backend: str) -> list[str]:
             f"({100 * r.solve_s / r.e2e_s:.0f} %, {r.status}"
             + (f", gap {100 * r.gap:.2f} %" if r.gap else "") + f") + the rest {rest:.1f} s (validation, the "
             f"tie-break solve, plan, verify). Largest stage: {top}.")
+    return out
+
+
+GENERATED = ("## How to run", "## This run", "## What is measured", "## Speed and scaling", "## Decision quality",
+             "## Method notes")
+
+
+def kept_sections(old: str) -> list[str]:
+    """The ``## `` sections of a previous report that this generator does not write, verbatim."""
+    out, cur = [], None
+    for line in old.splitlines():
+        if line.startswith("## ") or line.startswith("# "):
+            if cur is not None:
+                out.append("\n".join(cur).rstrip() + "\n")
+            cur = [line] if line.startswith("## ") and not line.startswith(GENERATED) else None
+        elif cur is not None:
+            cur.append(line)
+    if cur is not None:
+        out.append("\n".join(cur).rstrip() + "\n")
     return out
 
 
@@ -86,6 +109,10 @@ def document(*, rows, profiles, quality, summary, views, claims, machine, comman
         "the sum of the columns; for the forecast case, `planner.forecast.run_forecast` without its two comparison "
         "variants. The default `plan solve` also solves one single-offer ILP per offer for its baseline lines, "
         "which this column leaves out;",
+        "- **forecast** row: options / build / solve time the whole 288-period program as "
+        "`planner.formulation.build` writes it; `plan forecast` does not solve that program directly "
+        "(`planner.forecast_solve` decomposes it on the monthly reserved level), so for the forecast only the "
+        "e2e column (`run_forecast`, comparison variants off) is what a user waits for;",
         "- vars / rows / nonzeros of the cost problem; **options kept** = deployments after pruning.",
         "",
         "Sizes come from `bench/generate.py` (seeded; catalog models weighted to small ones; prices quoted in "
@@ -125,6 +152,9 @@ def document(*, rows, profiles, quality, summary, views, claims, machine, comman
                report.markdown_table(report.hot_table(cum, wall)), ""]
         if tree:
             md += ["pyinstrument:", "", "```", tree.strip()[:6000], "```", ""]
+    if out.exists():
+        for section in kept_sections(out.read_text(encoding="utf-8")):
+            md += [section]
     md += [
         "## Decision quality: the optimum against today's rules",
         "",
