@@ -62,7 +62,9 @@ def _solve_formulation(f: Formulation, solver: str, time_limit: float, mip_gap: 
     merged = Solution(status=sol.status, objective=sum(fleet_cost(g, second.values).values()), bound=sol.bound,
                       gap=sol.gap, values=second.values, solver=sol.solver,
                       solve_seconds=sol.solve_seconds + second.solve_seconds, message=sol.message, problem=g.problem)
-    note = ("fewest GPU-hours, then fewest offers, among cost-optimal fleets" if second.status == "optimal"
+    among = ("cost-optimal fleets" if sol.status == "optimal"
+             else "fleets no dearer than the incumbent (cost optimality not proven)")
+    note = (f"fewest GPU-hours, then fewest offers, among {among}" if second.status == "optimal"
             else f"second solve {second.status}: fewer GPUs found but not proven minimal")
     return g, merged, note
 
