@@ -140,6 +140,20 @@ class Check(_Rec):
     ok: bool
     detail: str = ""
 
+    @classmethod
+    def from_findings(cls, name: str, fails: list[str], skipped: str | None = None,
+                      notes: list[str] = (), max_shown: int = 3) -> "Check":
+        """One check family's outcome: ok when nothing failed; the detail names the first failures, the skip
+        reason and the notes, joined by `` | ``."""
+        parts = []
+        if fails:
+            more = f"; ... and {len(fails) - max_shown} more" if len(fails) > max_shown else ""
+            parts.append(f"{len(fails)} failure(s): " + "; ".join(fails[:max_shown]) + more)
+        if skipped:
+            parts.append(f"skipped: {skipped}")
+        parts += [f"note: {n}" for n in notes]
+        return cls(name=name, ok=not fails, detail=" | ".join(parts))
+
 
 class Verification(_Rec):
     ok: bool

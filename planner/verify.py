@@ -109,15 +109,8 @@ class _Log:
     def checks(self) -> tuple[Check, ...]:
         out = []
         for name in CHECKS:
-            fails = self.fails.get(name, [])
-            parts = []
-            if fails:
-                more = f"; ... and {len(fails) - MAX_SHOWN} more" if len(fails) > MAX_SHOWN else ""
-                parts.append(f"{len(fails)} failure(s): " + "; ".join(fails[:MAX_SHOWN]) + more)
-            if name in self.skipped:
-                parts.append(f"skipped: {self.skipped[name]}")
-            parts += [f"note: {n}" for n in self.notes.get(name, [])]
-            out.append(Check(name=name, ok=not fails, detail=" | ".join(parts)))
+            out.append(Check.from_findings(name, self.fails.get(name, []), self.skipped.get(name),
+                                           self.notes.get(name, []), MAX_SHOWN))
         return tuple(out)
 
 

@@ -304,15 +304,8 @@ class _SpotVerifier:
                 skipped = {c: "policy.spot.hedge is false" for c in SPOT_CHECKS[1:]}
         out = []
         for name in SPOT_CHECKS:
-            fails = self.fails.get(name, [])
-            parts = []
-            if fails:
-                more = f"; ... and {len(fails) - MAX_SHOWN} more" if len(fails) > MAX_SHOWN else ""
-                parts.append(f"{len(fails)} failure(s): " + "; ".join(fails[:MAX_SHOWN]) + more)
-            if name in skipped:
-                parts.append(f"skipped: {skipped[name]}")
-            parts += [f"note: {n}" for n in self.notes.get(name, [])]
-            out.append(Check(name=name, ok=not fails, detail=" | ".join(parts)))
+            out.append(Check.from_findings(name, self.fails.get(name, []), skipped.get(name),
+                                           self.notes.get(name, []), MAX_SHOWN))
         return tuple(out)
 
 
