@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         out.print(report.rich_table(report.summary_table(summ), "Savings over the generated scenarios"))
         try:
             from bench.claims import claim_lines, views_table, workload_views  # noqa: PLC0415
-            from planner.scenario_io import load_scenario  # noqa: PLC0415
+            from planner.scenario.io import load_scenario  # noqa: PLC0415
 
             wv = workload_views(load_scenario(ROOT / "scenarios" / "seed-guide.yaml"), DEFAULT_BACKEND, 60.0)
             views = views_table(wv)
@@ -164,8 +164,8 @@ def main(argv: list[str] | None = None) -> int:
 def _profiles(rows, seed: int, limits: dict, backend: str, tree: bool, log, sizes=("M", "L", "XL")):
     """Profile where a target was missed: M end to end; L and XL options + build (their solve is the solver's)."""
     from bench import generate, profiling, stages, timing  # noqa: PLC0415
-    from planner.formulation import build  # noqa: PLC0415
-    from planner.solve import SolveSettings, solve_scenario  # noqa: PLC0415
+    from planner.fleet.formulation import build  # noqa: PLC0415
+    from planner.fleet.solve import SolveSettings, solve_scenario  # noqa: PLC0415
 
     out = []
     for size in sizes:

@@ -1,6 +1,6 @@
 """Decision quality: fleetplan's optimum against what people do today, on the same capacity table.
 
-Every baseline is the same integer program (``planner.formulation.build`` + a backend) on a *restricted*
+Every baseline is the same integer program (``planner.fleet.formulation.build`` + a backend) on a *restricted*
 option set, except Mélange, which is its own small ILP (``bench.melange``) on the same capacities. So a saving
 is never "our model against someone else's model": it is the value of the freedom the baseline gives up.
 
@@ -21,7 +21,7 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from planner.scenario_io import LoadedScenario, load_scenario
+from planner.scenario.io import LoadedScenario, load_scenario
 
 from bench import generate, stages
 from bench.melange import solve_melange

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from planner.scenario_io import LoadedScenario
+from planner.scenario.io import LoadedScenario
 
 from bench import baselines, stages
 
@@ -38,7 +38,7 @@ def _usd_per_rpm(d, shares, rho: float) -> float:
 
 
 def workload_views(loaded: LoadedScenario, solver: str, time_limit_s: float) -> list[WorkloadView]:
-    from planner.solve import SolveSettings, solve_scenario  # noqa: PLC0415
+    from planner.fleet.solve import SolveSettings, solve_scenario  # noqa: PLC0415
 
     s = loaded.scenario
     opts = stages.options(loaded)

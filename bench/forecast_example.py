@@ -14,8 +14,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from planner.forecast import ForecastSettings, run_forecast
-from planner.scenario_io import load_scenario
+from planner.forecast.run import ForecastSettings, run_forecast
+from planner.scenario.io import load_scenario
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "scenarios" / "forecast-growth.yaml"
 

@@ -22,7 +22,7 @@ Realism rules (so that the integer program is the one users have, not a toy):
   generated scenario is feasible whatever the caps on the others.
 
 The generator is pure: ``generate(size, seed)`` returns the same dict for the same arguments (``random.Random``
-only, no global state), and ``load(size, seed)`` validates it through ``planner.scenario_io.scenario_from_dict``.
+only, no global state), and ``load(size, seed)`` validates it through ``planner.scenario.io.scenario_from_dict``.
 """
 
 from __future__ import annotations
@@ -304,6 +304,6 @@ def generate(size: str, seed: int = DEFAULT_SEED) -> dict:
 
 def load(size: str, seed: int = DEFAULT_SEED):
     """``generate`` then validate against the built-in catalog: a ``LoadedScenario``."""
-    from planner.scenario_io import scenario_from_dict  # noqa: PLC0415 - keep the generator importable alone
+    from planner.scenario.io import scenario_from_dict  # noqa: PLC0415 - keep the generator importable alone
 
     return scenario_from_dict(generate(size, seed), name=f"bench-{size}-{seed}.yaml")

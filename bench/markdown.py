@@ -97,21 +97,21 @@ def document(*, rows, profiles, quality, summary, views, claims, machine, comman
         "",
         "Per size (workloads W × offers O × periods T) and backend:",
         "",
-        "- **options s**: `planner.options.enumerate_options` — the performance table (perf model for every "
+        "- **options s**: `planner.fleet.options.enumerate_options` — the performance table (perf model for every "
         "workload × offer × precision × TP × MIG profile, pruning);",
-        "- **build s**: `planner.formulation.build` with the spot-hedge blocks `solve_scenario` adds (the integer "
+        "- **build s**: `planner.fleet.formulation.build` with the spot-hedge blocks `solve_scenario` adds (the integer "
         "program as a solver-neutral `Problem`);",
         "- **solve s**: one cost solve through `solvers.registry` (translation to the backend + the solver), wall "
         "clock, at the time limit shown; **status**/**gap** are that solve's, honest (a time-limited incumbent is "
         "`feasible` with its gap, never `optimal`);",
-        "- **e2e s**: `scenario_from_dict` + `planner.solve.solve_scenario` with `plan solve --no-baselines` "
+        "- **e2e s**: `scenario_from_dict` + `planner.fleet.solve.solve_scenario` with `plan solve --no-baselines` "
         "settings (options, build, cost solve, tie-break solve, plan, verify) — measured separately, so it is not "
-        "the sum of the columns; for the forecast case, `planner.forecast.run_forecast` without its two comparison "
+        "the sum of the columns; for the forecast case, `planner.forecast.run.run_forecast` without its two comparison "
         "variants. The default `plan solve` also solves one single-offer ILP per offer for its baseline lines, "
         "which this column leaves out;",
         "- **forecast** row: options / build / solve time the whole 288-period program as "
-        "`planner.formulation.build` writes it; `plan forecast` does not solve that program directly "
-        "(`planner.forecast_solve` decomposes it on the monthly reserved level), so for the forecast only the "
+        "`planner.fleet.formulation.build` writes it; `plan forecast` does not solve that program directly "
+        "(`planner.forecast.decompose` decomposes it on the monthly reserved level), so for the forecast only the "
         "e2e column (`run_forecast`, comparison variants off) is what a user waits for;",
         "- vars / rows / nonzeros of the cost problem; **options kept** = deployments after pruning.",
         "",
@@ -207,7 +207,7 @@ def document(*, rows, profiles, quality, summary, views, claims, machine, comman
         "",
         "- Backends: `cpsat` takes pure-integer problems only; every fleetplan problem has continuous load "
         "variables x_{d,b,t}, so it is not benchmarked (the registry refuses it with that reason).",
-        "- The spot hedge (`planner.spot`) is part of every build that has spot offers, as in `plan solve`.",
+        "- The spot hedge (`planner.fleet.hedge`) is part of every build that has spot offers, as in `plan solve`.",
         "- A `feasible` status means the time limit was hit; the plan is valid but its cost is only within `gap` "
         "of the best bound. Savings computed from a `feasible` optimum are conservative when the baseline is "
         "`optimal`.",

@@ -30,10 +30,10 @@ from __future__ import annotations
 
 import math
 
-from planner.horizon import Horizon
-from planner.options import Deployment, OptionSet
+from planner.fleet.horizon import Horizon
+from planner.fleet.options import Deployment, OptionSet
 from planner.problem import Problem, SolveOptions
-from planner.scenario_io import LoadedScenario
+from planner.scenario.io import LoadedScenario
 from solvers.registry import get_backend
 
 from bench.stages import Outcome, timed

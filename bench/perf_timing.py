@@ -1,4 +1,4 @@
-"""Time one ``planner.perf.estimate`` call (the solver makes thousands): prints a table of median µs per call.
+"""Time one ``planner.perf.estimate.estimate`` call (the solver makes thousands): prints a table of median µs per call.
 
 Run from the repository root:  python bench/perf_timing.py
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from planner.catalog import Catalog  # noqa: E402
-from planner.perf import estimate  # noqa: E402
+from planner.perf.estimate import estimate  # noqa: E402
 
 CASES = [
     ("SLO search, 8B on H100", "llama-3.1-8b", "h100-sxm", dict(ttft_slo_ms=500, tpot_slo_ms=50)),

@@ -17,18 +17,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from planner.formulation import build
-from planner.horizon import Horizon, horizon_for
-from planner.options import Deployment, OptionSet, enumerate_options
+from planner.fleet.formulation import build
+from planner.fleet.horizon import Horizon, horizon_for
+from planner.fleet.options import Deployment, OptionSet, enumerate_options
 from planner.problem import Solution, SolveOptions
-from planner.scenario_io import LoadedScenario
+from planner.scenario.io import LoadedScenario
 from solvers.registry import get_backend
 
 
 def hedge_blocks(scenario) -> tuple:
-    """The extra blocks ``solve_scenario`` adds for spot offers (``planner.spot``), or () if there is none yet."""
+    """The extra blocks ``solve_scenario`` adds for spot offers (``planner.fleet.hedge``), or () if there is none yet."""
     try:
-        from planner.spot import hedge_blocks as blocks  # noqa: PLC0415 - optional while the spot issue lands
+        from planner.fleet.hedge import hedge_blocks as blocks  # noqa: PLC0415 - optional while the spot issue lands
     except ImportError:
         return ()
     return tuple(blocks(scenario))
@@ -36,7 +36,7 @@ def hedge_blocks(scenario) -> tuple:
 
 def forecast_available() -> bool:
     try:
-        from planner.forecast import forecast_horizon  # noqa: F401, PLC0415
+        from planner.forecast.run import forecast_horizon  # noqa: F401, PLC0415
     except ImportError:
         return False
     return True
@@ -45,7 +45,7 @@ def forecast_available() -> bool:
 def horizon(loaded: LoadedScenario, forecast: bool = False) -> Horizon:
     """``plan solve``'s periods, or ``plan forecast``'s months x periods when ``forecast``."""
     if forecast:
-        from planner.forecast import forecast_horizon  # noqa: PLC0415
+        from planner.forecast.run import forecast_horizon  # noqa: PLC0415
 
         return forecast_horizon(loaded)
     return horizon_for(loaded.scenario)
@@ -85,7 +85,7 @@ class Outcome:
 def _why(sub, opts: OptionSet) -> str:
     """The planner's own explanation of an infeasible restriction (capacity caps, usually)."""
     try:
-        from planner.diagnose import explain_infeasible  # noqa: PLC0415
+        from planner.fleet.diagnose import explain_infeasible  # noqa: PLC0415
 
         reasons = explain_infeasible(sub, opts)
     except Exception:  # the diagnosis is a courtesy; never fail the benchmark over it

@@ -126,7 +126,7 @@ def machine() -> dict[str, str]:
 
 
 def _settings(backend: str, time_limit_s: float):
-    from planner.solve import SolveSettings  # noqa: PLC0415
+    from planner.fleet.solve import SolveSettings  # noqa: PLC0415
 
     return SolveSettings(solver=backend, time_limit_s=time_limit_s, baselines=False, tie_break=True)
 
@@ -134,13 +134,13 @@ def _settings(backend: str, time_limit_s: float):
 def _end_to_end(size: str, seed: int, backend: str, time_limit_s: float) -> tuple[float, str, float | None, float | None]:
     """Validate + solve as the CLI would (no baselines). Returns (seconds, status, gap, objective)."""
     from planner.errors import PlannerError  # noqa: PLC0415
-    from planner.solve import solve_scenario  # noqa: PLC0415
+    from planner.fleet.solve import solve_scenario  # noqa: PLC0415
 
     t0 = time.perf_counter()
     try:
         loaded = generate.load(size, seed)
         if size.startswith("forecast"):
-            from planner.forecast import ForecastSettings, run_forecast  # noqa: PLC0415
+            from planner.forecast.run import ForecastSettings, run_forecast  # noqa: PLC0415
 
             res = run_forecast(loaded, ForecastSettings(solver=backend, time_limit_s=time_limit_s, variants=False))
             secs = time.perf_counter() - t0
@@ -155,7 +155,7 @@ def _end_to_end(size: str, seed: int, backend: str, time_limit_s: float) -> tupl
 def warm_up(backends: list[str]) -> None:
     """Import the perf model and start each backend once (lazy imports and solver workers are not the planner's
     steady-state cost), on a throwaway S scenario."""
-    from planner.formulation import build  # noqa: PLC0415
+    from planner.fleet.formulation import build  # noqa: PLC0415
     from planner.problem import SolveOptions  # noqa: PLC0415
     from solvers.registry import get_backend  # noqa: PLC0415
 
@@ -205,10 +205,10 @@ def measure(size: str, backends: list[str], repeats: int, time_limit_s: float, s
     if forecast and not stages.forecast_available():
         return [Row(size, b, 0, time_limit_s, 0, 0, 0, 0, None, *generate.SIZES["forecast"], generate.PERIODS["forecast"],
                     0, 0, 0, 0, "pending", None, None, "pending", None,
-                    note="planner.forecast is not importable yet: not measurable") for b in backends]
+                    note="planner.forecast.run is not importable yet: not measurable") for b in backends]
     for r in range(repeats):
         gc.collect()
-        from planner.formulation import build  # noqa: PLC0415
+        from planner.fleet.formulation import build  # noqa: PLC0415
 
         with _BuildMemoryCap(build_cap_bytes):
             loaded, t_val = stages.timed(generate.load, size, seed)

@@ -1,7 +1,7 @@
 """fleetplan: capacity planning for LLM inference fleets.
 
-The flow is one-directional (see STYLE.md):
-scenario -> perf -> options -> formulation -> solvers -> plan -> verify -> reports.
+The flow is one-directional (see README, "How the code is laid out"):
+scenario -> perf -> fleet -> solvers -> plan -> verify -> reports.
 Nothing is read from disk at import time.
 """
 

@@ -1,5 +1,8 @@
 """Solver-neutral MILP container: plain data (numpy / scipy.sparse), no solver imports.
 
+This module is longer than ~400 lines because it holds the one contract every backend translates: the problem,
+its arrays, the solution and the status rules that keep a time-limited answer from reading "optimal".
+
 Every problem is a **minimisation** (a maximisation is written as ``minimise -f``):
 
     minimise    cᵀx + c₀

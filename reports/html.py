@@ -22,7 +22,7 @@ from reports.format import MISS_MARK, MISSING, OK_MARK, cell, is_missing, is_num
 from reports.tables import forecast_tables, plan_tables, whatif_axes, whatif_tables
 
 if TYPE_CHECKING:
-    from planner.scenario_io import LoadedScenario
+    from planner.scenario.io import LoadedScenario
 
 Frames = Mapping[str, pd.DataFrame]
 _E = html.escape
@@ -92,7 +92,7 @@ def render_html(plan: Plan | None, loaded_scenario: LoadedScenario | Any = None,
 
     Args:
         plan: the solved plan (None for a forecast-only or what-if-only report).
-        loaded_scenario: a ``planner.scenario_io.LoadedScenario`` (only ``.scenario``, ``.raw`` and ``.path``
+        loaded_scenario: a ``planner.scenario.io.LoadedScenario`` (only ``.scenario``, ``.raw`` and ``.path``
             are read): gives the SLOs and the "scenario as read" section.
         whatif: ``plan whatif --format json`` records; adds the what-if curve and table.
         forecast: ``plan forecast --format json`` result; adds the forecast chart and tables.

@@ -3,8 +3,8 @@ at 80 % utilisation a node carries 80 req/min and every fleet below is countable
 
 from __future__ import annotations
 
-from planner.forecast import ForecastSettings, run_forecast
-from planner.scenario_io import scenario_from_dict
+from planner.forecast.run import ForecastSettings, run_forecast
+from planner.scenario.io import scenario_from_dict
 
 OD_RATE = 1.0  # USD per node-hour, on-demand
 HOURS = 730.0  # per month

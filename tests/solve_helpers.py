@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from planner.scenario_io import scenario_from_dict
+from planner.scenario.io import scenario_from_dict
 
 H100_PROFILES = ("1g.10gb", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench import generate
-from planner.horizon import horizon_for
+from planner.fleet.horizon import horizon_for
 
 
 @pytest.mark.parametrize("size", list(generate.SIZES))
@@ -26,7 +26,7 @@ def test_sizes_validate_with_the_stated_shape(size):
     s = loaded.scenario
     n_w, n_o = generate.SIZES[size]
     assert (len(s.workloads), len(s.offers)) == (n_w, n_o)
-    if size != "forecast":  # plan solve's periods; the forecast's 12 x 24 come from planner.forecast
+    if size != "forecast":  # plan solve's periods; the forecast's 12 x 24 come from planner.forecast.run
         assert len(horizon_for(s).periods) == generate.PERIODS[size]
 
 
@@ -35,7 +35,7 @@ def test_forecast_case_has_twelve_months_of_daily_profiles():
     assert s.forecast is not None and s.forecast.months == 12
     assert all(w.profile is not None and len(w.profile.hourly) == 24 for w in s.workloads)
     assert sum(o.market == "reserved" for o in s.offers) >= 2
-    forecast = pytest.importorskip("planner.forecast")
+    forecast = pytest.importorskip("planner.forecast.run")
     assert len(forecast.forecast_horizon(generate.load("forecast")).periods) == generate.PERIODS["forecast"]
 
 
@@ -57,8 +57,8 @@ def test_m_mixes_markets_mig_and_multi_gpu_nodes():
 def test_small_scenarios_can_be_served(seed):
     # every workload has at least one option meeting its SLOs (the uncapped anchors guarantee a home);
     # some individual options are infeasible, as they are in practice
-    from planner.diagnose import explain_infeasible
-    from planner.options import enumerate_options
+    from planner.fleet.diagnose import explain_infeasible
+    from planner.fleet.options import enumerate_options
 
     loaded = generate.load("S", seed)
     options = enumerate_options(loaded)

@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from planner.calibration import (
+from planner.perf.calibration import (
     CONSTANT_BOUNDS, ENGINE_BOUNDS, ENGINES, Calibration, default_calibration, load_calibration, save_calibration)
-from planner.calibration_fit import fit, split_half
+from planner.perf.fit import fit, split_half
 from planner.catalog import Catalog
 from planner.errors import InputError
-from planner.measurements import error_table, parse_rows, predict, read_measurements
-from planner.perf import estimate
+from planner.perf.measurements import error_table, parse_rows, predict, read_measurements
+from planner.perf.estimate import estimate
 
 CSV = Path(__file__).resolve().parent.parent / "bench" / "data" / "measured-public.csv"
 CAT = Catalog.builtin()

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from planner.calibration import load_calibration
+from planner.perf.calibration import load_calibration
 from planner.catalog import Catalog
 from planner.cli import app
-from planner.perf import JSON_KEYS
+from planner.perf.estimate import JSON_KEYS
 
 runner = CliRunner()
 CSV = Path(__file__).resolve().parent.parent / "bench" / "data" / "measured-public.csv"

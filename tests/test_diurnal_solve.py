@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from planner.horizon import horizon_for
-from planner.solve import SolveSettings, solve_scenario
+from planner.fleet.horizon import horizon_for
+from planner.fleet.solve import SolveSettings, solve_scenario
 from tests.solve_helpers import offer, override, scenario, workload
 
 PEAK_4_OF_24 = [1.0] * 20 + [2.0] * 4

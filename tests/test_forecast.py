@@ -11,7 +11,7 @@ import math
 import pytest
 
 from planner.errors import InfeasibleError, ScenarioError
-from planner.forecast import forecast_horizon, month_names, price_multipliers, with_overrides
+from planner.forecast.run import forecast_horizon, month_names, price_multipliers, with_overrides
 from tests.forecast_helpers import HOURS, commitments, forecast, forecast_scenario, option
 
 PEAK_4_OF_24 = [1.0] * 20 + [2.0] * 4  # x 80 req/min: one node for 20 h, two nodes for the 4 peak hours
@@ -189,7 +189,7 @@ def test_infeasible_month_is_named():
     data = loaded.raw
     data["offers"][0]["max_nodes"] = 4
     data["offers"][1]["max_nodes"] = 0
-    from planner.scenario_io import scenario_from_dict
+    from planner.scenario.io import scenario_from_dict
 
     with pytest.raises(InfeasibleError) as exc:
         forecast(scenario_from_dict(data))

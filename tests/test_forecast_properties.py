@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planner.forecast import forecast_horizon, with_overrides
-from planner.forecast_solve import solve_forecast, solve_split
+from planner.forecast.run import forecast_horizon, with_overrides
+from planner.forecast.decompose import solve_forecast, solve_split
 from planner.problem import Problem, SolveOptions
-from planner.solve import SolveSettings, solve_scenario
+from planner.fleet.solve import SolveSettings, solve_scenario
 from solvers.registry import get_backend
 from tests.forecast_helpers import forecast, forecast_scenario, option
 

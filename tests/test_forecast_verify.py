@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import planner.formulation as formulation
-from planner.forecast import forecast_horizon, with_overrides
-from planner.forecast_solve import solve_forecast
-from planner.solve import SolveSettings, solve_scenario
+import planner.fleet.formulation as formulation
+from planner.forecast.run import forecast_horizon, with_overrides
+from planner.forecast.decompose import solve_forecast
+from planner.fleet.solve import SolveSettings, solve_scenario
 from planner.verify import verify_plan
 from tests.forecast_helpers import forecast_scenario, option
 from tests.solve_helpers import mig_only, offer, override, scenario, workload

@@ -1,13 +1,15 @@
-"""The import direction of STYLE.md, enforced by walking every ``import`` with ``ast``.
+"""The package layout of STYLE.md as data, enforced by walking every ``import`` with ``ast``.
 
-scenario <- perf <- options <- formulation <- solvers; plan <- verify; reports read plan/verify/scenario but
-never solvers or formulation; only the CLI imports reports.
+``LAYERS`` lists the first-party packages from the ground floor up. A module may import its own package and any
+package on a *lower* floor; an import of a package on its own floor (other than its own) or a higher one fails, and
+so does any circle between modules (imports inside functions count: a lazy import still ties two modules).
+Every first-party module must sit on a floor, so a new package has to be placed here on purpose.
+``RULES`` adds what floors cannot say: solvers read only the Problem and the errors; verify shares nothing with
+the formulation; only the CLI imports reports.
 
 Every import counts: top level, inside functions, under ``if TYPE_CHECKING``. Relative imports are resolved.
-Modules no rule names are free (new modules are allowed by default); add a rule when a layer appears.
-
 Patterns: ``a.b`` means the module ``a.b`` and everything under it; ``a.b*`` also means any module whose
-dotted name starts with ``a.b`` (``planner.scenario*`` = ``planner.scenario``, ``planner.scenario_io``, ...).
+dotted name starts with ``a.b``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,19 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("planner", "solvers", "reports")  # first-party top-level packages that the rules talk about
+
+# The flow scenario -> perf -> fleet -> solvers -> plan -> verify -> reports, from the ground floor up.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("planner.errors", "planner.suggest"),           # the error hierarchy and typo hints: used by everything
+    ("planner.plan", "planner.problem"),             # plain data: the Plan record and the solver-neutral Problem
+    ("planner.catalog", "solvers"),                  # sourced tables and MIG geometry; backends translate Problems
+    ("planner.scenario",),                           # the input contract and its reader
+    ("planner.perf", "planner.risk"),                # the performance model; spot tails and simulation
+    ("planner.verify", "reports"),                   # independent checks; tables and renderers of plans
+    ("planner.fleet",),                              # options -> formulation -> solve -> plan_build
+    ("planner.forecast", "planner.whatif"),          # programs over many fleets
+    ("planner.cli", "planner.api"),                  # the thin front ends
+)
 
 
 @dataclass(frozen=True)
@@ -35,36 +50,20 @@ class Rule:
 
 
 RULES: tuple[Rule, ...] = (
-    # The leaves: catalogs, the error hierarchy and the typo hints are used by everything, so they depend
-    # on nothing else of ours (a catalog that imported the scenario would make a cycle).
-    Rule("leaf modules import only each other",
-         modules=("planner.catalog*", "planner.errors", "planner.suggest"),
-         only=("planner.catalog*", "planner.errors", "planner.suggest")),
-    # The scenario is the input contract: it sits below every stage that consumes it.
-    Rule("scenario does not know about later stages",
-         modules=("planner.scenario*",),
-         forbid=("planner.perf*", "planner.options", "planner.formulation", "planner.problem", "planner.plan",
-                 "planner.verify", "planner.solve", "reports", "solvers")),
-    # Performance model and calibration are pure functions of scenario + catalog: no optimisation, no output.
-    Rule("perf/calibration do not reach into optimisation or output",
-         modules=("planner.perf*", "planner.calibration*"),
-         forbid=("planner.options", "planner.formulation", "planner.problem", "planner.plan", "planner.verify",
-                 "solvers", "reports")),
     # Backends are translators of the solver-neutral Problem: they must not read scenarios or perf.
     Rule("solvers see only the Problem and the errors",
          modules=("solvers",),
          only=("solvers", "planner.problem", "planner.errors")),
-    # Verification recomputes from Scenario + Plan alone, so a formulation bug cannot hide in both.
-    # (verify* covers verify_spot too: the spot checks are as independent as the rest.)
+    # Verification recomputes from Scenario + Plan alone, so a formulation bug cannot hide in both; it keeps its
+    # own MIG geometry and spot tails.
     Rule("verify is independent of the formulation",
-         modules=("planner.verify*",),
-         forbid=("planner.formulation", "planner.options", "planner.problem", "planner.mig", "planner.spot",
-                 "planner.spot_risk", "planner.plan_build", "planner.solve", "solvers")),
+         modules=("planner.verify",),
+         forbid=("planner.fleet", "planner.problem", "planner.catalog.mig", "planner.risk", "solvers")),
     # Reports render plans; they never re-solve or peek at the model.
     Rule("reports never import solvers or the formulation",
          modules=("reports",),
-         forbid=("solvers", "planner.formulation", "planner.problem")),
-    # The library never prints: only the CLI turns results into reports.
+         forbid=("solvers", "planner.fleet", "planner.problem")),
+    # The library never prints: only the front ends turn results into reports.
     Rule("only the CLI imports reports",
          modules=("planner", "solvers"),
          except_modules=("planner.cli",),
@@ -118,12 +117,70 @@ def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
     return {m for m in found if m.split(".")[0] in PACKAGES}
 
 
-def violations(root: Path, rules: tuple[Rule, ...] = RULES) -> list[str]:
+def package_of(module: str, layers=LAYERS) -> tuple[int, str] | None:
+    """(floor, package pattern) of ``module``: the longest pattern of ``layers`` that matches it."""
+    best = None
+    for floor, pats in enumerate(layers):
+        for pat in pats:
+            if matches(module, pat) and (best is None or len(pat) > len(best[1])):
+                best = (floor, pat)
+    return best
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan, iterative)."""
+    index, low, on, stack, out, counter = {}, {}, set(), [], [], [0]
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph.get(root, ()))))]
+        index[root] = low[root] = counter[0]; counter[0] += 1; stack.append(root); on.add(root)
+        while work:
+            node, it = work[-1]
+            nxt = next(it, None)
+            if nxt is not None:
+                if nxt not in index:
+                    index[nxt] = low[nxt] = counter[0]; counter[0] += 1; stack.append(nxt); on.add(nxt)
+                    work.append((nxt, iter(sorted(graph.get(nxt, ())))))
+                elif nxt in on:
+                    low[node] = min(low[node], index[nxt])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                comp = []
+                while True:
+                    x = stack.pop(); on.discard(x); comp.append(x)
+                    if x == node:
+                        break
+                if len(comp) > 1:
+                    out.append(sorted(comp))
+    return out
+
+
+def violations(root: Path, rules: tuple[Rule, ...] = RULES, layers=LAYERS) -> list[str]:
     modules = discover(root)
     known = set(modules)
     out = []
+    graph: dict[str, set[str]] = {}
     for name, path in modules.items():
         imported = imports_of(name, path, known)
+        graph[name] = {m for m in imported if m in known and m != name}
+        here = package_of(name, layers)
+        if here is None and name not in PACKAGES:
+            out.append(f"{path.relative_to(root)}: {name} sits on no floor (add its package to LAYERS)")
+        for target in sorted(imported):
+            if target == name or target in PACKAGES:
+                continue
+            if target not in known:
+                out.append(f"{path.relative_to(root)}: {name} imports {target}, which does not exist")
+                continue
+            there = package_of(target, layers)
+            if here is not None and there is not None and there[1] != here[1] and there[0] >= here[0]:
+                way = "up" if there[0] > here[0] else "across"
+                out.append(f"{path.relative_to(root)}: {name} imports {target} ({way}: floor {here[0]} "
+                           f"{here[1]} -> floor {there[0]} {there[1]})")
         for rule in rules:
             if not any(matches(name, p) for p in rule.modules) or any(matches(name, p) for p in rule.except_modules):
                 continue
@@ -135,6 +192,8 @@ def violations(root: Path, rules: tuple[Rule, ...] = RULES) -> list[str]:
                     bad = bad or target not in PACKAGES  # a bare `import planner` is harmless
                 if bad:
                     out.append(f"{path.relative_to(root)}: {name} imports {target} ({rule.why})")
+    for comp in circles(graph):
+        out.append("circle: " + " -> ".join(comp))
     return out
 
 
@@ -147,11 +206,23 @@ def test_layers_are_respected():
 
 
 def test_the_walker_sees_the_real_tree():
-    """Guard against a vacuous pass: the scan finds known modules and their known imports."""
+    """Guard against a vacuous pass: the scan finds known modules, their known imports, and every floor."""
     modules = discover(ROOT)
-    assert "planner.scenario" in modules and "planner.cli" in modules
+    assert "planner.scenario.model" in modules and "planner.cli" in modules
     known = set(modules)
-    assert "planner.scenario" in imports_of("planner.scenario_io", modules["planner.scenario_io"], known)
+    assert "planner.scenario.model" in imports_of("planner.scenario.io", modules["planner.scenario.io"], known)
+    placed = {package_of(m)[1] for m in modules if package_of(m)}
+    assert placed == {p for floor in LAYERS for p in floor} - {"planner.api"} | ({"planner.api"} & placed)
+
+
+def test_no_module_is_over_400_lines_without_a_reason():
+    """STYLE.md: no file over ~400 lines unless its docstring opens with why (the word 'long' in its first lines)."""
+    long = []
+    for name, path in discover(ROOT).items():
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") > 420 and "longer than" not in text[:3000]:
+            long.append(f"{path.relative_to(ROOT)}: {text.count(chr(10))} lines")
+    assert not long, "modules over ~400 lines without a written reason ('longer than ... because'):\n" + "\n".join(long)
 
 
 def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
@@ -167,31 +238,45 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
 
 # (files of a tiny fake tree, expected violation substring or None). One comment per row.
 FAKE_TREES = [
-    # the scenario importing the performance model, via a relative import inside a function
-    ({"planner/scenario.py": "def f():\n    from .perf import x\n", "planner/perf.py": ""},
-     "planner.scenario imports planner.perf"),
-    # a backend reading the scenario
-    ({"solvers/cbc.py": "from planner import scenario\n", "planner/scenario.py": ""},
+    # the scenario importing the performance model (a floor up), via a relative import inside a function
+    ({"planner/scenario/model.py": "def f():\n    from ..perf import x\n", "planner/perf/__init__.py": "x = 1\n",
+      "planner/scenario/__init__.py": ""}, "planner.scenario.model imports planner.perf (up"),
+    # perf importing risk: the same floor, another package
+    ({"planner/perf/estimate.py": "import planner.risk.tails\n", "planner/risk/tails.py": "",
+      "planner/perf/__init__.py": "", "planner/risk/__init__.py": ""}, "(across"),
+    # a backend reading the scenario (a floor up, and outside its only-list)
+    ({"solvers/cbc.py": "from planner import scenario\n", "planner/scenario/__init__.py": ""},
      "solvers.cbc imports planner.scenario"),
     # a backend using only the Problem and the errors: fine
     ({"solvers/cbc.py": "from planner.problem import Problem\nimport planner.errors\n",
       "planner/problem.py": "", "planner/errors.py": ""}, None),
     # verify importing the formulation under TYPE_CHECKING still counts
-    ({"planner/verify.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import planner.formulation\n",
-      "planner/formulation.py": ""}, "planner.verify imports planner.formulation"),
+    ({"planner/verify/run.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import planner.fleet.formulation\n",
+      "planner/fleet/formulation.py": "", "planner/verify/__init__.py": "", "planner/fleet/__init__.py": ""},
+     "planner.verify.run imports planner.fleet.formulation"),
+    # verify using the planner's MIG geometry (a lower floor, but shared code with the formulation)
+    ({"planner/verify/run.py": "from planner.catalog.mig import x\n", "planner/catalog/mig.py": "x = 1\n",
+      "planner/verify/__init__.py": "", "planner/catalog/__init__.py": ""}, "verify is independent"),
     # the plan module importing reports (only the CLI may)
     ({"planner/plan.py": "import reports.tables\n", "reports/tables.py": ""}, "planner.plan imports reports.tables"),
-    # the CLI importing reports: fine
-    ({"planner/cli/solve.py": "from reports import tables\n", "reports/tables.py": ""}, None),
+    # the CLI importing reports and the fleet: fine
+    ({"planner/cli/solve.py": "from reports import tables\nimport planner.fleet.solve\n", "reports/tables.py": "",
+      "planner/fleet/solve.py": "", "planner/fleet/__init__.py": "", "planner/cli/__init__.py": ""}, None),
     # reports importing each other: fine
     ({"reports/html.py": "from .tables import x\n", "reports/tables.py": ""}, None),
     # reports importing a solver
     ({"reports/html.py": "import solvers.cbc\n", "solvers/cbc.py": ""}, "reports.html imports solvers.cbc"),
-    # the catalog importing the scenario (a leaf reaching up)
-    ({"planner/catalog/__init__.py": "from ..scenario import Scenario\n", "planner/scenario.py": ""},
+    # the catalog importing the scenario (a floor up)
+    ({"planner/catalog/__init__.py": "from ..scenario import Scenario\n", "planner/scenario/__init__.py": ""},
      "planner.catalog imports planner.scenario"),
-    # 'planner.plan' does not match 'planner.planner_utils' (dotted boundary), so the scenario may import it
-    ({"planner/scenario.py": "import planner.planner_utils\n", "planner/planner_utils.py": ""}, None),
+    # two modules of one package importing each other, one lazily: a circle
+    ({"planner/verify/a.py": "from planner.verify import b\n", "planner/verify/b.py": "def f():\n    import planner.verify.a\n",
+      "planner/verify/__init__.py": ""}, "circle: planner.verify.a -> planner.verify.b"),
+    # a module on no floor
+    ({"planner/newthing.py": ""}, "planner.newthing sits on no floor"),
+    # a lazy import of a module that moved away
+    ({"planner/verify/run.py": "def f():\n    from planner.gone import x\n", "planner/verify/__init__.py": ""},
+     "imports planner.gone, which does not exist"),
 ]
 
 

@@ -8,7 +8,7 @@ import itertools
 import numpy as np
 import pytest
 
-from planner import mig
+from planner.catalog import mig
 from planner.errors import CatalogError
 from planner.problem import Problem
 from solvers import registry

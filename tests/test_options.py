@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from planner.options import enumerate_options, tp_degrees
+from planner.fleet.options import enumerate_options, tp_degrees
 from tests.solve_helpers import offer, override, scenario, workload
 
 

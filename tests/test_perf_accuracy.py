@@ -2,7 +2,7 @@
 
 Every row is either predicted or skipped with a reason; the median absolute % error per metric group must
 stay within the issue's bar: throughput and TPOT <= 20 %, TTFT <= 35 %. The full table is in
-docs/perf-model.md (``python -m planner.perf_report --write``).
+docs/perf-model.md (``python -m planner.perf.report --write``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from planner.catalog import Catalog
-from planner.measurements import error_table, metric_group, parse_rows, read_measurements
+from planner.perf.measurements import error_table, metric_group, parse_rows, read_measurements
 
 CSV = Path(__file__).resolve().parent.parent / "bench" / "data" / "measured-public.csv"
 CAT = Catalog.builtin()
@@ -97,8 +97,8 @@ def test_rows_covering_several_tp_groups_are_data_parallel_replicas():
     """An MLPerf-style Offline row *with* sizes: 8 GPUs at TP2 = 4 replicas at their maximum throughput."""
     import pandas as pd
 
-    from planner.measurements import predict
-    from planner.perf import estimate
+    from planner.perf.measurements import predict
+    from planner.perf.estimate import estimate
 
     row = dict(source="test", gpu="H100-SXM-80GB", gpu_count=8, tp=2, model="Llama-2-70B", precision="FP8",
                engine="TensorRT-LLM", engine_version="", batch_or_concurrency=None, input_len=300, output_len=290,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from planner.catalog import Catalog
-from planner.perf import capacity_for_workload, estimate, usd_per_million_output_tokens
-from planner.scenario import CapacityOverride, SizeBucket, Workload
+from planner.perf.estimate import capacity_for_workload, estimate, usd_per_million_output_tokens
+from planner.scenario.model import CapacityOverride, SizeBucket, Workload
 
 CAT = Catalog.builtin()
 M, G = CAT.model("llama-3.1-8b"), CAT.gpu("h100-sxm")

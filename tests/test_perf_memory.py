@@ -11,9 +11,9 @@ import pytest
 
 from planner.catalog import Catalog
 from planner.errors import InputError
-from planner.perf import estimate
-from planner.perf_device import GIB, make_device, mig_memory_gib, resolve_kv_dtype
-from planner.perf_memory import (
+from planner.perf.estimate import estimate
+from planner.perf.device import GIB, make_device, mig_memory_gib, resolve_kv_dtype
+from planner.perf.memory import (
     kv_bytes_per_sequence, kv_bytes_per_token, memory_plan, weight_bytes_total, workspace_gib)
 
 CAT = Catalog.builtin()

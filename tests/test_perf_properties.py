@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from planner.catalog import Catalog
 from planner.catalog.params import active_params
-from planner.perf import estimate
-from planner.perf_device import PRECISION_BYTES
+from planner.perf.estimate import estimate
+from planner.perf.device import PRECISION_BYTES
 
 CAT = Catalog.builtin()
 MODELS = sorted(CAT.models)

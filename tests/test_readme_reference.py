@@ -1,4 +1,4 @@
-"""The README's scenario-format reference cannot drift from ``planner/scenario.py``.
+"""The README's scenario-format reference cannot drift from ``planner/scenario/model.py``.
 
 Walks every pydantic model reachable from ``Scenario`` and checks, for each, that the README has a section
 (``### `workloads[].size_mix[]` ``) whose table lists exactly its fields, with the right default. Also checks
@@ -16,7 +16,7 @@ import pytest
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from planner.scenario import Scenario
+from planner.scenario.model import Scenario
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 TOP = "Top level"

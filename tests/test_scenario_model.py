@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from planner.scenario import SHARE_TOLERANCE, Offer, SizeBucket, Workload
-from planner.scenario_io import issues_from_validation
+from planner.scenario.model import SHARE_TOLERANCE, Offer, SizeBucket, Workload
+from planner.scenario.io import issues_from_validation
 
 BASE = {"id": "w", "model": "llama-3.1-8b", "requests_per_min": 60, "ttft_slo_ms": 1000}
 

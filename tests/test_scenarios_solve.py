@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from planner.scenario_io import load_scenario
-from planner.solve import SolveSettings, solve_scenario
+from planner.scenario.io import load_scenario
+from planner.fleet.solve import SolveSettings, solve_scenario
 from solvers.registry import available_backends
 
 SCENARIOS = sorted((Path(__file__).parent.parent / "scenarios").glob("*.yaml"))

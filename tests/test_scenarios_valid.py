@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from planner.cli import app
-from planner.scenario_io import load_scenario
+from planner.scenario.io import load_scenario
 
 SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "scenarios").glob("*.yaml"))
 REQUIRED = {"chatbot.yaml", "seed-guide.yaml", "mig-small-models.yaml", "spot-hedge.yaml", "forecast-growth.yaml"}

@@ -1,4 +1,4 @@
-"""planner.simulate: analytic availabilities within sampling error, packing, periods, and plans at the target.
+"""planner.risk.simulate: analytic availabilities within sampling error, packing, periods, and plans at the target.
 
 Sampling error of a time-average availability f over n up/down cycles: (1 - f) f / sqrt(n) (renewal-reward CLT,
 up times exponential, down times fixed); tolerances are 4 of those, or stated where a count is rarer.
@@ -13,10 +13,10 @@ import pytest
 
 from planner.errors import InputError
 from planner.plan import BucketLoad, NodeLine, PeriodPlan, Plan, ReplicaLine
-from planner.scenario_io import LoadedScenario, load_scenario
-from planner.simulate import simulate_plan
-from planner.solve import SolveSettings, solve_scenario
-from planner.spot import with_spot_overrides
+from planner.scenario.io import LoadedScenario, load_scenario
+from planner.risk.simulate import simulate_plan
+from planner.fleet.solve import SolveSettings, solve_scenario
+from planner.fleet.hedge import with_spot_overrides
 from tests.solve_helpers import offer, override, scenario, workload
 
 ROOT = Path(__file__).resolve().parent.parent

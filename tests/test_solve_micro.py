@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from planner.errors import InfeasibleError
-from planner.solve import SolveSettings, solve_scenario
+from planner.fleet.solve import SolveSettings, solve_scenario
 from solvers.registry import available_backends
 from tests.solve_helpers import mig_only, offer, override, scenario, workload
 

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from planner.errors import InfeasibleError
-from planner.solve import SolveSettings, solve_scenario
+from planner.fleet.solve import SolveSettings, solve_scenario
 from solvers.registry import available_backends
 from tests.solve_helpers import offer, override, scenario, workload
 

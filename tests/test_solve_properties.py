@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from planner.errors import InfeasibleError
-from planner.solve import SolveSettings, solve_scenario
+from planner.fleet.solve import SolveSettings, solve_scenario
 from tests.solve_helpers import offer, override, scenario
 from tests.test_solve_oracle import random_case
 

@@ -1,4 +1,4 @@
-"""The spot hedge in the integer program (``planner.spot``): hand-worked optima, a brute-force oracle, properties.
+"""The spot hedge in the integer program (``planner.fleet.hedge``): hand-worked optima, a brute-force oracle, properties.
 
 Capacities come from ``capacity_overrides`` (40 req/min per L40S replica unless said otherwise) and the
 helper's target utilisation is 0.8, so every optimum below is worked out by hand in its comment.
@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from planner.errors import InfeasibleError
-from planner.solve import SolveSettings, solve_scenario
-from planner.spot_risk import spot_risk
+from planner.fleet.solve import SolveSettings, solve_scenario
+from planner.risk.tails import spot_risk
 from tests.solve_helpers import offer, override, scenario, workload
 
 BACKENDS = ("highs", "cbc")

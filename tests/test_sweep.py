@@ -1,11 +1,11 @@
-"""planner.sweep: points and dotted paths, early validation, and identical records from every executor."""
+"""planner.whatif.sweep: points and dotted paths, early validation, and identical records from every executor."""
 
 from __future__ import annotations
 
 import pytest
 
 from planner.errors import InputError, ScenarioError
-from planner.sweep import (RATE_AXIS, Axis, DaskExecutor, ProcessExecutor, SerialExecutor, check_points, grid,
+from planner.whatif.sweep import (RATE_AXIS, Axis, DaskExecutor, ProcessExecutor, SerialExecutor, check_points, grid,
                            parse_set, parse_values, point_data, run_sweep, set_path, spec_for)
 from tests.solve_helpers import offer, override, scenario, workload
 

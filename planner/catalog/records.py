@@ -22,7 +22,7 @@ class GpuSpec(_Record):
     """Dense datasheet figures for one GPU (never the 2:4-sparse marketing numbers).
 
     ``mig_profiles`` lists the MIG profile names of this GPU in the fixed slot order of the shared
-    MIG geometry: 1g (1 mem slice), 1g with 2 mem slices, 2g, 3g, 4g, 7g (see ``planner.mig``).
+    MIG geometry: 1g (1 mem slice), 1g with 2 mem slices, 2g, 3g, 4g, 7g (see ``planner.catalog.mig``).
     Empty when the GPU has no MIG.
     """
 

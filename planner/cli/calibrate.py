@@ -1,6 +1,6 @@
 """``plan calibrate``: fit the performance model's constants to measurements and write them as YAML.
 
-Parse -> ``planner.measurements`` (rows -> cases) -> ``planner.calibration_fit.fit`` -> render the error
+Parse -> ``planner.perf.measurements`` (rows -> cases) -> ``planner.perf.fit.fit`` -> render the error
 before and after, by GPU and metric. A scenario uses the result through ``policy.calibration``.
 """
 
@@ -79,11 +79,11 @@ def register(app: typer.Typer) -> None:
                                             help="Start from this calibration YAML instead of the defaults."),
         fmt: CalibrateFormat = typer.Option(CalibrateFormat.table, "--format", "-f", help="table or json."),
     ) -> None:
-        from planner.calibration import load_calibration, save_calibration  # noqa: PLC0415
-        from planner.calibration_fit import fit  # noqa: PLC0415
+        from planner.perf.calibration import load_calibration, save_calibration  # noqa: PLC0415
+        from planner.perf.fit import fit  # noqa: PLC0415
         from planner.catalog import Catalog  # noqa: PLC0415
         from planner.errors import InputError  # noqa: PLC0415
-        from planner.measurements import parse_rows, read_measurements  # noqa: PLC0415
+        from planner.perf.measurements import parse_rows, read_measurements  # noqa: PLC0415
 
         cat = Catalog.builtin()
         cases, skipped = parse_rows(read_measurements(measurements), cat)

@@ -1,4 +1,4 @@
-"""``plan estimate``: what one replica of a model on a GPU configuration can do (``planner.perf.estimate``).
+"""``plan estimate``: what one replica of a model on a GPU configuration can do (``planner.perf.estimate.estimate``).
 
 Parse -> ``Catalog`` lookups -> ``estimate`` -> render. ``--all-gpus`` asks the same question for every
 catalog GPU (fits, or the reason it does not). ``--explain`` adds every roofline term with its unit.
@@ -141,9 +141,9 @@ def register(app: typer.Typer) -> None:
         fmt: EstimateFormat = typer.Option(EstimateFormat.table, "--format", "-f", help="table or json."),
         explain: bool = typer.Option(False, "--explain", help="Also print every roofline term with its unit."),
     ) -> None:
-        from planner.calibration import load_calibration  # noqa: PLC0415
+        from planner.perf.calibration import load_calibration  # noqa: PLC0415
         from planner.catalog import Catalog  # noqa: PLC0415
-        from planner.perf import estimate  # noqa: PLC0415
+        from planner.perf.estimate import estimate  # noqa: PLC0415
 
         if (gpu is None) == (not all_gpus):
             raise InputError("give exactly one of --gpu GPU or --all-gpus")

@@ -51,8 +51,8 @@ def forecast_command(
     is compared with an all-on-demand fleet and with committing nothing. Exit codes: 0 a verified forecast; 2 bad
     input; 3 infeasible (which workload, which month); 1 internal error or a plan that failed verification.
     """
-    from planner.forecast import ForecastSettings, run_forecast  # noqa: PLC0415
-    from planner.scenario_io import load_scenario  # noqa: PLC0415
+    from planner.forecast.run import ForecastSettings, run_forecast  # noqa: PLC0415
+    from planner.scenario.io import load_scenario  # noqa: PLC0415
     from reports import tables, terminal  # noqa: PLC0415
 
     loaded = load_scenario(scenario)

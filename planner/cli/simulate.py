@@ -68,9 +68,9 @@ def simulate_command(
     Reports per workload the share of time fully served, the worst shortfall and the expected unserved requests.
     Exit codes: 0 ok; 2 bad input.
     """
-    from planner.scenario_io import load_scenario  # noqa: PLC0415
-    from planner.simulate import simulate_plan  # noqa: PLC0415
-    from planner.spot import with_spot_overrides  # noqa: PLC0415
+    from planner.scenario.io import load_scenario  # noqa: PLC0415
+    from planner.risk.simulate import simulate_plan  # noqa: PLC0415
+    from planner.fleet.hedge import with_spot_overrides  # noqa: PLC0415
 
     plan = read_plan(plan_path)
     s = with_spot_overrides(load_scenario(scenario).scenario, interruption_rate=interruption_rate)

@@ -66,8 +66,8 @@ def solve_command(
     Exit codes: 0 a verified plan; 2 bad input; 3 infeasible (with the reason per workload); 1 internal error or a
     plan that failed verification.
     """
-    from planner.scenario_io import load_scenario  # noqa: PLC0415
-    from planner.solve import SolveSettings, solve_scenario  # noqa: PLC0415
+    from planner.scenario.io import load_scenario  # noqa: PLC0415
+    from planner.fleet.solve import SolveSettings, solve_scenario  # noqa: PLC0415
     from reports import export, tables, terminal  # noqa: PLC0415
 
     loaded = load_scenario(scenario)

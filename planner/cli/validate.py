@@ -1,6 +1,6 @@
 """``plan validate``: check a scenario file and show what it resolves to.
 
-Parse -> ``planner.scenario_io.load_scenario`` -> render. Every problem in the file is reported, one line
+Parse -> ``planner.scenario.io.load_scenario`` -> render. Every problem in the file is reported, one line
 each (``FILE: field.path: what was wrong``), with exit code 2; a valid file prints a short summary.
 """
 
@@ -19,7 +19,7 @@ from rich.text import Text
 
 from planner.cli.common import guard, out_console
 from planner.errors import InputError, ScenarioError
-from planner.scenario_io import LoadedScenario, load_scenario
+from planner.scenario.io import LoadedScenario, load_scenario
 
 
 class ValidateFormat(str, Enum):

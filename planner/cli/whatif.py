@@ -71,8 +71,8 @@ def whatif_command(
     with its demand fully served). Exit codes: 0 ok (infeasible points are rows, not errors); 2 bad input.
     """
     from planner.errors import InputError  # noqa: PLC0415
-    from planner.scenario_io import load_scenario  # noqa: PLC0415
-    from planner.sweep import (RATE_AXIS, Axis, DaskExecutor, ProcessExecutor, SerialExecutor,  # noqa: PLC0415
+    from planner.scenario.io import load_scenario  # noqa: PLC0415
+    from planner.whatif.sweep import (RATE_AXIS, Axis, DaskExecutor, ProcessExecutor, SerialExecutor,  # noqa: PLC0415
                                check_points, parse_set, parse_values, run_sweep, spec_for)
     from reports import charts, tables, terminal  # noqa: PLC0415
 

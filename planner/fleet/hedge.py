@@ -1,0 +1,509 @@
+r"""Spot risk: the model, and the linear blocks that make a plan survive it (``policy.spot``).
+
+This module is longer than ~400 lines because ~75 of them are the risk model and rules written out below.
+
+Risk model (the simulator, ``planner.risk.simulate``, draws from exactly this model)
+    - A spot node is up or down. While up it is reclaimed at hazard lambda_o (``interruption_rate_per_hour``)
+      and then stays down for R_o (``recovery_minutes``: replace the node, reload the weights), then is up again.
+      Its long-run availability is therefore A_o = 1 / (1 + lambda_o R_o); the base formulation counts spot
+      replicas at a_o = 1 - lambda_o R_o <= A_o ("expected capacity").
+    - Correlation: a share s (``policy.spot.pool_event_share``, assumed 0.25) of that hazard comes from pool
+      events: pool P has Poisson events at Lambda_P = s x min_{o in P} lambda_o, and each event reclaims every
+      up node of P at once; the rest, lambda_o - Lambda_P, hits nodes independently. Each node's hazard while up
+      stays lambda_o, so A_o is unchanged. Spot pricing can differ by pool: give one spot offer per pool.
+    - On-demand and reserved nodes are never reclaimed (hardware failures are out of scope).
+    - A workload keeps its SLA at an instant when its replicas that are up, run at up to 100 % of their
+      capacity at the SLOs, can carry its demand (load re-routed freely between its deployments).
+
+Sets and data (as in ``planner.fleet.formulation``): deployments D_w of workload w, buckets b with shares sigma_b,
+periods t with demand lambda_{w,t}; cap_{d,b}; a_d; spot pools; delta = ``degraded_service``; phi =
+``min_non_spot_share``; r_{d,t}, x_{d,b,t}, s_{w,b,t} (unmet, only with ``--allow-unmet``), n_{o,t} (nodes).
+Write L_{w,b,t} = sigma_b lambda_{w,t} - s_{w,b,t} (the demand the plan serves).
+
+Blocks (``hedge_blocks``), all linear; every row below is exactly the rule it states
+(a) expected capacity: already in ``_replica_capacity`` (spot replicas count at a_d).
+(b) pool loss (``hedge``): for every set S of min(pool_failures, #pools) spot pools, a second-stage routing
+    y^S ("hedge_load", "pools-lost:...", d, b, t) over the deployments outside S:
+        sum_{d in D_w, pool(d) not in S} y^S_{d,b,t} >= delta L_{w,b,t}                         all w, b, t
+        sum_b y^S_{d,b,t} / (a_d cap_{d,b}) <= r_{d,t}         (100 % utilisation, survivors at expected capacity)
+    With one request size the routing collapses to one row, sum_d a_d cap_d r_{d,t} >= delta L (the same in (d):
+    sum_d cap_d x survivors_d >= L), so no loads are added for it.
+    Rows are written only for workloads with a deployment in S: for the others y^S = delta x satisfies them
+    (x / (a cap) <= rho r <= r), so they are implied. All C(#pools, pool_failures) sets are enumerated: which
+    pool is "largest" differs by workload and period, so no single set dominates in general.
+(c) non-spot floor (whenever phi > 0, hedge or not):
+        sum_{d in D_w not on spot} sum_b x_{d,b,t} >= phi sum_b L_{w,b,t}                          all w, t
+(d) availability target alpha (``hedge``), with the numbers of ``planner.risk.tails``. Union bound, at every
+    instant (so also as a share of time), D = spot nodes down on their own, mu_t = sum_o m_o n_{o,t}:
+        P(SLA lost) <= P(more than j pools in an event at once)                        <= epsilon_pool / 2
+                     + sum over sets S of 1..j pools holding nodes, not survived, of p_S
+                     + sum over those survived of p_S P(D >= 1)          (together <= budget = epsilon_pool - tail)
+                     + P(D > k(mu_t))                                                  <= epsilon_nodes
+                     + P(no pool event, D <= k(mu_t), and still lost)                  = 0 by the node states
+    - node states: for every multiset A of m = 1..K spot offers (m nodes lost, any mix of offers), active when
+      k(mu_t) >= m, i.e. e_{m,t} = 1, each spot-using workload's full demand is served at up to 100 %:
+        sum_{d in D_w} z^A_{d,b,t} (+ s_{w,b,t}) >= e_{m,t} sigma_b lambda_{w,t}                 all w, b, t
+        sum_b z^A_{d,b,t} / cap_{d,b} <= r_{d,t}                                      d not on spot o in A
+        sum_b z^A_{d,b,t} / cap_{d,b} <= v^A_{d,t} <= r_{d,t} - nu_d a u_{d,a,t},  v^A_{d,t} <= B_{d,t} u_{d,a,t}
+                                                                                   d on o in A, a = A(o)
+      e_{i,t} in {0,1} is 1 exactly when mu_t > mu_i (rows mu_t - (mu_max_t - mu_i) e_{i,t} <= mu_i and
+      mu_t >= mu_i e_{i,t}; mu_i less 1e-6 relative, so an integer fleet at solver tolerance counts as above), so
+      sum_i e_{i,t} = k(mu_t) and exactly the states k(mu_t) calls for are on; u_{d,a,t} in {0,1}: d keeps
+      r - nu_d a replicas (u = 1) or none (u = 0), i.e. max(0, r - nu_d a).
+    - pool states: sigma_{S,t} in {0,1} for every set S of 1..j pools; sigma = 1 switches on the state "S lost"
+      (routing as above, every replica outside S at 100 %, demand >= sigma L). y_{P,t} in {0,1} is 1 when pool P
+      has nodes (n_{o,t} <= Nbar_o y_{P,t}); the budget row, with c_{S,t} >= 0 continuous:
+        sum_S p_S (1 - sigma_{S,t}) + sum_S c_{S,t} <= budget,  c_{S,t} >= p_S (f_t + sigma_{S,t} + y_{P,t} - 2), P in S
+      where f_t >= 1 - exp(-mu_t) >= P(D >= 1) is linear in (n, e): the tangent mu_t - (mu_i - 1 + exp(-mu_i)) on
+      breakpoint interval i while mu_max <= 1, else the bound's value at the interval's right end (``_pool_budget``).
+      (A set holding no nodes cannot hurt; the optimum leaves sigma = 1 there.)
+    nu_d = replicas of d one node can hold (G_o / tp_d, or G_o x the most instances of its MIG profile per GPU),
+    so a lost node removes at most nu_d replicas of each deployment on it; B_{d,t} = sum_b sigma_b lambda_{w,t} /
+    cap_{d,b} bounds any useful load. mu_max_t = sum_o m_o Nbar_{o,t}: Nbar_{o,t} = max_nodes, or the nodes whose
+    price alone exceeds the period's all-on-demand fleet (``on_demand_costs``, a plan that meets every rule) or
+    the budget, so the row n_{o,t} <= Nbar_{o,t} never binds at an optimum; only when neither exists, 2 x the
+    nodes carrying every workload the offer can serve alone + 8 (a heuristic cap). More than 64 multisets (many offers,
+    large K) fall back to one conservative state: every spot offer loses k(mu_t) nodes at once (loss nu_d sum_i
+    e_{i,t}, u keyed "k"). States implied by the base rows are not written (workloads without spot; states whose
+    lost offers and pools hold none of the workload's deployments), nor the pool states when sum_S p_S <= budget.
+
+How close (d) is to P(SLA kept) >= alpha: sufficient, not necessary. Conservative steps: the union bound and the
+even split of epsilon; q_o = lambda^ind R >= the exact down-probability; Poisson(mu) >= the number of nodes down;
+p_S >= P(exactly S); a pool event costs the whole pool; k lost nodes may each hold every deployment of their
+offer. The steps the other way: nodes taken as independent given no pool event, and own reclaims as independent
+of pool events (in the model both are only weakly coupled: a node down from one cause cannot be hit by the
+other). ``plan simulate`` measures the result (README, "What-if on spot interruptions").
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from itertools import combinations, combinations_with_replacement
+
+from planner.fleet.formulation import Formulation
+from planner.fleet.options import Deployment, OptionSet
+from planner.scenario.model import Scenario
+from planner.risk.tails import SpotRisk, spot_offers, spot_risk
+
+MAX_POOL_SETS = 2000  # more pool-loss sets than this is a modelling error, not a planning problem
+MAX_MULTISETS = 64  # node-loss states per pool set before the conservative single state takes over
+
+
+def pool_sets(s: Scenario, size: int) -> list[tuple[str, ...]]:
+    """Every set of ``size`` spot pools (all of them when there are fewer), sorted."""
+    pools = sorted({o.pool_effective for o in spot_offers(s)})
+    if size <= 0 or not pools:
+        return []
+    size = min(size, len(pools))
+    if math.comb(len(pools), size) > MAX_POOL_SETS:
+        from planner.errors import InputError  # noqa: PLC0415
+
+        raise InputError(f"policy.spot: {math.comb(len(pools), size)} sets of {size} pools out of {len(pools)} "
+                         f"to hedge against (more than {MAX_POOL_SETS}); lower pool_failures or merge pools")
+    return list(combinations(pools, size))
+
+
+@lru_cache(maxsize=None)
+def _max_instances(mig_class: int) -> int:
+    from planner.catalog.mig import maximal_multisets  # noqa: PLC0415
+
+    return max(p[mig_class] for p in maximal_multisets())
+
+
+def replicas_per_node(d: Deployment, gpus_per_node: int) -> int:
+    """nu_d: replicas of d one node can hold."""
+    if d.mig_profile is None:
+        return max(1, gpus_per_node // d.tp)
+    return gpus_per_node * _max_instances(d.mig_class)
+
+
+def hedge_blocks(s: Scenario) -> tuple:
+    """The spot blocks this scenario needs (for ``build(extra_blocks=...)``); () when it has no spot offers."""
+    pol = s.policy.spot
+    if not spot_offers(s) or not (pol.hedge or pol.min_non_spot_share > 0):
+        return ()
+    return (_spot_hedge,)
+
+
+# --------------------------------------------------------------------------- the block
+
+
+class _Rows:
+    """Rows collected per block and added in one ``add_rows`` call each (one call per row is the slow part)."""
+
+    def __init__(self, p):
+        self.p = p
+        self.blocks: dict[tuple[str, str], tuple[list, list, list, list, list]] = {}
+
+    def add(self, block: str, key, coeffs: dict, sense: str, rhs: float) -> None:
+        keys, rows, cols, vals, rhss = self.blocks.setdefault((block, sense), ([], [], [], [], []))
+        r = len(keys)
+        keys.append(key)
+        rhss.append(rhs)
+        for k, v in coeffs.items():  # a key is a variable key or already a column number
+            rows.append(r)
+            cols.append(k if isinstance(k, int) else self.p.index(k))
+            vals.append(v)
+
+    def flush(self) -> None:
+        for (block, sense), (keys, rows, cols, vals, rhss) in self.blocks.items():
+            self.p.add_rows(block, keys, rows, cols, vals, sense, rhss)
+        self.blocks = {}
+
+
+class _Ctx:
+    """What every sub-block needs: deployments by workload, spot flags, served-demand terms, the row buffer."""
+
+    def __init__(self, f: Formulation):
+        self.f, self.p, self.s = f, f.problem, f.scenario
+        self.rows = _Rows(f.problem)
+        self._rcol: dict[tuple[int, int], int] = {}
+        self.T = f.horizon.periods
+        self.offers = {o.id: o for o in self.s.offers}
+        self.by_w: dict[str, list[Deployment]] = {}
+        for d in f.options.deployments:
+            self.by_w.setdefault(d.workload, []).append(d)
+
+    def is_spot(self, d: Deployment) -> bool:
+        return self.offers[d.offer].market == "spot"
+
+    def pool(self, d: Deployment) -> str | None:
+        o = self.offers[d.offer]
+        return o.pool_effective if o.market == "spot" else None
+
+    def r(self, d: Deployment, t: int) -> int:
+        """Column of ("replicas", d, t)."""
+        col = self._rcol.get((d.index, t))
+        if col is None:
+            col = self._rcol[(d.index, t)] = self.p.index(("replicas", d.index, t))
+        return col
+
+    def demand(self, wid: str, b: int, t: int) -> float:
+        return self.T[t].demand_rpm[wid] * self.s.workload(wid).buckets[b].share
+
+    def unmet(self, wid: str, b: int, t: int) -> tuple | None:
+        return ("unmet", wid, b, t) if self.f.allow_unmet else None
+
+
+def _spot_hedge(f: Formulation) -> None:
+    """Blocks (b), (c), (d) of the module docstring."""
+    c = _Ctx(f)
+    _non_spot_floor(c)
+    pol = c.s.policy.spot
+    if pol.hedge:
+        for lost in pool_sets(c.s, pol.pool_failures) if pol.degraded_service > 0 else []:
+            _pool_loss(c, lost, pol.degraded_service)
+        _availability(c, spot_risk(c.s))
+    c.rows.flush()
+
+
+def _non_spot_floor(c: _Ctx) -> None:
+    phi = c.s.policy.spot.min_non_spot_share
+    if phi <= 0:
+        return
+    for w in c.s.workloads:
+        for t, per in enumerate(c.T):
+            if per.demand_rpm[w.id] <= 0:
+                continue
+            coeffs: dict = {}
+            for d in c.by_w.get(w.id, []):
+                if not c.is_spot(d):
+                    coeffs.update({("load", d.index, b, t): 1.0 for b, cap in enumerate(d.capacity_rpm) if cap > 0})
+            for b in range(len(w.buckets)):
+                if c.unmet(w.id, b, t):
+                    coeffs[c.unmet(w.id, b, t)] = phi
+            c.rows.add("spot_non_spot_share", (w.id, t), coeffs, ">=", phi * per.demand_rpm[w.id])
+
+
+def _serve(c: _Ctx, name: str, w, t: int, supply: dict, share: float, act: dict) -> None:
+    """State ``name``: the deployments in ``supply`` carry ``share`` of w's served demand in period t (times the
+    AND of the binaries in ``act``), each (d, replicas expression, derate) in ``supply`` with at most that many
+    replicas at 100 % of derate x cap_{d,b}. One bucket: one row, sum_d derate_d cap_d replicas_d >= share L
+    (nothing to route); a size mix: loads y per bucket, as in ``_demand_cover`` / ``_replica_capacity``."""
+    rhs = -(len(act) - 1.0) if act else 1.0  # AND of the binaries = sum - (#binaries - 1); they go to the left
+    single = len(w.buckets) == 1
+    col: dict[tuple[int, int], int] = {}
+    if not single:  # loads y^S_{d,b,t}, addressed by column number below (no key lookups)
+        pairs = [(d.index, b) for d, _, _ in supply for b, cap in enumerate(d.capacity_rpm) if cap > 0]
+        cols = c.p.add_vars("hedge_load", [(name, i, b, t) for i, b in pairs], 0, None, integer=False)
+        col = dict(zip(pairs, (int(x) for x in cols)))
+    for b in range(len(w.buckets)):
+        need = share * c.demand(w.id, b, t)
+        coeffs: dict = {}
+        for d, expr, derate in supply:
+            if d.capacity_rpm[b] <= 0:
+                continue
+            if single:
+                for k, v in expr.items():
+                    coeffs[k] = coeffs.get(k, 0.0) + v * derate * d.capacity_rpm[b]
+            else:
+                coeffs[col[(d.index, b)]] = 1.0
+        if c.unmet(w.id, b, t):
+            coeffs[c.unmet(w.id, b, t)] = share
+        for (block, *key), v in act.items():
+            coeffs[(block, *key, t)] = coeffs.get((block, *key, t), 0.0) - need * v
+        c.rows.add("spot_hedge_demand", (name, w.id, b, t), coeffs, ">=", need * rhs)
+    if single:
+        return
+    for d, expr, derate in supply:
+        coeffs = {col[(d.index, b)]: 1.0 / (derate * cap) for b, cap in enumerate(d.capacity_rpm) if cap > 0}
+        for k, v in expr.items():
+            coeffs[k] = coeffs.get(k, 0.0) - v
+        c.rows.add("spot_hedge_capacity", (name, d.index, t), coeffs, "<=", 0.0)
+
+
+def _pool_loss(c: _Ctx, lost: tuple[str, ...], delta: float) -> None:
+    name = "pools-lost:" + "+".join(lost)
+    for w in c.s.workloads:
+        deps = c.by_w.get(w.id, [])
+        if not any(c.pool(d) in lost for d in deps):
+            continue  # implied by the base rows (see the docstring)
+        for t, per in enumerate(c.T):
+            if per.demand_rpm[w.id] > 0:
+                supply = [(d, {c.r(d, t): 1.0}, d.availability) for d in deps if c.pool(d) not in lost]
+                _serve(c, name, w, t, supply, delta, {})
+
+
+def on_demand_costs(f: Formulation) -> list[float] | None:
+    """USD/h per period of a fleet that meets every rule: each workload, in turn, on its cheapest whole-GPU
+    on-demand option that serves all its sizes and still fits the offer's max_nodes, at target utilisation (no
+    spot, so no spot rule binds); None when some workload finds none. Given the reserved commitments, periods are
+    independent, so in every cost-optimal plan a period's pay-as-you-go nodes cost no more than this."""
+    s, rho = f.scenario, f.scenario.policy.target_utilization
+    offers = {o.id: o for o in s.offers}
+    out = []
+    for per in f.horizon.periods:
+        gpus: dict[str, int] = {}
+        for w in s.workloads:
+            best = None
+            for d in f.options.for_workload(w.id):
+                o = offers[d.offer]
+                if o.market != "on_demand" or d.mig_profile or any(c <= 0 for c in d.capacity_rpm):
+                    continue
+                need = per.demand_rpm[w.id] * sum(b.share / c for b, c in zip(w.buckets, d.capacity_rpm)) / rho
+                g = max(w.min_replicas, math.ceil(need - 1e-9)) * d.tp
+                if o.max_nodes is not None and math.ceil((gpus.get(o.id, 0) + g) / o.gpus_per_node) > o.max_nodes:
+                    continue
+                usd = g * o.price_usd_per_node_hour_effective / o.gpus_per_node
+                if best is None or usd < best[0]:
+                    best = (usd, o.id, g)
+            if best is None:
+                return None
+            gpus[best[1]] = gpus.get(best[1], 0) + best[2]
+        out.append(sum(math.ceil(g / offers[o].gpus_per_node) * offers[o].price_usd_per_node_hour_effective
+                       * per.price_multiplier(o) for o, g in gpus.items()))
+    return out
+
+
+def node_bounds(f: Formulation, o_id: str, costs: list[float] | None) -> list[int]:
+    """Nbar_{o,t} per period: max_nodes; the nodes whose cost alone would exceed the period's on-demand fleet
+    (``on_demand_costs``) or the budget, so the cap never binds at an optimum; with neither, 2 x the nodes
+    carrying every workload the offer can serve alone + 8."""
+    o = next(x for x in f.scenario.offers if x.id == o_id)
+    budget = f.scenario.policy.budget_usd_per_hour
+    out = []
+    for t, per in enumerate(f.horizon.periods):
+        price = o.price_usd_per_node_hour_effective * per.price_multiplier(o_id)
+        caps = [o.max_nodes] if o.max_nodes is not None else []
+        caps += [math.floor(b / price + 1e-9) for b in (costs[t] if costs else None, budget) if b is not None]
+        out.append(min(caps) if caps else _loose_bound(f, o))
+    return out
+
+
+def _loose_bound(f: Formulation, o) -> int:
+    rho, gpus = f.scenario.policy.target_utilization, 0.0
+    for d in f.options.deployments:
+        if d.offer != o.id:
+            continue
+        w = f.scenario.workload(d.workload)
+        peak = max(per.demand_rpm[w.id] for per in f.horizon.periods)
+        cmin = min(cap for cap in d.capacity_rpm if cap > 0)
+        reps = math.ceil(peak / (rho * d.availability * cmin)) + w.min_replicas
+        gpus += reps * (d.tp if d.mig_profile is None else 1)
+    return 2 * math.ceil(gpus / o.gpus_per_node) + 8
+
+
+def _multisets(offers: list[str], k_max: int) -> list[tuple[str, ...]]:
+    return [m for size in range(1, k_max + 1) for m in combinations_with_replacement(offers, size)]
+
+
+def _availability(c: _Ctx, risk: SpotRisk) -> None:
+    T = range(len(c.T))
+    spot = spot_offers(c.s)
+    used = sorted({d.offer for d in c.f.options.deployments if c.is_spot(d)})
+    costs = on_demand_costs(c.f) if any(o.max_nodes is None for o in spot) else None
+    nbar = {o.id: node_bounds(c.f, o.id, costs) for o in spot}  # per period
+    finite = {o.id: risk.node_weight[o.id] for o in spot if math.isfinite(risk.node_weight[o.id])}
+    mu_max = [sum(m * nbar[o][t] for o, m in finite.items()) for t in T]
+    brk = risk.breakpoints(max(mu_max, default=0.0))
+    total_p = sum(risk.pool_set_probability.values())
+    sets = list(risk.pool_sets) if total_p > risk.unsurvived_budget else []
+    if not brk and not sets:
+        return  # k = 0 everywhere and every pool may go unsurvived: the base rows imply the rest
+    for o in spot:
+        if o.id not in finite:  # a node that is always down is useless; keep mu finite
+            for t in T:
+                c.rows.add("spot_node_bound", (o.id, t), {("nodes", o.id, t): 1.0}, "<=", 0.0)
+        else:  # the big-Ms below hold for n <= Nbar: say so (never binding at an optimum, see node_bounds)
+            for t in T:
+                if o.max_nodes is None or nbar[o.id][t] < o.max_nodes:
+                    c.rows.add("spot_node_bound", (o.id, t), {("nodes", o.id, t): 1.0}, "<=", float(nbar[o.id][t]))
+    if brk:
+        c.p.add_vars("spot_margin_step", [(i, t) for i in range(len(brk)) for t in T], 0, 1, integer=True)
+        for i, mu_i in enumerate(brk):
+            margin = 1e-6 * max(1.0, mu_i)  # an integer fleet within solver tolerance of mu_i counts as above
+            for t in T:
+                coeffs = {("nodes", o, t): m for o, m in finite.items() if m > 0}
+                coeffs[("spot_margin_step", i, t)] = -(max(0.0, mu_max[t] - mu_i) + margin)
+                c.rows.add("spot_margin_link", (i, t), coeffs, "<=", mu_i - margin)
+                # and e = 1 only from there on (the pool budget's tangent bound would gain from a spurious e = 1)
+                coeffs = {("nodes", o, t): m for o, m in finite.items() if m > 0}
+                coeffs[("spot_margin_step", i, t)] = -(mu_i - margin)
+                c.rows.add("spot_margin_only", (i, t), coeffs, ">=", 0.0)
+    if sets:
+        _pool_budget(c, risk, sets, brk, mu_max, nbar, finite)
+    u_made: set = set()
+    for lost in [(), *sets]:
+        offers_left = [o for o in used if c.offers[o].pool_effective not in lost]
+        if lost:  # S lost (its reclaims coinciding with node reclaims are charged to the budget instead)
+            states: list[tuple[tuple[str, ...] | str, int]] = [((), 0)]
+        else:  # every mix of m = 1..K lost nodes, switched on by e_m; too many mixes: the conservative state
+            combos = _multisets(offers_left, len(brk))
+            states = [("k", 0)] if len(combos) > MAX_MULTISETS else [(a, len(a)) for a in combos]
+        for nodes_lost, m in states:
+            name = "availability:" + ("pools-lost=" + "+".join(lost) if lost else "") + \
+                (":" if lost and nodes_lost else "") + \
+                ("nodes-lost=" + ("k" if nodes_lost == "k" else "+".join(nodes_lost)) if nodes_lost else "")
+            act: dict = {}
+            if lost:
+                act[("spot_pool_survived", lost)] = 1.0
+            if m:
+                act[("spot_margin_step", m - 1)] = 1.0
+            for w in c.s.workloads:
+                deps = c.by_w.get(w.id, [])
+                hit = [d for d in deps if c.is_spot(d) and (c.pool(d) in lost or nodes_lost == "k"
+                                                            or d.offer in nodes_lost)]
+                if not hit:
+                    continue  # implied by the base rows
+                left = [d for d in deps if c.pool(d) not in lost]
+                for t, per in enumerate(c.T):
+                    if per.demand_rpm[w.id] > 0:
+                        _state_rows(c, name, w, t, left, act, nodes_lost, brk, u_made)
+
+
+def _pool_budget(c: _Ctx, risk: SpotRisk, sets: list, brk: list[float], mu_max: list[float], nbar: dict,
+                 weight: dict[str, float]) -> None:
+    """sum_S p_S (1 - sigma_S) + sum_S c_S <= budget, with c_S >= p_S (f_t + sigma_S + y_P - 2) for P in S,
+    c_S >= 0: a survived set that holds nodes (y_P = 1: pool P has nodes) is charged the chance that one of its
+    events meets a node down on its own, f_t >= 1 - exp(-mu_t) >= P(D >= 1). While mu_max <= 1, f_t = mu_t -
+    sum_i delta_i e_{i,t}, the tangent through each breakpoint interval's left end (1 - exp(-mu) is concave, so
+    mu - (mu_i - 1 + exp(-mu_i)) bounds it above from mu_i on); beyond, f_t = g_0 + sum_i (g_i - g_{i-1}) e_{i,t},
+    the bound's value at the right end of mu_t's interval (1 - exp(-mu_1), ..., 1 - exp(-mu_max))."""
+    T = range(len(c.T))
+    p_set = risk.pool_set_probability
+    pools = sorted({p for s in sets for p in s})
+    tangent = max(mu_max) <= 1.0
+    if tangent:  # f = mu - sum_i delta_i e_i: tangents at mu_i' = mu_i - margin (where e_i may turn 1), D_i =
+        # mu_i' - 1 + exp(-mu_i'), increments delta_i
+        cuts = [m - 1.0 + math.exp(-m) for m in (mu - 1e-6 * max(1.0, mu) for mu in brk)]
+        step, f0 = [b - a for a, b in zip([0.0, *cuts], cuts)], 0.0
+    else:  # f = g_0 + sum_i (g_i - g_{i-1}) e_i
+        ends = [1.0 - math.exp(-m) for m in (*brk, max(mu_max))]
+        step, f0 = [-(ends[i + 1] - ends[i]) for i in range(len(brk))], ends[0]
+    c.p.add_vars("spot_pool_survived", [(s, t) for s in sets for t in T], 0, 1, integer=True)
+    c.p.add_vars("spot_pool_used", [(p, t) for p in pools for t in T], 0, 1, integer=True)
+    c.p.add_vars("spot_pool_overlap", [(s, t) for s in sets for t in T], 0, None, integer=False)
+    for t in T:
+        for o in spot_offers(c.s):
+            if o.pool_effective in pools and nbar[o.id][t] > 0:
+                c.rows.add("spot_pool_used_link", (o.id, t), {("nodes", o.id, t): 1.0,
+                                                              ("spot_pool_used", o.pool_effective, t):
+                                                              -float(nbar[o.id][t])}, "<=", 0.0)
+        row = {("spot_pool_survived", s, t): -p_set[s] for s in sets}
+        row.update({("spot_pool_overlap", s, t): 1.0 for s in sets})
+        c.rows.add("spot_pool_budget", (t,), row, "<=", risk.unsurvived_budget - sum(p_set.values()))
+        for s in sets:
+            for pool in s:  # c_S - p_S (sigma_S + y_P + f_t - f0) >= p_S (f0 - 2)
+                over = {("spot_pool_overlap", s, t): 1.0, ("spot_pool_survived", s, t): -p_set[s],
+                        ("spot_pool_used", pool, t): -p_set[s]}
+                over.update({("spot_margin_step", i, t): p_set[s] * d for i, d in enumerate(step)})
+                if tangent:
+                    over.update({("nodes", o, t): -p_set[s] * m for o, m in weight.items() if m > 0})
+                c.rows.add("spot_pool_overlap_min", (s, pool, t), over, ">=", p_set[s] * (f0 - 2.0))
+
+
+def _state_rows(c: _Ctx, name: str, w, t: int, left: list[Deployment], act: dict, nodes_lost, brk, u_made) -> None:
+    """A node/pool state of (d): replicas of d that survive are r (not losing), or v <= max(0, r - loss)."""
+    supply = []
+    for d in left:
+        if not c.is_spot(d) or (nodes_lost != "k" and d.offer not in nodes_lost):
+            supply.append((d, {c.r(d, t): 1.0}, 1.0))
+            continue
+        nu = float(replicas_per_node(d, c.offers[d.offer].gpus_per_node))
+        v = ("spot_survivors", name, d.index, t)
+        c.p.add_vars("spot_survivors", [v[1:]], 0, None, integer=False)
+        row = {v: 1.0, ("replicas", d.index, t): -1.0}
+        if nodes_lost == "k":  # loss nu sum_i e_i (at most nu K): v <= r - nu sum e + nu K (1 - u)
+            tag, most = "k", float(len(brk))
+            row.update({("spot_margin_step", i, t): nu for i in range(len(brk))})
+            rhs = nu * most
+        else:  # loss nu a: v <= r - nu a u
+            tag = most = float(nodes_lost.count(d.offer))
+            rhs = 0.0
+        u = ("spot_relied", d.index, tag, t)
+        if u not in u_made:
+            c.p.add_vars("spot_relied", [u[1:]], 0, 1, integer=True)
+            u_made.add(u)
+        row[u] = nu * most
+        c.rows.add("spot_survivors_cap", v[1:], row, "<=", rhs)
+        bound = sum(b.share * c.T[t].demand_rpm[w.id] / cap for b, cap in zip(w.buckets, d.capacity_rpm) if cap > 0)
+        c.rows.add("spot_relied_bound", v[1:], {v: 1.0, u: -bound}, "<=", 0.0)  # v <= B u
+        supply.append((d, {v: 1.0}, 1.0))
+    _serve(c, name, w, t, supply, 1.0, act)
+
+
+# --------------------------------------------------------------------------- explanations and overrides
+
+
+def explain_hedge(s: Scenario, options: OptionSet, joint: str) -> list[str]:
+    """Why no fleet meets the spot rules, per workload, in words; else ``joint`` (the generic reason), followed by
+    a note on the hedge when it is on."""
+    if not hedge_blocks(s):
+        return [joint]
+    pol = s.policy.spot
+    offers = {o.id: o for o in s.offers}
+    reasons = []
+    for w in s.workloads:
+        deps = options.for_workload(w.id)
+        if pol.min_non_spot_share > 0 and not any(offers[d.offer].market != "spot" for d in deps):
+            reasons.append(f"workload '{w.id}': policy.spot.min_non_spot_share is {pol.min_non_spot_share:g} but no "
+                           "on-demand or reserved offer can serve it")
+            continue
+        for lost in pool_sets(s, pol.pool_failures) if pol.hedge and pol.degraded_service > 0 else []:
+            if deps and all(offers[d.offer].market == "spot" and offers[d.offer].pool_effective in lost for d in deps):
+                reasons.append(f"workload '{w.id}': losing spot pool(s) {', '.join(lost)} leaves no option to serve "
+                               f"it, and policy.spot.degraded_service is {pol.degraded_service:g}")
+                break
+    if reasons or not pol.hedge:
+        return reasons or [joint]
+    return [joint, f"the spot hedge is on (survive {pol.pool_failures} pool(s) lost at {pol.degraded_service:.0%} of "
+                   f"demand; availability target {pol.availability_target:g}: node reclaims, and pool events up to "
+                   f"{spot_risk(s).pools_lost} pool(s) at once, at full demand); policy.spot.hedge: false plans on "
+                   "expected spot capacity only"]
+
+
+def with_spot_overrides(s: Scenario, *, interruption_rate: float | None = None,
+                        recovery_minutes: float | None = None) -> Scenario:
+    """The scenario with every spot offer's rate and/or recovery time replaced (``--interruption-rate``)."""
+    if interruption_rate is None and recovery_minutes is None:
+        return s
+    upd: dict = {}
+    if interruption_rate is not None:
+        upd["interruption_rate_per_hour"] = interruption_rate
+    if recovery_minutes is not None:
+        upd["recovery_minutes"] = recovery_minutes
+    data = s.model_dump(exclude_unset=True)
+    data["offers"] = [{**o.model_dump(exclude_unset=True), **upd} if o.market == "spot"
+                      else o.model_dump(exclude_unset=True) for o in s.offers]
+    return Scenario.model_validate(data)  # validated again: a rate above 10/h is refused here too

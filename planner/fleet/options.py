@@ -1,0 +1,232 @@
+"""Deployment options: every way each workload could be served, with the reason kept for each one dropped.
+
+An option (a *deployment*) is workload x offer x precision x TP degree x MIG profile. Its capacity per replica
+(requests/min at the workload's SLOs, one number per ``size_mix`` bucket) comes from ``planner.perf.estimate`` or
+from the scenario's ``capacity_overrides``.
+
+Enumeration, per workload w and offer o (GPU g, node size G_o):
+- precisions: those the workload allows;
+- TP degrees t in {1, 2, 4, ...}: t <= min(G_o, nvlink_max_gpus(g)) when g has NVLink; t <= G_o over PCIe when g
+  has no NVLink at all (the performance model charges the slow PCIe all-reduce, so these survive only if they
+  still meet the SLO);
+- MIG profiles (offers with ``mig: true``): every profile of g, with t = 1 (no TP across MIG slices).
+
+Dropped, with the reason kept: does not fit in memory, precision unsupported on the architecture, SLO
+unreachable even at concurrency 1, spot availability 0, capacity override 0.
+
+Dominance on the same offer (safe for the integer program): option A is dominated by B when both are whole-GPU
+options (or both use the same MIG profile), B uses no more GPUs per replica (t_B <= t_A, so t_B divides t_A)
+and (t_A / t_B) cap_B[b] >= cap_A[b] for every bucket b. Any fleet using A can swap each A replica for t_A / t_B
+B replicas on the same GPUs of the same node without losing capacity (the bucket loads split evenly, so each
+B replica's time-share sum_b x_b / (k cap_B[b]) <= sum_b x_b / cap_A[b]) or adding GPUs, and with no fewer
+replicas, so removing A never raises the optimum. Exact ties keep the option listed first (workload's precision
+order, then smaller TP). Per-GPU dominance matters for multi-period plans: every TP degree that is never
+better per GPU multiplies the near-equivalent fractional fleets the solver must rule out in each period.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from planner.catalog.records import GpuSpec
+from planner.scenario.model import Offer, Workload
+from planner.scenario.io import LoadedScenario
+
+
+def spot_availability(offer: Offer) -> float:
+    """Expected share of time a node of ``offer`` is up: ``max(0, 1 - rate/h x recovery_h)``; 1 off spot.
+
+    This is the first-order (conservative) form of the renewal-process availability 1 / (1 + rate x recovery);
+    the two differ by (rate x recovery)^2 at most, and the spot-risk simulator measures the exact one.
+    """
+    if offer.market != "spot":
+        return 1.0
+    return max(0.0, 1.0 - (offer.interruption_rate_per_hour or 0.0) * offer.recovery_minutes_effective / 60.0)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One usable option. ``capacity_rpm[b]`` is per replica at the SLO for bucket b (0: cannot serve b)."""
+
+    index: int
+    workload: str
+    offer: str
+    gpu: str
+    precision: str
+    tp: int
+    mig_profile: str | None
+    capacity_rpm: tuple[float, ...]
+    ttft_ms: tuple[float, ...]
+    tpot_ms: tuple[float, ...]
+    availability: float
+    price_usd_per_gpu_hour: float
+    mig_class: int | None = None  # slot-class index of the MIG profile (``planner.catalog.mig`` order)
+
+    @property
+    def gpus_per_replica(self) -> int:
+        """Whole GPUs a replica occupies (a MIG replica occupies an instance, counted through patterns)."""
+        return 0 if self.mig_profile else self.tp
+
+    @property
+    def gpu_share(self) -> float:
+        """GPUs a replica occupies: its TP degree, or c/7 of a GPU for a MIG instance of c compute slices."""
+        if self.mig_class is None:
+            return float(self.tp)
+        from planner.catalog.mig import SLOT_CLASSES  # noqa: PLC0415
+
+        return SLOT_CLASSES[self.mig_class].compute_fraction
+
+    @property
+    def key(self) -> tuple:
+        return (self.workload, self.offer, self.precision, self.tp, self.mig_profile)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """An option that will not be in the integer program, and why."""
+
+    workload: str
+    offer: str
+    gpu: str
+    precision: str
+    tp: int
+    mig_profile: str | None
+    state: str  # "dropped" | "dominated"
+    reason: str
+    best_ttft_ms: float | None = None
+    weights_gib_per_gpu: float | None = None
+
+
+@dataclass
+class OptionSet:
+    deployments: list[Deployment] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    mig_profiles: dict[str, tuple[str, ...]] = field(default_factory=dict)  # MIG offer -> its GPU's profiles
+
+    def for_workload(self, wid: str) -> list[Deployment]:
+        return [d for d in self.deployments if d.workload == wid]
+
+    def rejected_for(self, wid: str) -> list[Rejected]:
+        return [r for r in self.rejected if r.workload == wid]
+
+
+def tp_degrees(offer: Offer, gpu: GpuSpec) -> list[int]:
+    """Powers of two up to the node's NVLink group (or the node over PCIe when the GPU has no NVLink)."""
+    limit = min(offer.gpus_per_node, gpu.nvlink_max_gpus) if gpu.has_nvlink else offer.gpus_per_node
+    out, t = [], 1
+    while t <= limit:
+        out.append(t)
+        t *= 2
+    return out
+
+
+def _load_calibration(loaded: LoadedScenario, calibration):
+    if calibration is not None:
+        return calibration
+    path = loaded.scenario.policy.calibration
+    if path is None:
+        return None
+    from planner.perf.calibration import load_calibration  # noqa: PLC0415
+
+    return load_calibration(Path(loaded.base_dir) / path)
+
+
+def _dominates(b: Deployment, a: Deployment) -> bool:
+    """B dominates A per GPU: tp_B divides tp_A (powers of two, tp_B <= tp_A) and tp_A / tp_B replicas of B, which
+    fit in the GPUs of one A replica, serve every bucket at least as fast: (tp_A / tp_B) cap_B[b] >= cap_A[b]."""
+    if (a.mig_profile is None) != (b.mig_profile is None) or a.mig_profile != b.mig_profile:
+        return False
+    if b.tp > a.tp:
+        return False
+    k = a.tp // b.tp
+    return all(k * cb >= ca for cb, ca in zip(b.capacity_rpm, a.capacity_rpm))
+
+
+def _prune_dominated(cands: list[Deployment]) -> tuple[list[Deployment], list[tuple[Deployment, Deployment]]]:
+    """Drop options dominated by another on the same offer; ties keep the earlier one."""
+    kept: list[Deployment] = []
+    pruned: list[tuple[Deployment, Deployment]] = []
+    for i, a in enumerate(cands):
+        winner = None
+        for j, b in enumerate(cands):
+            if i == j or not _dominates(b, a):
+                continue
+            strictly = b.tp < a.tp or any(cb > ca for cb, ca in zip(b.capacity_rpm, a.capacity_rpm))
+            if strictly or j < i:
+                winner = b
+                break
+        if winner is None:
+            kept.append(a)
+        else:
+            pruned.append((a, winner))
+    # Name a kept dominator in the reason (dominance is transitive, so one exists).
+    pruned = [(a, next((b for b in kept if _dominates(b, a)), w)) for a, w in pruned]
+    return kept, pruned
+
+
+def _describe(d: Deployment) -> str:
+    where = f"MIG {d.mig_profile}" if d.mig_profile else f"TP{d.tp}"
+    return f"{d.precision} {where}"
+
+
+def enumerate_options(loaded: LoadedScenario, calibration=None) -> OptionSet:
+    """All deployment options of the scenario, feasible ones first-class, the rest with their reasons."""
+    from planner.perf.estimate import capacity_for_workload  # noqa: PLC0415 - perf is heavy; only load when used
+
+    s, cat = loaded.scenario, loaded.catalog
+    calib = _load_calibration(loaded, calibration)
+    result = OptionSet()
+    # Capacity depends on the GPU, not on the offer that sells it: offers of one GPU (markets, regions, node
+    # sizes) share one performance-model call per (workload, GPU, precision, TP, MIG profile).
+    memo: dict[tuple, list] = {}
+    for w in s.workloads:
+        model = cat.model(w.model)
+        for o in s.offers:
+            gpu = cat.gpu(o.gpu)
+            avail = spot_availability(o)
+            price_gpu = o.price_usd_per_node_hour_effective / o.gpus_per_node
+            cands: list[Deployment] = []
+            configs = [(p, t, None) for p in w.precisions for t in tp_degrees(o, gpu)]
+            if o.mig:
+                result.mig_profiles[o.id] = gpu.mig_profiles
+                configs += [(p, 1, prof) for p in w.precisions for prof in gpu.mig_profiles]
+            for precision, tp, prof in configs:
+                key = (w.id, gpu.id, precision, tp, prof)
+                if key not in memo:
+                    memo[key] = capacity_for_workload(model, gpu, w, tp=tp, mig_profile=prof, precision=precision,
+                                                      calibration=calib, overrides=s.capacity_overrides)
+                ests = memo[key]
+                caps = tuple(max(0.0, e.requests_per_min) for e in ests)
+                base = dict(workload=w.id, offer=o.id, gpu=gpu.id, precision=precision, tp=tp, mig_profile=prof)
+                if avail <= 0.0:
+                    result.rejected.append(Rejected(**base, state="dropped",
+                                                    reason="spot availability is 0 (interruption rate x recovery >= 1 hour)"))
+                    continue
+                if not any(c > 0 for c in caps):
+                    first = next((e for e in ests if e.reason), ests[0])
+                    best_ttft = min((e.ttft_ms for e in ests if e.fits and e.ttft_ms > 0), default=None)
+                    result.rejected.append(Rejected(
+                        **base, state="dropped", reason=first.reason or "cannot serve at the SLO",
+                        best_ttft_ms=best_ttft, weights_gib_per_gpu=first.weights_gib_per_gpu))
+                    continue
+                cands.append(Deployment(
+                    index=-1, **base, capacity_rpm=caps,
+                    ttft_ms=tuple(e.ttft_ms for e in ests), tpot_ms=tuple(e.tpot_ms for e in ests),
+                    availability=avail, price_usd_per_gpu_hour=price_gpu,
+                    mig_class=None if prof is None else gpu.mig_profiles.index(prof)))
+            kept, pruned = _prune_dominated(cands)
+            for a, b in pruned:
+                result.rejected.append(Rejected(
+                    workload=a.workload, offer=a.offer, gpu=a.gpu, precision=a.precision, tp=a.tp,
+                    mig_profile=a.mig_profile, state="dominated",
+                    reason=f"dominated by {_describe(b)} on the same offer (at least the capacity per GPU, "
+                           "fits in the same GPUs)"))
+            result.deployments.extend(kept)
+    result.deployments = [replace(d, index=i) for i, d in enumerate(result.deployments)]
+    return result
+
+
+def buckets_of(w: Workload) -> list[tuple[int, int, float]]:
+    """(prompt_tokens, output_tokens, share) per bucket, in order."""
+    return [(b.prompt_tokens, b.output_tokens, b.share) for b in w.buckets]

@@ -1,0 +1,213 @@
+"""Read a solved ``Formulation`` back into a ``Plan`` (nodes, replicas, MIG partitions, costs per period).
+
+Cost attribution to workloads (for ``workloads[].usd_per_hour``): each offer's cost in a period is shared among
+the workloads by the GPU-equivalents their replicas occupy there (TP degree for whole GPUs, c/7 of a GPU for a
+MIG instance of c compute slices); idle capacity is shared in the same proportion, so the workload costs add up
+to the fleet cost.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from planner.fleet.formulation import Formulation, fleet_cost, offer_costs
+from planner.plan import (BucketLoad, CommitmentLine, CostBreakdown, MigPartition, NodeLine, OptionLine, PeriodPlan,
+                          Plan, ReplicaLine, WorkloadLine)
+from planner.problem import Solution
+
+
+def _round(x: float) -> float:
+    return float(round(x, 9))
+
+
+def _maybe(p, x: np.ndarray, key: tuple) -> float:
+    """Value of a variable that may not exist (no load variable where demand or capacity is 0)."""
+    try:
+        return float(x[p.index(key)])
+    except KeyError:
+        return 0.0
+
+
+def _period(f: Formulation, sol: Solution, t: int, gpu_ids: dict[str, str]) -> PeriodPlan:
+    p, s, per = f.problem, f.scenario, f.horizon.periods[t]
+    x = sol.values
+    val = lambda key: float(x[p.index(key)])  # noqa: E731
+    nodes = []
+    costs = offer_costs(f, x, t)
+    for o in s.offers:
+        price = o.price_usd_per_node_hour_effective * per.price_multiplier(o.id)
+        if o.market == "reserved":
+            new = int(round(val(("reserved", o.id, per.epoch))))
+            count, cost = o.owned_nodes + new, costs.get(o.id, 0.0)
+            if new and f.horizon.commitments is not None:
+                price = cost / new  # the mean locked rate of the active commitments
+        else:
+            count = int(round(val(("nodes", o.id, t))))
+            cost = count * price
+        if count == 0:
+            continue
+        nodes.append(NodeLine(offer=o.id, gpu=gpu_ids[o.id], market=o.market, count=count,
+                              gpus=count * o.gpus_per_node, usd_per_hour=_round(cost),
+                              owned=o.owned_nodes if o.market == "reserved" else 0,
+                              price_usd_per_node_hour=_round(price),
+                              price_multiplier=_round(per.price_multiplier(o.id))))
+    replicas = []
+    for d in f.options.deployments:
+        count = int(round(val(("replicas", d.index, t))))
+        w = s.workload(d.workload)
+        loads = []
+        for b, bucket in enumerate(w.buckets):
+            a = _maybe(p, x, ("load", d.index, b, t))
+            loads.append(BucketLoad(prompt_tokens=bucket.prompt_tokens, output_tokens=bucket.output_tokens,
+                                    capacity_requests_per_min=_round(d.capacity_rpm[b]),
+                                    assigned_requests_per_min=_round(max(a, 0.0))))
+        assigned = sum(bl.assigned_requests_per_min for bl in loads)
+        if count == 0 and assigned <= 1e-9:
+            continue
+        shares = [b.share for b in w.buckets]
+        used = sum(bl.assigned_requests_per_min / bl.capacity_requests_per_min
+                   for bl in loads if bl.capacity_requests_per_min > 0)
+        cap = sum(sh * c for sh, c in zip(shares, d.capacity_rpm))
+        mix = [bl.assigned_requests_per_min for bl in loads]
+        weights = mix if sum(mix) > 0 else shares
+        total_w = sum(wt for wt, c in zip(weights, d.capacity_rpm) if c > 0) or 1.0
+        ttft = sum(wt * v for wt, v, c in zip(weights, d.ttft_ms, d.capacity_rpm) if c > 0) / total_w
+        tpot = sum(wt * v for wt, v, c in zip(weights, d.tpot_ms, d.capacity_rpm) if c > 0) / total_w
+        replicas.append(ReplicaLine(
+            workload=d.workload, offer=d.offer, gpu=d.gpu, precision=d.precision, tp=d.tp,
+            mig_profile=d.mig_profile, count=count, capacity_requests_per_min=_round(cap),
+            assigned_requests_per_min=_round(assigned),
+            utilization=_round(used / (count * d.availability)) if count else 0.0,
+            availability=_round(d.availability), predicted_ttft_ms=_round(ttft), predicted_tpot_ms=_round(tpot),
+            buckets=tuple(loads)))
+    partitions = []
+    mig_offers = {d.offer for d in f.options.deployments if d.mig_profile}
+    for o_id in sorted(mig_offers):
+        profiles = _profiles_of(f, o_id)
+        for k, pat in enumerate(f.patterns):
+            n = int(round(val(("mig", o_id, k, t))))
+            if n:
+                names = [profiles[q] for q, c in enumerate(pat) for _ in range(c)]
+                partitions.append(MigPartition(offer=o_id, pattern=tuple(names), gpus=n))
+    usd = sum(n.usd_per_hour for n in nodes)
+    unmet = {}
+    if f.allow_unmet:
+        for w in s.workloads:
+            miss = sum(val(("unmet", w.id, b, t)) for b in range(len(w.buckets)))
+            if miss > 1e-9:
+                unmet[w.id] = _round(miss)
+    return PeriodPlan(name=per.name, hours=per.hours, epoch=per.epoch, demand_requests_per_min=dict(per.demand_rpm),
+                      nodes=tuple(nodes), replicas=tuple(replicas), mig_partitions=tuple(partitions),
+                      usd_per_hour=_round(usd), unmet_requests_per_min=unmet)
+
+
+def _profiles_of(f: Formulation, offer_id: str) -> dict[int, str]:
+    """Slot class -> concrete MIG profile name on the offer's GPU."""
+    return dict(enumerate(f.options.mig_profiles[offer_id]))
+
+
+def _workload_lines(f: Formulation, periods: list[PeriodPlan]) -> list[WorkloadLine]:
+    s, H = f.scenario, f.horizon.total_hours
+    cost = defaultdict(float)
+    served = defaultdict(float)
+    demand = defaultdict(float)
+    unmet = defaultdict(float)
+    for per in periods:
+        weight = per.hours / H
+        use: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        for r in per.replicas:
+            share = next(d.gpu_share for d in f.options.deployments
+                         if (d.workload, d.offer, d.precision, d.tp, d.mig_profile)
+                         == (r.workload, r.offer, r.precision, r.tp, r.mig_profile))
+            use[r.offer][r.workload] += r.count * share
+            served[r.workload] += weight * r.assigned_requests_per_min
+        for n in per.nodes:
+            total = sum(use[n.offer].values())
+            for wid, g in use[n.offer].items():
+                cost[wid] += weight * n.usd_per_hour * g / total
+        for wid, v in per.demand_requests_per_min.items():
+            demand[wid] += weight * v
+        for wid, v in per.unmet_requests_per_min.items():
+            unmet[wid] += weight * v
+    lines = []
+    for w in s.workloads:
+        out_tokens = sum(b.share * b.output_tokens for b in w.buckets)
+        tokens_per_hour = served[w.id] * 60.0 * out_tokens
+        per_m = cost[w.id] / tokens_per_hour * 1e6 if tokens_per_hour > 0 else None
+        lines.append(WorkloadLine(id=w.id, demand_requests_per_min=_round(demand[w.id]),
+                                  served_requests_per_min=_round(served[w.id]),
+                                  unmet_requests_per_min=_round(unmet[w.id]), usd_per_hour=_round(cost[w.id]),
+                                  usd_per_million_output_tokens=None if per_m is None else _round(per_m)))
+    return lines
+
+
+def option_lines(f: Formulation, chosen: set[int]) -> list[OptionLine]:
+    """Every option considered: chosen ones, feasible alternatives, dominated and dropped with reasons."""
+    out = []
+    for d in f.options.deployments:
+        w = f.scenario.workload(d.workload)
+        cap = sum(b.share * c for b, c in zip(w.buckets, d.capacity_rpm))
+        gpus = d.tp if not d.mig_profile else None
+        cost = None if gpus is None else d.price_usd_per_gpu_hour * gpus
+        out.append(OptionLine(workload=d.workload, offer=d.offer, gpu=d.gpu, precision=d.precision, tp=d.tp,
+                              mig_profile=d.mig_profile, state="chosen" if d.index in chosen else "feasible",
+                              capacity_requests_per_min=_round(cap),
+                              usd_per_hour_per_replica=None if cost is None else _round(cost),
+                              predicted_ttft_ms=_round(float(np.mean(d.ttft_ms)))))
+    for r in f.options.rejected:
+        out.append(OptionLine(workload=r.workload, offer=r.offer, gpu=r.gpu, precision=r.precision, tp=r.tp,
+                              mig_profile=r.mig_profile, state=r.state, reason=r.reason,
+                              predicted_ttft_ms=r.best_ttft_ms))
+    return out
+
+
+def _commitments(f: Formulation, x: np.ndarray) -> tuple[CommitmentLine, ...] | None:
+    """The commitments signed (forecast), or None when the horizon has no commitment options (plan solve)."""
+    if f.horizon.commitments is None:
+        return None
+    hours, out = f.horizon.epoch_hours, []
+    for k, c in enumerate(f.horizon.commitments):
+        for start in range(f.horizon.n_epochs):
+            n = int(round(float(x[f.problem.index(("commit", c.offer, k, start))])))
+            if n <= 0:
+                continue
+            rate, tail_h = c.usd_per_node_hour[start], c.tail_hours[start]
+            term_h = sum(hours[start:start + c.term_epochs]) + tail_h
+            out.append(CommitmentLine(offer=c.offer, option=c.option, nodes=n, start_epoch=start,
+                                      start_month=f.horizon.epoch_names[start], term_months=c.term_epochs,
+                                      usd_per_node_hour=_round(rate), upfront_usd_per_node=c.upfront_usd_per_node,
+                                      usd=_round(n * (c.upfront_usd_per_node + rate * term_h)),
+                                      tail_usd=_round(n * rate * tail_h)))
+    return tuple(out)
+
+
+def build_plan(f: Formulation, sol: Solution, *, gpu_ids: dict[str, str], tie_break: str = "") -> Plan:
+    """Assemble the Plan from a solution with values (status optimal or feasible)."""
+    T = f.horizon.periods
+    periods = [_period(f, sol, t, gpu_ids) for t in range(len(T))]
+    peak = max(range(len(periods)), key=lambda t: (periods[t].usd_per_hour, -t))
+    top = periods[peak]
+    breakdown = fleet_cost(f, sol.values)
+    chosen = {d.index for d in f.options.deployments
+              if any(sol.values[f.problem.index(("replicas", d.index, t))] > 0.5 for t in range(len(T)))}
+    return Plan(
+        scenario=f.scenario.name, status=sol.status, objective_usd_per_hour=_round(sum(breakdown.values())),
+        bound_usd_per_hour=None if sol.bound is None or not np.isfinite(sol.bound) else _round(sol.bound),
+        gap=None if sol.gap is None or not np.isfinite(sol.gap) else _round(sol.gap),
+        solver=sol.solver, solve_seconds=round(sol.solve_seconds, 4), message=sol.message,
+        target_utilization=f.scenario.policy.target_utilization,
+        nodes=top.nodes, replicas=top.replicas, mig_partitions=top.mig_partitions,
+        workloads=tuple(_workload_lines(f, periods)),
+        cost=CostBreakdown(on_demand_usd_per_hour=_round(breakdown.get("on_demand", 0.0)),
+                           spot_usd_per_hour=_round(breakdown.get("spot", 0.0)),
+                           reserved_usd_per_hour=_round(breakdown.get("reserved", 0.0)),
+                           unmet_penalty_usd_per_hour=_round(breakdown.get("unmet_penalty", 0.0)),
+                           reserved_upfront_usd_per_hour=_round(breakdown.get("reserved_upfront", 0.0)),
+                           reserved_tail_usd_per_hour=_round(breakdown.get("reserved_tail", 0.0))),
+        periods=tuple(periods), commitments=_commitments(f, sol.values), options=tuple(option_lines(f, chosen)),
+        tie_break=tie_break,
+        problem_size={"variables": f.problem.n_vars, "constraints": f.problem.n_rows,
+                      "nonzeros": f.problem.n_nonzeros, "deployments": len(f.options.deployments),
+                      "periods": len(T)})

@@ -1,0 +1,201 @@
+"""The calibration record: every tunable constant of the performance model, with defaults and provenance.
+
+One small frozen record (:class:`Calibration`) holds the efficiency constants of the roofline
+(``planner.perf.roofline``) and one :class:`EngineFactors` per serving engine. ``plan calibrate`` fits the
+constants to measurements (``planner.perf.fit``) and writes them as YAML; a scenario points at the
+file with ``policy.calibration`` and :func:`load_calibration` reads it back.
+
+Defaults and where they come from (see ``docs/perf-model.md`` for the full discussion):
+
+========================  =======  ===========================================================================
+constant                  default  provenance
+========================  =======  ===========================================================================
+eta_bw                    0.85     decode GEMMs reach 0.80-0.90 of HBM bandwidth (public kernel profiles;
+                                   llm-analysis suggests 0.9, aiconfigurator 0.8)
+eta_bf16                  0.70     prefill GEMMs reach 0.68-0.84 of dense BF16 peak; llm-analysis <= 0.7
+eta_fp8                   0.50     FP8 GEMMs reach 0.50-0.68 of FP8 peak (aiconfigurator uses 0.45)
+eta_fp4                   0.35     FP4 GEMMs reach 0.36-0.47 of FP4 peak (aiconfigurator uses 0.30)
+eta_attn                  0.50     attention (FlashAttention-2/3 class kernels) reaches 0.4-0.7 of BF16 peak
+eta_link                  0.70     NCCL ring all-reduce bus bandwidth ~0.7-0.8 of NVLink (nccl-tests)
+eta_pcie                  0.40     all-reduce over PCIe Gen4/5 through the host: nccl-tests busbw ~10-16 GB/s
+                                   of the 32 GB/s x16 rate on 8-GPU PCIe servers (no NVLink, often no P2P)
+eta_moe                   0.60     grouped expert GEMMs (fused MoE) relative to dense GEMMs: each expert sees
+                                   only N·k/E tokens, so its GEMM is small and reaches ~50-70 % of a dense one
+roofline_p                2        smooth roofline (a^p + b^p)^(1/p) per kernel class; chosen on the public
+                                   table (median throughput APE 13.7 % with the plain max, 11.1 % with p = 2;
+                                   in-sample)
+t_layer_us                10       per-layer kernel tails at decode (fits between 0 and 60 us, see perf-model.md)
+t_ar_nvlink_us            8        one small NVLink all-reduce, custom kernels (5-10 us; NCCL 35-45 us)
+t_ar_pcie_us              30       one small all-reduce over PCIe (several PCIe round trips)
+workspace_gib             1.0      CUDA context, cuBLAS/NCCL buffers, CUDA graphs per GPU; the activations of
+                                   one prefill chunk and the FP32 logits of a full batch are added on top
+                                   (``perf_memory.workspace_gib``), 2-4 GiB in all for 8-70B models
+========================  =======  ===========================================================================
+
+``gpu_speed`` holds optional per-GPU factors on every efficiency (none by default; ``plan calibrate`` sets
+them for the GPUs its measurements cover). Engine factors (``vllm``, ``sglang``, ``trtllm``): ``speed``
+multiplies every efficiency (1.0 = the constants above), ``t_step_ms`` is the per-iteration
+host/scheduler/sampling cost, ``t_request_ms`` the per-request latency outside the GPU steps (tokenise,
+schedule, detokenise), ``max_batch`` the engine's default cap on concurrent sequences, ``mem_util`` /
+``mem_mode`` how the engine sizes its KV pool and ``chunk_tokens`` its prefill chunk (tokens per step).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from planner.errors import InputError
+
+ENGINES = ("vllm", "sglang", "trtllm")
+
+# Fittable scalar constants: name -> (lower, upper) bounds used by ``plan calibrate``.
+CONSTANT_BOUNDS: dict[str, tuple[float, float]] = {
+    "eta_bw": (0.5, 0.98),
+    "eta_bf16": (0.3, 0.95),
+    "eta_fp8": (0.2, 0.9),
+    "eta_fp4": (0.15, 0.8),
+    "eta_attn": (0.2, 0.9),
+    "eta_moe": (0.2, 1.0),
+}
+ENGINE_BOUNDS: dict[str, tuple[float, float]] = {
+    "speed": (0.4, 1.6),
+    "t_request_ms": (0.0, 50.0),
+}
+GPU_SPEED_BOUNDS = (0.5, 1.5)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class EngineFactors(_Frozen):
+    """How one serving engine departs from the plain roofline (defaults: its documented settings)."""
+
+    speed: float = Field(1.0, gt=0, description="multiplies eta_bw and every eta_c (kernel quality)")
+    t_step_ms: float = Field(0.3, ge=0, description="host + scheduler + sampling time per engine step")
+    t_request_ms: float = Field(3.0, ge=0, description="per-request latency added to TTFT")
+    max_batch: int = Field(256, ge=1, description="default cap on concurrently running sequences")
+    mem_util: float = Field(0.9, gt=0, le=1, description="share of memory the engine may use")
+    mem_mode: Literal["total", "free"] = Field(
+        "total", description="total: KV = util*VRAM - weights - workspace (vLLM, SGLang); "
+                             "free: KV = util*(VRAM - weights - workspace) (TensorRT-LLM)")
+    chunk_tokens: int = Field(8192, ge=64, description="prefill tokens per scheduler step (chunked prefill)")
+    source: str = ""
+
+
+def _default_engines() -> dict[str, EngineFactors]:
+    return {
+        "vllm": EngineFactors(
+            max_batch=256, mem_util=0.90, mem_mode="total", chunk_tokens=8192,
+            source="vLLM defaults: gpu_memory_utilization 0.9, max_num_seqs 256, max_num_batched_tokens 8192 "
+                   "(V1 on >=70 GiB GPUs); speed 1.0 (no public vLLM max-throughput rows in the reference set)"),
+        "sglang": EngineFactors(
+            max_batch=1024, mem_util=0.88, mem_mode="total", chunk_tokens=8192,
+            source="SGLang defaults: mem_fraction_static ~0.88 on 80 GB GPUs (weights + KV), chunked_prefill_size "
+                   "8192, max_running_requests sized from memory (1024 used as cap); speed 1.0 (assumed parity)"),
+        "trtllm": EngineFactors(
+            max_batch=2048, mem_util=0.90, mem_mode="free", chunk_tokens=8192,
+            source="TensorRT-LLM defaults: kv_cache_free_gpu_mem_fraction 0.9 of memory left after the engine, "
+                   "max_batch_size 2048, max_num_tokens 8192 (trtllm-bench heuristics)"),
+    }
+
+
+class Calibration(_Frozen):
+    """All constants of the performance model. Frozen; ``with_values`` returns a modified copy."""
+
+    eta_bw: float = Field(0.85, gt=0, le=1, description="achieved share of memory bandwidth")
+    eta_bf16: float = Field(0.70, gt=0, le=1, description="achieved share of dense BF16/FP16 tensor peak")
+    eta_fp8: float = Field(0.50, gt=0, le=1, description="achieved share of dense FP8 (and INT8) peak")
+    eta_fp4: float = Field(0.35, gt=0, le=1, description="achieved share of dense FP4 peak")
+    eta_attn: float = Field(0.50, gt=0, le=1, description="attention kernels, share of BF16 peak")
+    eta_link: float = Field(0.70, gt=0, le=1, description="all-reduce bus bandwidth share of NVLink")
+    eta_pcie: float = Field(0.40, gt=0, le=1, description="all-reduce bus bandwidth share of PCIe")
+    eta_moe: float = Field(0.60, gt=0, le=1, description="expert GEMMs relative to dense GEMMs")
+    roofline_p: float = Field(2.0, ge=1, description="smooth-roofline exponent (inf = plain max)")
+    t_layer_us: float = Field(10.0, ge=0, description="fixed time per transformer layer per step")
+    t_ar_nvlink_us: float = Field(8.0, ge=0, description="latency of one all-reduce over NVLink")
+    t_ar_pcie_us: float = Field(30.0, ge=0, description="latency of one all-reduce over PCIe")
+    workspace_gib: float = Field(1.0, ge=0, description="per-GPU base reserve (context, graphs, NCCL)")
+    engines: dict[str, EngineFactors] = Field(default_factory=_default_engines)
+    gpu_speed: dict[str, float] = Field(
+        default_factory=dict, description="per-GPU factor on every efficiency (GPU id -> factor; absent = 1.0), "
+                                           "e.g. a power-capped part or a site's clocks; set by plan calibrate")
+    source: str = Field("defaults: public kernel profiles and tool defaults (planner/perf/calibration.py docstring)")
+
+    def engine(self, name: str) -> EngineFactors:
+        """Factors of ``name``; InputError with the known engines otherwise."""
+        try:
+            return self.engines[name]
+        except KeyError:
+            from planner.suggest import did_you_mean  # noqa: PLC0415
+
+            raise InputError(f"unknown engine {name!r}{did_you_mean(name, self.engines)} "
+                             f"(engines: {', '.join(self.engines)})") from None
+
+    def with_values(self, values: dict[str, float], source: str | None = None) -> "Calibration":
+        """A copy with scalar constants, ``engine.field`` and ``gpu_speed.<gpu id>`` entries replaced
+        (``{"eta_bw": 0.8, "trtllm.speed": 1.1, "gpu_speed.h100-sxm": 0.9}``)."""
+        top: dict[str, object] = {}
+        engines = {k: v.model_dump() for k, v in self.engines.items()}
+        gpus = dict(self.gpu_speed)
+        for key, val in values.items():
+            if key.startswith("gpu_speed."):
+                gpus[key.split(".", 1)[1]] = val
+            elif "." in key:
+                eng, fld = key.split(".", 1)
+                engines[eng][fld] = val
+            else:
+                top[key] = val
+        data = {**self.model_dump(), **top, "engines": engines, "gpu_speed": gpus}
+        if source is not None:
+            data["source"] = source
+        return Calibration.model_validate(data)
+
+
+DEFAULT = Calibration()
+
+
+def default_calibration() -> Calibration:
+    """The shipped constants."""
+    return DEFAULT
+
+
+def load_calibration(path: str | Path) -> Calibration:
+    """Read a calibration YAML written by ``plan calibrate`` (or by hand: missing keys keep defaults)."""
+    import yaml  # noqa: PLC0415
+
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read calibration file ({exc.strerror or exc})") from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"{p}: not valid YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{p}: expected a mapping of constants, got {type(data).__name__}")
+    engines = dict(_default_engines())
+    for name, fields in (data.pop("engines", None) or {}).items():
+        base = engines.get(name, EngineFactors())
+        if not isinstance(fields, dict):
+            raise InputError(f"{p}: engines.{name}: expected a mapping")
+        try:
+            engines[name] = EngineFactors.model_validate({**base.model_dump(), **fields})
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise InputError(f"{p}: engines.{name}.{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+    try:
+        return Calibration(**data, engines=engines)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise InputError(f"{p}: {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+
+
+def save_calibration(cal: Calibration, path: str | Path) -> None:
+    """Write ``cal`` as YAML (round-trips through :func:`load_calibration`)."""
+    import yaml  # noqa: PLC0415
+
+    data = cal.model_dump()
+    Path(path).write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")

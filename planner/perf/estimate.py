@@ -1,0 +1,406 @@
+"""The performance model: model × GPU config × precision → memory fit, TPOT, TTFT and requests/min at the SLOs.
+
+Pure functions; nothing is printed or read from disk. Memory lives in ``perf_memory``, the step-time roofline
+in ``perf_roofline``, the hardware view (MIG, TP links, precision support) in ``perf_device``, the constants
+in ``calibration``. This module adds serving at an SLA.
+
+Symbols: prompt ``I`` and output ``O`` tokens per request; ``C`` concurrency (requests in service);
+``c_max`` the KV/engine limit on concurrent sequences (``perf_memory``); ``t(B, T)`` the step time with
+``B`` decode sequences and ``T`` prefill tokens (``perf_roofline``); ``X`` the chunk budget (tokens/step).
+
+Decode (TPOT). Every running sequence emits one token per step, so a step completes ``B/O`` requests and
+must prefill as many new prompts: ``T = B·I/O`` prefill tokens ride in each step (chunked prefill). The token
+budget caps the decode batch at ``B_X = X·O/(I+O)``::
+
+    B       = min(C, B_X, c_max)
+    TPOT(C) = t(B, B·I/O)                                                     [s]
+
+Prefill under load (TTFT service part). A new prompt waits for the running step (Poisson arrivals land
+mid-step: ``TPOT/2``, or nothing when it is alone; closed-loop clients resubmit at a step boundary: nothing),
+then is prefilled together with the other prompts that arrived meanwhile — a Poisson number with mean
+``m = (B−1)/O`` — in ``n = ceil((I + X_o)/(X − B))`` steps that keep the other ``min(C, B) − 1`` decodes::
+
+    X_o      = I·m   (mean)    or   I·ceil(m + z_p·√m − ½)   (percentile p, normal approx. of Poisson)
+    TTFT_s   = t_req + [open loop] ½·TPOT·(1 − 1/C) + n·t(min(C, B) − 1, (I + X_o)/n)
+    S        = TTFT_s,mean + (O − 1)·TPOT                        time a request holds a slot      [s]
+
+Throughput (Little's law, per replica)::
+
+    requests/s = C / S ;   requests/min = 60·C / (TTFT_s + (O − 1)·TPOT) ;   output tok/s = O·requests/s
+
+Queueing. With ``concurrency`` given the load is a closed loop (benchmark clients): ``C − B`` requests
+beyond the batch wait ``(C − B)·S/B`` and the rate is ``B/S``. With SLOs the arrivals are Poisson (open
+loop) and a request waits for one of ``c = min(c_max, B_X)`` slots: an M/D/c queue, approximated as half
+the Erlang-C (M/M/c) wait (Allen–Cunneen with zero service variance, the sizes of one bucket being fixed)::
+
+    P_wait = ErlangC(c, a = C)                 W_mean = P_wait·S / (2·(c − C))
+    P(W > w) ≈ P_wait·exp(−2·(c − C)·w / S)    W_p = S/(2·(c − C))·ln(P_wait / (1 − p))⁺
+
+    TTFT_p(C) = TTFT_s,p + W_p                 (reported ``ttft_ms``; the mean is in ``terms``)
+
+At the SLOs the model picks the ``C`` with the most requests/min among those with ``TTFT_p ≤ ttft_slo`` and
+``TPOT ≤ tpot_slo`` (the largest such ``C`` whenever the rate grows with ``C``, which it does in practice).
+Without SLOs or a concurrency it reports the closed-loop maximum (``C = c_max``), the offline benchmark case.
+
+Cost: ``USD per 1M output tokens = price_usd_per_hour·gpus / (3600·output tok/s)·1e6`` with ``gpus`` = tp,
+or c/7 of one GPU for a MIG instance.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, replace
+from statistics import NormalDist
+from typing import TYPE_CHECKING, Literal, Sequence
+
+import numpy as np
+
+from planner.perf.calibration import Calibration, default_calibration
+from planner.catalog import normalize_name
+from planner.catalog.records import GpuSpec, ModelSpec
+from planner.errors import InputError
+from planner.perf.device import KV_DTYPE_BYTES, Device, check_precision, make_device, resolve_kv_dtype
+from planner.perf.memory import memory_plan, workspace_gib
+from planner.perf.roofline import StepContext, experts_touched, prefill_time, step_context, step_time
+
+if TYPE_CHECKING:  # types only
+    from planner.scenario.model import CapacityOverride, Workload
+
+__all__ = ["Estimate", "estimate", "capacity_for_workload", "usd_per_million_output_tokens", "JSON_KEYS"]
+
+JSON_KEYS = ("fits", "reason", "weights_gib_per_gpu", "kv_bytes_per_token_per_gpu", "kv_capacity_tokens",
+             "max_concurrency", "concurrency", "tpot_ms", "ttft_ms", "output_tokens_per_s", "requests_per_min",
+             "bound", "usd_per_million_output_tokens")
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """One prediction. ``fits`` is about memory; ``requests_per_min == 0`` means 'cannot serve' (see reason)."""
+
+    fits: bool
+    reason: str | None
+    weights_gib_per_gpu: float
+    kv_bytes_per_token_per_gpu: float
+    kv_capacity_tokens: int
+    max_concurrency: int
+    concurrency: int
+    tpot_ms: float
+    ttft_ms: float
+    output_tokens_per_s: float
+    requests_per_min: float
+    bound: Literal["memory", "compute"]
+    usd_per_million_output_tokens: float | None
+    terms: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self, include_terms: bool = False) -> dict:
+        """The documented JSON keys (``terms`` too when asked), plain Python types only."""
+        d = asdict(self)
+        out = {k: d[k] for k in JSON_KEYS}
+        for k, v in out.items():
+            if isinstance(v, float) and not math.isfinite(v):
+                out[k] = None
+        if include_terms:
+            out["terms"] = {k: (float(v) if math.isfinite(v) else None) for k, v in self.terms.items()}
+        return out
+
+
+def _cannot(reason: str, weights_gib: float = 0.0, **kw) -> Estimate:
+    base = dict(fits=False, reason=reason, weights_gib_per_gpu=weights_gib, kv_bytes_per_token_per_gpu=0.0,
+                kv_capacity_tokens=0, max_concurrency=0, concurrency=0, tpot_ms=0.0, ttft_ms=0.0,
+                output_tokens_per_s=0.0, requests_per_min=0.0, bound="memory", usd_per_million_output_tokens=None)
+    base.update(kw)
+    return Estimate(**base)
+
+
+def _check_args(prompt_tokens, output_tokens, context_tokens, concurrency, ttft_slo_ms, tpot_slo_ms,
+                ttft_percentile, price_usd_per_hour) -> None:
+    for name, v in (("prompt_tokens", prompt_tokens), ("output_tokens", output_tokens)):
+        if not isinstance(v, (int, np.integer)) or v < 1:
+            raise InputError(f"{name} must be a whole number >= 1, got {v!r}")
+    if context_tokens is not None and context_tokens < prompt_tokens + output_tokens:
+        raise InputError(f"context_tokens ({context_tokens}) must be >= prompt + output tokens "
+                         f"({prompt_tokens + output_tokens})")
+    if concurrency is not None and (ttft_slo_ms is not None or tpot_slo_ms is not None):
+        raise InputError("give either a concurrency or SLOs (ttft/tpot), not both")
+    if concurrency is not None and (not isinstance(concurrency, (int, np.integer)) or concurrency < 1):
+        raise InputError(f"concurrency must be a whole number >= 1, got {concurrency!r}")
+    for name, v in (("ttft_slo_ms", ttft_slo_ms), ("tpot_slo_ms", tpot_slo_ms)):
+        if v is not None and not v > 0:
+            raise InputError(f"{name} must be > 0, got {v!r}")
+    if not 0 < ttft_percentile < 100:
+        raise InputError(f"ttft_percentile must be between 0 and 100 (exclusive), got {ttft_percentile!r}")
+    if price_usd_per_hour is not None and not price_usd_per_hour >= 0:
+        raise InputError(f"price_usd_per_hour must be >= 0, got {price_usd_per_hour!r}")
+
+
+def _erlang_c(servers: float, load: np.ndarray) -> np.ndarray:
+    """Probability an arrival waits in M/M/c with ``servers`` servers and offered load ``load`` (< servers)."""
+    from scipy import special  # noqa: PLC0415 - only the SLO search needs it
+
+    a = np.maximum(load, 1e-12)
+    c = float(servers)
+    log_pc = c * np.log(a) - a - special.gammaln(c + 1.0)        # Poisson(a) pmf at c, in logs
+    below = special.gammaincc(c, a)                              # P(Poisson(a) <= c - 1)
+    top = np.exp(log_pc) * c / np.maximum(c - a, 1e-12)
+    return np.clip(top / (below + top), 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class _Case:
+    ctx: StepContext
+    prompt: int
+    output: int
+    c_max: int          # concurrent sequences the KV pool and engine allow
+    b_budget: int       # decode sequences the prefill chunk budget sustains
+    t_req_s: float
+    z: float            # standard normal quantile of the TTFT percentile
+    p: float
+
+
+def _curve(case: _Case, conc: np.ndarray, open_loop: bool) -> dict[str, np.ndarray]:
+    """TPOT, TTFT (mean, percentile) and requests/s for each concurrency in ``conc`` (seconds)."""
+    i, o, ctx = case.prompt, case.output, case.ctx
+    c = np.asarray(conc, dtype=float)
+    b = np.minimum(c, min(case.b_budget, case.c_max))
+    dec_ctx = i + o / 2.0
+    dec = step_time(ctx, b, b * i / o, dec_ctx, i / 2.0)
+    tpot = dec["total"]
+    m = np.maximum(b - 1.0, 0.0) / o
+    x_mean = i * m
+    x_p = i * np.ceil(np.maximum(m + case.z * np.sqrt(m) - 0.5, 0.0))
+    others = np.clip(np.minimum(c, b) - 1.0, 0.0, None)  # sequences decoding beside mine
+    # Poisson arrivals land mid-step; closed-loop clients resubmit as their request ends, at a step boundary
+    residual = 0.5 * tpot * np.clip(1.0 - 1.0 / c, 0.0, 1.0) if open_loop else np.zeros_like(tpot)
+    pf_mean = prefill_time(ctx, i, others, x_mean, dec_ctx)
+    pf_p = pf_mean if case.z <= 0 else prefill_time(ctx, i, others, x_p, dec_ctx)
+    ttft_s_mean = case.t_req_s + residual + pf_mean
+    ttft_s_p = case.t_req_s + residual + pf_p
+    hold = ttft_s_mean + (o - 1) * tpot
+    if open_loop:
+        servers = float(min(case.c_max, case.b_budget))
+        pw = _erlang_c(servers, c)
+        gap = np.maximum(servers - c, 1e-12)
+        w_mean = pw * hold / (2 * gap)
+        w_p = hold / (2 * gap) * np.log(np.maximum(pw / (1 - case.p), 1.0))
+        w_mean = np.where(c < servers, w_mean, np.inf)
+        w_p = np.where(c < servers, w_p, np.inf)
+        rps = c / hold
+    else:
+        w_mean = w_p = np.where(c > b, (c - b) * hold / b, 0.0)
+        rps = b / hold
+    return {"tpot": tpot, "ttft_mean": ttft_s_mean + w_mean, "ttft_p": ttft_s_p + w_p, "rps": rps,
+            "wait_mean": w_mean, "wait_p": w_p, "prefill": pf_p, "residual": residual, "decode_batch": b,
+            "hold": hold, **{f"dec_{k}": v for k, v in dec.items()}}
+
+
+def _load_text(load: float) -> str:
+    return f"{load:g}" if load >= 1 else f"{load:g} (one slot: mean load below 1)"
+
+
+def _pick(vals: dict[str, np.ndarray], j: int) -> dict[str, float]:
+    return {k: float(np.asarray(v)[j]) for k, v in vals.items()}
+
+
+def _slo_search(case: _Case, ttft_slo_s: float, tpot_slo_s: float) -> tuple[bool, float, dict[str, float]]:
+    """Load (mean requests in service) with the most requests/s meeting both SLOs: a coarse geometric grid,
+    then every integer between the grid neighbours of the best feasible point. When no load qualifies:
+    (False, lowest load, its values) -- the best TTFT and TPOT the replica can offer."""
+    servers = min(case.c_max, case.b_budget)
+    if servers >= 2:
+        top = servers - 1
+        grid = np.unique(np.round(np.geomspace(1, top, num=min(top, 40)))).astype(float)
+    else:  # one slot: the load must stay below 1 (M/D/1)
+        grid = np.arange(1, 10) / 10.0
+    vals = _curve(case, grid, open_loop=True)
+    ok = (vals["ttft_p"] <= ttft_slo_s) & (vals["tpot"] <= tpot_slo_s)
+    if not ok.any():
+        return False, float(grid[0]), _pick(vals, 0)
+    idx = np.flatnonzero(ok)
+    best = idx[np.argmax(vals["rps"][idx] + 1e-12 * grid[idx])]
+    lo_g = grid[max(best - 1, 0)]
+    hi_g = grid[min(best + 1, len(grid) - 1)]
+    if servers >= 2 and hi_g - lo_g > 2:
+        fine = np.arange(lo_g, hi_g + 1)
+        fvals = _curve(case, fine, open_loop=True)
+        fidx = np.flatnonzero((fvals["ttft_p"] <= ttft_slo_s) & (fvals["tpot"] <= tpot_slo_s))
+        j = fidx[np.argmax(fvals["rps"][fidx] + 1e-12 * fine[fidx])]
+        return True, float(fine[j]), _pick(fvals, j)
+    return True, float(grid[best]), _pick(vals, best)
+
+
+def usd_per_million_output_tokens(estimate: Estimate, price_usd_per_hour: float | None) -> float | None:
+    """USD per 1M output tokens at ``price_usd_per_hour`` per GPU (a MIG replica pays its c/7 share).
+
+    None without a price or when the replica serves nothing.
+    """
+    if price_usd_per_hour is None or estimate.output_tokens_per_s <= 0:
+        return None
+    gpus = estimate.terms.get("gpus_per_replica", 1.0)
+    return price_usd_per_hour * gpus / (3600.0 * estimate.output_tokens_per_s) * 1e6
+
+
+def estimate(model: ModelSpec, gpu: GpuSpec, *, tp: int = 1, mig_profile: str | None = None,
+             precision: str = "bf16", kv_dtype: str = "auto", engine: str = "vllm",
+             prompt_tokens: int = 1000, output_tokens: int = 250, context_tokens: int | None = None,
+             concurrency: int | None = None, ttft_slo_ms: float | None = None, tpot_slo_ms: float | None = None,
+             ttft_percentile: float = 95.0, price_usd_per_hour: float | None = None,
+             calibration: Calibration | None = None) -> Estimate:
+    """Predict one replica. Never raises for 'cannot serve' (returns fits False / requests_per_min 0 with a
+    reason); raises InputError for nonsense arguments (unknown precision/engine/kv dtype/MIG profile, tp not a
+    power of two, concurrency together with SLOs, ...)."""
+    cal = calibration or default_calibration()
+    eng = cal.engine(engine)
+    _check_args(prompt_tokens, output_tokens, context_tokens, concurrency, ttft_slo_ms, tpot_slo_ms,
+                ttft_percentile, price_usd_per_hour)
+    bpw = check_precision(precision)
+    kv_name = resolve_kv_dtype(kv_dtype, precision, engine)
+    dev = make_device(gpu, tp=tp, mig_profile=mig_profile, precision=precision, kv_dtype=kv_name, engine=engine)
+    if isinstance(dev, str):
+        return _cannot(dev)
+    if tp > 1 and model.num_heads % tp:
+        return _cannot(f"tp={tp} does not divide the {model.num_heads} attention heads of {model.id} "
+                       f"(engines shard heads evenly)")
+    ctx_tokens = context_tokens or prompt_tokens + output_tokens
+    mem = memory_plan(model, dev, bytes_per_weight=bpw, kv_bytes=KV_DTYPE_BYTES[kv_name],
+                      context_tokens=ctx_tokens, mem_util=eng.mem_util, mem_mode=eng.mem_mode,
+                      workspace_gib=workspace_gib(model, tp, cal.workspace_gib, eng.chunk_tokens, eng.max_batch),
+                      max_batch=eng.max_batch)
+    mem_fields = dict(weights_gib_per_gpu=mem.weights_gib_per_gpu, kv_bytes_per_token_per_gpu=mem.kv_bytes_per_token_per_gpu,
+                      kv_capacity_tokens=mem.kv_capacity_tokens, max_concurrency=mem.max_concurrency)
+    if ctx_tokens > model.max_context:
+        return _cannot(f"context of {ctx_tokens:,} tokens exceeds the {model.max_context:,}-token maximum of "
+                       f"{model.id}", **mem_fields)
+    if not mem.fits:
+        return _cannot(mem.reason, **mem_fields)
+    ctx = step_context(model, dev, bytes_per_weight=bpw, kv_bytes=KV_DTYPE_BYTES[kv_name], cal=cal, eng=eng)
+    p = ttft_percentile / 100.0
+    case = _Case(ctx=ctx, prompt=prompt_tokens, output=output_tokens, c_max=mem.max_concurrency,
+                 b_budget=max(1, int(eng.chunk_tokens * output_tokens // (prompt_tokens + output_tokens))),
+                 t_req_s=eng.t_request_ms * 1e-3, z=NormalDist().inv_cdf(p), p=p)
+    slo_mode = ttft_slo_ms is not None or tpot_slo_ms is not None
+    reason = None
+    if slo_mode:
+        ttft_slo_s = math.inf if ttft_slo_ms is None else ttft_slo_ms / 1e3
+        tpot_slo_s = math.inf if tpot_slo_ms is None else tpot_slo_ms / 1e3
+        found, conc, vals = _slo_search(case, ttft_slo_s, tpot_slo_s)
+        if not found:
+            if vals["ttft_p"] > ttft_slo_s:
+                reason = (f"TTFT SLO unreachable: best TTFT at concurrency {_load_text(conc)} is "
+                          f"{vals['ttft_p'] * 1e3:.0f} ms > {ttft_slo_ms:g} ms")
+            else:
+                reason = (f"TPOT SLO unreachable: TPOT at concurrency {_load_text(conc)} is "
+                          f"{vals['tpot'] * 1e3:.1f} ms > {tpot_slo_ms:g} ms")
+            conc = 0
+    else:
+        conc = concurrency if concurrency is not None else mem.max_concurrency
+        vals = _pick(_curve(case, np.array([conc]), open_loop=False), 0)
+    rps = 0.0 if reason else vals["rps"]
+    terms = _terms(case, dev, mem, vals, conc, slo_mode, kv_name)
+    mem_side = vals["dec_weights_read"] + vals["dec_kv_read"]
+    comp_side = vals["dec_gemm_compute"] + vals["dec_attention_compute"]
+    est = Estimate(
+        fits=True, reason=reason, **mem_fields, concurrency=int(max(1, round(conc))) if conc else 0, tpot_ms=vals["tpot"] * 1e3,
+        ttft_ms=vals["ttft_p"] * 1e3, output_tokens_per_s=rps * output_tokens, requests_per_min=60.0 * rps,
+        bound="memory" if mem_side >= comp_side else "compute", usd_per_million_output_tokens=None, terms=terms)
+    if price_usd_per_hour is not None:
+        est = replace(est, usd_per_million_output_tokens=usd_per_million_output_tokens(est, price_usd_per_hour))
+    return est
+
+
+def _terms(case: _Case, dev: Device, mem, vals: dict[str, float], conc: int, slo_mode: bool,
+           kv_name: str) -> dict[str, float]:
+    """The --explain breakdown at the operating point, units in the names."""
+    ctx, s = case.ctx, case.ctx.shape
+    b = vals["decode_batch"]
+    n_tok = b + b * case.prompt / case.output
+    weights_per_step = ctx.bytes_per_weight * (s.p_fixed + s.p_expert * float(experts_touched(s, np.array(n_tok))))
+    one = step_time(ctx, 1.0, 0.0, case.prompt + case.output / 2.0, 0.0)
+    iso = float(prefill_time(ctx, case.prompt))
+    terms = {
+        "gpus_per_replica": dev.gpu_share,
+        "tp": float(dev.tp),
+        "mem_gib_per_gpu": dev.mem_gib,
+        "mem_bw_gbps_per_gpu": dev.bw_gbps,
+        "gemm_peak_tflops_per_gpu": dev.peak_tflops,
+        "link_gbps_per_gpu": dev.link_gbps,
+        "kv_pool_gib_per_gpu": mem.kv_pool_gib,
+        "kv_bytes_per_sequence_per_gpu": mem.kv_bytes_per_sequence,
+        "kv_dtype_bytes": KV_DTYPE_BYTES[kv_name],
+        "batch_cap_prefill_budget_seqs": float(case.b_budget),
+        "decode_batch_seqs": b,
+        "prefill_tokens_per_step": b * case.prompt / case.output,
+        "weights_read_gb_per_step_per_replica": weights_per_step / 1e9,
+        "decode_weights_read_ms": vals["dec_weights_read"] * 1e3,
+        "decode_gemm_compute_ms": vals["dec_gemm_compute"] * 1e3,
+        "decode_kv_read_ms": vals["dec_kv_read"] * 1e3,
+        "decode_attention_compute_ms": vals["dec_attention_compute"] * 1e3,
+        "decode_allreduce_ms": vals["dec_allreduce"] * 1e3,
+        "decode_overhead_ms": vals["dec_overhead"] * 1e3,
+        "tpot_ms": vals["tpot"] * 1e3,
+        "single_seq_tpot_ms": float(one["total"]) * 1e3,
+        "bandwidth_ceiling_tok_per_s_per_seq": ctx.dev.bw_gbps * 1e9 * dev.tp / (
+            ctx.bytes_per_weight * (s.p_fixed + s.p_expert * float(experts_touched(s, np.array(1.0))))),
+        "compute_ceiling_tok_per_s": ctx.dev.peak_tflops * 1e12 * dev.tp / (2.0 * s.p_active_body),
+        "isolated_prefill_ms": iso * 1e3,
+        "ttft_request_overhead_ms": case.t_req_s * 1e3,
+        "ttft_step_wait_ms": vals["residual"] * 1e3,
+        "ttft_prefill_under_load_ms": vals["prefill"] * 1e3,
+        "ttft_queue_ms": vals["wait_p"] * 1e3,
+        "ttft_mean_ms": vals["ttft_mean"] * 1e3,
+        "request_hold_s": vals["hold"],
+        "open_loop": 1.0 if slo_mode else 0.0,
+        "concurrency": float(conc),
+    }
+    if s.n_experts:
+        terms["experts_touched_per_moe_layer"] = float(experts_touched(s, np.array(n_tok)))
+    return terms
+
+
+def _gpu_matches(name: str, gpu: GpuSpec) -> bool:
+    key = normalize_name(name)
+    return key in {normalize_name(n) for n in (gpu.id, *gpu.aliases)}
+
+
+def _override_for(overrides: Sequence["CapacityOverride"], workload_id: str, gpu: GpuSpec, precision: str,
+                  tp: int, mig_profile: str | None, prompt: int, output: int) -> "CapacityOverride | None":
+    """The override for this case; one naming the bucket beats a generic one."""
+    generic = None
+    for ov in overrides:
+        if ov.workload != workload_id or not _gpu_matches(ov.gpu, gpu) or ov.precision != precision:
+            continue
+        if ov.tp != tp or (ov.mig_profile or "").lower() != (mig_profile or "").lower():
+            continue
+        if ov.prompt_tokens is None:
+            generic = generic or ov
+        elif (ov.prompt_tokens, ov.output_tokens) == (prompt, output):
+            return ov
+    return generic
+
+
+def capacity_for_workload(model: ModelSpec, gpu: GpuSpec, workload: "Workload", *, tp: int = 1,
+                          mig_profile: str | None = None, precision: str = "bf16",
+                          calibration: Calibration | None = None,
+                          overrides: Sequence["CapacityOverride"] = ()) -> list[Estimate]:
+    """One Estimate per ``workload.buckets`` entry (same order) at the workload's SLOs; scenario
+    ``capacity_overrides`` replace the model for their case (0 = cannot serve)."""
+    out = []
+    for bucket in workload.buckets:
+        ov = _override_for(overrides, workload.id, gpu, precision, tp, mig_profile,
+                           bucket.prompt_tokens, bucket.output_tokens)
+        est = estimate(model, gpu, tp=tp, mig_profile=mig_profile, precision=precision,
+                       kv_dtype=workload.kv_cache_dtype, engine=workload.engine,
+                       prompt_tokens=bucket.prompt_tokens, output_tokens=bucket.output_tokens,
+                       context_tokens=workload.context_tokens, ttft_slo_ms=workload.ttft_slo_ms,
+                       tpot_slo_ms=workload.tpot_slo_ms, ttft_percentile=workload.ttft_percentile,
+                       calibration=calibration)
+        if ov is not None:
+            terms = {**est.terms, "capacity_override_rpm": ov.requests_per_min}
+            if ov.requests_per_min == 0:
+                src = f" ({ov.source})" if ov.source else ""
+                est = replace(est, fits=False, reason=f"capacity override: 0{src}", requests_per_min=0.0,
+                              output_tokens_per_s=0.0, terms=terms)
+            else:
+                est = replace(est, fits=True, reason=None, requests_per_min=ov.requests_per_min,
+                              output_tokens_per_s=ov.requests_per_min / 60.0 * bucket.output_tokens, terms=terms)
+        out.append(est)
+    return out

@@ -1,0 +1,145 @@
+"""Memory side of the performance model: weights, KV cache per token and per sequence, fit, max concurrency.
+
+Symbols (per replica; ``tp`` GPUs, quantities *per GPU* unless said otherwise):
+
+    P          total parameters (``planner.catalog.params.total_params``)
+    b_w        bytes per weight of the precision (bf16 2, fp8/int8 1, int4 0.53, fp4 0.5625)
+    b_kv       bytes per KV element (bf16 2, fp8 1)
+    L, L_sw    layers, and how many of them use a sliding window of W tokens
+    n_kv, d    KV heads and head dim;  MLA: r_kv latent rank, d_r rope dim
+    M          memory the engine sees (GiB): ``vram_gib_usable``, or the MIG label
+    u, ws      engine memory utilisation (vLLM 0.9) and workspace reserve (GiB)
+    X, B_max   the engine's prefill chunk (tokens per step) and batch cap; V vocabulary
+
+    workspace        ws  = ws_0 + X·(2·h + (n_q + 2·n_kv)·d/tp + 2·I_act/tp)·2 B + B_max·V·4 B / tp
+                     (base reserve, BF16 activations of one chunk through attention and the widest MLP,
+                      FP32 logits of a full batch, vocab-parallel)
+
+    weights/GPU      W   = P·b_w / tp                                          [bytes]
+    KV per token     k_t = 2·L·ceil(n_kv/tp)·d·b_kv          (GQA/MHA; heads replicate when tp > n_kv)
+                         = L·(r_kv + d_r)·b_kv               (MLA latent, replicated on every rank)
+    KV per sequence  k_s(ctx) = k_t/L · [ (L−L_sw)·⌈ctx⌉₁₆ + L_sw·⌈min(ctx, W)⌉₁₆ ]   (16-token blocks)
+    KV pool          F = u·M − W − ws             (vLLM, SGLang: utilisation of the whole memory)
+                       = u·(M − W − ws)           (TensorRT-LLM: share of the memory left after the engine)
+    KV capacity      floor(F / k_t) tokens
+    max concurrency  min( floor(F / k_s(ctx)), engine batch cap )
+
+The replica fits when the weights and workspace fit and at least one sequence of the context fits.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+from planner.catalog.params import total_params
+from planner.catalog.records import ModelSpec
+from planner.perf.device import GIB, Device
+
+BLOCK_TOKENS = 16
+
+
+def workspace_gib(model: ModelSpec, tp: int, base_gib: float, chunk_tokens: int, max_batch: int) -> float:
+    """Per-GPU memory outside weights and KV: base reserve + one chunk's activations + a batch of logits."""
+    h = model.hidden_size
+    mlp = model.intermediate_size
+    if model.is_moe:
+        mlp = max(mlp if model.first_dense_layers else 0,
+                  (model.experts_per_token + model.n_shared_experts) * model.moe_intermediate_size)
+    qkv = (model.num_heads + 2 * model.num_kv_heads) * model.head_dim
+    act = chunk_tokens * (2 * h + qkv / tp + 2 * mlp / tp) * 2.0
+    logits = max_batch * model.vocab_size * 4.0 / tp
+    return base_gib + (act + logits) / GIB
+
+
+def weight_bytes_total(model: ModelSpec, bytes_per_weight: float) -> float:
+    """All weights of the model at ``bytes_per_weight`` (every expert counted)."""
+    return total_params(model) * bytes_per_weight
+
+
+@functools.lru_cache(maxsize=4096)
+def kv_bytes_per_token_per_layer(model: ModelSpec, kv_bytes: float, tp: int) -> float:
+    """Bytes one token adds to one layer's KV cache on one GPU."""
+    if model.attention == "mla":
+        return (model.kv_lora_rank + model.qk_rope_head_dim) * kv_bytes  # latent, replicated per rank
+    heads = math.ceil(model.num_kv_heads / tp)  # >= 1: replicated when tp > n_kv
+    return 2 * heads * model.head_dim * kv_bytes
+
+
+def kv_bytes_per_token(model: ModelSpec, kv_bytes: float, tp: int) -> float:
+    """KV bytes per token per GPU with every layer holding the full context (the headline figure)."""
+    return model.layers * kv_bytes_per_token_per_layer(model, kv_bytes, tp)
+
+
+def _blocks(tokens: float) -> float:
+    return math.ceil(tokens / BLOCK_TOKENS) * BLOCK_TOKENS
+
+
+def window_layers(model: ModelSpec) -> int:
+    """Layers that keep only a sliding window of KV (0 without a window)."""
+    return min(model.sliding_window_layers, model.layers) if model.sliding_window else 0
+
+
+def kv_bytes_per_sequence(model: ModelSpec, kv_bytes: float, tp: int, context_tokens: int) -> float:
+    """KV bytes one sequence of ``context_tokens`` holds on one GPU, block-rounded, sliding windows applied."""
+    per_layer = kv_bytes_per_token_per_layer(model, kv_bytes, tp)
+    l_sw = window_layers(model)
+    full = (model.layers - l_sw) * _blocks(context_tokens)
+    windowed = l_sw * _blocks(min(context_tokens, model.sliding_window or context_tokens))
+    return per_layer * (full + windowed)
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """Memory budget of one replica (per GPU)."""
+
+    weights_gib_per_gpu: float
+    usable_gib: float                  # memory the engine may fill with weights, KV and workspace
+    kv_pool_gib: float                 # what is left for the KV cache (may be negative)
+    kv_bytes_per_token_per_gpu: float
+    kv_bytes_per_sequence: float
+    kv_capacity_tokens: int
+    kv_limited_concurrency: int        # sequences of the context that fit the pool
+    max_concurrency: int               # ... capped by the engine's batch limit
+    fits: bool
+    reason: str | None
+
+
+def memory_plan(model: ModelSpec, dev: Device, *, bytes_per_weight: float, kv_bytes: float,
+                context_tokens: int, mem_util: float, mem_mode: str, workspace_gib: float,
+                max_batch: int) -> MemoryPlan:
+    """Weights, KV pool and concurrency limit of one replica; ``fits`` False with a reason when it cannot hold
+    the weights or a single sequence of ``context_tokens``."""
+    tp = dev.tp
+    w_gib = weight_bytes_total(model, bytes_per_weight) / tp / GIB
+    m = dev.mem_gib
+    if mem_mode == "free":
+        usable = m
+        pool = mem_util * (m - w_gib - workspace_gib)
+        how = f"{mem_util:.2f} × ({m:.1f} GiB − weights − {workspace_gib:.1f} GiB workspace)"
+    else:
+        usable = mem_util * m
+        pool = usable - w_gib - workspace_gib
+        how = f"{mem_util:.2f} × {m:.1f} GiB − {workspace_gib:.1f} GiB workspace"
+    k_t = kv_bytes_per_token(model, kv_bytes, tp)
+    k_s = kv_bytes_per_sequence(model, kv_bytes, tp, context_tokens)
+    pool_b = max(0.0, pool) * GIB
+    cap_tokens = int(pool_b // k_t)
+    kv_conc = int(pool_b // k_s)
+    max_conc = min(kv_conc, max_batch)
+    where = f"{dev.label}" + (f" at tp={tp}" if tp > 1 else "")
+    reason = None
+    room = usable - workspace_gib if mem_mode == "total" else m - workspace_gib
+    if w_gib > room:
+        reason = (f"does not fit: weights need {w_gib:.1f} GiB per GPU but only {room:.1f} GiB is usable "
+                  f"({how.replace(' − weights', '')}) on {where}")
+    elif kv_conc < 1:
+        reason = (f"does not fit: no room for one {context_tokens:,}-token sequence: it needs "
+                  f"{k_s / GIB:.2f} GiB of KV per GPU, {max(0.0, pool):.2f} GiB left after "
+                  f"{w_gib:.1f} GiB of weights ({how}) on {where}")
+    return MemoryPlan(weights_gib_per_gpu=w_gib, usable_gib=usable, kv_pool_gib=pool,
+                      kv_bytes_per_token_per_gpu=k_t, kv_bytes_per_sequence=k_s,
+                      kv_capacity_tokens=cap_tokens if reason is None else max(cap_tokens, 0),
+                      kv_limited_concurrency=max(kv_conc, 0), max_concurrency=max(max_conc, 0) if reason is None else 0,
+                      fits=reason is None, reason=reason)

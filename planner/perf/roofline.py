@@ -1,0 +1,195 @@
+"""Time of one engine step (a forward pass over a batch), as a per-operator roofline. Vectorised over batches.
+
+One step carries ``B`` decode tokens (one per running sequence, mean context ``c``) and ``T`` prefill tokens
+(chunked prefill mixes them into the same pass; they attend to ``c_p`` earlier tokens on average). Per GPU of
+a TP group of ``tp`` (all times in seconds, bytes in bytes, FLOP in FLOP):
+
+    N          = B + T                                        tokens in the pass
+    experts    E_t(N) = E·(1 − (1 − k/E)^N)                  routed experts touched per MoE layer
+    weights    Q_w = b_w·[P_fix + L_moe·p_e·E_t(N)] / tp     bytes read: everything but the input embedding;
+                                                               p_e = 3·h·I_moe, P_fix = attention, norms,
+                                                               dense MLPs, shared experts, routers, LM head
+    GEMM FLOP  F_g = [2·(P_act − P_ek)·N + 2·V·h·B] / tp      P_act = active params without embeddings;
+                                                               LM head only for tokens that sample
+               F_e = 2·P_ek·N / tp                            P_ek = k routed experts' params (MoE)
+    KV bytes   Q_kv = B·k_s(c)                                 (``perf_memory``, sliding windows applied)
+    attn FLOP  F_a = [B·c_eff·a_dec + T·c_p·a_pf]·L / tp      a = n_q·(2·d_qk + 2·d_v) per context token;
+                                                               MLA decode runs on the latent (absorbed)
+    GEMMs      t_g = smax(Q_w / (BW·η_bw), F_g / (peak·η_c) + F_e / (peak·η_c·η_moe))
+    attention  t_a = smax(Q_kv / (BW·η_bw), F_a / (peak_bf16·η_attn))
+    smax(a, b) = (a^p + b^p)^(1/p)                            smooth roofline, p = ``roofline_p`` (2);
+                                                               p → ∞ is the plain max
+    all-reduce t_c = [tp > 1]·2·L·( t_AR + 2·(tp−1)/tp · N·h·2 / (link·η_link) )   ring, BF16 activations
+                                                               (η_pcie instead of η_link over PCIe)
+    step       t   = t_g + t_a + t_c + L·t_layer + t_step
+
+``η`` are the calibration's efficiencies times the engine's and the GPU's ``speed`` (capped at 1), ``peak`` is the
+precision's GEMM peak (``perf_device``), ``link`` NVLink (one direction) or PCIe per GPU.
+GEMMs and attention are separate kernels, so their times add; each is bounded by its own roofline. The
+smooth maximum charges the transition region, where a kernel is neither purely bandwidth- nor compute-bound
+(p = 2 adds 41 % when both sides are equal, 12 % at a 2:1 ratio, 0.5 % at 10:1); it never goes below the
+plain roofline, so bandwidth and compute ceilings still hold.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from planner.catalog.params import (
+    attention_params_per_layer, dense_mlp_params, layer_counts, norm_params_per_layer)
+from planner.catalog.records import ModelSpec
+from planner.perf.calibration import Calibration, EngineFactors
+from planner.perf.device import Device
+from planner.perf.memory import kv_bytes_per_sequence, window_layers
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """The numbers of a model the step time needs, computed once per model."""
+
+    layers: int
+    hidden: int
+    vocab: int
+    p_fixed: float          # params read every step regardless of routing (excl. input embedding)
+    p_expert: float         # params of one routed expert, summed over the MoE layers
+    n_experts: int
+    k_experts: int
+    p_active_body: float    # params one token multiplies (no embedding, no LM head)
+    p_active_experts: float  # ... of which in its k routed experts
+    lm_head: float          # V·h
+    attn_dec: float         # attention FLOP per (token × context token × layer), decode
+    attn_pf: float          # same, prefill
+    q_heads: int
+
+
+@functools.lru_cache(maxsize=512)
+def model_shape(m: ModelSpec) -> ModelShape:
+    """Split the parameters into what is streamed and what is multiplied per token."""
+    h = m.hidden_size
+    dense_layers, moe_layers = layer_counts(m)
+    lm_head = float(m.vocab_size * h)
+    per_layer = attention_params_per_layer(m) + norm_params_per_layer(m)
+    router_shared = 0.0
+    p_e = 0.0
+    if m.is_moe:
+        p_e = 3.0 * h * m.moe_intermediate_size
+        router_shared = moe_layers * (h * m.n_routed_experts + m.n_shared_experts * p_e)
+    fixed = m.layers * per_layer + dense_layers * dense_mlp_params(m) + router_shared + h + lm_head
+    active_body = fixed - lm_head - h + moe_layers * m.experts_per_token * p_e
+    if m.attention == "mla":
+        d_qk_dec, d_v_dec = m.kv_lora_rank + m.qk_rope_head_dim, m.kv_lora_rank
+        d_qk_pf, d_v_pf = m.qk_nope_head_dim + m.qk_rope_head_dim, m.v_head_dim
+    else:
+        d_qk_dec = d_v_dec = d_qk_pf = d_v_pf = m.head_dim
+    return ModelShape(
+        layers=m.layers, hidden=h, vocab=m.vocab_size, p_fixed=fixed, p_expert=moe_layers * p_e,
+        n_experts=m.n_routed_experts, k_experts=m.experts_per_token, p_active_body=active_body,
+        p_active_experts=moe_layers * m.experts_per_token * p_e,
+        lm_head=lm_head, attn_dec=m.num_heads * (2.0 * d_qk_dec + 2.0 * d_v_dec),
+        attn_pf=m.num_heads * (2.0 * d_qk_pf + 2.0 * d_v_pf), q_heads=m.num_heads)
+
+
+def experts_touched(shape: ModelShape, tokens: np.ndarray) -> np.ndarray:
+    """Expected distinct routed experts per MoE layer for ``tokens`` tokens: E·(1 − (1 − k/E)^N)."""
+    if shape.n_experts == 0:
+        return np.zeros_like(tokens, dtype=float)
+    e, k = shape.n_experts, shape.k_experts
+    return e * (1.0 - (1.0 - k / e) ** np.asarray(tokens, dtype=float))
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """Everything fixed for one (model, device, precision, kv dtype, engine, calibration) case."""
+
+    model: ModelSpec
+    shape: ModelShape
+    dev: Device
+    bytes_per_weight: float
+    kv_bytes: float
+    eng: EngineFactors
+    bw_eff: float        # BW·η_bw·speed, bytes/s
+    gemm_eff: float      # peak·η_c·speed, FLOP/s
+    moe_eff: float       # gemm_eff·η_moe
+    attn_eff: float      # peak_bf16·η_attn·speed, FLOP/s
+    t_layer_s: float
+    t_step_s: float
+    p: float             # smooth-roofline exponent
+    t_ar_s: float
+    link_eff: float      # link·η_link, bytes/s
+
+
+def step_context(model: ModelSpec, dev: Device, *, bytes_per_weight: float, kv_bytes: float,
+                 cal: Calibration, eng: EngineFactors) -> StepContext:
+    """Pre-multiply the constants so that :func:`step_time` is a handful of array operations."""
+    eta_c = getattr(cal, dev.eta_key)
+    speed = eng.speed * cal.gpu_speed.get(dev.gpu_id, 1.0)
+    t_ar = cal.t_ar_nvlink_us if dev.link_kind == "nvlink" else cal.t_ar_pcie_us
+    return StepContext(
+        model=model, shape=model_shape(model), dev=dev, bytes_per_weight=bytes_per_weight, kv_bytes=kv_bytes,
+        eng=eng, bw_eff=dev.bw_gbps * 1e9 * min(1.0, cal.eta_bw * speed),
+        gemm_eff=dev.peak_tflops * 1e12 * min(1.0, eta_c * speed),
+        moe_eff=dev.peak_tflops * 1e12 * min(1.0, eta_c * speed) * cal.eta_moe,
+        attn_eff=dev.peak_bf16_tflops * 1e12 * min(1.0, cal.eta_attn * speed),
+        p=cal.roofline_p, t_layer_s=cal.t_layer_us * 1e-6, t_step_s=eng.t_step_ms * 1e-3, t_ar_s=t_ar * 1e-6,
+        link_eff=dev.link_gbps * 1e9 * (cal.eta_pcie if dev.link_kind == "pcie" else cal.eta_link))
+
+
+def smooth_max(a: np.ndarray, b: np.ndarray, p: float) -> np.ndarray:
+    """(a^p + b^p)^(1/p): the plain maximum as p → ∞, never below it."""
+    if not math.isfinite(p):
+        return np.maximum(a, b)
+    hi = np.maximum(np.maximum(a, b), 1e-300)
+    return hi * ((a / hi) ** p + (b / hi) ** p) ** (1.0 / p)
+
+
+def effective_context(model: ModelSpec, context: float) -> float:
+    """Mean attended context per layer when some layers keep only a sliding window."""
+    l_sw = window_layers(model)
+    if not l_sw:
+        return context
+    return ((model.layers - l_sw) * context + l_sw * min(context, model.sliding_window)) / model.layers
+
+
+def step_time(ctx: StepContext, decode_seqs, prefill_tokens, decode_context: float,
+              prefill_context: float) -> dict[str, np.ndarray]:
+    """Seconds of one step, with every term of the formula above (arrays broadcast together)."""
+    s, tp = ctx.shape, ctx.dev.tp
+    b = np.asarray(decode_seqs, dtype=float)
+    t = np.asarray(prefill_tokens, dtype=float)
+    n = b + t
+    w_bytes = ctx.bytes_per_weight * (s.p_fixed + s.p_expert * experts_touched(s, n)) / tp
+    t_w = w_bytes / ctx.bw_eff
+    t_gc = ((2.0 * (s.p_active_body - s.p_active_experts) * n + 2.0 * s.lm_head * b) / ctx.gemm_eff
+            + 2.0 * s.p_active_experts * n / ctx.moe_eff) / tp
+    seq_kv = kv_bytes_per_sequence(ctx.model, ctx.kv_bytes, tp, max(1, int(round(decode_context))))
+    t_kv = b * seq_kv / ctx.bw_eff
+    heads_tp = min(tp, s.q_heads)
+    c_eff = effective_context(ctx.model, decode_context)
+    p_eff = effective_context(ctx.model, prefill_context)
+    t_ac = (b * c_eff * s.attn_dec + t * p_eff * s.attn_pf) * s.layers / heads_tp / ctx.attn_eff
+    if tp > 1:
+        t_comm = 2 * s.layers * (ctx.t_ar_s + 2.0 * (tp - 1) / tp * n * s.hidden * 2.0 / ctx.link_eff)
+    else:
+        t_comm = np.zeros_like(n)
+    t_gemm = smooth_max(t_w, t_gc, ctx.p)
+    t_attn = smooth_max(t_kv, t_ac, ctx.p)
+    fixed = s.layers * ctx.t_layer_s + ctx.t_step_s
+    total = t_gemm + t_attn + t_comm + fixed
+    return {"total": total, "weights_read": t_w, "gemm_compute": t_gc, "kv_read": t_kv,
+            "attention_compute": t_ac, "allreduce": t_comm, "overhead": np.full_like(total, fixed)}
+
+
+def prefill_time(ctx: StepContext, prompt_tokens: int, decode_seqs=0.0, extra_tokens=0.0,
+                 decode_context: float = 0.0) -> np.ndarray:
+    """Seconds to prefill ``prompt_tokens`` (+ ``extra_tokens`` of other prompts in the same steps) in chunks
+    of the engine's budget, while ``decode_seqs`` sequences keep decoding in those steps."""
+    b = np.asarray(decode_seqs, dtype=float)
+    total_tokens = prompt_tokens + np.asarray(extra_tokens, dtype=float)
+    budget = np.maximum(ctx.eng.chunk_tokens - b, 1.0)
+    chunks = np.maximum(1.0, np.ceil(total_tokens / budget))
+    step = step_time(ctx, b, total_tokens / chunks, decode_context, prompt_tokens / 2.0)
+    return chunks * step["total"]
