@@ -29,8 +29,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("planner.plan", "planner.problem"),             # plain data: the Plan record and the solver-neutral Problem
     ("planner.catalog", "solvers"),                  # sourced tables and MIG geometry; backends translate Problems
     ("planner.scenario",),                           # the input contract and its reader
-    ("planner.perf", "planner.risk"),                # the performance model; spot tails and simulation
-    ("planner.verify", "reports"),                   # independent checks; tables and renderers of plans
+    ("planner.perf", "planner.risk", "planner.demand"),  # the performance model; spot tails and simulation;
+                                                         # request traces -> workloads
+    ("planner.verify", "reports", "planner.export"),  # independent checks; renderers of plans; plan -> manifests
     ("planner.fleet",),                              # options -> formulation -> solve -> plan_build
     ("planner.forecast", "planner.whatif"),          # programs over many fleets
     ("planner.cli", "planner.api"),                  # the thin front ends
@@ -212,7 +213,8 @@ def test_the_walker_sees_the_real_tree():
     known = set(modules)
     assert "planner.scenario.model" in imports_of("planner.scenario.io", modules["planner.scenario.io"], known)
     placed = {package_of(m)[1] for m in modules if package_of(m)}
-    assert placed == {p for floor in LAYERS for p in floor} - {"planner.api"} | ({"planner.api"} & placed)
+    optional = {"planner.api", "planner.demand", "planner.export"}  # floors kept for packages still to come
+    assert placed == {p for floor in LAYERS for p in floor} - optional | (optional & placed)
 
 
 def test_no_module_is_over_400_lines_without_a_reason():
