@@ -77,6 +77,8 @@ def test_offer_fields_by_market():
     res = by_id["aws/p5/reserved-12mo/us-east-1"]
     assert res["term_months"] == 12 and "interruption_rate_per_hour" not in res and "recovery_minutes" not in res
     assert "term_months" not in by_id["aws/p5/on_demand/us-east-1"]
+    fixed = OfferSelector.model_validate({"providers": ["aws"], "markets": ["spot"], "interruption_rate_per_hour": 0.02})
+    assert [o["interruption_rate_per_hour"] for o in expand_selector(fixed, "x", ROWS)] == [0.02]
 
 
 def test_overrides_by_id():

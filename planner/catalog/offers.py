@@ -6,6 +6,9 @@ guide or catalog file a reader can follow), ``as_of`` (when the price was read: 
 ``2025-H1``, ``2025``) and ``confidence``. ``price_note`` says how a single number was picked where the source
 publishes a range (spot across availability zones, "from" prices, discounts given as a range).
 
+``vcpus`` and ``ram_gib`` are informational and filled only where the source file gives them (SkyPilot catalogs);
+they are empty for figures read from price pages.
+
 Markets: ``on_demand``, ``spot`` (with ``interruption_bucket`` and its ``interruption_source``) and ``reserved``
 (``term_months`` > 0, optional ``upfront_usd``). A concrete offer made from a row has the id
 ``provider/instance_type/market/region`` (``reserved-<term>mo`` for reserved rows), e.g.

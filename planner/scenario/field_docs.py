@@ -76,6 +76,7 @@ FIELD_DOCS: dict[tuple[str, str], tuple[str, str, str]] = {
     ('offers_from_catalog[]', 'exclude'): ('list of id globs', '`[]`', 'Expanded offers to drop, e.g. `*/gpu_1x_*`; each glob must match one.'),
     ('offers_from_catalog[]', 'max_nodes'): ('nodes, ≥ 0', 'none (unlimited)', 'Availability cap applied to every expanded offer.'),
     ('offers_from_catalog[]', 'recovery_minutes'): ('minutes, ≥ 0', 'none (= 10)', 'Spot offers: time to replace a reclaimed node and reload the weights.'),
+    ('offers_from_catalog[]', 'interruption_rate_per_hour'): ('reclaims per node-hour, 0–10', "none (= the catalog bucket's rate)", "Spot offers: replaces the rate derived from each row's interruption bucket (sweep it with `plan whatif --set offers_from_catalog[0].interruption_rate_per_hour=...`)."),
     ('offers_from_catalog[]', 'overrides'): ('list', '`[]`', 'Changes to single expanded offers, by id (below).'),
     ('offers_from_catalog[].overrides[]', 'id'): ('offer id', 'required', 'An id this selector expands to, e.g. `lambda/gpu_8x_h100_sxm5/on_demand/us-east-1`.'),
     ('offers_from_catalog[].overrides[]', 'price_usd_per_node_hour'): ('USD per node-hour, > 0', 'none', "Your price (a negotiated rate); the offer's source then says so."),

@@ -59,6 +59,8 @@ class OfferSelector(_Strict):
     exclude: tuple[str, ...] = Field((), description="offer-id globs to drop, e.g. */gpu_1x_*")
     max_nodes: int | None = Field(None, ge=0, description="availability cap for every offer, nodes")
     recovery_minutes: float | None = Field(None, ge=0, description="spot offers: minutes to replace a reclaimed node")
+    interruption_rate_per_hour: float | None = Field(
+        None, ge=0, le=10, description="spot offers: reclaims per node-hour, replacing the catalog bucket's rate")
     overrides: tuple[OfferOverride, ...] = Field((), description="per-offer changes, by expanded id")
 
 
@@ -100,7 +102,8 @@ def _offer(row: OfferRow, region: str, sel: OfferSelector) -> dict[str, Any]:
     if sel.max_nodes is not None:
         offer["max_nodes"] = sel.max_nodes
     if row.market == "spot":
-        offer["interruption_rate_per_hour"] = row.interruption_rate_per_hour
+        offer["interruption_rate_per_hour"] = (row.interruption_rate_per_hour if sel.interruption_rate_per_hour is None
+                                               else sel.interruption_rate_per_hour)
         offer["pool"] = f"{row.provider}/{region}"
         if sel.recovery_minutes is not None:
             offer["recovery_minutes"] = sel.recovery_minutes
