@@ -100,6 +100,11 @@ def render_html(plan: Plan | None, loaded_scenario: LoadedScenario | Any = None,
     """
     scenario = getattr(loaded_scenario, "scenario", None)
     frames = plan_tables(plan, scenario) if plan is not None else None
+    if frames is not None and scenario is not None and not frames["fleet"].empty:  # each chosen price's source/date
+        offers = {o.id: o for o in scenario.offers}
+        frames = {**frames, "fleet": frames["fleet"].assign(
+            price_source=[getattr(offers.get(o), "source", None) or "-" for o in frames["fleet"]["offer"]],
+            price_as_of=[getattr(offers.get(o), "as_of", None) or "-" for o in frames["fleet"]["offer"]])}
     return render_html_frames(
         frames,
         whatif=whatif_tables(list(whatif)) if whatif else None,

@@ -8,6 +8,8 @@ Data files (one row per record, columns = record fields, tuples ``;``-separated,
   Gen6 128 GB/s) before protocol overhead. ``nvlink_gbps`` is per GPU, both directions; MI300X's Infinity
   Fabric sits in the same columns.
 - ``models.csv``: architectures from each model's ``config.json`` and the publisher's parameter count.
+- ``offers.csv``: sourced instance prices (provider x shape x market x regions), read lazily by
+  ``planner.catalog.offers.builtin_offers`` (that module imports this package, not the other way round).
 
 Nothing is read at import time: :func:`builtin_gpus` / :func:`builtin_models` read on first call (cached).
 :func:`read_gpus_csv` / :func:`read_models_csv` read any file with the same columns, so tests and scenario

@@ -1,6 +1,6 @@
 """MIG partition geometry shared by A100, H100 (SXM/PCIe/NVL), H200, B200 and B300.
 
-Source: /work/shared/reference/mig.md (NVIDIA MIG User Guide, ``nvidia-smi mig -lgipp``).
+Source: the NVIDIA MIG User Guide (``nvidia-smi mig -lgipp``) and mig-parted's config-default.yaml.
 
 A GPU has 7 compute slices and 8 memory slices. A GPU instance (GI) of slot class k takes
 ``mem_k`` contiguous memory slices starting at a legal start s, and compute slices s … s+c_k−1

@@ -22,7 +22,7 @@ app = typer.Typer(
 # Command modules, in the order they appear in --help. A module that is missing is simply not registered
 # (commands land issue by issue); a module that fails to import is a bug and raises.
 _COMMAND_MODULES = (
-    "validate", "catalog", "estimate", "calibrate", "solve", "whatif", "simulate", "forecast",
+    "init", "validate", "catalog", "estimate", "calibrate", "solve", "whatif", "simulate", "forecast", "schema",
 )
 
 

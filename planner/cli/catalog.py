@@ -1,4 +1,4 @@
-"""``plan catalog``: show the built-in GPU and model catalogs, import a model from a config.json.
+"""``plan catalog``: show the built-in GPU, model and offer catalogs; import a model or SkyPilot prices.
 
 Parse -> ``planner.catalog`` -> render. Tables show key columns; ``--format json`` prints every field of
 every record, ``--format csv`` the same table pandas (or a spreadsheet) reads back.
@@ -35,7 +35,7 @@ class ImportFormat(str, Enum):
 
 catalog_app = typer.Typer(
     name="catalog",
-    help="Show the GPU and model catalogs; import a model from a Hugging Face config.json.",
+    help="Show the GPU, model and offer catalogs; import a model (config.json) or prices (SkyPilot vms.csv).",
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode="rich",
@@ -181,3 +181,115 @@ def import_model_cmd(
         typer.echo(json.dumps(spec.model_dump(mode="json"), indent=2))
     else:
         _console().print(_record_table(spec))
+
+
+# --------------------------------------------------------------------------- offers
+
+
+class Market(str, Enum):
+    on_demand = "on_demand"
+    spot = "spot"
+    reserved = "reserved"
+
+
+def _split(values: list[str] | None) -> list[str]:
+    """Repeated options and comma-separated lists alike: ``--gpu h100-sxm,l40s`` = ``--gpu h100-sxm --gpu l40s``."""
+    return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
+
+
+def _offer_table(rows: list[Any]) -> Table:
+    t = Table(title="Offers: USD per node-hour and per GPU-hour (cheapest per GPU-hour first); "
+                    "--format json|csv for sources and notes", title_justify="left", box=box.SIMPLE_HEAD)
+    for col, just in [("provider", "left"), ("instance type", "left"), ("GPU", "left"), ("GPUs", "right"),
+                      ("market", "left"), ("$/node-h", "right"), ("$/GPU-h", "right"), ("regions", "left"),
+                      ("as of", "left"), ("confidence", "left")]:
+        t.add_column(col, justify=just, no_wrap=True)  # type: ignore[arg-type]
+    for r in rows:
+        t.add_row(r.provider, r.instance_type, r.gpu, str(r.gpus_per_node), r.market_label,
+                  f"{r.price_usd_per_node_hour:,.6g}", f"{r.usd_per_gpu_hour:,.3f}", ";".join(r.regions),
+                  r.as_of, r.confidence)
+    return t
+
+
+def _print_offers(rows: list[Any], fmt: "ListFormat") -> None:
+    from planner.catalog.offers import offers_frame, sort_key  # noqa: PLC0415
+
+    rows = sorted(rows, key=sort_key)
+    if fmt is ListFormat.json:
+        frame = offers_frame(rows)
+        typer.echo(frame.to_json(orient="records", indent=2))
+    elif fmt is ListFormat.csv:
+        typer.echo(offers_frame(rows).to_csv(index=False), nl=False)
+    else:
+        Console(highlight=False, width=None if stdout_is_terminal() else 220).print(_offer_table(rows))
+
+
+@catalog_app.command("offers", epilog="""Examples:
+
+  plan catalog offers --gpu h100-sxm
+
+  plan catalog offers --provider aws,lambda --market spot --region 'us-*'
+
+  plan catalog offers --format csv > offers.csv
+""")
+@guard
+def offers_cmd(
+    gpu: list[str] = typer.Option(None, "--gpu", help="GPU catalog id or alias (repeat or comma-separate)"),
+    provider: list[str] = typer.Option(None, "--provider", help="provider id (repeat or comma-separate)"),
+    market: list[Market] = typer.Option(None, "--market", help="on_demand, spot or reserved (repeatable)"),
+    region: list[str] = typer.Option(None, "--region", help="region glob, e.g. 'us-*' (repeatable)"),
+    fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help=_FORMAT_HELP),
+) -> None:
+    """List the sourced offer catalog: instance prices by provider, market and region, with source and date."""
+    from planner.catalog.offers import builtin_offers, filter_rows  # noqa: PLC0415
+    from planner.errors import InputError  # noqa: PLC0415
+    from planner.suggest import did_you_mean  # noqa: PLC0415
+
+    rows = builtin_offers()
+    cat = Catalog.builtin()
+    gpus = [cat.gpu(g).id for g in _split(gpu)]
+    providers = _split(provider)
+    known = sorted({r.provider for r in rows})
+    for p in providers:
+        if p not in known:
+            raise InputError(f"--provider: unknown provider '{p}'{did_you_mean(p, known)} (providers: {', '.join(known)})")
+    chosen = filter_rows(rows, gpus=gpus, providers=providers, markets=[m.value for m in market or []],
+                         regions=_split(region))
+    _print_offers(chosen, fmt)
+
+
+@catalog_app.command("import-skypilot", epilog="""Examples:
+
+  plan catalog import-skypilot vms.csv --provider aws --as-of 2026-12-01 > aws-offers.csv
+
+  plan catalog import-skypilot catalogs/v8/lambda/vms.csv --format table
+
+The file is SkyPilot's published layout (skypilot-org/skypilot-catalog, catalogs/v*/<cloud>/vms.csv). The rows
+come out in the columns of the built-in offer catalog (plan catalog offers --format csv).
+""")
+@guard
+def import_skypilot_cmd(
+    path: str = typer.Argument(..., help="a SkyPilot vms.csv"),
+    provider: str = typer.Option(None, "--provider", help="provider id for the rows (default: the file's folder name)"),
+    as_of: str = typer.Option(None, "--as-of", help="date the file was fetched, YYYY-MM-DD (default: today)"),
+    fmt: ListFormat = typer.Option(ListFormat.csv, "--format", "-f", help="csv (offer-catalog columns), json or table"),
+) -> None:
+    """Turn SkyPilot's instance catalog (on-demand and spot prices per region) into offer-catalog rows."""
+    import datetime as dt  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    from planner.catalog.skypilot import import_skypilot  # noqa: PLC0415
+    from planner.cli.common import err_console  # noqa: PLC0415
+    from planner.errors import InputError  # noqa: PLC0415
+
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read ({exc.strerror or exc})") from None
+    provider = (provider or p.resolve().parent.name).lower()
+    result = import_skypilot(text, provider=provider, as_of=as_of or dt.date.today().isoformat(), where=p.name)
+    skipped = ", ".join(f"{n} {why}" for why, n in result.skipped.items())
+    err_console.print(f"{p}: {len(result.rows)} offer rows" + (f"; skipped {skipped}" if skipped else ""),
+                      markup=False)
+    _print_offers(result.rows, fmt)

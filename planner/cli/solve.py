@@ -82,6 +82,12 @@ def solve_command(
         failed = [c for c in (plan.verification.checks if plan.verification else ()) if not c.ok]
         lines = "\n".join(f"  - {c.name}: {c.detail}" for c in failed)
         raise fail(f"internal error: the solver's plan failed independent verification; not printing it\n{lines}", 1)
+    from planner.catalog.offers import price_age_warning  # noqa: PLC0415
+
+    chosen = {n.offer for n in plan.nodes if n.count} | {n.offer for p in plan.periods for n in p.nodes if n.count}
+    stale = price_age_warning((o, loaded.scenario.offer(o).as_of) for o in sorted(chosen))
+    if stale:
+        err_console.print(stale, markup=False, soft_wrap=True)
     frames = tables.plan_tables(plan, loaded.scenario)
     if report is not None:
         from reports.html import render_html  # noqa: PLC0415

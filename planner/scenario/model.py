@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from planner.catalog.records import GpuSpec, ModelSpec
+from planner.scenario.from_catalog import OfferSelector, expand_scenario_data
 
 Precision = Literal["fp16", "bf16", "fp8", "int8", "int4", "fp4"]
 KvDtype = Literal["auto", "bf16", "fp16", "fp8"]
@@ -344,10 +345,20 @@ class Scenario(Strict):
     policy: Policy = Policy()
     workloads: tuple[Workload, ...] = Field(min_length=1)
     offers: tuple[Offer, ...] = Field(min_length=1)
+    offers_from_catalog: tuple[OfferSelector, ...] | None = Field(
+        None, exclude=True, description="selectors expanded into offers from the offer catalog "
+                                        "(planner.scenario.from_catalog); a single mapping is one selector")
     models: tuple[ModelEntry, ...] = ()
     gpus: tuple[GpuSpec, ...] = ()
     capacity_overrides: tuple[CapacityOverride, ...] = ()
     forecast: Forecast | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_catalog_offers(cls, data: object) -> object:
+        # Expanded offers join `offers`; the selectors stay for the record but are excluded from dumps, so a
+        # dumped scenario validates again to the same offers.
+        return expand_scenario_data(data)
 
     def workload(self, wid: str) -> Workload:
         return next(w for w in self.workloads if w.id == wid)

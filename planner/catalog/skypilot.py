@@ -1,0 +1,128 @@
+"""Import SkyPilot's published instance catalogs (``vms.csv``) into offer-catalog rows.
+
+SkyPilot's catalog files (skypilot-org/skypilot-catalog, ``catalogs/v*/<cloud>/vms.csv``, schema in that
+repository's README) have one row per instance type and region (and availability zone, where the cloud has them)
+with the columns ``InstanceType, AcceleratorName, AcceleratorCount, vCPUs, MemoryGiB, Price, SpotPrice, Region``
+and optionally ``AvailabilityZone`` and ``GpuInfo``; column order differs between clouds, so columns are read by
+name. Rows without a GPU we know, with a fractional or non-power-of-two GPU count, or without a price are
+skipped and counted.
+
+Per instance type and region: the on-demand price is the highest ``Price`` over its zones (they are normally
+equal); the spot price is the highest ``SpotPrice`` over the zones that list one (conservative), and
+``price_note`` records the range when zones differ. Regions with the same instance type, market and price are
+merged into one row. Spot rows get ``interruption_bucket = unknown`` (the catalog has no interruption data).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from planner.catalog import Catalog
+from planner.catalog.offers import OfferRow
+from planner.errors import CatalogError
+
+REQUIRED_COLUMNS = ("InstanceType", "AcceleratorName", "AcceleratorCount", "Price", "Region")
+
+# SkyPilot accelerator names -> GPU catalog ids, where the name alone decides (A100 is the 40 GB card there).
+ACCELERATOR_IDS = {
+    "A10G": "a10g", "L4": "l4", "L40S": "l40s", "A100": "a100-40gb", "A100-80GB": "a100-80gb",
+    "H100": "h100-sxm", "H100-MEGA": "h100-sxm", "H100-SXM": "h100-sxm", "H100-NVL": "h100-nvl", "H200": "h200",
+    "B200": "b200", "B300": "b300", "RTX4090": "rtx-4090", "MI300X": "mi300x",
+}
+# Instance names that say PCIe turn an SXM id into its PCIe sibling.
+PCIE_IDS = {"a100-40gb": "a100-40gb-pcie", "a100-80gb": "a100-80gb-pcie", "h100-sxm": "h100-pcie"}
+
+
+@dataclass
+class ImportResult:
+    """Rows made, and how many source rows were skipped for which reason."""
+
+    rows: list[OfferRow]
+    skipped: dict[str, int] = field(default_factory=dict)
+
+
+def _float(cell: str | None) -> float | None:
+    try:
+        value = float(cell) if cell not in (None, "") else None
+    except ValueError:
+        return None
+    return value if value is not None and math.isfinite(value) and value > 0 else None
+
+
+def gpu_id_for(accelerator: str, instance_type: str, catalog: Catalog) -> str | None:
+    """The GPU catalog id of a SkyPilot accelerator name (None when the catalog has no such GPU)."""
+    gid = ACCELERATOR_IDS.get(accelerator.strip())
+    if gid is None:
+        gid = catalog.gpu(accelerator).id if catalog.has(accelerator, "gpu") else None
+    if gid is not None and "pcie" in instance_type.lower():
+        gid = PCIE_IDS.get(gid, gid)
+    return gid
+
+
+def import_skypilot(text: str, *, provider: str, as_of: str, where: str = "vms.csv",
+                    catalog: Catalog | None = None) -> ImportResult:
+    """Offer rows from the text of one SkyPilot ``vms.csv``; ``CatalogError`` naming the file on bad layout."""
+    cat = catalog or Catalog.builtin()
+    reader = csv.DictReader(io.StringIO(text))
+    header = reader.fieldnames or []
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise CatalogError(f"{where}: not a SkyPilot vms.csv: missing column(s) {', '.join(missing)} "
+                           f"(got {', '.join(header) or 'no header'})")
+    skipped: dict[str, int] = defaultdict(int)
+    shapes: dict[tuple[str, str], dict] = {}
+    for rec in reader:
+        itype, acc = (rec.get("InstanceType") or "").strip(), (rec.get("AcceleratorName") or "").strip()
+        if not itype or not acc:
+            skipped["no GPU"] += 1
+            continue
+        gid = gpu_id_for(acc, itype, cat)
+        if gid is None:
+            skipped[f"GPU {acc} not in the GPU catalog"] += 1
+            continue
+        count = _float(rec.get("AcceleratorCount"))
+        if count is None or count != int(count) or int(count) & (int(count) - 1):
+            skipped["GPU count not a power of two"] += 1
+            continue
+        region = (rec.get("Region") or "").strip()
+        if not region:
+            skipped["no region"] += 1
+            continue
+        shape = shapes.setdefault((itype, region), {"gpu": gid, "count": int(count), "price": [], "spot": [],
+                                                    "vcpus": _float(rec.get("vCPUs")),
+                                                    "ram": _float(rec.get("MemoryGiB"))})
+        for key, col in (("price", "Price"), ("spot", "SpotPrice")):
+            value = _float(rec.get(col))
+            if value is not None:
+                shape[key].append(value)
+    merged: dict[tuple, list[str]] = defaultdict(list)
+    for (itype, region), s in shapes.items():
+        if not s["price"] and not s["spot"]:
+            skipped["no price"] += 1
+            continue
+        od = max(s["price"]) if s["price"] else None
+        for market, values in (("on_demand", s["price"]), ("spot", s["spot"])):
+            if not values:
+                continue
+            price, lo = max(values), min(values)
+            note = f"{market.replace('_', '-')} {lo:g}-{price:g} across zones; the highest is kept" if lo < price else ""
+            if market == "spot" and od is not None and price > od:
+                note = (note + "; " if note else "") + f"spot above on-demand ({od:g}) in the source"
+            merged[(itype, market, price, note, s["gpu"], s["count"], s["vcpus"], s["ram"])].append(region)
+    rows = []
+    for (itype, market, price, note, gid, count, vcpus, ram), regions in merged.items():
+        gpu = cat.gpu(gid)
+        rows.append(OfferRow(
+            provider=provider, instance_type=itype, gpu=gid, gpus_per_node=count,
+            nvlink_group=min(count, gpu.nvlink_max_gpus) if gpu.nvlink_max_gpus >= 8 else 1,
+            vcpus=vcpus, ram_gib=ram, market=market, price_usd_per_node_hour=price, price_note=note,
+            interruption_bucket="unknown" if market == "spot" else None,
+            interruption_source="SkyPilot catalogs carry no interruption data" if market == "spot" else "",
+            regions=tuple(sorted(regions)), source=f"SkyPilot catalog file {where} ({provider})", as_of=as_of,
+            confidence="medium"))
+    rows.sort(key=lambda r: (r.gpu, r.instance_type, r.market, r.regions))
+    return ImportResult(rows=rows, skipped=dict(sorted(skipped.items())))
