@@ -64,6 +64,22 @@ def test_rate_axis_sets_every_spot_offer_and_recovery():
     assert "recovery_minutes" not in next(o for o in data["offers"] if o["id"] == "od")
 
 
+def test_rate_axis_reaches_catalog_selectors_that_can_yield_spot():
+    """offers_from_catalog selectors with spot among their markets (or no market filter) get the swept rate;
+    an on-demand-only selector is left alone; a scenario whose only spot offers come from the catalog sweeps."""
+    import copy
+    from planner.whatif.sweep import SweepSpec  # noqa: PLC0415
+
+    raw = {"offers_from_catalog": [{"providers": ["aws"], "markets": ["spot", "on_demand"]},
+                                   {"providers": ["lambda"]}, {"providers": ["gcp"], "markets": ["on_demand"]}]}
+    s = SweepSpec(raw=copy.deepcopy(raw), base_dir=".", name="t", axes=(Axis(RATE_AXIS, (0.3,)),))
+    data = point_data(s, {RATE_AXIS: 0.3})
+    assert [sel.get("interruption_rate_per_hour") for sel in data["offers_from_catalog"]] == [0.3, 0.3, None]
+    with pytest.raises(InputError, match="no spot offers"):
+        point_data(SweepSpec(raw={"offers_from_catalog": [raw["offers_from_catalog"][2]]}, base_dir=".", name="t",
+                             axes=(Axis(RATE_AXIS, (0.3,)),)), {RATE_AXIS: 0.3})
+
+
 def test_bad_point_fails_before_anything_runs():
     with pytest.raises(ScenarioError, match=r"availability_target=1.5.*availability_target"):
         check_points(spec(parse_set("policy.spot.availability_target=0.99,1.5")))

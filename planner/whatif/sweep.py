@@ -137,10 +137,15 @@ def point_data(spec: SweepSpec, point: dict[str, float]) -> dict:
 
 
 def _spot_field(data: dict, field: str, value: float) -> None:
+    """Set ``field`` on every spot offer: typed ones, and catalog selectors that can yield spot offers (the
+    selector's field applies to its spot offers only)."""
     offers = [o for o in data.get("offers") or [] if isinstance(o, dict) and o.get("market") == "spot"]
-    if not offers:
+    selectors = data.get("offers_from_catalog") or []
+    selectors = [s for s in (selectors if isinstance(selectors, list) else [selectors])
+                 if isinstance(s, dict) and "spot" in (s.get("markets") or ["spot"])]
+    if not offers and not selectors:
         raise InputError(f"--{field.split('_per')[0].replace('_', '-')}: the scenario has no spot offers")
-    for o in offers:
+    for o in offers + selectors:
         o[field] = value
 
 
