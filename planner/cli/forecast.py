@@ -11,6 +11,7 @@ from typing import Optional
 import typer
 
 from planner.cli.common import err_console, fail, guard, out_console
+from planner.cli.progress import QUIET_HELP, stage_progress
 from planner.cli.solve import Solver, write_text
 
 
@@ -44,6 +45,7 @@ def forecast_command(
     solver: Optional[Solver] = typer.Option(None, "--solver", help="Backend (default: policy.solver)."),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", min=0.001,
                                                help="Seconds per solve (default: policy.time_limit_s)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
 ) -> None:
     """Forecast the monthly cost of serving growing demand, and when to sign reserved terms.
 
@@ -57,11 +59,8 @@ def forecast_command(
 
     loaded = load_scenario(scenario)
     settings = ForecastSettings(solver=solver.value if solver else None, time_limit_s=time_limit)
-    if fmt == Format.table:
-        with err_console.status("forecasting ..."):
-            result = run_forecast(loaded, settings, months=months, start=start)
-    else:
-        result = run_forecast(loaded, settings, months=months, start=start)
+    with stage_progress("forecast", err_console, quiet) as bar:
+        result = run_forecast(loaded, settings, months=months, start=start, progress=bar.callback())
     if not result["verified"]:
         raise fail("internal error: the forecast's plan failed independent verification; not printing it", 1)
     frames = tables.forecast_tables(result)

@@ -12,6 +12,7 @@ from typing import List, Optional
 import typer
 
 from planner.cli.common import err_console, guard, out_console
+from planner.cli.progress import QUIET_HELP, stage_progress
 from planner.cli.solve import write_text
 
 
@@ -63,6 +64,7 @@ def whatif_command(
     seed: int = typer.Option(1, "--seed", help="Simulation seed (the same at every point)."),
     solver: Optional[str] = typer.Option(None, "--solver", help="Backend (default: policy.solver)."),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", min=0.001, help="Seconds per solve."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
 ) -> None:
     """Solve the scenario at every point of a sweep and simulate each plan's spot risk.
 
@@ -98,7 +100,8 @@ def whatif_command(
         runner = SerialExecutor()
     else:
         runner = ProcessExecutor(jobs or min(len(points), os.cpu_count() or 1))
-    records = _run_with_progress(run_sweep, spec, runner, len(points))
+    with stage_progress("what-if", err_console, quiet) as bar:
+        records = run_sweep(spec, runner, progress=bar.callback())
     frames = tables.whatif_tables(records)
     frame = frames["whatif"]
     if out is not None:
@@ -123,16 +126,6 @@ def whatif_command(
         for r in bad:
             point = ", ".join(f"{a.path}={r.get(a.path)}" for a in axes)
             err_console.print(f"note: {point}: {r['status']}: {r.get('message', '')}", markup=False)
-
-
-def _run_with_progress(run_sweep, spec, runner, total: int) -> list[dict]:
-    """The sweep with a progress bar on stderr (only when stderr is a terminal)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
-
-    with Progress(TextColumn("what-if"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err_console, transient=True, disable=not err_console.is_terminal) as bar:
-        task = bar.add_task("points", total=total)
-        return run_sweep(spec, runner, on_result=lambda done, n, rec: bar.update(task, completed=done))
 
 
 def register(app: typer.Typer) -> None:
