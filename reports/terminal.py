@@ -261,3 +261,24 @@ def render_text(renderables: Iterable[RenderableType], width: int = 80, color: b
                       color_system="standard" if color else None)
     print_renderables(renderables, console)
     return console.export_text(styles=color)
+
+
+def simulate_renderables(frames: Frames, sim: Mapping, availability_target: float | None = None) -> list[RenderableType]:
+    """``plan simulate``: per workload (and the fleet at once) the share of time fully served and the shortfall."""
+    frame = frames["simulate"]
+    t = _table(f"Simulated {sim['hours']:g} h (seed {sim['seed']}): {sim['spot_nodes']} spot nodes, "
+               f"{sim['reclaims']} reclaims, {sim['pool_events']} pool events")
+    t.add_column("Workload", no_wrap=True)
+    for header in ("Served\n% of time", "Worst short\nreq/min", "Worst\nshort %", "Unserved\nrequests",
+                   "Unserved\n%"):
+        t.add_column(header, justify="right", no_wrap=True)
+    for _, r in frame.iterrows():
+        fleet = r["workload"] == "(fleet)"
+        t.add_row("(all at once)" if fleet else r["workload"], f"{r['attainment_pct']:.3f}",
+                  f"{r['worst_shortfall_requests_per_min']:,.1f}", f"{r['worst_shortfall_pct']:.1f}",
+                  f"{r['unserved_requests']:,.0f}", f"{r['unserved_pct']:.4f}", style="bold" if fleet else None)
+    worst = sim.get("attainment")
+    line = Text(f"SLA attainment (worst workload): {MISSING if worst is None else f'{100 * worst:.3f}'} %")
+    if availability_target is not None:
+        line.append(f"  ·  target {100 * availability_target:g} %")
+    return [t, line]

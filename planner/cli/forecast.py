@@ -56,6 +56,7 @@ def forecast_command(
     from planner.forecast.run import ForecastSettings, run_forecast  # noqa: PLC0415
     from planner.scenario.io import load_scenario  # noqa: PLC0415
     from reports import tables, terminal  # noqa: PLC0415
+    from reports.vocabulary import tidy  # noqa: PLC0415
 
     loaded = load_scenario(scenario)
     settings = ForecastSettings(solver=solver.value if solver else None, time_limit_s=time_limit)
@@ -76,7 +77,7 @@ def forecast_command(
 
         write_text(report, render_html(None, loaded, forecast=result))
     if fmt == Format.json:
-        text = json.dumps(result, indent=2)
+        text = json.dumps(tidy(result), indent=2)
         write_text(out, text + "\n") if out else typer.echo(text)
     elif fmt == Format.csv:
         text = frames["forecast_months"].to_csv(index=False)
@@ -86,7 +87,7 @@ def forecast_command(
         for note in result["notes"]:
             out_console.print(f"note: {note}", markup=False)
         if out is not None:
-            write_text(out, json.dumps(result, indent=2) + "\n")
+            write_text(out, json.dumps(tidy(result), indent=2) + "\n")
     for path in (p for p in (out if fmt != Format.table else None, chart, report) if p is not None):
         err_console.print(f"wrote {path}", markup=False)
     if result["status"] != "optimal":

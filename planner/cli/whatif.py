@@ -77,6 +77,7 @@ def whatif_command(
     from planner.whatif.sweep import (RATE_AXIS, Axis, DaskExecutor, ProcessExecutor, SerialExecutor,  # noqa: PLC0415
                                check_points, parse_set, parse_values, run_sweep, spec_for)
     from reports import charts, tables, terminal  # noqa: PLC0415
+    from reports.vocabulary import whatif_json  # noqa: PLC0415
 
     loaded = load_scenario(scenario)
     axes = []
@@ -106,7 +107,7 @@ def whatif_command(
     frame = frames["whatif"]
     if out is not None:
         as_json = out.suffix.lower() == ".json"
-        write_text(out, json.dumps(records, indent=2) + "\n" if as_json else frame.to_csv(index=False))
+        write_text(out, json.dumps(whatif_json(records), indent=2) + "\n" if as_json else frame.to_csv(index=False))
     if chart is not None:
         svg = charts.whatif_svg(frame)
         if svg is None:
@@ -117,7 +118,7 @@ def whatif_command(
 
         write_text(report, render_html(None, loaded, whatif=records))
     if fmt == WhatifFormat.json:
-        typer.echo(json.dumps(records, indent=2))
+        typer.echo(json.dumps(whatif_json(records), indent=2))
     elif fmt == WhatifFormat.csv:
         typer.echo(frame.to_csv(index=False), nl=False)
     else:

@@ -311,7 +311,7 @@ def summarise(plan: Plan, loaded: LoadedScenario, horizon: Horizon) -> dict[str,
             "node_hours": {o: round(v, 4) for o, v in node_hours.items()},
             "usd": total, "reserved_usd": parts["reserved"], "on_demand_usd": parts["on_demand"],
             "spot_usd": parts["spot"], "cumulative_usd": cumulative,
-            "reserved_utilization": None if held <= 0 else round(busy / held, 6),
+            "reserved_utilization_pct": None if held <= 0 else round(100.0 * busy / held, 4),
         })
     lines = []
     for c in commitments:
