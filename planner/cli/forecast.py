@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 from enum import Enum
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Optional
 import typer
 
 from planner.cli.common import err_console, fail, guard, out_console
+from planner.cli.helptext import command_help
 from planner.cli.progress import QUIET_HELP, stage_progress
 from planner.cli.solve import Solver, write_text
 
@@ -95,5 +95,5 @@ def forecast_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("forecast", help=inspect.cleandoc(forecast_command.__doc__ or "") + "\n" + EXAMPLES)(
+    app.command("forecast", help=command_help(forecast_command.__doc__, EXAMPLES))(
         guard(forecast_command))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 from enum import Enum
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Optional
 import typer
 
 from planner.cli.common import guard, out_console
+from planner.cli.helptext import command_help
 
 
 class SimFormat(str, Enum):
@@ -89,5 +89,5 @@ def simulate_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("simulate", help=inspect.cleandoc(simulate_command.__doc__ or "") + "\n" + EXAMPLES)(
+    app.command("simulate", help=command_help(simulate_command.__doc__, EXAMPLES))(
         guard(simulate_command))

@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from planner.cli.common import err_console, fail, guard, out_console
+from planner.cli.helptext import command_help
 from planner.cli.progress import QUIET_HELP, stage_progress
 
 
@@ -106,4 +107,4 @@ def solve_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("solve", help=(solve_command.__doc__ or "") + EXAMPLES)(guard(solve_command))
+    app.command("solve", help=command_help(solve_command.__doc__, EXAMPLES))(guard(solve_command))

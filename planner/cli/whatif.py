@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 from enum import Enum
@@ -12,8 +11,9 @@ from typing import List, Optional
 import typer
 
 from planner.cli.common import err_console, guard, out_console
+from planner.cli.helptext import command_help
 from planner.cli.progress import QUIET_HELP, stage_progress
-from planner.cli.solve import write_text
+from planner.cli.solve import Solver, write_text
 
 
 class WhatifFormat(str, Enum):
@@ -62,7 +62,7 @@ def whatif_command(
     report: Optional[Path] = typer.Option(None, "--report", help="Write a self-contained HTML report of the sweep."),
     hours: float = typer.Option(8760.0, "--hours", min=1e-6, help="Simulated hours per point (plan simulate)."),
     seed: int = typer.Option(1, "--seed", help="Simulation seed (the same at every point)."),
-    solver: Optional[str] = typer.Option(None, "--solver", help="Backend (default: policy.solver)."),
+    solver: Optional[Solver] = typer.Option(None, "--solver", help="Backend (default: policy.solver)."),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", min=0.001, help="Seconds per solve."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
 ) -> None:
@@ -90,8 +90,8 @@ def whatif_command(
         raise InputError("nothing to sweep: give --interruption-rate R1,R2,... and/or --set PATH=V1,V2,...")
     if out is not None and out.suffix.lower() not in (".csv", ".json", ".txt", ""):
         raise InputError(f"--out {out}: give a .csv or .json file")
-    spec = spec_for(loaded, tuple(axes), recovery_minutes=recovery_minutes, solver=solver, time_limit_s=time_limit,
-                    hours=hours, seed=seed)
+    spec = spec_for(loaded, tuple(axes), recovery_minutes=recovery_minutes, solver=solver.value if solver else None,
+                    time_limit_s=time_limit, hours=hours, seed=seed)
     points = check_points(spec)  # bad values fail here, before any solve
     if executor == ExecutorName.dask:
         runner = DaskExecutor(scheduler)
@@ -130,4 +130,4 @@ def whatif_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("whatif", help=inspect.cleandoc(whatif_command.__doc__ or "") + "\n" + EXAMPLES)(guard(whatif_command))
+    app.command("whatif", help=command_help(whatif_command.__doc__, EXAMPLES))(guard(whatif_command))
