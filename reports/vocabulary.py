@@ -5,7 +5,8 @@ Rounding, by what a column name says it holds (``round_value``):
 
 - money (``usd`` in the name): to the cent, except unit prices (``price_…``, ``…_per_node_hour``,
   ``…_per_replica``, ``…_per_million_…``), which keep their digits: a price of 0.0425 USD/GPU-h is real;
-- a share (``_pct``): to 0.01 % (an attainment to 0.001 %, so 99.996 % does not read as 100 %);
+- a share (``_pct``): to 0.01 %; an attainment to 0.001 % (so 99.996 % does not read as 100 %) and an
+  unserved share to 0.0001 % (a rare shortfall is 0.0013 %, not 0.00 %);
 - anything else: 12 significant digits, which removes binary noise (``17461.600000000002`` -> ``17461.6``)
   and nothing a person or a test could see.
 
@@ -32,7 +33,7 @@ def round_value(name: str, x: Any) -> Any:
     if is_money(name):
         return round(x, 2) + 0.0  # + 0.0: no "-0.0"
     if name.endswith("_pct"):
-        return round(x, 3 if "attainment" in name else 2) + 0.0
+        return round(x, 3 if "attainment" in name else 4 if "unserved" in name else 2) + 0.0
     return float(f"{x:.12g}")
 
 
@@ -72,23 +73,3 @@ def frame_records(frame) -> list[dict[str, Any]]:
         out.append(row)
     return out
 
-
-def whatif_json(records: list[dict]) -> list[dict[str, Any]]:
-    """``plan whatif --format json``: one record per point with exactly the CSV's columns (``gpus_<offer>``
-    per offer, shares in percent as ``spot_gpu_share_pct`` and ``simulated_attainment_pct``)."""
-    from reports.tables import whatif_tables  # noqa: PLC0415
-
-    return frame_records(whatif_tables(records)["whatif"])
-
-
-def simulate_json(sim: dict[str, Any]) -> dict[str, Any]:
-    """``plan simulate --format json``: the run's facts, the worst workload's ``attainment_pct``, and per
-    workload (and the fleet) the columns of the simulate table, under the same names as its CSV."""
-    from reports.tables import simulate_tables  # noqa: PLC0415
-
-    rows = frame_records(simulate_tables(sim)["simulate"])
-    head = {k: sim[k] for k in ("scenario", "hours", "seed", "spot_nodes", "reclaims", "pool_events") if k in sim}
-    attainment = sim.get("attainment")
-    return tidy({**head, "attainment_pct": None if attainment is None else 100.0 * attainment,
-                 "workloads": [r for r in rows if r["workload"] != "(fleet)"],
-                 "fleet": next((r for r in rows if r["workload"] == "(fleet)"), None)})

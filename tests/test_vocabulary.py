@@ -163,6 +163,7 @@ def test_rounding_rules():
     assert round_value("usd_per_million_requests", 0.123456) == 0.123456
     assert round_value("share_pct", 84.91722869) == 84.92
     assert round_value("simulated_attainment_pct", 99.99612) == 99.996  # not "100.0"
+    assert round_value("unserved_pct", 0.00134567) == 0.0013  # not "0.0"
     assert round_value("capacity_requests_per_min", 0.1 + 0.2) == 0.3
     assert round_value("gpus", 3) == 3 and round_value("x", True) is True
     assert tidy({"a_usd": [1.005, float("nan")], "b": {"c_pct": 1 / 3}}) == {"a_usd": [1.0, None],

@@ -75,7 +75,7 @@ def simulate_command(
     s = with_spot_overrides(load_scenario(scenario).scenario, interruption_rate=interruption_rate)
     sim = simulate_plan(plan, s, hours=hours, seed=seed)
     from reports import tables, terminal  # noqa: PLC0415
-    from reports.vocabulary import simulate_json  # noqa: PLC0415
+    from reports.records import simulate_json  # noqa: PLC0415
 
     if fmt == SimFormat.json:
         typer.echo(json.dumps(simulate_json(sim.to_json()), indent=2))

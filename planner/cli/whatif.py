@@ -77,7 +77,7 @@ def whatif_command(
     from planner.whatif.sweep import (RATE_AXIS, Axis, DaskExecutor, ProcessExecutor, SerialExecutor,  # noqa: PLC0415
                                check_points, parse_set, parse_values, run_sweep, spec_for)
     from reports import charts, tables, terminal  # noqa: PLC0415
-    from reports.vocabulary import whatif_json  # noqa: PLC0415
+    from reports.records import whatif_json  # noqa: PLC0415
 
     loaded = load_scenario(scenario)
     axes = []
