@@ -3,7 +3,8 @@
 Self-contained means the page asks for nothing: no scripts, fonts, images or styles from anywhere, and a
 Content-Security-Policy that makes the browser refuse any it might find. Every dynamic string goes through
 ``html.escape``. The page reads the ``reports.tables`` frames only; charts come from ``reports.charts``.
-Readable on a laptop (max ~72 rem wide, tables scroll sideways if they must) and printable (``@media print``).
+Readable on a laptop (max ~72 rem wide; tables are laid out to fit it at 1280 px, headers wrapping and wide
+cells stacked, with a sideways scroll only as a last resort on narrower screens) and printable (``@media print``).
 """
 
 from __future__ import annotations
@@ -58,8 +59,8 @@ figcaption { color: var(--muted); font-size: .85rem; }
 table { border-collapse: collapse; width: 100%; font-size: .88rem; margin: .4rem 0 1rem;
         font-variant-numeric: tabular-nums; }
 th, td { padding: .3rem .55rem; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
-th { background: var(--panel); font-weight: 600; }
-td.num, th.num { text-align: right; } td.num, td.id { white-space: nowrap; }
+th { background: var(--panel); font-weight: 600; overflow-wrap: normal; hyphens: none; }
+td.num, th.num { text-align: right; } td.num, td.id, .nw { white-space: nowrap; }
 td.reason { min-width: 16rem; } td.mark, th.mark { text-align: center; }
 tbody th.group { background: #eef1f5; text-align: left; }
 tr.state-chosen { background: var(--chosen); font-weight: 600; }
@@ -106,7 +107,15 @@ def render_html(plan: Plan | None, loaded_scenario: LoadedScenario | Any = None,
         forecast=forecast_tables(forecast) if forecast else None,
         scenario_text=scenario_text(loaded_scenario) if loaded_scenario is not None else None,
         scenario_name=getattr(scenario, "name", None),
+        availability_target_pct=_availability_target_pct(scenario),
         title=title)
+
+
+def _availability_target_pct(scenario: Any) -> float | None:
+    try:
+        return 100.0 * float(scenario.policy.spot.availability_target)
+    except (AttributeError, TypeError, ValueError):
+        return None
 
 
 def scenario_text(loaded_scenario: Any) -> str:
@@ -149,11 +158,16 @@ def _td(frame: pd.DataFrame, col: str, v: Any) -> str:
     return f"<td{cls}>{_E(cell(col, v))}</td>"
 
 
+def _header(text: str) -> str:
+    """A header that may wrap between words but never inside an id ("h100-" / "od")."""
+    return " ".join(f'<span class="nw">{_E(w)}</span>' if "-" in w else _E(w) for w in text.split(" "))
+
+
 def table_html(frame: pd.DataFrame, cols: Sequence[str] | None = None, *, caption: str | None = None,
                row_class: str | None = None) -> str:
     """A frame as an escaped HTML table (labels and formatting from ``reports.format``)."""
     cols = list(cols or frame.columns)
-    head = "".join(f'<th scope="col"{_th_class(frame, c)}>{_E(label(c))}</th>' for c in cols)
+    head = "".join(f'<th scope="col"{_th_class(frame, c)}>{_header(label(c))}</th>' for c in cols)
     body = []
     for _, row in frame.iterrows():
         cls = f' class="{_E(row_class)}-{_E(str(row[row_class]))}"' if row_class else ""
@@ -294,12 +308,58 @@ def _plan_sections(f: Frames) -> list[tuple[str, str, str]]:
     return out
 
 
-def _whatif_section(w: Frames) -> tuple[str, str, str]:
+def _whatif_cards(frame: pd.DataFrame, target_pct: float | None) -> str:
+    """Headline of a sweep: its cost range, the dearest change, the worst attainment against the target."""
+    solved = frame[frame["objective_usd_per_hour"].notna()]
+    failed = len(frame) - len(solved)
+    cards = [_card("Points", f"{len(frame)}", f"{failed} without a plan" if failed else "all solved",
+                   "bad" if failed else "")]
+    if not solved.empty:
+        lo, hi = solved["objective_usd_per_hour"].min(), solved["objective_usd_per_hour"].max()
+        cards.append(_card("Cost", f"{cell('usd_per_hour', lo)}–{cell('usd_per_hour', hi)} USD/h",
+                           "cheapest to dearest point"))
+        worst = solved.loc[solved["change_pct"].idxmax()] if solved["change_pct"].notna().any() else None
+        if worst is not None:
+            cards.append(_card("Largest increase", f"+{cell('change_pct', worst['change_pct'])} %",
+                               f"{cell('usd_per_hour', worst['change_usd_per_hour'])} USD/h at "
+                               + ", ".join(f"{a.rsplit('.', 1)[-1].replace('_', ' ')}\u00a0{cell(a, worst[a])}"
+                                           for a in whatif_axes(frame))))
+        att = solved["simulated_attainment_pct"].dropna()
+        if not att.empty:
+            low = att.min()
+            met = target_pct is None or low >= target_pct
+            detail = "worst point, simulated" + (f"; target {target_pct:g}\u00a0%" if target_pct is not None else "")
+            cards.append(_card("Lowest SLA attainment", f"{cell('simulated_attainment_pct', low)} %", detail,
+                               "good" if met and target_pct is not None else ("" if met else "bad")))
+    return f'<div class="cards">{"".join(cards)}</div>'
+
+
+def _whatif_table(frame: pd.DataFrame) -> str:
+    """The sweep as a table that fits the page: GPUs by offer stacked in one cell, the bookkeeping columns
+    (spot / non-spot GPU counts, empty messages) left to the CSV."""
+    offers = [c for c in frame.columns if c.startswith("gpus_")]
+    cols = [c for c in frame.columns if c not in offers and c not in ("spot_gpus", "non_spot_gpus", "message")]
+    if "message" in frame.columns and frame["message"].notna().any():
+        cols.append("message")
+    head = "".join(f'<th scope="col"{_th_class(frame, c)}>{_header(label(c))}</th>' for c in cols)
+    head += '<th scope="col">GPUs by offer</th>' if offers else ""
+    body = []
+    for _, row in frame.iterrows():
+        gpus = "<br>".join(f"{int(row[c])} × {_E(c[5:])}" for c in offers if row[c])
+        body.append("<tr>" + "".join(_td(frame, c, row[c]) for c in cols)
+                    + (f'<td class="id">{gpus or MISSING}</td>' if offers else "") + "</tr>")
+    return (f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div>')
+
+
+def _whatif_section(w: Frames, target_pct: float | None = None) -> tuple[str, str, str]:
     frame = w["whatif"]
     axes = whatif_axes(frame)
-    body = _figure("whatif", charts.whatif_svg(frame),
-                   f"Cost (solid) and simulated SLA attainment (dashed) against {axes[0] if axes else 'the sweep'}.")
-    return ("whatif", "What-if sweep", body + table_html(frame))
+    body = _whatif_cards(frame, target_pct)
+    body += _figure("whatif", charts.whatif_svg(frame, target_pct),
+                    f"Cost (solid) and simulated SLA attainment (dashed) against {axes[0] if axes else 'the sweep'}; "
+                    "the dotted line is the availability target.")
+    return ("whatif", "What-if sweep", body + _whatif_table(frame))
 
 
 def _forecast_section(fc: Frames) -> tuple[str, str, str]:
@@ -323,7 +383,7 @@ def _forecast_section(fc: Frames) -> tuple[str, str, str]:
 
 def render_html_frames(frames: Frames | None, *, whatif: Frames | None = None, forecast: Frames | None = None,
                        scenario_text: str | None = None, scenario_name: str | None = None,
-                       title: str | None = None) -> str:
+                       title: str | None = None, availability_target_pct: float | None = None) -> str:
     """The report from frames already built (``plan_tables``, ``whatif_tables``, ``forecast_tables``)."""
     name = scenario_name or (str(frames["summary"]["scenario"].iloc[0]) if frames else None)
     title = title or ("fleetplan: " + (name or "report"))
@@ -331,7 +391,7 @@ def render_html_frames(frames: Frames | None, *, whatif: Frames | None = None, f
     if frames:
         sections += _plan_sections(frames)
     if whatif is not None:
-        sections.append(_whatif_section(whatif))
+        sections.append(_whatif_section(whatif, availability_target_pct))
     if forecast is not None:
         sections.append(_forecast_section(forecast))
     if frames and not frames["options"].empty:

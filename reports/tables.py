@@ -1,6 +1,8 @@
-"""Plan, what-if and forecast results as tidy pandas DataFrames: the only place numbers are derived for display.
+"""Plan, what-if, forecast and simulation results as tidy pandas DataFrames: the only place numbers are derived
+for display.
 
-This module is longer than ~400 lines because ~70 of them are the column schema every renderer reads.
+This module is longer than ~400 lines because ~80 of them are the column schema every renderer reads, and each
+frame's builder sits next to the others so that their conventions (below) stay one.
 
 Every renderer (terminal, CSV, Markdown, HTML, charts) reads these frames and nothing else, so the numbers a
 finance partner sees in the HTML are the ones the on-call engineer sees in the terminal and a script reads from CSV.

@@ -350,8 +350,7 @@ def render_text(renderables: Iterable[RenderableType], width: int = 80, color: b
 
 
 def _simulate_layout(frame: pd.DataFrame, sim: Mapping, narrow: bool) -> Table:
-    t = _table(f"Simulated {sim['hours']:g} h (seed {sim['seed']}): {sim['spot_nodes']} spot nodes, "
-               f"{sim['reclaims']} reclaims, {sim['pool_events']} pool events")
+    t = _table()
     t.add_column("Workload")
     headers = ["Served\n% of time", "Worst short\nreq/min", "Worst\nshort %", "Unserved\nrequests", "Unserved\n%"]
     keep = [0, 1, 3, 4] if narrow else [0, 1, 2, 3, 4]
@@ -375,4 +374,6 @@ def simulate_renderables(frames: Frames, sim: Mapping, availability_target: floa
     line = Text(f"SLA attainment (worst workload): {MISSING if worst is None else f'{100 * worst:.3f}'} %")
     if availability_target is not None:
         line.append(f"  ·  target {100 * availability_target:g} %")
-    return [Fit([_simulate_layout(frame, sim, False), _simulate_layout(frame, sim, True)]), line]
+    head = Text(f"Simulated {sim['hours']:g} h (seed {sim['seed']}): {sim['spot_nodes']} spot nodes, "
+                f"{sim['reclaims']} reclaims, {sim['pool_events']} pool events", style="bold")
+    return [Group(head, Fit([_simulate_layout(frame, sim, False), _simulate_layout(frame, sim, True)])), line]
