@@ -105,7 +105,8 @@ class StageProgress:
         self._bar = Progress(
             SpinnerColumn(), TextColumn("[bold]{task.fields[title]}[/] {task.description}"),
             _Bar(bar_width=20), _Count(), TextColumn("{task.fields[detail]}", style="dim"),
-            _Elapsed(), _Remaining(), console=console, transient=True, disable=not enabled)
+            _Elapsed(), _Remaining(), console=console, transient=True, disable=not enabled,
+            redirect_stdout=False, redirect_stderr=False)  # stdout carries only the requested output
         self._task = None
         self._stage: str | None = None
 
