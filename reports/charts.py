@@ -68,11 +68,27 @@ def _rows_height(n: int, per_row: float = 0.32, base: float = 1.0) -> float:
     return base + per_row * max(n, 1)
 
 
-def _market_legend(ax, markets: list[str], labels: dict[str, str] | None = None) -> None:
+def _market_legend(fig: Figure, markets: list[str], labels: dict[str, str] | None = None) -> None:
+    """The market colours, outside the axes on the right (constrained layout makes room): a legend inside
+    would sit on a bar's label."""
     from matplotlib.patches import Patch
     handles = [Patch(color=MARKET_COLORS.get(m, "#777777"), label=(labels or {}).get(m, m.replace("_", "-")))
                for m in markets]
-    ax.legend(handles=handles, loc="lower right", fontsize=8)
+    fig.legend(handles=handles, loc="outside right upper", fontsize=8)
+
+
+def _thousands(axis) -> None:
+    """Tick labels with thousands separators (12,000 not 12000)."""
+    from matplotlib.ticker import FuncFormatter
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 10 or v == int(v) else f"{v:g}"))
+
+
+def _sparse_ticks(ax, labels: list[str], max_labels: int = 12) -> None:
+    """Horizontal x tick labels, every k-th one so that at most ``max_labels`` show (rotated labels' boxes
+    overlap each other, and slanted text is harder to read)."""
+    step = max(1, -(-len(labels) // max_labels))
+    x = list(range(len(labels)))
+    ax.set_xticks(x[::step], labels[::step])
 
 
 # --------------------------------------------------------------------------- plan charts
@@ -97,7 +113,7 @@ def fleet_mix_svg(fleet: pd.DataFrame) -> str | None:
         ax.set_xlabel("GPUs")
         ax.set_xlim(0, max(1, fleet["gpus"].max()) * 1.35)
         ax.set_title("Fleet mix: GPUs by offer and market")
-        _market_legend(ax, list(dict.fromkeys(fleet["market"])))
+        _market_legend(fig, list(dict.fromkeys(fleet["market"])))
         return _to_svg(fig, "fleet-mix", "GPUs by offer, coloured by market")
 
 
@@ -126,7 +142,7 @@ def cost_svg(cost: pd.DataFrame, fleet: pd.DataFrame) -> str | None:
         ax.set_xlabel("USD per hour")
         ax.set_xlim(0, max([1.0, *values]) * 1.3)
         ax.set_title("Cost breakdown: USD/h by offer")
-        _market_legend(ax, list(legend), legend)
+        _market_legend(fig, list(legend), legend)
         return _to_svg(fig, "cost", "Hourly cost by offer, coloured by market")
 
 
@@ -143,8 +159,7 @@ def slo_svg(deployments: pd.DataFrame, target_utilization_pct: float | None = No
         ax_u.barh(y, deployments["utilization_pct"], color="#4C72B0")
         if target_utilization_pct is not None and not pd.isna(target_utilization_pct):
             ax_u.axvline(target_utilization_pct, color="#333333", linestyle="--", linewidth=1,
-                         label=f"target {target_utilization_pct:.0f} %")
-            ax_u.legend(loc="upper left", bbox_to_anchor=(0, -0.22), fontsize=8)
+                         label=f"target utilisation {target_utilization_pct:.0f} %")
         ax_u.set_xlim(0, 100)
         ax_u.set_xlabel("utilisation %")
         ax_u.set_yticks(y, labels)
@@ -156,12 +171,16 @@ def slo_svg(deployments: pd.DataFrame, target_utilization_pct: float | None = No
         ax_t.barh(y, deployments["predicted_ttft_ms"], color=colors)
         slo = deployments["ttft_slo_ms"]
         if slo.notna().any():
-            ax_t.scatter(slo, y, marker="|", s=400, color="#222222", linewidths=2, label="SLO", zorder=3)
-            ax_t.legend(loc="upper left", bbox_to_anchor=(0, -0.22), fontsize=8, markerscale=0.4)
+            ax_t.scatter(slo, y, marker="|", s=400, color="#222222", linewidths=2, label="TTFT SLO", zorder=3)
         top = pd.concat([deployments["predicted_ttft_ms"], slo]).max()
         ax_t.set_xlim(0, (top if pd.notna(top) and top > 0 else 1) * 1.15)
         ax_t.set_xlabel("predicted TTFT ms (green: meets SLO, red: misses)")
         ax_t.set_title("Predicted TTFT vs SLO")
+        # One legend for both panels, below the figure: constrained layout gives it its own row, so it cannot
+        # run into the x-axis labels however few deployments there are.
+        handles = [h for a in (ax_u, ax_t) for h in a.get_legend_handles_labels()[0]]
+        if handles:
+            fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8, markerscale=0.4)
         return _to_svg(fig, "slo", "Utilisation per deployment and predicted TTFT against each workload's SLO")
 
 
@@ -179,8 +198,7 @@ def periods_svg(periods: pd.DataFrame) -> str | None:
             ax.bar(x, periods[c], bottom=bottom, color=_OFFER_COLORS[i % len(_OFFER_COLORS)], label=c[5:])
             bottom = [b + v for b, v in zip(bottom, periods[c])]
         ax.set_ylabel("GPUs")
-        step = max(1, len(x) // 12)
-        ax.set_xticks(x[::step], list(periods["period"])[::step], rotation=45, ha="right")
+        _sparse_ticks(ax, [str(p) for p in periods["period"]])
         ax2 = ax.twinx()
         ax2.plot(x, periods["usd_per_hour"], color="#222222", marker=".", label="USD/h")
         ax2.set_ylabel("USD per hour")
@@ -188,7 +206,7 @@ def periods_svg(periods: pd.DataFrame) -> str | None:
         ax2.spines["right"].set_visible(True)
         h1, l1 = ax.get_legend_handles_labels()
         h2, l2 = ax2.get_legend_handles_labels()
-        ax.legend(h1 + h2, l1 + l2, loc="upper left", bbox_to_anchor=(1.1, 1), fontsize=8)
+        fig.legend(h1 + h2, l1 + l2, loc="outside right upper", fontsize=8)
         ax.set_ylim(0, max(bottom) * 1.15 or 1)
         ax.set_title("Fleet and cost per period")
         return _to_svg(fig, "periods", "GPUs by offer and hourly cost for each period")
@@ -197,14 +215,28 @@ def periods_svg(periods: pd.DataFrame) -> str | None:
 # --------------------------------------------------------------------------- what-if and forecast
 
 
-def whatif_svg(whatif: pd.DataFrame) -> str | None:
+TARGET_AXIS = "policy.spot.availability_target"
+
+
+def attainment_limits(values: list[float], targets: list[float]) -> tuple[float, float]:
+    """The attainment axis: from a floor below both the lowest point and the target, by half the distance from
+    that low to 100 % (at least 0.1 point), up to just above 100 %. A dip from 99.95 % to 99.45 % against a 99 %
+    target then reads as the small thing it is, and the target is always on the chart."""
+    low = min([*values, *targets], default=99.0)
+    floor = max(0.0, low - max(0.5 * (100.0 - low), 0.1))
+    return floor, 100.0 + 0.04 * (100.0 - floor)
+
+
+def whatif_svg(whatif: pd.DataFrame, availability_target_pct: float | None = None) -> str | None:
     """Cost (left axis) and simulated SLA attainment (right axis) against the first swept value; one line per
-    combination of the other swept values."""
+    combination of the other swept values; the availability target as a dotted line (one per target when the
+    target is itself swept)."""
     axes = whatif_axes(whatif)
     if whatif.empty or not axes:
         return None
     xcol, others = axes[0], axes[1:]
     groups = list(whatif.groupby(others, sort=False, dropna=False)) if others else [((), whatif)]
+    targets: list[float] = []
     with _style("whatif"):
         fig = _figure(9.0, 3.6)
         ax = fig.add_subplot()
@@ -220,13 +252,29 @@ def whatif_svg(whatif: pd.DataFrame) -> str | None:
             if grp["simulated_attainment_pct"].notna().any():
                 ax2.plot(grp[xcol], grp["simulated_attainment_pct"], marker="s", linestyle="--", color=color,
                          alpha=0.7, label="attainment %" + (f" ({suffix})" if suffix else ""))
+            if TARGET_AXIS in others:
+                target = 100.0 * float(dict(zip(others, key))[TARGET_AXIS])
+                ax2.axhline(target, color=color, linestyle=":", linewidth=1.2, label=f"target {target:g} %")
+                targets.append(target)
+        if xcol == TARGET_AXIS:
+            xs = sorted(whatif[xcol].dropna())
+            ax2.plot(xs, [100.0 * v for v in xs], color="#222222", linestyle=":", linewidth=1.2, label="target")
+            targets += [100.0 * v for v in xs]
+        elif TARGET_AXIS not in others and availability_target_pct is not None:
+            ax2.axhline(availability_target_pct, color="#222222", linestyle=":", linewidth=1.2,
+                        label=f"availability target {availability_target_pct:g} %")
+            targets.append(availability_target_pct)
         ax.set_xlabel("interruption rate per node-hour" if xcol == "interruption_rate" else xcol)
         ax.set_ylabel("USD per hour")
-        ax.set_ylim(bottom=0)
+        _thousands(ax.yaxis)
+        ax.set_ylim(bottom=0, top=max(1.0, float(whatif["objective_usd_per_hour"].max(skipna=True) or 0)) * 1.15)
         ax2.set_ylabel("simulated SLA attainment %")
+        ax2.set_ylim(*attainment_limits(list(whatif["simulated_attainment_pct"].dropna()), targets))
+        from matplotlib.ticker import FuncFormatter
+        ax2.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.2f}".rstrip("0").rstrip(".")))
         h1, l1 = ax.get_legend_handles_labels()
         h2, l2 = ax2.get_legend_handles_labels()
-        ax.legend(h1 + h2, l1 + l2, loc="upper left", bbox_to_anchor=(1.12, 1), fontsize=8)
+        fig.legend(h1 + h2, l1 + l2, loc="outside right upper", fontsize=8)
         ax.set_title("What-if: cost and simulated attainment")
         return _to_svg(fig, "whatif", f"Cost and simulated SLA attainment against {xcol}")
 
@@ -253,9 +301,11 @@ def forecast_svg(months: pd.DataFrame, commitments: pd.DataFrame) -> str | None:
             ax.axvline(xi, color="#222222", linestyle="--", linewidth=1)
             ax.annotate(f"commit {c.nodes} × {c.offer}\n{c.term_months} months", (xi, top * (1.28 - 0.14 * (n % 2))),
                         xytext=(4, 0), textcoords="offset points", fontsize=8, va="top")
-        ax.set_xticks(x, list(months["month"]), rotation=45, ha="right")
+        _sparse_ticks(ax, [str(m) for m in months["month"]])
         ax.set_ylabel("USD per month")
+        _thousands(ax.yaxis)
         ax.set_ylim(0, top * 1.35)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+        # Below the chart, not beside it: the month labels need the width.
+        fig.legend(loc="outside lower center", ncol=3, fontsize=8)
         ax.set_title("Forecast: monthly cost by market")
         return _to_svg(fig, "forecast", "Monthly cost stacked by market, with commitment start months marked")

@@ -1,8 +1,8 @@
 """Machine- and paste-friendly outputs: JSON (the Plan contract), CSV (one file per table), Markdown.
 
 CSV and Markdown read the frames of ``reports.tables`` only. CSV keeps the raw column names (units in them) and
-full float precision, so ``pandas.read_csv`` gives back the same values; Markdown uses the readable labels and
-rounding of ``reports.format``.
+the frames' values (rounded once, in ``reports.vocabulary``), so ``read_csv`` here gives back the same values and
+dtypes, empty tables included; Markdown uses the readable labels and rounding of ``reports.format``.
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ import pandas as pd
 
 from planner.plan import Plan
 from reports.format import cell, is_numeric_col, label
+from reports.tables import SCHEMAS
 
 
 def to_json(plan: Plan, indent: int | None = 2) -> str:
-    """The plan as JSON text with the contract keys of ``planner.plan``; ``Plan.model_validate_json`` reads it back."""
+    """The plan as JSON text with the contract keys of ``planner.plan``; ``Plan.model_validate_json`` reads it back
+    exactly (so its floats are written in full: the plan contract is an exchange format, not a display)."""
     return plan.model_dump_json(indent=indent)
 
 
@@ -34,6 +36,38 @@ def write_csv(frames: Mapping[str, pd.DataFrame], out_dir: str | Path) -> list[P
         frame.to_csv(path, index=False, lineterminator="\n")
         paths.append(path)
     return paths
+
+
+def column_dtypes(name: str, columns) -> dict[str, str]:
+    """pandas dtypes of a table's columns: its schema's, and by name for the per-offer / per-workload ones."""
+    kinds = {"int": "int64", "float": "float64", "bool": "bool", "bool?": "object", "str": "str"}
+    schema = SCHEMAS.get(name, {})
+    out = {}
+    for c in columns:
+        if c in schema:
+            out[c] = kinds[schema[c]]
+        elif c in ("message", "description", "detail", "reason"):
+            out[c] = "str"
+        elif c.startswith(("gpus_", "nodes_")):
+            out[c] = "int64"
+        elif c.endswith(("_requests_per_min", "_pct", "_usd", "_usd_per_hour")) or "." in c or c == "interruption_rate":
+            out[c] = "float64"
+    return out
+
+
+def read_csv(path, name: str) -> pd.DataFrame:
+    """A CSV written by ``write_csv`` (or ``--format csv``) read back with its table's dtypes, empty or not:
+    ``pandas.read_csv`` alone gives ``object`` columns for a header-only file."""
+    frame = pd.read_csv(path, keep_default_na=True)
+    types = column_dtypes(name, frame.columns)
+    for c, t in types.items():
+        if t == "object" or (t == "int64" and frame[c].isna().any()):
+            continue
+        if t == "bool" and frame[c].dtype != bool:
+            frame[c] = frame[c].map({"True": True, "False": False, True: True, False: False}).astype(bool)
+            continue
+        frame[c] = frame[c].astype(t)
+    return frame
 
 
 def _md_cell(text: str) -> str:

@@ -92,6 +92,8 @@ def cell(col: str, v: Any) -> str:
         return f"{x:,.2f}"
     if "attainment" in col:  # 99.95 % is not 100 %
         return f"{x:,.2f}"
+    if "unserved" in col and col.endswith("_pct"):  # a rare shortfall is 0.0013 %, not 0.0 %
+        return f"{x:,.4f}"
     if col.endswith("_pct"):
         return f"{x:,.1f}"
     if col.endswith("_ms"):

@@ -3,7 +3,8 @@
 Self-contained means the page asks for nothing: no scripts, fonts, images or styles from anywhere, and a
 Content-Security-Policy that makes the browser refuse any it might find. Every dynamic string goes through
 ``html.escape``. The page reads the ``reports.tables`` frames only; charts come from ``reports.charts``.
-Readable on a laptop (max ~72 rem wide, tables scroll sideways if they must) and printable (``@media print``).
+Readable on a laptop (max ~72 rem wide; tables are laid out to fit it at 1280 px, headers wrapping and wide
+cells stacked, with a sideways scroll only as a last resort on narrower screens) and printable (``@media print``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import yaml
 
 from planner.plan import Plan
 from reports import charts
+from reports.html_style import CSP as _CSP
+from reports.html_style import CSS as _CSS
 from reports.format import MISS_MARK, MISSING, OK_MARK, cell, is_missing, is_numeric_col, label
 from reports.tables import forecast_tables, plan_tables, whatif_axes, whatif_tables
 
@@ -29,60 +32,6 @@ _E = html.escape
 # Short identifiers read badly when broken at their hyphens ("h100-" / "od"): keep them on one line.
 _ID_COLS = {"workload", "offer", "gpu", "market", "precision", "mig_profile", "state", "status", "month",
             "period", "start_month", "check", "name", "scenario", "solver"}
-
-_CSS = """
-:root { --fg:#1d1f23; --muted:#5d6470; --line:#d9dde3; --bg:#ffffff; --panel:#f5f7fa; --ok:#237a2b; --miss:#b42318;
-        --chosen:#e8f5e9; --accent:#2f5b9a; }
-* { box-sizing: border-box; }
-body { margin: 0 auto; max-width: 72rem; padding: 1.5rem 1.5rem 4rem; color: var(--fg); background: var(--bg);
-       font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
-h1 { font-size: 1.6rem; margin: 0 0 .25rem; }
-h2 { font-size: 1.2rem; margin: 2.2rem 0 .6rem; padding-bottom: .25rem; border-bottom: 2px solid var(--line); }
-h3 { font-size: 1rem; margin: 1.2rem 0 .4rem; }
-.sub { color: var(--muted); margin: 0 0 1rem; }
-nav { display: flex; flex-wrap: wrap; gap: .3rem .9rem; font-size: .9rem; margin: .5rem 0 1rem; }
-nav a { color: var(--accent); text-decoration: none; }
-.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(12rem, 1fr)); gap: .75rem; margin: 1rem 0; }
-.card { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: .7rem .9rem; }
-.card .k { color: var(--muted); font-size: .8rem; text-transform: uppercase; letter-spacing: .03em; }
-.card .v { font-size: 1.35rem; font-weight: 650; font-variant-numeric: tabular-nums; }
-.card .d { color: var(--muted); font-size: .85rem; }
-.card.good .v { color: var(--ok); } .card.bad .v { color: var(--miss); }
-.badge { display: inline-block; padding: 0 .45rem; border-radius: 4px; font-size: .85rem; font-weight: 600;
-         background: var(--panel); border: 1px solid var(--line); }
-.badge.optimal, .ok { color: var(--ok); } .badge.bad, .miss { color: var(--miss); }
-.miss { font-weight: 700; } .unknown { color: var(--muted); }
-figure.chart { margin: 1rem 0; } figure.chart svg { display: block; max-width: 100%; height: auto; }
-figcaption { color: var(--muted); font-size: .85rem; }
-.scroll { overflow-x: auto; }
-table { border-collapse: collapse; width: 100%; font-size: .88rem; margin: .4rem 0 1rem;
-        font-variant-numeric: tabular-nums; }
-th, td { padding: .3rem .55rem; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
-th { background: var(--panel); font-weight: 600; }
-td.num, th.num { text-align: right; } td.num, td.id { white-space: nowrap; }
-td.reason { min-width: 16rem; } td.mark, th.mark { text-align: center; }
-tbody th.group { background: #eef1f5; text-align: left; }
-tr.state-chosen { background: var(--chosen); font-weight: 600; }
-tr.state-dominated, tr.state-dropped { color: var(--muted); }
-pre.scenario { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: .8rem;
-               overflow-x: auto; font: 12.5px/1.4 ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; }
-.note { color: var(--muted); font-size: .85rem; }
-@media print {
-  @page { margin: 12mm; }
-  body { max-width: none; padding: 0; font-size: 10pt; }
-  nav { display: none; }
-  h2 { break-after: avoid; }
-  figure.chart, .card, tr { break-inside: avoid; }
-  .scroll { overflow: visible; }
-  table { font-size: 7.5pt; } th, td { padding: .15rem .3rem; }
-  pre.scenario { white-space: pre-wrap; overflow: visible; }
-  a { color: inherit; text-decoration: none; }
-}
-"""
-
-# The page loads nothing: inline styles only, data: for the (empty) icon. A stray reference is refused
-# by the browser and shows up as a console error in the browser test.
-_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 
 
 def render_html(plan: Plan | None, loaded_scenario: LoadedScenario | Any = None, *,
@@ -111,7 +60,15 @@ def render_html(plan: Plan | None, loaded_scenario: LoadedScenario | Any = None,
         forecast=forecast_tables(forecast) if forecast else None,
         scenario_text=scenario_text(loaded_scenario) if loaded_scenario is not None else None,
         scenario_name=getattr(scenario, "name", None),
+        availability_target_pct=_availability_target_pct(scenario),
         title=title)
+
+
+def _availability_target_pct(scenario: Any) -> float | None:
+    try:
+        return 100.0 * float(scenario.policy.spot.availability_target)
+    except (AttributeError, TypeError, ValueError):
+        return None
 
 
 def scenario_text(loaded_scenario: Any) -> str:
@@ -154,11 +111,16 @@ def _td(frame: pd.DataFrame, col: str, v: Any) -> str:
     return f"<td{cls}>{_E(cell(col, v))}</td>"
 
 
+def _header(text: str) -> str:
+    """A header that may wrap between words but never inside an id ("h100-" / "od")."""
+    return " ".join(f'<span class="nw">{_E(w)}</span>' if "-" in w else _E(w) for w in text.split(" "))
+
+
 def table_html(frame: pd.DataFrame, cols: Sequence[str] | None = None, *, caption: str | None = None,
                row_class: str | None = None) -> str:
     """A frame as an escaped HTML table (labels and formatting from ``reports.format``)."""
     cols = list(cols or frame.columns)
-    head = "".join(f'<th scope="col"{_th_class(frame, c)}>{_E(label(c))}</th>' for c in cols)
+    head = "".join(f'<th scope="col"{_th_class(frame, c)}>{_header(label(c))}</th>' for c in cols)
     body = []
     for _, row in frame.iterrows():
         cls = f' class="{_E(row_class)}-{_E(str(row[row_class]))}"' if row_class else ""
@@ -299,12 +261,58 @@ def _plan_sections(f: Frames) -> list[tuple[str, str, str]]:
     return out
 
 
-def _whatif_section(w: Frames) -> tuple[str, str, str]:
+def _whatif_cards(frame: pd.DataFrame, target_pct: float | None) -> str:
+    """Headline of a sweep: its cost range, the dearest change, the worst attainment against the target."""
+    solved = frame[frame["objective_usd_per_hour"].notna()]
+    failed = len(frame) - len(solved)
+    cards = [_card("Points", f"{len(frame)}", f"{failed} without a plan" if failed else "all solved",
+                   "bad" if failed else "")]
+    if not solved.empty:
+        lo, hi = solved["objective_usd_per_hour"].min(), solved["objective_usd_per_hour"].max()
+        cards.append(_card("Cost", f"{cell('usd_per_hour', lo)}–{cell('usd_per_hour', hi)} USD/h",
+                           "cheapest to dearest point"))
+        worst = solved.loc[solved["change_pct"].idxmax()] if solved["change_pct"].notna().any() else None
+        if worst is not None:
+            cards.append(_card("Largest increase", f"+{cell('change_pct', worst['change_pct'])} %",
+                               f"{cell('usd_per_hour', worst['change_usd_per_hour'])} USD/h at "
+                               + ", ".join(f"{a.rsplit('.', 1)[-1].replace('_', ' ')}\u00a0{cell(a, worst[a])}"
+                                           for a in whatif_axes(frame))))
+        att = solved["simulated_attainment_pct"].dropna()
+        if not att.empty:
+            low = att.min()
+            met = target_pct is None or low >= target_pct
+            detail = "worst point, simulated" + (f"; target {target_pct:g}\u00a0%" if target_pct is not None else "")
+            cards.append(_card("Lowest SLA attainment", f"{cell('simulated_attainment_pct', low)} %", detail,
+                               "good" if met and target_pct is not None else ("" if met else "bad")))
+    return f'<div class="cards">{"".join(cards)}</div>'
+
+
+def _whatif_table(frame: pd.DataFrame) -> str:
+    """The sweep as a table that fits the page: GPUs by offer stacked in one cell, the bookkeeping columns
+    (spot / non-spot GPU counts, empty messages) left to the CSV."""
+    offers = [c for c in frame.columns if c.startswith("gpus_")]
+    cols = [c for c in frame.columns if c not in offers and c not in ("spot_gpus", "non_spot_gpus", "message")]
+    if "message" in frame.columns and frame["message"].notna().any():
+        cols.append("message")
+    head = "".join(f'<th scope="col"{_th_class(frame, c)}>{_header(label(c))}</th>' for c in cols)
+    head += '<th scope="col">GPUs by offer</th>' if offers else ""
+    body = []
+    for _, row in frame.iterrows():
+        gpus = "<br>".join(f"{int(row[c])} × {_E(c[5:])}" for c in offers if row[c])
+        body.append("<tr>" + "".join(_td(frame, c, row[c]) for c in cols)
+                    + (f'<td class="id">{gpus or MISSING}</td>' if offers else "") + "</tr>")
+    return (f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div>')
+
+
+def _whatif_section(w: Frames, target_pct: float | None = None) -> tuple[str, str, str]:
     frame = w["whatif"]
     axes = whatif_axes(frame)
-    body = _figure("whatif", charts.whatif_svg(frame),
-                   f"Cost (solid) and simulated SLA attainment (dashed) against {axes[0] if axes else 'the sweep'}.")
-    return ("whatif", "What-if sweep", body + table_html(frame))
+    body = _whatif_cards(frame, target_pct)
+    body += _figure("whatif", charts.whatif_svg(frame, target_pct),
+                    f"Cost (solid) and simulated SLA attainment (dashed) against {axes[0] if axes else 'the sweep'}; "
+                    "the dotted line is the availability target.")
+    return ("whatif", "What-if sweep", body + _whatif_table(frame))
 
 
 def _forecast_section(fc: Frames) -> tuple[str, str, str]:
@@ -328,7 +336,7 @@ def _forecast_section(fc: Frames) -> tuple[str, str, str]:
 
 def render_html_frames(frames: Frames | None, *, whatif: Frames | None = None, forecast: Frames | None = None,
                        scenario_text: str | None = None, scenario_name: str | None = None,
-                       title: str | None = None) -> str:
+                       title: str | None = None, availability_target_pct: float | None = None) -> str:
     """The report from frames already built (``plan_tables``, ``whatif_tables``, ``forecast_tables``)."""
     name = scenario_name or (str(frames["summary"]["scenario"].iloc[0]) if frames else None)
     title = title or ("fleetplan: " + (name or "report"))
@@ -336,7 +344,7 @@ def render_html_frames(frames: Frames | None, *, whatif: Frames | None = None, f
     if frames:
         sections += _plan_sections(frames)
     if whatif is not None:
-        sections.append(_whatif_section(whatif))
+        sections.append(_whatif_section(whatif, availability_target_pct))
     if forecast is not None:
         sections.append(_forecast_section(forecast))
     if frames and not frames["options"].empty:

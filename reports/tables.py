@@ -1,12 +1,15 @@
-"""Plan, what-if and forecast results as tidy pandas DataFrames: the only place numbers are derived for display.
+"""Plan, what-if, forecast and simulation results as tidy pandas DataFrames: the only place numbers are derived
+for display.
 
-This module is longer than ~400 lines because ~70 of them are the column schema every renderer reads.
+This module is longer than ~400 lines because ~80 of them are the column schema every renderer reads, and each
+frame's builder sits next to the others so that their conventions (below) stay one.
 
 Every renderer (terminal, CSV, Markdown, HTML, charts) reads these frames and nothing else, so the numbers a
 finance partner sees in the HTML are the ones the on-call engineer sees in the terminal and a script reads from CSV.
 
 Conventions:
 - units in column names (``usd_per_hour``, ``requests_per_min``, ``_ms``, ``_pct``); shares are percent (0-100);
+- floats rounded by ``reports.vocabulary.round_value``: money to the cent, shares to 0.01 %, no float noise;
 - a month is ``HOURS_PER_MONTH`` = 730 hours (8,760 h / 12); ``summary.hours_per_month`` says so in the data;
 - every frame always exists with its columns, empty when the plan lacks that piece (no scenario, no periods...);
 - missing numbers are NaN; a yes/no column with a missing value (SLO unknown) is an ``object`` column holding
@@ -24,6 +27,7 @@ import pandas as pd
 
 from planner.plan import Plan
 from planner.scenario.model import Scenario
+from reports.vocabulary import round_value
 
 HOURS_PER_MONTH = 730.0
 STATE_ORDER = ("chosen", "feasible", "dominated", "dropped")
@@ -87,6 +91,11 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "offer": "str", "nodes": "int", "start_month": "str", "term_months": "int", "usd": "float",
         "description": "str",
     },
+    "simulate": {
+        "workload": "str", "attainment_pct": "float", "worst_shortfall_requests_per_min": "float",
+        "worst_shortfall_pct": "float", "unserved_requests": "float", "demand_requests": "float",
+        "unserved_pct": "float",
+    },
     "forecast_summary": {
         "months": "int", "total_usd": "float", "tail_usd": "float", "total_with_tail_usd": "float",
         "all_on_demand_total_usd": "float", "saving_vs_all_on_demand_usd": "float",
@@ -124,18 +133,19 @@ def _le(value: float | None, limit: float | None) -> Any:
     return bool(value <= limit * (1 + 1e-9))
 
 
-def _column(values: list, kind: str) -> pd.Series:
+def _column(values: list, kind: str, name: str = "") -> pd.Series:
     if kind == "int":
         return pd.Series(values, dtype="int64")
     if kind == "float":
-        return pd.Series([_num(v) for v in values], dtype="float64")
+        return pd.Series([round_value(name, _num(v)) for v in values], dtype="float64")
     if kind == "bool":
         return pd.Series(values, dtype="bool")
     if kind == "bool?":
         if values and all(isinstance(v, (bool, np.bool_)) for v in values):
             return pd.Series(values, dtype="bool")
         return pd.Series([np.nan if _missing(v) else bool(v) for v in values], dtype="object")
-    return pd.Series([None if _missing(v) else str(v) for v in values], dtype="str")
+    # An empty string is missing too: CSV cannot tell "" from a missing cell, and JSON should not either.
+    return pd.Series([None if _missing(v) or v == "" else str(v) for v in values], dtype="str")
 
 
 def _frame(rows: Iterable[Mapping[str, Any]], schema: Mapping[str, str],
@@ -144,7 +154,7 @@ def _frame(rows: Iterable[Mapping[str, Any]], schema: Mapping[str, str],
     rows = list(rows)
     cols = dict(schema)
     cols.update(extra or {})
-    data = {c: _column([r.get(c) for r in rows], kind) for c, kind in cols.items()}
+    data = {c: _column([r.get(c) for r in rows], kind, c) for c, kind in cols.items()}
     return pd.DataFrame(data, columns=list(cols)).reset_index(drop=True)
 
 
@@ -360,7 +370,21 @@ def _periods(plan: Plan) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- what-if and forecast
 
-_WHATIF_KNOWN = {"status", "objective_usd_per_hour", "spot_gpu_share", "gpus_by_offer", "simulated_attainment"}
+_WHATIF_KNOWN = {"status", "objective_usd_per_hour", "spot_gpu_share", "gpus_by_offer", "simulated_attainment",
+                 "spot_gpu_share_pct", "simulated_attainment_pct", "change_usd_per_hour", "change_pct", "gpus"}
+
+
+def _pct_of(rec: dict, name: str) -> float | None:
+    """``name``_pct from a record holding either the percent (published JSON) or the library's fraction."""
+    if rec.get(f"{name}_pct") is not None:
+        return rec[f"{name}_pct"]
+    return None if rec.get(name) is None else 100.0 * rec[name]
+
+
+def _gpus_by_offer(rec: dict) -> dict[str, int]:
+    if rec.get("gpus_by_offer"):
+        return rec["gpus_by_offer"]
+    return {k[5:]: v for k, v in rec.items() if k.startswith("gpus_") and k != "gpus_by_offer" and v is not None}
 
 
 def whatif_tables(records: list[dict]) -> dict[str, pd.DataFrame]:
@@ -378,11 +402,13 @@ def whatif_tables(records: list[dict]) -> dict[str, pd.DataFrame]:
         for k, v in rec.items():
             if k in _WHATIF_KNOWN or k in swept or k in extra:
                 continue
+            if k.startswith("gpus_"):
+                continue
             if k == "interruption_rate" or "." in k:
                 swept.append(k)
             elif not isinstance(v, (dict, list, tuple)):
                 extra.append(k)
-        offers += [o for o in (rec.get("gpus_by_offer") or {}) if o not in offers]
+        offers += [o for o in _gpus_by_offer(rec) if o not in offers]
     if "interruption_rate" in swept:  # the issue's main axis goes first
         swept.remove("interruption_rate")
         swept.insert(0, "interruption_rate")
@@ -399,14 +425,13 @@ def whatif_tables(records: list[dict]) -> dict[str, pd.DataFrame]:
         obj = rec.get("objective_usd_per_hour")
         ref = refs.get(tuple(rec.get(o) for o in others)) if axis is not None else None
         change = None if (obj is None or ref is None) else obj - ref
-        by_offer = rec.get("gpus_by_offer") or {}
+        by_offer = _gpus_by_offer(rec)
         row = {k: rec.get(k) for k in swept + extra}
         row.update({
             "status": rec.get("status"), "objective_usd_per_hour": obj, "change_usd_per_hour": change,
             "change_pct": _pct(change, ref), "gpus": int(sum(by_offer.values())),
-            "spot_gpu_share_pct": None if rec.get("spot_gpu_share") is None else 100.0 * rec["spot_gpu_share"],
-            "simulated_attainment_pct": (None if rec.get("simulated_attainment") is None
-                                         else 100.0 * rec["simulated_attainment"]),
+            "spot_gpu_share_pct": _pct_of(rec, "spot_gpu_share"),
+            "simulated_attainment_pct": _pct_of(rec, "simulated_attainment"),
         })
         row.update({f"gpus_{o}": int(by_offer.get(o, 0)) for o in offers})
         rows.append(row)
@@ -437,7 +462,7 @@ def forecast_tables(result: dict) -> dict[str, pd.DataFrame]:
     for m in months:
         row = {k: m.get(k) for k in ("month", "usd", "reserved_usd", "on_demand_usd", "spot_usd", "cumulative_usd")}
         ru = m.get("reserved_utilization")
-        row["reserved_utilization_pct"] = None if ru is None else round(100.0 * ru, 9)
+        row["reserved_utilization_pct"] = m.get("reserved_utilization_pct") if ru is None else 100.0 * ru
         demand = m.get("demand_requests_per_min") or {}
         nodes = m.get("nodes") or {}
         row.update({f"demand_{w}_requests_per_min": demand.get(w) for w in workloads})
@@ -470,3 +495,13 @@ def forecast_tables(result: dict) -> dict[str, pd.DataFrame]:
     return {"forecast_summary": _frame([summary], SCHEMAS["forecast_summary"]),
             "forecast_months": _frame(rows, SCHEMAS["forecast_months"], extra),
             "forecast_commitments": _frame(commits, SCHEMAS["forecast_commitments"])}
+
+
+def simulate_tables(sim: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
+    """``Simulation.to_json()`` -> ``{"simulate": frame}``: one row per workload, then the fleet as a whole
+    (workload ``(fleet)``); the share of time fully served as ``attainment_pct`` (percent, like every share)."""
+    lines = [*(sim.get("workloads") or ()), *([sim["fleet"]] if sim.get("fleet") else [])]
+    rows = [{**line, "workload": line.get("id", line.get("workload")),
+             "attainment_pct": line.get("attainment_pct", None if line.get("attainment") is None
+                                        else 100.0 * line["attainment"])} for line in lines]
+    return {"simulate": _frame(rows, SCHEMAS["simulate"])}

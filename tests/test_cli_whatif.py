@@ -12,8 +12,8 @@ from planner.cli import app
 from tests.test_sweep import small
 
 runner = CliRunner()
-KEYS = {"interruption_rate", "status", "objective_usd_per_hour", "spot_gpu_share", "gpus_by_offer",
-        "simulated_attainment"}
+KEYS = {"interruption_rate", "status", "objective_usd_per_hour", "spot_gpu_share_pct", "gpus_a", "gpus_b",
+        "simulated_attainment_pct"}
 
 
 @pytest.fixture
@@ -31,7 +31,8 @@ def test_whatif_json_csv_and_chart(tmp_path, scen):
     assert r.exit_code == 0, r.output
     recs = json.loads(r.stdout)
     assert len(recs) == 4 and all(KEYS | {"policy.spot.availability_target"} <= set(x) for x in recs)
-    assert recs[0]["gpus_by_offer"] == {"a": 2, "b": 2} and recs[0]["spot_gpu_share"] == 1.0
+    assert (recs[0]["gpus_a"], recs[0]["gpus_b"]) == (2, 2) and recs[0]["spot_gpu_share_pct"] == 100.0
+    assert all(0 <= r["simulated_attainment_pct"] <= 100 for r in recs)
     head = csv.read_text().splitlines()[0].split(",")
     assert head[:3] == ["interruption_rate", "policy.spot.availability_target", "status"]
     assert "simulated_attainment_pct" in head and len(csv.read_text().splitlines()) == 5
@@ -95,8 +96,8 @@ def test_simulate_table_and_json(tmp_path, scen):
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
     assert data["hours"] == 1000 and data["seed"] == 2 and data["reclaims"] > 0
-    assert [w["id"] for w in data["workloads"]] == ["chat"] and data["fleet"]["id"] == "(fleet)"
-    assert 0 <= data["attainment"] < 1
+    assert [w["workload"] for w in data["workloads"]] == ["chat"] and data["fleet"]["workload"] == "(fleet)"
+    assert 0 <= data["attainment_pct"] < 100
 
 
 @pytest.mark.parametrize(("content", "message"), [

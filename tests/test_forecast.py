@@ -29,7 +29,7 @@ def test_flat_workload_below_on_demand_rate_is_all_reserved():
     assert r["tail_usd"] == 0.0
     for m in r["months"]:
         assert (m["usd"], m["reserved_usd"], m["on_demand_usd"]) == pytest.approx((876.0, 876.0, 0.0))  # 2 x 0.6 x 730
-        assert m["nodes"] == {"res": 2} and m["reserved_utilization"] == pytest.approx(1.0)
+        assert m["nodes"] == {"res": 2} and m["reserved_utilization_pct"] == pytest.approx(100.0)
     assert r["commitments"][0]["usd"] == pytest.approx(10_512.0)
     words = r["commitments"][0]["description"]
     assert words == "commit 2 × 1×L40S nodes for 12 months in 2027-01", words
@@ -52,7 +52,7 @@ def test_short_peak_stays_on_demand_above_break_even(rate, reserved_nodes, month
     # Load on reserved GPUs at the 80 % target: one reserved node is full all day (at the peak the on-demand replica
     # can take only 80 of 160); two carry 80 of 160 for 20 h and 160 of 160 in the 4 peak hours.
     util = 1.0 if reserved_nodes == 1 else (20 * 0.5 + 4 * 1.0) / 24
-    assert r["months"][0]["reserved_utilization"] == pytest.approx(util)
+    assert r["months"][0]["reserved_utilization_pct"] == pytest.approx(100 * util, abs=1e-4)
 
 
 def test_growth_makes_a_later_commitment_when_cheaper():
@@ -154,7 +154,7 @@ def test_json_keys():
     assert {"months", "total_usd", "all_on_demand_total_usd", "no_commitment_total_usd", "commitments",
             "tail_usd", "status", "gap", "solver", "solve_seconds"} <= set(r)
     assert {"month", "demand_requests_per_min", "nodes", "usd", "reserved_usd", "on_demand_usd", "spot_usd",
-            "cumulative_usd", "reserved_utilization"} <= set(r["months"][0])
+            "cumulative_usd", "reserved_utilization_pct"} <= set(r["months"][0])
     assert {"offer", "nodes", "start_month", "term_months", "usd"} <= set(r["commitments"][0])
 
 

@@ -155,6 +155,32 @@ _CHARTS_JS = """JSON.stringify({
 })"""
 
 
+# Layout at 1280 px: pairs of chart texts whose boxes overlap by more than a pixel each way (a legend on a bar
+# label, tick labels running into each other), and tables wider than their container (a sideways scroll).
+_LAYOUT_JS = """JSON.stringify((() => {
+  const overlaps = [];
+  for (const f of document.querySelectorAll('figure[data-chart]')) {
+    const texts = [...f.querySelectorAll('svg text')]
+      .map(t => ({t: t.textContent.trim(), r: t.getBoundingClientRect()}))
+      .filter(x => x.t && x.r.width > 0 && x.r.height > 0);
+    for (let i = 0; i < texts.length; i++) for (let j = i + 1; j < texts.length; j++) {
+      const a = texts[i].r, b = texts[j].r;
+      const w = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+      const h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+      if (w > 1 && h > 1) overlaps.push([f.dataset.chart, texts[i].t, texts[j].t, Math.round(w), Math.round(h)]);
+    }
+  }
+  const overflows = [];
+  for (const t of document.querySelectorAll('table')) {
+    const box = t.parentElement;
+    if (t.scrollWidth > box.clientWidth + 1 || t.getBoundingClientRect().right > document.querySelector('main').getBoundingClientRect().right + 1)
+      overflows.push([t.closest('section') && t.closest('section').id, t.scrollWidth, box.clientWidth]);
+  }
+  const texts = [...document.querySelectorAll('figure[data-chart] svg text')].length;
+  return {overlaps, overflows, texts};
+})())"""
+
+
 def inspect_page(exe: str, url: str, tmp: Path) -> dict:
     """Load ``url`` and return what the page did: requests, console errors, charts."""
     browser = CdpBrowser(exe, tmp / "profile-cdp", tmp / "chromium-cdp.log")
@@ -170,6 +196,9 @@ def inspect_page(exe: str, url: str, tmp: Path) -> dict:
         browser.wait_event("Page.loadEventFired")
         result = json.loads(browser.send("Runtime.evaluate", {"expression": _CHARTS_JS, "returnByValue": True},
                                          session=session)["result"]["value"])
+        result["layout"] = json.loads(browser.send("Runtime.evaluate", {"expression": _LAYOUT_JS,
+                                                                        "returnByValue": True},
+                                                   session=session)["result"]["value"])
         events = list(browser.events)
     finally:
         browser.close()
@@ -197,8 +226,10 @@ def _run(exe: str, args: list[str], tmp: Path, name: str) -> None:
 
 EXPECTED = {
     "solve": ["fleet-mix", "cost", "slo"],
+    "solve-2-deployments": ["fleet-mix", "cost", "slo"],
     "solve-24-periods": ["fleet-mix", "cost", "slo", "periods"],
     "whatif": ["fleet-mix", "cost", "slo", "whatif"],
+    "whatif-4-offers": ["whatif"],
     "forecast": ["forecast"],
 }
 
@@ -209,8 +240,11 @@ def _write_report(kind: str, tmp: Path) -> Path:
     s = _load_sample()
     page = {
         "solve": lambda: render_html(s.build_plan(), s.loaded_scenario()),
+        "solve-2-deployments": lambda: render_html(
+            s.build_plan().model_copy(update={"replicas": s.build_plan().replicas[:2]}), s.loaded_scenario()),
         "solve-24-periods": lambda: render_html(s.build_plan_24(), s.loaded_scenario()),
         "whatif": lambda: render_html(s.build_plan(), s.loaded_scenario(), whatif=s.whatif_records()),
+        "whatif-4-offers": lambda: render_html(None, s.loaded_scenario(), whatif=s.whatif_records_many_offers()),
         "forecast": lambda: render_html(None, s.loaded_scenario(), forecast=s.forecast_result()),
     }[kind]()
     path = tmp / f"report-{kind}.html"
@@ -239,6 +273,12 @@ def test_report_loads_offline_without_errors_and_draws_every_chart(tmp_path, kin
         assert c["shapes"] > 5 and c["texts"] > 3, c
     assert page["title"].startswith("fleetplan")
     assert "scenario" in page["sections"]
+
+    # At 1280 px: no chart text on another (legend on a label, ticks into ticks), no table wider than the page.
+    layout = page["layout"]
+    assert layout["texts"] > 10, "no chart text measured: the overlap check would be vacuous"
+    assert layout["overlaps"] == [], layout["overlaps"]
+    assert layout["overflows"] == [], layout["overflows"]
 
 
 def test_screenshot_is_not_blank(tmp_path):

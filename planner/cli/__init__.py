@@ -10,6 +10,9 @@ import importlib
 
 import typer
 
+from planner.cli.helptext import hide_flag_types
+
+hide_flag_types()
 app = typer.Typer(
     name="plan",
     help="fleetplan: find the cheapest GPU fleet that serves your LLM workloads within their SLAs.",
@@ -26,8 +29,17 @@ _COMMAND_MODULES = (
 )
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from planner import __version__  # noqa: PLC0415
+
+        typer.echo(f"fleetplan {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
-def _root() -> None:
+def _root(version: bool = typer.Option(False, "--version", is_eager=True, callback=_show_version,
+                                       help="Print the version and exit.")) -> None:
     # A callback keeps `plan` a command group even while only one command is registered; without it typer
     # runs that lone command as `plan` itself and `plan validate FILE` fails with "unexpected extra argument".
     pass

@@ -20,6 +20,7 @@ from planner.catalog.hf_config import model_from_hf_config
 from planner.catalog.params import active_params, total_params
 from planner.catalog.records import GpuSpec, ModelSpec
 from planner.cli.common import guard, stdout_is_terminal
+from reports.fit import Fit
 
 
 class ListFormat(str, Enum):
@@ -88,6 +89,11 @@ def _experts(m: ModelSpec) -> str:
     return f"{m.experts_per_token}{shared}/{m.n_routed_experts}"
 
 
+# In a narrow terminal these columns go first, in this order, so no id or number is ever cut (reports.fit).
+GPU_DROP_ORDER = ("confidence", "PCIe", "GiB", "arch", "FP4", "MIG")
+MODEL_DROP_ORDER = ("hidden", "attn", "window", "heads q/kv", "layers", "context")
+
+
 def _model_table(models: Iterable[ModelSpec], title: str = "Models") -> Table:
     t = Table(title=f"{title}: parameters in B computed from the architecture (published); "
                     "window = tokens x layers", title_justify="left", box=box.SIMPLE_HEAD)
@@ -129,7 +135,8 @@ def _list(kind: str, fmt: "ListFormat") -> None:
     elif fmt is ListFormat.csv:
         typer.echo(catalog_frame(kind, cat).to_csv(index=False), nl=False)
     else:
-        _console().print(_gpu_table(records) if kind == "gpu" else _model_table(records))
+        _console().print(Fit.dropping(_gpu_table(records), GPU_DROP_ORDER) if kind == "gpu"
+                         else Fit.dropping(_model_table(records), MODEL_DROP_ORDER))
 
 
 @catalog_app.command("gpus", epilog="""Examples:

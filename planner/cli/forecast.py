@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 from enum import Enum
 from pathlib import Path
@@ -11,6 +10,8 @@ from typing import Optional
 import typer
 
 from planner.cli.common import err_console, fail, guard, out_console
+from planner.cli.helptext import command_help
+from planner.cli.progress import QUIET_HELP, stage_progress
 from planner.cli.solve import Solver, write_text
 
 
@@ -44,6 +45,7 @@ def forecast_command(
     solver: Optional[Solver] = typer.Option(None, "--solver", help="Backend (default: policy.solver)."),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", min=0.001,
                                                help="Seconds per solve (default: policy.time_limit_s)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
 ) -> None:
     """Forecast the monthly cost of serving growing demand, and when to sign reserved terms.
 
@@ -54,14 +56,12 @@ def forecast_command(
     from planner.forecast.run import ForecastSettings, run_forecast  # noqa: PLC0415
     from planner.scenario.io import load_scenario  # noqa: PLC0415
     from reports import tables, terminal  # noqa: PLC0415
+    from reports.vocabulary import tidy  # noqa: PLC0415
 
     loaded = load_scenario(scenario)
     settings = ForecastSettings(solver=solver.value if solver else None, time_limit_s=time_limit)
-    if fmt == Format.table:
-        with err_console.status("forecasting ..."):
-            result = run_forecast(loaded, settings, months=months, start=start)
-    else:
-        result = run_forecast(loaded, settings, months=months, start=start)
+    with stage_progress("forecast", err_console, quiet) as bar:
+        result = run_forecast(loaded, settings, months=months, start=start, progress=bar.callback())
     if not result["verified"]:
         raise fail("internal error: the forecast's plan failed independent verification; not printing it", 1)
     frames = tables.forecast_tables(result)
@@ -77,7 +77,7 @@ def forecast_command(
 
         write_text(report, render_html(None, loaded, forecast=result))
     if fmt == Format.json:
-        text = json.dumps(result, indent=2)
+        text = json.dumps(tidy(result), indent=2)
         write_text(out, text + "\n") if out else typer.echo(text)
     elif fmt == Format.csv:
         text = frames["forecast_months"].to_csv(index=False)
@@ -87,7 +87,7 @@ def forecast_command(
         for note in result["notes"]:
             out_console.print(f"note: {note}", markup=False)
         if out is not None:
-            write_text(out, json.dumps(result, indent=2) + "\n")
+            write_text(out, json.dumps(tidy(result), indent=2) + "\n")
     for path in (p for p in (out if fmt != Format.table else None, chart, report) if p is not None):
         err_console.print(f"wrote {path}", markup=False)
     if result["status"] != "optimal":
@@ -95,5 +95,5 @@ def forecast_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("forecast", help=inspect.cleandoc(forecast_command.__doc__ or "") + "\n" + EXAMPLES)(
+    app.command("forecast", help=command_help(forecast_command.__doc__, EXAMPLES))(
         guard(forecast_command))

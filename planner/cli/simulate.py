@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 from enum import Enum
 from pathlib import Path
 from typing import Optional
 
 import typer
-from rich import box
-from rich.table import Table
 
 from planner.cli.common import guard, out_console
+from planner.cli.helptext import command_help
 
 
 class SimFormat(str, Enum):
     table = "table"
     json = "json"
+    csv = "csv"
 
 
 EXAMPLES = """
@@ -75,25 +74,20 @@ def simulate_command(
     plan = read_plan(plan_path)
     s = with_spot_overrides(load_scenario(scenario).scenario, interruption_rate=interruption_rate)
     sim = simulate_plan(plan, s, hours=hours, seed=seed)
+    from reports import tables, terminal  # noqa: PLC0415
+    from reports.records import simulate_json  # noqa: PLC0415
+
     if fmt == SimFormat.json:
-        typer.echo(json.dumps(sim.to_json(), indent=2))
+        typer.echo(json.dumps(simulate_json(sim.to_json()), indent=2))
         return
-    t = Table(title=f"Simulated {sim.hours:g} h (seed {sim.seed}): {sim.spot_nodes} spot nodes, {sim.reclaims} "
-                    f"reclaims, {sim.pool_events} pool events", title_justify="left", box=box.SIMPLE_HEAD)
-    t.add_column("Workload", no_wrap=True)
-    for col in ("Fully served % of time", "Worst shortfall req/min", "Worst shortfall %", "Unserved requests",
-                "Unserved %"):
-        t.add_column(col, justify="right")
-    for line in (*sim.workloads, sim.fleet):
-        t.add_row("(all at once)" if line.id == "(fleet)" else line.id, f"{100 * line.attainment:.3f}",
-                  f"{line.worst_shortfall_requests_per_min:,.1f}", f"{line.worst_shortfall_pct:.1f}",
-                  f"{line.unserved_requests:,.0f}", f"{line.unserved_pct:.4f}",
-                  style="bold" if line.id == "(fleet)" else None)
-    out_console.print(t)
-    out_console.print(f"SLA attainment (worst workload): {100 * sim.attainment:.3f} %  ·  target "
-                      f"{100 * s.policy.spot.availability_target:g} %", markup=False)
+    frames = tables.simulate_tables(sim.to_json())
+    if fmt == SimFormat.csv:
+        typer.echo(frames["simulate"].to_csv(index=False), nl=False)
+        return
+    terminal.print_renderables(terminal.simulate_renderables(frames, sim.to_json(),
+                                                             s.policy.spot.availability_target), out_console)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("simulate", help=inspect.cleandoc(simulate_command.__doc__ or "") + "\n" + EXAMPLES)(
+    app.command("simulate", help=command_help(simulate_command.__doc__, EXAMPLES))(
         guard(simulate_command))

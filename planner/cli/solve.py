@@ -9,6 +9,8 @@ from typing import Optional
 import typer
 
 from planner.cli.common import err_console, fail, guard, out_console
+from planner.cli.helptext import command_help
+from planner.cli.progress import QUIET_HELP, stage_progress
 
 
 class Format(str, Enum):
@@ -60,6 +62,7 @@ def solve_command(
                                      help="Solve with a penalised shortfall instead of failing when demand cannot be met."),
     report: Optional[Path] = typer.Option(None, "--report", help="Also write a self-contained HTML report."),
     no_baselines: bool = typer.Option(False, "--no-baselines", help="Skip the single-offer baseline solves."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
 ) -> None:
     """Find the cheapest fleet that serves every workload within its SLOs, verify it, and show it.
 
@@ -73,11 +76,8 @@ def solve_command(
     loaded = load_scenario(scenario)
     settings = SolveSettings(solver=solver.value if solver else None, time_limit_s=time_limit,
                              allow_unmet=allow_unmet, baselines=not no_baselines)
-    if fmt == Format.table:
-        with err_console.status("solving ..."):
-            plan = solve_scenario(loaded, settings)
-    else:
-        plan = solve_scenario(loaded, settings)
+    with stage_progress("solve", err_console, quiet) as bar:
+        plan = solve_scenario(loaded, settings, progress=bar.callback())
     if plan.verification is None or not plan.verification.ok:
         failed = [c for c in (plan.verification.checks if plan.verification else ()) if not c.ok]
         lines = "\n".join(f"  - {c.name}: {c.detail}" for c in failed)
@@ -113,4 +113,4 @@ def solve_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("solve", help=(solve_command.__doc__ or "") + EXAMPLES)(guard(solve_command))
+    app.command("solve", help=command_help(solve_command.__doc__, EXAMPLES))(guard(solve_command))

@@ -20,6 +20,7 @@ from rich.text import Text
 from planner.cli.common import guard, out_console
 from planner.errors import InputError, ScenarioError
 from planner.scenario.io import LoadedScenario, load_scenario
+from reports.fit import Fit, whole
 
 
 class ValidateFormat(str, Enum):
@@ -120,42 +121,58 @@ def _size_text(sizes: list[dict[str, Any]]) -> str:
     return "\n".join(f"{b['prompt_tokens']}/{b['output_tokens']} ×{b['share']:g}" for b in sizes)
 
 
-def _table(title: str, columns: tuple[tuple[str, str], ...]) -> Table:
-    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    for col, just in columns:
-        t.add_column(col, justify=just)  # type: ignore[arg-type]
+def _layout(title: str, columns: list[tuple[str, str, bool]], rows: list[list[str]], keep: list[int],
+            caption: str | None = None) -> Table:
+    """One layout of a table: the columns ``keep`` of (header, justify, whole) and of every row. A whole cell (an
+    id, a number) is never cut or wrapped (``reports.fit``); prose wraps at spaces."""
+    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, caption=caption,
+              caption_justify="left")
+    for i in keep:
+        header, just, _ = columns[i]
+        t.add_column(header, justify=just)  # type: ignore[arg-type]
+    for row in rows:
+        # Text, not markup: ids such as "chat[beta]" must print as written.
+        t.add_row(*(whole(Text(row[i])) if columns[i][2] else Text(row[i]) for i in keep))
     return t
 
 
-def _add_row(t: Table, *cells: str) -> None:
-    # Text, not markup: ids such as "chat[beta]" must print as written.
-    t.add_row(*(Text(c) for c in cells))
+def _fit(title: str, columns: list[tuple[str, str, bool]], rows: list[list[str]],
+         layouts: list[tuple[list[int], str | None]]) -> Fit:
+    """The table in each layout (columns to keep, a caption saying what moved or was left out), widest first."""
+    return Fit([_layout(title, columns, rows, keep, note) for keep, note in layouts])
 
 
 def _render_table(summary: dict[str, Any]) -> None:
-    # In a terminal rich fits the tables to its width; piped output is not wrapped at 80 columns.
+    # In a terminal the tables fit its width (ids and numbers whole); piped output is not wrapped at 80 columns.
     c = out_console if out_console.is_terminal else Console(highlight=False, width=200)
     n_w, n_o, n_m = len(summary["workloads"]), len(summary["offers"]), len(summary["models"])
     c.print(f"{summary['file']}: valid: scenario '{summary['name']}' with {n_w} workload{'s' * (n_w != 1)}, "
-            f"{n_o} offer{'s' * (n_o != 1)}, {n_m} model{'s' * (n_m != 1)}", markup=False, soft_wrap=True)
+            f"{n_o} offer{'s' * (n_o != 1)}, {n_m} model{'s' * (n_m != 1)}", markup=False)
     p = summary["policy"]
     budget = "none" if p["budget_usd_per_hour"] is None else f"${p['budget_usd_per_hour']:g}/h"
     c.print(f"policy: target utilization {p['target_utilization']:g}, solver {p['solver']}, "
-            f"time limit {p['time_limit_s']:g} s, MIP gap {p['mip_gap']:g}, budget {budget}", markup=False, soft_wrap=True)
+            f"time limit {p['time_limit_s']:g} s, MIP gap {p['mip_gap']:g}, budget {budget}", markup=False)
 
-    t = _table("Workloads", (("workload", "left"), ("model", "left"), ("req/min", "right"),
-                             ("prompt/output tokens", "left"), ("context", "right"), ("TTFT SLO", "right"),
-                             ("TPOT SLO", "right"), ("precisions", "left")))
+    cols = [("workload", "left", True), ("model", "left", True), ("req/min", "right", True),
+            ("prompt/output\ntokens", "left", True), ("context", "right", True), ("TTFT SLO", "right", True),
+            ("TPOT SLO", "right", True), ("precisions", "left", False), ("workload\nmodel", "left", True),
+            ("TTFT SLO\nTPOT SLO", "right", True)]
+    rows = []
     for w in summary["workloads"]:
         shape = "" if w["demand_shape"] == "flat" else f" ({w['demand_shape']})"
-        _add_row(t, w["id"], w["model"], f"{w['requests_per_min']:g}{shape}", _size_text(w["sizes"]),
-                  _num(w["context_tokens"], "d") if w["context_tokens"] else "p+o",
-                  f"p{w['ttft_percentile']:g} ≤ {w['ttft_slo_ms']:g} ms",
-                  "-" if w["tpot_slo_ms"] is None else f"≤ {w['tpot_slo_ms']:g} ms", ", ".join(w["precisions"]))
-    c.print(t)
+        ttft = f"p{w['ttft_percentile']:g} ≤ {w['ttft_slo_ms']:g} ms"
+        tpot = "-" if w["tpot_slo_ms"] is None else f"≤ {w['tpot_slo_ms']:g} ms"
+        rows.append([w["id"], w["model"], f"{w['requests_per_min']:g}{shape}", _size_text(w["sizes"]),
+                     _num(w["context_tokens"], "d") if w["context_tokens"] else "p+o", ttft, tpot,
+                     ", ".join(w["precisions"]), f"{w['id']}\n{w['model']}", f"{ttft}\n{tpot}"])
+    c.print(_fit("Workloads", cols, rows, [([0, 1, 2, 3, 4, 5, 6, 7], None), ([8, 2, 3, 4, 9, 7], None),
+                                           ([8, 2, 3, 9, 7], "not shown at this width: context (--format json)")]))
 
-    t = _table("Offers", (("offer", "left"), ("GPU", "left"), ("market", "left"), ("GPUs/node", "right"),
-                          ("$/node-h", "right"), ("$/GPU-h", "right"), ("max nodes", "right"), ("notes", "left")))
+    cols = [("offer", "left", True), ("GPU", "left", True), ("market", "left", True), ("GPUs/node", "right", True),
+            ("$/node-h", "right", True), ("$/GPU-h", "right", True), ("max nodes", "right", True),
+            ("notes", "left", False), ("GPU\nmarket", "left", True), ("GPUs\n/node", "right", True),
+            ("max\nnodes", "right", True)]
+    rows = []
     for o in summary["offers"]:
         notes = []
         if o["market"] == "spot":
@@ -165,17 +182,25 @@ def _render_table(summary: dict[str, Any]) -> None:
             notes.append(f"{o['term_months'] or '?'}-month term" + (f", {o['owned_nodes']} owned" if o["owned_nodes"] else ""))
         if o["mig"]:
             notes.append("MIG")
-        _add_row(t, o["id"], o["gpu"], o["market"], str(o["gpus_per_node"]), _usd(o["price_usd_per_node_hour"]),
-                  _usd(o["price_usd_per_gpu_hour"]), "∞" if o["max_nodes"] is None else str(o["max_nodes"]),
-                  "; ".join(notes))
-    c.print(t)
+        nodes = "∞" if o["max_nodes"] is None else str(o["max_nodes"])
+        rows.append([o["id"], o["gpu"], o["market"], str(o["gpus_per_node"]), _usd(o["price_usd_per_node_hour"]),
+                     _usd(o["price_usd_per_gpu_hour"]), nodes, "; ".join(notes), f"{o['gpu']}\n{o['market']}",
+                     str(o["gpus_per_node"]), nodes])
+    below = "\n".join(f"{r[0]}: {r[7]}" for r in rows if r[7])
+    below = f"notes:\n{below}" if below else None
+    c.print(_fit("Offers", cols, rows, [
+        ([0, 1, 2, 3, 4, 5, 6, 7], None), ([0, 8, 9, 4, 5, 10, 7], None), ([0, 8, 9, 4, 5, 10], below),
+        ([0, 8, 9, 5, 10], "\n".join(x for x in (below, "not shown at this width: $/node-h (--format json)") if x))]))
 
-    t = _table("Models", (("model", "left"), ("name", "left"), ("params (B)", "right"), ("from", "left"),
-                          ("used by", "left")))
+    cols = [("model", "left", True), ("name", "left", True), ("params (B)", "right", True), ("from", "left", True),
+            ("used by", "left", False)]
+    rows = []
     for m in summary["models"]:
         params = f"{m['total_params_b']:g}" + (f" ({m['active_params_b']:g} active)" if m["moe"] else "")
-        _add_row(t, m["id"], m["name"], params, m["origin"], ", ".join(m["used_by"]) or "-")
-    c.print(t)
+        rows.append([m["id"], m["name"], params, m["origin"], ", ".join(m["used_by"]) or "-"])
+    c.print(_fit("Models", cols, rows, [([0, 1, 2, 3, 4], None),
+                                        ([0, 2, 3, 4], "not shown at this width: name (--format json)"),
+                                        ([0, 2, 4], "not shown at this width: name, from (--format json)")]))
 
 
 def _print_json(data: dict[str, Any]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 from enum import Enum
@@ -12,7 +11,9 @@ from typing import List, Optional
 import typer
 
 from planner.cli.common import err_console, guard, out_console
-from planner.cli.solve import write_text
+from planner.cli.helptext import command_help
+from planner.cli.progress import QUIET_HELP, stage_progress
+from planner.cli.solve import Solver, write_text
 
 
 class WhatifFormat(str, Enum):
@@ -61,8 +62,9 @@ def whatif_command(
     report: Optional[Path] = typer.Option(None, "--report", help="Write a self-contained HTML report of the sweep."),
     hours: float = typer.Option(8760.0, "--hours", min=1e-6, help="Simulated hours per point (plan simulate)."),
     seed: int = typer.Option(1, "--seed", help="Simulation seed (the same at every point)."),
-    solver: Optional[str] = typer.Option(None, "--solver", help="Backend (default: policy.solver)."),
+    solver: Optional[Solver] = typer.Option(None, "--solver", help="Backend (default: policy.solver)."),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", min=0.001, help="Seconds per solve."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
 ) -> None:
     """Solve the scenario at every point of a sweep and simulate each plan's spot risk.
 
@@ -75,6 +77,7 @@ def whatif_command(
     from planner.whatif.sweep import (RATE_AXIS, Axis, DaskExecutor, ProcessExecutor, SerialExecutor,  # noqa: PLC0415
                                check_points, parse_set, parse_values, run_sweep, spec_for)
     from reports import charts, tables, terminal  # noqa: PLC0415
+    from reports.records import whatif_json  # noqa: PLC0415
 
     loaded = load_scenario(scenario)
     axes = []
@@ -87,8 +90,8 @@ def whatif_command(
         raise InputError("nothing to sweep: give --interruption-rate R1,R2,... and/or --set PATH=V1,V2,...")
     if out is not None and out.suffix.lower() not in (".csv", ".json", ".txt", ""):
         raise InputError(f"--out {out}: give a .csv or .json file")
-    spec = spec_for(loaded, tuple(axes), recovery_minutes=recovery_minutes, solver=solver, time_limit_s=time_limit,
-                    hours=hours, seed=seed)
+    spec = spec_for(loaded, tuple(axes), recovery_minutes=recovery_minutes, solver=solver.value if solver else None,
+                    time_limit_s=time_limit, hours=hours, seed=seed)
     points = check_points(spec)  # bad values fail here, before any solve
     if executor == ExecutorName.dask:
         runner = DaskExecutor(scheduler)
@@ -98,12 +101,13 @@ def whatif_command(
         runner = SerialExecutor()
     else:
         runner = ProcessExecutor(jobs or min(len(points), os.cpu_count() or 1))
-    records = _run_with_progress(run_sweep, spec, runner, len(points))
+    with stage_progress("what-if", err_console, quiet) as bar:
+        records = run_sweep(spec, runner, progress=bar.callback())
     frames = tables.whatif_tables(records)
     frame = frames["whatif"]
     if out is not None:
         as_json = out.suffix.lower() == ".json"
-        write_text(out, json.dumps(records, indent=2) + "\n" if as_json else frame.to_csv(index=False))
+        write_text(out, json.dumps(whatif_json(records), indent=2) + "\n" if as_json else frame.to_csv(index=False))
     if chart is not None:
         svg = charts.whatif_svg(frame)
         if svg is None:
@@ -114,7 +118,7 @@ def whatif_command(
 
         write_text(report, render_html(None, loaded, whatif=records))
     if fmt == WhatifFormat.json:
-        typer.echo(json.dumps(records, indent=2))
+        typer.echo(json.dumps(whatif_json(records), indent=2))
     elif fmt == WhatifFormat.csv:
         typer.echo(frame.to_csv(index=False), nl=False)
     else:
@@ -125,15 +129,5 @@ def whatif_command(
             err_console.print(f"note: {point}: {r['status']}: {r.get('message', '')}", markup=False)
 
 
-def _run_with_progress(run_sweep, spec, runner, total: int) -> list[dict]:
-    """The sweep with a progress bar on stderr (only when stderr is a terminal)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
-
-    with Progress(TextColumn("what-if"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err_console, transient=True, disable=not err_console.is_terminal) as bar:
-        task = bar.add_task("points", total=total)
-        return run_sweep(spec, runner, on_result=lambda done, n, rec: bar.update(task, completed=done))
-
-
 def register(app: typer.Typer) -> None:
-    app.command("whatif", help=inspect.cleandoc(whatif_command.__doc__ or "") + "\n" + EXAMPLES)(guard(whatif_command))
+    app.command("whatif", help=command_help(whatif_command.__doc__, EXAMPLES))(guard(whatif_command))

@@ -8,6 +8,7 @@ Infeasible scenarios raise ``InfeasibleError`` with reasons per workload (unless
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from planner.fleet.diagnose import explain_infeasible, joint_reason
@@ -117,11 +118,18 @@ def baselines(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, solv
 
 
 def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettings(),
-                   horizon: Horizon | None = None, extra_blocks=()) -> Plan:
-    """Solve, tie-break, decode, add baselines and verify. Raises InfeasibleError when nothing can serve."""
+                   horizon: Horizon | None = None, extra_blocks=(),
+                   progress: Callable[[str, dict], None] | None = None) -> Plan:
+    """Solve, tie-break, decode, add baselines and verify. Raises InfeasibleError when nothing can serve.
+
+    ``progress(stage, info)``, when given, hears each stage as it starts: ``options``, ``building``,
+    ``solving`` (solver, time_limit_s), ``baselines``, ``verification``, then ``done`` (status).
+    """
+    emit = progress or (lambda stage, info: None)
     s = loaded.scenario
     solver = settings.solver or s.policy.solver
     time_limit = settings.time_limit_s or s.policy.time_limit_s
+    emit("options", {"workloads": len(s.workloads), "offers": len(s.offers)})
     options = enumerate_options(loaded, settings.calibration)
     horizon = horizon or horizon_for(s)
     extra_blocks = (*extra_blocks, *hedge_blocks(s))  # the spot hedge (policy.spot); () without spot offers
@@ -129,7 +137,9 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
         reasons = explain_infeasible(s, options)
         if reasons:
             raise InfeasibleError("no fleet can serve the demand", reasons)
+    emit("building", {"options": len(options.deployments)})
     f = build(s, options, horizon, allow_unmet=settings.allow_unmet, extra_blocks=extra_blocks)
+    emit("solving", {"solver": solver, "time_limit_s": time_limit})
     f, sol, note = _solve_formulation(f, solver, time_limit, s.policy.mip_gap, settings.tie_break, extra_blocks)
     if sol.status in ("infeasible", "unbounded") or not sol.has_values:
         if sol.status == "infeasible":
@@ -145,6 +155,9 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
         raise SolverError(f"{solver}: {sol.status}: {sol.message or 'no solution found within the time limit'}")
     plan = build_plan(f, sol, gpu_ids=_gpu_ids(loaded), tie_break=note)
     if settings.baselines:
+        emit("baselines", {"time_limit_s": time_limit})
         plan = plan.model_copy(update={"baselines": tuple(baselines(loaded, options, horizon, solver, time_limit))})
+    emit("verification", {})
     verification = verify_plan(loaded, plan, allow_unmet=settings.allow_unmet, calibration=settings.calibration)
+    emit("done", {"status": plan.status, "gap": plan.gap, "objective_usd_per_hour": plan.objective_usd_per_hour})
     return plan.model_copy(update={"verification": verification})

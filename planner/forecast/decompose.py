@@ -40,6 +40,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
@@ -169,11 +170,14 @@ def _month_problem(loaded: LoadedScenario, options: OptionSet, horizon: Horizon,
     return f, solve_split(f.problem, solver, opts)
 
 
-def monthly_usd(loaded: LoadedScenario, horizon: Horizon, settings: SolveSettings) -> tuple[float | None, str]:
+def monthly_usd(loaded: LoadedScenario, horizon: Horizon, settings: SolveSettings,
+                progress: Callable[[str, dict], None] | None = None) -> tuple[float | None, str]:
     """USD of a horizon without commitments, month by month (its months are independent), and the status."""
     options = enumerate_options(loaded, settings.calibration)
     total, statuses = 0.0, set()
     for e in range(horizon.n_epochs):
+        if progress:
+            progress("month", {"done": e, "total": horizon.n_epochs, "month": horizon.epoch_names[e]})
         f, sol = _month_problem(loaded, options, horizon, e, None, 0, settings)
         if not sol.has_values:
             return None, sol.status
@@ -201,7 +205,7 @@ def _level_cap(loaded: LoadedScenario, horizon: Horizon, offer: str, no_commit_u
 
 
 def _evaluate(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, offer: str,
-              settings: SolveSettings) -> _Levels | None:
+              settings: SolveSettings, progress: Callable[[str, dict], None] | None = None) -> _Levels | None:
     """Step 1. None when the levels cannot be bounded or a subproblem ends without an answer (solve directly)."""
     E = horizon.n_epochs
     lv = _Levels(values=[{} for _ in range(E)], zero_from=[None] * E)
@@ -224,6 +228,8 @@ def _evaluate(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, offe
         return True
 
     for e in range(E):
+        if progress:
+            progress("month", {"done": e, "total": E, "month": horizon.epoch_names[e]})
         if not run(e, 0):
             return None
     feasible = all(0 in v for v in lv.values)
@@ -231,6 +237,8 @@ def _evaluate(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, offe
     if cap is None:
         return None
     for e in range(E):
+        if progress:
+            progress("levels", {"done": e, "total": E, "month": horizon.epoch_names[e]})
         level = 0
         while lv.zero_from[e] is None and level < cap:
             level += 1
@@ -299,18 +307,24 @@ def _assemble(full: Formulation, lv: _Levels, levels: list[int], offer: str,
     return x
 
 
-def solve_forecast(loaded: LoadedScenario, horizon: Horizon, settings: SolveSettings) -> tuple[Plan, dict]:
-    """The forecast's plan and how it was found: ``{"method": "decomposition" | "direct", "subproblems": n}``."""
+def solve_forecast(loaded: LoadedScenario, horizon: Horizon, settings: SolveSettings,
+                   progress: Callable[[str, dict], None] | None = None) -> tuple[Plan, dict]:
+    """The forecast's plan and how it was found: ``{"method": "decomposition" | "direct", "subproblems": n}``.
+
+    ``progress(stage, info)`` hears ``month`` / ``levels`` (done, total), ``master`` and ``verification``, or the
+    stages of ``solve_scenario`` when the whole program is solved directly."""
     s = loaded.scenario
     offers = {c.offer for c in horizon.commitments or ()}
     direct = {"method": "direct", "subproblems": 0}
     if len(offers) != 1 or s.policy.budget_usd_per_hour is not None:
-        return solve_scenario(loaded, settings, horizon=horizon), direct
+        return solve_scenario(loaded, settings, horizon=horizon, progress=progress), direct
     (offer,) = offers
     options = enumerate_options(loaded, settings.calibration)
-    lv = _evaluate(loaded, options, horizon, offer, settings)
+    lv = _evaluate(loaded, options, horizon, offer, settings, progress)
     if lv is None:
-        return solve_scenario(loaded, settings, horizon=horizon), direct
+        return solve_scenario(loaded, settings, horizon=horizon, progress=progress), direct
+    if progress:
+        progress("master", {"subproblems": lv.runs})
     master = _master(horizon, lv, loaded, settings)
     if not master.has_values:
         raise SolverError(f"forecast master program: {master.status}: {master.message}")
@@ -332,7 +346,9 @@ def solve_forecast(loaded: LoadedScenario, horizon: Horizon, settings: SolveSett
                                                    bound=master.bound, seconds=seconds,
                                                    message=f"exact decomposition over {lv.cap + 1} reserved levels")
     if sol is None or full.problem.violations(sol.values):  # cannot happen unless a block couples months
-        return solve_scenario(loaded, settings, horizon=fixed_horizon), direct
+        return solve_scenario(loaded, settings, horizon=fixed_horizon, progress=progress), direct
     plan = build_plan(full, sol, gpu_ids={o.id: loaded.catalog.gpu(o.gpu).id for o in s.offers}, tie_break="off")
+    if progress:
+        progress("verification", {})
     verification = verify_plan(loaded, plan, calibration=settings.calibration)
     return plan.model_copy(update={"verification": verification}), info

@@ -34,6 +34,7 @@ import dataclasses
 import re
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -187,7 +188,8 @@ def _peak_reasons(loaded: LoadedScenario) -> list[str]:
     return out
 
 
-def _variant(loaded: LoadedScenario, fs: ForecastSettings, on_demand_only: bool) -> tuple[float | None, str, str]:
+def _variant(loaded: LoadedScenario, fs: ForecastSettings, on_demand_only: bool,
+             progress: Callable[[str, dict], None] | None = None) -> tuple[float | None, str, str]:
     """USD, status and a note of all-on-demand (on-demand offers only: nothing reserved, owned or spot) or of
     no-commitment (owned nodes kept, nothing newly signed). Without commitments the months are independent."""
     if on_demand_only:
@@ -196,23 +198,28 @@ def _variant(loaded: LoadedScenario, fs: ForecastSettings, on_demand_only: bool)
             return None, "not solved", "no on-demand offer"
         loaded = dataclasses.replace(loaded, scenario=loaded.scenario.model_copy(update={"offers": offers}))
     try:
-        usd, status = monthly_usd(loaded, forecast_horizon(loaded, commitments=False), _settings(fs))
+        usd, status = monthly_usd(loaded, forecast_horizon(loaded, commitments=False), _settings(fs), progress)
     except PlannerError as exc:
         return None, "error", str(exc)
     return usd, status, "" if usd is not None else f"{status} in some month"
 
 
 def run_forecast(loaded: LoadedScenario, settings: ForecastSettings = ForecastSettings(), *,
-                 months: int | None = None, start: str | None = None) -> dict[str, Any]:
+                 months: int | None = None, start: str | None = None,
+                 progress: Callable[[str, dict], None] | None = None) -> dict[str, Any]:
     """Solve the forecast (and its two comparison variants) and summarise it; see ``summarise`` for the keys.
 
-    Raises InfeasibleError (with the workload and month) when no fleet serves some month.
+    Raises InfeasibleError (with the workload and month) when no fleet serves some month. ``progress(stage,
+    info)`` hears ``forecast`` (months), the stages of ``solve_forecast``, then ``baselines`` (variant) per
+    comparison variant and its ``month`` events, then ``done``.
     """
+    emit = progress or (lambda stage, info: None)
     loaded = with_overrides(loaded, months, start)
     t0 = time.perf_counter()
     horizon = forecast_horizon(loaded)
+    emit("forecast", {"months": horizon.n_epochs})
     try:
-        plan, how = solve_forecast(loaded, horizon, _settings(settings))
+        plan, how = solve_forecast(loaded, horizon, _settings(settings), progress)
     except InfeasibleError as exc:
         reasons = _peak_reasons(loaded) or exc.reasons or [str(exc)]
         raise InfeasibleError("no fleet can serve the forecast demand", reasons) from None
@@ -224,7 +231,8 @@ def run_forecast(loaded: LoadedScenario, settings: ForecastSettings = ForecastSe
             if key == "no_commitment" and how.get("no_commitment_usd") is not None:  # F_e(0) of the decomposition
                 usd, status, why = how["no_commitment_usd"], how["no_commitment_status"], ""
             else:
-                usd, status, why = _variant(loaded, settings, on_demand_only)
+                emit("baselines", {"variant": key})
+                usd, status, why = _variant(loaded, settings, on_demand_only, progress)
             result[f"{key}_total_usd"] = None if usd is None else _money(usd)
             result[f"{key}_status"] = status
             if why:
@@ -233,6 +241,7 @@ def run_forecast(loaded: LoadedScenario, settings: ForecastSettings = ForecastSe
                 notes.append(f"{key.replace('_', '-')}: {status}; its total is an upper bound")
     result["notes"] = notes + result["notes"]
     result["wall_seconds"] = round(time.perf_counter() - t0, 3)
+    emit("done", {"status": result.get("status")})
     return result
 
 
@@ -302,7 +311,7 @@ def summarise(plan: Plan, loaded: LoadedScenario, horizon: Horizon) -> dict[str,
             "node_hours": {o: round(v, 4) for o, v in node_hours.items()},
             "usd": total, "reserved_usd": parts["reserved"], "on_demand_usd": parts["on_demand"],
             "spot_usd": parts["spot"], "cumulative_usd": cumulative,
-            "reserved_utilization": None if held <= 0 else round(busy / held, 6),
+            "reserved_utilization_pct": None if held <= 0 else round(100.0 * busy / held, 4),
         })
     lines = []
     for c in commitments:

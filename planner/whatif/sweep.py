@@ -276,15 +276,24 @@ class DaskExecutor:
 
 
 def run_sweep(spec: SweepSpec, executor: Executor | None = None,
-              on_result: Callable[[int, int, dict], None] | None = None) -> list[dict[str, Any]]:
-    """Evaluate every point (validated first); records in point order. ``on_result(done, total, record)``."""
+              on_result: Callable[[int, int, dict], None] | None = None,
+              progress: Callable[[str, dict], None] | None = None) -> list[dict[str, Any]]:
+    """Evaluate every point (validated first); records in point order. ``on_result(done, total, record)``;
+    ``progress(stage, info)`` hears ``points`` (done=0, total) first, then ``point`` (done, total, status) as
+    each point completes, then ``done``."""
     points = check_points(spec)
     executor = executor or SerialExecutor()
     out: list[dict | None] = [None] * len(points)
+    if progress:
+        progress("points", {"done": 0, "total": len(points)})
     for done, (i, rec) in enumerate(executor.run(evaluate_point, [(spec, p) for p in points]), start=1):
         out[i] = rec
         if on_result is not None:
             on_result(done, len(points), rec)
+        if progress:
+            progress("point", {"done": done, "total": len(points), "status": rec.get("status")})
+    if progress:
+        progress("done", {"total": len(points)})
     return [r for r in out if r is not None]
 
 
