@@ -23,6 +23,7 @@ app = typer.Typer(
 # (commands land issue by issue); a module that fails to import is a bug and raises.
 _COMMAND_MODULES = (
     "validate", "catalog", "estimate", "calibrate", "solve", "whatif", "simulate", "forecast",
+    "demand", "capacity", "export",
 )
 
 
