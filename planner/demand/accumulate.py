@@ -21,10 +21,12 @@ from typing import Iterable
 import numpy as np
 
 from planner.demand.read import Chunk
+from planner.errors import InputError
 
 BINS_PER_OCTAVE = 8
 N_BINS = 24 * BINS_PER_OCTAVE          # up to 2^24 tokens; longer requests share the last bin
 DEFAULT_SAMPLE = 20_000
+MAX_SPAN_MINUTES = 366 * 24 * 60      # per-minute counts of at most a year (a few MB per key)
 
 
 def size_bin(tokens: np.ndarray) -> np.ndarray:
@@ -76,6 +78,8 @@ class TraceStats:
     relative_time: bool = False
     rows: int = 0
     chunks: int = 0
+    first_minute: int = 2 ** 62
+    last_minute: int = -(2 ** 62)
 
 
 def _sample(ks: KeyStats, prompt: np.ndarray, output: np.ndarray, rng: np.random.Generator, size: int) -> None:
@@ -100,6 +104,11 @@ def accumulate(chunks: Iterable[Chunk], sample_size: int = DEFAULT_SAMPLE, seed:
         if not len(ch.ts_s):
             continue
         minute = np.floor(ch.ts_s / 60.0).astype("int64")
+        stats.first_minute = min(stats.first_minute, int(minute.min()))
+        stats.last_minute = max(stats.last_minute, int(minute.max()))
+        if stats.last_minute - stats.first_minute > MAX_SPAN_MINUTES:
+            raise InputError(f"trace: spans {(stats.last_minute - stats.first_minute) / 1440:,.0f} days; at most 366 "
+                             "(split the trace, or check the timestamp unit)")
         uniq, inverse = np.unique(ch.key, return_inverse=True)
         for j, key in enumerate(uniq):
             sel = inverse == j

@@ -44,6 +44,7 @@ ACCEPTED: dict[str, tuple[str, ...]] = {
     "key": ("model", "model_name", "model_id", "endpoint", "deployment", "served_model_name"),
 }
 REQUIRED = ("timestamp", "prompt", "output")
+MAX_TOKENS = 10_000_000          # longer than any served context window: a unit or parsing error
 EPOCH_MS_ABOVE = 1e11
 RELATIVE_BELOW = 1e9
 
@@ -82,6 +83,10 @@ def to_seconds(values: pd.Series, source: str) -> tuple[np.ndarray, bool]:
     num = pd.to_numeric(values, errors="coerce")
     if num.notna().all():
         x = num.to_numpy(dtype="float64")
+        bad = ~np.isfinite(x) | (x < 0) | (x > 1e14)
+        if bad.any():
+            raise InputError(f"{source}: timestamp {values[bad].iloc[0]} is not a time (seconds since the epoch or "
+                             "the trace start, or epoch milliseconds)")
         if len(x) and np.nanmax(x) > EPOCH_MS_ABOVE:
             x = x / 1000.0
         relative = bool(len(x)) and float(np.nanmax(x)) < RELATIVE_BELOW
@@ -101,8 +106,10 @@ def to_tokens(values: pd.Series, role: str, source: str) -> np.ndarray:
     num = pd.to_numeric(values, errors="coerce")
     if num.isna().any():
         bad = values[num.isna()].iloc[0]
-        raise InputError(f"{source}: {role} token count {bad!r} is not a number")
+        raise InputError(f"{source}: {role} token count {str(bad)!r} is not a number")
     x = num.to_numpy(dtype="float64")
     if (x < 0).any():
         raise InputError(f"{source}: {role} token count {x[x < 0][0]:g} is negative")
+    if (x > MAX_TOKENS).any():
+        raise InputError(f"{source}: {role} token count {x[x > MAX_TOKENS][0]:g} is above {MAX_TOKENS:,}")
     return np.rint(x).astype("int64")

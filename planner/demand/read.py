@@ -75,6 +75,15 @@ def _csv(path: Path, chunk_rows: int, key_column: str | None) -> Iterator[Chunk]
 
 
 def _jsonl(path: Path, chunk_rows: int, key_column: str | None) -> Iterator[Chunk]:
+    try:
+        yield from _jsonl_chunks(path, chunk_rows, key_column)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text at byte {exc.start}; expected one JSON object per line") from None
+    except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
+        raise InputError(f"{path}: cannot read ({exc})") from None
+
+
+def _jsonl_chunks(path: Path, chunk_rows: int, key_column: str | None) -> Iterator[Chunk]:
     opener = gzip.open if path.suffix.lower() == ".gz" else open
     cols: dict[str, str] | None = None
     with opener(path, "rt", encoding="utf-8") as fh:  # type: ignore[operator]

@@ -183,7 +183,7 @@ def _genai_perf_csv(text: str, source: str, load_hint: tuple[str, float] | None)
             header = []
             continue
         if row[0] == "Metric":
-            header = row
+            header = [h.strip().lower() for h in row]
             continue
         name = re.sub(r"\s*\(.*\)$", "", row[0]).strip().lower().replace(" ", "_")
         unit = (re.search(r"\((.*)\)$", row[0]) or [None, ""])[1]
