@@ -109,9 +109,9 @@ def accumulate(chunks: Iterable[Chunk], sample_size: int = DEFAULT_SAMPLE, seed:
         if stats.last_minute - stats.first_minute > MAX_SPAN_MINUTES:
             raise InputError(f"trace: spans {(stats.last_minute - stats.first_minute) / 1440:,.0f} days; at most 366 "
                              "(split the trace, or check the timestamp unit)")
-        uniq, inverse = np.unique(ch.key, return_inverse=True)
-        for j, key in enumerate(uniq):
-            sel = inverse == j
+        for j in np.unique(ch.key_codes):
+            key = ch.key_names[j]
+            sel = ch.key_codes == j
             ks = stats.keys.setdefault(str(key), KeyStats())
             p, o, m = ch.prompt[sel], ch.output[sel], minute[sel]
             ks.requests += int(len(p))

@@ -31,7 +31,8 @@ class Chunk:
     ts_s: np.ndarray
     prompt: np.ndarray
     output: np.ndarray
-    key: np.ndarray          # object array of str
+    key_codes: np.ndarray    # int per request, index into key_names
+    key_names: tuple[str, ...]
     relative_time: bool
 
 
@@ -53,10 +54,19 @@ def trace_format(path: Path) -> str:
 
 def _chunk(frame: pd.DataFrame, cols: dict[str, str], source: str) -> Chunk:
     ts, rel = to_seconds(frame[cols["timestamp"]], source)
-    key = (frame[cols["key"]].astype("string").fillna("").to_numpy(dtype=object) if "key" in cols
-           else np.full(len(frame), "", dtype=object))
+    if "key" in cols:   # categorical codes: no Python string per request
+        col = frame[cols["key"]]
+        cat = (col if isinstance(col.dtype, pd.CategoricalDtype) else col.astype("category")).cat
+        codes, names = cat.codes.to_numpy(dtype="int64").copy(), [str(x) for x in cat.categories]
+        if (codes < 0).any():       # missing model/endpoint: its own key ""
+            names.append("")
+            codes[codes < 0] = len(names) - 1
+        names = tuple(names)
+    else:
+        codes, names = np.zeros(len(frame), dtype="int64"), ("",)
     return Chunk(ts_s=ts, prompt=to_tokens(frame[cols["prompt"]], "prompt", source),
-                 output=to_tokens(frame[cols["output"]], "output", source), key=key, relative_time=rel)
+                 output=to_tokens(frame[cols["output"]], "output", source), key_codes=codes, key_names=names,
+                 relative_time=rel)
 
 
 def _csv(path: Path, chunk_rows: int, key_column: str | None) -> Iterator[Chunk]:
@@ -66,7 +76,7 @@ def _csv(path: Path, chunk_rows: int, key_column: str | None) -> Iterator[Chunk]
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
     cols = resolve(header, str(path), key_column)
-    dtypes = {cols["key"]: "string"} if "key" in cols else None
+    dtypes = {cols["key"]: "category"} if "key" in cols else None
     try:
         for frame in pd.read_csv(path, sep=sep, usecols=list(cols.values()), chunksize=chunk_rows, dtype=dtypes):
             yield _chunk(frame, cols, str(path))
@@ -115,11 +125,11 @@ def _parquet(path: Path, chunk_rows: int, key_column: str | None) -> Iterator[Ch
     except ImportError:  # pragma: no cover - pyarrow is a dependency
         raise InputError(f"{path}: reading Parquet needs pyarrow (pip install pyarrow)") from None
     try:
-        pf = pq.ParquetFile(path)
+        pf = pq.ParquetFile(path, pre_buffer=False)  # read-ahead buffers grew with the file (measured)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several unrelated types for a bad file
         raise InputError(f"{path}: not a readable Parquet file ({exc})") from None
     cols = resolve(pf.schema_arrow.names, str(path), key_column)
-    for batch in pf.iter_batches(batch_size=chunk_rows, columns=list(dict.fromkeys(cols.values()))):
+    for batch in pf.iter_batches(batch_size=chunk_rows, columns=list(dict.fromkeys(cols.values())), use_threads=False):
         yield _chunk(batch.to_pandas(), cols, str(path))
 
 

@@ -35,6 +35,7 @@ MODELS = (
     ("qwen3-30b-a3b", 0.25, ((1.0, 2000, 0.6),), (400, 0.7)),
 )
 MAX_PROMPT, MAX_OUTPUT = 30_000, 4_000
+PARQUET_ROW_GROUP = 250_000   # fixed, so files of every size have the same structure (readers decode a group at once)
 
 
 def hourly_shape(hours: int) -> np.ndarray:
@@ -93,7 +94,7 @@ def write(path: str | Path, requests: int, days: float = 7.0, seed: int = 0) -> 
 
                 table = pa.Table.from_pandas(frame, preserve_index=False)
                 writer = writer or pq.ParquetWriter(path, table.schema)
-                writer.write_table(table)
+                writer.write_table(table, row_group_size=PARQUET_ROW_GROUP)
             elif ext == ".csv":
                 frame.to_csv(fh, index=False, header=i == 0)
             elif ext == ".jsonl":
