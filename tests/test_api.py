@@ -42,3 +42,18 @@ def test_demand_and_import_from_the_api(tmp_path):
     files = sorted((ROOT / "tests/fixtures/bench_results").glob("vllm_rate*.json"))
     recs, bad = api.import_benchmarks(files, ROOT / "scenarios/chatbot.yaml", gpu="h100-sxm", tp=1, precision="bf16")
     assert [r["requests_per_min"] for r in recs] == [pytest.approx(3.99 * 60)]
+
+
+def test_readme_python_api_block_runs(monkeypatch):
+    """The README's Python API example is this test's code: run it as written, from the repository root."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("**Python API.**"):]
+    code = section[section.index("```python") + len("```python"):]
+    code = code[:code.index("```")]
+    monkeypatch.chdir(ROOT)
+    ns: dict = {}
+    exec(compile(code, "README.md", "exec"), ns)  # noqa: S102 - our own documentation
+    plan, sweep = ns["plan"], ns["sweep"]
+    assert plan.verification.ok and len(sweep) == 2 and "schedule.csv" in ns["files"]
+    assert [r["status"] for r in sweep] == ["optimal", "optimal"]
+    assert all(0.0 <= r["simulated_attainment"] <= 1.0 for r in sweep)
