@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 from typing import List, Optional
@@ -13,8 +14,8 @@ from planner.cli.solve import write_text
 
 capacity_app = typer.Typer(name="capacity", no_args_is_help=True, add_completion=False,
                            pretty_exceptions_enable=False,
-                           help="Import benchmark results: vLLM benchmark_serving / vllm bench serve JSON, GenAI-Perf "
-                                "profile export (JSON/CSV), guidellm report JSON, recognised by content.")
+                           help="Benchmark results (vLLM, GenAI-Perf, guidellm) as capacity overrides, measurements "
+                                "or a checked fit.")
 
 EXAMPLES = """
 Examples:
@@ -75,8 +76,9 @@ def import_command(
     merge: bool = typer.Option(False, "--merge", help="Print the whole scenario with the overrides added."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write the YAML here instead of stdout."),
 ) -> None:
-    """Turn benchmark runs into the scenario's capacity_overrides: per workload x GPU x precision x TP x size bucket,
-    the highest achieved request rate among runs that meet the workload's TTFT (at its percentile or above) and TPOT
+    """Turn benchmark runs into the scenario's capacity_overrides.
+
+    Per workload x GPU x precision x TP x size bucket, the highest achieved request rate among runs that meet the workload's TTFT (at its percentile or above) and TPOT
     SLOs; request-rate runs are preferred over closed-loop concurrency runs. Runs that cannot be used are listed on
     stderr with the reason."""
     import yaml  # noqa: PLC0415
@@ -110,7 +112,9 @@ def rows_command(
     concurrency: Optional[int] = _CONC, request_rate: Optional[float] = _RATE,
     out: Optional[Path] = typer.Option(None, "--out", help="Write the CSV here instead of stdout."),
 ) -> None:
-    """Write the runs as measurement rows in the measured-public.csv layout, for plan calibrate. Closed-loop runs
+    """Write the runs as measurement rows (the measured-public.csv layout) for plan calibrate.
+
+    Closed-loop runs
     give output_tok_s, ttft_mean_ms and tpot_mean_ms at their concurrency; max-load runs give output_tok_s;
     request-rate runs are listed as not used (the model is calibrated on closed loops)."""
     import pandas as pd  # noqa: PLC0415
@@ -136,7 +140,9 @@ def calibrate_command(
     force: bool = typer.Option(False, "--force", help="Fit even when the rows do not identify every constant (the "
                                                       "fit's prior then decides the unidentified ones)."),
 ) -> None:
-    """Fit the performance model to benchmark runs through the plan calibrate path (rows -> cases -> fit), after
+    """Fit the performance model to benchmark runs, refusing constants the runs cannot identify.
+
+    The plan calibrate path (rows -> cases -> fit), after
     checking that the rows identify every constant the fit would move (rank of the Jacobian of log predictions);
     refuses (exit 2) otherwise, naming the constants the rows can identify, unless --force. Prints the fitted constants and the error before/after as JSON."""
     import pandas as pd  # noqa: PLC0415
@@ -176,9 +182,9 @@ def calibrate_command(
                            "converged": result.success, "out": None if out is None else str(out)}, indent=2))
 
 
-capacity_app.command("import", help=(import_command.__doc__ or "") + EXAMPLES)(guard(import_command))
-capacity_app.command("rows", help=(rows_command.__doc__ or "") + EXAMPLES)(guard(rows_command))
-capacity_app.command("calibrate", help=(calibrate_command.__doc__ or "") + EXAMPLES)(guard(calibrate_command))
+capacity_app.command("import", help=inspect.cleandoc(import_command.__doc__ or "") + "\n" + EXAMPLES)(guard(import_command))
+capacity_app.command("rows", help=inspect.cleandoc(rows_command.__doc__ or "") + "\n" + EXAMPLES)(guard(rows_command))
+capacity_app.command("calibrate", help=inspect.cleandoc(calibrate_command.__doc__ or "") + "\n" + EXAMPLES)(guard(calibrate_command))
 
 
 def register(app: typer.Typer) -> None:

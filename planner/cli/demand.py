@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from enum import Enum
 from pathlib import Path
 from typing import List, Optional
@@ -61,8 +62,9 @@ def demand_command(
     chunk_rows: int = typer.Option(500_000, "--chunk-rows", min=1000, help="Rows read at a time (memory bound)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write the YAML here instead of stdout."),
 ) -> None:
-    """Turn a request trace into the scenario's workloads: per model/endpoint the planned arrival rate (a
-    statistic of per-minute counts), a size_mix of at most --bucket-count buckets (weighted k-means on log
+    """Turn a request trace into the scenario's workloads: rates, size mix and hourly profile per model.
+
+    Per model/endpoint: the planned arrival rate (a statistic of per-minute counts), a size_mix of at most --bucket-count buckets (weighted k-means on log
     sizes) and an hourly profile. Reads in chunks: memory does not grow with the trace."""
     from planner.demand.accumulate import accumulate  # noqa: PLC0415
     from planner.demand.read import read_trace  # noqa: PLC0415
@@ -96,4 +98,4 @@ def demand_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("demand", help=(demand_command.__doc__ or "") + EXAMPLES)(guard(demand_command))
+    app.command("demand", help=inspect.cleandoc(demand_command.__doc__ or "") + "\n" + EXAMPLES)(guard(demand_command))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from enum import Enum
 from pathlib import Path
 from typing import List, Optional
@@ -38,7 +39,9 @@ def export_command(
     image: Optional[List[str]] = typer.Option(None, "--image", help="ENGINE=IMAGE container image (repeatable)."),
     namespace: Optional[str] = typer.Option(None, "--namespace", help="Kubernetes namespace for every object."),
 ) -> None:
-    """Write one deployment per replica group of the plan (workload x offer x precision x TP x MIG profile): a
+    """Write a plan as SkyServe service YAMLs or Kubernetes manifests, checked against the plan.
+
+    One deployment per replica group of the plan (workload x offer x precision x TP x MIG profile): a
     SkyServe service YAML (accelerators, use_spot, replicas, the engine command with TP and precision) or a
     Kubernetes Deployment (engine container args, GPU or MIG resource requests, node selectors) with a Service per
     workload; for a diurnal plan the hourly schedule as KEDA cron ScaledObjects (kubernetes) or a replica policy
@@ -65,4 +68,4 @@ def export_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("export", help=(export_command.__doc__ or "") + EXAMPLES)(guard(export_command))
+    app.command("export", help=inspect.cleandoc(export_command.__doc__ or "") + "\n" + EXAMPLES)(guard(export_command))
