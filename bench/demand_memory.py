@@ -94,6 +94,8 @@ def capacity_errors(trace: Path, sample: int, ks: tuple[int, ...]) -> list[dict]
         cache: dict[tuple[int, int], float] = {}
 
         def cap(p: int, o: int) -> float:
+            if (p, o) not in cache and ctx is not None and p + o > ctx:
+                cache[(p, o)] = 0.0   # longer than the context the workload reserves: no replica serves it
             if (p, o) not in cache:
                 e = estimate(model, g, tp=tp, precision=prec, kv_dtype=kv, engine=eng, prompt_tokens=p,
                              output_tokens=o, context_tokens=ctx, ttft_slo_ms=ttft, tpot_slo_ms=tpot,

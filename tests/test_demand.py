@@ -175,3 +175,17 @@ def test_fuzz_garbage_traces_exit_2_never_a_traceback(tmp_path, blob, ext):
     res = runner.invoke(app, ["demand", str(p), "--model", "llama-3.1-8b", "--profile", "none"])
     assert res.exit_code in (0, 2), res.output
     assert "Traceback" not in res.output and "internal error" not in res.output
+
+
+def test_weekly_profile_is_monday_first_for_epoch_and_relative_times():
+    import pandas as pd  # noqa: PLC0415
+
+    from planner.demand.rates import hour_slot
+
+    monday = int(pd.Timestamp("2026-01-05 00:00", tz="UTC").timestamp() // 60)   # a Monday
+    assert hour_slot(np.array([monday, monday + 60 * 30, monday - 60]), 168, relative_time=False).tolist() == \
+        [0, 30, 167]
+    minutes = np.arange(7 * 24 * 60)          # relative: the trace starts on Monday 00:00
+    counts = minutes // (24 * 60) + 1         # Monday 1 request a minute ... Sunday 7
+    r = rates(minutes, counts, "max", "weekly", relative_time=True)
+    assert r.planning_per_min == 7 and r.profile == tuple(round((h // 24 + 1) / 7, 4) for h in range(168))

@@ -57,11 +57,13 @@ class KeyStats:
         n = self.cell_count[nz]
         return n, self.cell_prompt[nz] / n, self.cell_output[nz] / n
 
-    def minute_counts(self) -> tuple[np.ndarray, np.ndarray]:
-        """(minute index, count) for every minute from the key's first to its last arrival, zeros included."""
+    def minute_counts(self, lo: int | None = None, hi: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(minute index, count) for every minute from ``lo`` to ``hi`` (default: the key's first and last
+        arrival; ``plan demand`` passes the whole trace's span), zeros included."""
         if not self.minutes:
             return np.zeros(0, dtype="int64"), np.zeros(0, dtype="int64")
-        lo, hi = min(self.minutes), max(self.minutes)
+        lo = min(self.minutes) if lo is None else min(lo, min(self.minutes))
+        hi = max(self.minutes) if hi is None else max(hi, max(self.minutes))
         idx = np.arange(lo, hi + 1, dtype="int64")
         counts = np.zeros(len(idx), dtype="int64")
         ks = np.fromiter(self.minutes.keys(), dtype="int64", count=len(self.minutes))

@@ -85,7 +85,7 @@ def summarise(stats: TraceStats, settings: DemandSettings, catalog: Catalog | No
     out = []
     for key in sorted(stats.keys):
         ks = stats.keys[key]
-        idx, counts = ks.minute_counts()
+        idx, counts = ks.minute_counts(stats.first_minute, stats.last_minute)  # a quiet key's empty minutes count
         r = rates(idx, counts, settings.rate_statistic, settings.profile, stats.relative_time, key)
         n, mp, mo = ks.cells()
         bks = kmeans_buckets(n, mp, mo, settings.bucket_count, weight=settings.weight, seed=settings.seed)
