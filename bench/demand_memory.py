@@ -114,6 +114,7 @@ def capacity_errors(trace: Path, sample: int, ks: tuple[int, ...]) -> list[dict]
         variants += [(f"k-means tokens K={k}", kmeans_buckets(n, mp, mo, k)) for k in ks]
         variants += [(f"k-means requests K={k}", kmeans_buckets(n, mp, mo, k, weight="requests")) for k in ks]
         variants.append(("fixed doubling grid", grid_buckets(n, mp, mo, tuple(2.0 ** i for i in range(1, 16)))))
+        variants.append(("fixed x4 grid", grid_buckets(n, mp, mo, tuple(4.0 ** i for i in range(1, 8)))))
         for name, bks in variants:
             # a bucket mean that no replica can serve would make the planner refuse the workload: report it
             err = capacity_error(bks, p, o, cap) if all(cap(b.prompt_tokens, b.output_tokens) > 0 for b in bks) \
