@@ -89,7 +89,7 @@ def replica_groups(plan: Plan, scenario: Scenario, catalog: Catalog | None = Non
             model_id=model_id, hf_model=hf, engine=w.engine, kv_cache_dtype=w.kv_cache_dtype,
             max_model_len=w.context_tokens or max(b.prompt_tokens + b.output_tokens for b in w.buckets),
             region=o.region, capacity_requests_per_min=cap[(wid, oid, prec, tp, mig)],
-            target_utilization=plan.target_utilization if hasattr(plan, "target_utilization") else 1.0))
+            target_utilization=plan.target_utilization))
     names = [g.name for g in out]
     if len(set(names)) != len(names):
         raise InputError("plan: two deployments map to the same name after shortening; shorten workload/offer ids")
