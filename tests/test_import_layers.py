@@ -5,7 +5,7 @@ package on a *lower* floor; an import of a package on its own floor (other than 
 so does any circle between modules (imports inside functions count: a lazy import still ties two modules).
 Every first-party module must sit on a floor, so a new package has to be placed here on purpose.
 ``RULES`` adds what floors cannot say: solvers read only the Problem and the errors; verify shares nothing with
-the formulation; only the CLI imports reports.
+the formulation; only the front ends (planner.cli, planner.api) import reports.
 
 Every import counts: top level, inside functions, under ``if TYPE_CHECKING``. Relative imports are resolved.
 Patterns: ``a.b`` means the module ``a.b`` and everything under it; ``a.b*`` also means any module whose
@@ -65,9 +65,9 @@ RULES: tuple[Rule, ...] = (
          modules=("reports",),
          forbid=("solvers", "planner.fleet", "planner.problem")),
     # The library never prints: only the front ends turn results into reports.
-    Rule("only the CLI imports reports",
+    Rule("only the front ends (CLI, Python API) import reports",
          modules=("planner", "solvers"),
-         except_modules=("planner.cli",),
+         except_modules=("planner.cli", "planner.api"),
          forbid=("reports",)),
 )
 

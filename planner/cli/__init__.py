@@ -26,6 +26,7 @@ app = typer.Typer(
 # (commands land issue by issue); a module that fails to import is a bug and raises.
 _COMMAND_MODULES = (
     "init", "validate", "catalog", "estimate", "calibrate", "solve", "whatif", "simulate", "forecast", "schema",
+    "demand", "capacity", "export",
 )
 
 
