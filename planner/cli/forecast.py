@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from planner.cli.common import err_console, fail, guard, out_console
+from planner.cli.common import err_console, fail, guard, out_console, output_format
 from planner.cli.solve import Solver, write_text
 
 
@@ -36,7 +36,8 @@ def forecast_command(
     months: Optional[int] = typer.Option(None, "--months", min=1, max=120,
                                          help="Horizon in months (default: forecast.months)."),
     start: Optional[str] = typer.Option(None, "--start", help="First month, YYYY-MM (default: forecast.start)."),
-    fmt: Format = typer.Option(Format.table, "--format", help="Output format."),
+    fmt: Optional[Format] = typer.Option(None, "--format", help="Output format (default: from --out's extension, "
+                                                               ".json/.csv, else table)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write the output here (csv: the months table)."),
     chart: Optional[Path] = typer.Option(None, "--chart",
                                          help="Also write an SVG chart: monthly cost by market, commitments marked."),
@@ -54,7 +55,10 @@ def forecast_command(
     from planner.forecast.run import ForecastSettings, run_forecast  # noqa: PLC0415
     from planner.scenario.io import load_scenario  # noqa: PLC0415
     from reports import tables, terminal  # noqa: PLC0415
+    from reports.export import csv_text  # noqa: PLC0415
 
+    fmt = output_format(fmt, out, {".json": Format.json, ".csv": Format.csv}, Format.table,
+                        file_format={Format.table: Format.json})
     loaded = load_scenario(scenario)
     settings = ForecastSettings(solver=solver.value if solver else None, time_limit_s=time_limit)
     if fmt == Format.table:
@@ -80,7 +84,7 @@ def forecast_command(
         text = json.dumps(result, indent=2)
         write_text(out, text + "\n") if out else typer.echo(text)
     elif fmt == Format.csv:
-        text = frames["forecast_months"].to_csv(index=False)
+        text = csv_text(frames["forecast_months"])
         write_text(out, text) if out else typer.echo(text, nl=False)
     else:
         terminal.print_renderables(terminal.forecast_renderables(frames), out_console)

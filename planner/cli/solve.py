@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from planner.cli.common import err_console, fail, guard, out_console
+from planner.cli.common import check_out_dir, err_console, fail, guard, out_console, output_format, write_output
 
 
 class Format(str, Enum):
@@ -39,14 +39,8 @@ Examples:
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write an output file, turning OS errors into one clear line (exit 2)."""
-    from planner.errors import InputError  # noqa: PLC0415
-
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot write ({exc.strerror})") from None
+    """Write an output file atomically, turning OS errors into one clear line (exit 2)."""
+    write_output(path, text)
 
 
 def solve_command(
@@ -54,7 +48,8 @@ def solve_command(
     solver: Optional[Solver] = typer.Option(None, "--solver", help="Backend (default: policy.solver)."),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", min=0.001,
                                                help="Seconds per solve (default: policy.time_limit_s)."),
-    fmt: Format = typer.Option(Format.table, "--format", help="Output format."),
+    fmt: Optional[Format] = typer.Option(None, "--format", help="Output format (default: from --out's extension, "
+                                                               ".json/.csv/.md, else table)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write the output here (a directory for csv)."),
     allow_unmet: bool = typer.Option(False, "--allow-unmet",
                                      help="Solve with a penalised shortfall instead of failing when demand cannot be met."),
@@ -70,6 +65,12 @@ def solve_command(
     from planner.fleet.solve import SolveSettings, solve_scenario  # noqa: PLC0415
     from reports import export, tables, terminal  # noqa: PLC0415
 
+    if fmt is None and out is not None and out.suffix.lower() == ".csv":
+        raise fail(f"--out {out}: plan solve writes CSV as one file per table: give --format csv --out FOLDER", 2)
+    fmt = output_format(fmt, out, {".json": Format.json, ".md": Format.markdown}, Format.table,
+                        file_format={Format.table: Format.json})
+    if fmt == Format.csv and out is not None:
+        check_out_dir(out)
     loaded = load_scenario(scenario)
     settings = SolveSettings(solver=solver.value if solver else None, time_limit_s=time_limit,
                              allow_unmet=allow_unmet, baselines=not no_baselines)

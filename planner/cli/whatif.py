@@ -75,6 +75,7 @@ def whatif_command(
     from planner.whatif.sweep import (RATE_AXIS, Axis, DaskExecutor, ProcessExecutor, SerialExecutor,  # noqa: PLC0415
                                check_points, parse_set, parse_values, run_sweep, spec_for)
     from reports import charts, tables, terminal  # noqa: PLC0415
+    from reports.export import csv_text  # noqa: PLC0415
 
     loaded = load_scenario(scenario)
     axes = []
@@ -103,7 +104,7 @@ def whatif_command(
     frame = frames["whatif"]
     if out is not None:
         as_json = out.suffix.lower() == ".json"
-        write_text(out, json.dumps(records, indent=2) + "\n" if as_json else frame.to_csv(index=False))
+        write_text(out, json.dumps(records, indent=2) + "\n" if as_json else csv_text(frame))
     if chart is not None:
         svg = charts.whatif_svg(frame)
         if svg is None:
@@ -116,7 +117,7 @@ def whatif_command(
     if fmt == WhatifFormat.json:
         typer.echo(json.dumps(records, indent=2))
     elif fmt == WhatifFormat.csv:
-        typer.echo(frame.to_csv(index=False), nl=False)
+        typer.echo(csv_text(frame), nl=False)
     else:
         terminal.print_renderables(terminal.whatif_renderables(frames), out_console)
         bad = [r for r in records if r.get("status") not in ("optimal", "feasible")]
