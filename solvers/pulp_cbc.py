@@ -37,6 +37,7 @@ import os
 import re
 import sys
 import tempfile
+import time
 import warnings
 
 import numpy as np
@@ -166,7 +167,15 @@ def _run_cbc(arr: ProblemArrays, offset: float, options: SolveOptions,
 
 def _run(arr: ProblemArrays, offset: float, options: SolveOptions, rewritten: bool = False) -> RawResult:
     # CglPreProcess still misjudged some rewritten free-integer models (fuzzing); without it none did
-    return _run_cbc(arr, offset, options, ("preprocess off",) if rewritten else ())
+    t0 = time.perf_counter()
+    raw = _run_cbc(arr, offset, options, ("preprocess off",) if rewritten else ())
+    limit = options.time_limit_s
+    if raw[0] == "ambiguous" and limit is not None and not rewritten and time.perf_counter() - t0 >= limit:
+        # pre-processing cut short by the time limit says "infeasible or unbounded" on feasible fleets (seen at
+        # 0.001 s): a claim made when the time ran out stands only if CBC repeats it without pre-processing
+        again = _run_cbc(arr, offset, options, ("preprocess off",))
+        return raw if again[0] == "ambiguous" else again
+    return raw
 
 
 def solve(problem: Problem, options: SolveOptions | None = None) -> Solution:
