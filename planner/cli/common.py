@@ -132,20 +132,20 @@ def check_out_dir(path: Path, flag: str = "--out") -> None:
                          f"folder: give a folder name (it is created)")
 
 
-def output_format(fmt: E | None, out: Path | None, by_suffix: Mapping[str, E], default: E,
-                  file_format: Mapping[E, E] | None = None) -> E:
-    """The format to use: ``fmt`` if given, else the one ``out``'s extension names, else ``default``.
+def output_format(fmt: E | None, out: Path | None, by_suffix: Mapping[str, E], table: E,
+                  table_file: E) -> tuple[E, E]:
+    """(what the command shows, what it writes to ``--out``).
 
-    ``by_suffix`` maps extensions (``.json``) to formats. ``file_format`` says what a format writes to ``--out``
-    when that differs from itself (the table format writes JSON). A given ``fmt`` whose file format differs from
-    the one ``out``'s extension names is refused (exit 2).
+    Without ``--format`` (or with the table format) the table is shown and ``--out`` gets the format its extension
+    names (``by_suffix``: ``.json`` -> json ...; ``table_file`` for any other name). With another ``--format``,
+    that format goes to ``--out`` (or stdout); an ``--out`` extension naming a different format is refused (exit 2)
+    rather than writing, say, JSON into ``forecast.csv``.
     """
     suffix = out.suffix.lower() if out is not None else ""
     implied = by_suffix.get(suffix)
-    if fmt is None:
-        return implied if implied is not None else default
-    writes = (file_format or {}).get(fmt, fmt)
-    if implied is not None and implied != writes:
+    if fmt is None or fmt == table:
+        return table, implied if implied is not None else table_file
+    if implied is not None and implied != fmt:
         raise InputError(f"--format {fmt.value} contradicts --out {out} (a {suffix} file is {implied.value}); "
                          f"drop --format or change the extension")
-    return fmt
+    return fmt, fmt

@@ -48,8 +48,8 @@ def solve_command(
     solver: Optional[Solver] = typer.Option(None, "--solver", help="Backend (default: policy.solver)."),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", min=0.001,
                                                help="Seconds per solve (default: policy.time_limit_s)."),
-    fmt: Optional[Format] = typer.Option(None, "--format", help="Output format (default: from --out's extension, "
-                                                               ".json/.csv/.md, else table)."),
+    fmt: Optional[Format] = typer.Option(None, "--format", help="Output format (default: the table, and --out in "
+                                                               "the format its extension names: .json/.md)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write the output here (a directory for csv)."),
     allow_unmet: bool = typer.Option(False, "--allow-unmet",
                                      help="Solve with a penalised shortfall instead of failing when demand cannot be met."),
@@ -65,10 +65,10 @@ def solve_command(
     from planner.fleet.solve import SolveSettings, solve_scenario  # noqa: PLC0415
     from reports import export, tables, terminal  # noqa: PLC0415
 
-    if fmt is None and out is not None and out.suffix.lower() == ".csv":
+    fmt, file_fmt = output_format(fmt, out, {".json": Format.json, ".md": Format.markdown, ".csv": Format.csv},
+                                  Format.table, Format.json)
+    if fmt == Format.table and file_fmt == Format.csv:
         raise fail(f"--out {out}: plan solve writes CSV as one file per table: give --format csv --out FOLDER", 2)
-    fmt = output_format(fmt, out, {".json": Format.json, ".md": Format.markdown}, Format.table,
-                        file_format={Format.table: Format.json})
     if fmt == Format.csv and out is not None:
         check_out_dir(out)
     loaded = load_scenario(scenario)
@@ -101,8 +101,8 @@ def solve_command(
         write_text(out, text) if out else typer.echo(text)
     else:
         terminal.print_renderables(terminal.plan_renderables(frames), out_console)
-        if out is not None:
-            write_text(out, export.to_json(plan))
+        if out is not None:  # the format --out's extension names (.md), else the plan JSON
+            write_text(out, export.to_markdown(frames) if file_fmt == Format.markdown else export.to_json(plan))
     if plan.status != "optimal":
         err_console.print(f"note: status {plan.status} (gap {plan.gap}): {plan.message}", markup=False)
 
