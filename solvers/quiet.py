@@ -8,7 +8,8 @@ stops it. On entry Python's own buffers are flushed, fd 1 and fd 2 are ``dup``-e
 temporary file; on exit they are restored and the file's text is kept in ``last_captured()`` (and, with
 ``FLEETPLAN_DEBUG=1``, copied to stderr) for debugging. Nested and concurrent (threads) uses share one redirect,
 counted; fds are process-wide, so while a solve runs, anything else the process writes to fd 1/2 is captured too
-(the CLI writes its output after solving). A caller that asked for the solver's log (``msg``) is not guarded.
+(the CLI writes its output after solving), except that Python's ``sys.stderr`` keeps pointing at a terminal when
+stderr is one (the spinner). A caller that asked for the solver's log (``msg``) is not guarded.
 
 Scratch files. CBC (through pulp) writes ``.mps``/``.sol``/log files into ``TMPDIR``. During a backend call
 ``TMPDIR``/``TMP``/``TEMP`` and ``tempfile.tempdir`` point at a private folder ``fleetplan-<pid>-*`` of this
@@ -66,6 +67,7 @@ def quiet_fds(enabled: bool = True) -> Iterator[None]:
             _saved = (os.dup(1), os.dup(2))
             os.dup2(_capture.fileno(), 1)
             os.dup2(_capture.fileno(), 2)
+            _keep_python_stderr_on_terminal()
         _depth += 1
     try:
         yield
@@ -74,6 +76,7 @@ def quiet_fds(enabled: bool = True) -> Iterator[None]:
             _depth -= 1
             if _depth == 0 and _saved is not None:
                 _flush()
+                _restore_python_stderr()
                 os.dup2(_saved[0], 1)
                 os.dup2(_saved[1], 2)
                 os.close(_saved[0])
@@ -85,6 +88,35 @@ def quiet_fds(enabled: bool = True) -> Iterator[None]:
                 _capture = None
                 if _last and os.environ.get("FLEETPLAN_DEBUG") == "1":
                     sys.stderr.write(f"[solver output captured]\n{_last}\n")
+
+
+_swapped_stderr = None
+
+
+def _keep_python_stderr_on_terminal() -> None:
+    """When stderr is a terminal, Python-level writes (the CLI's spinner, which runs in a thread during the solve)
+    keep reaching it through a copy of the real fd 2; native writes to fd 2 are still captured. Off a terminal
+    (pipes, CI) everything is captured."""
+    global _swapped_stderr
+    try:
+        if not os.isatty(_saved[1]):
+            return
+        stream = open(os.dup(_saved[1]), "w", buffering=1, encoding=getattr(sys.stderr, "encoding", None) or "utf-8",
+                      errors="backslashreplace", closefd=True)
+    except (OSError, ValueError):
+        return
+    _swapped_stderr = (sys.stderr, stream)
+    sys.stderr = stream
+
+
+def _restore_python_stderr() -> None:
+    global _swapped_stderr
+    if _swapped_stderr is not None:
+        original, stream = _swapped_stderr
+        sys.stderr = original
+        with contextlib.suppress(Exception):
+            stream.close()
+        _swapped_stderr = None
 
 
 # --------------------------------------------------------------------------- scratch files

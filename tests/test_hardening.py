@@ -143,6 +143,18 @@ def test_absurd_max_nodes_is_refused_before_any_builder_runs(tmp_path):
     one_line_exit_2(plan("solve", path), "max_nodes: must be <= 10000", "nodes")
 
 
+def test_absurd_demand_on_uncapped_spot_offers_does_not_loop_the_hedge_builder(tmp_path):
+    """1e9 requests/min on spot offers without max_nodes: the hedge's breakpoint loop ran for minutes."""
+    data = yaml.safe_load(SPOT.read_text(encoding="utf-8"))
+    for o in data["offers"]:
+        o.pop("max_nodes", None)
+        if o["market"] == "spot":
+            o["interruption_rate_per_hour"], o["recovery_minutes"] = 0.05, 60
+    data["workloads"][0].update(requests_per_min=1e9, min_replicas=0)
+    path = small_scenario(tmp_path, yaml.safe_dump(data, sort_keys=False))
+    one_line_exit_2(plan("solve", path, "--no-baselines"), "spot hedge", "give the spot offers max_nodes")
+
+
 def test_absurd_numbers_anywhere_in_the_scenario_are_refused(tmp_path):
     """Catalog records written in the scenario (gpus:) are checked too: every number finite."""
     from planner.catalog import Catalog
