@@ -493,7 +493,7 @@ def test_yaml12_spot_fields_keep_yes_no_as_strings(tmp_path):
 
 
 def test_yaml12_decimal_with_leading_zero_is_decimal():
-    from planner.scenario.io import _StrictLoader
+    from planner.scenario.yaml_reader import _StrictLoader
 
     assert yaml.load("a: 010\nb: 0o10\nc: 0x10\nd: 1e3\ne: true\nf: on\n", Loader=_StrictLoader) == \
         {"a": 10, "b": 8, "c": 16, "d": 1000.0, "e": True, "f": "on"}

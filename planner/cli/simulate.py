@@ -57,6 +57,8 @@ def read_plan(path: Path):
     from planner.plan import Plan  # noqa: PLC0415
     from planner.scenario.io import format_loc, read_text  # noqa: PLC0415
 
+    if not path.exists():
+        raise InputError(f"{path}: cannot read (no such file)")
     text = read_text(path, "plan JSON file", limit=MAX_PLAN_BYTES)
     try:
         data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite)
