@@ -171,7 +171,10 @@ def test_absurd_numbers_anywhere_in_the_scenario_are_refused(tmp_path):
 
 
 def test_internal_errors_deep_nesting_is_exit_2(tmp_path):
-    path = small_scenario(tmp_path, "name: " + "[" * 5000 + "]" * 5000 + "\n")
+    path = small_scenario(tmp_path, "name: " + "[" * 500_000 + "]" * 500_000 + "\n")
+    one_line_exit_2(plan("validate", path), "nested deeper than 64 levels")
+    path = small_scenario(tmp_path, "x:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 300)) + "  " * 300
+                          + "v: 1\n", "deep-map.yaml")
     one_line_exit_2(plan("validate", path), "nested deeper than 64 levels")
 
 
@@ -492,11 +495,16 @@ def test_yaml12_spot_fields_keep_yes_no_as_strings(tmp_path):
     assert "recovery_minutes: must be a number (got 'yes')" in err
 
 
-def test_yaml12_decimal_with_leading_zero_is_decimal():
-    from planner.scenario.yaml_reader import _StrictLoader
+@pytest.mark.parametrize("loader", ["_StrictLoader", "_FastLoader"])
+def test_yaml12_decimal_with_leading_zero_is_decimal(loader):
+    """Both loaders (pure Python; libyaml's parser + the same composer and constructors) read YAML 1.2."""
+    from planner.scenario import yaml_reader
 
-    assert yaml.load("a: 010\nb: 0o10\nc: 0x10\nd: 1e3\ne: true\nf: on\n", Loader=_StrictLoader) == \
-        {"a": 10, "b": 8, "c": 16, "d": 1000.0, "e": True, "f": "on"}
+    cls = getattr(yaml_reader, loader)
+    if cls is None:
+        pytest.skip("PyYAML without libyaml")
+    assert yaml.load("a: 010\nb: 0o10\nc: 0x10\nd: 1e3\ne: true\nf: on\ng: 1:30\nh: no\n", Loader=cls) == \
+        {"a": 10, "b": 8, "c": 16, "d": 1000.0, "e": True, "f": "on", "g": "1:30", "h": "no"}
 
 
 def test_yaml12_merge_keys_are_supported_and_explicit_keys_win(tmp_path):
