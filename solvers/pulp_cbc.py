@@ -173,8 +173,16 @@ def _run(arr: ProblemArrays, offset: float, options: SolveOptions, rewritten: bo
     if raw[0] == "ambiguous" and limit is not None and not rewritten and time.perf_counter() - t0 >= limit:
         # pre-processing cut short by the time limit says "infeasible or unbounded" on feasible fleets (seen at
         # 0.001 s): a claim made when the time ran out stands only if CBC repeats it without pre-processing
-        again = _run_cbc(arr, offset, options, ("preprocess off",))
-        return raw if again[0] == "ambiguous" else again
+        try:
+            again = _run_cbc(arr, offset, options, ("preprocess off",))
+        except Exception:  # noqa: BLE001 - CBC stopped before writing a solution file: nothing was proven
+            again = ("error", None, None, "")
+        if again[0] == "ambiguous":
+            return raw
+        if again[0] == "error":
+            return "error", None, None, ("CBC hit the time limit before finding a feasible solution (its "
+                                         "pre-processing's infeasibility claim, cut short, was not confirmed)")
+        return again
     return raw
 
 
