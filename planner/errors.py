@@ -20,10 +20,13 @@ class Issue:
 
     path: str
     message: str
+    line: int | None = None  # where the field is written in the input file, 1-based, when known
+    column: int | None = None
 
     def render(self, source: str | None = None) -> str:
         where = f"{self.path}: " if self.path else ""
-        prefix = f"{source}: " if source else ""
+        at = f":{self.line}:{self.column}" if self.line is not None and self.column is not None else ""
+        prefix = f"{source}{at}: " if source else ""
         return f"{prefix}{where}{self.message}"
 
 
@@ -60,6 +63,12 @@ class SolverError(PlannerError):
     """A backend failed for a reason that is not the model's fault (not installed, crashed)."""
 
     exit_code = 1
+
+
+class BackendChoiceError(SolverError, InputError):
+    """A ``--solver`` / ``policy.solver`` that is unknown, not installed, or cannot take the problem. Exit code 2."""
+
+    exit_code = 2
 
 
 class VerificationError(PlannerError):

@@ -23,17 +23,46 @@ def to_json(plan: Plan, indent: int | None = 2) -> str:
     return plan.model_dump_json(indent=indent)
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # OWASP "CSV Injection": cells a spreadsheet may run as formulas
+
+
+def neutralise_cell(value):
+    """A text cell that a spreadsheet would read as a formula, prefixed with ``'`` (OWASP's advice); numbers and
+    other cells unchanged. ``-5`` stays the number -5; the id ``=HYPERLINK(...)`` becomes ``'=HYPERLINK(...)``."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every text cell (and column name) passed through ``neutralise_cell``."""
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col].dtype):
+            out[col] = out[col].map(neutralise_cell)
+    out.columns = [neutralise_cell(c) for c in out.columns]
+    return out
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    """One frame as CSV text, formula-like text cells neutralised (see ``neutralise_cell``)."""
+    return neutralise_frame(frame).to_csv(index=False, lineterminator="\n")
+
+
 def write_csv(frames: Mapping[str, pd.DataFrame], out_dir: str | Path) -> list[Path]:
     """Write ``<name>.csv`` per frame (empty frames too: header only) into ``out_dir``; return the paths.
 
-    Missing values are empty cells; floats keep full precision; booleans are ``True``/``False``.
+    Missing values are empty cells; floats keep full precision; booleans are ``True``/``False``; text cells that
+    start with ``= + - @``, tab or CR get a leading ``'`` (spreadsheet formula injection, OWASP).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, frame in frames.items():
         path = out / f"{name}.csv"
-        frame.to_csv(path, index=False, lineterminator="\n")
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(csv_text(frame), encoding="utf-8")
+        tmp.replace(path)  # atomic: a failed write never truncates a good file
         paths.append(path)
     return paths
 

@@ -37,6 +37,7 @@ import os
 import re
 import sys
 import tempfile
+import time
 import warnings
 
 import numpy as np
@@ -166,7 +167,23 @@ def _run_cbc(arr: ProblemArrays, offset: float, options: SolveOptions,
 
 def _run(arr: ProblemArrays, offset: float, options: SolveOptions, rewritten: bool = False) -> RawResult:
     # CglPreProcess still misjudged some rewritten free-integer models (fuzzing); without it none did
-    return _run_cbc(arr, offset, options, ("preprocess off",) if rewritten else ())
+    t0 = time.perf_counter()
+    raw = _run_cbc(arr, offset, options, ("preprocess off",) if rewritten else ())
+    limit = options.time_limit_s
+    if raw[0] == "ambiguous" and limit is not None and not rewritten and time.perf_counter() - t0 >= limit:
+        # pre-processing cut short by the time limit says "infeasible or unbounded" on feasible fleets (seen at
+        # 0.001 s): a claim made when the time ran out stands only if CBC repeats it without pre-processing
+        try:
+            again = _run_cbc(arr, offset, options, ("preprocess off",))
+        except Exception:  # noqa: BLE001 - CBC stopped before writing a solution file: nothing was proven
+            again = ("error", None, None, "")
+        if again[0] == "ambiguous":
+            return raw
+        if again[0] == "error":
+            return "error", None, None, ("CBC hit the time limit before finding a feasible solution (its "
+                                         "pre-processing's infeasibility claim, cut short, was not confirmed)")
+        return again
+    return raw
 
 
 def solve(problem: Problem, options: SolveOptions | None = None) -> Solution:

@@ -38,8 +38,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import scipy.sparse as sp
 
-from planner.errors import SolverError
+from planner.errors import BackendChoiceError, SolverError
 from planner.problem import INTEGRALITY_TOL, Problem, ProblemArrays, Solution, SolveOptions, finalize_solution
+from solvers.quiet import backend_call
 
 RawResult = tuple[str, "np.ndarray | None", "float | None", str]  # raw status, x, bound, message
 # (arrays, objective offset, options, free integers were rewritten) → raw result; raw status is one of
@@ -101,9 +102,10 @@ class Capabilities:
                                          seconds=time.perf_counter() - t0, message="empty problem")
             if reason := self.unsupported_reason(problem):
                 return fail("error", reason)
-            if self._must_isolate():
-                return _isolated_solve(self, problem, options)
-            return importlib.import_module(self.module).solve(problem, options)
+            with backend_call(show_output=bool(options.msg)):  # no native output on fd 1/2; scratch cleaned
+                if self._must_isolate():
+                    return _isolated_solve(self, problem, options)
+                return importlib.import_module(self.module).solve(problem, options)
         except Exception as exc:  # status that cannot lie: report, never raise
             return fail("error", f"{self.name} backend failed: {exc!r}")
 
@@ -157,14 +159,14 @@ def get_backend(name: str, problem: Problem | None = None) -> Capabilities:
     if key not in CAPABILITIES:
         close = difflib.get_close_matches(key, [*BACKEND_NAMES, *_ALIASES], n=1, cutoff=0.5)
         hint = f"; did you mean {_ALIASES.get(close[0], close[0])!r}?" if close else ""
-        raise SolverError(f"unknown solver backend {name!r}{hint} (known: {', '.join(BACKEND_NAMES)})")
+        raise BackendChoiceError(f"unknown solver backend {name!r}{hint} (known: {', '.join(BACKEND_NAMES)})")
     cap = CAPABILITIES[key]
     if not cap.installed():
         have = ", ".join(available_backends()) or "none"
-        raise SolverError(f"solver backend {cap.name!r} is not installed (pip install {cap.requires}); "
+        raise BackendChoiceError(f"solver backend {cap.name!r} is not installed (pip install {cap.requires}); "
                           f"installed: {have}")
     if problem is not None and (reason := cap.unsupported_reason(problem)):
-        raise SolverError(reason)
+        raise BackendChoiceError(reason)
     return cap
 
 
@@ -386,7 +388,8 @@ def _worker_main() -> None:
         except EOFError:
             return
         try:
-            sol = importlib.import_module(module).solve(problem, options)
+            with backend_call(show_output=bool(options.msg)):
+                sol = importlib.import_module(module).solve(problem, options)
             answer = (sol.status, sol.objective, sol.bound, sol.gap, sol.values, sol.solve_seconds, sol.message)
         except BaseException as exc:
             answer = ("error", None, None, None, None, 0.0, f"worker failed: {exc!r}")

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any, Union
@@ -77,6 +78,20 @@ def model_from_hf_config(path: Union[str, Path], id: str | None = None) -> Model
     return _ConfigReader(file, data).model(id)
 
 
+_MAX_INT = 2 ** 31 - 1
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a finite number (every number in a config.json must be)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is not a finite number (every number in a config.json must be)")
+    return value
+
+
 def _load_json(file: Path) -> dict[str, Any]:
     try:
         text = file.read_text(encoding="utf-8")
@@ -85,8 +100,12 @@ def _load_json(file: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{file}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
+        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise InputError(f"{file}: nested too deeply") from None
+    except ValueError as exc:
+        if not isinstance(exc, json.JSONDecodeError):
+            raise InputError(f"{file}: {exc}") from None
         raise InputError(f"{file}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
     if not isinstance(data, dict):
         raise InputError(f"{file}: expected a JSON object (a Hugging Face config.json), got {type(data).__name__}")
@@ -137,8 +156,12 @@ class _ConfigReader:
             if default is ...:
                 raise CatalogError(f"{self.file}: missing key '{self.prefix}{key}' (needed for {self.model_type})")
             return default
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
-            raise CatalogError(f"{self.file}: key '{self.prefix}{key}' must be an integer, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                (isinstance(value, float) and not math.isfinite(value)) or int(value) != value:
+            raise CatalogError(f"{self.file}: key '{self.prefix}{key}' must be an integer, got {str(value)[:40]}")
+        if not 0 <= value <= _MAX_INT:  # sizes, counts, lengths: never negative, never past 2**31 - 1
+            raise CatalogError(f"{self.file}: key '{self.prefix}{key}' must be between 0 and {_MAX_INT}, "
+                               f"got {str(value)[:40]}")
         return int(value)
 
     def get_bool(self, key: str) -> bool:
@@ -157,6 +180,10 @@ class _ConfigReader:
         hidden = c.get_int("hidden_size")
         heads = c.get_int("num_attention_heads")
         kv_heads = c.get_int("num_key_value_heads", default=heads)
+        for key, value in (("num_hidden_layers", layers), ("hidden_size", hidden), ("num_attention_heads", heads),
+                           ("num_key_value_heads", kv_heads)):
+            if value < 1:
+                raise CatalogError(f"{self.file}: key '{self.prefix}{key}' must be >= 1, got {value}")
         fields: dict[str, Any] = {}
         mla = c.model_type.startswith("deepseek")
         if mla:
@@ -244,6 +271,10 @@ class _ConfigReader:
         first_dense = c.get_int("first_k_dense_replace", default=0)
         # Qwen-MoE: dense layers listed in mlp_only_layers, or every decoder_sparse_step-th layer is MoE.
         dense_list = c.cfg.get("mlp_only_layers") or []
+        if not isinstance(dense_list, list) or not all(isinstance(x, int) and not isinstance(x, bool)
+                                                       for x in dense_list):
+            raise CatalogError(f"{self.file}: key '{self.prefix}mlp_only_layers' must be a list of layer indexes, "
+                               f"got {str(dense_list)[:40]}")
         step = c.get_int("decoder_sparse_step", default=1)
         if step != 1:
             raise CatalogError(f"{self.file}: decoder_sparse_step {step} (interleaved dense/MoE layers) is not supported")

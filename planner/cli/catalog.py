@@ -12,7 +12,7 @@ from typing import Any, Iterable
 
 import typer
 from rich import box
-from rich.console import Console
+from planner.cli.common import SafeConsole as Console  # escapes control characters from inputs
 from rich.table import Table
 
 from planner.catalog import Catalog, catalog_frame, record_to_row

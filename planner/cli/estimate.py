@@ -13,7 +13,7 @@ from typing import Optional
 
 import typer
 from rich import box
-from rich.console import Console
+from planner.cli.common import SafeConsole as Console  # escapes control characters from inputs
 from rich.table import Table
 from rich.text import Text
 

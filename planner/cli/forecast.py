@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from planner.cli.common import err_console, fail, guard, out_console
+from planner.cli.common import err_console, fail, guard, out_console, output_format
 from planner.cli.helptext import command_help
 from planner.cli.progress import QUIET_HELP, stage_progress
 from planner.cli.solve import Solver, write_text
@@ -37,7 +37,8 @@ def forecast_command(
     months: Optional[int] = typer.Option(None, "--months", min=1, max=120,
                                          help="Horizon in months (default: forecast.months)."),
     start: Optional[str] = typer.Option(None, "--start", help="First month, YYYY-MM (default: forecast.start)."),
-    fmt: Format = typer.Option(Format.table, "--format", help="Output format."),
+    fmt: Optional[Format] = typer.Option(None, "--format", help="Output format (default: the table, and --out in "
+                                                               "the format its extension names: .json/.csv)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write the output here (csv: the months table)."),
     chart: Optional[Path] = typer.Option(None, "--chart",
                                          help="Also write an SVG chart: monthly cost by market, commitments marked."),
@@ -57,7 +58,9 @@ def forecast_command(
     from planner.scenario.io import load_scenario  # noqa: PLC0415
     from reports import tables, terminal  # noqa: PLC0415
     from reports.vocabulary import tidy  # noqa: PLC0415
+    from reports.export import csv_text  # noqa: PLC0415
 
+    fmt, file_fmt = output_format(fmt, out, {".json": Format.json, ".csv": Format.csv}, Format.table, Format.json)
     loaded = load_scenario(scenario)
     settings = ForecastSettings(solver=solver.value if solver else None, time_limit_s=time_limit)
     with stage_progress("forecast", err_console, quiet) as bar:
@@ -80,15 +83,16 @@ def forecast_command(
         text = json.dumps(tidy(result), indent=2)
         write_text(out, text + "\n") if out else typer.echo(text)
     elif fmt == Format.csv:
-        text = frames["forecast_months"].to_csv(index=False)
+        text = csv_text(frames["forecast_months"])
         write_text(out, text) if out else typer.echo(text, nl=False)
     else:
         terminal.print_renderables(terminal.forecast_renderables(frames), out_console)
         for note in result["notes"]:
             out_console.print(f"note: {note}", markup=False)
-        if out is not None:
-            write_text(out, json.dumps(tidy(result), indent=2) + "\n")
-    for path in (p for p in (out if fmt != Format.table else None, chart, report) if p is not None):
+        if out is not None:  # the format --out's extension names (.csv: the months table), else JSON
+            write_text(out, csv_text(frames["forecast_months"]) if file_fmt == Format.csv
+                       else json.dumps(tidy(result), indent=2) + "\n")
+    for path in (p for p in (out, chart, report) if p is not None):
         err_console.print(f"wrote {path}", markup=False)
     if result["status"] != "optimal":
         err_console.print(f"note: status {result['status']} (gap {result['gap']})", markup=False)

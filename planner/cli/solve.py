@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from planner.cli.common import err_console, fail, guard, out_console
+from planner.cli.common import check_out_dir, err_console, fail, guard, out_console, output_format, write_output
 from planner.cli.helptext import command_help
 from planner.cli.progress import QUIET_HELP, stage_progress
 
@@ -41,14 +41,8 @@ Examples:
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write an output file, turning OS errors into one clear line (exit 2)."""
-    from planner.errors import InputError  # noqa: PLC0415
-
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot write ({exc.strerror})") from None
+    """Write an output file atomically, turning OS errors into one clear line (exit 2)."""
+    write_output(path, text)
 
 
 def solve_command(
@@ -56,7 +50,8 @@ def solve_command(
     solver: Optional[Solver] = typer.Option(None, "--solver", help="Backend (default: policy.solver)."),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", min=0.001,
                                                help="Seconds per solve (default: policy.time_limit_s)."),
-    fmt: Format = typer.Option(Format.table, "--format", help="Output format."),
+    fmt: Optional[Format] = typer.Option(None, "--format", help="Output format (default: the table, and --out in "
+                                                               "the format its extension names: .json/.md)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write the output here (a directory for csv)."),
     allow_unmet: bool = typer.Option(False, "--allow-unmet",
                                      help="Solve with a penalised shortfall instead of failing when demand cannot be met."),
@@ -73,6 +68,12 @@ def solve_command(
     from planner.fleet.solve import SolveSettings, solve_scenario  # noqa: PLC0415
     from reports import export, tables, terminal  # noqa: PLC0415
 
+    fmt, file_fmt = output_format(fmt, out, {".json": Format.json, ".md": Format.markdown, ".csv": Format.csv},
+                                  Format.table, Format.json)
+    if fmt == Format.table and file_fmt == Format.csv:
+        raise fail(f"--out {out}: plan solve writes CSV as one file per table: give --format csv --out FOLDER", 2)
+    if fmt == Format.csv and out is not None:
+        check_out_dir(out)
     loaded = load_scenario(scenario)
     settings = SolveSettings(solver=solver.value if solver else None, time_limit_s=time_limit,
                              allow_unmet=allow_unmet, baselines=not no_baselines)
@@ -106,8 +107,8 @@ def solve_command(
         write_text(out, text) if out else typer.echo(text)
     else:
         terminal.print_renderables(terminal.plan_renderables(frames), out_console)
-        if out is not None:
-            write_text(out, export.to_json(plan))
+        if out is not None:  # the format --out's extension names (.md), else the plan JSON
+            write_text(out, export.to_markdown(frames) if file_fmt == Format.markdown else export.to_json(plan))
     if plan.status != "optimal":
         err_console.print(f"note: status {plan.status} (gap {plan.gap}): {plan.message}", markup=False)
 

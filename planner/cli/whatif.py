@@ -78,6 +78,7 @@ def whatif_command(
                                check_points, parse_set, parse_values, run_sweep, spec_for)
     from reports import charts, tables, terminal  # noqa: PLC0415
     from reports.records import whatif_json  # noqa: PLC0415
+    from reports.export import csv_text  # noqa: PLC0415
 
     loaded = load_scenario(scenario)
     axes = []
@@ -107,7 +108,7 @@ def whatif_command(
     frame = frames["whatif"]
     if out is not None:
         as_json = out.suffix.lower() == ".json"
-        write_text(out, json.dumps(whatif_json(records), indent=2) + "\n" if as_json else frame.to_csv(index=False))
+        write_text(out, json.dumps(whatif_json(records), indent=2) + "\n" if as_json else csv_text(frame))
     if chart is not None:
         svg = charts.whatif_svg(frame)
         if svg is None:
@@ -120,7 +121,7 @@ def whatif_command(
     if fmt == WhatifFormat.json:
         typer.echo(json.dumps(whatif_json(records), indent=2))
     elif fmt == WhatifFormat.csv:
-        typer.echo(frame.to_csv(index=False), nl=False)
+        typer.echo(csv_text(frame), nl=False)
     else:
         terminal.print_renderables(terminal.whatif_renderables(frames), out_console)
         bad = [r for r in records if r.get("status") not in ("optimal", "feasible")]

@@ -197,7 +197,17 @@ def parse_rows(frame, catalog: Catalog | None = None) -> tuple[list[MeasuredCase
         if tp_v is None:
             skip("TP layout not stated")
             continue
+        if tp_v < 1 or tp_v != int(tp_v) or tp_v > 1024:
+            skip(f"tp must be a whole number from 1 to 1024 (got {rec['tp']})")
+            continue
         tp = int(tp_v)
+        bad = [(c, v) for c, v in (("gpu_count", _num(rec["gpu_count"])), ("input_len", i_len),
+                                   ("output_len", o_len), ("batch_or_concurrency", batch_num))
+               if v is not None and not 0 < v <= 1e7]
+        if bad or value is None or not 0 < value <= 1e12:
+            what = f"{bad[0][0]} must be > 0 and <= 1e7" if bad else "value must be a number > 0 and <= 1e12"
+            skip(f"{what} (got {rec[bad[0][0]] if bad else rec['value']})")
+            continue
         if "ambiguous" in notes.lower():
             skip("notes say per-GPU vs total is ambiguous")
             continue

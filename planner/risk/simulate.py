@@ -34,6 +34,10 @@ from planner.scenario.model import Offer, Scenario
 from planner.risk.tails import independent_rate, pool_event_rate, recovery_hours
 
 SERVED_RTOL = 1e-7  # shortfalls below this share of demand are float noise, not unmet requests
+# Work bounds (memory is ~100 bytes per event and per period segment): refused with the reason, never allocated.
+MAX_HOURS = 1e6  # 114 years
+MAX_EVENTS = 20_000_000  # expected reclaim hits (node reclaims + pool events x pool members)
+MAX_SEGMENTS = 5_000_000  # period segments over the simulated hours (cycles x periods)
 
 
 @dataclass(frozen=True)
@@ -189,10 +193,16 @@ def simulate_plan(plan: Plan, scenario: Scenario, *, hours: float = 720.0, seed:
     """Simulate ``hours`` of the plan's fleet under the scenario's spot risk (see the module docstring)."""
     if plan.status not in ("optimal", "feasible"):
         raise InputError(f"the plan's status is {plan.status}: there is no fleet to simulate")
-    if not (hours > 0 and math.isfinite(hours)):
-        raise InputError(f"--hours must be a positive number of hours (got {hours})")
+    if not (hours > 0 and math.isfinite(hours)) or hours > MAX_HOURS:
+        raise InputError(f"--hours must be a finite number of hours > 0 and <= {MAX_HOURS:g} (got {hours})")
     offers = {o.id: o for o in scenario.offers}
     periods = _periods(plan)
+    cycle = sum(per.hours for per in periods)
+    if not (cycle > 0 and math.isfinite(cycle)) or any(not (per.hours > 0) for per in periods):
+        raise InputError(f"the plan's periods must each last a finite number of hours > 0 (got {cycle:g} in all)")
+    if (segments := math.ceil(hours / cycle) * len(periods)) > MAX_SEGMENTS:
+        raise InputError(f"{hours:g} h of periods of {cycle:g} h is {segments:,} period segments (more than "
+                         f"{MAX_SEGMENTS:,}): simulate fewer hours")
     for per in periods:
         for x in (*per.nodes, *per.replicas):
             if x.offer not in offers:
@@ -218,6 +228,12 @@ def simulate_plan(plan: Plan, scenario: Scenario, *, hours: float = 720.0, seed:
         for j, o in enumerate(spot):
             caps, _ = _pack(per, o, wix, kap)
             node_cap[p, first[j]:first[j] + caps.shape[0]] = caps
+    expected = hours * sum(n * independent_rate(scenario, o) for n, o in zip(slots, spot))
+    for p in sorted({o.pool_effective for o in spot}):
+        expected += hours * pool_event_rate(scenario, p) * sum(n for n, o in zip(slots, spot) if o.pool_effective == p)
+    if expected > MAX_EVENTS:
+        raise InputError(f"{hours:g} h of {sum(slots)} spot nodes means about {expected:,.0f} reclaim events (more "
+                         f"than {MAX_EVENTS:,}): simulate fewer hours")
     rng = np.random.default_rng(seed)
     node, start, end, n_pool = _down_intervals(spot, slots, scenario, hours, rng)
     lines, fleet = _measure(periods, hours, node, start, end, base, demand, node_cap, wids)

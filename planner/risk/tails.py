@@ -34,6 +34,7 @@ from scipy.special import gammainc
 
 from planner.scenario.model import Offer, Scenario
 
+MAX_BREAKPOINTS = 2000  # expected down spot nodes the hedge expresses (one binary per breakpoint and period)
 STRICT = 1.0 - 1e-9  # planner side: a tail must be below epsilon x STRICT to count as small enough
 
 
@@ -108,9 +109,19 @@ class SpotRisk:
         return k
 
     def breakpoints(self, mu_max: float) -> list[float]:
-        """mu_1 < mu_2 < ... < mu_max: k(mu) = #{i: mu > mu_i} on [0, mu_max]."""
+        """mu_1 < mu_2 < ... < mu_max: k(mu) = #{i: mu > mu_i} on [0, mu_max].
+
+        There are about mu_max + a few sqrt(mu_max) of them; past ``MAX_BREAKPOINTS`` the hedge is refused (an
+        ``InputError`` naming the cause) instead of looping for minutes before the solver starts.
+        """
         if mu_max <= 0 or self.epsilon_nodes <= 0:
             return []
+        if mu_max > MAX_BREAKPOINTS:
+            from planner.errors import InputError  # noqa: PLC0415
+
+            raise InputError(f"spot hedge: up to {mu_max:,.0f} spot nodes could be down at once (expected, with "
+                             f"the offers' rates and recovery times and no max_nodes to cap them); the hedge supports "
+                             f"{MAX_BREAKPOINTS:,}: give the spot offers max_nodes, or set policy.spot.hedge: false")
         eps = self.epsilon_nodes * STRICT
         out: list[float] = []
         i = 1

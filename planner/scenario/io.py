@@ -2,23 +2,29 @@
 
 Every failure becomes a ``ScenarioError`` holding *all* the issues found, each rendered as
 ``FILE: field.path: what was wrong (got X); allowed: ...; did you mean 'y'?``. Nothing is dropped or
-defaulted silently: duplicate YAML keys are errors, unknown fields are errors.
+defaulted silently: duplicate YAML keys are errors, unknown fields are errors. The YAML itself is read by
+``planner.scenario.yaml_reader`` (YAML 1.2, bounded); field errors carry the line and column of the field
+(``FILE:LINE:COL: field.path: ...``), every number must be finite, and range errors say the allowed range and
+the unit.
 """
 
 from __future__ import annotations
 
+import math
+import re
 import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from planner.catalog import Catalog
-from planner.errors import InputError, Issue, ScenarioError
+from planner.errors import Issue, ScenarioError
 from planner.scenario.model import Scenario
+from planner.scenario.yaml_reader import (MAX_DEPTH, MAX_INPUT_BYTES, MAX_NODES, read_text, read_yaml,  # noqa: F401
+                                          read_yaml_with_marks)
 from planner.suggest import did_you_mean
 
 
@@ -34,66 +40,6 @@ class LoadedScenario:
     @property
     def base_dir(self) -> Path:
         return self.path.parent
-
-
-# --------------------------------------------------------------------------- YAML
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate mapping keys (PyYAML keeps the last one silently)."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    loader.flatten_mapping(node)
-    result: dict = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in result:
-            mark = key_node.start_mark
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key '{key}'", mark)
-        result[key] = loader.construct_object(value_node, deep=deep)
-    return result
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def read_yaml(path: Path) -> Any:
-    """Parse a YAML file, turning every I/O and syntax problem into one clear ``InputError`` line."""
-    if not path.exists():
-        raise InputError(f"{path}: file not found")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory, expected a YAML file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except PermissionError:
-        raise InputError(f"{path}: permission denied") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
-    if not text.strip():
-        raise InputError(f"{path}: file is empty")
-    try:
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        what = exc.problem or exc.context or "invalid YAML"
-        if exc.context and exc.problem:
-            # e.g. "while parsing a flow sequence" + where that construct began, which is usually the real mistake
-            ctx = exc.context
-            if exc.context_mark is not None and exc.problem_mark is not None and \
-                    exc.context_mark.line != exc.problem_mark.line:
-                ctx += f" that starts at line {exc.context_mark.line + 1}, column {exc.context_mark.column + 1}"
-            what = f"{exc.problem} ({ctx})"
-        raise InputError(f"{where}: YAML syntax error: {what}") from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: YAML error: {exc}") from None
-    if data is None:  # only comments, or a lone '---' / '~'
-        raise InputError(f"{path}: file is empty (no YAML content, only comments)")
-    return data
 
 
 # --------------------------------------------------------------------------- pydantic error -> Issue
@@ -112,12 +58,24 @@ def format_loc(loc: tuple) -> str:
 
 def _bound(value: Any) -> str:
     """A bound as users write it: ``0`` rather than pydantic's ``0.0`` for a float field."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) >= 1e6:
+        return f"{value:g}"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
 
 
 def _short(value: Any) -> str:
+    """A value as it appears in a message: cut *before* ``repr`` (a huge or aliased input is never rendered whole)."""
+    if isinstance(value, (list, tuple)):
+        return f"a list of {len(value)} item{'s' if len(value) != 1 else ''}"
+    if isinstance(value, dict):
+        return f"a mapping of {len(value)} field{'s' if len(value) != 1 else ''}"
+    if isinstance(value, str) and len(value) > 60:
+        value = value[:57]
+        return repr(value)[:-1] + "...'"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10 ** 30:
+        return f"an integer of {len(str(abs(value)))} digits"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -147,6 +105,60 @@ def _inner_model(annotation: Any) -> Any:
     return None
 
 
+# Units of numeric fields, by the end of the field name (the names carry them; the messages repeat them).
+_UNITS = (("requests_per_min", "requests/min"), ("_tokens", "tokens"), ("_ms", "ms"), ("_minutes", "minutes"),
+          ("_months", "months"), ("_s", "seconds"), ("usd_per_gpu_hour", "USD per GPU-hour"),
+          ("usd_per_node_hour", "USD per node-hour"), ("usd_per_hour", "USD/hour"), ("usd_per_node", "USD per node"),
+          ("_per_hour", "per hour"), ("pct_per_month", "% per month"), ("_nodes", "nodes"), ("_replicas", "replicas"),
+          ("hours", "hours"), ("hours_per_month", "hours"), ("_failures", "pools"))
+
+
+def unit_of(field: str) -> str:
+    """The unit a numeric field is written in, from its name (``ttft_slo_ms`` -> ``ms``); '' when unitless."""
+    for suffix, unit in _UNITS:
+        if field == suffix or field.endswith(suffix):
+            return unit
+    return ""
+
+
+def _allowed_range(root: type[BaseModel], loc: tuple) -> str:
+    """``; allowed: > 0 and <= 1e+09 requests/min`` from the field's constraints ('' when unknown)."""
+    names = [p for p in loc if not isinstance(p, int)]
+    owner = _model_class_at(root, tuple(p for p in loc[:-1] if not isinstance(p, int)) if names else ())
+    field = names[-1] if names else None
+    if owner is None or field not in owner.model_fields:
+        return ""
+    parts = []
+    for m in owner.model_fields[field].metadata:
+        for attr, op in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
+            if getattr(m, attr, None) is not None:
+                parts.append(f"{op} {_bound(getattr(m, attr))}")
+    if not parts:
+        return ""
+    unit = unit_of(field)
+    return f"; allowed: {' and '.join(parts)}" + (f" {unit}" if unit else "")
+
+
+def non_finite_issues(data: Any, path: tuple = (), limit: int = 20) -> list[Issue]:
+    """Every non-finite float and every integer too large for a float, anywhere in the input (catalog records
+    written in the scenario included), as issues: ``x: must be a finite number (got inf)``."""
+    out: list[Issue] = []
+    stack = [(path, data)]
+    while stack and len(out) < limit:
+        p, v = stack.pop()
+        if isinstance(v, bool):
+            continue
+        if isinstance(v, float) and not math.isfinite(v):
+            out.append(Issue(format_loc(p), f"must be a finite number (got {v!r})"))
+        elif isinstance(v, int) and abs(v) > 2 ** 53:
+            out.append(Issue(format_loc(p), f"must be a number below 2**53 (got {_short(v)})"))
+        elif isinstance(v, dict):
+            stack.extend(((*p, k), x) for k, x in reversed(list(v.items())))
+        elif isinstance(v, list):
+            stack.extend(((*p, i), x) for i, x in reversed(list(enumerate(v))))
+    return out
+
+
 def issue_from_pydantic(error: dict, root: type[BaseModel]) -> Issue:
     """Turn one pydantic error dict into a user-facing Issue."""
     loc = tuple(error.get("loc", ()))
@@ -171,7 +183,13 @@ def issue_from_pydantic(error: dict, root: type[BaseModel]) -> Issue:
               "less_than": ("<", "lt"), "less_than_equal": ("<=", "le")}
     if kind in bounds:
         op, key = bounds[kind]
-        return Issue(format_loc(loc), f"must be {op} {_bound(ctx.get(key))} (got {_short(got)})")
+        return Issue(format_loc(loc), f"must be {op} {_bound(ctx.get(key))} (got {_short(got)})"
+                     + _allowed_range(root, loc))
+    if kind == "finite_number":
+        return Issue(format_loc(loc), f"must be a finite number (got {_short(got)})" + _allowed_range(root, loc))
+    if kind == "too_long":
+        n = ctx.get("max_length")
+        return Issue(format_loc(loc), f"must have at most {n} items (got {ctx.get('actual_length', 'more')})")
     simple = {
         "int_parsing": "must be an integer", "int_type": "must be an integer",
         "int_from_float": "must be a whole number", "float_parsing": "must be a number",
@@ -216,19 +234,51 @@ def load_scenario(path: str | Path, catalog: Catalog | None = None) -> LoadedSce
     from planner.scenario.checks import check_against_catalog  # noqa: PLC0415 - keeps import light
 
     path = Path(path)
-    data = read_yaml(path)
+    data, marks = read_yaml_with_marks(path)
     if not isinstance(data, dict):
         raise ScenarioError([Issue("", f"the top level must be a mapping of scenario fields "
                                        f"(name, policy, workloads, offers, ...), got {type(data).__name__}")],
                             source=str(path))
+    # every number finite, wherever it is (catalog records written in the scenario included): pydantic's own
+    # message (with the allowed range) where it has one, this pass's elsewhere
+    bad = non_finite_issues(data)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(issues_from_validation(exc, Scenario), source=str(path)) from None
+        issues = issues_from_validation(exc, Scenario)
+        seen = {i.path for i in issues}
+        issues += [i for i in bad if i.path not in seen]
+        raise ScenarioError(with_marks(issues, marks), source=str(path)) from None
+    except RecursionError:  # bounded nesting makes this unreachable; kept so that it can never be exit 1
+        raise ScenarioError([Issue("", f"nested too deeply (more than {MAX_DEPTH} levels)")], source=str(path)) from None
+    if bad:
+        raise ScenarioError(with_marks(bad, marks), source=str(path))
     resolved, issues = check_against_catalog(scenario, catalog or Catalog.builtin(), base_dir=path.parent)
     if issues:
-        raise ScenarioError(issues, source=str(path))
+        raise ScenarioError(with_marks(issues, marks), source=str(path))
     return LoadedScenario(path=path, scenario=scenario, catalog=resolved, raw=data)
+
+
+_LOC_PART = re.compile(r"\.?([^.\[\]]+)|\[(\d+)\]")
+
+
+def parse_loc(text: str) -> tuple:
+    """``workloads[0].model`` -> ``("workloads", 0, "model")`` (the inverse of ``format_loc``)."""
+    return tuple(int(i) if i else k for k, i in _LOC_PART.findall(text))
+
+
+def with_marks(issues: list[Issue], marks: dict[tuple, tuple[int, int]]) -> list[Issue]:
+    """Each issue with the line:column of its field (or of the nearest enclosing field that was written)."""
+    out = []
+    for issue in issues:
+        loc = parse_loc(issue.path)
+        while loc and loc not in marks:
+            loc = loc[:-1]
+        if loc and loc in marks and issue.line is None:
+            line, column = marks[loc]
+            issue = Issue(issue.path, issue.message, line, column)
+        out.append(issue)
+    return out
 
 
 def scenario_from_dict(data: dict, base_dir: Path | str = ".", catalog: Catalog | None = None,

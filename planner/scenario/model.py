@@ -24,13 +24,33 @@ Market = Literal["on_demand", "spot", "reserved"]
 SolverName = Literal["cbc", "scip", "highs", "cpsat"]
 
 SHARE_TOLERANCE = 1e-6
+
+# Sane ranges (upper bounds) of numeric fields: far above any real fleet, low enough that no number overflows or
+# makes a builder loop (max_nodes bounds the spot hedge's breakpoints). Units are in the names; the reader adds
+# them to its messages. Every float must also be finite (``allow_inf_nan=False``).
+MAX_RATE_RPM = 1e9  # requests per minute
+MAX_TOKENS = 10_000_000  # tokens per request / context
+MAX_SLO_MS = 3_600_000.0  # one hour
+MAX_USD_PER_HOUR = 1e6  # per GPU- or node-hour
+MAX_USD = 1e12  # budgets, upfront fees
+MAX_NODES = 10_000  # nodes of one offer (also min_replicas)
+MAX_RECOVERY_MINUTES = 10_080.0  # one week
+MAX_TERM_MONTHS = 120
+MAX_PCT_PER_MONTH = 1000.0
+MAX_MULTIPLIER = 1e6
+MAX_PERIOD_HOURS = 8784.0  # a leap year
+MAX_PERIODS = 8784
+MAX_BUCKETS = 1000
+MAX_RECORDS = 10_000  # workloads, offers, models, gpus ...
+MAX_POOLS = 10_000
+MAX_TIME_LIMIT_S = 7 * 86_400.0
 HOURS_PER_MONTH = 730.0  # 8760 h / 12, the convention cloud price pages use
 
 
 class Strict(BaseModel):
     """Base for every scenario record: immutable, unknown fields are errors."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class SpotPolicy(Strict):
@@ -38,7 +58,7 @@ class SpotPolicy(Strict):
 
     availability_target: float = Field(0.99, gt=0, le=1, description="probability each workload keeps its SLA")
     degraded_service: float = Field(0.8, ge=0, le=1, description="share of demand still served when pools are lost")
-    pool_failures: int = Field(1, ge=0, description="how many spot pools may be lost at once")
+    pool_failures: int = Field(1, ge=0, le=MAX_POOLS, description="how many spot pools may be lost at once")
     min_non_spot_share: float = Field(0.0, ge=0, le=1, description="floor of demand served by on-demand/reserved")
     hedge: bool = Field(True, description="apply the pool-loss hedge; false = expected capacity only")
     pool_event_share: float = Field(0.25, ge=0, le=1, description="share of a spot node's interruption rate that "
@@ -50,18 +70,26 @@ class Policy(Strict):
 
     target_utilization: float = Field(0.8, gt=0, le=1, description="plan replicas at <= this share of capacity")
     solver: SolverName = "cbc"
-    time_limit_s: float = Field(60.0, gt=0)
+    time_limit_s: float = Field(60.0, gt=0, le=MAX_TIME_LIMIT_S)
     mip_gap: float = Field(0.0, ge=0, lt=1)
-    budget_usd_per_hour: float | None = Field(None, gt=0)
+    budget_usd_per_hour: float | None = Field(None, gt=0, le=MAX_USD)
     calibration: str | None = Field(None, description="calibration YAML, path relative to the scenario file")
     spot: SpotPolicy = SpotPolicy()
+
+    @field_validator("solver")
+    @classmethod
+    def _integer_only_backend(cls, v: str) -> str:
+        if v == "cpsat":
+            raise ValueError("cpsat (OR-Tools CP-SAT) takes integer variables only, and the fleet program has "
+                             "continuous loads (requests/min routed to each replica); use cbc, scip or highs")
+        return v
 
 
 class SizeBucket(Strict):
     """One bar of a request-size histogram."""
 
-    prompt_tokens: int = Field(gt=0)
-    output_tokens: int = Field(gt=0)
+    prompt_tokens: int = Field(gt=0, le=MAX_TOKENS)
+    output_tokens: int = Field(gt=0, le=MAX_TOKENS)
     share: float = Field(gt=0, le=1)
 
 
@@ -75,9 +103,10 @@ class Profile(Strict):
     def _length_and_sign(cls, v: tuple[float, ...]) -> tuple[float, ...]:
         if len(v) not in (24, 168):
             raise ValueError(f"must have 24 (daily) or 168 (weekly) values (got {len(v)})")
-        bad = [i for i, x in enumerate(v) if not (x >= 0 and math.isfinite(x))]
+        bad = [i for i, x in enumerate(v) if not (0 <= x <= MAX_MULTIPLIER and math.isfinite(x))]
         if bad:
-            raise ValueError(f"multipliers must be finite and >= 0 (entry {bad[0]} is {v[bad[0]]})")
+            raise ValueError(f"multipliers must be finite, >= 0 and <= {MAX_MULTIPLIER:g} "
+                             f"(entry {bad[0]} is {v[bad[0]]})")
         return v
 
 
@@ -85,8 +114,8 @@ class Period(Strict):
     """An explicit demand period: its own rate for a number of hours."""
 
     name: str = Field(min_length=1)
-    hours: float = Field(gt=0)
-    requests_per_min: float = Field(ge=0)
+    hours: float = Field(gt=0, le=MAX_PERIOD_HOURS)
+    requests_per_min: float = Field(ge=0, le=MAX_RATE_RPM)
 
 
 class Workload(Strict):
@@ -94,20 +123,20 @@ class Workload(Strict):
 
     id: str = Field(min_length=1)
     model: str = Field(min_length=1)
-    requests_per_min: float = Field(gt=0)
-    prompt_tokens: int | None = Field(None, gt=0)
-    output_tokens: int | None = Field(None, gt=0)
-    size_mix: tuple[SizeBucket, ...] | None = None
-    context_tokens: int | None = Field(None, gt=0)
-    ttft_slo_ms: float = Field(gt=0)
+    requests_per_min: float = Field(gt=0, le=MAX_RATE_RPM)
+    prompt_tokens: int | None = Field(None, gt=0, le=MAX_TOKENS)
+    output_tokens: int | None = Field(None, gt=0, le=MAX_TOKENS)
+    size_mix: tuple[SizeBucket, ...] | None = Field(None, max_length=MAX_BUCKETS)
+    context_tokens: int | None = Field(None, gt=0, le=MAX_TOKENS)
+    ttft_slo_ms: float = Field(gt=0, le=MAX_SLO_MS)
     ttft_percentile: float = Field(95.0, gt=0, lt=100)
-    tpot_slo_ms: float | None = Field(None, gt=0)
+    tpot_slo_ms: float | None = Field(None, gt=0, le=MAX_SLO_MS)
     precisions: tuple[Precision, ...] = ("bf16",)
     kv_cache_dtype: KvDtype = "auto"
     engine: Engine = "vllm"
-    min_replicas: int = Field(1, ge=0)
+    min_replicas: int = Field(1, ge=0, le=MAX_NODES)
     profile: Profile | None = None
-    periods: tuple[Period, ...] | None = None
+    periods: tuple[Period, ...] | None = Field(None, max_length=MAX_PERIODS)
 
     @field_validator("precisions")
     @classmethod
@@ -171,19 +200,19 @@ class Offer(Strict):
     id: str = Field(min_length=1)
     gpu: str = Field(min_length=1)
     market: Market
-    price_usd_per_gpu_hour: float | None = Field(None, gt=0)
-    price_usd_per_node_hour: float | None = Field(None, gt=0)
+    price_usd_per_gpu_hour: float | None = Field(None, gt=0, le=MAX_USD_PER_HOUR)
+    price_usd_per_node_hour: float | None = Field(None, gt=0, le=MAX_USD_PER_HOUR)
     gpus_per_node: int = Field(1, ge=1, le=72)
-    max_nodes: int | None = Field(None, ge=0)
+    max_nodes: int | None = Field(None, ge=0, le=MAX_NODES)
     region: str | None = None
     # spot only
     interruption_rate_per_hour: float | None = Field(None, ge=0, le=10)
-    recovery_minutes: float | None = Field(None, ge=0)
+    recovery_minutes: float | None = Field(None, ge=0, le=MAX_RECOVERY_MINUTES)
     pool: str | None = None
     # reserved only
-    term_months: int | None = Field(None, gt=0)
-    owned_nodes: int = Field(0, ge=0)
-    upfront_usd_per_node: float | None = Field(None, ge=0)
+    term_months: int | None = Field(None, gt=0, le=MAX_TERM_MONTHS)
+    owned_nodes: int = Field(0, ge=0, le=MAX_NODES)
+    upfront_usd_per_node: float | None = Field(None, ge=0, le=MAX_USD)
     # MIG
     mig: bool = False
     source: str | None = Field(None, description="where the price came from")
@@ -269,9 +298,9 @@ class CapacityOverride(Strict):
     precision: Precision
     tp: int = Field(1, ge=1, le=64)
     mig_profile: str | None = None
-    prompt_tokens: int | None = Field(None, gt=0)
-    output_tokens: int | None = Field(None, gt=0)
-    requests_per_min: float = Field(ge=0)
+    prompt_tokens: int | None = Field(None, gt=0, le=MAX_TOKENS)
+    output_tokens: int | None = Field(None, gt=0, le=MAX_TOKENS)
+    requests_per_min: float = Field(ge=0, le=MAX_RATE_RPM)
     source: str | None = None
 
     @model_validator(mode="after")
@@ -284,15 +313,16 @@ class CapacityOverride(Strict):
 class Growth(Strict):
     """Monthly demand growth: compound percent or explicit multipliers (month 1 first)."""
 
-    growth_pct_per_month: float | None = Field(None, gt=-100)
-    multipliers: tuple[float, ...] | None = None
+    growth_pct_per_month: float | None = Field(None, gt=-100, le=MAX_PCT_PER_MONTH)
+    multipliers: tuple[float, ...] | None = Field(None, max_length=120)
 
     @model_validator(mode="after")
     def _one(self) -> "Growth":
         if (self.growth_pct_per_month is None) == (self.multipliers is None):
             raise ValueError("give exactly one of growth_pct_per_month or multipliers")
-        if self.multipliers is not None and any(not (m >= 0 and math.isfinite(m)) for m in self.multipliers):
-            raise ValueError("multipliers must be finite and >= 0")
+        if self.multipliers is not None and any(not (0 <= m <= MAX_MULTIPLIER and math.isfinite(m))
+                                                for m in self.multipliers):
+            raise ValueError(f"multipliers must be finite, >= 0 and <= {MAX_MULTIPLIER:g}")
         return self
 
 
@@ -301,7 +331,7 @@ class PriceTrend(Strict):
 
     offer: str | None = None
     gpu: str | None = None
-    price_change_pct_per_month: float = Field(gt=-100)
+    price_change_pct_per_month: float = Field(gt=-100, le=MAX_PCT_PER_MONTH)
 
     @model_validator(mode="after")
     def _target(self) -> "PriceTrend":
@@ -318,11 +348,12 @@ class ReservedOption(Strict):
     """
 
     offer: str = Field(min_length=1, description="a reserved offer whose GPU, node size and rate apply")
-    term_months: int = Field(gt=0)
+    term_months: int = Field(gt=0, le=MAX_TERM_MONTHS)
     price_usd_per_node_hour: float | None = Field(
-        None, gt=0, description="defaults to the offer's effective rate (its upfront fee spread over its term)")
-    upfront_usd_per_node: float = Field(0.0, ge=0)
-    max_nodes: int | None = Field(None, ge=0, description="nodes signed through this option over the horizon, in all")
+        None, gt=0, le=MAX_USD_PER_HOUR,
+        description="defaults to the offer's effective rate (its upfront fee spread over its term)")
+    upfront_usd_per_node: float = Field(0.0, ge=0, le=MAX_USD)
+    max_nodes: int | None = Field(None, ge=0, le=MAX_NODES, description="nodes signed through this option over the horizon, in all")
 
 
 class Forecast(Strict):
@@ -330,9 +361,9 @@ class Forecast(Strict):
 
     start: str = Field("2027-01", pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
     months: int = Field(12, gt=0, le=120)
-    hours_per_month: float = Field(730.0, gt=0)
+    hours_per_month: float = Field(730.0, gt=0, le=744)
     growth: dict[str, Growth] = Field(default_factory=dict, description="by workload id")
-    price_trends: tuple[PriceTrend, ...] = ()
+    price_trends: tuple[PriceTrend, ...] = Field((), max_length=MAX_RECORDS)
     reserved_options: tuple[ReservedOption, ...] | None = Field(
         None, description="None: every reserved offer with term_months may be signed on its own terms; () none")
 
@@ -343,14 +374,14 @@ class Scenario(Strict):
     name: str = Field(min_length=1)
     description: str | None = None
     policy: Policy = Policy()
-    workloads: tuple[Workload, ...] = Field(min_length=1)
-    offers: tuple[Offer, ...] = Field(min_length=1)
+    workloads: tuple[Workload, ...] = Field(min_length=1, max_length=MAX_RECORDS)
+    offers: tuple[Offer, ...] = Field(min_length=1, max_length=MAX_RECORDS)
     offers_from_catalog: tuple[OfferSelector, ...] | None = Field(
         None, exclude=True, description="selectors expanded into offers from the offer catalog "
                                         "(planner.scenario.from_catalog); a single mapping is one selector")
-    models: tuple[ModelEntry, ...] = ()
-    gpus: tuple[GpuSpec, ...] = ()
-    capacity_overrides: tuple[CapacityOverride, ...] = ()
+    models: tuple[ModelEntry, ...] = Field((), max_length=MAX_RECORDS)
+    gpus: tuple[GpuSpec, ...] = Field((), max_length=MAX_RECORDS)
+    capacity_overrides: tuple[CapacityOverride, ...] = Field((), max_length=100 * MAX_RECORDS)
     forecast: Forecast | None = None
 
     @model_validator(mode="before")
