@@ -89,7 +89,7 @@ def test_fuzz_plan_json_simulate(workdir, plan_json, seed):
     o = run_cli(["simulate", str(path), "--scenario", str(SPOT), "--hours", "50", "--format", "json"], "simulate")
     check(o, {0, 2}, path)
     if o.exit_code == 0:
-        assert 0.0 <= json.loads(o.stdout)["attainment"] <= 1.0
+        assert 0.0 <= json.loads(o.stdout)["attainment_pct"] <= 100.0
 
 
 @fuzz_settings(25)

@@ -222,8 +222,17 @@ def _spurious_too_short(error: dict) -> bool:
     return isinstance(got, (list, tuple, dict)) and len(got) >= need
 
 
+def _consequential_missing_offers(error: dict, errors: list[dict]) -> bool:
+    """``offers`` missing only because an ``offers_from_catalog`` selector failed (and so was not expanded): the
+    selector's own error is the one to read."""
+    return (tuple(error.get("loc", ())) == ("offers",) and error.get("type") == "missing"
+            and any(tuple(e.get("loc", ()))[:1] == ("offers_from_catalog",) for e in errors))
+
+
 def issues_from_validation(exc: ValidationError, root: type[BaseModel]) -> list[Issue]:
-    return [issue_from_pydantic(e, root) for e in exc.errors(include_url=False) if not _spurious_too_short(e)]
+    errors = exc.errors(include_url=False)
+    return [issue_from_pydantic(e, root) for e in errors
+            if not _spurious_too_short(e) and not _consequential_missing_offers(e, errors)]
 
 
 # --------------------------------------------------------------------------- entry point
