@@ -14,7 +14,9 @@ claims and ``finalize_solution`` checks the gap):
     kModelEmpty                                → optimal at x = lower bounds
     load / model / presolve / solve / postsolve errors, kNotset → error
 
-HiGHS' best bound is ``getInfo().mip_dual_bound``; for an LP it is the objective.
+HiGHS' best bound is ``getInfo().mip_dual_bound``; for an LP it is the objective. A MIP start
+(``SolveOptions.start``, possibly partial) is passed with the sparse ``setSolution``; HiGHS completes a partial one
+by a sub-MIP with the given integer values fixed, and keeps it only if it is feasible.
 """
 
 from __future__ import annotations
@@ -72,6 +74,12 @@ def _run(arr: ProblemArrays, offset: float, options: SolveOptions, rewritten: bo
     status = h.passModel(lp)
     if status == highspy.HighsStatus.kError:
         return "error", None, None, "HiGHS rejected the model (passModel)"
+    if is_mip and options.start is not None and not rewritten:  # columns shift when free integers were rewritten
+        cols, vals = options.start
+        cols = np.ascontiguousarray(cols, dtype=np.int32)
+        vals = np.ascontiguousarray(vals, dtype=np.float64)
+        if cols.size and cols.size == vals.size and 0 <= cols.min() and cols.max() < lp.num_col_:
+            h.setSolution(int(cols.size), cols, vals)
     h.run()
     ms = h.getModelStatus()
     name = ms.name if hasattr(ms, "name") else str(ms).split(".")[-1]
@@ -92,7 +100,8 @@ def _run(arr: ProblemArrays, offset: float, options: SolveOptions, rewritten: bo
     if name in _LIMITS:
         if has_x:
             return "feasible", x, bound, f"HiGHS stopped: {name[1:]}"
-        return "error", None, None, f"HiGHS stopped ({name[1:]}) before finding a feasible solution"
+        return "error", None, (bound if is_mip and np.isfinite(bound) else None), \
+            f"HiGHS stopped ({name[1:]}) before finding a feasible solution"
     return "error", None, None, f"HiGHS model status {name}"
 
 

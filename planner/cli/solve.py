@@ -51,9 +51,11 @@ def write_text(path: Path, text: str) -> None:
 
 def solve_command(
     scenario: Path = typer.Argument(..., help="Scenario YAML file."),
-    solver: Optional[Solver] = typer.Option(None, "--solver", help="Backend (default: policy.solver)."),
+    solver: Optional[Solver] = typer.Option(None, "--solver", help="Backend (default: policy.solver, highs)."),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", min=0.001,
-                                               help="Seconds per solve (default: policy.time_limit_s)."),
+                                               help="Wall-clock budget in seconds for the whole solve: options, "
+                                                    "building, solving, tie-break and baselines (default: "
+                                                    "policy.time_limit_s)."),
     fmt: Format = typer.Option(Format.table, "--format", help="Output format."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write the output here (a directory for csv)."),
     allow_unmet: bool = typer.Option(False, "--allow-unmet",
@@ -103,7 +105,11 @@ def solve_command(
         if out is not None:
             write_text(out, export.to_json(plan))
     if plan.status != "optimal":
-        err_console.print(f"note: status {plan.status} (gap {plan.gap}): {plan.message}", markup=False)
+        bound = "none proven" if plan.bound_usd_per_hour is None else f"{plan.bound_usd_per_hour:.6g} USD/h"
+        gap = "unknown" if plan.gap is None else f"{100 * plan.gap:.3g} %"
+        err_console.print(f"note: status {plan.status}: the best verified plan found within the time limit, "
+                          f"{plan.objective_usd_per_hour:.6g} USD/h; proven lower bound {bound}, gap {gap}. "
+                          f"{plan.message}", markup=False)
 
 
 def register(app: typer.Typer) -> None:
