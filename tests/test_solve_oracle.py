@@ -1,4 +1,5 @@
-"""Brute-force oracle: on 200 seeded random tiny scenarios every backend's optimum equals exhaustive enumeration.
+"""Brute-force oracle: on 200 seeded random tiny scenarios every backend's optimum equals exhaustive enumeration,
+and on 200 more where several offers sell the same node at different prices and caps (interchangeable offers).
 
 Tiny means: <= 3 workloads and <= 3 offers of single-GPU PCIe nodes (so TP is 1), capacities fixed by overrides
 (some 0: that pair cannot serve), markets mixed (spot availability, owned reserved nodes), max_nodes <= 2,
@@ -29,9 +30,12 @@ GPUS = ("l40s", "l4", "a10g")
 BACKENDS = [b for b in available_backends() if b != "cpsat"]
 
 
-def random_case(seed: int) -> dict:
+def random_case(seed: int, interchangeable: bool = False) -> dict:
+    """A tiny random scenario; ``interchangeable`` draws the offers' GPUs from two, so several offers sell the same
+    node (same GPU, node size, capacities; markets and prices may differ): the symmetric case."""
     rng = random.Random(seed)
     nw, no = rng.randint(1, 3), rng.randint(1, 3)
+    gpus = [GPUS[rng.randint(0, 1)] for _ in range(no)] if interchangeable else list(GPUS[:no])
     rho = rng.choice([0.5, 0.8, 1.0])
     offers, avail, price, cap_nodes, owned = [], [], [], [], []
     for j in range(no):
@@ -46,7 +50,7 @@ def random_case(seed: int) -> dict:
         if market == "reserved":
             own = rng.randint(0, mx)
             extra.update(owned_nodes=own, term_months=12)
-        offers.append(offer(f"o{j}", GPUS[j], p, market=market, **extra))
+        offers.append(offer(f"o{j}", gpus[j], p, market=market, **extra))
         avail.append(a); price.append(p); cap_nodes.append(mx); owned.append(own)
     workloads, overrides, caps, demand, mins = [], [], np.zeros((nw, no)), [], []
     for i in range(nw):
@@ -54,9 +58,14 @@ def random_case(seed: int) -> dict:
         m = rng.randint(0, 1)
         workloads.append(workload(f"w{i}", d, min_replicas=m))
         demand.append(d); mins.append(m)
+        by_gpu: dict[str, float] = {}
         for j in range(no):
             c = rng.choice([0, 15, 25, 40, 60])
-            overrides.append(override(f"w{i}", GPUS[j], c))
+            if gpus[j] in by_gpu:  # an override is per GPU: every offer of that GPU gets the same capacity
+                c = by_gpu[gpus[j]]
+            else:
+                overrides.append(override(f"w{i}", gpus[j], c))
+                by_gpu[gpus[j]] = c
             caps[i, j] = c
     return dict(workloads=workloads, offers=offers, overrides=overrides, rho=rho, caps=caps,
                 demand=np.array(demand, float), mins=np.array(mins), avail=np.array(avail),
@@ -79,11 +88,12 @@ def brute_force(c: dict) -> float | None:
     return float(cost[ok].min())
 
 
+@pytest.mark.parametrize("interchangeable", [False, True], ids=["distinct", "interchangeable"])
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_backends_match_exhaustive_enumeration(backend):
+def test_backends_match_exhaustive_enumeration(backend, interchangeable):
     mismatches = []
     for seed in range(N_CASES):
-        c = random_case(seed)
+        c = random_case(seed, interchangeable)
         expected = brute_force(c)
         # expected spot capacity only: the pool-loss hedge has its own oracle (tests/test_spot_hedge.py)
         loaded = scenario(c["workloads"], c["offers"], c["overrides"], target_utilization=c["rho"],
