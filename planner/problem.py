@@ -281,6 +281,10 @@ class Problem:
             hint = f"; block {block!r} has {self._count(self._var_ranges, block)} variables" if block else ""
             raise KeyError(f"no variable {key!r}{hint}") from None
 
+    def find(self, key: VarKey) -> int | None:
+        """Column index of a variable key, or None when there is no such variable."""
+        return self._index.get(key)
+
     def row_index(self, key: VarKey) -> int:
         """Global row index of a row key."""
         try:

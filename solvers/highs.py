@@ -42,8 +42,11 @@ def installed() -> bool:
 
 def _run(arr: ProblemArrays, offset: float, options: SolveOptions, rewritten: bool = False) -> RawResult:
     """One HiGHS solve. Returns (raw status, x, bound, message); raw status may be 'ambiguous'."""
+    import time  # noqa: PLC0415
+
     import highspy
 
+    entered = time.perf_counter()
     h = highspy.Highs()
     h.setOptionValue("output_flag", bool(options.msg))
     h.setOptionValue("log_to_console", bool(options.msg))
@@ -51,8 +54,6 @@ def _run(arr: ProblemArrays, offset: float, options: SolveOptions, rewritten: bo
     h.setOptionValue("random_seed", 0)
     if options.threads > 1:  # HiGHS' thread pool is process-global; only ask when it matters
         h.setOptionValue("threads", int(options.threads))
-    if options.time_limit_s is not None:
-        h.setOptionValue("time_limit", float(options.time_limit_s))
 
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = arr.A.shape[1], arr.A.shape[0]
@@ -80,6 +81,8 @@ def _run(arr: ProblemArrays, offset: float, options: SolveOptions, rewritten: bo
         vals = np.ascontiguousarray(vals, dtype=np.float64)
         if cols.size and cols.size == vals.size and 0 <= cols.min() and cols.max() < lp.num_col_:
             h.setSolution(int(cols.size), cols, vals)
+    if options.time_limit_s is not None:  # the limit covers this call: passing a large model takes seconds
+        h.setOptionValue("time_limit", max(float(options.time_limit_s) - (time.perf_counter() - entered), 0.01))
     h.run()
     ms = h.getModelStatus()
     name = ms.name if hasattr(ms, "name") else str(ms).split(".")[-1]

@@ -22,6 +22,7 @@ from planner.fleet.plan_build import build_plan
 from planner.problem import Solution, SolveOptions, finalize_solution
 from planner.scenario.io import LoadedScenario
 from planner.fleet.hedge import explain_hedge, hedge_blocks
+from planner.fleet.reduce import reduced_options
 from planner.fleet.start import greedy_start
 from planner.verify import verify_plan
 from solvers.registry import get_backend
@@ -31,6 +32,7 @@ BASELINE_LIMIT_S = 10.0  # per single-offer baseline solve; all of them together
 TIE_BREAK_SHARE = 0.15  # of the time limit, at most, for the tie-break's second solve
 BASELINE_SHARE = 0.15  # of the time limit kept back from the cost solve for the baselines
 FINISH_SHARE = 0.03  # of the time limit kept back for decoding and verification
+COMPLETE_MIN_S = 5.0  # the least time given to completing the constructive start when the solver found nothing
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ def _run_problem(problem, solver: str, time_limit: float, mip_gap: float, start=
 
 
 def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: float, tie_break: bool,
-                       extra_blocks=(), keep_share: float = 0.0) -> tuple[Formulation, Solution, str]:
+                       extra_blocks=(), keep_share: float = 0.0, built_s: float = 0.0) -> tuple[Formulation, Solution, str]:
     """Solve for cost (from the constructive start); then, if asked, a second, time-boxed solve among cost-optimal
     fleets for fewer GPUs and offers, started from the cost solution.
 
@@ -101,10 +103,14 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
     tie_share = TIE_BREAK_SHARE if tie_break else 0.0
     sol = _run(f, solver, budget.solver_limit(keep_share + tie_share), mip_gap, start)
     if not sol.has_values and start is not None and sol.status not in ("infeasible", "unbounded"):
-        sol = _complete_start(f, solver, start, sol, max(budget.solver_limit(keep_share), 0.05 * budget.limit_s, 0.2),
-                              mip_gap)
+        # always a plan: the completion (an LP, or a small MIP over the hedge's binaries) may overrun a budget
+        # that enumerating and building already spent
+        sol = _complete_start(f, solver, start, sol, max(budget.solver_limit(keep_share), 0.1 * budget.limit_s,
+                                                         COMPLETE_MIN_S), mip_gap)
     if not (sol.has_values and tie_break):
         return f, sol, "" if tie_break else "off"
+    if budget.left() - (keep_share + FINISH_SHARE) * budget.limit_s < max(2 * built_s, 0.5):
+        return f, sol, "skipped: too little of the time budget left for the second solve"
     cost = sum(fleet_cost(f, sol.values).values())
     cap = cost + 1e-6 * max(1.0, abs(cost))
     g = build(f.scenario, f.options, f.horizon, allow_unmet=f.allow_unmet, extra_blocks=extra_blocks, cost_cap=cap)
@@ -190,9 +196,13 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
         reasons = explain_infeasible(s, options)
         if reasons:
             raise InfeasibleError("no fleet can serve the demand", reasons)
-    f = build(s, options, horizon, allow_unmet=settings.allow_unmet, extra_blocks=extra_blocks)
+    t_build = time.perf_counter()
+    f = build(s, reduced_options(options, s, horizon), horizon, allow_unmet=settings.allow_unmet,
+              extra_blocks=extra_blocks)
+    built_s = time.perf_counter() - t_build
     keep = BASELINE_SHARE if settings.baselines else 0.0
-    f, sol, note = _solve_formulation(f, solver, budget, s.policy.mip_gap, settings.tie_break, extra_blocks, keep)
+    f, sol, note = _solve_formulation(f, solver, budget, s.policy.mip_gap, settings.tie_break, extra_blocks, keep,
+                                      built_s)
     if sol.status in ("infeasible", "unbounded") or not sol.has_values:
         if sol.status == "infeasible":
             reasons = explain_infeasible(s, options)
