@@ -68,13 +68,16 @@ def solve_command(
     Exit codes: 0 a verified plan; 2 bad input; 3 infeasible (with the reason per workload); 1 internal error or a
     plan that failed verification.
     """
+    import time  # noqa: PLC0415
+
+    started_at = time.perf_counter()  # --time-limit counts from here: imports and loading are part of the budget
     from planner.scenario.io import load_scenario  # noqa: PLC0415
     from planner.fleet.solve import SolveSettings, solve_scenario  # noqa: PLC0415
     from reports import export, tables, terminal  # noqa: PLC0415
 
     loaded = load_scenario(scenario)
     settings = SolveSettings(solver=solver.value if solver else None, time_limit_s=time_limit,
-                             allow_unmet=allow_unmet, baselines=not no_baselines)
+                             allow_unmet=allow_unmet, baselines=not no_baselines, started_at=started_at)
     if fmt == Format.table:
         with err_console.status("solving ..."):
             plan = solve_scenario(loaded, settings)

@@ -43,14 +43,15 @@ class SolveSettings:
     baselines: bool = True
     tie_break: bool = True
     calibration: object | None = None
+    started_at: float | None = None  # time.perf_counter() the budget counts from (the CLI: before its imports)
 
 
 class _Budget:
     """The wall-clock budget of one ``solve_scenario`` call: every stage takes its time from the same clock."""
 
-    def __init__(self, limit_s: float):
+    def __init__(self, limit_s: float, started_at: float | None = None):
         self.limit_s = limit_s
-        self.deadline = time.perf_counter() + limit_s
+        self.deadline = (time.perf_counter() if started_at is None else started_at) + limit_s
 
     def left(self) -> float:
         return self.deadline - time.perf_counter()
@@ -81,7 +82,7 @@ def _complete_start(f: Formulation, solver: str, start, first: Solution, limit: 
         return first
     bound = first.bound if first.bound is not None else None
     note = (f"the solver found no plan within its limit ({first.message or first.status}); this is the constructive "
-            "start (cheapest on-demand option per workload), completed by the solver")
+            "start (cheapest non-spot option per workload), completed by the solver")
     return finalize_solution(f.problem, SolveOptions(mip_gap=mip_gap), solver=first.solver, claimed="feasible",
                              x=done.values, bound=bound, seconds=first.solve_seconds + done.solve_seconds,
                              message=note)
@@ -188,7 +189,7 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     """
     s = loaded.scenario
     solver = settings.solver or s.policy.solver
-    budget = _Budget(settings.time_limit_s or s.policy.time_limit_s)
+    budget = _Budget(settings.time_limit_s or s.policy.time_limit_s, settings.started_at)
     options = enumerate_options(loaded, settings.calibration)
     horizon = horizon or horizon_for(s)
     extra_blocks = (*extra_blocks, *hedge_blocks(s))  # the spot hedge (policy.spot); () without spot offers
