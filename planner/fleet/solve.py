@@ -32,6 +32,7 @@ BASELINE_LIMIT_S = 10.0  # per single-offer baseline solve; all of them together
 TIE_BREAK_SHARE = 0.15  # of the time limit, at most, for the tie-break's second solve
 BASELINE_SHARE = 0.15  # of the time limit kept back from the cost solve for the baselines
 FINISH_SHARE = 0.03  # of the time limit kept back for decoding and verification
+FINISH_S_PER_VAR = 1e-5  # and this many seconds per variable (decode and verify grow with the problem: L ~3 s)
 COMPLETE_MIN_S = 5.0  # the least time given to completing the constructive start when the solver found nothing
 
 
@@ -52,6 +53,7 @@ class _Budget:
     def __init__(self, limit_s: float, started_at: float | None = None):
         self.limit_s = limit_s
         self.deadline = (time.perf_counter() if started_at is None else started_at) + limit_s
+        self.finish_s = 0.0  # decode + verify, estimated from the problem's size once it is built
 
     def left(self) -> float:
         return self.deadline - time.perf_counter()
@@ -59,7 +61,7 @@ class _Budget:
     def solver_limit(self, keep_share: float = 0.0, cap_s: float | None = None) -> float:
         """Seconds a solve may take now: what is left, less ``keep_share`` of the budget kept for later stages and
         the finishing reserve, at most ``cap_s``; never below a token 0.01 s (the solver then stops at once)."""
-        limit = self.left() - (keep_share + FINISH_SHARE) * self.limit_s
+        limit = self.left() - (keep_share + FINISH_SHARE) * self.limit_s - self.finish_s
         if cap_s is not None:
             limit = min(limit, cap_s)
         return max(limit, 0.01)
@@ -110,7 +112,7 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
                                                          COMPLETE_MIN_S), mip_gap)
     if not (sol.has_values and tie_break):
         return f, sol, "" if tie_break else "off"
-    if budget.left() - (keep_share + FINISH_SHARE) * budget.limit_s < max(2 * built_s, 0.5):
+    if budget.left() - (keep_share + FINISH_SHARE) * budget.limit_s - budget.finish_s < max(3 * built_s, 0.5):
         return f, sol, "skipped: too little of the time budget left for the second solve"
     cost = sum(fleet_cost(f, sol.values).values())
     cap = cost + 1e-6 * max(1.0, abs(cost))
@@ -201,6 +203,7 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     f = build(s, reduced_options(options, s, horizon), horizon, allow_unmet=settings.allow_unmet,
               extra_blocks=extra_blocks)
     built_s = time.perf_counter() - t_build
+    budget.finish_s = FINISH_S_PER_VAR * f.problem.n_vars
     keep = BASELINE_SHARE if settings.baselines else 0.0
     f, sol, note = _solve_formulation(f, solver, budget, s.policy.mip_gap, settings.tie_break, extra_blocks, keep,
                                       built_s)
