@@ -162,21 +162,21 @@ def _median(xs: list[float]) -> float | None:
 
 
 def summarise(inst: Instance, runs: list[Run], best: dict[str, dict]) -> dict:
-    last = runs[-1]
     known = best.get(inst.name)
     known_obj = float(known["best_known_usd_per_hour"]) if known else None
     proven = bool(known) and known["proven"] == "yes"
     objs = [r.objective for r in runs if r.objective is not None]
-    if last.objective is None or known_obj is None:
+    median_obj = _median(objs)
+    if median_obj is None or known_obj is None:
         unchanged = "–"
-    elif last.status == "optimal" and proven:
-        unchanged = "yes" if abs(last.objective - known_obj) <= 1e-6 * max(1.0, known_obj) else "**NO**"
+    elif all(r.status == "optimal" for r in runs) and proven:
+        unchanged = "yes" if all(abs(o - known_obj) <= 1e-6 * max(1.0, known_obj) for o in objs) else "**NO**"
     else:
-        unchanged = f"{100 * (last.objective - known_obj) / known_obj:+.2f} % vs best"
+        unchanged = f"{100 * (median_obj - known_obj) / known_obj:+.2f} % vs best"
     optimal = [r for r in runs if r.status == "optimal"]
     return {
         "instance": inst.name, "status": "/".join(sorted({r.status for r in runs})),
-        "objective": _median(objs), "best_known": known_obj, "proven_best": proven,
+        "objective": median_obj, "best_known": known_obj, "proven_best": proven,
         "cpu_to_optimal_s": _median([r.cpu_s for r in optimal]) if len(optimal) == len(runs) else None,
         "cpu_s": _median([r.cpu_s for r in runs]), "wall_s": _median([r.wall_s for r in runs]),
         "gap_at_limit": None if optimal else _median([r.gap for r in runs]),
