@@ -79,7 +79,12 @@ def _run(arr: ProblemArrays, offset: float, options: SolveOptions, rewritten: bo
         cols, vals = options.start
         cols = np.ascontiguousarray(cols, dtype=np.int32)
         vals = np.ascontiguousarray(vals, dtype=np.float64)
-        if cols.size and cols.size == vals.size and 0 <= cols.min() and cols.max() < lp.num_col_:
+        if cols.size == lp.num_col_ and np.array_equal(cols, np.arange(lp.num_col_)):  # whole: checked, not re-solved
+            whole = highspy.HighsSolution()
+            whole.col_value = vals.tolist()
+            whole.value_valid = True
+            h.setSolution(whole)
+        elif cols.size and cols.size == vals.size and 0 <= cols.min() and cols.max() < lp.num_col_:
             h.setSolution(int(cols.size), cols, vals)
     if options.time_limit_s is not None:  # the limit covers this call: passing a large model takes seconds
         h.setOptionValue("time_limit", max(float(options.time_limit_s) - (time.perf_counter() - entered), 0.01))
