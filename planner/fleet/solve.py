@@ -33,7 +33,8 @@ TIE_BREAK_SHARE = 0.15  # of the time limit, at most, for the tie-break's second
 BASELINE_SHARE = 0.15  # of the time limit kept back from the cost solve for the baselines
 FINISH_SHARE = 0.03  # of the time limit kept back for decoding and verification
 FINISH_S_PER_VAR = 1e-5  # and this many seconds per variable (decode and verify grow with the problem: L ~3 s)
-COMPLETE_MIN_S = 5.0  # the least time given to completing the constructive start (an LP: 0.02 s on M, 2-13 s on XL)
+COMPLETE_MIN_S = 10.0  # the least time given to completing the constructive start (an LP: 0.02 s on M, 2-13 s on XL)
+COMPLETE_SHARE = 0.25  # ... or this share of the budget, if more
 
 
 @dataclass(frozen=True)
@@ -115,10 +116,14 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
         # completed first, so that the solver starts from a whole incumbent and a plan exists whatever it finds;
         # always a plan: this may overrun a budget that enumerating and building already spent
         completed = _complete_start(f, solver, start, max(budget.solver_limit(keep_share + tie_share),
-                                                          COMPLETE_MIN_S), mip_gap)
+                                                          COMPLETE_MIN_S, COMPLETE_SHARE * budget.limit_s), mip_gap)
         if completed is not None:
             start = (np.arange(f.problem.n_vars), completed.values)
     sol = _run(f, solver, budget.solver_limit(keep_share + tie_share), mip_gap, start)
+    if not sol.has_values and completed is None and start is not None and sol.status not in ("infeasible",
+                                                                                            "unbounded"):
+        # last resort, the only step allowed past the budget: the completion ran out of time (an overloaded machine)
+        completed = _complete_start(f, solver, start, max(budget.limit_s, 30.0), mip_gap)
     if not sol.has_values and completed is not None:  # also against an "infeasible" claim: a verified point exists
         sol = _fallback(completed, sol, mip_gap)
     if not (sol.has_values and tie_break):
