@@ -65,12 +65,16 @@ class SolveOptions:
         mip_gap: relative gap at which the solver may stop and still report ``optimal``.
         threads: solver threads; 1 keeps runs deterministic.
         msg: let the solver write its log to stdout (the library itself never prints).
+        start: a MIP start ``(columns, values)``, possibly partial: HiGHS takes it as its first incumbent and,
+            when partial, completes it with the given integer columns fixed (``setSolution``); other backends
+            ignore it. It changes how fast a solution is found, never which optimum is reported.
     """
 
     time_limit_s: float | None = None
     mip_gap: float = 0.0
     threads: int = 1
     msg: bool = False
+    start: tuple[np.ndarray, np.ndarray] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.time_limit_s is not None and not self.time_limit_s > 0:
@@ -277,6 +281,10 @@ class Problem:
             hint = f"; block {block!r} has {self._count(self._var_ranges, block)} variables" if block else ""
             raise KeyError(f"no variable {key!r}{hint}") from None
 
+    def find(self, key: VarKey) -> int | None:
+        """Column index of a variable key, or None when there is no such variable."""
+        return self._index.get(key)
+
     def row_index(self, key: VarKey) -> int:
         """Global row index of a row key."""
         try:
@@ -413,6 +421,24 @@ class Problem:
         out += [(("integrality", *self._keys[j]), float(int_v[j])) for j in np.flatnonzero(int_v > tol)]
         return sorted(out, key=lambda kv: -kv[1])
 
+    def with_bounds(self, cols: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> "Problem":
+        """A copy whose columns ``cols`` get new bounds (e.g. fixed to a start's values); the rest is shared.
+
+        The copy is for solving only: add nothing to it (its key maps are the original's).
+        """
+        import copy  # noqa: PLC0415
+
+        new = copy.copy(self)
+        lo, hi = np.concatenate(self._lb), np.concatenate(self._ub)
+        cols = np.asarray(cols, dtype=np.int64)
+        lo[cols], hi[cols] = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
+        if (lo > hi).any():
+            raise ValueError("with_bounds: a lower bound above its upper bound")
+        new._lb, new._ub = [lo], [hi]
+        new._int = [np.concatenate(self._int)] if self._int else []
+        new._cache = None
+        return new
+
     def may_be_unbounded(self) -> bool:
         """False when the bounds alone rule out an unbounded objective (no column with c < 0 and no
         upper bound, none with c > 0 and no lower bound): every improving ray needs such a column."""
@@ -489,7 +515,9 @@ def finalize_solution(problem: Problem, options: SolveOptions, *, solver: str, c
         return Solution("error", None, None, None, None, solver, seconds,
                         f"backend returned unknown status {claimed!r}. {message}".strip(), problem)
     if claimed not in ("optimal", "feasible"):
-        return Solution(claimed, None, None, None, None, solver, seconds, message, problem)  # type: ignore[arg-type]
+        # an error (e.g. a time limit before any solution) keeps a proven bound, if the solver had one
+        kept = bound if claimed == "error" and bound is not None and math.isfinite(bound) else None
+        return Solution(claimed, None, kept, None, None, solver, seconds, message, problem)  # type: ignore[arg-type]
     if x is None:
         return Solution("error", None, None, None, None, solver, seconds,
                         f"solver claimed {claimed} but returned no values. {message}".strip(), problem)

@@ -14,7 +14,9 @@ claims and ``finalize_solution`` checks the gap):
     kModelEmpty                                → optimal at x = lower bounds
     load / model / presolve / solve / postsolve errors, kNotset → error
 
-HiGHS' best bound is ``getInfo().mip_dual_bound``; for an LP it is the objective.
+HiGHS' best bound is ``getInfo().mip_dual_bound``; for an LP it is the objective. A MIP start
+(``SolveOptions.start``, possibly partial) is passed with the sparse ``setSolution``; HiGHS completes a partial one
+by a sub-MIP with the given integer values fixed, and keeps it only if it is feasible.
 """
 
 from __future__ import annotations
@@ -40,8 +42,11 @@ def installed() -> bool:
 
 def _run(arr: ProblemArrays, offset: float, options: SolveOptions, rewritten: bool = False) -> RawResult:
     """One HiGHS solve. Returns (raw status, x, bound, message); raw status may be 'ambiguous'."""
+    import time  # noqa: PLC0415
+
     import highspy
 
+    entered = time.perf_counter()
     h = highspy.Highs()
     h.setOptionValue("output_flag", bool(options.msg))
     h.setOptionValue("log_to_console", bool(options.msg))
@@ -49,8 +54,6 @@ def _run(arr: ProblemArrays, offset: float, options: SolveOptions, rewritten: bo
     h.setOptionValue("random_seed", 0)
     if options.threads > 1:  # HiGHS' thread pool is process-global; only ask when it matters
         h.setOptionValue("threads", int(options.threads))
-    if options.time_limit_s is not None:
-        h.setOptionValue("time_limit", float(options.time_limit_s))
 
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = arr.A.shape[1], arr.A.shape[0]
@@ -72,6 +75,19 @@ def _run(arr: ProblemArrays, offset: float, options: SolveOptions, rewritten: bo
     status = h.passModel(lp)
     if status == highspy.HighsStatus.kError:
         return "error", None, None, "HiGHS rejected the model (passModel)"
+    if is_mip and options.start is not None and not rewritten:  # columns shift when free integers were rewritten
+        cols, vals = options.start
+        cols = np.ascontiguousarray(cols, dtype=np.int32)
+        vals = np.ascontiguousarray(vals, dtype=np.float64)
+        if cols.size == lp.num_col_ and np.array_equal(cols, np.arange(lp.num_col_)):  # whole: checked, not re-solved
+            whole = highspy.HighsSolution()
+            whole.col_value = vals.tolist()
+            whole.value_valid = True
+            h.setSolution(whole)
+        elif cols.size and cols.size == vals.size and 0 <= cols.min() and cols.max() < lp.num_col_:
+            h.setSolution(int(cols.size), cols, vals)
+    if options.time_limit_s is not None:  # the limit covers this call: passing a large model takes seconds
+        h.setOptionValue("time_limit", max(float(options.time_limit_s) - (time.perf_counter() - entered), 0.01))
     h.run()
     ms = h.getModelStatus()
     name = ms.name if hasattr(ms, "name") else str(ms).split(".")[-1]
@@ -92,7 +108,8 @@ def _run(arr: ProblemArrays, offset: float, options: SolveOptions, rewritten: bo
     if name in _LIMITS:
         if has_x:
             return "feasible", x, bound, f"HiGHS stopped: {name[1:]}"
-        return "error", None, None, f"HiGHS stopped ({name[1:]}) before finding a feasible solution"
+        return "error", None, (bound if is_mip and np.isfinite(bound) else None), \
+            f"HiGHS stopped ({name[1:]}) before finding a feasible solution"
     return "error", None, None, f"HiGHS model status {name}"
 
 

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import scipy.sparse as sp
 
-from planner.errors import BackendChoiceError, SolverError
+from planner.errors import BackendChoiceError
 from planner.problem import INTEGRALITY_TOL, Problem, ProblemArrays, Solution, SolveOptions, finalize_solution
 from solvers.quiet import backend_call
 
@@ -48,7 +48,7 @@ RawResult = tuple[str, "np.ndarray | None", "float | None", str]  # raw status, 
 RunArrays = Callable[[ProblemArrays, float, SolveOptions, bool], RawResult]
 
 BACKEND_NAMES = ("cbc", "scip", "highs", "cpsat")
-DEFAULT_BACKEND = "cbc"
+DEFAULT_BACKEND = "highs"
 _ALIASES = {"pulp": "cbc", "coin": "cbc", "highspy": "highs", "ortools": "scip", "sat": "cpsat"}
 
 
@@ -122,14 +122,14 @@ class Capabilities:
 
 
 CAPABILITIES: dict[str, Capabilities] = {c.name: c for c in (
-    Capabilities("cbc", "COIN-OR CBC through pulp's bundled binary (default; MILP; bound parsed from CBC's log)",
+    Capabilities("cbc", "COIN-OR CBC through pulp's bundled binary (MILP; bound parsed from CBC's log)",
                  "solvers.pulp_cbc", "pulp", continuous_vars=True, reports_bound=True, proves_unbounded=True,
                  native_module="pulp"),
     Capabilities("scip", "SCIP through OR-Tools model_builder (MILP, proven dual bound)",
                  "solvers.ortools_scip", "ortools", continuous_vars=True, reports_bound=True, proves_unbounded=True,
                  native_module="ortools.linear_solver.python.model_builder_helper",
                  native_libs={"libhighs": "ortools"}),
-    Capabilities("highs", "HiGHS through highspy (MILP, arrays passed directly, mip_dual_bound)",
+    Capabilities("highs", "HiGHS through highspy (default; MILP, arrays passed directly, mip_dual_bound, MIP start)",
                  "solvers.highs", "highspy", continuous_vars=True, reports_bound=True, proves_unbounded=True,
                  native_module="highspy", native_libs={"libhighs": "highspy"}),
     Capabilities("cpsat", "OR-Tools CP-SAT (pure-integer problems only; coefficients scaled to integers exactly)",

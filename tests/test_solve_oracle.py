@@ -1,4 +1,5 @@
-"""Brute-force oracle: on 200 seeded random tiny scenarios every backend's optimum equals exhaustive enumeration.
+"""Brute-force oracle: on 200 seeded random tiny scenarios every backend's optimum equals exhaustive enumeration,
+and on 200 more where several offers sell the same node at different prices and caps (interchangeable offers).
 
 Tiny means: <= 3 workloads and <= 3 offers of single-GPU PCIe nodes (so TP is 1), capacities fixed by overrides
 (some 0: that pair cannot serve), markets mixed (spot availability, owned reserved nodes), max_nodes <= 2,
@@ -14,6 +15,7 @@ It shares nothing with the formulation.
 from __future__ import annotations
 
 import itertools
+import math
 import random
 
 import numpy as np
@@ -29,9 +31,14 @@ GPUS = ("l40s", "l4", "a10g")
 BACKENDS = [b for b in available_backends() if b != "cpsat"]
 
 
-def random_case(seed: int) -> dict:
+def random_case(seed: int, interchangeable: bool = False) -> dict:
+    """A tiny random scenario; ``interchangeable`` draws the offers' GPUs from two, so several offers sell the same
+    node (same GPU, node size, capacities; markets and prices may differ), and leaves some on-demand offers
+    uncapped (2-3 offers, 1-2 workloads, to keep the enumeration small): the symmetric case, and the one where
+    ``planner.fleet.reduce`` drops dominated offers."""
     rng = random.Random(seed)
-    nw, no = rng.randint(1, 3), rng.randint(1, 3)
+    nw, no = (rng.randint(1, 2), rng.randint(2, 3)) if interchangeable else (rng.randint(1, 3), rng.randint(1, 3))
+    gpus = [GPUS[rng.randint(0, 1)] for _ in range(no)] if interchangeable else list(GPUS[:no])
     rho = rng.choice([0.5, 0.8, 1.0])
     offers, avail, price, cap_nodes, owned = [], [], [], [], []
     for j in range(no):
@@ -39,6 +46,8 @@ def random_case(seed: int) -> dict:
         p = round(rng.uniform(0.3, 3.0), 2)
         mx = rng.randint(1, 3)
         extra, a, own = {"max_nodes": mx}, 1.0, 0
+        if interchangeable and market == "on_demand" and rng.random() < 0.5:
+            extra, mx = {}, None  # uncapped: brute_force bounds its range by what one workload needs alone
         if market == "spot":
             rate, rec = rng.choice([0.0, 0.1, 0.5]), rng.choice([10, 30, 60])
             extra.update(interruption_rate_per_hour=rate, recovery_minutes=rec)
@@ -46,7 +55,7 @@ def random_case(seed: int) -> dict:
         if market == "reserved":
             own = rng.randint(0, mx)
             extra.update(owned_nodes=own, term_months=12)
-        offers.append(offer(f"o{j}", GPUS[j], p, market=market, **extra))
+        offers.append(offer(f"o{j}", gpus[j], p, market=market, **extra))
         avail.append(a); price.append(p); cap_nodes.append(mx); owned.append(own)
     workloads, overrides, caps, demand, mins = [], [], np.zeros((nw, no)), [], []
     for i in range(nw):
@@ -54,22 +63,35 @@ def random_case(seed: int) -> dict:
         m = rng.randint(0, 1)
         workloads.append(workload(f"w{i}", d, min_replicas=m))
         demand.append(d); mins.append(m)
+        by_gpu: dict[str, float] = {}
         for j in range(no):
             c = rng.choice([0, 15, 25, 40, 60])
-            overrides.append(override(f"w{i}", GPUS[j], c))
+            if gpus[j] in by_gpu:  # an override is per GPU: every offer of that GPU gets the same capacity
+                c = by_gpu[gpus[j]]
+            else:
+                overrides.append(override(f"w{i}", gpus[j], c))
+                by_gpu[gpus[j]] = c
             caps[i, j] = c
     return dict(workloads=workloads, offers=offers, overrides=overrides, rho=rho, caps=caps,
                 demand=np.array(demand, float), mins=np.array(mins), avail=np.array(avail),
                 price=np.array(price), cap_nodes=np.array(cap_nodes), owned=np.array(owned))
 
 
+def _most(c: dict, i: int, j: int) -> int:
+    """Replicas of workload i worth trying on offer j: its cap; uncapped, what serves i on j alone (more never
+    lowers the cost: dropping the surplus keeps every row)."""
+    if c["cap_nodes"][j] is not None:
+        return c["cap_nodes"][j]
+    return max(math.ceil(c["demand"][i] / (c["caps"][i, j] * c["rho"] * c["avail"][j]) - 1e-9), c["mins"][i])
+
+
 def brute_force(c: dict) -> float | None:
     nw, no = c["caps"].shape
-    ranges = [range(0, c["cap_nodes"][j] + 1) if c["caps"][i, j] > 0 and c["avail"][j] > 0 else range(1)
+    ranges = [range(0, _most(c, i, j) + 1) if c["caps"][i, j] > 0 and c["avail"][j] > 0 else range(1)
               for i in range(nw) for j in range(no)]
     r = np.array(list(itertools.product(*ranges)), dtype=float).reshape(-1, nw, no)
     nodes = r.sum(axis=1)
-    ok = (nodes <= c["cap_nodes"]).all(axis=1)
+    ok = (nodes <= np.array([np.inf if m is None else m for m in c["cap_nodes"]])).all(axis=1)
     served = (r * c["caps"] * c["rho"] * c["avail"]).sum(axis=2)
     ok &= (served >= c["demand"] - 1e-9).all(axis=1)
     ok &= (r.sum(axis=2) >= c["mins"]).all(axis=1)
@@ -79,11 +101,12 @@ def brute_force(c: dict) -> float | None:
     return float(cost[ok].min())
 
 
+@pytest.mark.parametrize("interchangeable", [False, True], ids=["distinct", "interchangeable"])
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_backends_match_exhaustive_enumeration(backend):
+def test_backends_match_exhaustive_enumeration(backend, interchangeable):
     mismatches = []
     for seed in range(N_CASES):
-        c = random_case(seed)
+        c = random_case(seed, interchangeable)
         expected = brute_force(c)
         # expected spot capacity only: the pool-loss hedge has its own oracle (tests/test_spot_hedge.py)
         loaded = scenario(c["workloads"], c["offers"], c["overrides"], target_utilization=c["rho"],

@@ -70,3 +70,32 @@ def test_time_limit_never_claims_unproven_optimality(seed):
         assert plan.gap is not None and plan.gap <= loaded.scenario.policy.mip_gap + 1e-9
     else:
         assert plan.status == "feasible" and (plan.gap is None or plan.gap > 0)
+
+
+_M = {}
+
+
+def _bench_m():
+    """The benchmark generator's M instance (seed 1): large enough that a short limit stops the solver early."""
+    if not _M:
+        from bench import generate  # noqa: PLC0415
+
+        _M["loaded"] = generate.load("M", 1)
+    return _M["loaded"]
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(limit=st.floats(0.01, 3.0), tie_break=st.booleans())
+def test_any_time_limit_returns_a_verified_plan_and_optimal_only_with_gap_zero(limit, tie_break):
+    # Always a plan: a limit that stops HiGHS before its first incumbent still returns the completed constructive
+    # start; whatever comes back verifies, and "optimal" carries a closed gap, anything else a positive one.
+    loaded = _bench_m()
+    plan = solve_scenario(loaded, SolveSettings(solver="highs", time_limit_s=limit, baselines=False,
+                                                tie_break=tie_break))
+    assert plan.verification is not None and plan.verification.ok, plan.verification
+    if plan.status == "optimal":
+        assert plan.gap is not None and plan.gap <= loaded.scenario.policy.mip_gap + 1e-9
+    else:
+        assert plan.status == "feasible" and (plan.gap is None or plan.gap > 0)
+        if plan.bound_usd_per_hour is not None:
+            assert plan.bound_usd_per_hour <= plan.objective_usd_per_hour + 1e-6

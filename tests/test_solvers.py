@@ -22,8 +22,8 @@ MILP = pytest.mark.parametrize("cap", [c for c in INSTALLED if c.continuous_vars
 def test_registry_lists_the_four_backends_and_cbc_is_there():
     assert registry.BACKEND_NAMES == ("cbc", "scip", "highs", "cpsat")
     assert [c.name for c in registry.all_backends()] == list(registry.BACKEND_NAMES)
-    assert "cbc" in registry.available_backends()  # pulp's bundled CBC is the default
-    assert registry.DEFAULT_BACKEND == "cbc"
+    assert "cbc" in registry.available_backends()  # pulp's bundled CBC stays an option; HiGHS is the default
+    assert registry.DEFAULT_BACKEND == "highs"
 
 
 @pytest.mark.parametrize("typo, suggestion", [("cpsta", "cpsat"), ("hihgs", "highs"), ("cbd", "cbc")])

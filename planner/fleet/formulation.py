@@ -55,6 +55,7 @@ Constraints (blocks, in build order)
     _node_cuts           valid inequalities implied by the blocks above; they only tighten the LP relaxation:
                          sum_o phi_{w,o} N_{o,t} >= min_replicas_w                                   all w,t
                          sum_o psi_{w,o} N_{o,t} >= lambda_{w,t}            (not with --allow-unmet) all w,t
+                         sum_{d in D_w} v_d r_{d,t} >= lambda_{w,t}          (not with --allow-unmet) all w,t
         phi_{w,o} = G_o x the most replicas of w per GPU of o: max of 1/tp_d over whole-GPU d and of
         sum_{q of w} kappa_{k,q} over MIG patterns k; psi_{w,o} = G_o x the most requests/min per GPU, with
         v_d = rho a_d max_b cap_{d,b} per replica: max of v_d / tp_d and of sum_q kappa_{k,q} max_{d in q} v_d.
@@ -324,6 +325,31 @@ def _node_cuts(f: Formulation) -> None:
                 rhs.append(need[kind] - owned)
     if keys:
         p.add_rows("node_cuts", keys, rows, cols, vals, ">=", rhs)
+    _replica_cuts(f)
+
+
+def _replica_cuts(f: Formulation) -> None:
+    """sum_{d in D_w} v_d r_{d,t} >= lambda_{w,t} (not with --allow-unmet): the demand as an integer row on
+    replicas, v_d = rho a_d max_b cap_{d,b}. Valid by the same argument as the node cuts; for a one-bucket workload
+    it is exactly the projection of _demand_cover + _replica_capacity onto r, which the LP otherwise only sees
+    through continuous loads, so the solver can derive knapsack cover and MIR cuts from it."""
+    if f.allow_unmet:
+        return
+    p, T, rho = f.problem, f.horizon.periods, f.scenario.policy.target_utilization
+    keys, rows, cols, vals, rhs = [], [], [], [], []
+    for w in f.scenario.workloads:
+        deps = f.options.for_workload(w.id)
+        for t, per in enumerate(T):
+            if per.demand_rpm[w.id] <= 0 or not deps:
+                continue
+            r = len(keys)
+            for d in deps:
+                rows.append(r); cols.append(p.index(("replicas", d.index, t)))
+                vals.append(rho * d.availability * max(d.capacity_rpm))
+            keys.append((w.id, t))
+            rhs.append(per.demand_rpm[w.id])
+    if keys:
+        p.add_rows("replica_cuts", keys, rows, cols, vals, ">=", rhs)
 
 
 def _period_costs(f: Formulation) -> None:

@@ -164,13 +164,14 @@ class _Ctx:
         self.by_w: dict[str, list[Deployment]] = {}
         for d in f.options.deployments:
             self.by_w.setdefault(d.workload, []).append(d)
+        self._pool = {o.id: (o.pool_effective if o.market == "spot" else None) for o in self.s.offers}
+        self._shares = {w.id: [b.share for b in w.buckets] for w in self.s.workloads}
 
     def is_spot(self, d: Deployment) -> bool:
         return self.offers[d.offer].market == "spot"
 
     def pool(self, d: Deployment) -> str | None:
-        o = self.offers[d.offer]
-        return o.pool_effective if o.market == "spot" else None
+        return self._pool[d.offer]
 
     def r(self, d: Deployment, t: int) -> int:
         """Column of ("replicas", d, t)."""
@@ -180,7 +181,7 @@ class _Ctx:
         return col
 
     def demand(self, wid: str, b: int, t: int) -> float:
-        return self.T[t].demand_rpm[wid] * self.s.workload(wid).buckets[b].share
+        return self.T[t].demand_rpm[wid] * self._shares[wid][b]
 
     def unmet(self, wid: str, b: int, t: int) -> tuple | None:
         return ("unmet", wid, b, t) if self.f.allow_unmet else None
@@ -259,9 +260,10 @@ def _pool_loss(c: _Ctx, lost: tuple[str, ...], delta: float) -> None:
         deps = c.by_w.get(w.id, [])
         if not any(c.pool(d) in lost for d in deps):
             continue  # implied by the base rows (see the docstring)
+        survivors = [d for d in deps if c.pool(d) not in lost]
         for t, per in enumerate(c.T):
             if per.demand_rpm[w.id] > 0:
-                supply = [(d, {c.r(d, t): 1.0}, d.availability) for d in deps if c.pool(d) not in lost]
+                supply = [(d, {c.r(d, t): 1.0}, d.availability) for d in survivors]
                 _serve(c, name, w, t, supply, delta, {})
 
 

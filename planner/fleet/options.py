@@ -105,7 +105,14 @@ class OptionSet:
     mig_profiles: dict[str, tuple[str, ...]] = field(default_factory=dict)  # MIG offer -> its GPU's profiles
 
     def for_workload(self, wid: str) -> list[Deployment]:
-        return [d for d in self.deployments if d.workload == wid]
+        """Deployments of one workload, in order (an index rebuilt whenever ``deployments`` is replaced or grows)."""
+        cached = self.__dict__.get("_by_workload")
+        if cached is None or cached[0] is not self.deployments or cached[1] != len(self.deployments):
+            index: dict[str, list[Deployment]] = {}
+            for d in self.deployments:
+                index.setdefault(d.workload, []).append(d)
+            cached = self.__dict__["_by_workload"] = (self.deployments, len(self.deployments), index)
+        return list(cached[2].get(wid, ()))
 
     def rejected_for(self, wid: str) -> list[Rejected]:
         return [r for r in self.rejected if r.workload == wid]

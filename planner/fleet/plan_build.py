@@ -24,10 +24,16 @@ def _round(x: float) -> float:
 
 def _maybe(p, x: np.ndarray, key: tuple) -> float:
     """Value of a variable that may not exist (no load variable where demand or capacity is 0)."""
-    try:
-        return float(x[p.index(key)])
-    except KeyError:
-        return 0.0
+    j = p.find(key)
+    return 0.0 if j is None else float(x[j])
+
+
+def _loaded_deployments(f: Formulation, x: np.ndarray, t: int) -> set[int]:
+    """Deployments with a load variable above 1e-10 in period t (the others, without replicas, are skipped)."""
+    p = f.problem
+    cols = p.block_columns("load")
+    hot = cols[x[cols] > 1e-10]
+    return {p.var_key(int(j))[1] for j in hot if p.var_key(int(j))[3] == t}
 
 
 def _period(f: Formulation, sol: Solution, t: int, gpu_ids: dict[str, str]) -> PeriodPlan:
@@ -54,18 +60,20 @@ def _period(f: Formulation, sol: Solution, t: int, gpu_ids: dict[str, str]) -> P
                               price_usd_per_node_hour=_round(price),
                               price_multiplier=_round(per.price_multiplier(o.id))))
     replicas = []
+    by_id = {w.id: w for w in s.workloads}
+    loaded = _loaded_deployments(f, x, t)
     for d in f.options.deployments:
         count = int(round(val(("replicas", d.index, t))))
-        w = s.workload(d.workload)
-        loads = []
-        for b, bucket in enumerate(w.buckets):
-            a = _maybe(p, x, ("load", d.index, b, t))
-            loads.append(BucketLoad(prompt_tokens=bucket.prompt_tokens, output_tokens=bucket.output_tokens,
-                                    capacity_requests_per_min=_round(d.capacity_rpm[b]),
-                                    assigned_requests_per_min=_round(max(a, 0.0))))
-        assigned = sum(bl.assigned_requests_per_min for bl in loads)
-        if count == 0 and assigned <= 1e-9:
+        if count == 0 and d.index not in loaded:
             continue
+        w = by_id[d.workload]
+        amounts = [_round(max(_maybe(p, x, ("load", d.index, b, t)), 0.0)) for b in range(len(w.buckets))]
+        if count == 0 and sum(amounts) <= 1e-9:
+            continue
+        loads = [BucketLoad(prompt_tokens=bucket.prompt_tokens, output_tokens=bucket.output_tokens,
+                            capacity_requests_per_min=_round(d.capacity_rpm[b]), assigned_requests_per_min=a)
+                 for b, (bucket, a) in enumerate(zip(w.buckets, amounts))]
+        assigned = sum(bl.assigned_requests_per_min for bl in loads)
         shares = [b.share for b in w.buckets]
         used = sum(bl.assigned_requests_per_min / bl.capacity_requests_per_min
                    for bl in loads if bl.capacity_requests_per_min > 0)
@@ -114,13 +122,12 @@ def _workload_lines(f: Formulation, periods: list[PeriodPlan]) -> list[WorkloadL
     served = defaultdict(float)
     demand = defaultdict(float)
     unmet = defaultdict(float)
+    share_of = {d.key: d.gpu_share for d in f.options.deployments}
     for per in periods:
         weight = per.hours / H
         use: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         for r in per.replicas:
-            share = next(d.gpu_share for d in f.options.deployments
-                         if (d.workload, d.offer, d.precision, d.tp, d.mig_profile)
-                         == (r.workload, r.offer, r.precision, r.tp, r.mig_profile))
+            share = share_of[(r.workload, r.offer, r.precision, r.tp, r.mig_profile)]
             use[r.offer][r.workload] += r.count * share
             served[r.workload] += weight * r.assigned_requests_per_min
         for n in per.nodes:

@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from planner.fleet.diagnose import explain_infeasible, joint_reason
 from planner.errors import InfeasibleError, SolverError
 from planner.fleet.formulation import Formulation, build, fleet_cost
@@ -18,55 +20,133 @@ from planner.fleet.horizon import Horizon, horizon_for
 from planner.fleet.options import OptionSet, enumerate_options
 from planner.plan import Baseline, Plan
 from planner.fleet.plan_build import build_plan
-from planner.problem import Solution, SolveOptions
+from planner.problem import Solution, SolveOptions, finalize_solution
 from planner.scenario.io import LoadedScenario
 from planner.fleet.hedge import explain_hedge, hedge_blocks
+from planner.fleet.reduce import reduced_options
+from planner.fleet.start import greedy_start
 from planner.verify import verify_plan
 from solvers.registry import get_backend
 
 
-BASELINE_LIMIT_S = 10.0  # per single-offer baseline solve; all of them together get at most the solve's limit
+BASELINE_LIMIT_S = 10.0  # per single-offer baseline solve; all of them together get what is left of the budget
+TIE_BREAK_SHARE = 0.15  # of the time limit, at most, for the tie-break's second solve
+BASELINE_SHARE = 0.15  # of the time limit kept back from the cost solve for the baselines
+FINISH_SHARE = 0.03  # of the time limit kept back for decoding and verification
+FINISH_S_PER_VAR = 1e-5  # and this many seconds per variable (decode and verify grow with the problem: L ~3 s)
+COMPLETE_MIN_S = 10.0  # the least time given to completing the constructive start (an LP: 0.02 s on M, 2-13 s on XL)
+COMPLETE_SHARE = 0.25  # ... or this share of the budget, if more
 
 
 @dataclass(frozen=True)
 class SolveSettings:
     solver: str | None = None  # None: policy.solver
-    time_limit_s: float | None = None  # None: policy.time_limit_s
+    time_limit_s: float | None = None  # None: policy.time_limit_s; the whole call's wall-clock budget
     allow_unmet: bool = False
     baselines: bool = True
     tie_break: bool = True
     calibration: object | None = None
+    started_at: float | None = None  # time.perf_counter() the budget counts from (the CLI: before its imports)
 
 
-def _run(f: Formulation, solver: str, time_limit: float, mip_gap: float) -> Solution:
+class _Budget:
+    """The wall-clock budget of one ``solve_scenario`` call: every stage takes its time from the same clock."""
+
+    def __init__(self, limit_s: float, started_at: float | None = None):
+        self.limit_s = limit_s
+        self.deadline = (time.perf_counter() if started_at is None else started_at) + limit_s
+        self.finish_s = 0.0  # decode + verify, estimated from the problem's size once it is built
+
+    def left(self) -> float:
+        return self.deadline - time.perf_counter()
+
+    def solver_limit(self, keep_share: float = 0.0, cap_s: float | None = None) -> float:
+        """Seconds a solve may take now: what is left, less ``keep_share`` of the budget kept for later stages and
+        the finishing reserve, at most ``cap_s``; never below a token 0.01 s (the solver then stops at once)."""
+        limit = self.left() - (keep_share + FINISH_SHARE) * self.limit_s - self.finish_s
+        if cap_s is not None:
+            limit = min(limit, cap_s)
+        return max(limit, 0.01)
+
+
+def _run(f: Formulation, solver: str, time_limit: float, mip_gap: float, start=None) -> Solution:
     backend = get_backend(solver, f.problem)
-    return backend.solve(f.problem, SolveOptions(time_limit_s=time_limit, mip_gap=mip_gap))
+    return backend.solve(f.problem, SolveOptions(time_limit_s=time_limit, mip_gap=mip_gap, start=start))
 
 
-def _solve_formulation(f: Formulation, solver: str, time_limit: float, mip_gap: float, tie_break: bool,
-                       extra_blocks=()) -> tuple[Formulation, Solution, str]:
-    """Solve for cost; then, if asked, a second solve among cost-optimal fleets for fewer GPUs and offers.
+def _complete_start(f: Formulation, solver: str, start, limit: float, mip_gap: float) -> Solution | None:
+    """The constructive start, its integer columns fixed, completed by the solver (the spot hedge's binaries and
+    routing: an LP, or a small MIP); a verified solution of f, or None when the completion found nothing (e.g. a
+    budget row the start breaks)."""
+    cols, vals = start
+    arr = f.problem.to_arrays()
+    fix = arr.integrality[cols]
+    fixed = f.problem.with_bounds(cols[fix], vals[fix], vals[fix])
+    done = _run_problem(fixed, solver, limit, mip_gap, (cols, vals))
+    if not done.has_values:
+        return None
+    sol = finalize_solution(f.problem, SolveOptions(mip_gap=mip_gap), solver=done.solver, claimed="feasible",
+                            x=done.values, seconds=done.solve_seconds)
+    return sol if sol.has_values else None
+
+
+def _fallback(completed: Solution, first: Solution, mip_gap: float) -> Solution:
+    """The completed start, reported as ``feasible`` with the first solve's proven bound, if it had one."""
+    note = (f"the solver found no plan within its limit ({first.message or first.status}); this is the constructive "
+            "start (cheapest non-spot option per workload), completed by the solver")
+    return finalize_solution(completed.problem, SolveOptions(mip_gap=mip_gap), solver=first.solver,
+                             claimed="feasible", x=completed.values, bound=first.bound,
+                             seconds=first.solve_seconds + completed.solve_seconds, message=note)
+
+
+def _run_problem(problem, solver: str, time_limit: float, mip_gap: float, start=None) -> Solution:
+    return get_backend(solver, problem).solve(problem, SolveOptions(time_limit_s=time_limit, mip_gap=mip_gap,
+                                                                    start=start))
+
+
+def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: float, tie_break: bool,
+                       extra_blocks=(), keep_share: float = 0.0, built_s: float = 0.0) -> tuple[Formulation, Solution, str]:
+    """Solve for cost (from the constructive start); then, if asked, a second, time-boxed solve among cost-optimal
+    fleets for fewer GPUs and offers, started from the cost solution.
 
     Returns the formulation whose columns the returned solution indexes (the tie-break problem has extra ones).
     """
-    t0 = time.perf_counter()
-    sol = _run(f, solver, time_limit, mip_gap)
+    tie_share = TIE_BREAK_SHARE if tie_break else 0.0
+    start, completed = greedy_start(f), None
+    if start is not None:
+        # completed first, so that the solver starts from a whole incumbent and a plan exists whatever it finds;
+        # always a plan: this may overrun a budget that enumerating and building already spent
+        completed = _complete_start(f, solver, start, max(budget.solver_limit(keep_share + tie_share),
+                                                          COMPLETE_MIN_S, COMPLETE_SHARE * budget.limit_s), mip_gap)
+        if completed is not None:
+            start = (np.arange(f.problem.n_vars), completed.values)
+    sol = _run(f, solver, budget.solver_limit(keep_share + tie_share), mip_gap, start)
+    if not sol.has_values and completed is None and start is not None and sol.status not in ("infeasible",
+                                                                                            "unbounded"):
+        # last resort, the only step allowed past the budget: the completion ran out of time (an overloaded machine)
+        completed = _complete_start(f, solver, start, max(budget.limit_s, 30.0), mip_gap)
+    if not sol.has_values and completed is not None:  # also against an "infeasible" claim: a verified point exists
+        sol = _fallback(completed, sol, mip_gap)
     if not (sol.has_values and tie_break):
         return f, sol, "" if tie_break else "off"
+    if budget.left() - (keep_share + FINISH_SHARE) * budget.limit_s - budget.finish_s < max(3 * built_s, 0.5):
+        return f, sol, "skipped: too little of the time budget left for the second solve"
     cost = sum(fleet_cost(f, sol.values).values())
     cap = cost + 1e-6 * max(1.0, abs(cost))
     g = build(f.scenario, f.options, f.horizon, allow_unmet=f.allow_unmet, extra_blocks=extra_blocks, cost_cap=cap)
-    remaining = max(1.0, time_limit - (time.perf_counter() - t0))
-    second = _run(g, solver, remaining, 0.0)
+    # the cost problem's columns come first in g, in the same order: the cost solution is g's start
+    limit = budget.solver_limit(keep_share, TIE_BREAK_SHARE * budget.limit_s)
+    second = _run(g, solver, limit, 0.0, (np.arange(f.problem.n_vars), sol.values))
     if not second.has_values:
-        return f, sol, f"skipped: the second solve ended {second.status}"
+        return f, sol, f"skipped: the second solve ended {second.status} within its {limit:.2g} s"
     merged = Solution(status=sol.status, objective=sum(fleet_cost(g, second.values).values()), bound=sol.bound,
                       gap=sol.gap, values=second.values, solver=sol.solver,
                       solve_seconds=sol.solve_seconds + second.solve_seconds, message=sol.message, problem=g.problem)
     among = ("cost-optimal fleets" if sol.status == "optimal"
              else "fleets no dearer than the incumbent (cost optimality not proven)")
     note = (f"fewest GPU-hours, then fewest offers, among {among}" if second.status == "optimal"
-            else f"second solve {second.status}: fewer GPUs found but not proven minimal")
+            else f"second solve stopped at its {limit:.2g} s limit ({second.status}): fewer GPUs found but not "
+                 "proven minimal")
     return g, merged, note
 
 
@@ -122,41 +202,53 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
                    progress: Callable[[str, dict], None] | None = None) -> Plan:
     """Solve, tie-break, decode, add baselines and verify. Raises InfeasibleError when nothing can serve.
 
+    The time limit is the call's wall-clock budget: enumerating options, building, the cost solve, the tie-break
+    (at most ``TIE_BREAK_SHARE`` of it) and the baselines (what is left) all come out of it; ``FINISH_SHARE`` is
+    kept for decoding and verification. A solve stopped by the limit returns its best verified plan as
+    ``feasible`` with bound and gap; SolverError only when no plan was found and infeasibility was not proven.
+
     ``progress(stage, info)``, when given, hears each stage as it starts: ``options``, ``building``,
     ``solving`` (solver, time_limit_s), ``baselines``, ``verification``, then ``done`` (status).
     """
     emit = progress or (lambda stage, info: None)
     s = loaded.scenario
     solver = settings.solver or s.policy.solver
-    time_limit = settings.time_limit_s or s.policy.time_limit_s
+    budget = _Budget(settings.time_limit_s or s.policy.time_limit_s, settings.started_at)
     emit("options", {"workloads": len(s.workloads), "offers": len(s.offers)})
     options = enumerate_options(loaded, settings.calibration)
     horizon = horizon or horizon_for(s)
     extra_blocks = (*extra_blocks, *hedge_blocks(s))  # the spot hedge (policy.spot); () without spot offers
     if not settings.allow_unmet:
-        reasons = explain_infeasible(s, options)
+        reasons = explain_infeasible(s, options, loaded.catalog)
         if reasons:
             raise InfeasibleError("no fleet can serve the demand", reasons)
     emit("building", {"options": len(options.deployments)})
-    f = build(s, options, horizon, allow_unmet=settings.allow_unmet, extra_blocks=extra_blocks)
-    emit("solving", {"solver": solver, "time_limit_s": time_limit})
-    f, sol, note = _solve_formulation(f, solver, time_limit, s.policy.mip_gap, settings.tie_break, extra_blocks)
+    t_build = time.perf_counter()
+    f = build(s, reduced_options(options, s, horizon), horizon, allow_unmet=settings.allow_unmet,
+              extra_blocks=extra_blocks)
+    built_s = time.perf_counter() - t_build
+    budget.finish_s = FINISH_S_PER_VAR * f.problem.n_vars
+    emit("solving", {"solver": solver, "time_limit_s": budget.limit_s})
+    keep = BASELINE_SHARE if settings.baselines else 0.0
+    f, sol, note = _solve_formulation(f, solver, budget, s.policy.mip_gap, settings.tie_break, extra_blocks, keep,
+                                      built_s)
     if sol.status in ("infeasible", "unbounded") or not sol.has_values:
         if sol.status == "infeasible":
-            reasons = explain_infeasible(s, options)
+            reasons = explain_infeasible(s, options, loaded.catalog)
             min_cost = None
             if s.policy.budget_usd_per_hour is not None:
                 free = s.model_copy(update={"policy": s.policy.model_copy(update={"budget_usd_per_hour": None})})
                 g = build(free, options, horizon, extra_blocks=extra_blocks)
-                alt = _run(g, solver, time_limit, s.policy.mip_gap)
+                alt = _run(g, solver, max(budget.solver_limit(), 1.0), s.policy.mip_gap)
                 min_cost = alt.objective if alt.has_values else None
             raise InfeasibleError("no fleet can serve the demand",
                                   reasons or explain_hedge(s, options, joint_reason(s, min_cost)))
         raise SolverError(f"{solver}: {sol.status}: {sol.message or 'no solution found within the time limit'}")
     plan = build_plan(f, sol, gpu_ids=_gpu_ids(loaded), tie_break=note)
     if settings.baselines:
-        emit("baselines", {"time_limit_s": time_limit})
-        plan = plan.model_copy(update={"baselines": tuple(baselines(loaded, options, horizon, solver, time_limit))})
+        emit("baselines", {"time_limit_s": budget.solver_limit()})
+        plan = plan.model_copy(update={"baselines": tuple(baselines(loaded, options, horizon, solver,
+                                                                    budget.solver_limit()))})
     emit("verification", {})
     verification = verify_plan(loaded, plan, allow_unmet=settings.allow_unmet, calibration=settings.calibration)
     emit("done", {"status": plan.status, "gap": plan.gap, "objective_usd_per_hour": plan.objective_usd_per_hour})

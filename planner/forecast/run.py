@@ -177,7 +177,7 @@ def _peak_reasons(loaded: LoadedScenario) -> list[str]:
     peak = s.model_copy(update={"workloads": tuple(
         w.model_copy(update={"requests_per_min": w.requests_per_min * max(max(growth[w.id]), 1e-9)})
         for w in s.workloads)})
-    reasons = explain_infeasible(peak, enumerate_options(loaded))
+    reasons = explain_infeasible(peak, enumerate_options(loaded), loaded.catalog)
     out = []
     for r in reasons:
         w = next((w.id for w in s.workloads if f"'{w.id}'" in r), None)

@@ -29,9 +29,6 @@ import math
 from dataclasses import dataclass, field
 from itertools import combinations
 
-from scipy.optimize import brentq
-from scipy.special import gammainc
-
 from planner.scenario.model import Offer, Scenario
 
 MAX_BREAKPOINTS = 2000  # expected down spot nodes the hedge expresses (one binary per breakpoint and period)
@@ -65,6 +62,8 @@ def node_weight(s: Scenario, o: Offer) -> float:
 
 def poisson_tail(k: int, mu: float) -> float:
     """P(Poisson(mu) > k)."""
+    from scipy.special import gammainc  # noqa: PLC0415 - scipy.special/optimize cost ~0.3 s; only spot plans need them
+
     return float(gammainc(k + 1, mu)) if mu > 0 else 0.0
 
 
@@ -127,6 +126,8 @@ class SpotRisk:
         i = 1
         while poisson_tail(i - 1, mu_max) > eps:
             # P(Poisson(mu) > i - 1) grows with mu from 0: its crossing of eps is mu_i
+            from scipy.optimize import brentq  # noqa: PLC0415 - see poisson_tail
+
             out.append(brentq(lambda m: poisson_tail(i - 1, m) - eps, 0.0, mu_max, xtol=1e-14, rtol=1e-12))
             i += 1
         return out

@@ -69,7 +69,7 @@ class Policy(Strict):
     """Planning policy: utilisation headroom, solver, limits, budget."""
 
     target_utilization: float = Field(0.8, gt=0, le=1, description="plan replicas at <= this share of capacity")
-    solver: SolverName = "cbc"
+    solver: SolverName = "highs"
     time_limit_s: float = Field(60.0, gt=0, le=MAX_TIME_LIMIT_S)
     mip_gap: float = Field(0.0, ge=0, lt=1)
     budget_usd_per_hour: float | None = Field(None, gt=0, le=MAX_USD)

@@ -1,0 +1,87 @@
+r"""A constructive start: every workload on its cheapest non-spot whole-GPU option, on whole nodes.
+
+For each period t and workload w with demand, every on-demand deployment d (no MIG) that can serve all of w's
+buckets needs
+
+    r_d = max(min_replicas_w, ceil( sum_b sigma_b lambda_{w,t} / (a_d cap_{d,b}) / rho ))
+
+replicas to carry the whole demand alone (``_replica_capacity`` with x_{d,b,t} = sigma_b lambda_{w,t}); the start
+picks the d of least r_d tp_d p_o / G_o (its share of node cost) among those whose offer still has room under
+``max_nodes``, then buys n_{o,t} = ceil(sum_d tp_d r_d / G_o) nodes of each offer (on reserved offers the owned
+nodes first, and m_{o,e} = the most any period of epoch e needs beyond them). Power-of-two TP degrees that
+divide G_o pack exactly (``planner.fleet.formulation``, ``_node_packing``), so this fleet satisfies every base
+row: demand, capacity, packing, caps, min_replicas, the node cuts (implied) and the non-spot floor (no spot).
+What it leaves open (the spot hedge's binaries and routing) the solver completes with these integers fixed.
+
+It is a start, never an answer: 15-50 % above the optimum on the benchmark instances. HiGHS takes it as its first
+incumbent (``SolveOptions.start``); ``planner.fleet.solve`` completes it itself when the solver found nothing.
+Returns None when some workload has no such option (MIG-only, spot-only, caps exhausted) or in ``plan forecast``
+(commitments), where the start would have to sign terms.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from planner.fleet.formulation import Formulation
+
+
+def greedy_start(f: Formulation) -> tuple[np.ndarray, np.ndarray] | None:
+    """(columns, values) of a feasible fleet of f's base rows (nodes, replicas, loads, MIG patterns), or None."""
+    if f.horizon.commitments is not None:
+        return None
+    p, s, T = f.problem, f.scenario, f.horizon.periods
+    rho = s.policy.target_utilization
+    offers = {o.id: o for o in s.offers}
+    by_w: dict[str, list] = {}
+    for d in f.options.deployments:
+        o = offers[d.offer]
+        if o.market != "spot" and not d.mig_profile:
+            by_w.setdefault(d.workload, []).append(d)
+    values: dict[tuple, float] = {}
+    for t, per in enumerate(T):
+        gpus_used: dict[str, int] = {}
+        for w in s.workloads:
+            demand = per.demand_rpm[w.id]
+            if demand <= 0 and w.min_replicas <= 0:
+                continue
+            shares = [b.share for b in w.buckets]
+            best = None
+            for d in by_w.get(w.id, []):
+                if any(sh > 0 and c <= 0 for sh, c in zip(shares, d.capacity_rpm)):
+                    continue
+                need = sum(sh * demand / (d.availability * c) for sh, c in zip(shares, d.capacity_rpm) if sh > 0)
+                r = max(w.min_replicas, math.ceil(need / rho - 1e-9))
+                if r * rho < need:  # the tolerance above must never under-provision
+                    r += 1
+                o = offers[d.offer]
+                if o.max_nodes is not None and gpus_used.get(o.id, 0) + r * d.tp > o.max_nodes * o.gpus_per_node:
+                    continue
+                cost = r * d.tp * o.price_usd_per_node_hour_effective * per.price_multiplier(o.id) / o.gpus_per_node
+                if best is None or cost < best[0]:
+                    best = (cost, d, r)
+            if best is None:
+                return None
+            _, d, r = best
+            gpus_used[d.offer] = gpus_used.get(d.offer, 0) + r * d.tp
+            values[("replicas", d.index, t)] = float(r)
+            if demand > 0:
+                for b, sh in enumerate(shares):
+                    if sh > 0:
+                        values[("load", d.index, b, t)] = sh * demand
+        for oid, g in gpus_used.items():
+            o = offers[oid]
+            n = math.ceil(g / o.gpus_per_node)
+            if o.market == "reserved":  # owned nodes first; one reserved count per epoch (the most any period needs)
+                key = ("reserved", oid, per.epoch)
+                values[key] = max(values.get(key, 0.0), float(max(0, n - o.owned_nodes)))
+            else:
+                values[("nodes", oid, t)] = float(n)
+    cols, vals = [], []
+    for block in ("nodes", "reserved", "replicas", "mig", "load", "unmet"):
+        for j in p.block_columns(block):
+            cols.append(int(j))
+            vals.append(values.get(p.var_key(int(j)), 0.0))
+    return np.asarray(cols, dtype=np.int64), np.asarray(vals, dtype=float)
