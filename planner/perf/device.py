@@ -59,7 +59,14 @@ class Device:
     compute_path: str          # "bf16", "fp8 W8A8", "fp8 weight-only", ...
     link_gbps: float           # one direction, per GPU, for the all-reduce (0 when tp == 1)
     link_kind: str             # "nvlink", "pcie" or "none"
-    gpu_share: float           # GPUs this replica occupies (tp, or c/7 of one GPU for MIG)
+    gpu_share: float           # GPUs this replica occupies (tp·dp, or c/7 of one GPU for MIG)
+    dp: int = 1                # attention data-parallel ranks, each a TP group of ``tp`` GPUs
+    ep: int = 1                # expert-parallel ranks; the routed experts are split over ep, each over dp·tp/ep
+
+    @property
+    def gpus(self) -> int:
+        """Whole GPUs of the replica (1 for a MIG instance)."""
+        return self.tp * self.dp
 
 
 def check_precision(precision: str) -> float:
@@ -137,14 +144,29 @@ def _compute_path(gpu: GpuSpec, precision: str, engine: str) -> tuple[float, str
     raise AssertionError(precision)  # check_precision ran first
 
 
+def check_parallel(tp: int, attention_dp: int, expert_parallel: int) -> None:
+    """InputError unless dp and ep are whole numbers >= 1 and ep divides the replica's tp·dp GPUs."""
+    for name, v in (("attention_dp", attention_dp), ("expert_parallel", expert_parallel)):
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise InputError(f"{name} must be a whole number >= 1, got {v!r}")
+    if (tp * attention_dp) % expert_parallel:
+        raise InputError(f"expert_parallel ({expert_parallel}) must divide the replica's GPUs "
+                         f"tp × attention_dp = {tp * attention_dp}")
+
+
 def make_device(gpu: GpuSpec, *, tp: int, mig_profile: str | None, precision: str, kv_dtype: str,
-                engine: str) -> Device | str:
+                engine: str, attention_dp: int = 1, expert_parallel: int = 1) -> Device | str:
     """The replica's per-GPU resources, or the reason it cannot be built (a 'cannot serve', not an error).
 
-    Raises InputError for nonsense arguments: unknown precision, tp not a power of two, unknown MIG profile.
+    A replica spans ``tp × attention_dp`` GPUs, all inside one NVLink domain (an EP/DP replica exchanges
+    tokens every MoE layer). Raises InputError for nonsense arguments: unknown precision, tp not a power of
+    two, unknown MIG profile, a non-positive dp/ep, ep not dividing the GPUs.
     """
     check_precision(precision)
     check_tp(tp)
+    check_parallel(tp, attention_dp, expert_parallel)
+    if mig_profile is not None and attention_dp * expert_parallel > 1:
+        return "attention data parallelism / expert parallelism needs whole GPUs, not a MIG slice"
     slot = mig_slot(gpu, mig_profile) if mig_profile is not None else None
     if engine == "trtllm" and gpu.arch == "cdna3":
         return f"TensorRT-LLM runs only on NVIDIA GPUs; {gpu.id} is AMD {gpu.arch}"
@@ -165,17 +187,19 @@ def make_device(gpu: GpuSpec, *, tp: int, mig_profile: str | None, precision: st
                       peak_bf16_tflops=gpu.tflops_bf16 * c / N_COMPUTE_SLICES, eta_key=eta_key,
                       compute_path=desc, link_gbps=0.0, link_kind="none", gpu_share=c / N_COMPUTE_SLICES)
     nvswitch = gpu.has_nvlink and gpu.nvlink_max_gpus >= 8
-    if tp == 1:
+    n = tp * attention_dp
+    what = f"tp={tp}" if attention_dp == 1 else f"tp={tp} × attention_dp={attention_dp} = {n} GPUs"
+    if n == 1:
         link, kind = 0.0, "none"
-    elif gpu.has_nvlink and tp <= gpu.nvlink_max_gpus:
+    elif gpu.has_nvlink and n <= gpu.nvlink_max_gpus:
         link, kind = gpu.nvlink_gbps / 2, "nvlink"  # catalog figure is both directions
     elif nvswitch:
-        return (f"tp={tp} exceeds the NVLink domain of {gpu.id} ({gpu.nvlink_max_gpus} GPUs); "
-                f"tensor parallelism across nodes is not modelled")
-    elif tp <= _MAX_HOST_GPUS:
+        return (f"{what} exceeds the NVLink domain of {gpu.id} ({gpu.nvlink_max_gpus} GPUs); "
+                f"parallelism across nodes is not modelled")
+    elif n <= _MAX_HOST_GPUS:
         link, kind = gpu.pcie_gbps, "pcie"
     else:
-        return f"tp={tp} exceeds the {_MAX_HOST_GPUS} PCIe GPUs one host holds ({gpu.id} has no NVLink switch)"
+        return f"{what} exceeds the {_MAX_HOST_GPUS} PCIe GPUs one host holds ({gpu.id} has no NVLink switch)"
     return Device(gpu_id=gpu.id, label=gpu.id, tp=tp, mem_gib=gpu.vram_gib_usable, bw_gbps=gpu.mem_bw_gbps,
                   peak_tflops=peak, peak_bf16_tflops=gpu.tflops_bf16, eta_key=eta_key, compute_path=desc,
-                  link_gbps=link, link_kind=kind, gpu_share=float(tp))
+                  link_gbps=link, link_kind=kind, gpu_share=float(n), dp=attention_dp, ep=expert_parallel)

@@ -244,19 +244,30 @@ def estimate(model: ModelSpec, gpu: GpuSpec, *, tp: int = 1, mig_profile: str | 
              prompt_tokens: int = 1000, output_tokens: int = 250, context_tokens: int | None = None,
              concurrency: int | None = None, ttft_slo_ms: float | None = None, tpot_slo_ms: float | None = None,
              ttft_percentile: float = 95.0, price_usd_per_hour: float | None = None,
-             calibration: Calibration | None = None) -> Estimate:
+             calibration: Calibration | None = None, attention_dp: int = 1,
+             expert_parallel: int = 1) -> Estimate:
     """Predict one replica. Never raises for 'cannot serve' (returns fits False / requests_per_min 0 with a
     reason); raises InputError for nonsense arguments (unknown precision/engine/kv dtype/MIG profile, tp not a
-    power of two, concurrency together with SLOs, ...)."""
+    power of two, concurrency together with SLOs, ...).
+
+    ``attention_dp`` ranks of ``tp`` GPUs each (one replica of ``tp × attention_dp`` GPUs in one NVLink
+    domain) each hold their own KV cache and 1/dp of the batch; ``expert_parallel`` splits the routed experts
+    over that many ranks (MoE models only; the experts are sharded over all the replica's GPUs)."""
     cal = calibration or default_calibration()
     eng = cal.engine(engine)
     _check_args(prompt_tokens, output_tokens, context_tokens, concurrency, ttft_slo_ms, tpot_slo_ms,
                 ttft_percentile, price_usd_per_hour)
     bpw = check_precision(precision)
     kv_name = resolve_kv_dtype(kv_dtype, precision, engine)
-    dev = make_device(gpu, tp=tp, mig_profile=mig_profile, precision=precision, kv_dtype=kv_name, engine=engine)
+    dev = make_device(gpu, tp=tp, mig_profile=mig_profile, precision=precision, kv_dtype=kv_name, engine=engine,
+                      attention_dp=attention_dp, expert_parallel=expert_parallel)
     if isinstance(dev, str):
         return _cannot(dev)
+    if expert_parallel > 1 and not model.is_moe:
+        return _cannot(f"expert_parallel={expert_parallel} needs a mixture-of-experts model; {model.id} is dense")
+    if expert_parallel > 1 and model.n_routed_experts % expert_parallel:
+        return _cannot(f"expert_parallel={expert_parallel} does not divide the {model.n_routed_experts} "
+                       f"routed experts of {model.id}")
     if tp > 1 and model.num_heads % tp:
         return _cannot(f"tp={tp} does not divide the {model.num_heads} attention heads of {model.id} "
                        f"(engines shard heads evenly)")
@@ -275,7 +286,7 @@ def estimate(model: ModelSpec, gpu: GpuSpec, *, tp: int = 1, mig_profile: str | 
     ctx = step_context(model, dev, bytes_per_weight=bpw, kv_bytes=KV_DTYPE_BYTES[kv_name], cal=cal, eng=eng)
     p = ttft_percentile / 100.0
     case = _Case(ctx=ctx, prompt=prompt_tokens, output=output_tokens, c_max=mem.max_concurrency,
-                 b_budget=max(1, int(eng.chunk_tokens * output_tokens // (prompt_tokens + output_tokens))),
+                 b_budget=max(1, int(eng.chunk_tokens * output_tokens // (prompt_tokens + output_tokens))) * dev.dp,
                  t_req_s=eng.t_request_ms * 1e-3, z=NormalDist().inv_cdf(p), p=p)
     slo_mode = ttft_slo_ms is not None or tpot_slo_ms is not None
     reason = None
@@ -319,6 +330,8 @@ def _terms(case: _Case, dev: Device, mem, vals: dict[str, float], conc: int, slo
     terms = {
         "gpus_per_replica": dev.gpu_share,
         "tp": float(dev.tp),
+        "attention_dp": float(dev.dp),
+        "expert_parallel": float(dev.ep),
         "mem_gib_per_gpu": dev.mem_gib,
         "mem_bw_gbps_per_gpu": dev.bw_gbps,
         "gemm_peak_tflops_per_gpu": dev.peak_tflops,

@@ -64,6 +64,7 @@ class ModelShape:
     attn_dec: float         # attention FLOP per (token × context token × layer), decode
     attn_pf: float          # same, prefill
     q_heads: int
+    moe_layers: int = 0
 
 
 @functools.lru_cache(maxsize=512)
@@ -90,7 +91,7 @@ def model_shape(m: ModelSpec) -> ModelShape:
         n_experts=m.n_routed_experts, k_experts=m.experts_per_token, p_active_body=active_body,
         p_active_experts=moe_layers * m.experts_per_token * p_e,
         lm_head=lm_head, attn_dec=m.num_heads * (2.0 * d_qk_dec + 2.0 * d_v_dec),
-        attn_pf=m.num_heads * (2.0 * d_qk_pf + 2.0 * d_v_pf), q_heads=m.num_heads)
+        attn_pf=m.num_heads * (2.0 * d_qk_pf + 2.0 * d_v_pf), q_heads=m.num_heads, moe_layers=moe_layers)
 
 
 def experts_touched(shape: ModelShape, tokens: np.ndarray) -> np.ndarray:
@@ -156,25 +157,36 @@ def effective_context(model: ModelSpec, context: float) -> float:
 
 def step_time(ctx: StepContext, decode_seqs, prefill_tokens, decode_context: float,
               prefill_context: float) -> dict[str, np.ndarray]:
-    """Seconds of one step, with every term of the formula above (arrays broadcast together)."""
-    s, tp = ctx.shape, ctx.dev.tp
+    """Seconds of one step, with every term of the formula above (arrays broadcast together).
+
+    ``decode_seqs`` and ``prefill_tokens`` are the replica's totals; with ``dp`` attention ranks each rank
+    runs 1/dp of them (balanced), and the routed experts see all of them.
+    """
+    s, tp, dp, ep = ctx.shape, ctx.dev.tp, ctx.dev.dp, ctx.dev.ep
+    gpus = tp * dp
     b = np.asarray(decode_seqs, dtype=float)
     t = np.asarray(prefill_tokens, dtype=float)
     n = b + t
-    w_bytes = ctx.bytes_per_weight * (s.p_fixed + s.p_expert * experts_touched(s, n)) / tp
+    b_r, n_r = b / dp, n / dp   # per attention rank
+    w_bytes = ctx.bytes_per_weight * (s.p_fixed / tp + s.p_expert * experts_touched(s, n) / gpus)
     t_w = w_bytes / ctx.bw_eff
-    t_gc = ((2.0 * (s.p_active_body - s.p_active_experts) * n + 2.0 * s.lm_head * b) / ctx.gemm_eff
-            + 2.0 * s.p_active_experts * n / ctx.moe_eff) / tp
+    t_gc = ((2.0 * (s.p_active_body - s.p_active_experts) * n_r + 2.0 * s.lm_head * b_r) / tp / ctx.gemm_eff
+            + 2.0 * s.p_active_experts * n / gpus / ctx.moe_eff)
     seq_kv = kv_bytes_per_sequence(ctx.model, ctx.kv_bytes, tp, max(1, int(round(decode_context))))
-    t_kv = b * seq_kv / ctx.bw_eff
+    t_kv = b_r * seq_kv / ctx.bw_eff
     heads_tp = min(tp, s.q_heads)
     c_eff = effective_context(ctx.model, decode_context)
     p_eff = effective_context(ctx.model, prefill_context)
-    t_ac = (b * c_eff * s.attn_dec + t * p_eff * s.attn_pf) * s.layers / heads_tp / ctx.attn_eff
-    if tp > 1:
-        t_comm = 2 * s.layers * (ctx.t_ar_s + 2.0 * (tp - 1) / tp * n * s.hidden * 2.0 / ctx.link_eff)
-    else:
-        t_comm = np.zeros_like(n)
+    t_ac = (b_r * c_eff * s.attn_dec + t / dp * p_eff * s.attn_pf) * s.layers / heads_tp / ctx.attn_eff
+    t_comm = np.zeros_like(n)
+    moe_layers = s.moe_layers
+    if tp > 1:  # attention output all-reduce in every layer; the MLP one too where the MLP is tensor-parallel
+        ar_layers = s.layers + (s.layers - moe_layers if (dp > 1 or ep > 1) else s.layers)
+        t_comm = t_comm + ar_layers * (ctx.t_ar_s + 2.0 * (tp - 1) / tp * n_r * s.hidden * 2.0 / ctx.link_eff)
+    if gpus > 1 and (dp > 1 or ep > 1) and moe_layers:
+        # all-to-all dispatch + combine: each GPU sends its tokens' k expert copies, (gpus-1)/gpus leave it
+        a2a_bytes = 2.0 * n / gpus * s.k_experts * s.hidden * 2.0 * (gpus - 1) / gpus
+        t_comm = t_comm + moe_layers * (2.0 * ctx.t_ar_s + a2a_bytes / ctx.link_eff)
     t_gemm = smooth_max(t_w, t_gc, ctx.p)
     t_attn = smooth_max(t_kv, t_ac, ctx.p)
     fixed = s.layers * ctx.t_layer_s + ctx.t_step_s
