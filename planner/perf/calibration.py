@@ -62,7 +62,12 @@ CONSTANT_BOUNDS: dict[str, tuple[float, float]] = {
 }
 ENGINE_BOUNDS: dict[str, tuple[float, float]] = {
     "speed": (0.4, 1.6),
-    "t_request_ms": (0.0, 50.0),
+    "t_request_ms": (0.0, 400.0),
+    "t_step_ms": (0.0, 20.0),
+    "t_layer_us": (0.0, 150.0),
+    "t_ar_us": (2.0, 100.0),
+    "moe_speed": (0.1, 1.5),
+    "phase": (0.0, 0.5),
 }
 GPU_SPEED_BOUNDS = (0.5, 1.5)
 
@@ -83,6 +88,13 @@ class EngineFactors(_Frozen):
         "total", description="total: KV = util*VRAM - weights - workspace (vLLM, SGLang); "
                              "free: KV = util*(VRAM - weights - workspace) (TensorRT-LLM)")
     chunk_tokens: int = Field(8192, ge=64, description="prefill tokens per scheduler step (chunked prefill)")
+    t_layer_us: float | None = Field(None, ge=0, description="fixed time per layer per step (None: the "
+                                                             "calibration's t_layer_us)")
+    t_ar_us: float | None = Field(None, ge=0, description="latency of one NVLink all-reduce with this engine's "
+                                                          "kernels (None: the calibration's t_ar_nvlink_us)")
+    moe_speed: float = Field(1.0, gt=0, description="multiplies eta_moe: this engine's grouped-expert GEMMs")
+    phase: float = Field(0.0, ge=0, le=0.5, description="closed loop: share of the other clients' prompts "
+                                                         "arriving in phase with one (benchmark burstiness)")
     source: str = ""
 
 
@@ -118,6 +130,8 @@ class Calibration(_Frozen):
     t_layer_us: float = Field(10.0, ge=0, description="fixed time per transformer layer per step")
     t_ar_nvlink_us: float = Field(8.0, ge=0, description="latency of one all-reduce over NVLink")
     t_ar_pcie_us: float = Field(30.0, ge=0, description="latency of one all-reduce over PCIe")
+    t_ar_network_us: float = Field(30.0, ge=0, description="latency of one collective across NVLink domains "
+                                                           "(InfiniBand/RoCE, multi-node replicas only)")
     workspace_gib: float = Field(1.0, ge=0, description="per-GPU base reserve (context, graphs, NCCL)")
     engines: dict[str, EngineFactors] = Field(default_factory=_default_engines)
     gpu_speed: dict[str, float] = Field(

@@ -21,6 +21,8 @@ fp4        0.5625             FP4 peak (NVFP4) on Blackwell only; refused elsewh
 
 Tensor parallelism: ``tp`` must be a power of two (else InputError). A replica cannot use more GPUs than
 one NVLink domain on NVSwitch parts (SXM/OAM): that would be multi-node TP, which is not modelled.
+With ``allow_multi_node`` a replica may span whole NVLink domains (``tp × dp`` a multiple of the domain); its
+collectives are then charged at the scale-out network's ``SCALEOUT_GBPS_PER_GPU`` (one 400 Gb/s NIC per GPU).
 PCIe cards (no NVLink, or 2/4-GPU bridges) may use up to 8 GPUs of one host; traffic that leaves the bridge
 goes over PCIe, so the all-reduce is charged at ``pcie_gbps`` (about 14x slower than NVLink).
 """
@@ -41,6 +43,9 @@ KV_DTYPES = ("auto", *KV_DTYPE_BYTES)
 GIB = float(1 << 30)
 
 _MAX_HOST_GPUS = 8
+# Scale-out network per GPU between NVLink domains (multi-node replicas, only when asked for): one 400 Gb/s
+# ConnectX-7 NIC per GPU in DGX/HGX H100, H200 and B200 systems (NVIDIA DGX B200 and DGX H100 datasheets)
+SCALEOUT_GBPS_PER_GPU = 50.0
 _FP8_ARCHS = ("ada", "hopper", "blackwell", "cdna3")
 
 
@@ -58,7 +63,7 @@ class Device:
     eta_key: str               # which calibration efficiency applies to GEMMs
     compute_path: str          # "bf16", "fp8 W8A8", "fp8 weight-only", ...
     link_gbps: float           # one direction, per GPU, for the all-reduce (0 when tp == 1)
-    link_kind: str             # "nvlink", "pcie" or "none"
+    link_kind: str             # "nvlink", "network" (several NVLink domains), "pcie" or "none"
     gpu_share: float           # GPUs this replica occupies (tp·dp, or c/7 of one GPU for MIG)
     dp: int = 1                # attention data-parallel ranks, each a TP group of ``tp`` GPUs
     ep: int = 1                # expert-parallel ranks; the routed experts are split over ep, each over dp·tp/ep
@@ -155,7 +160,8 @@ def check_parallel(tp: int, attention_dp: int, expert_parallel: int) -> None:
 
 
 def make_device(gpu: GpuSpec, *, tp: int, mig_profile: str | None, precision: str, kv_dtype: str,
-                engine: str, attention_dp: int = 1, expert_parallel: int = 1) -> Device | str:
+                engine: str, attention_dp: int = 1, expert_parallel: int = 1,
+                allow_multi_node: bool = False) -> Device | str:
     """The replica's per-GPU resources, or the reason it cannot be built (a 'cannot serve', not an error).
 
     A replica spans ``tp × attention_dp`` GPUs, all inside one NVLink domain (an EP/DP replica exchanges
@@ -193,6 +199,8 @@ def make_device(gpu: GpuSpec, *, tp: int, mig_profile: str | None, precision: st
         link, kind = 0.0, "none"
     elif gpu.has_nvlink and n <= gpu.nvlink_max_gpus:
         link, kind = gpu.nvlink_gbps / 2, "nvlink"  # catalog figure is both directions
+    elif nvswitch and allow_multi_node and n % gpu.nvlink_max_gpus == 0:
+        link, kind = SCALEOUT_GBPS_PER_GPU, "network"
     elif nvswitch:
         return (f"{what} exceeds the NVLink domain of {gpu.id} ({gpu.nvlink_max_gpus} GPUs); "
                 f"parallelism across nodes is not modelled")

@@ -160,3 +160,25 @@ def memory_plan(model: ModelSpec, dev: Device, *, bytes_per_weight: float, kv_by
                       kv_capacity_tokens=cap_tokens if reason is None else max(cap_tokens, 0),
                       kv_limited_concurrency=max(kv_conc, 0), max_concurrency=max(max_conc, 0) if reason is None else 0,
                       fits=reason is None, reason=reason)
+
+
+def paged_concurrency(model: ModelSpec, kv_bytes: float, tp: int, pool_gib: float, prompt_tokens: int,
+                      output_tokens: int) -> int:
+    """Sequences one paged KV pool (vLLM, SGLang, TensorRT-LLM allocate blocks as tokens arrive) holds at once.
+
+    A sequence's live context runs from I to I + O while it decodes, I + O/2 on average, uniform with variance
+    O²/12. Admitting B sequences, the live tokens sum to B·(I + O/2) with standard deviation O·√(B/12); the
+    engine preempts (recomputes) a sequence when the sum outgrows the pool. We admit the largest B whose sum
+    stays within the pool one standard deviation above its mean::
+
+        B·k_s(I + O/2) + k_t·O·√(B/12) <= F    →   √B = (−β + √(β² + 4·k̄·F)) / (2·k̄),  β = k_t·O/√12
+
+    (k̄ = k_s(I + O/2) bytes, k_t bytes per token over all layers, F the pool). Preemptions beyond that
+    margin are not charged separately: the margin stands in for them.
+    """
+    pool = max(0.0, pool_gib) * GIB
+    k_mean = kv_bytes_per_sequence(model, kv_bytes, tp, max(1, int(round(prompt_tokens + output_tokens / 2.0))))
+    k_tok = kv_bytes_per_token(model, kv_bytes, tp)
+    beta = k_tok * output_tokens / math.sqrt(12.0)
+    root = (-beta + math.sqrt(beta * beta + 4.0 * k_mean * pool)) / (2.0 * k_mean)
+    return int(root * root)

@@ -128,15 +128,16 @@ def step_context(model: ModelSpec, dev: Device, *, bytes_per_weight: float, kv_b
     """Pre-multiply the constants so that :func:`step_time` is a handful of array operations."""
     eta_c = getattr(cal, dev.eta_key)
     speed = eng.speed * cal.gpu_speed.get(dev.gpu_id, 1.0)
-    t_ar = cal.t_ar_nvlink_us if dev.link_kind == "nvlink" else cal.t_ar_pcie_us
+    t_ar = {"nvlink": eng.t_ar_us if eng.t_ar_us is not None else cal.t_ar_nvlink_us,
+            "network": cal.t_ar_network_us}.get(dev.link_kind, cal.t_ar_pcie_us)
     return StepContext(
         model=model, shape=model_shape(model), dev=dev, bytes_per_weight=bytes_per_weight, kv_bytes=kv_bytes,
         eng=eng, bw_eff=dev.bw_gbps * 1e9 * min(1.0, cal.eta_bw * speed),
         gemm_eff=dev.peak_tflops * 1e12 * min(1.0, eta_c * speed),
-        moe_eff=dev.peak_tflops * 1e12 * min(1.0, eta_c * speed) * cal.eta_moe,
+        moe_eff=dev.peak_tflops * 1e12 * min(1.0, eta_c * speed * cal.eta_moe * eng.moe_speed),
         attn_eff=dev.peak_bf16_tflops * 1e12 * min(1.0, cal.eta_attn * speed),
-        p=cal.roofline_p, t_layer_s=cal.t_layer_us * 1e-6, t_step_s=eng.t_step_ms * 1e-3, t_ar_s=t_ar * 1e-6,
-        link_eff=dev.link_gbps * 1e9 * (cal.eta_pcie if dev.link_kind == "pcie" else cal.eta_link))
+        p=cal.roofline_p, t_layer_s=(cal.t_layer_us if eng.t_layer_us is None else eng.t_layer_us) * 1e-6, t_step_s=eng.t_step_ms * 1e-3, t_ar_s=t_ar * 1e-6,
+        link_eff=dev.link_gbps * 1e9 * (cal.eta_pcie if dev.link_kind == "pcie" else cal.eta_link))  # noqa: E501
 
 
 def smooth_max(a: np.ndarray, b: np.ndarray, p: float) -> np.ndarray:
@@ -205,3 +206,49 @@ def prefill_time(ctx: StepContext, prompt_tokens: int, decode_seqs=0.0, extra_to
     chunks = np.maximum(1.0, np.ceil(total_tokens / budget))
     step = step_time(ctx, b, total_tokens / chunks, decode_context, prompt_tokens / 2.0)
     return chunks * step["total"]
+
+
+def step_fn(ctx: StepContext, decode_context: float, prefill_context: float):
+    """``(b, t) -> seconds``: the total of :func:`step_time` with every coefficient that does not depend on
+    ``b`` and ``t`` computed once (the queueing fixed point evaluates it dozens of times per estimate)."""
+    s, tp, dp, ep = ctx.shape, ctx.dev.tp, ctx.dev.dp, ctx.dev.ep
+    gpus = tp * dp
+    w_fixed = ctx.bytes_per_weight * s.p_fixed / tp / ctx.bw_eff
+    w_exp = ctx.bytes_per_weight * s.p_expert / gpus / ctx.bw_eff
+    e, k = s.n_experts, s.k_experts
+    keep = (1.0 - k / e) if e else 1.0
+    g_n = 2.0 * (s.p_active_body - s.p_active_experts) / dp / tp / ctx.gemm_eff + 2.0 * s.p_active_experts / gpus / ctx.moe_eff
+    g_b = 2.0 * s.lm_head / dp / tp / ctx.gemm_eff
+    seq_kv = kv_bytes_per_sequence(ctx.model, ctx.kv_bytes, tp, max(1, int(round(decode_context))))
+    kv_b = seq_kv / dp / ctx.bw_eff
+    heads_tp = min(tp, s.q_heads)
+    a_b = effective_context(ctx.model, decode_context) * s.attn_dec * s.layers / heads_tp / ctx.attn_eff / dp
+    a_t = effective_context(ctx.model, prefill_context) * s.attn_pf * s.layers / heads_tp / ctx.attn_eff / dp
+    c0, c_n = 0.0, 0.0
+    if tp > 1:
+        ar_layers = s.layers + (s.layers - s.moe_layers if (dp > 1 or ep > 1) else s.layers)
+        c0 += ar_layers * ctx.t_ar_s
+        c_n += ar_layers * 2.0 * (tp - 1) / tp / dp * s.hidden * 2.0 / ctx.link_eff
+    if gpus > 1 and (dp > 1 or ep > 1) and s.moe_layers:
+        c0 += s.moe_layers * 2.0 * ctx.t_ar_s
+        c_n += s.moe_layers * 2.0 / gpus * k * s.hidden * 2.0 * (gpus - 1) / gpus / ctx.link_eff
+    fixed = s.layers * ctx.t_layer_s + ctx.t_step_s + c0
+    p = ctx.p
+    moe = bool(e)
+
+    def f(b, t):
+        n = b + t
+        t_w = w_fixed + (w_exp * e * (1.0 - keep ** n) if moe else 0.0)
+        t_g = g_n * n + g_b * b
+        t_kv = kv_b * b
+        t_a = a_b * b + a_t * t
+        if math.isfinite(p):
+            hi = np.maximum(np.maximum(t_w, t_g), 1e-300)
+            gem = hi * ((t_w / hi) ** p + (t_g / hi) ** p) ** (1.0 / p)
+            hi2 = np.maximum(np.maximum(t_kv, t_a), 1e-300)
+            att = hi2 * ((t_kv / hi2) ** p + (t_a / hi2) ** p) ** (1.0 / p)
+        else:
+            gem, att = np.maximum(t_w, t_g), np.maximum(t_kv, t_a)
+        return gem + att + c_n * n + fixed
+
+    return f
