@@ -173,12 +173,14 @@ def paged_concurrency(model: ModelSpec, kv_bytes: float, tp: int, pool_gib: floa
 
         B·k_s(I + O/2) + k_t·O·√(B/12) <= F    →   √B = (−β + √(β² + 4·k̄·F)) / (2·k̄),  β = k_t·O/√12
 
-    (k̄ = k_s(I + O/2) bytes, k_t bytes per token over all layers, F the pool). Preemptions beyond that
-    margin are not charged separately: the margin stands in for them.
+    (k̄ = k_s(I + O/2) bytes, k_t bytes per token over all layers, F the pool), and never fewer than
+    ``floor(F / k_s(I + O))`` (every sequence at its full context fits: no preemption at all). Preemptions
+    beyond the margin are not charged separately: the margin stands in for them.
     """
     pool = max(0.0, pool_gib) * GIB
     k_mean = kv_bytes_per_sequence(model, kv_bytes, tp, max(1, int(round(prompt_tokens + output_tokens / 2.0))))
     k_tok = kv_bytes_per_token(model, kv_bytes, tp)
     beta = k_tok * output_tokens / math.sqrt(12.0)
     root = (-beta + math.sqrt(beta * beta + 4.0 * k_mean * pool)) / (2.0 * k_mean)
-    return int(root * root)
+    k_full = kv_bytes_per_sequence(model, kv_bytes, tp, prompt_tokens + output_tokens)
+    return max(int(root * root), int(pool // k_full))  # full reservation never preempts: never fewer

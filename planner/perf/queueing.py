@@ -15,9 +15,9 @@ scheduler, read ``K − b/r`` for ``K − b``, ``X/r`` for the arrivals of one r
 chunk step is charged as every rank carrying one chunk, the busy case)::
 
     b         = X·(O − 1)·τ̄, at least 1                decoding sequences (Little's law on the decode phase)
-    q         = min(1, X·n·τ̄)                          share of steps that carry a chunk of I/n tokens
+    q         = min(1, a·X·n·τ̄)                        share of steps that carry another request's chunk
     τ̄ (TPOT)  = (1 − q)·τ(b, 0) + q·τ(b, I/n)          the mean step: what a decoding sequence sees per token
-              = min(τ(b, 0)/(1 − ρ), τ(b, I/n))        (solving the two lines above; ρ below)
+              = min(τ(b, 0)/(1 − a·ρ), τ(b, I/n))      (solving the two lines above; ρ and a below)
 
 Prefill as a queue (M/D/1 on the prefill work). The work one prompt adds to the loop is
 ``S = n·(τ(b, I/n) − τ(b, 0))``, the prefill path's utilisation ``ρ = X·S``. A new prompt first lands in a
@@ -87,6 +87,10 @@ def _state(step: StepFn, loop: Loop, x: np.ndarray, conc: np.ndarray, passes: in
     i, o, r = float(loop.prompt), float(loop.output), float(loop.ranks)
     in_svc = np.minimum(conc, loop.c_max)
     m = len(x)
+    if loop.closed:  # a client's own previous request is never ahead of it
+        others = np.clip((conc - 1.0) / np.maximum(conc, 1.0), 0.0, 1.0)
+    else:            # Poisson: busy with probability ~ the load (one slot), fully once C >= 1
+        others = np.clip(conc, 0.0, 1.0)
     if tau is None:
         tau = step(np.minimum(in_svc, 1.0), np.zeros_like(x))
     for _ in range(passes):
@@ -98,13 +102,10 @@ def _state(step: StepFn, loop: Loop, x: np.ndarray, conc: np.ndarray, passes: in
         t0, t1 = both[:m], both[m:]
         s = n * np.maximum(t1 - t0, 0.0) / r
         rho = np.clip(x * s, 0.0, 0.999)
-        # τ = (1 − q)·t0 + q·t1 with q = X·n·τ/r  ⇒  τ = t0 / (1 − ρ), at most t1 (every step carries a chunk)
-        tau = np.minimum(t0 / (1.0 - rho), np.maximum(t1, t0))
-    q = np.clip(x / r * n * tau, 0.0, 1.0)
-    if loop.closed:  # a client's own previous request is never ahead of it
-        others = np.clip((conc - 1.0) / np.maximum(conc, 1.0), 0.0, 1.0)
-    else:            # Poisson: busy with probability ~ the load (one slot), fully once C >= 1
-        others = np.clip(conc, 0.0, 1.0)
+        # τ = (1 − q)·t0 + q·t1 with q = a·X·n·τ/r (other requests' chunks: a decoding sequence's own prefill
+        # came before its first token)  ⇒  τ = t0 / (1 − a·ρ), at most t1 (every step carries a chunk)
+        tau = np.minimum(t0 / (1.0 - others * rho), np.maximum(t1, t0))
+    q = np.clip(others * x / r * n * tau, 0.0, 1.0)
     w_pf = rho * s / (2.0 * (1.0 - rho)) * others + loop.phase * np.maximum(conc - 1.0, 0.0) * s
     residual = 0.5 * tau * others
     prefill = n * t1
