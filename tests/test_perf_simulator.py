@@ -158,3 +158,25 @@ def test_more_concurrency_never_lowers_ttft_much(c, prompt, out, seed):
     low = simulate_replica(f, concurrency=c, **kw)
     high = simulate_replica(f, concurrency=2 * c, **kw)
     assert high.ttft_mean_ms >= 0.9 * low.ttft_mean_ms     # 10 %: staggered starts differ between runs
+
+
+def test_cli_simulate_shows_both():
+    from typer.testing import CliRunner
+
+    from planner.cli import app
+
+    runner = CliRunner()
+    args = ["estimate", "-m", "llama-3.1-8b", "-g", "h100", "--concurrency", "8", "--prompt-tokens", "500",
+            "--output-tokens", "50", "--simulate"]
+    r = runner.invoke(app, [*args, "--format", "json"])
+    assert r.exit_code == 0, r.output
+    import json
+
+    data = json.loads(r.stdout)
+    sim = data["simulated"]
+    assert sim["mode"] == "closed" and sim["requests"] > 0
+    assert sim["tpot_mean_ms"] == pytest.approx(data["tpot_ms"], rel=0.25)
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0 and "Analytic vs simulated" in r.stdout and "preemptions" in r.stdout
+    r = runner.invoke(app, ["estimate", "-m", "llama-3.1-8b", "--all-gpus", "--simulate"])
+    assert r.exit_code == 2 and "--simulate runs one replica" in r.stderr
