@@ -432,7 +432,15 @@ IMPORTED = {
     "llama-4-maverick-17b-128e": "meta-llama--Llama-4-Maverick-17B-128E-Instruct",
 }
 _NOT_ARCH = {"id", "name", "hf_id", "aliases", "published_total_params_b", "published_active_params_b", "source",
-             "as_of", "notes"}
+             "as_of", "notes", "confidence"}
+
+
+@pytest.mark.parametrize("model", MODELS, ids=MODEL_IDS)
+def test_a_model_below_high_confidence_says_why(model):
+    assert (model.confidence == "high") == ("confidence medium" not in model.notes)
+    # the approximated features are exactly the ones the row carries
+    if model.linear_attention_layers or model.sparse_attention_topk or "chunked" in model.notes:
+        assert model.confidence == "medium"
 
 
 @pytest.mark.parametrize("model_id", sorted(IMPORTED))

@@ -117,6 +117,9 @@ class ModelSpec(_Record):
     published_active_params_b: float = Field(gt=0)
     source: str = Field(min_length=1)
     as_of: str = Field(min_length=4)
+    confidence: Literal["high", "medium", "low"] = Field(
+        "high", description="how far the performance model can trust the row: high = config.json facts the model "
+                            "uses as they are; medium = an architecture feature approximated (see notes)")
     notes: str = ""
 
     @property
