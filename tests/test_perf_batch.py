@@ -63,6 +63,8 @@ BAD_ROWS = [
     ("llama-3.1-8b,tpu,1,bf16,vllm,1000,200,4", "unknown GPU 'tpu'"),
     ("llama-3.1-405b,l4,1,bf16,vllm,1000,200,4", "does not fit"),
     ("llama-3.1-8b,h100,1,bf16,,1000,200,4", "engine: empty"),
+    ("/dev/zero,h100,1,bf16,vllm,1000,200,4", "not a config.json file"),     # never read an endless file
+    ("missing/config.json,h100,1,bf16,vllm,1000,200,4", "not a config.json file"),
 ]
 
 

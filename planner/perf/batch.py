@@ -23,7 +23,8 @@ predictions; the batch never stops on one row. Only a file that is not a CSV wit
 ``InputError``.
 
 Bounds (so a hostile file costs bounded time and memory): at most ``MAX_ROWS`` rows and ``MAX_BYTES`` bytes;
-integers at most ``MAX_INT`` (tokens) and ``MAX_PARALLEL`` (tp, attention_dp, expert_parallel).
+integers at most ``MAX_INT`` (tokens) and ``MAX_PARALLEL`` (tp, attention_dp, expert_parallel); a model path
+must be a regular file (or a folder holding ``config.json``) of at most ``MAX_CONFIG_BYTES``.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ MAX_ROWS = 100_000
 MAX_BYTES = 64 * 1024 * 1024
 MAX_INT = 10_000_000
 MAX_PARALLEL = 1024
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
 
 def read_batch(path: str | Path) -> tuple[list[str], list[dict[str, str]]]:
@@ -164,7 +166,12 @@ def _resolve_model(cell: str, catalog: Catalog, base: Path | None, cache: dict[s
         spec = catalog.model(cell)
     elif cell.lower().endswith(".json") or _exists(cell, base):  # a config.json, or a folder holding one
         from planner.catalog.hf_config import model_from_hf_config  # noqa: PLC0415
-        spec = model_from_hf_config(_path(cell, base))
+        path = _path(cell, base)
+        path = path / "config.json" if path.is_dir() else path
+        if not path.is_file() or path.stat().st_size > MAX_CONFIG_BYTES:
+            raise _RowError(f"model: {cell!r:.80} is not a catalog model, and not a config.json file of at most "
+                            f"{MAX_CONFIG_BYTES:,} bytes")
+        spec = model_from_hf_config(path)
     else:
         catalog.model(cell)  # raises CatalogError with the suggestions
         raise AssertionError("unreachable")
