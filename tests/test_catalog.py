@@ -491,3 +491,37 @@ def test_linear_attention_mean_keeps_the_total():
     # linear: 4096·(2·2048 + 2·8192) + 4096·128 + (2·2048 + 8192)·4 + 8192·4096 = 118,013,952
     assert lin == 118_013_952
     assert m.layers * attention_params_per_layer(m) == pytest.approx(15 * full + 45 * lin, abs=1)
+
+
+# Unsupported variants of the new families are refused with the file and the key, never guessed.
+def _edited(tmp_path, name, edit):
+    import json
+    data = json.loads((CONFIGS / f"{name}.json").read_text())
+    edit(data.get("text_config", data))
+    p = tmp_path / "config.json"
+    p.write_text(json.dumps(data))
+    return p
+
+
+@pytest.mark.parametrize("name, edit, words", [
+    ("MiniMaxAI--MiniMax-M2.5", lambda c: c.update(shared_intermediate_size=1536), "shared_intermediate_size"),
+    ("Qwen--Qwen3.5-397B-A17B", lambda c: c.update(shared_expert_intermediate_size=2048), "differs from"),
+    ("Qwen--Qwen3.5-397B-A17B", lambda c: c.pop("linear_num_value_heads"), "linear_num_value_heads"),
+    ("zai-org--GLM-5", lambda c: c.pop("index_head_dim"), "index_head_dim"),
+], ids=["minimax-shared", "qwen3.5-shared-width", "qwen3.5-linear-key", "glm5-index"])
+def test_unsupported_variants_name_the_key(tmp_path, name, edit, words):
+    from planner.catalog.hf_config import model_from_hf_config
+    with pytest.raises(CatalogError, match=words):
+        model_from_hf_config(_edited(tmp_path, name, edit))
+
+
+def test_llama4_interleave_step_sets_the_dense_layer_count(tmp_path):
+    from planner.catalog.hf_config import model_from_hf_config
+    # step 4 on 48 layers: MoE on layers 3, 7, ..., 47 (12), dense elsewhere (36)
+    m = model_from_hf_config(_edited(tmp_path, "meta-llama--Llama-4-Maverick-17B-128E-Instruct",
+                                     lambda c: c.update(interleave_moe_layer_step=4)))
+    assert m.first_dense_layers == 36 and m.intermediate_size == 16384
+    # an explicit no_rope_layers list overrides the every-4th rule: 1 = RoPE (chunked) layer
+    m = model_from_hf_config(_edited(tmp_path, "meta-llama--Llama-4-Scout-17B-16E-Instruct",
+                                     lambda c: c.update(no_rope_layers=[1, 0] * 24)))
+    assert (m.sliding_window, m.sliding_window_layers) == (8192, 24)
