@@ -55,6 +55,8 @@ _EPILOG = """Examples:
 
   plan estimate --model llama-3.1-8b --gpu h100 --concurrency 32 --simulate
 
+  plan estimate --model deepseek-r1 --gpu h200 --tp 1 --attention-dp 8 --expert-parallel 8 --precision fp8 --engine sglang
+
   plan estimate --batch configs.csv --format csv --out results.csv
     (columns: model, gpu, tp, precision, engine, prompt_tokens, output_tokens, concurrency;
      optional attention_dp, expert_parallel, kv_dtype; other columns are copied through)
@@ -174,8 +176,9 @@ def _simulated(m, g, kwargs: dict, concurrency: Optional[int], est) -> dict:
     """The simulation of the same replica: closed loop at --concurrency, else open loop at the estimate's rate."""
     from planner.perf.simulator import simulate  # noqa: PLC0415
 
-    keys = ("tp", "precision", "kv_dtype", "engine", "prompt_tokens", "output_tokens", "ttft_percentile", "calibration")
-    args = {k: kwargs[k] for k in keys}
+    keys = ("tp", "precision", "kv_dtype", "engine", "prompt_tokens", "output_tokens", "ttft_percentile", "calibration",
+            "attention_dp", "expert_parallel")
+    args = {k: kwargs[k] for k in keys if k in kwargs}
     if concurrency is not None:
         sim = simulate(m, g, concurrency=concurrency, **args)
     elif est.requests_per_min > 0:
@@ -246,6 +249,10 @@ def register(app: typer.Typer) -> None:
                                            help="Write the csv/json output to this file instead of stdout."),
         simulate: bool = typer.Option(False, "--simulate",
                                       help="Also simulate the replica step by step (discrete-event) and show both."),
+        attention_dp: int = typer.Option(1, "--attention-dp",
+                                         help="Attention data-parallel ranks of --tp GPUs each (MoE serving)."),
+        expert_parallel: int = typer.Option(1, "--expert-parallel",
+                                            help="GPUs the routed experts are spread over (MoE models)."),
     ) -> None:
         from planner.perf.calibration import load_calibration  # noqa: PLC0415
         from planner.catalog import Catalog  # noqa: PLC0415
@@ -278,6 +285,12 @@ def register(app: typer.Typer) -> None:
                       output_tokens=output_tokens, context_tokens=context_tokens, concurrency=concurrency,
                       ttft_slo_ms=ttft_slo_ms, tpot_slo_ms=tpot_slo_ms, ttft_percentile=ttft_percentile,
                       price_usd_per_hour=price_usd_per_hour, calibration=cal)
+        if attention_dp != 1 or expert_parallel != 1:
+            from planner.perf.parallel import ep_dp_supported  # noqa: PLC0415
+
+            if not ep_dp_supported():
+                raise InputError("this version of the performance model has no --attention-dp/--expert-parallel")
+            kwargs.update(attention_dp=attention_dp, expert_parallel=expert_parallel)
         if all_gpus:
             rows = [(g.id, estimate(m, g, mig_profile=None, **kwargs)) for g in cat.gpus.values()]
             if fmt is EstimateFormat.json:

@@ -323,12 +323,14 @@ def _chunk(slot: int, budget: int, free_blocks: int, s_done, s_target, s_cache,
 def simulate(model, gpu, *, tp: int = 1, precision: str = "bf16", kv_dtype: str = "auto", engine: str = "vllm",
              prompt_tokens: int = 1000, output_tokens: int = 250, concurrency: int | None = None,
              rate_per_s: float | None = None, n_requests: int = 2000, ttft_percentile: float = 95.0,
-             seed: int = 0, calibration=None) -> SimResult | str:
+             seed: int = 0, calibration=None, attention_dp: int = 1, expert_parallel: int = 1) -> SimResult | str:
     """Simulate a catalog model on a GPU configuration with the same device, memory and step-time model as
     :func:`planner.perf.estimate.estimate`; returns the reason string when the replica cannot run.
 
     The KV pool is the estimate's ``kv_capacity_tokens``; batch cap, chunk budget and ``t_req`` are the
-    engine's calibrated constants.
+    engine's calibrated constants. With ``attention_dp`` = dp ranks the replica is scheduled as one pool of
+    dp × (batch cap, chunk budget, KV) — the ranks kept perfectly balanced, as the step time assumes (it takes
+    the replica's totals and splits them evenly over the ranks); real per-rank imbalance only adds to this.
     """
     from planner.perf.calibration import default_calibration  # noqa: PLC0415
     from planner.perf.device import KV_DTYPE_BYTES, check_precision, make_device, resolve_kv_dtype  # noqa: PLC0415
@@ -337,13 +339,15 @@ def simulate(model, gpu, *, tp: int = 1, precision: str = "bf16", kv_dtype: str 
 
     cal = calibration or default_calibration()
     eng = cal.engine(engine)
+    par = {} if attention_dp == expert_parallel == 1 else dict(attention_dp=attention_dp,
+                                                                 expert_parallel=expert_parallel)
     est = estimate(model, gpu, tp=tp, precision=precision, kv_dtype=kv_dtype, engine=engine,
                    prompt_tokens=prompt_tokens, output_tokens=output_tokens, concurrency=concurrency or 1,
-                   ttft_percentile=ttft_percentile, calibration=cal)
+                   ttft_percentile=ttft_percentile, calibration=cal, **par)
     if not est.fits:
         return est.reason or "does not fit"
     kv_name = resolve_kv_dtype(kv_dtype, precision, engine)
-    dev = make_device(gpu, tp=tp, mig_profile=None, precision=precision, kv_dtype=kv_name, engine=engine)
+    dev = make_device(gpu, tp=tp, mig_profile=None, precision=precision, kv_dtype=kv_name, engine=engine, **par)
     if isinstance(dev, str):
         return dev
     ctx = step_context(model, dev, bytes_per_weight=check_precision(precision), kv_bytes=KV_DTYPE_BYTES[kv_name],
@@ -353,7 +357,7 @@ def simulate(model, gpu, *, tp: int = 1, precision: str = "bf16", kv_dtype: str 
         return float(step_time(ctx, b, t, max(c, 1.0), c_p)["total"])
 
     return simulate_replica(step_seconds, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
-                            kv_tokens=int(est.kv_capacity_tokens), max_batch=eng.max_batch,
-                            chunk_tokens=eng.chunk_tokens, t_request_s=eng.t_request_ms * 1e-3,
+                            kv_tokens=int(est.kv_capacity_tokens), max_batch=eng.max_batch * attention_dp,
+                            chunk_tokens=eng.chunk_tokens * attention_dp, t_request_s=eng.t_request_ms * 1e-3,
                             concurrency=concurrency, rate_per_s=rate_per_s, n_requests=n_requests,
                             percentile=ttft_percentile, seed=seed)
