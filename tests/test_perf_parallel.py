@@ -78,3 +78,26 @@ def test_paged_concurrency_is_the_largest_batch_within_the_pool_one_sigma_up(mod
     if b > full:
         assert need(b) <= f * (1 + 1e-9)
     assert need(b + 1) > f * (1 - 1e-9) or b + 1 <= full
+
+
+@settings(max_examples=60, deadline=None)
+@given(model=st.sampled_from(["llama-3.1-8b", "deepseek-v3", "mixtral-8x7b", "gemma-2-27b"]),
+       layout=st.sampled_from([(1, 1, 1), (4, 1, 1), (8, 1, 8), (2, 4, 8), (1, 8, 8)]),
+       b=st.floats(0.0, 2000.0), t=st.floats(0.0, 16_000.0), ctx=st.integers(1, 30_000))
+def test_the_fast_step_time_equals_the_term_by_term_one(model, layout, b, t, ctx):
+    from planner.perf.calibration import default_calibration
+    from planner.perf.device import make_device
+    from planner.perf.roofline import step_context, step_fn, step_time
+
+    m = CAT.model(model)
+    tp, dp, ep = layout
+    if ep > 1 and not m.is_moe:
+        ep = 1
+    if m.num_heads % tp:
+        return
+    dev = make_device(CAT.gpu("b200"), tp=tp, mig_profile=None, precision="fp8", kv_dtype="fp8", engine="sglang",
+                      attention_dp=dp, expert_parallel=ep)
+    cal = default_calibration()
+    ctx_ = step_context(m, dev, bytes_per_weight=1.0, kv_bytes=1.0, cal=cal, eng=cal.engine("sglang"))
+    slow = float(step_time(ctx_, b, t, float(ctx), ctx / 2.0)["total"])
+    assert float(step_fn(ctx_, float(ctx), ctx / 2.0)(b, t)) == pytest.approx(slow, rel=1e-9)

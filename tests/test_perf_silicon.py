@@ -71,3 +71,32 @@ def test_the_fit_refuses_constants_the_rows_do_not_identify():
         fit_engine(rows, CAT, names=["t_request_ms", "t_ar_us"])
     with pytest.raises(InputError, match="rows"):
         fit_engine(rows[:6], CAT, names=["t_request_ms", "t_step_ms", "speed"])
+
+
+def test_plan_calibrate_fits_silicon_runs_and_writes_a_calibration(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from planner.cli import app
+    from planner.perf.calibration import load_calibration
+
+    frame = read_silicon(SILICON_CSV)
+    small = frame[(frame["mode"] == "agg") & (frame["model_path"] == "openai/gpt-oss-120b")
+                  & (frame["system"] == "b200_sxm") & (frame["backend"] == "vllm") & (frame["tp_size"] == 1)].head(40)
+    path = tmp_path / "runs.csv"
+    small.to_csv(path, index=False)
+    out = tmp_path / "cal.yaml"
+    r = CliRunner().invoke(app, ["calibrate", str(path), "--format", "json", "--out", str(out)])
+    assert r.exit_code == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["rows_used"] == len(small) == 22 and set(data["fitted"]) == {"vllm"}
+    assert len(data["fitted"]["vllm"]) <= 22 // 5   # at least 5 rows per fitted constant
+    err = data["error"][0]
+    # the fit minimises the log error of TTFT and TPOT on these rows: the median error cannot get worse
+    assert err["ttft_median_ape_pct_after"] <= err["ttft_median_ape_pct_before"]
+    cal = load_calibration(out)
+    for k, v in data["fitted"]["vllm"].items():
+        assert getattr(cal.engine("vllm"), k) == pytest.approx(v)
+    # a single-GPU single-model set does not identify the all-reduce latency: it is left alone
+    assert "t_ar_us" not in data["fitted"]["vllm"]

@@ -98,7 +98,26 @@ class EngineFactors(_Frozen):
     source: str = ""
 
 
+# Engine constants fitted to the measured serving runs (bench/data/silicon-dev.csv, all rows; out-of-family
+# error in docs/perf-model.md §6b). Regenerate: python -m planner.perf.report --silicon (the table
+# "Engine constants fitted on all rows"), then paste here. Empty dict = the prior values of _prior_engines.
+FITTED: dict[str, dict[str, float]] = {}
+FITTED_SOURCE = ("fitted per engine to the measured serving runs of bench/data/silicon-dev.csv "
+                 "(aiconfigurator silicon_sample.csv, Apache-2.0) by planner.perf.silicon_fit")
+
+
 def _default_engines() -> dict[str, EngineFactors]:
+    """The shipped engine factors: the priors with the fitted constants."""
+    out = {}
+    for name, eng in _prior_engines().items():
+        vals = FITTED.get(name)
+        out[name] = eng if not vals else EngineFactors.model_validate(
+            {**eng.model_dump(), **vals, "source": f"{eng.source}; {', '.join(vals)}: {FITTED_SOURCE}"})
+    return out
+
+
+def _prior_engines() -> dict[str, EngineFactors]:
+    """Engine factors before any fit: documented engine settings, neutral speed, small overheads."""
     return {
         "vllm": EngineFactors(
             max_batch=256, mem_util=0.90, mem_mode="total", chunk_tokens=8192,
@@ -170,11 +189,19 @@ class Calibration(_Frozen):
 
 
 DEFAULT = Calibration()
+PRIOR = Calibration(engines=_prior_engines(),
+                    source="priors: public kernel profiles and tool defaults, before the fit to measured runs")
 
 
 def default_calibration() -> Calibration:
     """The shipped constants."""
     return DEFAULT
+
+
+def prior_calibration() -> Calibration:
+    """The constants before the fit to the measured serving runs: what ``planner.perf.silicon_fit`` starts from
+    and pulls towards, so that an out-of-family check never starts from an all-rows fit."""
+    return PRIOR
 
 
 def load_calibration(path: str | Path) -> Calibration:

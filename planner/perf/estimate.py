@@ -203,14 +203,18 @@ def _pick(vals: dict[str, np.ndarray], j: int) -> dict[str, float]:
     return {k: float(np.asarray(v)[j]) for k, v in vals.items()}
 
 
+SLO_GRID = 64
+
+
 def _slo_search(case: _Case, ttft_slo_s: float, tpot_slo_s: float) -> tuple[bool, float, dict[str, float]]:
-    """Load (mean requests in service) with the most requests/s meeting both SLOs: a coarse geometric grid,
-    then every integer between the grid neighbours of the best feasible point. When no load qualifies:
-    (False, lowest load, its values) -- the best TTFT and TPOT the replica can offer."""
+    """Load (mean requests in service) with the most requests/s meeting both SLOs: one vectorised solve on a
+    64-point geometric grid over ``1 … c_max − 1``, then linear interpolation between the best feasible grid
+    point and its infeasible neighbour, to where the binding SLO is met exactly (TTFT and TPOT grow with the
+    load, about linearly over one grid step of ≤ 13 %). When no load qualifies: (False, lowest load, its
+    values) -- the best TTFT and TPOT the replica can offer."""
     servers = case.c_max
     if servers >= 2:
-        top = servers - 1
-        grid = np.unique(np.round(np.geomspace(1, top, num=min(top, 40)))).astype(float)
+        grid = np.unique(np.geomspace(1.0, servers - 1.0, num=min(servers - 1, SLO_GRID)))
     else:  # one slot: the load must stay below 1 (M/D/1)
         grid = np.arange(1, 10) / 10.0
     vals = _curve(case, grid, open_loop=True)
@@ -218,16 +222,24 @@ def _slo_search(case: _Case, ttft_slo_s: float, tpot_slo_s: float) -> tuple[bool
     if not ok.any():
         return False, float(grid[0]), _pick(vals, 0)
     idx = np.flatnonzero(ok)
-    best = idx[np.argmax(vals["rps"][idx] + 1e-12 * grid[idx])]
-    lo_g = grid[max(best - 1, 0)]
-    hi_g = grid[min(best + 1, len(grid) - 1)]
-    if servers >= 2 and hi_g - lo_g > 2:
-        fine = np.arange(lo_g, hi_g + 1)
-        fvals = _curve(case, fine, open_loop=True)
-        fidx = np.flatnonzero((fvals["ttft_p"] <= ttft_slo_s) & (fvals["tpot"] <= tpot_slo_s))
-        j = fidx[np.argmax(fvals["rps"][fidx] + 1e-12 * fine[fidx])]
-        return True, float(fine[j]), _pick(fvals, j)
-    return True, float(grid[best]), _pick(vals, best)
+    best = int(idx[np.argmax(vals["rps"][idx] + 1e-12 * grid[idx])])
+    out = _pick(vals, best)
+    if best + 1 >= len(grid) or ok[best + 1]:
+        return True, float(grid[best]), out
+    nxt = _pick(vals, best + 1)
+    frac = 1.0
+    for key, slo in (("ttft_p", ttft_slo_s), ("tpot", tpot_slo_s)):
+        lo, hi = out[key], nxt[key]
+        if hi > slo and math.isfinite(hi) and hi > lo:
+            frac = min(frac, (slo - lo) / (hi - lo))
+    frac = min(max(frac, 0.0), 1.0)
+    if frac <= 0.0:
+        return True, float(grid[best]), out
+    mix = {k: (v + frac * (nxt[k] - v) if math.isfinite(nxt[k]) and math.isfinite(v) else v)
+           for k, v in out.items()}
+    if mix["rps"] < out["rps"]:  # only move where the rate grows with the load
+        return True, float(grid[best]), out
+    return True, float(grid[best] + frac * (grid[best + 1] - grid[best])), mix
 
 
 def _prepare(model: ModelSpec, gpu: GpuSpec, *, tp: int, mig_profile: str | None, precision: str, kv_dtype: str,

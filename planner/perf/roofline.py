@@ -242,7 +242,9 @@ def step_fn(ctx: StepContext, decode_context: float, prefill_context: float):
         t_g = g_n * n + g_b * b
         t_kv = kv_b * b
         t_a = a_b * b + a_t * t
-        if math.isfinite(p):
+        if p == 2.0:  # the default: one square root instead of two powers
+            gem, att = np.sqrt(t_w * t_w + t_g * t_g), np.sqrt(t_kv * t_kv + t_a * t_a)
+        elif math.isfinite(p):
             hi = np.maximum(np.maximum(t_w, t_g), 1e-300)
             gem = hi * ((t_w / hi) ** p + (t_g / hi) ** p) ** (1.0 / p)
             hi2 = np.maximum(np.maximum(t_kv, t_a), 1e-300)
@@ -251,4 +253,7 @@ def step_fn(ctx: StepContext, decode_context: float, prefill_context: float):
             gem, att = np.maximum(t_w, t_g), np.maximum(t_kv, t_a)
         return gem + att + c_n * n + fixed
 
+    # seconds one prefill token costs at full compute (GEMMs, attention at the prompt's mean context, link):
+    # the queueing model's service time of a prompt (a chunk is compute-bound, never hidden under a weight read)
+    f.compute_per_prefill_token = g_n + a_t + c_n
     return f

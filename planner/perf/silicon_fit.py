@@ -25,7 +25,8 @@ reflective inside the bounds.
 Identifiability: a constant is fitted only when at least ``MIN_ROWS`` rows move with it, and the set is
 refused (InputError) when the Jacobian at the start has fewer independent columns than constants
 (e.g. ``t_step_ms`` and ``t_layer_us`` with a single model: only their sum shows) or when there are fewer
-rows than ``ROWS_PER_CONSTANT`` per constant. :func:`identifiable` picks the set the rows identify.
+rows than ``ROWS_PER_CONSTANT`` per constant. :func:`identifiable` picks the set the rows identify; without
+an explicit list the fit takes, in the order of ``CONSTANTS``, as many of them as the rows allow.
 
 Leave-one-family-out: for each family (model × GPU × engine) fit the engine's constants on the other
 families of that engine and predict the held-out one; the error of those predictions is the out-of-family
@@ -40,10 +41,11 @@ import numpy as np
 
 from planner.catalog import Catalog
 from planner.errors import InputError
-from planner.perf.calibration import ENGINE_BOUNDS, Calibration, default_calibration
+from planner.perf.calibration import ENGINE_BOUNDS, Calibration, prior_calibration
 from planner.perf.silicon import SiliconCase, predict_frame
 
-CONSTANTS = ("t_request_ms", "t_step_ms", "t_layer_us", "t_ar_us", "speed", "moe_speed", "phase")
+# in order of priority: with few rows, the first ones the rows identify are fitted
+CONSTANTS = ("t_request_ms", "speed", "t_layer_us", "phase", "moe_speed", "t_ar_us", "t_step_ms")
 MIN_ROWS = 10
 ROWS_PER_CONSTANT = 5
 PRIOR_WEIGHT = 0.1
@@ -124,7 +126,7 @@ def fit_engine(cases: list[SiliconCase], catalog: Catalog | None = None, base: C
     from scipy.optimize import least_squares  # noqa: PLC0415
 
     cat = catalog or Catalog.builtin()
-    base = base or default_calibration()
+    base = base or prior_calibration()
     engines = {c.engine for c in cases}
     engine = engine or (engines.pop() if len(engines) == 1 else None)
     if engine is None:
@@ -136,6 +138,8 @@ def fit_engine(cases: list[SiliconCase], catalog: Catalog | None = None, base: C
         lost = ", ".join(n for n in asked if n not in names)
         raise InputError(f"cannot fit {lost} for {engine}: the {len(cases)} rows do not identify it (fewer than "
                          f"{MIN_ROWS} rows move it, or its effect equals another constant's on these rows)")
+    if asked is None:
+        names = names[: len(cases) // ROWS_PER_CONSTANT]
     if len(cases) < ROWS_PER_CONSTANT * max(1, len(names)):
         raise InputError(f"cannot fit {len(names)} constants for {engine} from {len(cases)} rows (need at least "
                          f"{ROWS_PER_CONSTANT} rows per constant)")
@@ -173,7 +177,7 @@ def fit_all(cases: list[SiliconCase], catalog: Catalog | None = None, base: Cali
             max_evals: int = 60) -> tuple[Calibration, list[EngineFit]]:
     """Fit every engine present in ``cases`` (each on its own rows)."""
     cat = catalog or Catalog.builtin()
-    base = base or default_calibration()
+    base = base or prior_calibration()
     fits = []
     for eng in sorted({c.engine for c in cases}):
         fits.append(fit_engine([c for c in cases if c.engine == eng], cat, base, eng, max_evals=max_evals))
@@ -182,20 +186,40 @@ def fit_all(cases: list[SiliconCase], catalog: Catalog | None = None, base: Cali
                                     f"(planner.perf.silicon_fit)"), fits
 
 
+def thin(cases: list[SiliconCase], per_family: int) -> list[SiliconCase]:
+    """At most ``per_family`` rows of each family, spread evenly over its rows sorted by (ISL, OSL,
+    concurrency, layout): a smaller training set with the same coverage (deterministic)."""
+    out: list[SiliconCase] = []
+    for fam in sorted({c.family for c in cases}):
+        rows = sorted((c for c in cases if c.family == fam),
+                      key=lambda c: (c.prompt_tokens, c.output_tokens, c.concurrency, c.tp, c.attention_dp,
+                                     c.expert_parallel, c.precision, c.row))
+        if len(rows) > per_family:
+            idx = np.unique(np.linspace(0, len(rows) - 1, per_family).round().astype(int))
+            rows = [rows[j] for j in idx]
+        out += rows
+    return out
+
+
 def leave_one_family_out(cases: list[SiliconCase], catalog: Catalog | None = None,
-                         base: Calibration | None = None, max_evals: int = 60, progress=None):
+                         base: Calibration | None = None, max_evals: int = 60, progress=None,
+                         per_family: int | None = 40):
     """Out-of-family predictions: a DataFrame like ``predict_frame`` where each family's rows are predicted
-    with the engine constants fitted on the other families of its engine (its own rows never seen)."""
+    with the engine constants fitted on the other families of its engine (its own rows never seen; the
+    fit starts from and is pulled towards the defaults, never the all-rows fit). ``per_family`` thins each
+    training family (:func:`thin`) to keep the many refits affordable."""
     import pandas as pd  # noqa: PLC0415
 
     cat = catalog or Catalog.builtin()
-    base = base or default_calibration()
+    base = base or prior_calibration()
     out = []
     fams = sorted({c.family for c in cases})
     for k, fam in enumerate(fams):
         held = [c for c in cases if c.family == fam]
         eng = held[0].engine
         train = [c for c in cases if c.engine == eng and c.family != fam]
+        if per_family:
+            train = thin(train, per_family)
         try:
             f = fit_engine(train, cat, base, eng, max_evals=max_evals)
             cal = apply(base, [f])
