@@ -135,8 +135,11 @@ def test_conservation_and_ordering(c, prompt, out, chunk, max_batch, pool_seqs, 
     assert r.ttft_mean_ms >= 1.0 + 2.0 - 1e-9              # at least t_req + one step
     assert r.ttft_p_ms >= 1.0 and r.tpot_mean_ms > 0 or out == 1
     assert r.mean_batch <= min(c, max_batch) + 1e-9       # never more running than clients or slots
-    if r.preemptions == 0:
-        assert r.ttft_p_ms >= r.ttft_mean_ms * (1 - 1e-9)  # p95 >= mean (no preemption outliers here)
+    eps = 1e-9 * r.ttft_max_ms                              # the mean of equal floats may round above them
+    assert r.ttft_p50_ms <= r.ttft_p_ms + eps and r.ttft_p_ms <= r.ttft_max_ms + eps
+    assert r.ttft_mean_ms <= r.ttft_max_ms + eps
+    # (p95 >= mean holds for the analytic percentile, not for every empirical sample: hypothesis found C = 24,
+    # max_batch 3, where 95 % of TTFTs lie within 0.05 ms and a 5 % tail lifts the mean 0.015 % above p95)
 
 
 @settings(max_examples=15, deadline=None)

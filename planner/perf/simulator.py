@@ -62,6 +62,8 @@ class SimResult:
     ttft_mean_ms: float
     ttft_p_ms: float             # at ``percentile``
     percentile: float
+    ttft_p50_ms: float
+    ttft_max_ms: float
     tpot_mean_ms: float
     tpot_p_ms: float
     requests_per_min: float
@@ -298,7 +300,8 @@ def simulate_replica(step_seconds: Callable[[int, int, float, float], float], *,
     rate = in_window / (t_b - t_a) if t_b > t_a else m / max(float(np.nanmax(finish)), 1e-12)
     return SimResult(mode="closed" if closed else "open", requests=m, submitted=next_id, completed=completed,
                      ttft_mean_ms=float(ttft.mean()), ttft_p_ms=float(np.percentile(ttft, percentile)),
-                     percentile=percentile, tpot_mean_ms=float(tpot.mean()),
+                     percentile=percentile, ttft_p50_ms=float(np.percentile(ttft, 50)),
+                     ttft_max_ms=float(ttft.max()), tpot_mean_ms=float(tpot.mean()),
                      tpot_p_ms=float(np.percentile(tpot, percentile)), requests_per_min=60.0 * rate,
                      output_tokens_per_s=rate * O, mean_batch=batch_sum / max(1, steps), steps=steps,
                      preemptions=preemptions, sim_seconds=now)
