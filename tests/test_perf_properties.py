@@ -112,8 +112,9 @@ def test_a_bigger_gpu_of_the_same_family_never_predicts_less(cfg, pair, conc, sl
     # solved numerically (planner.perf.queueing), and where both GPUs are prefill-bound (same compute) the two
     # rates are equal up to that precision
     # rates are equal up to that precision; at the roofline knee the smooth maximum charges a larger marginal
-    # prefill cost on the GPU with the smaller bandwidth side (up to ~1 % here)
-    tol = 2e-2
+    # prefill cost on the GPU with the smaller bandwidth side, and prefill-bound TPOT grows with it (up to ~4 %
+    # where TP runs over PCIe)
+    tol = 5e-2
     assert e_big.output_tokens_per_s >= e_small.output_tokens_per_s * (1 - tol)
     assert e_big.requests_per_min >= e_small.requests_per_min * (1 - tol)
 

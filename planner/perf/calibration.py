@@ -101,7 +101,14 @@ class EngineFactors(_Frozen):
 # Engine constants fitted to the measured serving runs (bench/data/silicon-dev.csv, all rows; out-of-family
 # error in docs/perf-model.md §6b). Regenerate: python -m planner.perf.report --silicon (the table
 # "Engine constants fitted on all rows"), then paste here. Empty dict = the prior values of _prior_engines.
-FITTED: dict[str, dict[str, float]] = {}
+FITTED: dict[str, dict[str, float]] = {
+    "sglang": dict(t_request_ms=256.0, speed=1.05, t_layer_us=63.6, phase=0.0975, moe_speed=0.115, t_ar_us=26.2,
+                   t_step_ms=0.00383),
+    "trtllm": dict(t_request_ms=131.0, speed=0.879, t_layer_us=57.6, phase=0.0633, moe_speed=0.323, t_ar_us=6.76,
+                   t_step_ms=0.000494),
+    "vllm": dict(t_request_ms=43.9, speed=1.6, t_layer_us=74.1, phase=0.132, moe_speed=0.326, t_ar_us=16.9,
+                 t_step_ms=0.0),
+}
 FITTED_SOURCE = ("fitted per engine to the measured serving runs of bench/data/silicon-dev.csv "
                  "(aiconfigurator silicon_sample.csv, Apache-2.0) by planner.perf.silicon_fit")
 

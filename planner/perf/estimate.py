@@ -40,7 +40,8 @@ the Erlang-C (M/M/c) wait (Allen–Cunneen with zero service variance, the sizes
 
 At the SLOs the model picks the ``C`` with the most requests/min among those with ``TTFT_p ≤ ttft_slo`` and
 ``TPOT ≤ tpot_slo`` (the largest such ``C`` whenever the rate grows with ``C``, which it does in practice).
-Without SLOs or a concurrency it reports the closed-loop maximum (``C = c_max``), the offline benchmark case.
+Without SLOs or a concurrency it reports the closed-loop maximum: the best rate over ``C ≤ c_max`` on a
+64-point grid (the offline benchmark case; past the prefill queue's saturation more clients only wait).
 
 Cost: ``USD per 1M output tokens = price_usd_per_hour·gpus / (3600·output tok/s)·1e6`` with ``gpus`` = tp,
 or c/7 of one GPU for a MIG instance.
@@ -358,9 +359,18 @@ def estimate(model: ModelSpec, gpu: GpuSpec, *, tp: int = 1, mig_profile: str | 
                 reason = (f"TPOT SLO unreachable: TPOT at concurrency {_load_text(conc)} is "
                           f"{vals['tpot'] * 1e3:.1f} ms > {tpot_slo_ms:g} ms")
             conc = 0
-    else:
-        conc = concurrency if concurrency is not None else mem.max_concurrency
+    elif concurrency is not None:
+        conc = concurrency
         vals = _pick(_curve(case, np.array([conc]), open_loop=False), 0)
+    else:  # the maximum-throughput point: the best rate over the loads the replica admits
+        grid = np.unique(np.round(np.geomspace(1.0, float(case.c_max), num=min(case.c_max, SLO_GRID))))
+        curve = _curve(case, grid, open_loop=False)
+        j = int(np.argmax(curve["rps"] + 1e-12 * grid))
+        fine = np.unique(np.round(np.linspace(grid[max(j - 1, 0)], grid[min(j + 1, len(grid) - 1)], 17)))
+        if len(fine) > 1:  # every whole load between the best grid point's neighbours (at most 17)
+            curve, grid = _curve(case, fine, open_loop=False), fine
+            j = int(np.argmax(curve["rps"] + 1e-12 * grid))
+        conc, vals = int(grid[j]), _pick(curve, j)
     rps = 0.0 if reason else vals["rps"]
     terms = _terms(case, dev, mem, vals, conc, slo_mode, kv_name)
     mem_side = vals["dec_weights_read"] + vals["dec_kv_read"]
