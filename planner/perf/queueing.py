@@ -19,11 +19,10 @@ chunk step is charged as every rank carrying one chunk, the busy case)::
     τ̄ (TPOT)  = (1 − q)·τ(b, 0) + q·τ(b, I/n)          the mean step: what a decoding sequence sees per token
               = min(τ(b, 0)/(1 − a·ρ), τ(b, I/n))      (solving the two lines above; ρ and a below)
 
-Prefill as a queue (M/D/1 on the prefill work). The work one prompt adds to the steps it rides in is
-``n·(τ(b, I/n) − τ(b, 0))``; its service time in the prefill queue is ``S`` = the larger of that and ``I``
-times the compute time of one prefill token (a chunk is compute-bound: the smooth roofline's knee would
-otherwise hide part of it under the decode step's weight read, and a GPU with more bandwidth would queue
-more); the prefill path's utilisation is ``ρ = X·S``. A new prompt first lands in a
+Prefill as a queue (M/D/1 on the prefill work). A chunk step takes ``τ(b, I/n)`` — which the step time
+(``planner.perf.roofline``) never lets fall below ``τ(b, 0)`` plus the chunk at full compute: a chunk is
+compute-bound, not hidden under the decode step's weight read. The work one prompt adds to the loop is
+``S = n·(τ(b, I/n) − τ(b, 0))``, the prefill path's utilisation ``ρ = X·S``. A new prompt first lands in a
 running step (``½·τ̄``), then waits for the prompt work ahead of it (Pollaczek–Khinchine, deterministic
 service, finite population: of ``C`` clients, ``C − 1`` can be ahead)::
 
@@ -46,8 +45,8 @@ Slots. At most ``c_max`` requests are in service. Closed loop: the ``C − c_max
 
 The fixed point. Given X every term above follows; X itself solves
 ``min(C, c_max) = X·(TTFT_service + (O − 1)·τ̄)`` (Little's law on the slots). The right side grows with X
-(every step gets longer, ρ grows), so regula falsi on ``(0, min(C, c_max)/hold(X → 0)]`` finds it (to 0.01 % of the load,
-or to 0.01 % of X where the right side jumps — the chunk count is an integer —, typically in 5–15
+(every step gets longer, ρ grows), so regula falsi on ``(0, min(C, c_max)/hold(X → 0)]`` finds it (to 0.1 % of the load,
+or to 0.1 % of X where the right side jumps — the chunk count is an integer —, typically in 5–15
 iterations).
 
 Closed versus open loop. Both share the step time, the chunk budget, S and ρ; they differ only in how
@@ -70,7 +69,7 @@ import numpy as np
 
 StepFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 ITERATIONS = 24
-INNER = 3   # rounds of decode batch -> step time per evaluation (1 can lock onto a wrong branch)
+INNER = 2   # rounds of decode batch -> step time per evaluation (1 can lock onto a wrong branch)
 
 
 @dataclass(frozen=True)
@@ -99,7 +98,6 @@ def _state(step: StepFn, loop: Loop, x: np.ndarray, conc: np.ndarray, passes: in
     else:            # Poisson: busy with probability ~ the load (one slot), fully once C >= 1
         others = np.minimum(np.maximum(conc, 0.0), 1.0)
     zeros = np.zeros(m)
-    cpt = getattr(step, "compute_per_prefill_token", None)
     b_lo, b_hi = np.minimum(in_svc, 1.0), np.maximum(in_svc, 1.0)
     if tau is None:
         tau = step(b_lo, zeros)
@@ -109,12 +107,11 @@ def _state(step: StepFn, loop: Loop, x: np.ndarray, conc: np.ndarray, passes: in
         n = np.maximum(1.0, np.ceil(i / np.maximum(loop.budget - b / r, 64.0)))
         both = step(np.concatenate((b, b)), np.concatenate((zeros, i * r / n)))
         t0, t1 = both[:m], both[m:]
-        inc = n * np.maximum(t1 - t0, 0.0) / r        # what one prompt adds to the steps it rides in
-        s = np.maximum(inc, i * cpt) if cpt is not None else inc
+        s = n * np.maximum(t1 - t0, 0.0) / r          # what one prompt adds to the steps it rides in
         rho = np.minimum(x * s, 0.999)
         # τ = (1 − q)·t0 + q·t1 with q = a·X·n·τ/r (other requests' chunks: a decoding sequence's own prefill
-        # came before its first token)  ⇒  τ = t0 / (1 − a·X·inc), at most t1 (every step carries a chunk)
-        tau = np.minimum(t0 / (1.0 - others * np.minimum(x * inc, 0.999)), np.maximum(t1, t0))
+        # came before its first token)  ⇒  τ = t0 / (1 − a·ρ), at most t1 (every step carries a chunk)
+        tau = np.minimum(t0 / (1.0 - others * rho), np.maximum(t1, t0))
     q = np.minimum(others * x / r * n * tau, 1.0)
     w_pf = rho * s / (2.0 * (1.0 - rho)) * others + loop.phase * np.maximum(conc - 1.0, 0.0) * s
     if loop.closed:  # finite population: at most the C − 1 other prompts can be ahead
@@ -156,9 +153,9 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS) -> dict[
         x_lo = np.where(up, x_lo, x)
         x_hi = np.where(up, x, x_hi)
         side = np.where(up, 1.0, -1.0)
-        # converged: on the root, or on a jump of g (the chunk count n is an integer) bracketed to 1e-4
-        if np.all((np.abs(g) <= 1e-4 * in_svc) | (x_hi - x_lo <= 1e-4 * x_hi)):
-            x = np.where(np.abs(g) <= 1e-4 * in_svc, x, x_lo)
+        # converged: on the root, or on a jump of g (the chunk count n is an integer) bracketed to 1e-3
+        if np.all((np.abs(g) <= 1e-3 * in_svc) | (x_hi - x_lo <= 1e-3 * x_hi)):
+            x = np.where(np.abs(g) <= 1e-3 * in_svc, x, x_lo)
             return _state(step, loop, x, c, passes=INNER, tau=tau)
     for _ in range(40):  # rare stiff cases (ρ → 1): finish by bisection inside the bracket
         x = 0.5 * (x_lo + x_hi)
@@ -167,7 +164,7 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS) -> dict[
         g = x * st["hold"] - in_svc
         x_lo = np.where(g > 0, x_lo, x)
         x_hi = np.where(g > 0, x, x_hi)
-        if np.all((np.abs(g) <= 1e-4 * in_svc) | (x_hi - x_lo <= 1e-4 * x_hi)):
+        if np.all((np.abs(g) <= 1e-3 * in_svc) | (x_hi - x_lo <= 1e-3 * x_hi)):
             break
     return _state(step, loop, x, c, passes=INNER, tau=tau)
 

@@ -192,6 +192,15 @@ def step_time(ctx: StepContext, decode_seqs, prefill_tokens, decode_context: flo
     t_attn = smooth_max(t_kv, t_ac, ctx.p)
     fixed = s.layers * ctx.t_layer_s + ctx.t_step_s
     total = t_gemm + t_attn + t_comm + fixed
+    # prefill tokens are compute-bound: the step is never shorter than its decode part plus the prefill
+    # tokens at full compute (the smooth maximum's knee would otherwise hide them under the weight read)
+    if np.any(t > 0):
+        dec = step_time(ctx, b, np.zeros_like(t), decode_context, prefill_context)
+        per_tok = ((2.0 * (s.p_active_body - s.p_active_experts) / dp / tp) / ctx.gemm_eff
+                   + 2.0 * s.p_active_experts / gpus / ctx.moe_eff
+                   + effective_context(ctx.model, prefill_context) * s.attn_pf * s.layers / heads_tp / dp / ctx.attn_eff
+                   + ((t_comm - dec["allreduce"]) / np.maximum(t, 1e-300)))
+        total = np.maximum(total, dec["total"] + t * per_tok)
     return {"total": total, "weights_read": t_w, "gemm_compute": t_gc, "kv_read": t_kv,
             "attention_compute": t_ac, "allreduce": t_comm, "overhead": np.full_like(total, fixed)}
 
@@ -236,24 +245,24 @@ def step_fn(ctx: StepContext, decode_context: float, prefill_context: float):
     p = ctx.p
     moe = bool(e)
 
+    def smax(a, b):
+        if p == 2.0:  # the default: one square root instead of two powers
+            return np.sqrt(a * a + b * b)
+        if math.isfinite(p):
+            hi = np.maximum(np.maximum(a, b), 1e-300)
+            return hi * ((a / hi) ** p + (b / hi) ** p) ** (1.0 / p)
+        return np.maximum(a, b)
+
     def f(b, t):
+        b = np.asarray(b, dtype=float)
+        t = np.asarray(t, dtype=float)
         n = b + t
         t_w = w_fixed + (w_exp * e * (1.0 - keep ** n) if moe else 0.0)
-        t_g = g_n * n + g_b * b
         t_kv = kv_b * b
-        t_a = a_b * b + a_t * t
-        if p == 2.0:  # the default: one square root instead of two powers
-            gem, att = np.sqrt(t_w * t_w + t_g * t_g), np.sqrt(t_kv * t_kv + t_a * t_a)
-        elif math.isfinite(p):
-            hi = np.maximum(np.maximum(t_w, t_g), 1e-300)
-            gem = hi * ((t_w / hi) ** p + (t_g / hi) ** p) ** (1.0 / p)
-            hi2 = np.maximum(np.maximum(t_kv, t_a), 1e-300)
-            att = hi2 * ((t_kv / hi2) ** p + (t_a / hi2) ** p) ** (1.0 / p)
-        else:
-            gem, att = np.maximum(t_w, t_g), np.maximum(t_kv, t_a)
-        return gem + att + c_n * n + fixed
+        total = smax(t_w, g_n * n + g_b * b) + smax(t_kv, a_b * b + a_t * t) + c_n * n + fixed
+        # prefill tokens are compute-bound: never hidden under the decode part's weight and KV reads
+        t_w0 = w_fixed + (w_exp * e * (1.0 - keep ** b) if moe else 0.0)
+        decode = smax(t_w0, (g_n + g_b) * b) + smax(t_kv, a_b * b) + c_n * b + fixed
+        return np.maximum(total, decode + t * (g_n + a_t + c_n))
 
-    # seconds one prefill token costs at full compute (GEMMs, attention at the prompt's mean context, link):
-    # the queueing model's service time of a prompt (a chunk is compute-bound, never hidden under a weight read)
-    f.compute_per_prefill_token = g_n + a_t + c_n
     return f
