@@ -102,11 +102,11 @@ class EngineFactors(_Frozen):
 # error in docs/perf-model.md §6b). Regenerate: python -m planner.perf.report --silicon (the table
 # "Engine constants fitted on all rows"), then paste here. Empty dict = the prior values of _prior_engines.
 FITTED: dict[str, dict[str, float]] = {
-    "sglang": dict(t_request_ms=256.0, speed=1.05, t_layer_us=63.6, phase=0.0975, moe_speed=0.115, t_ar_us=26.2,
-                   t_step_ms=0.00383),
-    "trtllm": dict(t_request_ms=131.0, speed=0.879, t_layer_us=57.6, phase=0.0633, moe_speed=0.323, t_ar_us=6.76,
-                   t_step_ms=0.000494),
-    "vllm": dict(t_request_ms=43.9, speed=1.6, t_layer_us=74.1, phase=0.132, moe_speed=0.326, t_ar_us=16.9,
+    "sglang": dict(t_request_ms=255.0, speed=1.13, t_layer_us=63.4, phase=0.0949, moe_speed=0.103, t_ar_us=27.9,
+                   t_step_ms=0.0000545),
+    "trtllm": dict(t_request_ms=131.0, speed=0.918, t_layer_us=61.2, phase=0.0661, moe_speed=0.338, t_ar_us=5.78,
+                   t_step_ms=0.00298),
+    "vllm": dict(t_request_ms=43.9, speed=1.6, t_layer_us=73.4, phase=0.131, moe_speed=0.335, t_ar_us=16.8,
                  t_step_ms=0.0),
 }
 FITTED_SOURCE = ("fitted per engine to the measured serving runs of bench/data/silicon-dev.csv "
