@@ -174,7 +174,7 @@ def make_device(gpu: GpuSpec, *, tp: int, mig_profile: str | None, precision: st
     if mig_profile is not None and attention_dp * expert_parallel > 1:
         return "attention data parallelism / expert parallelism needs whole GPUs, not a MIG slice"
     slot = mig_slot(gpu, mig_profile) if mig_profile is not None else None
-    if engine == "trtllm" and gpu.arch == "cdna3":
+    if engine == "trtllm" and gpu.arch.startswith("cdna"):
         return f"TensorRT-LLM runs only on NVIDIA GPUs; {gpu.id} is AMD {gpu.arch}"
     path = _compute_path(gpu, precision, engine)
     if isinstance(path, str):
