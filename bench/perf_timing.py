@@ -22,6 +22,8 @@ CASES = [
                                                                          engine="trtllm")),
     ("SLO search, MIG 3g.40gb", "llama-3.1-8b", "a100-80gb", dict(mig_profile="3g.40gb", ttft_slo_ms=800)),
     ("fixed concurrency 32", "llama-3.1-8b", "h100-sxm", dict(concurrency=32)),
+    ("DeepSeek-V3 DP8 EP8 B200 FP4, concurrency 256", "deepseek-v3", "b200",
+     dict(attention_dp=8, expert_parallel=8, precision="fp4", engine="sglang", concurrency=256)),
     ("max throughput", "mixtral-8x7b", "h100-sxm", dict(tp=2)),
     ("does not fit", "llama-3.1-405b", "h100-sxm", dict(tp=8)),
 ]

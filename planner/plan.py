@@ -62,6 +62,9 @@ class ReplicaLine(_Rec):
     predicted_ttft_ms: float
     predicted_tpot_ms: float
     buckets: tuple[BucketLoad, ...] = ()
+    attention_dp: int = Field(1, ge=1, description="attention data-parallel ranks; tp is then the replica's GPUs, "
+                                                   "tp // attention_dp per rank")
+    expert_parallel: int = Field(1, ge=1, description="GPUs the routed experts are spread over (1: not expert-parallel)")
 
 
 class MigPartition(_Rec):
@@ -133,6 +136,8 @@ class OptionLine(_Rec):
     capacity_requests_per_min: float = 0.0
     usd_per_hour_per_replica: float | None = None
     predicted_ttft_ms: float | None = None
+    attention_dp: int = 1
+    expert_parallel: int = 1
 
 
 class Check(_Rec):

@@ -2,7 +2,21 @@
 
 Supported ``model_type`` values: llama, mistral, mixtral, qwen2, qwen3, qwen3_moe, deepseek_v3 (and
 deepseek_v2, same fields), gemma, gemma2, gemma3 / gemma3_text (text fields nested under ``text_config``),
-phi3 (Phi-3 and phi-4).
+phi3 (Phi-3 and phi-4), and the 2025-26 MoE families:
+
+- gpt_oss: Mixtral-style experts (``intermediate_size`` is the expert width), sliding layers from ``layer_types``.
+- minimax_m2: same expert layout; ``shared_intermediate_size`` must be 0 (no shared expert).
+- llama4 / llama4_text (``text_config``): ``intermediate_size`` is the routed and the shared expert's width,
+  ``intermediate_size_mlp`` the dense layers'; every ``interleave_moe_layer_step``-th layer is MoE, the rest dense
+  (their count goes to ``first_dense_layers``; order does not change memory or step time). Chunked local
+  attention (``attention_chunk_size``) on the RoPE layers (all but every ``no_rope_layer_interval``-th, 4 by
+  default) is a sliding window of the chunk size: at most one chunk of KV is attended.
+- kimi_k2 / kimi_k25 (``text_config``): DeepSeek-V3 fields.
+- deepseek_v32, glm_moe_dsa: MLA plus DeepSeek sparse attention (``index_topk``, ``index_n_heads``,
+  ``index_head_dim`` -> sparse_attention_topk, index_n_heads, index_head_dim).
+- qwen3_5_moe / qwen3_5_moe_text (``text_config``): Gated DeltaNet linear attention on the
+  ``linear_attention`` entries of ``layer_types`` (linear_* keys), a shared expert whose width must equal
+  ``moe_intermediate_size``.
 
 Field mapping (config key -> ModelSpec field):
 
@@ -44,7 +58,13 @@ from planner.errors import CatalogError, InputError
 SUPPORTED = (
     "llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen3_moe", "deepseek_v2", "deepseek_v3",
     "gemma", "gemma2", "gemma3", "gemma3_text", "phi3",
+    "gpt_oss", "minimax_m2", "llama4", "llama4_text", "kimi_k2", "kimi_k25", "deepseek_v32", "glm_moe_dsa",
+    "qwen3_5_moe", "qwen3_5_moe_text",
 )
+_TEXT_OF = {"gemma3": "gemma3_text", "llama4": "llama4_text", "kimi_k25": "kimi_k2",
+            "qwen3_5_moe": "qwen3_5_moe_text"}
+_MLA = ("deepseek_v2", "deepseek_v3", "deepseek_v32", "kimi_k2", "glm_moe_dsa")
+_EXPERT_WIDTH_IS_INTERMEDIATE = ("mixtral", "gpt_oss", "minimax_m2", "llama4_text")
 
 # transformers' config-class defaults for keys the families' published configs leave out.
 _DEFAULTS: dict[str, dict[str, Any]] = {
@@ -57,6 +77,13 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "deepseek_v2": {"tie_word_embeddings": False},
     "deepseek_v3": {"tie_word_embeddings": False},
     "phi3": {"tie_word_embeddings": False},
+    "gpt_oss": {"tie_word_embeddings": False},
+    "minimax_m2": {"tie_word_embeddings": False},
+    "llama4_text": {"tie_word_embeddings": False, "no_rope_layer_interval": 4},
+    "kimi_k2": {"tie_word_embeddings": False},
+    "deepseek_v32": {"tie_word_embeddings": False},
+    "glm_moe_dsa": {"tie_word_embeddings": False},
+    "qwen3_5_moe_text": {"tie_word_embeddings": False},
     "gemma": {"tie_word_embeddings": True},
     "gemma2": {"tie_word_embeddings": True},
     "gemma3_text": {"tie_word_embeddings": True, "vocab_size": 262_208, "max_position_embeddings": 131_072,
@@ -123,13 +150,12 @@ class _ConfigReader:
         if isinstance(text, dict) and (top_type in ("gemma3", None) or "num_hidden_layers" not in data):
             self.cfg = text
             self.prefix = "text_config."
-            self.model_type = text.get("model_type") or ("gemma3_text" if top_type == "gemma3" else top_type)
+            self.model_type = text.get("model_type") or top_type
         else:
             self.cfg = data
             self.prefix = ""
             self.model_type = top_type
-        if self.model_type == "gemma3":
-            self.model_type = "gemma3_text"
+        self.model_type = _TEXT_OF.get(self.model_type, self.model_type)
         if not self.model_type:
             raise CatalogError(f"{file}: missing key 'model_type'; supported: {', '.join(SUPPORTED)}")
         if self.model_type not in SUPPORTED:
@@ -185,7 +211,7 @@ class _ConfigReader:
             if value < 1:
                 raise CatalogError(f"{self.file}: key '{self.prefix}{key}' must be >= 1, got {value}")
         fields: dict[str, Any] = {}
-        mla = c.model_type.startswith("deepseek")
+        mla = c.model_type in _MLA
         if mla:
             fields.update(
                 attention="mla",
@@ -196,11 +222,18 @@ class _ConfigReader:
                 v_head_dim=c.get_int("v_head_dim"),
             )
             head_dim = fields["qk_nope_head_dim"] + fields["qk_rope_head_dim"]
+            if c.has("index_topk"):
+                fields.update(sparse_attention_topk=c.get_int("index_topk"),
+                              index_n_heads=c.get_int("index_n_heads"), index_head_dim=c.get_int("index_head_dim"))
         else:
             head_dim = c.get_int("head_dim", default=0) or _even(hidden, heads, c)
             fields["attention"] = "mha" if kv_heads == heads else "gqa"
         fields.update(self._moe())
-        if c.model_type == "mixtral":
+        fields.update(self._linear(layers))
+        if c.model_type == "llama4_text":
+            intermediate = c.get_int("intermediate_size_mlp") if fields.get("first_dense_layers") else \
+                c.get_int("intermediate_size_mlp", default=0)
+        elif c.model_type in _EXPERT_WIDTH_IS_INTERMEDIATE:
             intermediate = c.get_int("intermediate_size")
         elif fields.get("n_routed_experts") and not fields.get("first_dense_layers"):
             intermediate = c.get_int("intermediate_size", default=0)  # unused when every layer is MoE
@@ -240,7 +273,20 @@ class _ConfigReader:
             raise CatalogError(f"{self.file}: field {loc!r}: {err['msg']}") from None
         total, active = total_params(spec), active_params(spec)
         notes = [f"imported from {c.model_type} config; published_* = computed counts (no published figure)"]
-        mtp = c.get_int("num_nextn_predict_layers", default=0)
+        mtp = (c.get_int("num_nextn_predict_layers", default=0) or c.get_int("mtp_num_hidden_layers", default=0)
+               or c.get_int("num_mtp_modules", default=0))
+        if c.model_type == "llama4_text" and window_layers:
+            notes.append(f"chunked local attention (chunk {window}) on {window_layers} of {layers} layers "
+                         "modelled as a sliding window of the chunk size")
+        if c.model_type == "llama4_text" and fields.get("first_dense_layers"):
+            notes.append(f"{fields['first_dense_layers']} dense layers interleaved with the MoE layers "
+                         "(first_dense_layers holds their count)")
+        if fields.get("linear_attention_layers"):
+            notes.append(f"{fields['linear_attention_layers']} of {layers} layers are Gated DeltaNet linear "
+                         "attention (fixed state, no KV cache); full-attention output gate not counted")
+        if fields.get("sparse_attention_topk"):
+            notes.append(f"DeepSeek sparse attention: each query attends to the top {fields['sparse_attention_topk']} "
+                         "tokens chosen by the indexer; the full MLA latent and the indexer key are cached per token")
         if mtp:
             notes.append(f"{mtp} multi-token-prediction layer(s) in the checkpoint are not counted")
         if self.defaults_used:
@@ -261,11 +307,26 @@ class _ConfigReader:
         if not experts:
             return {}
         out = dict(n_routed_experts=experts, experts_per_token=c.get_int("num_experts_per_tok"))
-        if c.model_type == "mixtral":
+        if c.model_type in _EXPERT_WIDTH_IS_INTERMEDIATE:
             out["moe_intermediate_size"] = c.get_int("intermediate_size")
         else:
             out["moe_intermediate_size"] = c.get_int("moe_intermediate_size")
         out["n_shared_experts"] = c.get_int("n_shared_experts", default=0)
+        if c.model_type == "llama4_text":
+            out["n_shared_experts"] = 1  # Llama4TextMoe: one shared expert of the routed width in every MoE layer
+            step = c.get_int("interleave_moe_layer_step", default=1)
+            layers = c.get_int("num_hidden_layers")
+            moe_layers = len(range(step - 1, layers, step)) if step > 0 else 0
+            out["first_dense_layers"] = layers - moe_layers
+            return out
+        if c.model_type == "minimax_m2" and c.get_int("shared_intermediate_size", default=0):
+            raise CatalogError(f"{self.file}: shared_intermediate_size > 0 (MiniMax shared expert) is not supported")
+        if c.model_type == "qwen3_5_moe_text" and c.has("shared_expert_intermediate_size"):
+            width = c.get_int("shared_expert_intermediate_size")
+            if width != out["moe_intermediate_size"]:
+                raise CatalogError(f"{self.file}: shared_expert_intermediate_size {width} differs from "
+                                   f"moe_intermediate_size {out['moe_intermediate_size']}; not supported")
+            out["n_shared_experts"] = 1
         if c.get_int("moe_layer_freq", default=1) != 1:
             raise CatalogError(f"{self.file}: moe_layer_freq != 1 (interleaved dense/MoE layers) is not supported")
         first_dense = c.get_int("first_k_dense_replace", default=0)
@@ -284,13 +345,39 @@ class _ConfigReader:
                                    "only leading dense layers are supported")
             first_dense = len(dense_list)
         out["first_dense_layers"] = first_dense
-        if c.has("shared_expert_intermediate_size"):
+        if c.has("shared_expert_intermediate_size") and c.model_type != "qwen3_5_moe_text":
             raise CatalogError(f"{self.file}: shared_expert_intermediate_size (Qwen2-MoE style shared expert) "
                                "is not supported")
         return out
 
+    def _linear(self, layers: int) -> dict[str, int]:
+        """Gated DeltaNet layers of a hybrid model (``layer_types`` entries ``linear_attention``)."""
+        c = self
+        layer_types = c.cfg.get("layer_types")
+        if not isinstance(layer_types, list):
+            return {}
+        n = sum(1 for t in layer_types if t == "linear_attention")
+        if not n:
+            return {}
+        return dict(linear_attention_layers=n, linear_num_key_heads=c.get_int("linear_num_key_heads"),
+                    linear_num_value_heads=c.get_int("linear_num_value_heads"),
+                    linear_key_head_dim=c.get_int("linear_key_head_dim"),
+                    linear_value_head_dim=c.get_int("linear_value_head_dim"),
+                    linear_conv_kernel_dim=c.get_int("linear_conv_kernel_dim"))
+
     def _sliding(self, layers: int) -> tuple[int | None, int]:
         c = self
+        if c.model_type == "llama4_text":
+            chunk = c.get_int("attention_chunk_size", default=None)
+            if not chunk:
+                return None, 0
+            flags = c.cfg.get("no_rope_layers")
+            if isinstance(flags, list) and len(flags) == layers:
+                n = sum(1 for f in flags if f)  # 1 = RoPE layer = chunked local attention
+            else:
+                interval = c.get_int("no_rope_layer_interval", family_default=True)
+                n = sum(1 for i in range(layers) if (i + 1) % interval != 0)
+            return chunk, n
         window = c.get_int("sliding_window", default=None)
         layer_types = c.cfg.get("layer_types")
         if isinstance(layer_types, list) and layer_types:

@@ -20,16 +20,26 @@ Counts (weights, biases ignored):
                    o  = n_q·d_v·h
     dense MLP    P_mlp  = 3·h·I                                      gate, up, down (gated MLP)
     MoE MLP      P_moe(e) = e·3·h·I_moe + h·E                        e experts' weights + router
+      DSA indexer  + r_q·n_i·d_i + h·d_i + h·n_i       (query from the q latent, one key, head weights)
+    linear attn  P_lin  = h·(2·n_k·d_k + 2·n_v·d_v) + h·2·n_v + (2·n_k·d_k + n_v·d_v)·K + n_v·d_v·h
+                 (Gated DeltaNet: q, k, v, z projections, the b/a gates, a depthwise conv of width K, out)
     norms        P_norm = 2·h per layer (+ r_q + r_kv for MLA's latent norms) + h final
 
-    total  = P_emb + L·(P_att + P_norm/L) + L_d·P_mlp + L_moe·P_moe(E + s)
+    total  = P_emb + (L − L_lin)·P_att + L_lin·P_lin + L·P_norm + h + L_d·P_mlp + L_moe·P_moe(E + s)
+             (L_lin linear-attention layers; :func:`attention_params_per_layer` is the mean over all L layers,
+              so ``L · attention_params_per_layer`` is the attention total for every kind of model)
     active = same, with P_moe(k + s): a token reads its k routed experts plus the shared ones,
              every attention weight, the router, and both embedding matrices.
 
 For Llama-3.1-8B this is exactly the checkpoint's 8,030,261,248 weights. Architecture details the record
 does not carry (QKV biases of Qwen2, Gemma's extra post-norms, Qwen3/Gemma-3 q/k-norms, DeepSeek's
 router bias, DeepSeek-V3's 14B multi-token-prediction module) are omitted: each is < 0.01 % of the total
-except the MTP module, which the published 671B excludes too.
+except the MTP module, which the published 671B excludes too. Where the layer order does not matter to the count
+(Llama-4 Maverick interleaves dense and MoE layers), ``first_dense_layers`` holds the number of dense layers.
+
+Recurrent state of a linear-attention layer, per sequence (elements; the engine keeps it in FP32 or BF16):
+
+    S_lin = n_v·d_k·d_v + (2·n_k·d_k + n_v·d_v)·(K − 1)     (the delta-rule state plus the conv window)
 """
 
 from __future__ import annotations
@@ -42,8 +52,40 @@ def embedding_params(m: ModelSpec) -> int:
     return m.vocab_size * m.hidden_size * (1 if m.tie_word_embeddings else 2)
 
 
-def attention_params_per_layer(m: ModelSpec) -> int:
-    """Projection weights of one attention block (GQA/MHA or MLA)."""
+def attention_params_per_layer(m: ModelSpec) -> float:
+    """Attention weights per layer, averaged over the layers (exact integer for models of one layer kind).
+
+    Hybrid models mix full-attention blocks (:func:`full_attention_params_per_layer`) and linear-attention
+    blocks (:func:`linear_attention_params_per_layer`); the mean keeps ``layers × this`` the exact total.
+    """
+    n_lin = min(m.linear_attention_layers, m.layers)
+    full = full_attention_params_per_layer(m)
+    if not n_lin:
+        return full
+    return ((m.layers - n_lin) * full + n_lin * linear_attention_params_per_layer(m)) / m.layers
+
+
+def linear_attention_params_per_layer(m: ModelSpec) -> int:
+    """Weights of one Gated DeltaNet block (0 for models without linear attention)."""
+    h = m.hidden_size
+    key_dim = m.linear_num_key_heads * m.linear_key_head_dim
+    value_dim = m.linear_num_value_heads * m.linear_value_head_dim
+    conv = (2 * key_dim + value_dim) * m.linear_conv_kernel_dim
+    return h * (2 * key_dim + 2 * value_dim) + h * 2 * m.linear_num_value_heads + conv + value_dim * h
+
+
+def linear_state_elements_per_sequence(m: ModelSpec) -> int:
+    """Recurrent-state elements one sequence keeps in ONE linear-attention layer (S_lin above; 0 without)."""
+    if not m.linear_attention_layers:
+        return 0
+    key_dim = m.linear_num_key_heads * m.linear_key_head_dim
+    value_dim = m.linear_num_value_heads * m.linear_value_head_dim
+    state = m.linear_num_value_heads * m.linear_key_head_dim * m.linear_value_head_dim
+    return state + (2 * key_dim + value_dim) * max(0, m.linear_conv_kernel_dim - 1)
+
+
+def full_attention_params_per_layer(m: ModelSpec) -> int:
+    """Projection weights of one full attention block (GQA/MHA, or MLA with its DSA indexer if any)."""
     h = m.hidden_size
     if m.attention == "mla":
         qk_dim = m.qk_nope_head_dim + m.qk_rope_head_dim
@@ -54,7 +96,11 @@ def attention_params_per_layer(m: ModelSpec) -> int:
         kv = h * (m.kv_lora_rank + m.qk_rope_head_dim) + m.kv_lora_rank * m.num_heads * (
             m.qk_nope_head_dim + m.v_head_dim)
         o = m.num_heads * m.v_head_dim * h
-        return q + kv + o
+        index = 0
+        if m.sparse_attention_topk:
+            index = (m.q_lora_rank or h) * m.index_n_heads * m.index_head_dim + h * m.index_head_dim \
+                + h * m.index_n_heads
+        return q + kv + o + index
     d = m.head_dim
     return h * m.num_heads * d + 2 * h * m.num_kv_heads * d + m.num_heads * d * h
 
@@ -87,7 +133,9 @@ def _count(m: ModelSpec, experts_per_moe_layer: int) -> int:
     dense_layers, moe_layers = layer_counts(m)
     return (
         embedding_params(m)
-        + m.layers * (attention_params_per_layer(m) + norm_params_per_layer(m))
+        + (m.layers - min(m.linear_attention_layers, m.layers)) * full_attention_params_per_layer(m)
+        + min(m.linear_attention_layers, m.layers) * linear_attention_params_per_layer(m)
+        + m.layers * norm_params_per_layer(m)
         + m.hidden_size  # final norm
         + dense_layers * dense_mlp_params(m)
         + moe_layers * moe_mlp_params(m, experts_per_moe_layer)

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Arch = Literal["ampere", "ada", "hopper", "blackwell", "cdna3"]
+Arch = Literal["ampere", "ada", "hopper", "blackwell", "cdna3", "cdna4"]
 Attention = Literal["mha", "gqa", "mla"]
 
 
@@ -67,7 +67,8 @@ class ModelSpec(_Record):
 
     Dense models leave the MoE fields at 0. MLA models (DeepSeek-V3) set ``attention="mla"`` and the
     ``kv_lora_rank`` / ``qk_rope_head_dim`` fields. Sliding-window models set ``sliding_window`` and how
-    many of the ``layers`` use it (``sliding_window_layers``); the rest use full attention.
+    many of the ``layers`` use it (``sliding_window_layers``); the rest use full attention. Hybrid models set
+    ``linear_attention_layers`` (fixed recurrent state, no KV cache); DSA models set ``sparse_attention_topk``.
     """
 
     id: str = Field(description="catalog id, lowercase kebab, e.g. llama-3.1-8b")
@@ -98,13 +99,34 @@ class ModelSpec(_Record):
     # sliding window
     sliding_window: int | None = Field(default=None, gt=0)
     sliding_window_layers: int = Field(default=0, ge=0)
+    # linear attention (Qwen3.5 / Qwen3-Next Gated DeltaNet): these layers keep a fixed-size recurrent state per
+    # sequence instead of a KV cache; the remaining ``layers - linear_attention_layers`` use full attention
+    linear_attention_layers: int = Field(default=0, ge=0)
+    linear_num_key_heads: int = Field(default=0, ge=0)
+    linear_num_value_heads: int = Field(default=0, ge=0)
+    linear_key_head_dim: int = Field(default=0, ge=0)
+    linear_value_head_dim: int = Field(default=0, ge=0)
+    linear_conv_kernel_dim: int = Field(default=0, ge=0)
+    # DeepSeek sparse attention (DeepSeek-V3.2, GLM-5): an indexer picks ``sparse_attention_topk`` earlier tokens per
+    # query and MLA attends to those only; the indexer keeps its own ``index_head_dim`` key per token and layer
+    sparse_attention_topk: int = Field(default=0, ge=0, description="0 = dense attention")
+    index_n_heads: int = Field(default=0, ge=0)
+    index_head_dim: int = Field(default=0, ge=0)
     max_context: int = Field(gt=0)
     published_total_params_b: float = Field(gt=0, description="published size, billions")
     published_active_params_b: float = Field(gt=0)
     source: str = Field(min_length=1)
     as_of: str = Field(min_length=4)
+    confidence: Literal["high", "medium", "low"] = Field(
+        "high", description="how far the performance model can trust the row: high = config.json facts the model "
+                            "uses as they are; medium = an architecture feature approximated (see notes)")
     notes: str = ""
 
     @property
     def is_moe(self) -> bool:
         return self.n_routed_experts > 0
+
+    @property
+    def kv_cache_layers(self) -> int:
+        """Layers that hold a per-token KV cache (all but the linear-attention layers)."""
+        return self.layers - min(self.linear_attention_layers, self.layers)

@@ -29,12 +29,18 @@ _HELP = (
     "Fit the performance model's efficiency constants and engine/GPU factors to measurements.\n\n"
     "MEASUREMENTS.csv uses the columns of measured-public.csv (gpu, gpu_count, tp, model, precision, engine, "
     "batch_or_concurrency, input_len, output_len, scenario, metric, value, ...). Rows the model cannot express "
-    "are listed with the reason. Prints the median absolute % error by GPU and metric before and after."
+    "are listed with the reason. Prints the median absolute % error by GPU and metric before and after.\n\n"
+    "A file in aiconfigurator's silicon layout (model_path, system, backend, isl, osl, batch_size, tp_size, "
+    "silicon_ttft_ms, silicon_tpot_ms, ...; e.g. bench/data/silicon-dev.csv) fits each engine's physical "
+    "constants (per-request and per-step overheads, all-reduce latency, kernel and MoE speed, closed-loop "
+    "phase) to TTFT and TPOT; constants the rows do not identify are left at their defaults."
 )
 
 _EPILOG = """Examples:
 
   plan calibrate bench/data/measured-public.csv
+
+  plan calibrate bench/data/silicon-dev.csv --out calibration.yaml
 
   plan calibrate my-measurements.csv --out calibration.yaml
 
@@ -86,7 +92,11 @@ def register(app: typer.Typer) -> None:
         from planner.perf.measurements import parse_rows, read_measurements  # noqa: PLC0415
 
         cat = Catalog.builtin()
-        cases, skipped = parse_rows(read_measurements(measurements), cat)
+        frame = read_measurements(measurements)
+        if "silicon_ttft_ms" in frame.columns:
+            _silicon(frame, measurements, cat, load_calibration(base) if base is not None else None, out, fmt)
+            return
+        cases, skipped = parse_rows(frame, cat)
         if not cases:
             raise InputError(f"{measurements}: no row the model can express ({len(skipped)} skipped: "
                              + "; ".join(sorted({s.reason for s in skipped})[:3]) + ")")
@@ -125,3 +135,62 @@ def register(app: typer.Typer) -> None:
             c.print(f"warning: the optimiser did not converge ({result.message})", markup=False)
         if out is not None:
             c.print(f"wrote {out}", markup=False)
+
+
+def _silicon(frame, path: Path, cat, base, out: Optional[Path], fmt: CalibrateFormat) -> None:
+    """Fit the engine constants to measured serving runs (TTFT and TPOT), per engine."""
+    import numpy as np  # noqa: PLC0415
+
+    from planner.errors import InputError  # noqa: PLC0415
+    from planner.perf.calibration import prior_calibration, save_calibration  # noqa: PLC0415
+    from planner.perf.silicon import parse_silicon, predict_frame  # noqa: PLC0415
+    from planner.perf.silicon_fit import fit_all  # noqa: PLC0415
+
+    cases, skipped = parse_silicon(frame, cat)
+    if not cases:
+        raise InputError(f"{path}: no run the model can express ({len(skipped)} skipped: "
+                         + "; ".join(sorted({s.reason for s in skipped})[:3]) + ")")
+    start = base or prior_calibration()
+    cal, fits = fit_all(cases, cat, start, max_evals=30)
+    if out is not None:
+        save_calibration(cal, out)
+    before, after = predict_frame(cases, cat, start), predict_frame(cases, cat, cal)
+    rows = []
+    for eng in sorted({c.engine for c in cases}):
+        r = {"engine": eng}
+        for tag, df in (("before", before), ("after", after)):
+            g = df[(df["engine"] == eng) & df["ttft_pred_ms"].notna()]
+            for m in ("ttft", "tpot"):
+                e = np.abs(g[f"{m}_pred_ms"] / g[f"{m}_ms"] - 1.0) * 100
+                r[f"{m}_median_ape_pct_{tag}"] = float(e.median()) if len(e) else None
+        r["rows"] = int(after[(after["engine"] == eng) & after["ttft_pred_ms"].notna()].shape[0])
+        rows.append(r)
+    if fmt is CalibrateFormat.json:
+        typer.echo(json.dumps({"rows_used": len(cases), "rows_skipped": len(skipped),
+                               "fitted": {f.engine: f.values for f in fits}, "error": rows,
+                               "converged": all(f.success for f in fits),
+                               "out": None if out is None else str(out)}, indent=2))
+        return
+    c = _console()
+    c.print(f"{path}: {len(cases)} runs used, {len(skipped)} skipped "
+            f"({sum('disaggregated' in s.reason for s in skipped)} disaggregated)", markup=False)
+    t = Table(title="Fitted engine constants", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    keys = sorted({k for f in fits for k in f.values})
+    for col in ("engine", "rows", *keys):
+        t.add_column(col, justify="left" if col == "engine" else "right")
+    for f in fits:
+        t.add_row(Text(f.engine), Text(str(f.rows)), *(Text(f"{f.values[k]:.4g}" if k in f.values else "-")
+                                                       for k in keys))
+    c.print(t)
+    e = Table(title="Median absolute % error (in-sample)", title_justify="left", box=box.SIMPLE_HEAD,
+              pad_edge=False)
+    for col in ("engine", "rows", "TTFT before", "TTFT after", "TPOT before", "TPOT after"):
+        e.add_column(col, justify="left" if col == "engine" else "right")
+    fmt1 = lambda v: "-" if v is None else f"{v:.1f}"  # noqa: E731
+    for r in rows:
+        e.add_row(Text(r["engine"]), Text(str(r["rows"])), Text(fmt1(r["ttft_median_ape_pct_before"])),
+                  Text(fmt1(r["ttft_median_ape_pct_after"])), Text(fmt1(r["tpot_median_ape_pct_before"])),
+                  Text(fmt1(r["tpot_median_ape_pct_after"])))
+    c.print(e)
+    if out is not None:
+        c.print(f"wrote {out}", markup=False)

@@ -10,6 +10,10 @@ Enumeration, per workload w and offer o (GPU g, node size G_o):
   has no NVLink at all (the performance model charges the slow PCIe all-reduce, so these survive only if they
   still meet the SLO);
 - MIG profiles (offers with ``mig: true``): every profile of g, with t = 1 (no TP across MIG slices).
+- Attention-DP × expert-parallel replicas (mixture-of-experts models, GPUs with NVLink): one replica fills the
+  node's NVLink group G (``planner.perf.parallel.ep_dp_shapes``): ``attention_dp`` = dp >= 2 ranks of G/dp
+  GPUs, experts over all G. Such a Deployment's ``tp`` is G, the GPUs it occupies (so every GPU count, packing
+  rule and the dominance test below read it unchanged); the per-rank degree is ``tp // attention_dp``.
 
 Dropped, with the reason kept: does not fit in memory, precision unsupported on the architecture, SLO
 unreachable even at concurrency 1, spot availability 0, capacity override 0.
@@ -62,6 +66,8 @@ class Deployment:
     availability: float
     price_usd_per_gpu_hour: float
     mig_class: int | None = None  # slot-class index of the MIG profile (``planner.catalog.mig`` order)
+    attention_dp: int = 1         # attention data-parallel ranks (tp GPUs in all, tp // attention_dp per rank)
+    expert_parallel: int = 1      # GPUs the routed experts are spread over (1: replicated / TP-sharded)
 
     @property
     def gpus_per_replica(self) -> int:
@@ -79,7 +85,8 @@ class Deployment:
 
     @property
     def key(self) -> tuple:
-        return (self.workload, self.offer, self.precision, self.tp, self.mig_profile)
+        return (self.workload, self.offer, self.precision, self.tp, self.mig_profile, self.attention_dp,
+                self.expert_parallel)
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,8 @@ class Rejected:
     reason: str
     best_ttft_ms: float | None = None
     weights_gib_per_gpu: float | None = None
+    attention_dp: int = 1
+    expert_parallel: int = 1
 
 
 @dataclass
@@ -174,7 +183,18 @@ def _prune_dominated(cands: list[Deployment]) -> tuple[list[Deployment], list[tu
 
 def _describe(d: Deployment) -> str:
     where = f"MIG {d.mig_profile}" if d.mig_profile else f"TP{d.tp}"
+    if d.attention_dp > 1:
+        where = f"DP{d.attention_dp}xTP{d.tp // d.attention_dp} EP{d.expert_parallel}"
     return f"{d.precision} {where}"
+
+
+def _ep_dp_configs(model, gpu: GpuSpec, offer: Offer, precisions) -> list[tuple[str, int, None, int, int]]:
+    """(precision, GPUs, no MIG, attention_dp, expert_parallel) of the DP × EP replicas (none for dense models)."""
+    from planner.perf.parallel import ep_dp_shapes, ep_dp_supported  # noqa: PLC0415
+
+    if not ep_dp_supported():
+        return []
+    return [(p, t * dp, None, dp, ep) for p in precisions for t, dp, ep in ep_dp_shapes(model, gpu, offer.gpus_per_node)]
 
 
 def enumerate_options(loaded: LoadedScenario, calibration=None) -> OptionSet:
@@ -194,18 +214,26 @@ def enumerate_options(loaded: LoadedScenario, calibration=None) -> OptionSet:
             avail = spot_availability(o)
             price_gpu = o.price_usd_per_node_hour_effective / o.gpus_per_node
             cands: list[Deployment] = []
-            configs = [(p, t, None) for p in w.precisions for t in tp_degrees(o, gpu)]
+            configs = [(p, t, None, 1, 1) for p in w.precisions for t in tp_degrees(o, gpu)]
             if o.mig:
                 result.mig_profiles[o.id] = gpu.mig_profiles
-                configs += [(p, 1, prof) for p in w.precisions for prof in gpu.mig_profiles]
-            for precision, tp, prof in configs:
-                key = (w.id, gpu.id, precision, tp, prof)
-                if key not in memo:
+                configs += [(p, 1, prof, 1, 1) for p in w.precisions for prof in gpu.mig_profiles]
+            configs += _ep_dp_configs(model, gpu, o, w.precisions)
+            for precision, tp, prof, dp, ep in configs:
+                key = (w.id, gpu.id, precision, tp, prof, dp, ep)
+                if key not in memo and dp == 1 and ep == 1:
                     memo[key] = capacity_for_workload(model, gpu, w, tp=tp, mig_profile=prof, precision=precision,
                                                       calibration=calib, overrides=s.capacity_overrides)
+                elif key not in memo:
+                    from planner.perf.parallel import capacity_ep_dp  # noqa: PLC0415
+
+                    memo[key] = capacity_ep_dp(model, gpu, w, tp=tp // dp, attention_dp=dp, expert_parallel=ep,
+                                               precision=precision, calibration=calib)
                 ests = memo[key]
                 caps = tuple(max(0.0, e.requests_per_min) for e in ests)
                 base = dict(workload=w.id, offer=o.id, gpu=gpu.id, precision=precision, tp=tp, mig_profile=prof)
+                if dp > 1 or ep > 1:
+                    base.update(attention_dp=dp, expert_parallel=ep)
                 if avail <= 0.0:
                     result.rejected.append(Rejected(**base, state="dropped",
                                                     reason="spot availability is 0 (interruption rate x recovery >= 1 hour)"))
@@ -226,7 +254,8 @@ def enumerate_options(loaded: LoadedScenario, calibration=None) -> OptionSet:
             for a, b in pruned:
                 result.rejected.append(Rejected(
                     workload=a.workload, offer=a.offer, gpu=a.gpu, precision=a.precision, tp=a.tp,
-                    mig_profile=a.mig_profile, state="dominated",
+                    mig_profile=a.mig_profile, attention_dp=a.attention_dp, expert_parallel=a.expert_parallel,
+                    state="dominated",
                     reason=f"dominated by {_describe(b)} on the same offer (at least the capacity per GPU, "
                            "fits in the same GPUs)"))
             result.deployments.extend(kept)

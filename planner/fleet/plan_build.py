@@ -89,7 +89,7 @@ def _period(f: Formulation, sol: Solution, t: int, gpu_ids: dict[str, str]) -> P
             assigned_requests_per_min=_round(assigned),
             utilization=_round(used / (count * d.availability)) if count else 0.0,
             availability=_round(d.availability), predicted_ttft_ms=_round(ttft), predicted_tpot_ms=_round(tpot),
-            buckets=tuple(loads)))
+            buckets=tuple(loads), attention_dp=d.attention_dp, expert_parallel=d.expert_parallel))
     partitions = []
     mig_offers = {d.offer for d in f.options.deployments if d.mig_profile}
     for o_id in sorted(mig_offers):
@@ -162,11 +162,13 @@ def option_lines(f: Formulation, chosen: set[int]) -> list[OptionLine]:
                               mig_profile=d.mig_profile, state="chosen" if d.index in chosen else "feasible",
                               capacity_requests_per_min=_round(cap),
                               usd_per_hour_per_replica=None if cost is None else _round(cost),
-                              predicted_ttft_ms=_round(float(np.mean(d.ttft_ms)))))
+                              predicted_ttft_ms=_round(float(np.mean(d.ttft_ms))),
+                              attention_dp=d.attention_dp, expert_parallel=d.expert_parallel))
     for r in f.options.rejected:
         out.append(OptionLine(workload=r.workload, offer=r.offer, gpu=r.gpu, precision=r.precision, tp=r.tp,
                               mig_profile=r.mig_profile, state=r.state, reason=r.reason,
-                              predicted_ttft_ms=r.best_ttft_ms))
+                              predicted_ttft_ms=r.best_ttft_ms, attention_dp=r.attention_dp,
+                              expert_parallel=r.expert_parallel))
     return out
 
 

@@ -62,7 +62,12 @@ CONSTANT_BOUNDS: dict[str, tuple[float, float]] = {
 }
 ENGINE_BOUNDS: dict[str, tuple[float, float]] = {
     "speed": (0.4, 1.6),
-    "t_request_ms": (0.0, 50.0),
+    "t_request_ms": (0.0, 400.0),
+    "t_step_ms": (0.0, 20.0),
+    "t_layer_us": (0.0, 150.0),
+    "t_ar_us": (2.0, 100.0),
+    "moe_speed": (0.1, 1.5),
+    "phase": (0.0, 0.5),
 }
 GPU_SPEED_BOUNDS = (0.5, 1.5)
 
@@ -83,10 +88,43 @@ class EngineFactors(_Frozen):
         "total", description="total: KV = util*VRAM - weights - workspace (vLLM, SGLang); "
                              "free: KV = util*(VRAM - weights - workspace) (TensorRT-LLM)")
     chunk_tokens: int = Field(8192, ge=64, description="prefill tokens per scheduler step (chunked prefill)")
+    t_layer_us: float | None = Field(None, ge=0, description="fixed time per layer per step (None: the "
+                                                             "calibration's t_layer_us)")
+    t_ar_us: float | None = Field(None, ge=0, description="latency of one NVLink all-reduce with this engine's "
+                                                          "kernels (None: the calibration's t_ar_nvlink_us)")
+    moe_speed: float = Field(1.0, gt=0, description="multiplies eta_moe: this engine's grouped-expert GEMMs")
+    phase: float = Field(0.0, ge=0, le=0.5, description="closed loop: share of the other clients' prompts "
+                                                         "arriving in phase with one (benchmark burstiness)")
     source: str = ""
 
 
+# Engine constants fitted to the measured serving runs (bench/data/silicon-dev.csv, all rows; out-of-family
+# error in docs/perf-model.md §6b). Regenerate: python -m planner.perf.report --silicon (the table
+# "Engine constants fitted on all rows"), then paste here. Empty dict = the prior values of _prior_engines.
+FITTED: dict[str, dict[str, float]] = {
+    "sglang": dict(t_request_ms=255.0, speed=1.13, t_layer_us=63.4, phase=0.0949, moe_speed=0.103, t_ar_us=27.9,
+                   t_step_ms=0.0000545),
+    "trtllm": dict(t_request_ms=131.0, speed=0.918, t_layer_us=61.2, phase=0.0661, moe_speed=0.338, t_ar_us=5.78,
+                   t_step_ms=0.00298),
+    "vllm": dict(t_request_ms=43.9, speed=1.6, t_layer_us=73.4, phase=0.131, moe_speed=0.335, t_ar_us=16.8,
+                 t_step_ms=0.0),
+}
+FITTED_SOURCE = ("fitted per engine to the measured serving runs of bench/data/silicon-dev.csv "
+                 "(aiconfigurator silicon_sample.csv, Apache-2.0) by planner.perf.silicon_fit")
+
+
 def _default_engines() -> dict[str, EngineFactors]:
+    """The shipped engine factors: the priors with the fitted constants."""
+    out = {}
+    for name, eng in _prior_engines().items():
+        vals = FITTED.get(name)
+        out[name] = eng if not vals else EngineFactors.model_validate(
+            {**eng.model_dump(), **vals, "source": f"{eng.source}; {', '.join(vals)}: {FITTED_SOURCE}"})
+    return out
+
+
+def _prior_engines() -> dict[str, EngineFactors]:
+    """Engine factors before any fit: documented engine settings, neutral speed, small overheads."""
     return {
         "vllm": EngineFactors(
             max_batch=256, mem_util=0.90, mem_mode="total", chunk_tokens=8192,
@@ -118,6 +156,8 @@ class Calibration(_Frozen):
     t_layer_us: float = Field(10.0, ge=0, description="fixed time per transformer layer per step")
     t_ar_nvlink_us: float = Field(8.0, ge=0, description="latency of one all-reduce over NVLink")
     t_ar_pcie_us: float = Field(30.0, ge=0, description="latency of one all-reduce over PCIe")
+    t_ar_network_us: float = Field(30.0, ge=0, description="latency of one collective across NVLink domains "
+                                                           "(InfiniBand/RoCE, multi-node replicas only)")
     workspace_gib: float = Field(1.0, ge=0, description="per-GPU base reserve (context, graphs, NCCL)")
     engines: dict[str, EngineFactors] = Field(default_factory=_default_engines)
     gpu_speed: dict[str, float] = Field(
@@ -156,11 +196,19 @@ class Calibration(_Frozen):
 
 
 DEFAULT = Calibration()
+PRIOR = Calibration(engines=_prior_engines(),
+                    source="priors: public kernel profiles and tool defaults, before the fit to measured runs")
 
 
 def default_calibration() -> Calibration:
     """The shipped constants."""
     return DEFAULT
+
+
+def prior_calibration() -> Calibration:
+    """The constants before the fit to the measured serving runs: what ``planner.perf.silicon_fit`` starts from
+    and pulls towards, so that an out-of-family check never starts from an all-rows fit."""
+    return PRIOR
 
 
 def load_calibration(path: str | Path) -> Calibration:

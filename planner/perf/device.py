@@ -21,6 +21,8 @@ fp4        0.5625             FP4 peak (NVFP4) on Blackwell only; refused elsewh
 
 Tensor parallelism: ``tp`` must be a power of two (else InputError). A replica cannot use more GPUs than
 one NVLink domain on NVSwitch parts (SXM/OAM): that would be multi-node TP, which is not modelled.
+With ``allow_multi_node`` a replica may span whole NVLink domains (``tp × dp`` a multiple of the domain); its
+collectives are then charged at the scale-out network's ``SCALEOUT_GBPS_PER_GPU`` (one 400 Gb/s NIC per GPU).
 PCIe cards (no NVLink, or 2/4-GPU bridges) may use up to 8 GPUs of one host; traffic that leaves the bridge
 goes over PCIe, so the all-reduce is charged at ``pcie_gbps`` (about 14x slower than NVLink).
 """
@@ -41,6 +43,9 @@ KV_DTYPES = ("auto", *KV_DTYPE_BYTES)
 GIB = float(1 << 30)
 
 _MAX_HOST_GPUS = 8
+# Scale-out network per GPU between NVLink domains (multi-node replicas, only when asked for): one 400 Gb/s
+# ConnectX-7 NIC per GPU in DGX/HGX H100, H200 and B200 systems (NVIDIA DGX B200 and DGX H100 datasheets)
+SCALEOUT_GBPS_PER_GPU = 50.0
 _FP8_ARCHS = ("ada", "hopper", "blackwell", "cdna3")
 
 
@@ -58,8 +63,15 @@ class Device:
     eta_key: str               # which calibration efficiency applies to GEMMs
     compute_path: str          # "bf16", "fp8 W8A8", "fp8 weight-only", ...
     link_gbps: float           # one direction, per GPU, for the all-reduce (0 when tp == 1)
-    link_kind: str             # "nvlink", "pcie" or "none"
-    gpu_share: float           # GPUs this replica occupies (tp, or c/7 of one GPU for MIG)
+    link_kind: str             # "nvlink", "network" (several NVLink domains), "pcie" or "none"
+    gpu_share: float           # GPUs this replica occupies (tp·dp, or c/7 of one GPU for MIG)
+    dp: int = 1                # attention data-parallel ranks, each a TP group of ``tp`` GPUs
+    ep: int = 1                # expert-parallel ranks; the routed experts are split over ep, each over dp·tp/ep
+
+    @property
+    def gpus(self) -> int:
+        """Whole GPUs of the replica (1 for a MIG instance)."""
+        return self.tp * self.dp
 
 
 def check_precision(precision: str) -> float:
@@ -137,16 +149,32 @@ def _compute_path(gpu: GpuSpec, precision: str, engine: str) -> tuple[float, str
     raise AssertionError(precision)  # check_precision ran first
 
 
+def check_parallel(tp: int, attention_dp: int, expert_parallel: int) -> None:
+    """InputError unless dp and ep are whole numbers >= 1 and ep divides the replica's tp·dp GPUs."""
+    for name, v in (("attention_dp", attention_dp), ("expert_parallel", expert_parallel)):
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise InputError(f"{name} must be a whole number >= 1, got {v!r}")
+    if (tp * attention_dp) % expert_parallel:
+        raise InputError(f"expert_parallel ({expert_parallel}) must divide the replica's GPUs "
+                         f"tp × attention_dp = {tp * attention_dp}")
+
+
 def make_device(gpu: GpuSpec, *, tp: int, mig_profile: str | None, precision: str, kv_dtype: str,
-                engine: str) -> Device | str:
+                engine: str, attention_dp: int = 1, expert_parallel: int = 1,
+                allow_multi_node: bool = False) -> Device | str:
     """The replica's per-GPU resources, or the reason it cannot be built (a 'cannot serve', not an error).
 
-    Raises InputError for nonsense arguments: unknown precision, tp not a power of two, unknown MIG profile.
+    A replica spans ``tp × attention_dp`` GPUs, all inside one NVLink domain (an EP/DP replica exchanges
+    tokens every MoE layer). Raises InputError for nonsense arguments: unknown precision, tp not a power of
+    two, unknown MIG profile, a non-positive dp/ep, ep not dividing the GPUs.
     """
     check_precision(precision)
     check_tp(tp)
+    check_parallel(tp, attention_dp, expert_parallel)
+    if mig_profile is not None and attention_dp * expert_parallel > 1:
+        return "attention data parallelism / expert parallelism needs whole GPUs, not a MIG slice"
     slot = mig_slot(gpu, mig_profile) if mig_profile is not None else None
-    if engine == "trtllm" and gpu.arch == "cdna3":
+    if engine == "trtllm" and gpu.arch.startswith("cdna"):
         return f"TensorRT-LLM runs only on NVIDIA GPUs; {gpu.id} is AMD {gpu.arch}"
     path = _compute_path(gpu, precision, engine)
     if isinstance(path, str):
@@ -165,17 +193,21 @@ def make_device(gpu: GpuSpec, *, tp: int, mig_profile: str | None, precision: st
                       peak_bf16_tflops=gpu.tflops_bf16 * c / N_COMPUTE_SLICES, eta_key=eta_key,
                       compute_path=desc, link_gbps=0.0, link_kind="none", gpu_share=c / N_COMPUTE_SLICES)
     nvswitch = gpu.has_nvlink and gpu.nvlink_max_gpus >= 8
-    if tp == 1:
+    n = tp * attention_dp
+    what = f"tp={tp}" if attention_dp == 1 else f"tp={tp} × attention_dp={attention_dp} = {n} GPUs"
+    if n == 1:
         link, kind = 0.0, "none"
-    elif gpu.has_nvlink and tp <= gpu.nvlink_max_gpus:
+    elif gpu.has_nvlink and n <= gpu.nvlink_max_gpus:
         link, kind = gpu.nvlink_gbps / 2, "nvlink"  # catalog figure is both directions
+    elif nvswitch and allow_multi_node and n % gpu.nvlink_max_gpus == 0:
+        link, kind = SCALEOUT_GBPS_PER_GPU, "network"
     elif nvswitch:
-        return (f"tp={tp} exceeds the NVLink domain of {gpu.id} ({gpu.nvlink_max_gpus} GPUs); "
-                f"tensor parallelism across nodes is not modelled")
-    elif tp <= _MAX_HOST_GPUS:
+        return (f"{what} exceeds the NVLink domain of {gpu.id} ({gpu.nvlink_max_gpus} GPUs); "
+                f"parallelism across nodes is not modelled")
+    elif n <= _MAX_HOST_GPUS:
         link, kind = gpu.pcie_gbps, "pcie"
     else:
-        return f"tp={tp} exceeds the {_MAX_HOST_GPUS} PCIe GPUs one host holds ({gpu.id} has no NVLink switch)"
+        return f"{what} exceeds the {_MAX_HOST_GPUS} PCIe GPUs one host holds ({gpu.id} has no NVLink switch)"
     return Device(gpu_id=gpu.id, label=gpu.id, tp=tp, mem_gib=gpu.vram_gib_usable, bw_gbps=gpu.mem_bw_gbps,
                   peak_tflops=peak, peak_bf16_tflops=gpu.tflops_bf16, eta_key=eta_key, compute_path=desc,
-                  link_gbps=link, link_kind=kind, gpu_share=float(tp))
+                  link_gbps=link, link_kind=kind, gpu_share=float(n), dp=attention_dp, ep=expert_parallel)

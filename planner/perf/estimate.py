@@ -1,5 +1,9 @@
 """The performance model: model × GPU config × precision → memory fit, TPOT, TTFT and requests/min at the SLOs.
 
+This module is longer than ~400 lines because it is the one public entry point and keeps its argument
+checks, the case preparation shared by ``estimate`` and ``closed_loop_curve``, the SLO search and the
+``--explain`` terms together; the engine's serving model itself lives in ``planner.perf.queueing``.
+
 Pure functions; nothing is printed or read from disk. Memory lives in ``perf_memory``, the step-time roofline
 in ``perf_roofline``, the hardware view (MIG, TP links, precision support) in ``perf_device``, the constants
 in ``calibration``. This module adds serving at an SLA.
@@ -40,7 +44,8 @@ the Erlang-C (M/M/c) wait (Allen–Cunneen with zero service variance, the sizes
 
 At the SLOs the model picks the ``C`` with the most requests/min among those with ``TTFT_p ≤ ttft_slo`` and
 ``TPOT ≤ tpot_slo`` (the largest such ``C`` whenever the rate grows with ``C``, which it does in practice).
-Without SLOs or a concurrency it reports the closed-loop maximum (``C = c_max``), the offline benchmark case.
+Without SLOs or a concurrency it reports the closed-loop maximum: the best rate over ``C ≤ c_max`` on a
+64-point grid (the offline benchmark case; past the prefill queue's saturation more clients only wait).
 
 Cost: ``USD per 1M output tokens = price_usd_per_hour·gpus / (3600·output tok/s)·1e6`` with ``gpus`` = tp,
 or c/7 of one GPU for a MIG instance.
@@ -60,8 +65,9 @@ from planner.catalog import normalize_name
 from planner.catalog.records import GpuSpec, ModelSpec
 from planner.errors import InputError
 from planner.perf.device import KV_DTYPE_BYTES, Device, check_precision, make_device, resolve_kv_dtype
-from planner.perf.memory import memory_plan, workspace_gib
-from planner.perf.roofline import StepContext, experts_touched, prefill_time, step_context, step_time
+from planner.perf.memory import memory_plan, paged_concurrency, workspace_gib
+from planner.perf.queueing import Loop, prefill_wait_percentile, solve
+from planner.perf.roofline import StepContext, experts_touched, prefill_time, step_context, step_fn, step_time
 
 if TYPE_CHECKING:  # types only
     from planner.scenario.model import CapacityOverride, Workload
@@ -151,46 +157,47 @@ class _Case:
     prompt: int
     output: int
     c_max: int          # concurrent sequences the KV pool and engine allow
-    b_budget: int       # decode sequences the prefill chunk budget sustains
+    b_budget: int       # tokens per step of one attention rank (the engine's chunk budget)
     t_req_s: float
     z: float            # standard normal quantile of the TTFT percentile
     p: float
 
 
+def _step_fn(case: _Case):
+    return step_fn(case.ctx, case.prompt + case.output / 2.0, case.prompt / 2.0)
+
+
 def _curve(case: _Case, conc: np.ndarray, open_loop: bool) -> dict[str, np.ndarray]:
-    """TPOT, TTFT (mean, percentile) and requests/s for each concurrency in ``conc`` (seconds)."""
-    i, o, ctx = case.prompt, case.output, case.ctx
+    """TPOT, TTFT (mean, percentile) and requests/s for each concurrency in ``conc`` (seconds);
+    ``planner.perf.queueing`` has the engine model, this adds the slot queue of the open loop."""
     c = np.asarray(conc, dtype=float)
-    b = np.minimum(c, min(case.b_budget, case.c_max))
-    dec_ctx = i + o / 2.0
-    dec = step_time(ctx, b, b * i / o, dec_ctx, i / 2.0)
-    tpot = dec["total"]
-    m = np.maximum(b - 1.0, 0.0) / o
-    x_mean = i * m
-    x_p = i * np.ceil(np.maximum(m + case.z * np.sqrt(m) - 0.5, 0.0))
-    others = np.clip(np.minimum(c, b) - 1.0, 0.0, None)  # sequences decoding beside mine
-    # Poisson arrivals land mid-step; closed-loop clients resubmit as their request ends, at a step boundary
-    residual = 0.5 * tpot * np.clip(1.0 - 1.0 / c, 0.0, 1.0) if open_loop else np.zeros_like(tpot)
-    pf_mean = prefill_time(ctx, i, others, x_mean, dec_ctx)
-    pf_p = pf_mean if case.z <= 0 else prefill_time(ctx, i, others, x_p, dec_ctx)
-    ttft_s_mean = case.t_req_s + residual + pf_mean
-    ttft_s_p = case.t_req_s + residual + pf_p
-    hold = ttft_s_mean + (o - 1) * tpot
+    loop = Loop(prompt=case.prompt, output=case.output, c_max=float(case.c_max), budget=float(case.b_budget),
+                t_req_s=case.t_req_s, ranks=case.ctx.dev.dp, phase=0.0 if open_loop else case.ctx.eng.phase,
+                closed=not open_loop)
+    st = solve(_step_fn(case), loop, c)
+    hold, x = st["hold"], st["x"]
+    w_pf_p = prefill_wait_percentile(st, case.p) if case.z > 0 else st["wait_prefill"]
     if open_loop:
-        servers = float(min(case.c_max, case.b_budget))
+        servers = float(case.c_max)
         pw = _erlang_c(servers, c)
         gap = np.maximum(servers - c, 1e-12)
         w_mean = pw * hold / (2 * gap)
         w_p = hold / (2 * gap) * np.log(np.maximum(pw / (1 - case.p), 1.0))
         w_mean = np.where(c < servers, w_mean, np.inf)
         w_p = np.where(c < servers, w_p, np.inf)
-        rps = c / hold
+        rps = x
     else:
-        w_mean = w_p = np.where(c > b, (c - b) * hold / b, 0.0)
-        rps = b / hold
-    return {"tpot": tpot, "ttft_mean": ttft_s_mean + w_mean, "ttft_p": ttft_s_p + w_p, "rps": rps,
-            "wait_mean": w_mean, "wait_p": w_p, "prefill": pf_p, "residual": residual, "decode_batch": b,
-            "hold": hold, **{f"dec_{k}": v for k, v in dec.items()}}
+        rps = np.minimum(c, case.c_max) / hold   # Little's law on the slots (= X at the fixed point)
+        w_mean = w_p = np.maximum(c - case.c_max, 0.0) / np.maximum(rps, 1e-300)
+    ttft_mean = st["ttft_service"] + w_mean
+    ttft_p = st["ttft_service"] - st["wait_prefill"] + w_pf_p + w_p
+    if case.p >= 0.5:  # a high percentile of a right-skewed wait is never reported below its mean
+        ttft_p = np.maximum(ttft_p, ttft_mean)
+    dec = step_time(case.ctx, st["decode_batch"], 0.0 * c, case.prompt + case.output / 2.0, case.prompt / 2.0)
+    return {"tpot": st["tpot"], "ttft_mean": ttft_mean, "ttft_p": ttft_p, "rps": rps,
+            "wait_mean": w_mean, "wait_p": w_p, "prefill": st["prefill"], "residual": st["residual"],
+            "wait_prefill": st["wait_prefill"], "prefill_util": st["rho"], "chunk_share": st["chunk_share"],
+            "decode_batch": st["decode_batch"], "hold": hold, **{f"dec_{k}": v for k, v in dec.items()}}
 
 
 def _load_text(load: float) -> str:
@@ -201,14 +208,18 @@ def _pick(vals: dict[str, np.ndarray], j: int) -> dict[str, float]:
     return {k: float(np.asarray(v)[j]) for k, v in vals.items()}
 
 
+SLO_GRID = 64
+
+
 def _slo_search(case: _Case, ttft_slo_s: float, tpot_slo_s: float) -> tuple[bool, float, dict[str, float]]:
-    """Load (mean requests in service) with the most requests/s meeting both SLOs: a coarse geometric grid,
-    then every integer between the grid neighbours of the best feasible point. When no load qualifies:
-    (False, lowest load, its values) -- the best TTFT and TPOT the replica can offer."""
-    servers = min(case.c_max, case.b_budget)
+    """Load (mean requests in service) with the most requests/s meeting both SLOs: one vectorised solve on a
+    64-point geometric grid over ``1 … c_max − 1``, then linear interpolation between the best feasible grid
+    point and its infeasible neighbour, to where the binding SLO is met exactly (TTFT and TPOT grow with the
+    load, about linearly over one grid step of ≤ 13 %). When no load qualifies: (False, lowest load, its
+    values) -- the best TTFT and TPOT the replica can offer."""
+    servers = case.c_max
     if servers >= 2:
-        top = servers - 1
-        grid = np.unique(np.round(np.geomspace(1, top, num=min(top, 40)))).astype(float)
+        grid = np.unique(np.geomspace(1.0, servers - 1.0, num=min(servers - 1, SLO_GRID)))
     else:  # one slot: the load must stay below 1 (M/D/1)
         grid = np.arange(1, 10) / 10.0
     vals = _curve(case, grid, open_loop=True)
@@ -216,16 +227,90 @@ def _slo_search(case: _Case, ttft_slo_s: float, tpot_slo_s: float) -> tuple[bool
     if not ok.any():
         return False, float(grid[0]), _pick(vals, 0)
     idx = np.flatnonzero(ok)
-    best = idx[np.argmax(vals["rps"][idx] + 1e-12 * grid[idx])]
-    lo_g = grid[max(best - 1, 0)]
-    hi_g = grid[min(best + 1, len(grid) - 1)]
-    if servers >= 2 and hi_g - lo_g > 2:
-        fine = np.arange(lo_g, hi_g + 1)
-        fvals = _curve(case, fine, open_loop=True)
-        fidx = np.flatnonzero((fvals["ttft_p"] <= ttft_slo_s) & (fvals["tpot"] <= tpot_slo_s))
-        j = fidx[np.argmax(fvals["rps"][fidx] + 1e-12 * fine[fidx])]
-        return True, float(fine[j]), _pick(fvals, j)
-    return True, float(grid[best]), _pick(vals, best)
+    best = int(idx[np.argmax(vals["rps"][idx] + 1e-12 * grid[idx])])
+    out = _pick(vals, best)
+    if best + 1 >= len(grid) or ok[best + 1]:
+        return True, float(grid[best]), out
+    nxt = _pick(vals, best + 1)
+    frac = 1.0
+    for key, slo in (("ttft_p", ttft_slo_s), ("tpot", tpot_slo_s)):
+        lo, hi = out[key], nxt[key]
+        if hi > slo and math.isfinite(hi) and hi > lo:
+            frac = min(frac, (slo - lo) / (hi - lo))
+    frac = min(max(frac, 0.0), 1.0)
+    if frac <= 0.0:
+        return True, float(grid[best]), out
+    mix = {k: (v + frac * (nxt[k] - v) if math.isfinite(nxt[k]) and math.isfinite(v) else v)
+           for k, v in out.items()}
+    if mix["rps"] < out["rps"]:  # only move where the rate grows with the load
+        return True, float(grid[best]), out
+    return True, float(grid[best] + frac * (grid[best + 1] - grid[best])), mix
+
+
+def _prepare(model: ModelSpec, gpu: GpuSpec, *, tp: int, mig_profile: str | None, precision: str, kv_dtype: str,
+             engine: str, prompt_tokens: int, output_tokens: int, context_tokens: int | None,
+             ttft_percentile: float, calibration: Calibration | None, attention_dp: int, expert_parallel: int,
+             allow_multi_node: bool):
+    """Everything fixed for one case: (case, device, memory plan, memory fields, kv dtype), or the
+    'cannot serve' Estimate."""
+    cal = calibration or default_calibration()
+    eng = cal.engine(engine)
+    bpw = check_precision(precision)
+    kv_name = resolve_kv_dtype(kv_dtype, precision, engine)
+    dev = make_device(gpu, tp=tp, mig_profile=mig_profile, precision=precision, kv_dtype=kv_name, engine=engine,
+                      attention_dp=attention_dp, expert_parallel=expert_parallel,
+                      allow_multi_node=allow_multi_node)
+    if isinstance(dev, str):
+        return _cannot(dev)
+    if expert_parallel > 1 and not model.is_moe:
+        return _cannot(f"expert_parallel={expert_parallel} needs a mixture-of-experts model; {model.id} is dense")
+    if expert_parallel > 1 and model.n_routed_experts % expert_parallel:
+        return _cannot(f"expert_parallel={expert_parallel} does not divide the {model.n_routed_experts} "
+                       f"routed experts of {model.id}")
+    if tp > 1 and model.num_heads % tp:
+        return _cannot(f"tp={tp} does not divide the {model.num_heads} attention heads of {model.id} "
+                       f"(engines shard heads evenly)")
+    ctx_tokens = context_tokens or prompt_tokens + output_tokens
+    mem = memory_plan(model, dev, bytes_per_weight=bpw, kv_bytes=KV_DTYPE_BYTES[kv_name],
+                      context_tokens=ctx_tokens, mem_util=eng.mem_util, mem_mode=eng.mem_mode,
+                      workspace_gib=workspace_gib(model, tp, cal.workspace_gib, eng.chunk_tokens, eng.max_batch),
+                      max_batch=eng.max_batch)
+    mem_fields = dict(weights_gib_per_gpu=mem.weights_gib_per_gpu, kv_bytes_per_token_per_gpu=mem.kv_bytes_per_token_per_gpu,
+                      kv_capacity_tokens=mem.kv_capacity_tokens, max_concurrency=mem.max_concurrency)
+    if ctx_tokens > model.max_context:
+        return _cannot(f"context of {ctx_tokens:,} tokens exceeds the {model.max_context:,}-token maximum of "
+                       f"{model.id}", **mem_fields)
+    if not mem.fits:
+        return _cannot(mem.reason, **mem_fields)
+    ctx = step_context(model, dev, bytes_per_weight=bpw, kv_bytes=KV_DTYPE_BYTES[kv_name], cal=cal, eng=eng)
+    paged = paged_concurrency(model, KV_DTYPE_BYTES[kv_name], dev.tp, mem.kv_pool_gib, prompt_tokens,
+                              output_tokens) * dev.dp
+    c_max = max(1, min(paged, eng.max_batch * dev.dp))
+    mem = replace(mem, max_concurrency=c_max)
+    mem_fields["max_concurrency"] = c_max
+    p = ttft_percentile / 100.0
+    case = _Case(ctx=ctx, prompt=prompt_tokens, output=output_tokens, c_max=c_max,
+                 b_budget=eng.chunk_tokens,
+                 t_req_s=eng.t_request_ms * 1e-3, z=NormalDist().inv_cdf(p), p=p)
+    return case, dev, mem, mem_fields, kv_name
+
+
+def closed_loop_curve(model: ModelSpec, gpu: GpuSpec, concurrency: Sequence[int], *, tp: int = 1,
+                      precision: str = "bf16", kv_dtype: str = "auto", engine: str = "vllm",
+                      prompt_tokens: int = 1000, output_tokens: int = 250, calibration: Calibration | None = None,
+                      attention_dp: int = 1, expert_parallel: int = 1,
+                      allow_multi_node: bool = False) -> dict[str, np.ndarray] | str:
+    """Mean TTFT and TPOT (seconds) at each closed-loop concurrency, in one vectorised pass: what
+    ``estimate(..., concurrency=C)`` reports for each C (``terms['ttft_mean_ms']``, ``tpot_ms``), used by the
+    error report and the fit. Returns the reason string when the case cannot be served."""
+    _check_args(prompt_tokens, output_tokens, None, None, None, None, 50.0, None)
+    prep = _prepare(model, gpu, tp=tp, mig_profile=None, precision=precision, kv_dtype=kv_dtype, engine=engine,
+                    prompt_tokens=prompt_tokens, output_tokens=output_tokens, context_tokens=None,
+                    ttft_percentile=50.0, calibration=calibration, attention_dp=attention_dp,
+                    expert_parallel=expert_parallel, allow_multi_node=allow_multi_node)
+    if isinstance(prep, Estimate):
+        return prep.reason or "cannot serve"
+    return _curve(prep[0], np.asarray(concurrency, dtype=float), open_loop=False)
 
 
 def usd_per_million_output_tokens(estimate: Estimate, price_usd_per_hour: float | None) -> float | None:
@@ -244,39 +329,26 @@ def estimate(model: ModelSpec, gpu: GpuSpec, *, tp: int = 1, mig_profile: str | 
              prompt_tokens: int = 1000, output_tokens: int = 250, context_tokens: int | None = None,
              concurrency: int | None = None, ttft_slo_ms: float | None = None, tpot_slo_ms: float | None = None,
              ttft_percentile: float = 95.0, price_usd_per_hour: float | None = None,
-             calibration: Calibration | None = None) -> Estimate:
+             calibration: Calibration | None = None, attention_dp: int = 1,
+             expert_parallel: int = 1, allow_multi_node: bool = False) -> Estimate:
     """Predict one replica. Never raises for 'cannot serve' (returns fits False / requests_per_min 0 with a
     reason); raises InputError for nonsense arguments (unknown precision/engine/kv dtype/MIG profile, tp not a
-    power of two, concurrency together with SLOs, ...)."""
-    cal = calibration or default_calibration()
-    eng = cal.engine(engine)
+    power of two, concurrency together with SLOs, ...).
+
+    ``attention_dp`` ranks of ``tp`` GPUs each (one replica of ``tp × attention_dp`` GPUs in one NVLink
+    domain) each hold their own KV cache and 1/dp of the batch; ``expert_parallel`` splits the routed experts
+    over that many ranks (MoE models only; the experts are sharded over all the replica's GPUs).
+    ``allow_multi_node`` lets a replica span several NVLink domains (the scale-out network carries the
+    traffic between them; for measured multi-node runs — the planner's options stay within one domain)."""
     _check_args(prompt_tokens, output_tokens, context_tokens, concurrency, ttft_slo_ms, tpot_slo_ms,
                 ttft_percentile, price_usd_per_hour)
-    bpw = check_precision(precision)
-    kv_name = resolve_kv_dtype(kv_dtype, precision, engine)
-    dev = make_device(gpu, tp=tp, mig_profile=mig_profile, precision=precision, kv_dtype=kv_name, engine=engine)
-    if isinstance(dev, str):
-        return _cannot(dev)
-    if tp > 1 and model.num_heads % tp:
-        return _cannot(f"tp={tp} does not divide the {model.num_heads} attention heads of {model.id} "
-                       f"(engines shard heads evenly)")
-    ctx_tokens = context_tokens or prompt_tokens + output_tokens
-    mem = memory_plan(model, dev, bytes_per_weight=bpw, kv_bytes=KV_DTYPE_BYTES[kv_name],
-                      context_tokens=ctx_tokens, mem_util=eng.mem_util, mem_mode=eng.mem_mode,
-                      workspace_gib=workspace_gib(model, tp, cal.workspace_gib, eng.chunk_tokens, eng.max_batch),
-                      max_batch=eng.max_batch)
-    mem_fields = dict(weights_gib_per_gpu=mem.weights_gib_per_gpu, kv_bytes_per_token_per_gpu=mem.kv_bytes_per_token_per_gpu,
-                      kv_capacity_tokens=mem.kv_capacity_tokens, max_concurrency=mem.max_concurrency)
-    if ctx_tokens > model.max_context:
-        return _cannot(f"context of {ctx_tokens:,} tokens exceeds the {model.max_context:,}-token maximum of "
-                       f"{model.id}", **mem_fields)
-    if not mem.fits:
-        return _cannot(mem.reason, **mem_fields)
-    ctx = step_context(model, dev, bytes_per_weight=bpw, kv_bytes=KV_DTYPE_BYTES[kv_name], cal=cal, eng=eng)
-    p = ttft_percentile / 100.0
-    case = _Case(ctx=ctx, prompt=prompt_tokens, output=output_tokens, c_max=mem.max_concurrency,
-                 b_budget=max(1, int(eng.chunk_tokens * output_tokens // (prompt_tokens + output_tokens))),
-                 t_req_s=eng.t_request_ms * 1e-3, z=NormalDist().inv_cdf(p), p=p)
+    prep = _prepare(model, gpu, tp=tp, mig_profile=mig_profile, precision=precision, kv_dtype=kv_dtype,
+                    engine=engine, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
+                    context_tokens=context_tokens, ttft_percentile=ttft_percentile, calibration=calibration,
+                    attention_dp=attention_dp, expert_parallel=expert_parallel, allow_multi_node=allow_multi_node)
+    if isinstance(prep, Estimate):
+        return prep
+    case, dev, mem, mem_fields, kv_name = prep
     slo_mode = ttft_slo_ms is not None or tpot_slo_ms is not None
     reason = None
     if slo_mode:
@@ -291,9 +363,18 @@ def estimate(model: ModelSpec, gpu: GpuSpec, *, tp: int = 1, mig_profile: str | 
                 reason = (f"TPOT SLO unreachable: TPOT at concurrency {_load_text(conc)} is "
                           f"{vals['tpot'] * 1e3:.1f} ms > {tpot_slo_ms:g} ms")
             conc = 0
-    else:
-        conc = concurrency if concurrency is not None else mem.max_concurrency
+    elif concurrency is not None:
+        conc = concurrency
         vals = _pick(_curve(case, np.array([conc]), open_loop=False), 0)
+    else:  # the maximum-throughput point: the best rate over the loads the replica admits
+        grid = np.unique(np.round(np.geomspace(1.0, float(case.c_max), num=min(case.c_max, SLO_GRID))))
+        curve = _curve(case, grid, open_loop=False)
+        j = int(np.argmax(curve["rps"] + 1e-12 * grid))
+        fine = np.unique(np.round(np.linspace(grid[max(j - 1, 0)], grid[min(j + 1, len(grid) - 1)], 17)))
+        if len(fine) > 1:  # every whole load between the best grid point's neighbours (at most 17)
+            curve, grid = _curve(case, fine, open_loop=False), fine
+            j = int(np.argmax(curve["rps"] + 1e-12 * grid))
+        conc, vals = int(grid[j]), _pick(curve, j)
     rps = 0.0 if reason else vals["rps"]
     terms = _terms(case, dev, mem, vals, conc, slo_mode, kv_name)
     mem_side = vals["dec_weights_read"] + vals["dec_kv_read"]
@@ -319,6 +400,8 @@ def _terms(case: _Case, dev: Device, mem, vals: dict[str, float], conc: int, slo
     terms = {
         "gpus_per_replica": dev.gpu_share,
         "tp": float(dev.tp),
+        "attention_dp": float(dev.dp),
+        "expert_parallel": float(dev.ep),
         "mem_gib_per_gpu": dev.mem_gib,
         "mem_bw_gbps_per_gpu": dev.bw_gbps,
         "gemm_peak_tflops_per_gpu": dev.peak_tflops,

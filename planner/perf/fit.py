@@ -24,6 +24,8 @@ from planner.catalog import Catalog
 from planner.perf.measurements import ErrorTable, MeasuredCase, Skipped, error_table, predict
 
 PRIOR_WEIGHT = 0.3
+# engine constants this public-table fit may move (the silicon runs fit the rest: ``planner.perf.silicon_fit``)
+ENGINE_FIELDS = ("speed", "t_request_ms")
 LOSS_SCALE = 0.1
 
 
@@ -67,7 +69,7 @@ def fittable_keys(cases: list[MeasuredCase], cat: Catalog, base: Calibration) ->
     """Constants whose change moves at least one prediction."""
     engines = sorted({c.engine for c in cases})
     gpus = sorted({c.gpu for c in cases})
-    keys = (list(CONSTANT_BOUNDS) + [f"{e}.{f}" for e in engines for f in ENGINE_BOUNDS]
+    keys = (list(CONSTANT_BOUNDS) + [f"{e}.{f}" for e in engines for f in ENGINE_FIELDS]
             + [f"gpu_speed.{g}" for g in gpus])
     ref = _predictions(cases, cat, base)
     out = []

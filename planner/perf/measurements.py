@@ -18,7 +18,7 @@ Mapping rules (also used by ``plan calibrate`` on user files):
                           parallel replicas when the row covers more GPUs than one TP group
   static batch            TensorRT-LLM gptSessionBenchmark: one prefill of B·I tokens, then O−1
                           decode steps of B sequences at mean context I + O/2; B·O / total time
-  isolated prefill        TTFT of one request alone (concurrency 1, one output token)
+  isolated prefill        TTFT of one request alone (concurrency 1, one output token, no front-end latency)
   decode batch B          B / (one decode step of B sequences at a short context)
   concurrency C           closed loop at C (``vllm bench serve --max-concurrency``)
   ======================  =========================================================================
@@ -269,7 +269,11 @@ def predict(case: MeasuredCase, catalog: Catalog | None = None, cal: Calibration
         if case.kind == "static":
             return _static_batch(case, model, gpu, cal)
         if case.kind == "prefill":
-            e = estimate(model, gpu, **common, prompt_tokens=case.prompt_tokens, output_tokens=1, concurrency=1)
+            # measured inside the engine (gptSessionBenchmark, trtllm-bench): no serving front end, so none of
+            # the per-request latency the engine's t_request_ms carries for served runs
+            quiet = cal.with_values({f"{case.engine}.t_request_ms": 0.0})
+            e = estimate(model, gpu, **{**common, "calibration": quiet}, prompt_tokens=case.prompt_tokens,
+                         output_tokens=1, concurrency=1)
             return (e.ttft_ms if e.fits else None), (e.reason or "")
         if case.kind == "decode":
             return _decode_batch(case, model, gpu, cal)

@@ -15,14 +15,17 @@ Symbols (per replica; ``tp`` GPUs, quantities *per GPU* unless said otherwise):
                      (base reserve, BF16 activations of one chunk through attention and the widest MLP,
                       FP32 logits of a full batch, vocab-parallel)
 
-    weights/GPU      W   = P·b_w / tp                                          [bytes]
+    weights/GPU      W   = (P − P_x)·b_w / tp + P_x·b_w / (tp·dp)                  [bytes]
+                     P_x routed-expert params (0 for dense models): the experts are sharded over all
+                     tp·dp GPUs of the replica (moe_tp × ep), the rest over the attention TP group
+                     and replicated on each of the dp attention data-parallel ranks
     KV per token     k_t = 2·L·ceil(n_kv/tp)·d·b_kv          (GQA/MHA; heads replicate when tp > n_kv)
                          = L·(r_kv + d_r)·b_kv               (MLA latent, replicated on every rank)
     KV per sequence  k_s(ctx) = k_t/L · [ (L−L_sw)·⌈ctx⌉₁₆ + L_sw·⌈min(ctx, W)⌉₁₆ ]   (16-token blocks)
     KV pool          F = u·M − W − ws             (vLLM, SGLang: utilisation of the whole memory)
                        = u·(M − W − ws)           (TensorRT-LLM: share of the memory left after the engine)
     KV capacity      floor(F / k_t) tokens
-    max concurrency  min( floor(F / k_s(ctx)), engine batch cap )
+    max concurrency  dp · min( floor(F / k_s(ctx)), engine batch cap )    (each dp rank has its own KV pool)
 
 The replica fits when the weights and workspace fit and at least one sequence of the context fits.
 """
@@ -33,7 +36,7 @@ import functools
 import math
 from dataclasses import dataclass
 
-from planner.catalog.params import total_params
+from planner.catalog.params import layer_counts, total_params
 from planner.catalog.records import ModelSpec
 from planner.perf.device import GIB, Device
 
@@ -56,6 +59,20 @@ def workspace_gib(model: ModelSpec, tp: int, base_gib: float, chunk_tokens: int,
 def weight_bytes_total(model: ModelSpec, bytes_per_weight: float) -> float:
     """All weights of the model at ``bytes_per_weight`` (every expert counted)."""
     return total_params(model) * bytes_per_weight
+
+
+def routed_expert_params(model: ModelSpec) -> float:
+    """Parameters of all routed experts over all MoE layers (0 for a dense model)."""
+    if not model.is_moe:
+        return 0.0
+    _, moe_layers = layer_counts(model)
+    return float(moe_layers * model.n_routed_experts * 3 * model.hidden_size * model.moe_intermediate_size)
+
+
+def weight_bytes_per_gpu(model: ModelSpec, bytes_per_weight: float, tp: int, dp: int = 1) -> float:
+    """Weights one GPU holds: experts over all tp·dp GPUs, the rest over tp (replicated per dp rank)."""
+    px = routed_expert_params(model)
+    return ((total_params(model) - px) / tp + px / (tp * dp)) * bytes_per_weight
 
 
 @functools.lru_cache(maxsize=4096)
@@ -111,8 +128,8 @@ def memory_plan(model: ModelSpec, dev: Device, *, bytes_per_weight: float, kv_by
                 max_batch: int) -> MemoryPlan:
     """Weights, KV pool and concurrency limit of one replica; ``fits`` False with a reason when it cannot hold
     the weights or a single sequence of ``context_tokens``."""
-    tp = dev.tp
-    w_gib = weight_bytes_total(model, bytes_per_weight) / tp / GIB
+    tp, dp = dev.tp, dev.dp
+    w_gib = weight_bytes_per_gpu(model, bytes_per_weight, tp, dp) / GIB
     m = dev.mem_gib
     if mem_mode == "free":
         usable = m
@@ -125,9 +142,9 @@ def memory_plan(model: ModelSpec, dev: Device, *, bytes_per_weight: float, kv_by
     k_t = kv_bytes_per_token(model, kv_bytes, tp)
     k_s = kv_bytes_per_sequence(model, kv_bytes, tp, context_tokens)
     pool_b = max(0.0, pool) * GIB
-    cap_tokens = int(pool_b // k_t)
-    kv_conc = int(pool_b // k_s)
-    max_conc = min(kv_conc, max_batch)
+    cap_tokens = int(pool_b // k_t) * dp
+    kv_conc = int(pool_b // k_s) * dp
+    max_conc = min(kv_conc, max_batch * dp)
     where = f"{dev.label}" + (f" at tp={tp}" if tp > 1 else "")
     reason = None
     room = usable - workspace_gib if mem_mode == "total" else m - workspace_gib
@@ -143,3 +160,27 @@ def memory_plan(model: ModelSpec, dev: Device, *, bytes_per_weight: float, kv_by
                       kv_capacity_tokens=cap_tokens if reason is None else max(cap_tokens, 0),
                       kv_limited_concurrency=max(kv_conc, 0), max_concurrency=max(max_conc, 0) if reason is None else 0,
                       fits=reason is None, reason=reason)
+
+
+def paged_concurrency(model: ModelSpec, kv_bytes: float, tp: int, pool_gib: float, prompt_tokens: int,
+                      output_tokens: int) -> int:
+    """Sequences one paged KV pool (vLLM, SGLang, TensorRT-LLM allocate blocks as tokens arrive) holds at once.
+
+    A sequence's live context runs from I to I + O while it decodes, I + O/2 on average, uniform with variance
+    O²/12. Admitting B sequences, the live tokens sum to B·(I + O/2) with standard deviation O·√(B/12); the
+    engine preempts (recomputes) a sequence when the sum outgrows the pool. We admit the largest B whose sum
+    stays within the pool one standard deviation above its mean::
+
+        B·k_s(I + O/2) + k_t·O·√(B/12) <= F    →   √B = (−β + √(β² + 4·k̄·F)) / (2·k̄),  β = k_t·O/√12
+
+    (k̄ = k_s(I + O/2) bytes, k_t bytes per token over all layers, F the pool), and never fewer than
+    ``floor(F / k_s(I + O))`` (every sequence at its full context fits: no preemption at all). Preemptions
+    beyond the margin are not charged separately: the margin stands in for them.
+    """
+    pool = max(0.0, pool_gib) * GIB
+    k_mean = kv_bytes_per_sequence(model, kv_bytes, tp, max(1, int(round(prompt_tokens + output_tokens / 2.0))))
+    k_tok = kv_bytes_per_token(model, kv_bytes, tp)
+    beta = k_tok * output_tokens / math.sqrt(12.0)
+    root = (-beta + math.sqrt(beta * beta + 4.0 * k_mean * pool)) / (2.0 * k_mean)
+    k_full = kv_bytes_per_sequence(model, kv_bytes, tp, prompt_tokens + output_tokens)
+    return max(int(root * root), int(pool // k_full))  # full reservation never preempts: never fewer

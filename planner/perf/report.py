@@ -2,6 +2,7 @@
 
     python -m planner.perf.report                      # print the report
     python -m planner.perf.report --write docs/perf-model.md   # replace the block between the markers
+    python -m planner.perf.report --silicon [--write docs/perf-model.md]   # the measured serving runs
 
 Sections: medians by metric, medians by GPU and metric, every predicted row, every skipped row with its
 reason, and the held-apart calibration check (fit on one half of the rows, error on the other half).
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +21,9 @@ from planner.perf.fit import fit, split_half
 from planner.catalog import Catalog
 from planner.perf.measurements import error_table, parse_rows, read_measurements
 
-DEFAULT_CSV = Path(__file__).resolve().parent.parent / "bench" / "data" / "measured-public.csv"
+DEFAULT_CSV = Path(__file__).resolve().parents[2] / "bench" / "data" / "measured-public.csv"
 START, END = "<!-- error-table:start -->", "<!-- error-table:end -->"
+SILICON_START, SILICON_END = "<!-- silicon-table:start -->", "<!-- silicon-table:end -->"
 SEEDS = range(8)
 
 
@@ -94,12 +97,12 @@ def build_report(csv: Path = DEFAULT_CSV, with_calibration: bool = True) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_into(doc: Path, block: str) -> None:
+def write_into(doc: Path, block: str, start: str = START, end: str = END) -> None:
     """Replace the text between the markers in ``doc``."""
     text = doc.read_text(encoding="utf-8")
-    if START not in text or END not in text:
-        raise SystemExit(f"{doc}: markers {START} / {END} not found")
-    new = re.sub(re.escape(START) + r".*?" + re.escape(END), lambda _: f"{START}\n{block}{END}", text, flags=re.S)
+    if start not in text or end not in text:
+        raise SystemExit(f"{doc}: markers {start} / {end} not found")
+    new = re.sub(re.escape(start) + r".*?" + re.escape(end), lambda _: f"{start}\n{block}{end}", text, flags=re.S)
     doc.write_text(new, encoding="utf-8")
 
 
@@ -108,7 +111,22 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--csv", type=Path, default=DEFAULT_CSV, help="measurements in the measured-public.csv layout")
     p.add_argument("--write", type=Path, default=None, help="replace the marked block of this Markdown file")
     p.add_argument("--no-calibration", action="store_true", help="skip the held-apart calibration check")
+    p.add_argument("--silicon", action="store_true",
+                   help="the measured serving runs (bench/data/silicon-dev.csv): in-sample and leave-one-family-out "
+                        "error tables (a few minutes)")
+    p.add_argument("--in-sample-only", action="store_true", help="with --silicon: skip the out-of-family fits")
     args = p.parse_args(argv)
+    if args.silicon:
+        from planner.perf.silicon_report import build  # noqa: PLC0415
+
+        block = build(args.csv if args.csv != DEFAULT_CSV else None, out_of_family=not args.in_sample_only,
+                      progress=lambda msg: print(msg, file=sys.stderr))
+        if args.write:
+            write_into(args.write, block, SILICON_START, SILICON_END)
+            print(f"wrote the silicon error tables into {args.write}")
+        else:
+            print(block, end="")
+        return
     block = build_report(args.csv, with_calibration=not args.no_calibration)
     if args.write:
         write_into(args.write, block)

@@ -64,6 +64,7 @@ class ModelShape:
     attn_dec: float         # attention FLOP per (token × context token × layer), decode
     attn_pf: float          # same, prefill
     q_heads: int
+    moe_layers: int = 0
 
 
 @functools.lru_cache(maxsize=512)
@@ -90,7 +91,7 @@ def model_shape(m: ModelSpec) -> ModelShape:
         n_experts=m.n_routed_experts, k_experts=m.experts_per_token, p_active_body=active_body,
         p_active_experts=moe_layers * m.experts_per_token * p_e,
         lm_head=lm_head, attn_dec=m.num_heads * (2.0 * d_qk_dec + 2.0 * d_v_dec),
-        attn_pf=m.num_heads * (2.0 * d_qk_pf + 2.0 * d_v_pf), q_heads=m.num_heads)
+        attn_pf=m.num_heads * (2.0 * d_qk_pf + 2.0 * d_v_pf), q_heads=m.num_heads, moe_layers=moe_layers)
 
 
 def experts_touched(shape: ModelShape, tokens: np.ndarray) -> np.ndarray:
@@ -127,15 +128,16 @@ def step_context(model: ModelSpec, dev: Device, *, bytes_per_weight: float, kv_b
     """Pre-multiply the constants so that :func:`step_time` is a handful of array operations."""
     eta_c = getattr(cal, dev.eta_key)
     speed = eng.speed * cal.gpu_speed.get(dev.gpu_id, 1.0)
-    t_ar = cal.t_ar_nvlink_us if dev.link_kind == "nvlink" else cal.t_ar_pcie_us
+    t_ar = {"nvlink": eng.t_ar_us if eng.t_ar_us is not None else cal.t_ar_nvlink_us,
+            "network": cal.t_ar_network_us}.get(dev.link_kind, cal.t_ar_pcie_us)
     return StepContext(
         model=model, shape=model_shape(model), dev=dev, bytes_per_weight=bytes_per_weight, kv_bytes=kv_bytes,
         eng=eng, bw_eff=dev.bw_gbps * 1e9 * min(1.0, cal.eta_bw * speed),
         gemm_eff=dev.peak_tflops * 1e12 * min(1.0, eta_c * speed),
-        moe_eff=dev.peak_tflops * 1e12 * min(1.0, eta_c * speed) * cal.eta_moe,
+        moe_eff=dev.peak_tflops * 1e12 * min(1.0, eta_c * speed * cal.eta_moe * eng.moe_speed),
         attn_eff=dev.peak_bf16_tflops * 1e12 * min(1.0, cal.eta_attn * speed),
-        p=cal.roofline_p, t_layer_s=cal.t_layer_us * 1e-6, t_step_s=eng.t_step_ms * 1e-3, t_ar_s=t_ar * 1e-6,
-        link_eff=dev.link_gbps * 1e9 * (cal.eta_pcie if dev.link_kind == "pcie" else cal.eta_link))
+        p=cal.roofline_p, t_layer_s=(cal.t_layer_us if eng.t_layer_us is None else eng.t_layer_us) * 1e-6, t_step_s=eng.t_step_ms * 1e-3, t_ar_s=t_ar * 1e-6,
+        link_eff=dev.link_gbps * 1e9 * (cal.eta_pcie if dev.link_kind == "pcie" else cal.eta_link))  # noqa: E501
 
 
 def smooth_max(a: np.ndarray, b: np.ndarray, p: float) -> np.ndarray:
@@ -156,29 +158,49 @@ def effective_context(model: ModelSpec, context: float) -> float:
 
 def step_time(ctx: StepContext, decode_seqs, prefill_tokens, decode_context: float,
               prefill_context: float) -> dict[str, np.ndarray]:
-    """Seconds of one step, with every term of the formula above (arrays broadcast together)."""
-    s, tp = ctx.shape, ctx.dev.tp
+    """Seconds of one step, with every term of the formula above (arrays broadcast together).
+
+    ``decode_seqs`` and ``prefill_tokens`` are the replica's totals; with ``dp`` attention ranks each rank
+    runs 1/dp of them (balanced), and the routed experts see all of them.
+    """
+    s, tp, dp, ep = ctx.shape, ctx.dev.tp, ctx.dev.dp, ctx.dev.ep
+    gpus = tp * dp
     b = np.asarray(decode_seqs, dtype=float)
     t = np.asarray(prefill_tokens, dtype=float)
     n = b + t
-    w_bytes = ctx.bytes_per_weight * (s.p_fixed + s.p_expert * experts_touched(s, n)) / tp
+    b_r, n_r = b / dp, n / dp   # per attention rank
+    w_bytes = ctx.bytes_per_weight * (s.p_fixed / tp + s.p_expert * experts_touched(s, n) / gpus)
     t_w = w_bytes / ctx.bw_eff
-    t_gc = ((2.0 * (s.p_active_body - s.p_active_experts) * n + 2.0 * s.lm_head * b) / ctx.gemm_eff
-            + 2.0 * s.p_active_experts * n / ctx.moe_eff) / tp
+    t_gc = ((2.0 * (s.p_active_body - s.p_active_experts) * n_r + 2.0 * s.lm_head * b_r) / tp / ctx.gemm_eff
+            + 2.0 * s.p_active_experts * n / gpus / ctx.moe_eff)
     seq_kv = kv_bytes_per_sequence(ctx.model, ctx.kv_bytes, tp, max(1, int(round(decode_context))))
-    t_kv = b * seq_kv / ctx.bw_eff
+    t_kv = b_r * seq_kv / ctx.bw_eff
     heads_tp = min(tp, s.q_heads)
     c_eff = effective_context(ctx.model, decode_context)
     p_eff = effective_context(ctx.model, prefill_context)
-    t_ac = (b * c_eff * s.attn_dec + t * p_eff * s.attn_pf) * s.layers / heads_tp / ctx.attn_eff
-    if tp > 1:
-        t_comm = 2 * s.layers * (ctx.t_ar_s + 2.0 * (tp - 1) / tp * n * s.hidden * 2.0 / ctx.link_eff)
-    else:
-        t_comm = np.zeros_like(n)
+    t_ac = (b_r * c_eff * s.attn_dec + t / dp * p_eff * s.attn_pf) * s.layers / heads_tp / ctx.attn_eff
+    t_comm = np.zeros_like(n)
+    moe_layers = s.moe_layers
+    if tp > 1:  # attention output all-reduce in every layer; the MLP one too where the MLP is tensor-parallel
+        ar_layers = s.layers + (s.layers - moe_layers if (dp > 1 or ep > 1) else s.layers)
+        t_comm = t_comm + ar_layers * (ctx.t_ar_s + 2.0 * (tp - 1) / tp * n_r * s.hidden * 2.0 / ctx.link_eff)
+    if gpus > 1 and (dp > 1 or ep > 1) and moe_layers:
+        # all-to-all dispatch + combine: each GPU sends its tokens' k expert copies, (gpus-1)/gpus leave it
+        a2a_bytes = 2.0 * n / gpus * s.k_experts * s.hidden * 2.0 * (gpus - 1) / gpus
+        t_comm = t_comm + moe_layers * (2.0 * ctx.t_ar_s + a2a_bytes / ctx.link_eff)
     t_gemm = smooth_max(t_w, t_gc, ctx.p)
     t_attn = smooth_max(t_kv, t_ac, ctx.p)
     fixed = s.layers * ctx.t_layer_s + ctx.t_step_s
     total = t_gemm + t_attn + t_comm + fixed
+    # prefill tokens are compute-bound: the step is never shorter than its decode part plus the prefill
+    # tokens at full compute (the smooth maximum's knee would otherwise hide them under the weight read)
+    if np.any(t > 0):
+        dec = step_time(ctx, b, np.zeros_like(t), decode_context, prefill_context)
+        per_tok = ((2.0 * (s.p_active_body - s.p_active_experts) / dp / tp) / ctx.gemm_eff
+                   + 2.0 * s.p_active_experts / gpus / ctx.moe_eff
+                   + effective_context(ctx.model, prefill_context) * s.attn_pf * s.layers / heads_tp / dp / ctx.attn_eff
+                   + ((t_comm - dec["allreduce"]) / np.maximum(t, 1e-300)))
+        total = np.maximum(total, dec["total"] + t * per_tok)
     return {"total": total, "weights_read": t_w, "gemm_compute": t_gc, "kv_read": t_kv,
             "attention_compute": t_ac, "allreduce": t_comm, "overhead": np.full_like(total, fixed)}
 
@@ -193,3 +215,54 @@ def prefill_time(ctx: StepContext, prompt_tokens: int, decode_seqs=0.0, extra_to
     chunks = np.maximum(1.0, np.ceil(total_tokens / budget))
     step = step_time(ctx, b, total_tokens / chunks, decode_context, prompt_tokens / 2.0)
     return chunks * step["total"]
+
+
+def step_fn(ctx: StepContext, decode_context: float, prefill_context: float):
+    """``(b, t) -> seconds``: the total of :func:`step_time` with every coefficient that does not depend on
+    ``b`` and ``t`` computed once (the queueing fixed point evaluates it dozens of times per estimate)."""
+    s, tp, dp, ep = ctx.shape, ctx.dev.tp, ctx.dev.dp, ctx.dev.ep
+    gpus = tp * dp
+    w_fixed = ctx.bytes_per_weight * s.p_fixed / tp / ctx.bw_eff
+    w_exp = ctx.bytes_per_weight * s.p_expert / gpus / ctx.bw_eff
+    e, k = s.n_experts, s.k_experts
+    keep = (1.0 - k / e) if e else 1.0
+    g_n = 2.0 * (s.p_active_body - s.p_active_experts) / dp / tp / ctx.gemm_eff + 2.0 * s.p_active_experts / gpus / ctx.moe_eff
+    g_b = 2.0 * s.lm_head / dp / tp / ctx.gemm_eff
+    seq_kv = kv_bytes_per_sequence(ctx.model, ctx.kv_bytes, tp, max(1, int(round(decode_context))))
+    kv_b = seq_kv / dp / ctx.bw_eff
+    heads_tp = min(tp, s.q_heads)
+    a_b = effective_context(ctx.model, decode_context) * s.attn_dec * s.layers / heads_tp / ctx.attn_eff / dp
+    a_t = effective_context(ctx.model, prefill_context) * s.attn_pf * s.layers / heads_tp / ctx.attn_eff / dp
+    c0, c_n = 0.0, 0.0
+    if tp > 1:
+        ar_layers = s.layers + (s.layers - s.moe_layers if (dp > 1 or ep > 1) else s.layers)
+        c0 += ar_layers * ctx.t_ar_s
+        c_n += ar_layers * 2.0 * (tp - 1) / tp / dp * s.hidden * 2.0 / ctx.link_eff
+    if gpus > 1 and (dp > 1 or ep > 1) and s.moe_layers:
+        c0 += s.moe_layers * 2.0 * ctx.t_ar_s
+        c_n += s.moe_layers * 2.0 / gpus * k * s.hidden * 2.0 * (gpus - 1) / gpus / ctx.link_eff
+    fixed = s.layers * ctx.t_layer_s + ctx.t_step_s + c0
+    p = ctx.p
+    moe = bool(e)
+
+    def smax(a, b):
+        if p == 2.0:  # the default: one square root instead of two powers
+            return np.sqrt(a * a + b * b)
+        if math.isfinite(p):
+            hi = np.maximum(np.maximum(a, b), 1e-300)
+            return hi * ((a / hi) ** p + (b / hi) ** p) ** (1.0 / p)
+        return np.maximum(a, b)
+
+    def f(b, t):
+        b = np.asarray(b, dtype=float)
+        t = np.asarray(t, dtype=float)
+        n = b + t
+        t_w = w_fixed + (w_exp * e * (1.0 - keep ** n) if moe else 0.0)
+        t_kv = kv_b * b
+        total = smax(t_w, g_n * n + g_b * b) + smax(t_kv, a_b * b + a_t * t) + c_n * n + fixed
+        # prefill tokens are compute-bound: never hidden under the decode part's weight and KV reads
+        t_w0 = w_fixed + (w_exp * e * (1.0 - keep ** b) if moe else 0.0)
+        decode = smax(t_w0, (g_n + g_b) * b) + smax(t_kv, a_b * b) + c_n * b + fixed
+        return np.maximum(total, decode + t * (g_n + a_t + c_n))
+
+    return f

@@ -69,7 +69,31 @@ class Capacities:
                 self._perf[key] = f"performance model failed: {type(exc).__name__}: {exc}"
         return self._perf[key]
 
+    def ep_dp(self, w: Workload, gpu: "GpuSpec", r: ReplicaLine) -> list[float] | str:
+        """Per-bucket requests/min of an attention-DP × expert-parallel replica (``r.tp`` GPUs in
+        ``r.attention_dp`` ranks), from ``planner.perf.estimate.estimate`` bucket by bucket (no overrides:
+        they are keyed by TP and apply to plain TP replicas)."""
+        key = (w.id, gpu.id, r.precision, r.tp, r.attention_dp, r.expert_parallel)
+        if key not in self._perf:
+            try:
+                from planner.perf.estimate import estimate  # noqa: PLC0415 - heavy, load when needed
+
+                if r.tp % r.attention_dp:
+                    raise ValueError(f"tp {r.tp} is not a multiple of attention_dp {r.attention_dp}")
+                self._perf[key] = [max(0.0, float(estimate(
+                    self.cat.model(w.model), gpu, tp=r.tp // r.attention_dp, precision=r.precision,
+                    kv_dtype=w.kv_cache_dtype, engine=w.engine, prompt_tokens=b.prompt_tokens,
+                    output_tokens=b.output_tokens, context_tokens=w.context_tokens, ttft_slo_ms=w.ttft_slo_ms,
+                    tpot_slo_ms=w.tpot_slo_ms, ttft_percentile=w.ttft_percentile, calibration=self._calib(),
+                    attention_dp=r.attention_dp, expert_parallel=r.expert_parallel).requests_per_min))
+                    for b in w.buckets]
+            except Exception as exc:  # noqa: BLE001 - reported as a failed check, never raised
+                self._perf[key] = f"performance model failed: {type(exc).__name__}: {exc}"
+        return self._perf[key]
+
     def expected(self, w: Workload, gpu: "GpuSpec", r: ReplicaLine) -> list[float] | str:
+        if r.attention_dp > 1 or r.expert_parallel > 1:
+            return self.ep_dp(w, gpu, r)
         caps: list[float | None] = [self.override(w, gpu.id, r.precision, r.tp, r.mig_profile, b) for b in w.buckets]
         if any(c is None for c in caps):
             model = self.model(w, gpu, r.precision, r.tp, r.mig_profile)

@@ -1,0 +1,176 @@
+"""Serving one replica under load: closed loop (benchmark clients) and open loop (Poisson), one engine model.
+
+The engine is a step loop. A step with ``b`` decoding sequences and ``t`` prefill tokens takes
+``τ(b, t)`` seconds (``planner.perf.roofline.step_time``, every fixed cost included); one step admits at
+most ``K`` tokens (the engine's chunk budget: decodes + prefill chunk). Symbols, per replica:
+
+    I, O      prompt and output tokens of a request;  X  completed requests per second (throughput)
+    C         requests in the system: closed-loop clients, or the open-loop mean (Little's law)
+    c_max     sequences the KV pool and the engine admit at once (``perf_memory``)
+    t_req     fixed per-request latency outside the GPU steps (tokenise, schedule, detokenise, stream)
+
+Steps (all vectorised over C). A share ``q`` of the steps carries a prefill chunk; prompts arrive at rate X and
+each takes ``n = ceil(I / (K − b))`` chunks, so (with ``r`` attention data-parallel ranks, each with its own
+scheduler, read ``K − b/r`` for ``K − b``, ``X/r`` for the arrivals of one rank and ``S/r`` for the work: the
+chunk step is charged as every rank carrying one chunk, the busy case)::
+
+    b         = X·(O − 1)·τ̄, at least 1                decoding sequences (Little's law on the decode phase)
+    q         = min(1, a·X·n·τ̄)                        share of steps that carry another request's chunk
+    τ̄ (TPOT)  = (1 − q)·τ(b, 0) + q·τ(b, I/n)          the mean step: what a decoding sequence sees per token
+              = min(τ(b, 0)/(1 − a·ρ), τ(b, I/n))      (solving the two lines above; ρ and a below)
+
+Prefill as a queue (M/D/1 on the prefill work). A chunk step takes ``τ(b, I/n)`` — which the step time
+(``planner.perf.roofline``) never lets fall below ``τ(b, 0)`` plus the chunk at full compute: a chunk is
+compute-bound, not hidden under the decode step's weight read. The work one prompt adds to the loop is
+``S = n·(τ(b, I/n) − τ(b, 0))``, the prefill path's utilisation ``ρ = X·S``. A new prompt first lands in a
+running step (``½·τ̄``), then waits for the prompt work ahead of it (Pollaczek–Khinchine, deterministic
+service, finite population: of ``C`` clients, ``C − 1`` can be ahead)::
+
+    W_pf = ρ·S / (2·(1 − ρ)) · a  +  κ·(C − 1)·S
+    a    = (C − 1)/C closed loop (a client's own request is never ahead of it), min(1, C) open loop
+    closed loop: W_pf ≤ (C − 1)·S (no more than the other C − 1 prompts can be ahead; near ρ → 1 the
+    infinite-population M/D/1 formula would exceed it)
+    TTFT = t_req + ½·τ̄ + W_pf + n·τ(b, I/n) + W_slot
+
+The second term is the closed loop's own burstiness. Benchmark clients all start together and every
+request has the same I and O, so they stay in phase: a prompt arrives together with a share κ of the other
+C − 1 prompts and waits, on average, for its place in that burst. Measured TTFT grows about linearly in C
+with a slope of 0.05–0.3 prefills per extra client, whatever the cycle length, which the M/D/1 term (∝ ρ,
+i.e. ∝ 1/cycle) cannot produce. κ (``phase``, fitted per engine, 0 ≤ κ ≤ ½; ½ = all in phase) is 0 for
+Poisson arrivals: the open loop has no phase.
+
+Slots. At most ``c_max`` requests are in service. Closed loop: the ``C − c_max`` clients beyond it wait
+``W_slot = (C − c_max)/X`` (Little's law on the engine queue). Open loop: an M/D/c queue for the ``c_max`` slots
+(half the Erlang-C wait, ``planner.perf.estimate``).
+
+The fixed point. Given X every term above follows; X itself solves
+``min(C, c_max) = X·(TTFT_service + (O − 1)·τ̄)`` (Little's law on the slots). The right side grows with X
+(every step gets longer, ρ grows), so regula falsi on ``(0, min(C, c_max)/hold(X → 0)]`` finds it (to 0.1 % of the load,
+or to 0.1 % of X where the right side jumps — the chunk count is an integer —, typically in 5–15
+iterations).
+
+Closed versus open loop. Both share the step time, the chunk budget, S and ρ; they differ only in how
+requests arrive. Benchmark clients resubmit on completion, so at most C − 1 prompts can be ahead of one (the
+(C − 1)/C factor) and the excess over c_max queues deterministically; Poisson users can bunch, so the open loop
+adds the slot queue's Erlang-C wait and reports a percentile of the wait (exponential tail). The constants
+are fitted on closed-loop runs and carry over unchanged to the open loop.
+
+Percentile. The M/D/1 wait has ``P(W > 0) = ρ`` and, approximately, an exponential tail with the conditional
+mean ``θ = S/(2(1 − ρ))``: ``W_p = θ·ln(a·ρ/(1 − p))⁺``; the κ burst term is added at its mean. A percentile p ≥ 50 % is reported no lower than the
+mean (the distribution is right-skewed; the mean is the floor we certify).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+StepFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+ITERATIONS = 24
+INNER = 2   # rounds of decode batch -> step time per evaluation (1 can lock onto a wrong branch)
+
+
+@dataclass(frozen=True)
+class Loop:
+    """What is fixed for one case: request sizes, limits and the per-request latency."""
+
+    prompt: int
+    output: int
+    c_max: float          # sequences in service at most
+    budget: float         # tokens per step of one attention rank (chunk budget)
+    t_req_s: float
+    ranks: int = 1        # attention data-parallel ranks: each schedules its own prompts
+    phase: float = 0.0    # κ: share of the other clients' prompts that arrive in phase with one (closed loop)
+    closed: bool = True   # closed loop (C clients) or open loop (Poisson, C the mean requests in service)
+
+
+def _state(step: StepFn, loop: Loop, x: np.ndarray, conc: np.ndarray, passes: int = 2,
+           tau: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Every term at throughput ``x`` (requests/s) with ``conc`` requests in the system. The decode batch
+    depends on the step time it sets: ``passes`` rounds from ``tau`` (the previous guess, or one sequence's step)."""
+    i, o, r = float(loop.prompt), float(loop.output), float(loop.ranks)
+    in_svc = np.minimum(conc, loop.c_max)
+    m = len(x)
+    if loop.closed:  # a client's own previous request is never ahead of it
+        others = np.maximum((conc - 1.0) / np.maximum(conc, 1.0), 0.0)
+    else:            # Poisson: busy with probability ~ the load (one slot), fully once C >= 1
+        others = np.minimum(np.maximum(conc, 0.0), 1.0)
+    zeros = np.zeros(m)
+    b_lo, b_hi = np.minimum(in_svc, 1.0), np.maximum(in_svc, 1.0)
+    if tau is None:
+        tau = step(b_lo, zeros)
+    for _ in range(passes):
+        # a decoding sequence sees at least itself in the batch (and the weights are read for it)
+        b = np.minimum(np.maximum(x * (o - 1.0) * tau, b_lo), b_hi)
+        n = np.maximum(1.0, np.ceil(i / np.maximum(loop.budget - b / r, 64.0)))
+        both = step(np.concatenate((b, b)), np.concatenate((zeros, i * r / n)))
+        t0, t1 = both[:m], both[m:]
+        s = n * np.maximum(t1 - t0, 0.0) / r          # what one prompt adds to the steps it rides in
+        rho = np.minimum(x * s, 0.999)
+        # τ = (1 − q)·t0 + q·t1 with q = a·X·n·τ/r (other requests' chunks: a decoding sequence's own prefill
+        # came before its first token)  ⇒  τ = t0 / (1 − a·ρ), at most t1 (every step carries a chunk)
+        tau = np.minimum(t0 / (1.0 - others * rho), np.maximum(t1, t0))
+    q = np.minimum(others * x / r * n * tau, 1.0)
+    w_pf = rho * s / (2.0 * (1.0 - rho)) * others + loop.phase * np.maximum(conc - 1.0, 0.0) * s
+    if loop.closed:  # finite population: at most the C − 1 other prompts can be ahead
+        w_pf = np.minimum(w_pf, np.maximum(conc - 1.0, 0.0) * s)
+    residual = 0.5 * tau * others
+    prefill = n * t1
+    ttft_svc = loop.t_req_s + residual + w_pf + prefill
+    hold = ttft_svc + (o - 1.0) * tau
+    return dict(x=x, tpot=tau, decode_batch=b, wait_share=rho * others, chunks=n, chunk_share=q, step_decode=t0, step_chunk=t1,
+                prefill_work=s, rho=rho, wait_prefill=w_pf, residual=residual, prefill=prefill,
+                ttft_service=ttft_svc, hold=hold, in_service=in_svc)
+
+
+def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS) -> dict[str, np.ndarray]:
+    """The fixed point ``min(C, c_max) = X·hold(X)`` for each C in ``conc``; returns every term there.
+
+    ``g(X) = X·hold(X) − min(C, c_max)`` is negative at X → 0 and >= 0 at ``X_hi = min(C, c_max)/hold(0)``;
+    regula falsi (Illinois variant) on that bracket, the step-time guess carried between iterations.
+    """
+    c = np.atleast_1d(np.asarray(conc, dtype=float))
+    in_svc = np.minimum(c, loop.c_max)
+    idle = _state(step, loop, np.zeros_like(c), c, passes=1)   # hold(X) >= hold(0)
+    x_lo, g_lo = np.zeros_like(c), -in_svc
+    x_hi = in_svc / idle["hold"]
+    st = _state(step, loop, x_hi, c, passes=INNER)
+    g_hi = x_hi * st["hold"] - in_svc
+    tau = st["tpot"]
+    side = np.zeros_like(c)
+    x = x_hi
+    for _ in range(iterations):
+        x = np.where(g_hi - g_lo > 0, (x_lo * g_hi - x_hi * g_lo) / np.maximum(g_hi - g_lo, 1e-300), x_hi)
+        st = _state(step, loop, x, c, passes=INNER, tau=tau)
+        tau = st["tpot"]
+        g = x * st["hold"] - in_svc
+        up = g > 0
+        # Illinois: halve the stale end's value when the same end moves twice in a row
+        g_lo = np.where(up & (side > 0), 0.5 * g_lo, np.where(up, g_lo, g))
+        g_hi = np.where(~up & (side < 0), 0.5 * g_hi, np.where(up, g, g_hi))
+        x_lo = np.where(up, x_lo, x)
+        x_hi = np.where(up, x, x_hi)
+        side = np.where(up, 1.0, -1.0)
+        # converged: on the root, or on a jump of g (the chunk count n is an integer) bracketed to 1e-3
+        if np.all((np.abs(g) <= 1e-3 * in_svc) | (x_hi - x_lo <= 1e-3 * x_hi)):
+            x = np.where(np.abs(g) <= 1e-3 * in_svc, x, x_lo)
+            return _state(step, loop, x, c, passes=INNER, tau=tau)
+    for _ in range(40):  # rare stiff cases (ρ → 1): finish by bisection inside the bracket
+        x = 0.5 * (x_lo + x_hi)
+        st = _state(step, loop, x, c, passes=INNER, tau=tau)
+        tau = st["tpot"]
+        g = x * st["hold"] - in_svc
+        x_lo = np.where(g > 0, x_lo, x)
+        x_hi = np.where(g > 0, x, x_hi)
+        if np.all((np.abs(g) <= 1e-3 * in_svc) | (x_hi - x_lo <= 1e-3 * x_hi)):
+            break
+    return _state(step, loop, x, c, passes=INNER, tau=tau)
+
+
+def prefill_wait_percentile(st: dict[str, np.ndarray], p: float) -> np.ndarray:
+    """p-quantile of the M/D/1 prefill wait (exponential tail, P(W > 0) = ρ)."""
+    rho, s = st["rho"], st["prefill_work"]
+    theta = s / (2.0 * (1.0 - rho))
+    return theta * np.log(np.maximum(st["wait_share"] / (1.0 - p), 1.0))

@@ -1,0 +1,255 @@
+"""Measured serving runs in aiconfigurator's ``silicon_sample.csv`` layout → ``estimate()`` calls and errors.
+
+``bench/data/silicon-dev.csv`` (Apache-2.0, source and commit in every row) holds closed-loop benchmark runs:
+``batch_size`` clients each keep one request in flight (``mode=agg``: one aggregated replica serves prefill
+and decode); ``silicon_ttft_ms`` and ``silicon_tpot_ms`` are the measured means. Mapping of one row:
+
+=====================  ===================================================================================
+column                 estimate() argument
+=====================  ===================================================================================
+model_path (HF id)     the catalog model with that id/alias; else the name without its org and without a
+                       quantisation suffix (``-FP8``, ``-NVFP4``, ``-Instruct``); else skipped (reason)
+system                 GPU: ``h100_sxm`` → h100-sxm, ``b200_sxm`` → b200, ``gb200`` → gb200 ... (catalog
+                       ids/aliases tried with ``_`` → ``-`` and without ``_sxm``); else skipped
+backend                engine (trtllm / vllm / sglang)
+precision              bf16 / fp8 / fp4 / int4 (``gemm_quant_mode`` nvfp4 → fp4, fp8_block → fp8,
+                       int4_wo → int4); empty → bf16 (noted); FP4 on a GPU without FP4 tensor
+                       cores (gpt-oss MXFP4 on H100) → the 4-bit weight-only path (int4), noted
+tp_size                tp (the attention tensor-parallel group); a replica larger than one NVLink domain
+                       (16 or 64 B200s) is predicted with ``allow_multi_node`` (scale-out network)
+attention_dp_size      attention_dp
+moe_ep_size            expert_parallel; ``moe_tp_size × moe_ep_size`` must equal ``tp × attention_dp``
+isl / osl              prompt_tokens / output_tokens
+batch_size             concurrency (closed loop)
+=====================  ===================================================================================
+
+``mode=disagg`` rows (separate prefill and decode workers, KV moved between them) are skipped: the model
+serves one aggregated replica. A *family* is model × GPU × engine: the unit left out in the
+leave-one-family-out validation (``planner.perf.report``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from planner.catalog import Catalog
+from planner.errors import CatalogError, InputError, PlannerError
+from planner.perf.calibration import Calibration
+
+SILICON_CSV = Path(__file__).resolve().parents[2] / "bench" / "data" / "silicon-dev.csv"
+_PRECISION = {"bf16": "bf16", "fp16": "fp16", "fp8": "fp8", "fp8_block": "fp8", "fp4": "fp4", "nvfp4": "fp4",
+              "int4": "int4", "int4_wo": "int4", "w4a16": "int4", "int8": "int8"}
+_SUFFIX = re.compile(r"-(fp8|nvfp4|fp4|instruct|awq|int4|gptq)$", re.I)
+
+
+@dataclass(frozen=True)
+class SiliconCase:
+    """One measured run the model can express."""
+
+    row: int
+    run_id: str
+    model: str
+    gpu: str
+    engine: str
+    precision: str
+    tp: int
+    attention_dp: int
+    expert_parallel: int
+    prompt_tokens: int
+    output_tokens: int
+    concurrency: int
+    ttft_ms: float
+    tpot_ms: float
+    notes: tuple[str, ...] = ()
+
+    @property
+    def family(self) -> str:
+        """model × GPU × engine, the unit of the leave-one-family-out validation."""
+        return f"{self.model}/{self.gpu}/{self.engine}"
+
+    @property
+    def gpus(self) -> int:
+        return self.tp * self.attention_dp
+
+
+@dataclass(frozen=True)
+class SiliconSkip:
+    """One row the model does not predict, and why."""
+
+    row: int
+    run_id: str
+    model: str
+    system: str
+    reason: str
+
+
+def _int(v) -> int | None:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return None
+    return int(x) if math.isfinite(x) and x == int(x) else None
+
+
+def _num(v) -> float | None:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def resolve_model(cat: Catalog, hf_id: str) -> str | None:
+    """Catalog id for a Hugging Face id (exact, then without org, then without a quantisation suffix)."""
+    name = str(hf_id).strip()
+    tail = name.split("/")[-1]
+    cands = [name, tail]
+    t = tail
+    while _SUFFIX.search(t):
+        t = _SUFFIX.sub("", t)
+        cands.append(t)
+    for c in cands:
+        if cat.has(c, "model"):
+            return cat.model(c).id
+    return None
+
+
+def resolve_gpu(cat: Catalog, system: str) -> str | None:
+    """Catalog id for an aiconfigurator system name (``b200_sxm``, ``gb200``, ...)."""
+    s = str(system).strip().lower()
+    for c in (s, s.replace("_", "-"), re.sub(r"_sxm$", "", s), re.sub(r"_sxm$", "-sxm", s)):
+        if c and cat.has(c, "gpu"):
+            return cat.gpu(c).id
+    return None
+
+
+def read_silicon(path: str | Path = SILICON_CSV):
+    """The CSV as a DataFrame; InputError when unreadable."""
+    import pandas as pd  # noqa: PLC0415
+
+    p = Path(path)
+    try:
+        return pd.read_csv(p)
+    except FileNotFoundError:
+        raise InputError(f"{p}: no such measurements file") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{p}: cannot read measurements ({exc})") from None
+
+
+REQUIRED = ("model_path", "system", "backend", "mode", "isl", "osl", "batch_size", "tp_size",
+            "silicon_ttft_ms", "silicon_tpot_ms")
+
+
+def parse_silicon(frame, catalog: Catalog | None = None) -> tuple[list[SiliconCase], list[SiliconSkip]]:
+    """Split the runs into cases the model expresses and skipped rows (each with its reason)."""
+    cat = catalog or Catalog.builtin()
+    missing = [c for c in REQUIRED if c not in frame.columns]
+    if missing:
+        raise InputError(f"silicon measurements: missing column(s) {', '.join(missing)} "
+                         f"(expected aiconfigurator's silicon_sample.csv layout)")
+    cases: list[SiliconCase] = []
+    skipped: list[SiliconSkip] = []
+    cols = list(frame.columns)
+    for i, vals in enumerate(frame.itertuples(index=False, name=None)):
+        r = dict(zip(cols, vals))
+        run_id = str(r.get("id", i))
+
+        def skip(reason: str) -> None:
+            skipped.append(SiliconSkip(i, run_id, str(r["model_path"]), str(r["system"]), reason))
+
+        if str(r["mode"]).strip() != "agg":
+            skip("disaggregated run (separate prefill and decode workers): the model serves one aggregated "
+                 "replica")
+            continue
+        model = resolve_model(cat, r["model_path"])
+        if model is None:
+            skip(f"model {r['model_path']!r} is not in the catalog")
+            continue
+        gpu = resolve_gpu(cat, r["system"])
+        if gpu is None:
+            skip(f"GPU system {r['system']!r} is not in the catalog")
+            continue
+        notes = []
+        prec_raw = r.get("gemm_quant_mode")
+        if not isinstance(prec_raw, str) or not prec_raw.strip():
+            prec_raw = r.get("precision")
+        if not isinstance(prec_raw, str) or not prec_raw.strip():
+            prec_raw = "bf16"
+            notes.append("precision not stated: bf16 assumed")
+        precision = _PRECISION.get(prec_raw.strip().lower())
+        if precision is None:
+            skip(f"precision {prec_raw!r} not recognised")
+            continue
+        spec = cat.gpu(gpu)
+        if precision == "fp4" and not spec.tflops_fp4:
+            precision = "int4"
+            notes.append(f"FP4 (MXFP4/NVFP4) weights on {gpu} (no FP4 tensor cores) run weight-only: modelled as "
+                         f"4-bit weight-only (int4 path)")
+        engine = str(r["backend"]).strip().lower()
+        tp, dp = _int(r["tp_size"]), _int(r.get("attention_dp_size", 1)) or 1
+        ep, mtp = _int(r.get("moe_ep_size", 1)) or 1, _int(r.get("moe_tp_size", None))
+        isl, osl, conc = _int(r["isl"]), _int(r["osl"]), _int(r["batch_size"])
+        ttft, tpot = _num(r["silicon_ttft_ms"]), _num(r["silicon_tpot_ms"])
+        if None in (tp, isl, osl, conc) or not ttft or not tpot or ttft <= 0 or tpot <= 0:
+            skip("a needed value (tp, isl, osl, batch size, measured TTFT/TPOT) is missing")
+            continue
+        if (_int(r.get("pp_size", 1)) or 1) != 1:
+            skip("pipeline parallelism is not modelled")
+            continue
+        if cat.model(model).is_moe and mtp is not None and mtp * ep != tp * dp:
+            skip(f"moe_tp × moe_ep = {mtp * ep} differs from tp × attention_dp = {tp * dp}")
+            continue
+        cases.append(SiliconCase(row=i, run_id=run_id, model=model, gpu=gpu, engine=engine, precision=precision,
+                                 tp=tp, attention_dp=dp, expert_parallel=ep, prompt_tokens=isl, output_tokens=osl,
+                                 concurrency=conc, ttft_ms=ttft, tpot_ms=tpot, notes=tuple(notes)))
+    return cases, skipped
+
+
+def _key(c: SiliconCase) -> tuple:
+    return (c.model, c.gpu, c.engine, c.precision, c.tp, c.attention_dp, c.expert_parallel, c.prompt_tokens,
+            c.output_tokens)
+
+
+def predict_frame(cases: list[SiliconCase], catalog: Catalog, cal: Calibration | None = None):
+    """A DataFrame, one row per case: measured and predicted mean TTFT / TPOT in ms (NaN and the reason when
+    the model does not serve it). Cases that differ only in concurrency share one vectorised
+    :func:`planner.perf.estimate.closed_loop_curve` call: the same numbers ``estimate(concurrency=C)`` gives."""
+    import pandas as pd  # noqa: PLC0415
+
+    from planner.perf.estimate import closed_loop_curve  # noqa: PLC0415
+
+    groups: dict[tuple, list[int]] = {}
+    for j, c in enumerate(cases):
+        groups.setdefault(_key(c), []).append(j)
+    ttft = np.full(len(cases), np.nan)
+    tpot = np.full(len(cases), np.nan)
+    why = [""] * len(cases)
+    for key, idx in groups.items():
+        c = cases[idx[0]]
+        conc = sorted({cases[j].concurrency for j in idx})
+        try:
+            res = closed_loop_curve(catalog.model(c.model), catalog.gpu(c.gpu), conc, tp=c.tp,
+                                    precision=c.precision, engine=c.engine, prompt_tokens=c.prompt_tokens,
+                                    output_tokens=c.output_tokens, calibration=cal, attention_dp=c.attention_dp,
+                                    expert_parallel=c.expert_parallel, allow_multi_node=True)
+        except (PlannerError, CatalogError) as exc:
+            res = str(exc).splitlines()[0]
+        for j in idx:
+            if isinstance(res, str):
+                why[j] = res
+                continue
+            k = conc.index(cases[j].concurrency)
+            ttft[j], tpot[j] = res["ttft_mean"][k] * 1e3, res["tpot"][k] * 1e3
+    return pd.DataFrame(dict(
+        row=[c.row for c in cases], family=[c.family for c in cases], model=[c.model for c in cases],
+        gpu=[c.gpu for c in cases], engine=[c.engine for c in cases], precision=[c.precision for c in cases],
+        tp=[c.tp for c in cases], attention_dp=[c.attention_dp for c in cases],
+        expert_parallel=[c.expert_parallel for c in cases], isl=[c.prompt_tokens for c in cases],
+        osl=[c.output_tokens for c in cases], concurrency=[c.concurrency for c in cases],
+        ttft_ms=[c.ttft_ms for c in cases], tpot_ms=[c.tpot_ms for c in cases], ttft_pred_ms=ttft,
+        tpot_pred_ms=tpot, reason=why))

@@ -1,0 +1,103 @@
+"""Attention data-parallelism, expert parallelism and the paged KV cache in the performance model."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from planner.catalog import Catalog
+from planner.catalog.params import total_params
+from planner.errors import InputError
+from planner.perf.device import GIB
+from planner.perf.estimate import estimate
+from planner.perf.memory import (kv_bytes_per_sequence, kv_bytes_per_token, paged_concurrency,
+                                 routed_expert_params, weight_bytes_per_gpu)
+
+CAT = Catalog.builtin()
+
+
+def test_experts_shard_over_every_gpu_and_the_rest_over_the_attention_group():
+    m = CAT.model("deepseek-v3")
+    px, p = routed_expert_params(m), total_params(m)
+    # 256 routed experts × 58 MoE layers × 3·7168·2048 = 6.54e11 of the 6.7e11 parameters
+    assert px == 256 * 58 * 3 * 7168 * 2048
+    tp8 = weight_bytes_per_gpu(m, 1.0, tp=8)
+    dp8 = weight_bytes_per_gpu(m, 1.0, tp=1, dp=8)
+    assert tp8 == pytest.approx(p / 8)
+    # DP attention replicates the non-expert weights on every rank: (P − P_x)·(1 − 1/8) more per GPU
+    assert dp8 - tp8 == pytest.approx((p - px) * (1 - 1 / 8))
+
+
+def test_dp_ranks_each_hold_their_own_kv_pool():
+    m, g = CAT.model("deepseek-v3"), CAT.gpu("b200")
+    kw = dict(precision="fp4", engine="sglang", prompt_tokens=1024, output_tokens=1024, concurrency=64)
+    tp8 = estimate(m, g, tp=8, **kw)
+    dp8 = estimate(m, g, tp=1, attention_dp=8, expert_parallel=8, **kw)
+    assert tp8.fits and dp8.fits
+    # MLA keeps one latent KV per rank: TP8 replicates it 8×, DP8 splits the batch 8 ways
+    assert dp8.max_concurrency > 4 * tp8.max_concurrency
+    assert dp8.terms["gpus_per_replica"] == 8.0 and dp8.terms["attention_dp"] == 8.0
+
+
+def test_parallel_arguments_are_checked():
+    m, g = CAT.model("llama-3.1-8b"), CAT.gpu("h100-sxm")
+    dense = estimate(m, g, tp=2, expert_parallel=2, concurrency=4)
+    assert not dense.fits and "mixture-of-experts" in dense.reason
+    with pytest.raises(InputError, match="expert_parallel"):
+        estimate(CAT.model("deepseek-v3"), CAT.gpu("b200"), tp=2, expert_parallel=3, concurrency=4)
+    with pytest.raises(InputError, match="attention_dp"):
+        estimate(m, g, attention_dp=0, concurrency=4)
+    big = estimate(CAT.model("deepseek-v3"), CAT.gpu("b200"), tp=4, attention_dp=4, precision="fp4", concurrency=4)
+    assert not big.fits and "NVLink domain" in big.reason
+    multi = estimate(CAT.model("deepseek-v3"), CAT.gpu("b200"), tp=4, attention_dp=4, precision="fp4",
+                     concurrency=4, allow_multi_node=True)
+    assert multi.fits
+
+
+@settings(max_examples=60, deadline=None)
+@given(model=st.sampled_from(["llama-3.1-8b", "llama-3.1-70b", "deepseek-v3", "gemma-2-27b"]),
+       tp=st.sampled_from([1, 2, 4, 8]), pool=st.floats(0.5, 400.0), prompt=st.integers(1, 32_000),
+       output=st.integers(1, 8_000))
+def test_paged_concurrency_is_the_largest_batch_within_the_pool_one_sigma_up(model, tp, pool, prompt, output):
+    m = CAT.model(model)
+    b = paged_concurrency(m, 2.0, tp, pool, prompt, output)
+    k_mean = kv_bytes_per_sequence(m, 2.0, tp, max(1, round(prompt + output / 2)))
+    k_tok = kv_bytes_per_token(m, 2.0, tp)
+
+    def need(n):
+        return n * k_mean + k_tok * output * math.sqrt(n / 12)
+
+    f = pool * GIB
+    full = int(f // kv_bytes_per_sequence(m, 2.0, tp, prompt + output))
+    # never fewer than reserving the whole context for every sequence (that never preempts) ...
+    assert b >= full
+    # ... and otherwise the largest batch whose live tokens stay within the pool one standard deviation up
+    if b > full:
+        assert need(b) <= f * (1 + 1e-9)
+    assert need(b + 1) > f * (1 - 1e-9) or b + 1 <= full
+
+
+@settings(max_examples=60, deadline=None)
+@given(model=st.sampled_from(["llama-3.1-8b", "deepseek-v3", "mixtral-8x7b", "gemma-2-27b"]),
+       layout=st.sampled_from([(1, 1, 1), (4, 1, 1), (8, 1, 8), (2, 4, 8), (1, 8, 8)]),
+       b=st.floats(0.0, 2000.0), t=st.floats(0.0, 16_000.0), ctx=st.integers(1, 30_000))
+def test_the_fast_step_time_equals_the_term_by_term_one(model, layout, b, t, ctx):
+    from planner.perf.calibration import default_calibration
+    from planner.perf.device import make_device
+    from planner.perf.roofline import step_context, step_fn, step_time
+
+    m = CAT.model(model)
+    tp, dp, ep = layout
+    if ep > 1 and not m.is_moe:
+        ep = 1
+    if m.num_heads % tp:
+        return
+    dev = make_device(CAT.gpu("b200"), tp=tp, mig_profile=None, precision="fp8", kv_dtype="fp8", engine="sglang",
+                      attention_dp=dp, expert_parallel=ep)
+    cal = default_calibration()
+    ctx_ = step_context(m, dev, bytes_per_weight=1.0, kv_bytes=1.0, cal=cal, eng=cal.engine("sglang"))
+    slow = float(step_time(ctx_, b, t, float(ctx), ctx / 2.0)["total"])
+    assert float(step_fn(ctx_, float(ctx), ctx / 2.0)(b, t)) == pytest.approx(slow, rel=1e-9)

@@ -1,0 +1,104 @@
+"""The serving model under load (planner.perf.queueing): hand-derived values on a linear step time, and
+properties of estimate() that the issue asks for (a TTFT percentile is never below its mean)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from planner.catalog import Catalog
+from planner.perf.estimate import estimate
+from planner.perf.queueing import Loop, solve
+
+CAT = Catalog.builtin()
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def linear(a=2e-3, per_seq=1e-5, per_tok=5e-6):
+    """Step time a + per_seq·b + per_tok·t seconds."""
+    return lambda b, t: a + per_seq * np.asarray(b, float) + per_tok * np.asarray(t, float)
+
+
+def test_one_client_ttft_is_overhead_plus_its_prefill_chunks():
+    # C = 1: nobody ahead, no step to wait for (a closed-loop client resubmits at a step boundary).
+    # I = 1000, budget 512, the client itself decoding (b = 1): n = ceil(1000 / 511) = 2 chunks of 500 tokens,
+    # each step 2e-3 + 1e-5 + 500·5e-6 = 4.51e-3 s -> TTFT = 0.05 + 2·4.51e-3 = 0.05902 s
+    st_ = solve(linear(), Loop(prompt=1000, output=100, c_max=64, budget=512, t_req_s=0.05), [1])
+    assert st_["ttft_service"][0] == pytest.approx(0.05 + 2 * 4.51e-3, rel=1e-9)
+    assert st_["wait_prefill"][0] == 0.0 and st_["residual"][0] == 0.0
+
+
+def test_the_fixed_point_obeys_littles_law_and_the_chunk_share():
+    step = linear()
+    loop = Loop(prompt=2000, output=200, c_max=48, budget=1024, t_req_s=0.02)
+    conc = np.array([1, 2, 8, 32, 48, 100], dtype=float)
+    st_ = solve(step, loop, conc)
+    in_svc = np.minimum(conc, 48)
+    assert np.allclose(st_["x"] * st_["hold"], in_svc, rtol=2e-3)  # to 1e-4, or at a jump of the right side
+    # TPOT = (1 − q)·t0 + q·t1 with q = X·n·TPOT (share of steps that carry a chunk), capped at t1
+    t0, t1, q = st_["step_decode"], st_["step_chunk"], st_["chunk_share"]
+    assert np.allclose(st_["tpot"], np.minimum((1 - q) * t0 + q * t1, t1), rtol=1e-3)
+    # M/D/1 wait with the finite-population factor (C − 1)/C, phase 0
+    rho, s = st_["rho"], st_["prefill_work"]
+    # ... never more than the other C − 1 prompts' work (finite population)
+    expect = np.minimum(rho * s / (2 * (1 - rho)) * (conc - 1) / conc, (conc - 1) * s)
+    assert np.allclose(st_["wait_prefill"], expect, rtol=1e-9)
+
+
+def test_in_phase_clients_wait_for_their_share_of_the_burst():
+    step = linear()
+    base = dict(prompt=1000, output=100, c_max=64, budget=8192, t_req_s=0.0)
+    a = solve(step, Loop(**base), [16])
+    b = solve(step, Loop(**base, phase=0.25), [16])
+    # the burst term is κ·(C − 1)·S on top of the M/D/1 wait, evaluated at b's own fixed point
+    extra = b["wait_prefill"] - b["rho"] * b["prefill_work"] / (2 * (1 - b["rho"])) * 15 / 16
+    assert extra[0] == pytest.approx(0.25 * 15 * b["prefill_work"][0], rel=1e-9)
+    assert b["ttft_service"][0] > a["ttft_service"][0]
+
+
+def test_open_loop_single_slot_waits_where_the_closed_loop_client_does_not():
+    step = linear()
+    closed = solve(step, Loop(prompt=1000, output=50, c_max=8, budget=8192, t_req_s=0.0), [1])
+    opened = solve(step, Loop(prompt=1000, output=50, c_max=8, budget=8192, t_req_s=0.0, closed=False), [1])
+    assert closed["wait_prefill"][0] == 0.0
+    assert opened["wait_prefill"][0] > 0.0
+
+
+configs = st.fixed_dictionaries({
+    "model": st.sampled_from(["llama-3.1-8b", "llama-3.1-70b", "mixtral-8x7b", "qwen3-30b-a3b", "deepseek-v3"]),
+    "gpu": st.sampled_from(["h100-sxm", "a100-80gb", "l40s", "b200", "h200"]),
+    "tp": st.sampled_from([1, 2, 4, 8]),
+    "precision": st.sampled_from(["bf16", "fp8"]),
+    "engine": st.sampled_from(["vllm", "sglang", "trtllm"]),
+    "prompt_tokens": st.integers(1, 8000),
+    "output_tokens": st.integers(1, 2000),
+})
+
+
+@SETTINGS
+@given(cfg=configs, pct=st.floats(50.0, 99.9), load=st.one_of(
+    st.integers(1, 512).map(lambda c: ("concurrency", c)),
+    st.floats(30.0, 20_000.0).map(lambda s: ("ttft_slo_ms", s))))
+def test_a_ttft_percentile_is_never_below_its_mean(cfg, pct, load):
+    m, g = CAT.model(cfg["model"]), CAT.gpu(cfg["gpu"])
+    e = estimate(m, g, ttft_percentile=pct, **{load[0]: load[1]},
+                 **{k: v for k, v in cfg.items() if k not in ("model", "gpu")})
+    if not e.fits or e.concurrency == 0:
+        return
+    assert e.ttft_ms >= e.terms["ttft_mean_ms"] * (1 - 1e-12) or math.isinf(e.terms["ttft_mean_ms"])
+
+
+def test_the_engine_overhead_adds_to_ttft_one_for_one_at_one_client():
+    from planner.perf.calibration import default_calibration
+
+    m, g = CAT.model("llama-3.1-8b"), CAT.gpu("h100-sxm")
+    base = default_calibration()
+    more = base.with_values({"vllm.t_request_ms": base.engine("vllm").t_request_ms + 100.0})
+    kw = dict(prompt_tokens=1000, output_tokens=200, concurrency=1)
+    a, b = estimate(m, g, calibration=base, **kw), estimate(m, g, calibration=more, **kw)
+    assert b.terms["ttft_mean_ms"] - a.terms["ttft_mean_ms"] == pytest.approx(100.0, rel=1e-6)
+    assert b.tpot_ms == pytest.approx(a.tpot_ms, rel=1e-6)

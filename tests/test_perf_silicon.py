@@ -1,0 +1,102 @@
+"""Measured serving runs → estimate() calls (planner.perf.silicon) and the engine fit's identifiability."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from planner.catalog import Catalog
+from planner.errors import InputError
+from planner.perf.silicon import SILICON_CSV, parse_silicon, predict_frame, read_silicon, resolve_gpu, resolve_model
+from planner.perf.silicon_fit import fit_engine
+
+CAT = Catalog.builtin()
+
+
+def _row(**kw):
+    base = dict(id="r", model_path="meta-llama/Llama-3.1-70B", system="b200_sxm", backend="vllm", mode="agg",
+                precision="fp8", gemm_quant_mode="fp8", moe_quant_mode="fp8", isl=1024, osl=1024, batch_size=16,
+                tp_size=4, pp_size=1, attention_dp_size=1, moe_tp_size=4, moe_ep_size=1,
+                silicon_ttft_ms=150.0, silicon_tpot_ms=9.0)
+    base.update(kw)
+    return base
+
+
+def test_a_row_maps_to_the_estimate_arguments():
+    cases, skipped = parse_silicon(pd.DataFrame([_row()]), CAT)
+    assert not skipped
+    c = cases[0]
+    assert (c.model, c.gpu, c.engine, c.precision, c.tp, c.attention_dp, c.expert_parallel) == (
+        "llama-3.1-70b", "b200", "vllm", "fp8", 4, 1, 1)
+    assert (c.prompt_tokens, c.output_tokens, c.concurrency, c.family) == (1024, 1024, 16, "llama-3.1-70b/b200/vllm")
+
+
+def test_names_resolve_through_the_catalog():
+    assert resolve_model(CAT, "meta-llama/Llama-3.1-8B-Instruct") == "llama-3.1-8b"
+    assert resolve_model(CAT, "Qwen/Qwen3-235B-A22B-FP8") == "qwen3-235b-a22b"
+    assert resolve_model(CAT, "acme/NoSuchModel-7B") is None
+    assert resolve_gpu(CAT, "h100_sxm") == "h100-sxm"
+    assert resolve_gpu(CAT, "b200_sxm") == "b200"
+
+
+def test_rows_the_model_cannot_express_are_skipped_with_a_reason():
+    rows = [_row(mode="disagg"), _row(model_path="acme/NoSuchModel-7B"), _row(system="tpu_v5"),
+            _row(model_path="deepseek-ai/DeepSeek-V3", moe_tp_size=2, moe_ep_size=1), _row(gemm_quant_mode="fp6")]
+    cases, skipped = parse_silicon(pd.DataFrame(rows), CAT)
+    assert not cases
+    reasons = [s.reason for s in skipped]
+    assert "disaggregated" in reasons[0]
+    assert "not in the catalog" in reasons[1] and "not in the catalog" in reasons[2]
+    assert "moe_tp × moe_ep" in reasons[3]
+    assert "not recognised" in reasons[4]
+
+
+def test_fp4_on_a_gpu_without_fp4_cores_runs_weight_only():
+    cases, _ = parse_silicon(pd.DataFrame([_row(system="h100_sxm", precision="fp4", gemm_quant_mode="nvfp4")]), CAT)
+    assert cases[0].precision == "int4" and "weight-only" in cases[0].notes[0]
+
+
+def test_the_shipped_runs_cover_two_thousand_aggregated_rows():
+    cases, _ = parse_silicon(read_silicon(SILICON_CSV), CAT)
+    df = predict_frame(cases, CAT)
+    assert df["ttft_pred_ms"].notna().sum() >= 2000
+
+
+def test_the_fit_refuses_constants_the_rows_do_not_identify():
+    cases, _ = parse_silicon(read_silicon(SILICON_CSV), CAT)
+    # one model on one GPU at tp=1 only: no all-reduce happens, so t_ar_us moves no prediction
+    rows = [c for c in cases if c.family == "gpt-oss-120b/b200/vllm" and c.tp == 1][:30]
+    assert len(rows) >= 10
+    with pytest.raises(InputError, match="t_ar_us"):
+        fit_engine(rows, CAT, names=["t_request_ms", "t_ar_us"])
+    with pytest.raises(InputError, match="rows"):
+        fit_engine(rows[:6], CAT, names=["t_request_ms", "t_step_ms", "speed"])
+
+
+def test_plan_calibrate_fits_silicon_runs_and_writes_a_calibration(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from planner.cli import app
+    from planner.perf.calibration import load_calibration
+
+    frame = read_silicon(SILICON_CSV)
+    small = frame[(frame["mode"] == "agg") & (frame["model_path"] == "openai/gpt-oss-120b")
+                  & (frame["system"] == "b200_sxm") & (frame["backend"] == "vllm") & (frame["tp_size"] == 1)].head(40)
+    path = tmp_path / "runs.csv"
+    small.to_csv(path, index=False)
+    out = tmp_path / "cal.yaml"
+    r = CliRunner().invoke(app, ["calibrate", str(path), "--format", "json", "--out", str(out)])
+    assert r.exit_code == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["rows_used"] == len(small) == 22 and set(data["fitted"]) == {"vllm"}
+    assert len(data["fitted"]["vllm"]) <= 22 // 5   # at least 5 rows per fitted constant
+    err = data["error"][0]
+    # the fit minimises the log error of TTFT and TPOT on these rows: the median error cannot get worse
+    assert err["ttft_median_ape_pct_after"] <= err["ttft_median_ape_pct_before"]
+    cal = load_calibration(out)
+    for k, v in data["fitted"]["vllm"].items():
+        assert getattr(cal.engine("vllm"), k) == pytest.approx(v)
+    # a single-GPU single-model set does not identify the all-reduce latency: it is left alone
+    assert "t_ar_us" not in data["fitted"]["vllm"]
