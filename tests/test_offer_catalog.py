@@ -18,9 +18,9 @@ from planner.errors import CatalogError
 
 ROWS = builtin_offers()
 CAT = Catalog.builtin()
-# Catalog GPUs for which no source we could cite publishes a rental price (AWS p6-b200/B300 and MI300X rows exist
-# at the providers, but with no price in any file or page this catalog was built from).
-NO_SOURCED_PRICE = {"h200-nvl", "b300", "mi300x"}
+# Catalog GPUs for which no source we could cite publishes a rental price: GB300 NVL72 is "Contact sales/us" at
+# CoreWeave and Nebius, and no MI355X list price was found (only ratios to other GPUs).
+NO_SOURCED_PRICE = {"gb300", "mi355x"}
 runner = CliRunner()
 
 
