@@ -62,7 +62,8 @@ def test_csv_reads_back_with_pandas_and_as_a_catalog(tmp_path, kind, reader, rec
 
 @pytest.mark.parametrize("kind, must_show", [
     ("gpus", ["h100-sxm", "mi300x", "Gen5"]),                 # ids and a key column
-    ("models", ["deepseek-v3", "mla", "671.03 (671)"]),       # computed (published) params
+    ("models", ["deepseek-v3", "671.03 (671)"]),              # computed (published) params (the attention
+                                                              # kind is a low-value column at 120: --format csv)
 ])
 def test_tables(kind, must_show):
     result = _run(kind)

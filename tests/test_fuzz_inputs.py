@@ -92,7 +92,7 @@ def test_fuzz_plan_json_simulate(workdir, plan_json, seed):
         assert 0.0 <= json.loads(o.stdout)["attainment_pct"] <= 100.0
 
 
-@fuzz_settings(25)
+@fuzz_settings(12)
 @given(seed=st.integers(0, 2 ** 32 - 1))
 def test_fuzz_measurement_csv_calibrate(workdir, seed):
     path = workdir / "measurements.csv"

@@ -1,5 +1,8 @@
 """Import a model architecture from a local Hugging Face ``config.json``.
 
+This module is longer than ~400 lines because each supported family's keys and the checks that refuse a
+config the performance model cannot represent honestly live side by side.
+
 Supported ``model_type`` values: llama, mistral, mixtral, qwen2, qwen3, qwen3_moe, deepseek_v3 (and
 deepseek_v2, same fields), gemma, gemma2, gemma3 / gemma3_text (text fields nested under ``text_config``),
 phi3 (Phi-3 and phi-4), and the 2025-26 MoE families:
@@ -155,6 +158,9 @@ class _ConfigReader:
             self.cfg = data
             self.prefix = ""
             self.model_type = top_type
+        if self.model_type is not None and not isinstance(self.model_type, str):
+            raise CatalogError(f"{file}: {self.prefix if self.model_type is not top_type else ''}model_type: must be "
+                               f"a string (got {type(self.model_type).__name__}); supported: {', '.join(SUPPORTED)}")
         self.model_type = _TEXT_OF.get(self.model_type, self.model_type)
         if not self.model_type:
             raise CatalogError(f"{file}: missing key 'model_type'; supported: {', '.join(SUPPORTED)}")

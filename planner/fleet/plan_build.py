@@ -127,7 +127,7 @@ def _workload_lines(f: Formulation, periods: list[PeriodPlan]) -> list[WorkloadL
         weight = per.hours / H
         use: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         for r in per.replicas:
-            share = share_of[(r.workload, r.offer, r.precision, r.tp, r.mig_profile)]
+            share = share_of[(r.workload, r.offer, r.precision, r.tp, r.mig_profile, r.attention_dp, r.expert_parallel)]
             use[r.offer][r.workload] += r.count * share
             served[r.workload] += weight * r.assigned_requests_per_min
         for n in per.nodes:
