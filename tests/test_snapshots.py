@@ -60,6 +60,7 @@ def _cli_text(args: list[str], width: int, monkeypatch) -> str:
     monkeypatch.chdir(ROOT)  # relative paths in the output, the same on every machine
     monkeypatch.setattr("planner.cli.validate.out_console", console)
     monkeypatch.setattr("planner.cli.catalog._console", lambda: console)
+    monkeypatch.setattr("planner.cli.estimate._console", lambda: console)
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
     return console.file.getvalue()
@@ -83,6 +84,7 @@ CASES = {
     "validate-spot-hedge": lambda w, mp: _cli_text(["validate", "scenarios/spot-hedge.yaml"], w, mp),
     "catalog-gpus": lambda w, mp: _cli_text(["catalog", "gpus"], w, mp),
     "catalog-models": lambda w, mp: _cli_text(["catalog", "models"], w, mp),
+    "estimate": lambda w, mp: _cli_text(["estimate", "-m", "llama-3.1-8b", "-g", "h100", "--concurrency", "8"], w, mp),
 }
 
 # Ids and numbers each case must show whole, on one line, at every width (worked out from the inputs, not from
@@ -112,6 +114,8 @@ def _must_show(case: str) -> list[str]:
 
         cat = Catalog.builtin()
         return [g.id for g in cat.gpus.values()] + [f"{g.mem_bw_gbps:,.0f}" for g in cat.gpus.values()]
+    if case == "estimate":
+        return ["llama-3.1-8b", "h100-sxm", "131,072"]  # model, GPU, KV bytes/token (2 x 32 layers x 8 x 128 x 2)
     if case == "catalog-models":
         from planner.catalog import Catalog
 
