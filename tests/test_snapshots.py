@@ -85,6 +85,7 @@ CASES = {
     "catalog-gpus": lambda w, mp: _cli_text(["catalog", "gpus"], w, mp),
     "catalog-models": lambda w, mp: _cli_text(["catalog", "models"], w, mp),
     "estimate": lambda w, mp: _cli_text(["estimate", "-m", "llama-3.1-8b", "-g", "h100", "--concurrency", "8"], w, mp),
+    "estimate-all-gpus": lambda w, mp: _cli_text(["estimate", "-m", "llama-3.1-70b", "--all-gpus"], w, mp),
 }
 
 # Ids and numbers each case must show whole, on one line, at every width (worked out from the inputs, not from
@@ -116,6 +117,10 @@ def _must_show(case: str) -> list[str]:
         return [g.id for g in cat.gpus.values()] + [f"{g.mem_bw_gbps:,.0f}" for g in cat.gpus.values()]
     if case == "estimate":
         return ["llama-3.1-8b", "h100-sxm", "131,072"]  # model, GPU, KV bytes/token (2 x 32 layers x 8 x 128 x 2)
+    if case == "estimate-all-gpus":
+        from planner.catalog import Catalog
+
+        return [g.id for g in Catalog.builtin().gpus.values()]
     if case == "catalog-models":
         from planner.catalog import Catalog
 

@@ -22,6 +22,8 @@ from planner.cli.common import SafeConsole as Console  # escapes control charact
 from rich.table import Table
 from rich.text import Text
 
+from reports.fit import Fit, whole
+
 from planner.cli.common import guard, stdout_is_terminal
 from planner.errors import InputError
 
@@ -117,11 +119,12 @@ def _render_all(title: str, rows: list[tuple[str, object]]) -> None:
                       ("reason", "left")):
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     for gpu_id, est in rows:
-        t.add_row(*(Text(x) for x in (
+        t.add_row(*(whole(x) for x in (
             gpu_id, "yes" if est.fits else "no", _fmt(est.weights_gib_per_gpu), _fmt(est.max_concurrency),
             _fmt(est.tpot_ms) if est.fits else "-", _fmt(est.ttft_ms) if est.fits else "-",
-            _fmt(est.output_tokens_per_s), _fmt(est.requests_per_min), est.reason or "")))
-    _console().print(t)
+            _fmt(est.output_tokens_per_s), _fmt(est.requests_per_min))), Text(est.reason or ""))
+    # Ids and numbers never cut: narrower terminals drop the low-value columns first, and say so.
+    _console().print(Fit.dropping(t, ("max conc.", "weights GiB/GPU", "tok/s"), where="--format json"))
 
 
 def _write(text: str, out: Optional[Path]) -> None:
