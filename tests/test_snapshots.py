@@ -159,3 +159,24 @@ def test_numbers_in_80_columns_are_not_split():
     for ln in rows:
         cells = ln.split()
         assert all(_NUM.match(c) or c == "optimal" for c in cells[:8]), ln
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_calibrate_tables_fit_and_cut_nothing(width, monkeypatch):
+    """``plan calibrate``'s tables at 80 and 120 columns: no table line over the width, every constant and GPU id
+    whole. (No golden file: the fitted digits come from a least-squares solve, so only the layout is pinned.)
+    The CSV is 14 rows of bench/data/measured-public.csv, with their source columns."""
+    text = _cli_text_calibrate(width, monkeypatch)
+    table_lines = [ln for ln in text.splitlines() if not ln.startswith(("  skipped", "tests/"))]
+    assert all(len(ln.rstrip()) <= width for ln in table_lines), [ln for ln in table_lines if len(ln.rstrip()) > width]
+    for token in ("eta_bw", "eta_bf16", "trtllm.t_request_ms", "gpu_speed.a100-80gb-pcie", "h100-sxm", "throughput"):
+        assert any(token in ln for ln in table_lines), f"{token!r} cut or missing at {width} columns:\n{text}"
+
+
+def _cli_text_calibrate(width: int, monkeypatch) -> str:
+    console = _console(width)
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr("planner.cli.calibrate._console", lambda: console)
+    r = runner.invoke(app, ["calibrate", "tests/fixtures/calibrate-public-14.csv"])
+    assert r.exit_code == 0, r.output
+    return console.file.getvalue()
