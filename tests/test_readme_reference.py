@@ -8,49 +8,15 @@ the Quick start and Tests blocks that ``.ci/run`` and new users rely on.
 from __future__ import annotations
 
 import re
-import typing
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from planner.scenario.model import Scenario
+from planner.scenario.schema import sections as schema_sections
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-TOP = "Top level"
-
-
-def _models_in(annotation: Any) -> list[type[BaseModel]]:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
-    return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
-
-
-def _suffix(annotation: Any) -> str:
-    """How a nested record is addressed: ``x[]`` for lists, ``x.<workload>`` for mappings by id."""
-    def origins(a: Any) -> set:
-        return {typing.get_origin(a)} | {o for arg in typing.get_args(a) for o in origins(arg)}
-
-    found = origins(annotation)
-    if dict in found:
-        return ".<workload>"
-    return "[]" if tuple in found or list in found else ""
-
-
-def schema_sections(root: type[BaseModel] = Scenario) -> dict[str, type[BaseModel]]:
-    """Section title -> model class, for every record reachable from the root."""
-    out: dict[str, type[BaseModel]] = {}
-
-    def walk(cls: type[BaseModel], path: str) -> None:
-        out[path or TOP] = cls
-        for name, field in cls.model_fields.items():
-            for inner in _models_in(field.annotation):
-                walk(inner, f"{path}.{name}{_suffix(field.annotation)}" if path else f"{name}{_suffix(field.annotation)}")
-
-    walk(root, "")
-    return out
 
 
 def readme_sections(text: str) -> dict[str, dict[str, list[str]]]:
