@@ -96,7 +96,8 @@ class Skipped:
     reason: str
 
 
-def _num(v) -> float | None:
+def finite_or_none(v) -> float | None:
+    """``v`` as a finite float, or None (empty, text, NaN, inf)."""
     try:
         x = float(v)
     except (TypeError, ValueError):
@@ -146,7 +147,7 @@ def parse_rows(frame, catalog: Catalog | None = None) -> tuple[list[MeasuredCase
     cases, skipped = [], []
     for i, r in frame.reset_index(drop=True).iterrows():
         rec = {k: r.get(k) for k in frame.columns}
-        value = _num(rec["value"])
+        value = finite_or_none(rec["value"])
         metric = str(rec["metric"]).strip()
 
         def skip(reason: str) -> None:
@@ -186,10 +187,10 @@ def parse_rows(frame, catalog: Catalog | None = None) -> tuple[list[MeasuredCase
         if engine is None:
             engine = "vllm"
             assumptions.append(f"engine '{rec['engine']}' not modelled: vLLM factors used")
-        gpus = int(_num(rec["gpu_count"]) or 1)
-        tp_v = _num(rec["tp"])
-        i_len, o_len = _num(rec["input_len"]), _num(rec["output_len"])
-        batch_num = _num(batch_cell)
+        gpus = int(finite_or_none(rec["gpu_count"]) or 1)
+        tp_v = finite_or_none(rec["tp"])
+        i_len, o_len = finite_or_none(rec["input_len"]), finite_or_none(rec["output_len"])
+        batch_num = finite_or_none(batch_cell)
         if "mlperf" in scenario and (i_len is None or o_len is None):
             skip("MLPerf row without input/output lengths: the csv records neither the dataset's mean input "
                  "length nor the TP layout of each replica")
@@ -201,7 +202,7 @@ def parse_rows(frame, catalog: Catalog | None = None) -> tuple[list[MeasuredCase
             skip(f"tp must be a whole number from 1 to 1024 (got {rec['tp']})")
             continue
         tp = int(tp_v)
-        bad = [(c, v) for c, v in (("gpu_count", _num(rec["gpu_count"])), ("input_len", i_len),
+        bad = [(c, v) for c, v in (("gpu_count", finite_or_none(rec["gpu_count"])), ("input_len", i_len),
                                    ("output_len", o_len), ("batch_or_concurrency", batch_num))
                if v is not None and not 0 < v <= 1e7]
         if bad or value is None or not 0 < value <= 1e12:
@@ -222,7 +223,7 @@ def parse_rows(frame, catalog: Catalog | None = None) -> tuple[list[MeasuredCase
         elif "first-token" in scenario or "isolated prefill" in scenario:
             kind = "prefill"
         elif batch_cell.startswith("concurrency"):
-            kind, batch_num = "closed", _num(batch_cell.split()[-1])
+            kind, batch_num = "closed", finite_or_none(batch_cell.split()[-1])
         elif "decode" in scenario and batch_num is not None:
             kind = "decode"
         else:

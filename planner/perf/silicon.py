@@ -40,6 +40,7 @@ import numpy as np
 from planner.catalog import Catalog
 from planner.errors import CatalogError, InputError, PlannerError
 from planner.perf.calibration import Calibration
+from planner.perf.measurements import finite_or_none as _num
 
 SILICON_CSV = Path(__file__).resolve().parents[2] / "bench" / "data" / "silicon-dev.csv"
 _PRECISION = {"bf16": "bf16", "fp16": "fp16", "fp8": "fp8", "fp8_block": "fp8", "fp4": "fp4", "nvfp4": "fp4",
@@ -94,14 +95,6 @@ def _int(v) -> int | None:
     except (TypeError, ValueError):
         return None
     return int(x) if math.isfinite(x) and x == int(x) else None
-
-
-def _num(v) -> float | None:
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None
 
 
 def resolve_model(cat: Catalog, hf_id: str) -> str | None:
