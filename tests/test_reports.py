@@ -4,11 +4,9 @@ self-contained HTML page. The inputs are hand-built in tests/fixtures/reports/sa
 from __future__ import annotations
 
 import ast
-import importlib.util
 import io
 import math
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,20 +21,12 @@ from reports.tables import (HOURS_PER_MONTH, PLAN_FRAMES, SCHEMAS, forecast_tabl
                             whatif_tables)
 from reports.terminal import (forecast_renderables, plan_renderables, print_renderables, render_text,
                               whatif_renderables)
+from tests.report_sample import load_sample
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load_sample():
-    path = Path(__file__).parent / "fixtures" / "reports" / "sample.py"
-    spec = importlib.util.spec_from_file_location("reports_fixture_sample", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-S = _load_sample()
+S = load_sample()
 
 
 @pytest.fixture(scope="module")

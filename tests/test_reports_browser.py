@@ -11,17 +11,17 @@ Chromium is found at $CHROMIUM, /usr/bin/chromium or on PATH. Without it the tes
 from __future__ import annotations
 
 import fcntl
-import importlib.util
 import json
 import os
 import select
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from tests.report_sample import load_sample
 
 pytestmark = pytest.mark.browser
 
@@ -46,15 +46,6 @@ def _chromium() -> str:
     if os.environ.get("CI"):
         pytest.fail(f"{reason}; CI must install it (.ci/run)")
     pytest.skip(reason)
-
-
-def _load_sample():
-    path = Path(__file__).parent / "fixtures" / "reports" / "sample.py"
-    spec = importlib.util.spec_from_file_location("reports_fixture_sample", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 # --------------------------------------------------------------------------- a minimal CDP client
@@ -237,7 +228,7 @@ EXPECTED = {
 def _write_report(kind: str, tmp: Path) -> Path:
     from reports.html import render_html
 
-    s = _load_sample()
+    s = load_sample()
     page = {
         "solve": lambda: render_html(s.build_plan(), s.loaded_scenario()),
         "solve-2-deployments": lambda: render_html(

@@ -12,11 +12,9 @@ so no solver timing enters a snapshot; validate and catalog run through the CLI 
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import os
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,6 +23,7 @@ from typer.testing import CliRunner
 
 from planner.cli import app
 from reports import tables, terminal
+from tests.report_sample import load_sample
 
 ROOT = Path(__file__).parent.parent
 SNAPSHOTS = Path(__file__).parent / "fixtures" / "snapshots"
@@ -33,16 +32,7 @@ UPDATE = os.environ.get("FLEETPLAN_UPDATE_SNAPSHOTS") == "1"
 runner = CliRunner()
 
 
-def _sample():
-    path = Path(__file__).parent / "fixtures" / "reports" / "sample.py"
-    spec = importlib.util.spec_from_file_location("reports_fixture_sample", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-S = _sample()
+S = load_sample()
 
 
 def _console(width: int) -> Console:
