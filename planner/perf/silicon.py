@@ -20,7 +20,8 @@ tp_size                tp (the attention tensor-parallel group); a replica large
 attention_dp_size      attention_dp
 moe_ep_size            expert_parallel; ``moe_tp_size × moe_ep_size`` must equal ``tp × attention_dp``
 isl / osl              prompt_tokens / output_tokens
-batch_size             concurrency (closed loop)
+batch_size             concurrency (closed loop) — per attention rank: the client count is
+                       ``silicon_concurrency`` in ``silicon_data_source`` where stated (:func:`clients`)
 =====================  ===================================================================================
 
 ``mode=disagg`` rows (separate prefill and decode workers, KV moved between them) are skipped: the model
@@ -138,6 +139,35 @@ REQUIRED = ("model_path", "system", "backend", "mode", "isl", "osl", "batch_size
             "silicon_ttft_ms", "silicon_tpot_ms")
 
 
+_CLIENTS = re.compile(r"(?:^|;)\s*silicon_concurrency\s*=\s*(\d+)\s*(?:;|$)")
+
+
+def clients(r: dict, batch: int | None, tp: int | None, dp: int) -> tuple[int | None, int | None, int, str]:
+    """The closed-loop client count of a row, and the layout it implies: ``(concurrency, tp, attention_dp,
+    note)``.
+
+    ``batch_size`` is the batch of one attention rank: with attention data parallelism the benchmark runs
+    ``batch_size × attention_dp_size`` clients, and ``silicon_data_source`` states the true count as
+    ``silicon_concurrency=N`` (in 2,004 of the 2,175 aggregated rows it equals ``batch_size``; in 155 of the
+    156 attention-DP rows it is ``batch_size × attention_dp_size``). That count is used when stated. Where
+    ``attention_dp_size`` is empty but ``silicon_concurrency = k · batch_size`` with ``k > 1`` dividing
+    ``tp_size`` (14 TensorRT-LLM rows whose ``moe_tp × moe_ep`` still equals ``tp_size``), the run is
+    attention-DP ``k`` with attention TP ``tp_size / k`` — the only layout for which the per-rank batch
+    explains the client count."""
+    m = _CLIENTS.search(str(r.get("silicon_data_source", "") or ""))
+    if m is None or batch is None or tp is None:
+        return batch, tp, dp, ""
+    n = int(m.group(1))
+    if n == batch:
+        return batch, tp, dp, ""
+    dp_raw = _num(r.get("attention_dp_size"))
+    if dp_raw is None and n % batch == 0 and tp % (n // batch) == 0 and n // batch > 1:
+        k = n // batch
+        return n, tp // k, k, (f"silicon_concurrency={n} = {k} × batch_size with attention_dp_size empty: "
+                               f"read as attention DP {k} × TP {tp // k}")
+    return n, tp, dp, f"concurrency {n} from silicon_concurrency (batch_size {batch} is per attention rank)"
+
+
 def parse_silicon(frame, catalog: Catalog | None = None) -> tuple[list[SiliconCase], list[SiliconSkip]]:
     """Split the runs into cases the model expresses and skipped rows (each with its reason)."""
     cat = catalog or Catalog.builtin()
@@ -191,6 +221,9 @@ def parse_silicon(frame, catalog: Catalog | None = None) -> tuple[list[SiliconCa
         if None in (tp, isl, osl, conc) or not ttft or not tpot or ttft <= 0 or tpot <= 0:
             skip("a needed value (tp, isl, osl, batch size, measured TTFT/TPOT) is missing")
             continue
+        conc, tp, dp, how = clients(r, conc, tp, dp)
+        if how:
+            notes.append(how)
         if (_int(r.get("pp_size", 1)) or 1) != 1:
             skip("pipeline parallelism is not modelled")
             continue
