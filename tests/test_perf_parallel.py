@@ -101,3 +101,24 @@ def test_the_fast_step_time_equals_the_term_by_term_one(model, layout, b, t, ctx
     ctx_ = step_context(m, dev, bytes_per_weight=1.0, kv_bytes=1.0, cal=cal, eng=cal.engine("sglang"))
     slow = float(step_time(ctx_, b, t, float(ctx), ctx / 2.0)["total"])
     assert float(step_fn(ctx_, float(ctx), ctx / 2.0)(b, t)) == pytest.approx(slow, rel=1e-9)
+
+
+@pytest.mark.parametrize("dp,b,expected_ms", [(1, 64.0, 1.28), (4, 64.0, 0.32), (1, 0.0, 0.0)])
+def test_host_time_per_sequence_adds_to_every_step_per_scheduler(dp, b, expected_ms):
+    """t_seq_us = 20: one scheduler per attention rank handles b/dp sequences, 20 µs each (hand values)."""
+    from planner.perf.calibration import default_calibration
+    from planner.perf.device import make_device
+    from planner.perf.roofline import step_context, step_fn, step_time
+
+    m = CAT.model("deepseek-v3")
+    dev = make_device(CAT.gpu("b200"), tp=8 // dp, mig_profile=None, precision="fp8", kv_dtype="fp8",
+                      engine="sglang", attention_dp=dp, expert_parallel=8 if dp > 1 else 1)
+    base = default_calibration().with_values({"sglang.t_seq_us": 0.0})
+    more = base.with_values({"sglang.t_seq_us": 20.0})
+    ctxs = [step_context(m, dev, bytes_per_weight=1.0, kv_bytes=1.0, cal=c, eng=c.engine("sglang"))
+            for c in (base, more)]
+    for t in (0.0, 2048.0):
+        slow = [float(step_time(c, b, t, 3000.0, 1500.0)["total"]) for c in ctxs]
+        fast = [float(step_fn(c, 3000.0, 1500.0)(b, t)) for c in ctxs]
+        assert (slow[1] - slow[0]) * 1e3 == pytest.approx(expected_ms, abs=1e-9)
+        assert (fast[1] - fast[0]) * 1e3 == pytest.approx(expected_ms, abs=1e-9)

@@ -100,3 +100,38 @@ def test_plan_calibrate_fits_silicon_runs_and_writes_a_calibration(tmp_path):
         assert getattr(cal.engine("vllm"), k) == pytest.approx(v)
     # a single-GPU single-model set does not identify the all-reduce latency: it is left alone
     assert "t_ar_us" not in data["fitted"]["vllm"]
+
+
+def test_the_client_count_is_silicon_concurrency_not_the_per_rank_batch():
+    src = "source_file=x.csv; model=DeepSeek-R1; silicon_concurrency={}; measured=2026-03-17"
+    dsv3 = dict(model_path="deepseek-ai/DeepSeek-V3")
+    rows = [
+        # attention DP 8: batch_size is one rank's batch, the benchmark ran 8 × 8 = 64 clients
+        _row(**dsv3, tp_size=1, attention_dp_size=8, moe_tp_size=1, moe_ep_size=8, batch_size=8,
+             silicon_data_source=src.format(64)),
+        # attention_dp_size empty, 10 per rank and 80 clients on 8 GPUs: attention DP 8 × TP 1
+        _row(**dsv3, tp_size=8, attention_dp_size=float("nan"), moe_tp_size=1, moe_ep_size=8, batch_size=10,
+             silicon_data_source=src.format(80)),
+        # the stated count equals batch_size: nothing changes
+        _row(silicon_data_source=src.format(16)),
+        # no stated count: batch_size
+        _row(silicon_data_source="source_file=y.csv"),
+    ]
+    cases, skipped = parse_silicon(pd.DataFrame(rows), CAT)
+    assert not skipped
+    got = [(c.concurrency, c.tp, c.attention_dp, c.expert_parallel) for c in cases]
+    assert got == [(64, 1, 8, 8), (80, 1, 8, 8), (16, 4, 1, 1), (16, 4, 1, 1)]
+    assert "attention DP 8 × TP 1" in cases[1].notes[-1]
+    assert not cases[2].notes and not cases[3].notes
+
+
+def test_a_benchmark_runs_its_engine_with_room_for_every_client():
+    from planner.perf.calibration import default_calibration
+    from planner.perf.silicon import benchmark_engine
+
+    cal = default_calibration()
+    cap = cal.engine("vllm").max_batch                       # 256 (vLLM's max_num_seqs default)
+    assert benchmark_engine(cal, "vllm", cap) is cal         # within the default: unchanged
+    assert benchmark_engine(cal, "vllm", 512).engine("vllm").max_batch == 512
+    assert benchmark_engine(cal, "vllm", 1000, attention_dp=4).engine("vllm").max_batch == 256   # per rank
+    assert benchmark_engine(cal, "vllm", 1030, attention_dp=4).engine("vllm").max_batch == 258   # ceil(1030/4)

@@ -64,6 +64,7 @@ ENGINE_BOUNDS: dict[str, tuple[float, float]] = {
     "speed": (0.4, 1.6),
     "t_request_ms": (0.0, 400.0),
     "t_step_ms": (0.0, 20.0),
+    "t_seq_us": (0.0, 200.0),
     "t_layer_us": (0.0, 150.0),
     "t_ar_us": (2.0, 100.0),
     "moe_speed": (0.1, 1.5),
@@ -82,6 +83,9 @@ class EngineFactors(_Frozen):
     speed: float = Field(1.0, gt=0, description="multiplies eta_bw and every eta_c (kernel quality)")
     t_step_ms: float = Field(0.3, ge=0, description="host + scheduler + sampling time per engine step")
     t_request_ms: float = Field(3.0, ge=0, description="per-request latency added to TTFT")
+    t_seq_us: float = Field(0.0, ge=0, description="host time per running sequence per step (scheduling, "
+                                                   "sampling bookkeeping, output processing) on one attention "
+                                                   "rank's scheduler")
     max_batch: int = Field(256, ge=1, description="default cap on concurrently running sequences")
     mem_util: float = Field(0.9, gt=0, le=1, description="share of memory the engine may use")
     mem_mode: Literal["total", "free"] = Field(

@@ -40,7 +40,7 @@ import numpy as np
 
 from planner.catalog import Catalog
 from planner.errors import CatalogError, InputError, PlannerError
-from planner.perf.calibration import Calibration
+from planner.perf.calibration import Calibration, default_calibration
 from planner.perf.measurements import finite_or_none as _num
 
 SILICON_CSV = Path(__file__).resolve().parents[2] / "bench" / "data" / "silicon-dev.csv"
@@ -241,6 +241,19 @@ def _key(c: SiliconCase) -> tuple:
             c.output_tokens)
 
 
+def benchmark_engine(cal: Calibration, engine: str, clients: int, attention_dp: int = 1) -> Calibration:
+    """``cal`` with the engine's running-sequence cap raised to the benchmark's client count (per attention
+    rank): the runs were taken with the engine configured for the concurrency they measure (``max_num_seqs`` /
+    ``max_batch_size`` / ``max_running_requests`` at least the client count). The data say so: at 512 clients
+    with 1,024-token prompts and outputs the measured TTFT is about twice the 256-client one (vLLM, MiniMax-M2.5),
+    not the minute-long queue a 256-sequence cap would build. The KV pool still limits the batch."""
+    eng = cal.engine(engine)
+    need = -(-int(clients) // max(1, attention_dp))
+    if need <= eng.max_batch:
+        return cal
+    return cal.with_values({f"{engine}.max_batch": need})
+
+
 def predict_frame(cases: list[SiliconCase], catalog: Catalog, cal: Calibration | None = None):
     """A DataFrame, one row per case: measured and predicted mean TTFT / TPOT in ms (NaN and the reason when
     the model does not serve it). Cases that differ only in concurrency share one vectorised
@@ -255,13 +268,15 @@ def predict_frame(cases: list[SiliconCase], catalog: Catalog, cal: Calibration |
     ttft = np.full(len(cases), np.nan)
     tpot = np.full(len(cases), np.nan)
     why = [""] * len(cases)
+    base = cal or default_calibration()
     for key, idx in groups.items():
         c = cases[idx[0]]
         conc = sorted({cases[j].concurrency for j in idx})
         try:
             res = closed_loop_curve(catalog.model(c.model), catalog.gpu(c.gpu), conc, tp=c.tp,
                                     precision=c.precision, engine=c.engine, prompt_tokens=c.prompt_tokens,
-                                    output_tokens=c.output_tokens, calibration=cal, attention_dp=c.attention_dp,
+                                    output_tokens=c.output_tokens, attention_dp=c.attention_dp,
+                                    calibration=benchmark_engine(base, c.engine, max(conc), c.attention_dp),
                                     expert_parallel=c.expert_parallel, allow_multi_node=True)
         except (PlannerError, CatalogError) as exc:
             res = str(exc).splitlines()[0]

@@ -6,6 +6,8 @@ Constants (per engine; each means something physical and is bounded, ``calibrati
 t_request_ms    fixed latency per request outside the GPU steps: HTTP, tokenise, schedule, the first
                 token's detokenise and stream (added to TTFT once)
 t_step_ms       fixed time per engine step: scheduler, sampling, launch gaps (added to every step)
+t_seq_us        host time per running sequence per step on one attention rank's scheduler (batch
+                bookkeeping, sampling, incremental detokenise/output): grows the step with the batch
 t_layer_us      fixed time per layer per step: kernel launch tails (× layers, every step)
 t_ar_us         latency of one NVLink all-reduce with the engine's kernels (× 2 per layer at tp > 1)
 speed           multiplies every roofline efficiency (kernel quality)
@@ -45,7 +47,7 @@ from planner.perf.calibration import ENGINE_BOUNDS, Calibration, prior_calibrati
 from planner.perf.silicon import SiliconCase, predict_frame
 
 # in order of priority: with few rows, the first ones the rows identify are fitted
-CONSTANTS = ("t_request_ms", "speed", "t_layer_us", "phase", "moe_speed", "t_ar_us", "t_step_ms")
+CONSTANTS = ("t_request_ms", "speed", "t_layer_us", "phase", "moe_speed", "t_seq_us", "t_ar_us", "t_step_ms")
 MIN_ROWS = 10
 ROWS_PER_CONSTANT = 5
 PRIOR_WEIGHT = 0.1
