@@ -122,3 +122,25 @@ def test_host_time_per_sequence_adds_to_every_step_per_scheduler(dp, b, expected
         fast = [float(step_fn(c, 3000.0, 1500.0)(b, t)) for c in ctxs]
         assert (slow[1] - slow[0]) * 1e3 == pytest.approx(expected_ms, abs=1e-9)
         assert (fast[1] - fast[0]) * 1e3 == pytest.approx(expected_ms, abs=1e-9)
+
+
+@pytest.mark.parametrize("model,t,expected_ms", [("deepseek-v3", 2048.0, 61 * 0.4), ("llama-3.1-8b", 512.0, 32 * 0.4),
+                                                 ("llama-3.1-8b", 0.0, 0.0)])
+def test_a_step_with_prefill_pays_its_per_layer_cost_once(model, t, expected_ms):
+    """t_prefill_layer_us = 400: a step carrying prefill tokens pays 0.4 ms × layers (61 for DeepSeek-V3, 32 for
+    Llama-3.1-8B) once, whatever its size; a pure decode step pays nothing (hand values)."""
+    from planner.perf.calibration import default_calibration
+    from planner.perf.device import make_device
+    from planner.perf.roofline import step_context, step_fn, step_time
+
+    m = CAT.model(model)
+    dev = make_device(CAT.gpu("h100-sxm"), tp=8, mig_profile=None, precision="fp8", kv_dtype="fp8",
+                      engine="vllm", attention_dp=1, expert_parallel=1)
+    base = default_calibration().with_values({"vllm.t_prefill_layer_us": 0.0})
+    more = base.with_values({"vllm.t_prefill_layer_us": 400.0})
+    ctxs = [step_context(m, dev, bytes_per_weight=1.0, kv_bytes=1.0, cal=c, eng=c.engine("vllm")) for c in (base, more)]
+    for b in (1.0, 96.0):
+        slow = [float(step_time(c, b, t, 2000.0, 1000.0)["total"]) for c in ctxs]
+        fast = [float(step_fn(c, 2000.0, 1000.0)(b, t)) for c in ctxs]
+        assert (slow[1] - slow[0]) * 1e3 == pytest.approx(expected_ms, abs=1e-9)
+        assert (fast[1] - fast[0]) * 1e3 == pytest.approx(expected_ms, abs=1e-9)

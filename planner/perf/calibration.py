@@ -65,6 +65,7 @@ ENGINE_BOUNDS: dict[str, tuple[float, float]] = {
     "t_request_ms": (0.0, 400.0),
     "t_step_ms": (0.0, 20.0),
     "t_seq_us": (0.0, 200.0),
+    "t_prefill_layer_us": (0.0, 3000.0),
     "t_layer_us": (0.0, 150.0),
     "t_ar_us": (2.0, 100.0),
     "moe_speed": (0.1, 1.5),
@@ -83,6 +84,10 @@ class EngineFactors(_Frozen):
     speed: float = Field(1.0, gt=0, description="multiplies eta_bw and every eta_c (kernel quality)")
     t_step_ms: float = Field(0.3, ge=0, description="host + scheduler + sampling time per engine step")
     t_request_ms: float = Field(3.0, ge=0, description="per-request latency added to TTFT")
+    t_prefill_layer_us: float = Field(0.0, ge=0, description="fixed time per layer of a step that carries "
+                                                              "prefill tokens: a pass outside the decode CUDA "
+                                                              "graphs (launches, attention metadata, MoE routing "
+                                                              "set-up on the host), × layers")
     t_seq_us: float = Field(0.0, ge=0, description="host time per running sequence per step (scheduling, "
                                                    "sampling bookkeeping, output processing) on one attention "
                                                    "rank's scheduler")

@@ -21,9 +21,11 @@ a TP group of ``tp`` (all times in seconds, bytes in bytes, FLOP in FLOP):
                                                                p → ∞ is the plain max
     all-reduce t_c = [tp > 1]·2·L·( t_AR + 2·(tp−1)/tp · N·h·2 / (link·η_link) )   ring, BF16 activations
                                                                (η_pcie instead of η_link over PCIe)
-    step       t   = t_g + t_a + t_c + L·t_layer + t_step + t_seq·B/dp
+    step       t   = t_g + t_a + t_c + L·t_layer + t_step + t_seq·B/dp + [T > 0]·L·t_pf
                                                                t_seq: host time per running sequence on one
-                                                               rank's scheduler (bookkeeping, sampling, output)
+                                                               rank's scheduler (bookkeeping, sampling, output);
+                                                               t_pf: per layer of a step that carries prefill
+                                                               (a pass outside the decode CUDA graphs)
 
 ``η`` are the calibration's efficiencies times the engine's and the GPU's ``speed`` (capped at 1), ``peak`` is the
 precision's GEMM peak (``perf_device``), ``link`` NVLink (one direction) or PCIe per GPU.
@@ -120,6 +122,7 @@ class StepContext:
     attn_eff: float      # peak_bf16·η_attn·speed, FLOP/s
     t_layer_s: float
     t_step_s: float
+    t_pf_s: float        # fixed time of a step that carries prefill tokens: L·t_prefill_layer
     t_seq_s: float       # host time per running sequence per step (one attention rank's scheduler)
     p: float             # smooth-roofline exponent
     t_ar_s: float
@@ -140,7 +143,7 @@ def step_context(model: ModelSpec, dev: Device, *, bytes_per_weight: float, kv_b
         moe_eff=dev.peak_tflops * 1e12 * min(1.0, eta_c * speed * cal.eta_moe * eng.moe_speed),
         attn_eff=dev.peak_bf16_tflops * 1e12 * min(1.0, cal.eta_attn * speed),
         p=cal.roofline_p, t_layer_s=(cal.t_layer_us if eng.t_layer_us is None else eng.t_layer_us) * 1e-6, t_step_s=eng.t_step_ms * 1e-3,
-        t_seq_s=eng.t_seq_us * 1e-6, t_ar_s=t_ar * 1e-6,
+        t_seq_s=eng.t_seq_us * 1e-6, t_pf_s=model.layers * eng.t_prefill_layer_us * 1e-6, t_ar_s=t_ar * 1e-6,
         link_eff=dev.link_gbps * 1e9 * (cal.eta_pcie if dev.link_kind == "pcie" else cal.eta_link))  # noqa: E501
 
 
@@ -194,7 +197,7 @@ def step_time(ctx: StepContext, decode_seqs, prefill_tokens, decode_context: flo
         t_comm = t_comm + moe_layers * (2.0 * ctx.t_ar_s + a2a_bytes / ctx.link_eff)
     t_gemm = smooth_max(t_w, t_gc, ctx.p)
     t_attn = smooth_max(t_kv, t_ac, ctx.p)
-    fixed = s.layers * ctx.t_layer_s + ctx.t_step_s + ctx.t_seq_s * b_r
+    fixed = s.layers * ctx.t_layer_s + ctx.t_step_s + ctx.t_seq_s * b_r + ctx.t_pf_s * (t > 0)
     total = t_gemm + t_attn + t_comm + fixed
     # prefill tokens are compute-bound: the step is never shorter than its decode part plus the prefill
     # tokens at full compute (the smooth maximum's knee would otherwise hide them under the weight read)
@@ -204,7 +207,7 @@ def step_time(ctx: StepContext, decode_seqs, prefill_tokens, decode_context: flo
                    + 2.0 * s.p_active_experts / gpus / ctx.moe_eff
                    + effective_context(ctx.model, prefill_context) * s.attn_pf * s.layers / heads_tp / dp / ctx.attn_eff
                    + ((t_comm - dec["allreduce"]) / np.maximum(t, 1e-300)))
-        total = np.maximum(total, dec["total"] + t * per_tok)
+        total = np.maximum(total, dec["total"] + ctx.t_pf_s * (t > 0) + t * per_tok)
     return {"total": total, "weights_read": t_w, "gemm_compute": t_gc, "kv_read": t_kv,
             "attention_compute": t_ac, "allreduce": t_comm, "overhead": np.full_like(total, fixed)}
 
@@ -247,6 +250,7 @@ def step_fn(ctx: StepContext, decode_context: float, prefill_context: float):
         c_n += s.moe_layers * 2.0 / gpus * k * s.hidden * 2.0 * (gpus - 1) / gpus / ctx.link_eff
     fixed = s.layers * ctx.t_layer_s + ctx.t_step_s + c0
     seq = ctx.t_seq_s / dp
+    t_pf = ctx.t_pf_s
     p = ctx.p
     moe = bool(e)
 
@@ -264,10 +268,11 @@ def step_fn(ctx: StepContext, decode_context: float, prefill_context: float):
         n = b + t
         t_w = w_fixed + (w_exp * e * (1.0 - keep ** n) if moe else 0.0)
         t_kv = kv_b * b
-        total = smax(t_w, g_n * n + g_b * b) + smax(t_kv, a_b * b + a_t * t) + c_n * n + fixed + seq * b
+        pf = t_pf * (t > 0)
+        total = smax(t_w, g_n * n + g_b * b) + smax(t_kv, a_b * b + a_t * t) + c_n * n + fixed + seq * b + pf
         # prefill tokens are compute-bound: never hidden under the decode part's weight and KV reads
         t_w0 = w_fixed + (w_exp * e * (1.0 - keep ** b) if moe else 0.0)
         decode = smax(t_w0, (g_n + g_b) * b) + smax(t_kv, a_b * b) + c_n * b + fixed + seq * b
-        return np.maximum(total, decode + t * (g_n + a_t + c_n))
+        return np.maximum(total, decode + pf + t * (g_n + a_t + c_n))
 
     return f

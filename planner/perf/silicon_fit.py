@@ -6,6 +6,8 @@ Constants (per engine; each means something physical and is bounded, ``calibrati
 t_request_ms    fixed latency per request outside the GPU steps: HTTP, tokenise, schedule, the first
                 token's detokenise and stream (added to TTFT once)
 t_step_ms       fixed time per engine step: scheduler, sampling, launch gaps (added to every step)
+t_prefill_layer_us  fixed time per layer of a step that carries prefill tokens (a pass outside the
+                decode CUDA graphs: launches, attention metadata, MoE routing set-up), × layers
 t_seq_us        host time per running sequence per step on one attention rank's scheduler (batch
                 bookkeeping, sampling, incremental detokenise/output): grows the step with the batch
 t_layer_us      fixed time per layer per step: kernel launch tails (× layers, every step)
@@ -47,7 +49,8 @@ from planner.perf.calibration import ENGINE_BOUNDS, Calibration, prior_calibrati
 from planner.perf.silicon import SiliconCase, predict_frame
 
 # in order of priority: with few rows, the first ones the rows identify are fitted
-CONSTANTS = ("t_request_ms", "speed", "t_layer_us", "phase", "moe_speed", "t_seq_us", "t_ar_us", "t_step_ms")
+CONSTANTS = ("t_request_ms", "speed", "t_layer_us", "phase", "moe_speed", "t_seq_us", "t_prefill_layer_us",
+             "t_ar_us", "t_step_ms")
 MIN_ROWS = 10
 ROWS_PER_CONSTANT = 5
 PRIOR_WEIGHT = 0.1
