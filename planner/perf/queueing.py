@@ -10,19 +10,23 @@ most ``K`` tokens (the engine's chunk budget: decodes + prefill chunk). Symbols,
     t_req     fixed per-request latency outside the GPU steps (tokenise, schedule, detokenise, stream)
 
 Steps (all vectorised over C). A share ``q`` of the steps carries a prefill chunk; prompts arrive at rate X and
-each takes ``n = ceil(I / (K − b))`` chunks, so (with ``r`` attention data-parallel ranks, each with its own
+each takes ``n = ceil(I / (K − b))`` chunks. Prompts that arrive while a step runs share the next chunk step:
+with ``λ = a·X·τ̄·n`` chunk arrivals per step (Poisson), a step that carries any carries ``m = λ/(1 − e^−λ)`` of
+them on average (the zero-truncated mean; 1 at light load, → λ under load), at most ``(K − b)·n/I`` (the
+budget). A chunk step carries ``m·I/n`` tokens and pays its fixed costs (``t_prefill_layer``, launches) once
+for the m prompts. So (with ``r`` attention data-parallel ranks, each with its own
 scheduler, read ``K − b/r`` for ``K − b``, ``X/r`` for the arrivals of one rank and ``S/r`` for the work: the
 chunk step is charged as every rank carrying one chunk, the busy case)::
 
     b         = X·(O − 1)·τ̄, at least 1                decoding sequences (Little's law on the decode phase)
-    q         = min(1, a·X·n·τ̄)                        share of steps that carry another request's chunk
-    τ̄ (TPOT)  = (1 − q)·τ(b, 0) + q·τ(b, I/n)          the mean step: what a decoding sequence sees per token
-              = min(τ(b, 0)/(1 − a·ρ), τ(b, I/n))      (solving the two lines above; ρ and a below)
+    q         = min(1, a·X·n·τ̄/m)                      share of steps that carry another request's chunk
+    τ̄ (TPOT)  = (1 − q)·τ(b, 0) + q·τ(b, m·I/n)        the mean step: what a decoding sequence sees per token
+              = min(τ(b, 0)/(1 − a·ρ), τ(b, m·I/n))    (solving the two lines above; ρ and a below)
 
 Prefill as a queue (M/D/1 on the prefill work). A chunk step takes ``τ(b, I/n)`` — which the step time
 (``planner.perf.roofline``) never lets fall below ``τ(b, 0)`` plus the chunk at full compute: a chunk is
 compute-bound, not hidden under the decode step's weight read. The work one prompt adds to the loop is
-``S = n·(τ(b, I/n) − τ(b, 0))``, the prefill path's utilisation ``ρ = X·S``. A new prompt first lands in a
+``S = n·(τ(b, m·I/n) − τ(b, 0))/m``, the prefill path's utilisation ``ρ = X·S``. A new prompt first lands in a
 running step (``½·τ̄``), then waits for the prompt work ahead of it (Pollaczek–Khinchine, deterministic
 service, finite population: of ``C`` clients, ``C − 1`` can be ahead)::
 
@@ -30,7 +34,7 @@ service, finite population: of ``C`` clients, ``C − 1`` can be ahead)::
     a    = (C − 1)/C closed loop (a client's own request is never ahead of it), min(1, C) open loop
     closed loop: W_pf ≤ (C − 1)·S (no more than the other C − 1 prompts can be ahead; near ρ → 1 the
     infinite-population M/D/1 formula would exceed it)
-    TTFT = t_req + ½·τ̄ + W_pf + n·τ(b, I/n) + W_slot
+    TTFT = t_req + ½·τ̄ + W_pf + n·τ(b, m·I/n) + W_slot
 
 The second term is the closed loop's own burstiness. Benchmark clients all start together and every
 request has the same I and O, so they stay in phase: a prompt arrives together with a share κ of the other
@@ -104,15 +108,20 @@ def _state(step: StepFn, loop: Loop, x: np.ndarray, conc: np.ndarray, passes: in
     for _ in range(passes):
         # a decoding sequence sees at least itself in the batch (and the weights are read for it)
         b = np.minimum(np.maximum(x * (o - 1.0) * tau, b_lo), b_hi)
-        n = np.maximum(1.0, np.ceil(i / np.maximum(loop.budget - b / r, 64.0)))
-        both = step(np.concatenate((b, b)), np.concatenate((zeros, i * r / n)))
+        room = np.maximum(loop.budget - b / r, 64.0)
+        n = np.maximum(1.0, np.ceil(i / room))
+        # prompts that share one chunk step: Poisson arrivals λ per step, a step with any carries them all
+        # (the zero-truncated mean λ/(1 − e^−λ)), as many as the chunk budget holds
+        lam = np.maximum(others * x * tau * n / r, 1e-9)   # others: a lone closed-loop client shares nothing
+        pack = np.clip(lam / -np.expm1(-lam), 1.0, np.maximum(room * n / i, 1.0))
+        both = step(np.concatenate((b, b)), np.concatenate((zeros, pack * i * r / n)))
         t0, t1 = both[:m], both[m:]
-        s = n * np.maximum(t1 - t0, 0.0) / r          # what one prompt adds to the steps it rides in
+        s = n * np.maximum(t1 - t0, 0.0) / (r * pack)  # what one prompt adds to the steps it rides in
         rho = np.minimum(x * s, 0.999)
         # τ = (1 − q)·t0 + q·t1 with q = a·X·n·τ/r (other requests' chunks: a decoding sequence's own prefill
         # came before its first token)  ⇒  τ = t0 / (1 − a·ρ), at most t1 (every step carries a chunk)
         tau = np.minimum(t0 / (1.0 - others * rho), np.maximum(t1, t0))
-    q = np.minimum(others * x / r * n * tau, 1.0)
+    q = np.minimum(others * x / r * n * tau / pack, 1.0)
     w_pf = rho * s / (2.0 * (1.0 - rho)) * others + loop.phase * np.maximum(conc - 1.0, 0.0) * s
     if loop.closed:  # finite population: at most the C − 1 other prompts can be ahead
         w_pf = np.minimum(w_pf, np.maximum(conc - 1.0, 0.0) * s)
@@ -121,7 +130,7 @@ def _state(step: StepFn, loop: Loop, x: np.ndarray, conc: np.ndarray, passes: in
     ttft_svc = loop.t_req_s + residual + w_pf + prefill
     hold = ttft_svc + (o - 1.0) * tau
     return dict(x=x, tpot=tau, decode_batch=b, wait_share=rho * others, chunks=n, chunk_share=q, step_decode=t0, step_chunk=t1,
-                prefill_work=s, rho=rho, wait_prefill=w_pf, residual=residual, prefill=prefill,
+                prefill_work=s, prompts_per_chunk_step=pack, rho=rho, wait_prefill=w_pf, residual=residual, prefill=prefill,
                 ttft_service=ttft_svc, hold=hold, in_service=in_svc)
 
 
