@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from planner.fleet import solve as solve_module
 from planner.fleet.horizon import horizon_for
 from planner.fleet.merge import merge_offers
 from planner.fleet.options import enumerate_options
@@ -14,9 +13,10 @@ from planner.fleet.solve import SolveSettings, solve_scenario
 from tests.solve_helpers import offer, override, scenario, workload
 
 
-def _merge(loaded):
+def _merge(loaded, policy: str = "any_price"):
     s = loaded.scenario
-    return merge_offers(s, reduced_options(enumerate_options(loaded), s, horizon_for(s)))
+    h = horizon_for(s)
+    return merge_offers(s, reduced_options(enumerate_options(loaded), s, h), h, policy)
 
 
 def _nodes(plan) -> dict[str, int]:
@@ -35,7 +35,7 @@ def test_equal_prices_tie_break_buys_one_offer():
                       [offer("a", "l40s", 1.0, max_nodes=2), offer("b", "l40s", 1.0, max_nodes=3),
                        offer("c", "l40s", 1.0, max_nodes=1)],
                       [override("w", "l40s", 25.0)])
-    s, options, merge = _merge(loaded)
+    s, options, merge = _merge(loaded, "equal_price")  # the default policy: equal prices merge
     assert merge is not None and [m.id for m in merge.groups["a"]] == ["a", "b", "c"]
     assert [o.id for o in s.offers] == ["a"] and s.offers[0].max_nodes == 6 and len(options.deployments) == 1
     plan = solve_scenario(loaded, SolveSettings(solver="highs", baselines=False))
@@ -55,10 +55,11 @@ def test_cheapest_first_split_of_tp2_replicas_over_8_gpu_nodes():
                        offer("cheap", "h100-sxm", 2.0, gpus_per_node=8, max_nodes=1),
                        offer("dear", "h100-sxm", 3.0, gpus_per_node=8, max_nodes=2)],
                       _tp2_only("w", "h100-sxm", 10.0))
+    assert _merge(loaded, "equal_price")[2] is None  # the default policy leaves different prices apart
     _, options, merge = _merge(loaded)
     assert merge is not None and {m.id for m in merge.groups["dearest"]} == {"dearest", "cheap", "dear"}
     assert len(options.deployments) == 1
-    plan = solve_scenario(loaded, SolveSettings(solver="highs", baselines=False))
+    plan = solve_scenario(loaded, SolveSettings(solver="highs", baselines=False, merge="any_price"))
     assert plan.status == "optimal" and plan.verification.ok
     assert plan.objective_usd_per_hour == pytest.approx(40.0)
     assert _nodes(plan) == {"cheap": 1, "dear": 1}
@@ -78,7 +79,7 @@ def test_offers_with_different_deployments_are_not_merged():
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_same_optimum_with_and_without_the_merge(monkeypatch, seed):
+def test_same_optimum_with_and_without_the_merge(seed):
     """Two workloads with TP1 / TP2 / TP4 options on 8-GPU twins with mixed caps and prices, two periods' worth
     of demand levels: the merged and the unmerged program reach the same optimum, both plans verified."""
     import random
@@ -94,9 +95,8 @@ def test_same_optimum_with_and_without_the_merge(monkeypatch, seed):
         overrides.append(override(f"w{i}", "h100-sxm", 0.0, tp=8))
     loaded = scenario(workloads, offers, overrides)
     assert _merge(loaded)[2] is not None
-    merged = solve_scenario(loaded, SolveSettings(solver="highs", baselines=False))
-    monkeypatch.setattr(solve_module, "merge_offers", lambda s, options: (s, options, None))
-    plain = solve_scenario(loaded, SolveSettings(solver="highs", baselines=False))
+    merged = solve_scenario(loaded, SolveSettings(solver="highs", baselines=False, merge="any_price"))
+    plain = solve_scenario(loaded, SolveSettings(solver="highs", baselines=False, merge="off"))
     assert merged.status == plain.status == "optimal"
     assert merged.verification.ok and plain.verification.ok
     assert merged.objective_usd_per_hour == pytest.approx(plain.objective_usd_per_hour, abs=1e-6)

@@ -81,8 +81,21 @@ def _twin_key(d: Deployment) -> tuple:
             d.capacity_rpm, d.ttft_ms, d.tpot_ms, d.availability, d.mig_class)
 
 
-def merge_offers(s: Scenario, options: OptionSet) -> tuple[Scenario, OptionSet, OfferMerge | None]:
-    """(scenario, options, merge) of the merged program P'; the inputs unchanged and None when nothing merges."""
+MERGE_POLICIES = ("equal_price", "any_price", "off")
+
+
+def merge_offers(s: Scenario, options: OptionSet, horizon=None,
+                 policy: str = "equal_price") -> tuple[Scenario, OptionSet, OfferMerge | None]:
+    """(scenario, options, merge) of the merged program P'; the inputs unchanged and None when nothing merges.
+
+    ``policy``: "equal_price" merges only twins with the same price in every period of ``horizon`` (then the
+    unmerged program's optima are symmetric and the merge removes that symmetry; the default, see
+    docs/BENCHMARKS.md for why), "any_price" any twins (the exact cheapest-first fill above), "off" none."""
+    if policy not in MERGE_POLICIES:
+        raise ValueError(f"merge policy {policy!r}; allowed: {', '.join(MERGE_POLICIES)}")
+    if policy == "off":
+        return s, options, None
+    periods = horizon.periods if horizon is not None else ()
     by_offer: dict[str, list[Deployment]] = {}
     for d in options.deployments:
         by_offer.setdefault(d.offer, []).append(d)
@@ -91,7 +104,9 @@ def merge_offers(s: Scenario, options: OptionSet) -> tuple[Scenario, OptionSet, 
         if o.market != "on_demand" or o.mig or o.id not in by_offer:
             continue
         sig = tuple(sorted(_twin_key(d) for d in by_offer[o.id]))
-        classes.setdefault((o.gpu, o.gpus_per_node, sig), []).append(o)
+        price = (o.price_usd_per_node_hour_effective,
+                 tuple(per.price_multiplier(o.id) for per in periods)) if policy == "equal_price" else None
+        classes.setdefault((o.gpu, o.gpus_per_node, sig, price), []).append(o)
     groups = {members[0].id: tuple(members) for members in classes.values() if len(members) > 1}
     if not groups:
         return s, options, None

@@ -48,6 +48,7 @@ class SolveSettings:
     tie_break: bool = True
     calibration: object | None = None
     started_at: float | None = None  # time.perf_counter() the budget counts from (the CLI: before its imports)
+    merge: str = "equal_price"  # interchangeable on-demand offers merged (exact): planner.fleet.merge.MERGE_POLICIES
 
 
 class _Budget:
@@ -227,7 +228,8 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     emit("building", {"options": len(options.deployments)})
     t_build = time.perf_counter()
     # exact reductions: dominated on-demand twins leave (planner.fleet.reduce), interchangeable ones merge
-    merged_s, merged_options, merge = merge_offers(s, reduced_options(options, s, horizon))
+    reduced = reduced_options(options, s, horizon)
+    merged_s, merged_options, merge = merge_offers(s, reduced, horizon, settings.merge)
     f = build(merged_s, merged_options, horizon, allow_unmet=settings.allow_unmet, extra_blocks=extra_blocks,
               merge=merge)
     built_s = time.perf_counter() - t_build
