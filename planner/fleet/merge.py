@@ -44,6 +44,12 @@ Decoding (``normalise``): per period, the members with s_{i,t} > 0 are refilled 
 offers; ``split_replicas`` then hands nodes, replicas and loads to the real offers as in (P' -> P). The plan
 lists only real offers and is verified by ``planner.verify`` as any other.
 
+Policy (``merge_offers(policy=...)``, ``SolveSettings.merge``). The proof holds for any prices ("any_price").
+By default ("equal_price") only twins with the same price in every period merge: there the unmerged program's
+optima come in symmetric copies (any split of the nodes among the twins costs the same) and the merge removes
+them; with different prices the twins are not symmetric, the merge only removes columns, and on the frozen M set
+it was neutral on four seeds and 1.8x slower on one (docs/BENCHMARKS.md, "Merged interchangeable offers").
+
 Bounds read from the unmerged offers: the spot node caps (``hedge.on_demand_costs``, a cheapest all-on-demand
 fleet under each offer's own max_nodes) and the unmet penalty see ``OfferMerge.scenario`` / ``options``, so the
 spot blocks and the penalty are exactly those of P. Not merged: spot offers (pools, hazards and node-loss states
