@@ -229,7 +229,8 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     t_build = time.perf_counter()
     # exact reductions: dominated on-demand twins leave (planner.fleet.reduce), interchangeable ones merge
     reduced = reduced_options(options, s, horizon)
-    merged_s, merged_options, merge = merge_offers(s, reduced, horizon, settings.merge)
+    policy = settings.merge if horizon.commitments is None else "off"  # plan forecast: commitments, price trends
+    merged_s, merged_options, merge = merge_offers(s, reduced, horizon, policy)
     f = build(merged_s, merged_options, horizon, allow_unmet=settings.allow_unmet, extra_blocks=extra_blocks,
               merge=merge)
     built_s = time.perf_counter() - t_build
