@@ -103,3 +103,40 @@ def test_same_optimum_with_and_without_the_merge(seed):
     gpus = lambda p: sum(n.gpus for n in p.nodes)  # noqa: E731
     assert gpus(merged) == gpus(plain)  # the tie-break's first criterion
     assert len(merged.nodes) == len(plain.nodes)  # ... and its second: as few offers
+
+
+def test_spot_hedge_with_merged_on_demand_twins():
+    """scenarios/spot-hedge.yaml at 8x its demand with each on-demand offer split into two twins of 2 nodes at one
+    price: the spot hedge (pool loss, node-loss states, its node caps from the unmerged offers) gives the same
+    optimum with the twins merged as without (22.73 USD/h, spot nodes in use), and the merged plan needs both
+    H100 twins (3 on-demand nodes, 2 per twin), lists them by their own ids and verifies."""
+    from pathlib import Path
+
+    import yaml
+
+    from planner.scenario.io import scenario_from_dict
+
+    data = yaml.safe_load((Path(__file__).parent.parent / "scenarios" / "spot-hedge.yaml").read_text())
+    twins = []
+    for o in data["offers"]:
+        if o["market"] == "on_demand":
+            o["max_nodes"] = 2
+            twins.append({**o, "id": o["id"] + "-twin", "region": "us-west-2"})
+    data["offers"] += twins
+    for w in data["workloads"]:
+        w["requests_per_min"] *= 8
+    loaded = scenario_from_dict(data)
+    merge = _merge(loaded, "equal_price")[2]
+    assert merge is not None and all(len(m) == 2 for m in merge.groups.values())
+    merged = solve_scenario(loaded, SolveSettings(solver="highs", baselines=False))
+    plain = solve_scenario(loaded, SolveSettings(solver="highs", baselines=False, merge="off"))
+    assert merged.status == plain.status == "optimal"
+    assert merged.verification.ok and plain.verification.ok
+    assert merged.objective_usd_per_hour == pytest.approx(plain.objective_usd_per_hour, abs=1e-6)
+    assert merged.objective_usd_per_hour == pytest.approx(22.73, abs=1e-6)
+    on_demand = {n.offer: n.count for n in merged.nodes if n.market == "on_demand"}
+    assert on_demand == {"h100-od": 2, "h100-od-twin": 1}
+    assert any(n.market == "spot" for n in merged.nodes)
+    for oid, nodes in on_demand.items():  # each twin's replicas fit on its own nodes (8 GPUs each)
+        gpus = sum(r.tp * r.count for r in merged.replicas if r.offer == oid)
+        assert 0 < gpus <= 8 * nodes, (oid, gpus, nodes)
