@@ -86,7 +86,8 @@ Objective (USD per hour, hour-weighted over the horizon)
 
 Tie-break (``planner.fleet.solve``): lexicographic, in a second solve with the cost fixed at the optimum:
     min (|O| + 1) sum_t h_t sum_o G_o N_{o,t}  +  sum_o u_o,   N_{o,t} <= Ubar_o u_o,  u_o in {0, 1}
-i.e. fewer GPU-hours first, then fewer distinct offers bought. Ubar_o is max_nodes, else implied by the cost cap:
+i.e. fewer GPU-hours first, then fewer distinct offers bought (a real offer of a merged group links its segment
+s_{i,t} instead of N_{o,t}: ``planner.fleet.merge``). Ubar_o is max_nodes, else implied by the cost cap:
 every node (or commitment) costs at least its cheapest price x hours, and all costs are >= 0.
 """
 
