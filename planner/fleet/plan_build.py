@@ -181,8 +181,8 @@ def option_lines(f: Formulation, chosen: set[tuple[int, str]]) -> list[OptionLin
     alternatives, dominated and dropped with reasons. A merged group's deployment is listed once per real offer."""
     out = []
     groups = f.merge.groups if f.merge else {}
-    for d, offer in ((d, m) for d in f.options.deployments
-                     for m in groups.get(d.offer) or (None,)):
+    for dep, offer in ((x, m) for x in f.options.deployments for m in groups.get(x.offer) or (None,)):
+        d = dep
         w = f.scenario.workload(d.workload)
         cap = sum(b.share * c for b, c in zip(w.buckets, d.capacity_rpm))
         gpus = d.tp if not d.mig_profile else None
