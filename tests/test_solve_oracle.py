@@ -1,5 +1,7 @@
 """Brute-force oracle: on 200 seeded random tiny scenarios every backend's optimum equals exhaustive enumeration,
-and on 200 more where several offers sell the same node at different prices and caps (interchangeable offers).
+on 200 more where several offers sell the same node at different prices and caps (interchangeable offers), and on
+200 where on-demand twins are merged into one offer filled cheapest-first (``planner.fleet.merge``; the test
+asserts that the merge fired in most of them).
 
 Tiny means: <= 3 workloads and <= 3 offers of single-GPU PCIe nodes (so TP is 1), capacities fixed by overrides
 (some 0: that pair cannot serve), markets mixed (spot availability, owned reserved nodes), max_nodes <= 2,
@@ -99,6 +101,58 @@ def brute_force(c: dict) -> float | None:
         return None
     cost = (np.maximum(nodes - c["owned"], 0) * c["price"]).sum(axis=1)
     return float(cost[ok].min())
+
+
+def mergeable_case(seed: int) -> dict:
+    """On-demand twins for ``planner.fleet.merge``: 2-3 offers of one GPU (sometimes a second GPU, sometimes one
+    spot or reserved offer), prices from three levels (ties happen), caps 1-3 or none, 1-2 workloads."""
+    rng = random.Random(f"merge-{seed}")
+    c = random_case(seed, interchangeable=True)
+    nw, no = len(c["workloads"]), rng.randint(2, 3)
+    gpus = ["l40s"] * no if rng.random() < 0.7 else ["l40s", "l4", "l40s"][:no]
+    offers, price, cap_nodes = [], [], []
+    for j in range(no):
+        p, mx = rng.choice([0.5, 0.8, 1.2]), rng.choice([1, 2, 3, None])
+        extra = {} if mx is None else {"max_nodes": mx}
+        offers.append(offer(f"o{j}", gpus[j], p, **extra))
+        price.append(p); cap_nodes.append(mx)
+    caps, overrides = np.zeros((nw, no)), []
+    for i in range(nw):
+        by_gpu = {g: rng.choice([15, 25, 40, 60]) for g in dict.fromkeys(gpus)}
+        overrides += [override(f"w{i}", g, v) for g, v in by_gpu.items()]
+        caps[i] = [by_gpu[g] for g in gpus]
+    return {**c, "offers": offers, "overrides": overrides, "caps": caps, "avail": np.ones(no),
+            "price": np.array(price), "cap_nodes": np.array(cap_nodes, dtype=object), "owned": np.zeros(no)}
+
+
+@pytest.mark.parametrize("policy, least_fired", [("equal_price", N_CASES // 10), ("any_price", N_CASES // 2)])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_merged_twins_match_exhaustive_enumeration(backend, policy, least_fired):
+    from planner.fleet.horizon import horizon_for
+    from planner.fleet.merge import merge_offers
+    from planner.fleet.options import enumerate_options
+    from planner.fleet.reduce import reduced_options
+
+    mismatches, fired = [], 0
+    for seed in range(N_CASES):
+        c = mergeable_case(seed)
+        expected = brute_force(c)
+        loaded = scenario(c["workloads"], c["offers"], c["overrides"], target_utilization=c["rho"])
+        s = loaded.scenario
+        h = horizon_for(s)
+        fired += merge_offers(s, reduced_options(enumerate_options(loaded), s, h), h, policy)[2] is not None
+        try:
+            plan = solve_scenario(loaded, SolveSettings(solver=backend, baselines=False, tie_break=seed % 2 == 0,
+                                                        merge=policy))
+            got = plan.objective_usd_per_hour
+            assert plan.status == "optimal" and plan.verification.ok, (seed, plan.status, plan.verification)
+            assert {n.offer for n in plan.nodes} <= {o["id"] for o in c["offers"]}
+        except InfeasibleError:
+            got = None
+        if (got is None) != (expected is None) or (got is not None and abs(got - expected) > 1e-6):
+            mismatches.append((seed, expected, got))
+    assert fired >= least_fired, f"the merge fired in only {fired} of {N_CASES} cases"
+    assert not mismatches, f"{len(mismatches)} of {N_CASES} differ (seed, oracle, {backend}): {mismatches[:5]}"
 
 
 @pytest.mark.parametrize("interchangeable", [False, True], ids=["distinct", "interchangeable"])

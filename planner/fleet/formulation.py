@@ -32,6 +32,9 @@ Variables
     g_{o,k,t} in Z+   GPUs of MIG offer o partitioned with pattern k in period t   ("mig", o, k, t)
     x_{d,b,t} >= 0    requests/min of bucket b of w_d routed to d in period t     ("load", d, b, t)
     s_{w,b,t} >= 0    unmet demand (only with --allow-unmet)                        ("unmet", w, b, t)
+    s_{i,t} >= 0      nodes of real offer i of a merged group (continuous; ``planner.fleet.merge``: on-demand
+                      twins share one n_{o,t}, sum_i s_{i,t} = n_{o,t}, each s priced at its own offer's rate)
+                                                                                    ("segment", i, t)
 
 Constraints (blocks, in build order)
     _demand_cover        sum_{d in D_w} x_{d,b,t} + s_{w,b,t} = sigma_{w,b} lambda_{w,t}            all w,b,t
@@ -83,7 +86,8 @@ Objective (USD per hour, hour-weighted over the horizon)
 
 Tie-break (``planner.fleet.solve``): lexicographic, in a second solve with the cost fixed at the optimum:
     min (|O| + 1) sum_t h_t sum_o G_o N_{o,t}  +  sum_o u_o,   N_{o,t} <= Ubar_o u_o,  u_o in {0, 1}
-i.e. fewer GPU-hours first, then fewer distinct offers bought. Ubar_o is max_nodes, else implied by the cost cap:
+i.e. fewer GPU-hours first, then fewer distinct offers bought (a real offer of a merged group links its segment
+s_{i,t} instead of N_{o,t}: ``planner.fleet.merge``). Ubar_o is max_nodes, else implied by the cost cap:
 every node (or commitment) costs at least its cheapest price x hours, and all costs are >= 0.
 """
 
@@ -97,6 +101,7 @@ import numpy as np
 from planner.errors import PlannerError
 from planner.fleet.horizon import Horizon
 from planner.catalog.mig import SLOT_NAMES, dominant_multisets
+from planner.fleet.merge import OfferMerge, add_segments
 from planner.fleet.options import Deployment, OptionSet
 from planner.problem import Problem
 from planner.scenario.model import Offer, Scenario
@@ -117,6 +122,11 @@ class Formulation:
     cost_vals: list[np.ndarray] = field(default_factory=list)
     cost_offers: list[np.ndarray] = field(default_factory=list)  # offer id of each (col, val) entry
     cost_cap: float | None = None  # set: second, tie-break solve (cost <= cap, minimise GPU-hours, offers)
+    merge: OfferMerge | None = None  # interchangeable offers merged (``planner.fleet.merge``)
+
+    def real_offers(self) -> tuple[Offer, ...]:
+        """The scenario's offers before any merge (the plan, costs and tie-break speak of these)."""
+        return (self.merge.scenario if self.merge else self.scenario).offers
 
     def flex(self) -> list[Offer]:
         return [o for o in self.scenario.offers if o.market != "reserved"]
@@ -137,6 +147,8 @@ def _vars(f: Formulation) -> None:
     p, s, T = f.problem, f.scenario, f.horizon.periods
     for o in f.flex():
         p.add_vars("nodes", [(o.id, t) for t in range(len(T))], 0, o.max_nodes, integer=True)
+    if f.merge is not None:
+        add_segments(f)
     signable = {c.offer for c in f.horizon.commitments or ()}
     for o in f.reserved():
         ub = None if o.max_nodes is None else o.max_nodes - o.owned_nodes
@@ -358,9 +370,10 @@ def _period_costs(f: Formulation) -> None:
     for t, per in enumerate(T):
         cols, vals, offers = [], [], []
         for o in f.flex():
-            cols.append(p.index(("nodes", o.id, t)))
-            vals.append(o.price_usd_per_node_hour_effective * per.price_multiplier(o.id))
-            offers.append(o.id)
+            for m in (f.merge.groups.get(o.id) if f.merge else None) or (o,):  # a merged group: its segments
+                cols.append(p.index(("segment", m.id, t) if m is not o else ("nodes", o.id, t)))
+                vals.append(m.price_usd_per_node_hour_effective * per.price_multiplier(m.id))
+                offers.append(m.id)
         if commitments is None:
             for o in f.reserved():
                 cols.append(p.index(("reserved", o.id, per.epoch)))
@@ -398,7 +411,7 @@ def _objective_terms(f: Formulation) -> list[tuple[str, np.ndarray, np.ndarray]]
     """The cost objective as (term, columns, coefficients): market costs hour-weighted, the commitments' upfront
     fees and post-horizon tail (forecast), plus the unmet penalty. All in USD per hour of the horizon."""
     p, T, H = f.problem, f.horizon.periods, f.horizon.total_hours
-    market_of = {o.id: o.market for o in f.scenario.offers}
+    market_of = {o.id: o.market for o in f.real_offers()}
     terms = []
     if T:
         cols = np.concatenate(f.cost_cols)
@@ -465,12 +478,16 @@ def _node_bound(f: Formulation, o: Offer) -> int:
 def _tie_break_objective(f: Formulation) -> None:
     """(|O|+1) x GPU-hours + offers bought; Ubar_o from ``_node_bound``."""
     p, T = f.problem, f.horizon.periods
-    offers = f.scenario.offers
+    offers = f.real_offers()
+    merged = f.merge.group_of if f.merge else {}
     used = p.add_vars("offer_used", [o.id for o in offers], 0, 1, integer=True)
     weight = float(len(offers) + 1)
     for o, u in zip(offers, used):
         ubar = _node_bound(f, o)
-        if o.market == "reserved":
+        if o.id in merged:  # a member of a merged group: its segment (``planner.fleet.merge``)
+            keys = [("segment", o.id, t) for t in range(len(T))]
+            hours = [per.hours for per in T]
+        elif o.market == "reserved":
             keys = [("reserved", o.id, e) for e in range(f.horizon.n_epochs)]
             hours = list(f.horizon.epoch_hours)
         else:
@@ -505,19 +522,20 @@ BLOCKS = (_vars, _demand_cover, _replica_capacity, _node_packing, _mig_instances
 
 
 def build(scenario: Scenario, options: OptionSet, horizon: Horizon, *, allow_unmet: bool = False,
-          extra_blocks=(), cost_cap: float | None = None) -> Formulation:
+          extra_blocks=(), cost_cap: float | None = None, merge: OfferMerge | None = None) -> Formulation:
     """Build the problem from its named blocks (``BLOCKS`` then ``extra_blocks``, e.g. the spot hedge).
 
     ``cost_cap`` builds the tie-break problem instead: the same fleet constraints, total cost <= cost_cap,
-    minimise GPU-hours then offers used.
+    minimise GPU-hours then offers used. ``merge``: scenario and options are the merged ones of
+    ``planner.fleet.merge.merge_offers`` and this is its record.
     """
     offers = {o.id: o for o in scenario.offers}
     _check_power_of_two(options.deployments, offers)
     f = Formulation(problem=Problem(scenario.name), scenario=scenario, options=options, horizon=horizon,
                     allow_unmet=allow_unmet, patterns=[tuple(p) for p in dominant_multisets()],
-                    cost_cap=cost_cap)
-    if allow_unmet:
-        f.unmet_penalty = unmet_penalty(options, scenario)
+                    cost_cap=cost_cap, merge=merge)
+    if allow_unmet:  # from the unmerged offers, so the penalty is the same with or without a merge
+        f.unmet_penalty = unmet_penalty(merge.options, merge.scenario) if merge else unmet_penalty(options, scenario)
     for block in (*BLOCKS, *extra_blocks, _objective):
         block(f)
     return f

@@ -271,15 +271,17 @@ def on_demand_costs(f: Formulation) -> list[float] | None:
     """USD/h per period of a fleet that meets every rule: each workload, in turn, on its cheapest whole-GPU
     on-demand option that serves all its sizes and still fits the offer's max_nodes, at target utilisation (no
     spot, so no spot rule binds); None when some workload finds none. Given the reserved commitments, periods are
-    independent, so in every cost-optimal plan a period's pay-as-you-go nodes cost no more than this."""
-    s, rho = f.scenario, f.scenario.policy.target_utilization
+    independent, so in every cost-optimal plan a period's pay-as-you-go nodes cost no more than this. Computed from
+    the unmerged offers (``planner.fleet.merge``), so the spot caps are the same with or without a merge."""
+    s, options = (f.merge.scenario, f.merge.options) if f.merge else (f.scenario, f.options)
+    rho = s.policy.target_utilization
     offers = {o.id: o for o in s.offers}
     out = []
     for per in f.horizon.periods:
         gpus: dict[str, int] = {}
         for w in s.workloads:
             best = None
-            for d in f.options.for_workload(w.id):
+            for d in options.for_workload(w.id):
                 o = offers[d.offer]
                 if o.market != "on_demand" or d.mig_profile or any(c <= 0 for c in d.capacity_rpm):
                     continue

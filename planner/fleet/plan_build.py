@@ -9,10 +9,12 @@ to the fleet cost.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 
 import numpy as np
 
 from planner.fleet.formulation import Formulation, fleet_cost, offer_costs
+from planner.fleet.merge import normalise, split_replicas
 from planner.plan import (BucketLoad, CommitmentLine, CostBreakdown, MigPartition, NodeLine, OptionLine, PeriodPlan,
                           Plan, ReplicaLine, WorkloadLine)
 from planner.problem import Solution
@@ -42,7 +44,18 @@ def _period(f: Formulation, sol: Solution, t: int, gpu_ids: dict[str, str]) -> P
     val = lambda key: float(x[p.index(key)])  # noqa: E731
     nodes = []
     costs = offer_costs(f, x, t)
+    groups = f.merge.groups if f.merge else {}
     for o in s.offers:
+        for m in groups.get(o.id, ()):  # a merged group: one line per real offer, counts from its segments
+            count, price = int(round(val(("segment", m.id, t)))), m.price_usd_per_node_hour_effective
+            if count:
+                nodes.append(NodeLine(offer=m.id, gpu=gpu_ids[m.id], market=m.market, count=count,
+                                      gpus=count * m.gpus_per_node,
+                                      usd_per_hour=_round(count * price * per.price_multiplier(m.id)),
+                                      owned=0, price_usd_per_node_hour=_round(price * per.price_multiplier(m.id)),
+                                      price_multiplier=_round(per.price_multiplier(m.id))))
+        if o.id in groups:
+            continue
         price = o.price_usd_per_node_hour_effective * per.price_multiplier(o.id)
         if o.market == "reserved":
             new = int(round(val(("reserved", o.id, per.epoch))))
@@ -62,34 +75,22 @@ def _period(f: Formulation, sol: Solution, t: int, gpu_ids: dict[str, str]) -> P
     replicas = []
     by_id = {w.id: w for w in s.workloads}
     loaded = _loaded_deployments(f, x, t)
+    split = split_replicas(f, x, t)
     for d in f.options.deployments:
-        count = int(round(val(("replicas", d.index, t))))
-        if count == 0 and d.index not in loaded:
+        total = int(round(val(("replicas", d.index, t))))
+        if total == 0 and d.index not in loaded:
             continue
         w = by_id[d.workload]
-        amounts = [_round(max(_maybe(p, x, ("load", d.index, b, t)), 0.0)) for b in range(len(w.buckets))]
-        if count == 0 and sum(amounts) <= 1e-9:
+        merged = [_round(max(_maybe(p, x, ("load", d.index, b, t)), 0.0)) for b in range(len(w.buckets))]
+        if total == 0 and sum(merged) <= 1e-9:
             continue
-        loads = [BucketLoad(prompt_tokens=bucket.prompt_tokens, output_tokens=bucket.output_tokens,
-                            capacity_requests_per_min=_round(d.capacity_rpm[b]), assigned_requests_per_min=a)
-                 for b, (bucket, a) in enumerate(zip(w.buckets, amounts))]
-        assigned = sum(bl.assigned_requests_per_min for bl in loads)
-        shares = [b.share for b in w.buckets]
-        used = sum(bl.assigned_requests_per_min / bl.capacity_requests_per_min
-                   for bl in loads if bl.capacity_requests_per_min > 0)
-        cap = sum(sh * c for sh, c in zip(shares, d.capacity_rpm))
-        mix = [bl.assigned_requests_per_min for bl in loads]
-        weights = mix if sum(mix) > 0 else shares
-        total_w = sum(wt for wt, c in zip(weights, d.capacity_rpm) if c > 0) or 1.0
-        ttft = sum(wt * v for wt, v, c in zip(weights, d.ttft_ms, d.capacity_rpm) if c > 0) / total_w
-        tpot = sum(wt * v for wt, v, c in zip(weights, d.tpot_ms, d.capacity_rpm) if c > 0) / total_w
-        replicas.append(ReplicaLine(
-            workload=d.workload, offer=d.offer, gpu=d.gpu, precision=d.precision, tp=d.tp,
-            mig_profile=d.mig_profile, count=count, capacity_requests_per_min=_round(cap),
-            assigned_requests_per_min=_round(assigned),
-            utilization=_round(used / (count * d.availability)) if count else 0.0,
-            availability=_round(d.availability), predicted_ttft_ms=_round(ttft), predicted_tpot_ms=_round(tpot),
-            buckets=tuple(loads), attention_dp=d.attention_dp, expert_parallel=d.expert_parallel))
+        parts = split.get(d.index) or [(d.offer, total)]
+        left = list(merged)
+        for i, (offer, count) in enumerate(parts):
+            # a merged group's loads go with its replicas (``planner.fleet.merge``), the last part takes the rest
+            amounts = left if i == len(parts) - 1 else [_round(a * count / total) for a in merged]
+            left = [_round(a - b) for a, b in zip(left, amounts)]
+            replicas.append(_replica_line(d, w, offer, count, amounts))
     partitions = []
     mig_offers = {d.offer for d in f.options.deployments if d.mig_profile}
     for o_id in sorted(mig_offers):
@@ -111,6 +112,30 @@ def _period(f: Formulation, sol: Solution, t: int, gpu_ids: dict[str, str]) -> P
                       usd_per_hour=_round(usd), unmet_requests_per_min=unmet)
 
 
+def _replica_line(d, w, offer: str, count: int, amounts: list[float]) -> ReplicaLine:
+    """One replica line: ``count`` replicas of deployment d on ``offer`` carrying ``amounts`` per bucket."""
+    loads = [BucketLoad(prompt_tokens=bucket.prompt_tokens, output_tokens=bucket.output_tokens,
+                        capacity_requests_per_min=_round(d.capacity_rpm[b]), assigned_requests_per_min=a)
+             for b, (bucket, a) in enumerate(zip(w.buckets, amounts))]
+    assigned = sum(bl.assigned_requests_per_min for bl in loads)
+    shares = [b.share for b in w.buckets]
+    used = sum(bl.assigned_requests_per_min / bl.capacity_requests_per_min
+               for bl in loads if bl.capacity_requests_per_min > 0)
+    cap = sum(sh * c for sh, c in zip(shares, d.capacity_rpm))
+    mix = [bl.assigned_requests_per_min for bl in loads]
+    weights = mix if sum(mix) > 0 else shares
+    total_w = sum(wt for wt, c in zip(weights, d.capacity_rpm) if c > 0) or 1.0
+    ttft = sum(wt * v for wt, v, c in zip(weights, d.ttft_ms, d.capacity_rpm) if c > 0) / total_w
+    tpot = sum(wt * v for wt, v, c in zip(weights, d.tpot_ms, d.capacity_rpm) if c > 0) / total_w
+    return ReplicaLine(
+        workload=d.workload, offer=offer, gpu=d.gpu, precision=d.precision, tp=d.tp,
+        mig_profile=d.mig_profile, count=count, capacity_requests_per_min=_round(cap),
+        assigned_requests_per_min=_round(assigned),
+        utilization=_round(used / (count * d.availability)) if count else 0.0,
+        availability=_round(d.availability), predicted_ttft_ms=_round(ttft), predicted_tpot_ms=_round(tpot),
+        buckets=tuple(loads), attention_dp=d.attention_dp, expert_parallel=d.expert_parallel)
+
+
 def _profiles_of(f: Formulation, offer_id: str) -> dict[int, str]:
     """Slot class -> concrete MIG profile name on the offer's GPU."""
     return dict(enumerate(f.options.mig_profiles[offer_id]))
@@ -123,11 +148,12 @@ def _workload_lines(f: Formulation, periods: list[PeriodPlan]) -> list[WorkloadL
     demand = defaultdict(float)
     unmet = defaultdict(float)
     share_of = {d.key: d.gpu_share for d in f.options.deployments}
+    group_of = f.merge.group_of if f.merge else {}
     for per in periods:
         weight = per.hours / H
         use: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         for r in per.replicas:
-            share = share_of[(r.workload, r.offer, r.precision, r.tp, r.mig_profile, r.attention_dp, r.expert_parallel)]
+            share = share_of[(r.workload, group_of.get(r.offer, r.offer), r.precision, r.tp, r.mig_profile, r.attention_dp, r.expert_parallel)]
             use[r.offer][r.workload] += r.count * share
             served[r.workload] += weight * r.assigned_requests_per_min
         for n in per.nodes:
@@ -150,16 +176,23 @@ def _workload_lines(f: Formulation, periods: list[PeriodPlan]) -> list[WorkloadL
     return lines
 
 
-def option_lines(f: Formulation, chosen: set[int]) -> list[OptionLine]:
-    """Every option considered: chosen ones, feasible alternatives, dominated and dropped with reasons."""
+def option_lines(f: Formulation, chosen: set[tuple[int, str]]) -> list[OptionLine]:
+    """Every option considered: chosen ones ((deployment index, real offer) in ``chosen``), feasible
+    alternatives, dominated and dropped with reasons. A merged group's deployment is listed once per real offer."""
     out = []
-    for d in f.options.deployments:
+    groups = f.merge.groups if f.merge else {}
+    for dep, offer in ((x, m) for x in f.options.deployments for m in groups.get(x.offer) or (None,)):
+        d = dep
         w = f.scenario.workload(d.workload)
         cap = sum(b.share * c for b, c in zip(w.buckets, d.capacity_rpm))
         gpus = d.tp if not d.mig_profile else None
+        if offer is not None:  # a member of a merged group: its own id and price
+            d = replace(d, offer=offer.id, price_usd_per_gpu_hour=offer.price_usd_per_node_hour_effective
+                        / offer.gpus_per_node)
         cost = None if gpus is None else d.price_usd_per_gpu_hour * gpus
         out.append(OptionLine(workload=d.workload, offer=d.offer, gpu=d.gpu, precision=d.precision, tp=d.tp,
-                              mig_profile=d.mig_profile, state="chosen" if d.index in chosen else "feasible",
+                              mig_profile=d.mig_profile,
+                              state="chosen" if (d.index, d.offer) in chosen else "feasible",
                               capacity_requests_per_min=_round(cap),
                               usd_per_hour_per_replica=None if cost is None else _round(cost),
                               predicted_ttft_ms=_round(float(np.mean(d.ttft_ms))),
@@ -195,12 +228,17 @@ def _commitments(f: Formulation, x: np.ndarray) -> tuple[CommitmentLine, ...] | 
 def build_plan(f: Formulation, sol: Solution, *, gpu_ids: dict[str, str], tie_break: str = "") -> Plan:
     """Assemble the Plan from a solution with values (status optimal or feasible)."""
     T = f.horizon.periods
+    if f.merge is not None:  # merged offers: the cheapest integral split of each group's nodes
+        sol = replace(sol, values=normalise(f, sol.values))
     periods = [_period(f, sol, t, gpu_ids) for t in range(len(T))]
     peak = max(range(len(periods)), key=lambda t: (periods[t].usd_per_hour, -t))
     top = periods[peak]
     breakdown = fleet_cost(f, sol.values)
-    chosen = {d.index for d in f.options.deployments
-              if any(sol.values[f.problem.index(("replicas", d.index, t))] > 0.5 for t in range(len(T)))}
+    index = {(d.workload, d.offer, d.precision, d.tp, d.mig_profile, d.attention_dp, d.expert_parallel): d.index
+             for d in f.options.deployments}
+    group_of = f.merge.group_of if f.merge else {}
+    chosen = {(index[(r.workload, group_of.get(r.offer, r.offer), r.precision, r.tp, r.mig_profile, r.attention_dp,
+                      r.expert_parallel)], r.offer) for per in periods for r in per.replicas if r.count > 0}
     return Plan(
         scenario=f.scenario.name, status=sol.status, objective_usd_per_hour=_round(sum(breakdown.values())),
         bound_usd_per_hour=None if sol.bound is None or not np.isfinite(sol.bound) else _round(sol.bound),

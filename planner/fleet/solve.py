@@ -23,6 +23,7 @@ from planner.fleet.plan_build import build_plan
 from planner.problem import Solution, SolveOptions, finalize_solution
 from planner.scenario.io import LoadedScenario
 from planner.fleet.hedge import explain_hedge, hedge_blocks
+from planner.fleet.merge import merge_offers
 from planner.fleet.reduce import reduced_options
 from planner.fleet.start import greedy_start
 from planner.verify import verify_plan
@@ -47,6 +48,7 @@ class SolveSettings:
     tie_break: bool = True
     calibration: object | None = None
     started_at: float | None = None  # time.perf_counter() the budget counts from (the CLI: before its imports)
+    merge: str = "equal_price"  # interchangeable on-demand offers merged (exact): planner.fleet.merge.MERGE_POLICIES
 
 
 class _Budget:
@@ -133,7 +135,8 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
         return f, sol, "skipped: too little of the time budget left for the second solve"
     cost = sum(fleet_cost(f, sol.values).values())
     cap = cost + 1e-6 * max(1.0, abs(cost))
-    g = build(f.scenario, f.options, f.horizon, allow_unmet=f.allow_unmet, extra_blocks=extra_blocks, cost_cap=cap)
+    g = build(f.scenario, f.options, f.horizon, allow_unmet=f.allow_unmet, extra_blocks=extra_blocks, cost_cap=cap,
+              merge=f.merge)
     # the cost problem's columns come first in g, in the same order: the cost solution is g's start
     limit = budget.solver_limit(keep_share, TIE_BREAK_SHARE * budget.limit_s)
     second = _run(g, solver, limit, 0.0, (np.arange(f.problem.n_vars), sol.values))
@@ -224,8 +227,12 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
             raise InfeasibleError("no fleet can serve the demand", reasons)
     emit("building", {"options": len(options.deployments)})
     t_build = time.perf_counter()
-    f = build(s, reduced_options(options, s, horizon), horizon, allow_unmet=settings.allow_unmet,
-              extra_blocks=extra_blocks)
+    # exact reductions: dominated on-demand twins leave (planner.fleet.reduce), interchangeable ones merge
+    reduced = reduced_options(options, s, horizon)
+    policy = settings.merge if horizon.commitments is None else "off"  # plan forecast: commitments, price trends
+    merged_s, merged_options, merge = merge_offers(s, reduced, horizon, policy)
+    f = build(merged_s, merged_options, horizon, allow_unmet=settings.allow_unmet, extra_blocks=extra_blocks,
+              merge=merge)
     built_s = time.perf_counter() - t_build
     budget.finish_s = FINISH_S_PER_VAR * f.problem.n_vars
     emit("solving", {"solver": solver, "time_limit_s": budget.limit_s})
