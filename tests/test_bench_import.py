@@ -167,3 +167,18 @@ def test_not_a_benchmark_file_is_one_line(tmp_path):
     res = runner.invoke(app, ["capacity", "rows", str(p)])
     assert res.exit_code == 2 and "not a recognised benchmark result" in res.output and "Traceback" not in res.output
     assert yaml  # noqa - imported for symmetry with other CLI tests
+
+
+def test_cli_rows_neutralise_formula_like_text_from_the_result_file(tmp_path):
+    # the model name comes from the user's result file: a spreadsheet must not run it as a formula
+    data = json.loads((FIX / "profile_export_genai_perf.json").read_text())
+    data["input_config"]["model"] = ["=HYPERLINK(\"http://x\")"]
+    src = tmp_path / "r.json"
+    src.write_text(json.dumps(data))
+    out = tmp_path / "m.csv"
+    res = runner.invoke(app, ["capacity", "rows", str(src), "--gpu", "h100-sxm", "--tp", "1", "--precision", "bf16",
+                              "--model", "llama-3.1-8b", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    cells = set(pd.read_csv(out)["model"])
+    assert cells <= {"llama-3.1-8b", "'=HYPERLINK(\"http://x\")"}, cells
+    assert not any(str(c).startswith("=") for c in cells)

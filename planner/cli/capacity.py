@@ -127,7 +127,9 @@ def rows_command(
     _report(bad + bad2)
     if not rows:
         raise InputError(f"{files[0]}: no run could become a measurement row ({len(bad + bad2)} not used; see above)")
-    text = pd.DataFrame(rows, columns=list(ROW_COLUMNS)).to_csv(index=False)
+    from reports.export import csv_text  # noqa: PLC0415 - text cells come from the user's files: neutralised
+
+    text = csv_text(pd.DataFrame(rows, columns=list(ROW_COLUMNS)))
     write_text(out, text) if out else typer.echo(text, nl=False)
 
 

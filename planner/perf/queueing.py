@@ -13,7 +13,7 @@ Steps (all vectorised over C). A share ``q`` of the steps carries a prefill chun
 each takes ``n = ceil(I / (K − b))`` chunks. Prompts that arrive while a step runs share the next chunk step:
 with ``λ = a·X·τ̄·n`` chunk arrivals per step (Poisson), a step that carries any carries ``m = λ/(1 − e^−λ)`` of
 them on average (the zero-truncated mean; 1 at light load, → λ under load), at most ``(K − b)·n/I`` (the
-budget). A chunk step carries ``m·I/n`` tokens and pays its fixed costs (``t_prefill_layer``, launches) once
+budget) and at most ``min(C, c_max) − b`` (the requests in service that are not decoding). A chunk step carries ``m·I/n`` tokens and pays its fixed costs (``t_prefill_layer``, launches) once
 for the m prompts. So (with ``r`` attention data-parallel ranks, each with its own
 scheduler, read ``K − b/r`` for ``K − b``, ``X/r`` for the arrivals of one rank and ``S/r`` for the work: the
 chunk step is charged as every rank carrying one chunk, the busy case)::
@@ -28,11 +28,12 @@ Prefill as a queue (M/D/1 on the prefill work). A chunk step takes ``τ(b, I/n)`
 compute-bound, not hidden under the decode step's weight read. The work one prompt adds to the loop is
 ``S = n·(τ(b, m·I/n) − τ(b, 0))/m``, the prefill path's utilisation ``ρ = X·S``. A new prompt first lands in a
 running step (``½·τ̄``), then waits for the prompt work ahead of it (Pollaczek–Khinchine, deterministic
-service, finite population: of ``C`` clients, ``C − 1`` can be ahead)::
+service, finite population: of the ``C_s = min(C, c_max)`` requests in service, ``C_s − 1`` can be ahead; the
+clients beyond ``c_max`` wait for a slot, ``W_slot`` below, not in this queue)::
 
-    W_pf = ρ·S / (2·(1 − ρ)) · a  +  κ·(C − 1)·S
+    W_pf = ρ·S / (2·(1 − ρ)) · a  +  κ·(C_s − 1)·S
     a    = (C − 1)/C closed loop (a client's own request is never ahead of it), min(1, C) open loop
-    closed loop: W_pf ≤ (C − 1)·S (no more than the other C − 1 prompts can be ahead; near ρ → 1 the
+    closed loop: W_pf ≤ (C_s − 1)·S (no more than the other C_s − 1 prompts can be ahead; near ρ → 1 the
     infinite-population M/D/1 formula would exceed it)
     TTFT = t_req + ½·τ̄ + W_pf + n·τ(b, m·I/n) + W_slot
 
@@ -113,7 +114,8 @@ def _state(step: StepFn, loop: Loop, x: np.ndarray, conc: np.ndarray, passes: in
         # prompts that share one chunk step: Poisson arrivals λ per step, a step with any carries them all
         # (the zero-truncated mean λ/(1 − e^−λ)), as many as the chunk budget holds
         lam = np.maximum(others * x * tau * n / r, 1e-9)   # others: a lone closed-loop client shares nothing
-        pack = np.clip(lam / -np.expm1(-lam), 1.0, np.maximum(room * n / i, 1.0))
+        # ... and no more than the requests in service that are not decoding (with c_max = 1 nothing is shared)
+        pack = np.clip(lam / -np.expm1(-lam), 1.0, np.maximum(np.minimum(room * n / i, in_svc - b), 1.0))
         both = step(np.concatenate((b, b)), np.concatenate((zeros, pack * i * r / n)))
         t0, t1 = both[:m], both[m:]
         s = n * np.maximum(t1 - t0, 0.0) / (r * pack)  # what one prompt adds to the steps it rides in
@@ -122,9 +124,11 @@ def _state(step: StepFn, loop: Loop, x: np.ndarray, conc: np.ndarray, passes: in
         # came before its first token)  ⇒  τ = t0 / (1 − a·ρ), at most t1 (every step carries a chunk)
         tau = np.minimum(t0 / (1.0 - others * rho), np.maximum(t1, t0))
     q = np.minimum(others * x / r * n * tau / pack, 1.0)
-    w_pf = rho * s / (2.0 * (1.0 - rho)) * others + loop.phase * np.maximum(conc - 1.0, 0.0) * s
-    if loop.closed:  # finite population: at most the C − 1 other prompts can be ahead
-        w_pf = np.minimum(w_pf, np.maximum(conc - 1.0, 0.0) * s)
+    # only requests in service queue for prefill: the clients beyond c_max wait for a slot (W_slot), not here
+    ahead = np.maximum(in_svc - 1.0, 0.0)
+    w_pf = rho * s / (2.0 * (1.0 - rho)) * others + loop.phase * ahead * s
+    if loop.closed:  # finite population: at most the C_s − 1 other admitted prompts can be ahead
+        w_pf = np.minimum(w_pf, ahead * s)
     residual = 0.5 * tau * others
     prefill = n * t1
     ttft_svc = loop.t_req_s + residual + w_pf + prefill
