@@ -108,8 +108,9 @@ def test_same_optimum_with_and_without_the_merge(seed):
 def test_spot_hedge_with_merged_on_demand_twins():
     """scenarios/spot-hedge.yaml at 8x its demand with each on-demand offer split into two twins of 2 nodes at one
     price: the spot hedge (pool loss, node-loss states, its node caps from the unmerged offers) gives the same
-    optimum with the twins merged as without (26.04 USD/h with the capacities of the engine constants fitted in
-    issue 12; 22.73 before them; spot nodes in use), and the merged plan needs both
+    optimum with the twins merged as without (the unmerged program is the reference: the USD/h follows the fitted
+    engine constants — 22.73, then 26.04 and 26.88 as issue 12 refitted them; spot nodes in use), and the merged
+    plan needs both
     H100 twins (3 on-demand nodes, 2 per twin), lists them by their own ids and verifies."""
     from pathlib import Path
 
@@ -134,7 +135,6 @@ def test_spot_hedge_with_merged_on_demand_twins():
     assert merged.status == plain.status == "optimal"
     assert merged.verification.ok and plain.verification.ok
     assert merged.objective_usd_per_hour == pytest.approx(plain.objective_usd_per_hour, abs=1e-6)
-    assert merged.objective_usd_per_hour == pytest.approx(26.04, abs=1e-6)
     on_demand = {n.offer: n.count for n in merged.nodes if n.market == "on_demand"}
     assert on_demand == {"h100-od": 2, "h100-od-twin": 1}
     assert any(n.market == "spot" for n in merged.nodes)

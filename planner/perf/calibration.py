@@ -111,12 +111,12 @@ class EngineFactors(_Frozen):
 # error in docs/perf-model.md §6b). Regenerate: python -m planner.perf.report --silicon (the table
 # "Engine constants fitted on all rows"), then paste here. Empty dict = the prior values of _prior_engines.
 FITTED: dict[str, dict[str, float]] = {
-    "sglang": dict(t_request_ms=141.0, speed=1.17, t_layer_us=56.5, phase=0.0705, moe_speed=0.312, t_seq_us=0.211,
-                   t_prefill_layer_us=1240.0, t_ar_us=28.7, t_step_ms=0.00574),
-    "trtllm": dict(t_request_ms=96.6, speed=1.07, t_layer_us=57.9, phase=0.0615, moe_speed=0.386, t_seq_us=3.5,
-                   t_prefill_layer_us=265.0, t_ar_us=4.6, t_step_ms=7.45e-07),
-    "vllm": dict(t_request_ms=7.42, speed=1.31, t_layer_us=60.3, phase=0.0431, moe_speed=0.336, t_seq_us=3.57e-05,
-                 t_prefill_layer_us=469.0, t_ar_us=17.4, t_step_ms=0.0117),
+    "sglang": dict(t_request_ms=159.0, speed=1.41, t_layer_us=59.2, phase=0.0795, moe_speed=0.136, t_seq_us=1.6,
+                   t_prefill_layer_us=862.0, t_ar_us=27.6, t_step_ms=0.00313),
+    "trtllm": dict(t_request_ms=98.4, speed=1.03, t_layer_us=56.8, phase=0.065, moe_speed=0.441, t_seq_us=4.83,
+                   t_prefill_layer_us=244.0, t_ar_us=4.51, t_step_ms=6.79e-06),
+    "vllm": dict(t_request_ms=10.5, speed=1.17, t_layer_us=55.4, phase=0.0467, moe_speed=0.413, t_seq_us=1.53,
+                 t_prefill_layer_us=421.0, t_ar_us=17.9, t_step_ms=0.239),
 }
 FITTED_SOURCE = ("fitted per engine to the measured serving runs of bench/data/silicon-dev.csv "
                  "(aiconfigurator silicon_sample.csv, Apache-2.0) by planner.perf.silicon_fit")
