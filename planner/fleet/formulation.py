@@ -124,9 +124,14 @@ class Formulation:
     cost_cap: float | None = None  # set: second, tie-break solve (cost <= cap, minimise GPU-hours, offers)
     merge: OfferMerge | None = None  # interchangeable offers merged (``planner.fleet.merge``)
 
+    def unmerged(self) -> tuple[Scenario, OptionSet]:
+        """Scenario and options before any merge (``planner.fleet.merge``): what bounds and penalties that must
+        not change with a merge are computed from."""
+        return (self.merge.scenario, self.merge.options) if self.merge else (self.scenario, self.options)
+
     def real_offers(self) -> tuple[Offer, ...]:
         """The scenario's offers before any merge (the plan, costs and tie-break speak of these)."""
-        return (self.merge.scenario if self.merge else self.scenario).offers
+        return self.unmerged()[0].offers
 
     def flex(self) -> list[Offer]:
         return [o for o in self.scenario.offers if o.market != "reserved"]
@@ -535,7 +540,8 @@ def build(scenario: Scenario, options: OptionSet, horizon: Horizon, *, allow_unm
                     allow_unmet=allow_unmet, patterns=[tuple(p) for p in dominant_multisets()],
                     cost_cap=cost_cap, merge=merge)
     if allow_unmet:  # from the unmerged offers, so the penalty is the same with or without a merge
-        f.unmet_penalty = unmet_penalty(merge.options, merge.scenario) if merge else unmet_penalty(options, scenario)
+        base_scenario, base_options = f.unmerged()
+        f.unmet_penalty = unmet_penalty(base_options, base_scenario)
     for block in (*BLOCKS, *extra_blocks, _objective):
         block(f)
     return f

@@ -273,7 +273,7 @@ def on_demand_costs(f: Formulation) -> list[float] | None:
     spot, so no spot rule binds); None when some workload finds none. Given the reserved commitments, periods are
     independent, so in every cost-optimal plan a period's pay-as-you-go nodes cost no more than this. Computed from
     the unmerged offers (``planner.fleet.merge``), so the spot caps are the same with or without a merge."""
-    s, options = (f.merge.scenario, f.merge.options) if f.merge else (f.scenario, f.options)
+    s, options = f.unmerged()
     rho = s.policy.target_utilization
     offers = {o.id: o for o in s.offers}
     out = []

@@ -136,6 +136,12 @@ def _replica_line(d, w, offer: str, count: int, amounts: list[float]) -> Replica
         buckets=tuple(loads), attention_dp=d.attention_dp, expert_parallel=d.expert_parallel)
 
 
+def _deployment_key(f: Formulation, r: ReplicaLine) -> tuple:
+    """``Deployment.key`` of the deployment a replica line comes from (a merged group's member: the group's)."""
+    offer = f.merge.group_of.get(r.offer, r.offer) if f.merge else r.offer
+    return (r.workload, offer, r.precision, r.tp, r.mig_profile, r.attention_dp, r.expert_parallel)
+
+
 def _profiles_of(f: Formulation, offer_id: str) -> dict[int, str]:
     """Slot class -> concrete MIG profile name on the offer's GPU."""
     return dict(enumerate(f.options.mig_profiles[offer_id]))
@@ -148,12 +154,11 @@ def _workload_lines(f: Formulation, periods: list[PeriodPlan]) -> list[WorkloadL
     demand = defaultdict(float)
     unmet = defaultdict(float)
     share_of = {d.key: d.gpu_share for d in f.options.deployments}
-    group_of = f.merge.group_of if f.merge else {}
     for per in periods:
         weight = per.hours / H
         use: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         for r in per.replicas:
-            share = share_of[(r.workload, group_of.get(r.offer, r.offer), r.precision, r.tp, r.mig_profile, r.attention_dp, r.expert_parallel)]
+            share = share_of[_deployment_key(f, r)]
             use[r.offer][r.workload] += r.count * share
             served[r.workload] += weight * r.assigned_requests_per_min
         for n in per.nodes:
@@ -181,8 +186,7 @@ def option_lines(f: Formulation, chosen: set[tuple[int, str]]) -> list[OptionLin
     alternatives, dominated and dropped with reasons. A merged group's deployment is listed once per real offer."""
     out = []
     groups = f.merge.groups if f.merge else {}
-    for dep, offer in ((x, m) for x in f.options.deployments for m in groups.get(x.offer) or (None,)):
-        d = dep
+    for d, offer in ((x, m) for x in f.options.deployments for m in groups.get(x.offer) or (None,)):
         w = f.scenario.workload(d.workload)
         cap = sum(b.share * c for b, c in zip(w.buckets, d.capacity_rpm))
         gpus = d.tp if not d.mig_profile else None
@@ -234,11 +238,8 @@ def build_plan(f: Formulation, sol: Solution, *, gpu_ids: dict[str, str], tie_br
     peak = max(range(len(periods)), key=lambda t: (periods[t].usd_per_hour, -t))
     top = periods[peak]
     breakdown = fleet_cost(f, sol.values)
-    index = {(d.workload, d.offer, d.precision, d.tp, d.mig_profile, d.attention_dp, d.expert_parallel): d.index
-             for d in f.options.deployments}
-    group_of = f.merge.group_of if f.merge else {}
-    chosen = {(index[(r.workload, group_of.get(r.offer, r.offer), r.precision, r.tp, r.mig_profile, r.attention_dp,
-                      r.expert_parallel)], r.offer) for per in periods for r in per.replicas if r.count > 0}
+    index = {d.key: d.index for d in f.options.deployments}
+    chosen = {(index[_deployment_key(f, r)], r.offer) for per in periods for r in per.replicas if r.count > 0}
     return Plan(
         scenario=f.scenario.name, status=sol.status, objective_usd_per_hour=_round(sum(breakdown.values())),
         bound_usd_per_hour=None if sol.bound is None or not np.isfinite(sol.bound) else _round(sol.bound),
