@@ -121,14 +121,13 @@ def rows_command(
 
     from planner.errors import InputError  # noqa: PLC0415
     from planner.perf.bench_import import ROW_COLUMNS, measurement_rows  # noqa: PLC0415
+    from reports.export import csv_text  # noqa: PLC0415 - text cells come from the user's files: neutralised
 
     runs, bad = _runs(files, concurrency, request_rate)
     rows, bad2 = measurement_rows(runs, _defaults(gpu, tp, precision, engine, model))
     _report(bad + bad2)
     if not rows:
         raise InputError(f"{files[0]}: no run could become a measurement row ({len(bad + bad2)} not used; see above)")
-    from reports.export import csv_text  # noqa: PLC0415 - text cells come from the user's files: neutralised
-
     text = csv_text(pd.DataFrame(rows, columns=list(ROW_COLUMNS)))
     write_text(out, text) if out else typer.echo(text, nl=False)
 

@@ -13,8 +13,9 @@ Steps (all vectorised over C). A share ``q`` of the steps carries a prefill chun
 each takes ``n = ceil(I / (K − b))`` chunks. Prompts that arrive while a step runs share the next chunk step:
 with ``λ = a·X·τ̄·n`` chunk arrivals per step (Poisson), a step that carries any carries ``m = λ/(1 − e^−λ)`` of
 them on average (the zero-truncated mean; 1 at light load, → λ under load), at most ``(K − b)·n/I`` (the
-budget) and at most ``min(C, c_max) − b`` (the requests in service that are not decoding). A chunk step carries ``m·I/n`` tokens and pays its fixed costs (``t_prefill_layer``, launches) once
-for the m prompts. So (with ``r`` attention data-parallel ranks, each with its own
+budget) and at most ``min(C, c_max) − b`` (the requests in service that are not decoding). A chunk step
+carries ``m·I/n`` tokens and pays its fixed costs (``t_prefill_layer``, launches) once for the m prompts. So
+(with ``r`` attention data-parallel ranks, each with its own
 scheduler, read ``K − b/r`` for ``K − b``, ``X/r`` for the arrivals of one rank and ``S/r`` for the work: the
 chunk step is charged as every rank carrying one chunk, the busy case)::
 
@@ -120,7 +121,7 @@ def _state(step: StepFn, loop: Loop, x: np.ndarray, conc: np.ndarray, passes: in
         t0, t1 = both[:m], both[m:]
         s = n * np.maximum(t1 - t0, 0.0) / (r * pack)  # what one prompt adds to the steps it rides in
         rho = np.minimum(x * s, 0.999)
-        # τ = (1 − q)·t0 + q·t1 with q = a·X·n·τ/r (other requests' chunks: a decoding sequence's own prefill
+        # τ = (1 − q)·t0 + q·t1 with q = a·X·n·τ/(r·m) (other requests' chunks: a decoding sequence's own prefill
         # came before its first token)  ⇒  τ = t0 / (1 − a·ρ), at most t1 (every step carries a chunk)
         tau = np.minimum(t0 / (1.0 - others * rho), np.maximum(t1, t0))
     q = np.minimum(others * x / r * n * tau / pack, 1.0)
@@ -134,7 +135,7 @@ def _state(step: StepFn, loop: Loop, x: np.ndarray, conc: np.ndarray, passes: in
     ttft_svc = loop.t_req_s + residual + w_pf + prefill
     hold = ttft_svc + (o - 1.0) * tau
     return dict(x=x, tpot=tau, decode_batch=b, wait_share=rho * others, chunks=n, chunk_share=q, step_decode=t0, step_chunk=t1,
-                prefill_work=s, prompts_per_chunk_step=pack, rho=rho, wait_prefill=w_pf, residual=residual, prefill=prefill,
+                prefill_work=s, rho=rho, wait_prefill=w_pf, residual=residual, prefill=prefill,
                 ttft_service=ttft_svc, hold=hold, in_service=in_svc)
 
 

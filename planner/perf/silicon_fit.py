@@ -2,21 +2,21 @@
 
 Constants (per engine; each means something physical and is bounded, ``calibration.ENGINE_BOUNDS``):
 
-==============  =================================================================================
-t_request_ms    fixed latency per request outside the GPU steps: HTTP, tokenise, schedule, the first
-                token's detokenise and stream (added to TTFT once)
-t_step_ms       fixed time per engine step: scheduler, sampling, launch gaps (added to every step)
+==================  =================================================================================
+t_request_ms        fixed latency per request outside the GPU steps: HTTP, tokenise, schedule, the first
+                    token's detokenise and stream (added to TTFT once)
+t_step_ms           fixed time per engine step: scheduler, sampling, launch gaps (added to every step)
 t_prefill_layer_us  fixed time per layer of a step that carries prefill tokens (a pass outside the
-                decode CUDA graphs: launches, attention metadata, MoE routing set-up), × layers
-t_seq_us        host time per running sequence per step on one attention rank's scheduler (batch
-                bookkeeping, sampling, incremental detokenise/output): grows the step with the batch
-t_layer_us      fixed time per layer per step: kernel launch tails (× layers, every step)
-t_ar_us         latency of one NVLink all-reduce with the engine's kernels (× 2 per layer at tp > 1)
-speed           multiplies every roofline efficiency (kernel quality)
-moe_speed       multiplies the grouped-expert GEMM efficiency (MoE prefill runs far below the roofline)
-phase           closed-loop burstiness: share of the other clients' prompts that arrive with one
-                (``planner.perf.queueing``); not used for open-loop (Poisson) capacity
-==============  =================================================================================
+                    decode CUDA graphs: launches, attention metadata, MoE routing set-up), × layers
+t_seq_us            host time per running sequence per step on one attention rank's scheduler (batch
+                    bookkeeping, sampling, incremental detokenise/output): grows the step with the batch
+t_layer_us          fixed time per layer per step: kernel launch tails (× layers, every step)
+t_ar_us             latency of one NVLink all-reduce with the engine's kernels (× 2 per layer at tp > 1)
+speed               multiplies every roofline efficiency (kernel quality)
+moe_speed           multiplies the grouped-expert GEMM efficiency (MoE prefill runs far below the roofline)
+phase               closed-loop burstiness: share of the other clients' prompts that arrive with one
+                    (``planner.perf.queueing``); not used for open-loop (Poisson) capacity
+==================  =================================================================================
 
 Objective, over the rows of one engine (``r`` = ln(predicted / measured), TTFT and TPOT each)::
 
