@@ -103,25 +103,33 @@ def test_the_fast_step_time_equals_the_term_by_term_one(model, layout, b, t, ctx
     assert float(step_fn(ctx_, float(ctx), ctx / 2.0)(b, t)) == pytest.approx(slow, rel=1e-9)
 
 
+def _added_ms(model: str, dev, constant: str, value: float, b: float, t: float, ctx: float) -> tuple[float, float]:
+    """Milliseconds one step gains when the engine constant ``constant`` (``engine.field``) goes from 0 to
+    ``value``: by the term-by-term step time and by the fast closure (they must agree)."""
+    from planner.perf.calibration import default_calibration
+    from planner.perf.roofline import step_context, step_fn, step_time
+
+    engine = constant.split(".")[0]
+    base = default_calibration().with_values({constant: 0.0})
+    more = base.with_values({constant: value})
+    ctxs = [step_context(CAT.model(model), dev, bytes_per_weight=1.0, kv_bytes=1.0, cal=c, eng=c.engine(engine))
+            for c in (base, more)]
+    slow = [float(step_time(c, b, t, ctx, ctx / 2.0)["total"]) for c in ctxs]
+    fast = [float(step_fn(c, ctx, ctx / 2.0)(b, t)) for c in ctxs]
+    return (slow[1] - slow[0]) * 1e3, (fast[1] - fast[0]) * 1e3
+
+
 @pytest.mark.parametrize("dp,b,expected_ms", [(1, 64.0, 1.28), (4, 64.0, 0.32), (1, 0.0, 0.0)])
 def test_host_time_per_sequence_adds_to_every_step_per_scheduler(dp, b, expected_ms):
     """t_seq_us = 20: one scheduler per attention rank handles b/dp sequences, 20 µs each (hand values)."""
-    from planner.perf.calibration import default_calibration
     from planner.perf.device import make_device
-    from planner.perf.roofline import step_context, step_fn, step_time
 
-    m = CAT.model("deepseek-v3")
     dev = make_device(CAT.gpu("b200"), tp=8 // dp, mig_profile=None, precision="fp8", kv_dtype="fp8",
                       engine="sglang", attention_dp=dp, expert_parallel=8 if dp > 1 else 1)
-    base = default_calibration().with_values({"sglang.t_seq_us": 0.0})
-    more = base.with_values({"sglang.t_seq_us": 20.0})
-    ctxs = [step_context(m, dev, bytes_per_weight=1.0, kv_bytes=1.0, cal=c, eng=c.engine("sglang"))
-            for c in (base, more)]
     for t in (0.0, 2048.0):
-        slow = [float(step_time(c, b, t, 3000.0, 1500.0)["total"]) for c in ctxs]
-        fast = [float(step_fn(c, 3000.0, 1500.0)(b, t)) for c in ctxs]
-        assert (slow[1] - slow[0]) * 1e3 == pytest.approx(expected_ms, abs=1e-9)
-        assert (fast[1] - fast[0]) * 1e3 == pytest.approx(expected_ms, abs=1e-9)
+        slow, fast = _added_ms("deepseek-v3", dev, "sglang.t_seq_us", 20.0, b, t, 3000.0)
+        assert slow == pytest.approx(expected_ms, abs=1e-9)
+        assert fast == pytest.approx(expected_ms, abs=1e-9)
 
 
 @pytest.mark.parametrize("model,t,expected_ms", [("deepseek-v3", 2048.0, 61 * 0.4), ("llama-3.1-8b", 512.0, 32 * 0.4),
@@ -129,18 +137,11 @@ def test_host_time_per_sequence_adds_to_every_step_per_scheduler(dp, b, expected
 def test_a_step_with_prefill_pays_its_per_layer_cost_once(model, t, expected_ms):
     """t_prefill_layer_us = 400: a step carrying prefill tokens pays 0.4 ms × layers (61 for DeepSeek-V3, 32 for
     Llama-3.1-8B) once, whatever its size; a pure decode step pays nothing (hand values)."""
-    from planner.perf.calibration import default_calibration
     from planner.perf.device import make_device
-    from planner.perf.roofline import step_context, step_fn, step_time
 
-    m = CAT.model(model)
     dev = make_device(CAT.gpu("h100-sxm"), tp=8, mig_profile=None, precision="fp8", kv_dtype="fp8",
                       engine="vllm", attention_dp=1, expert_parallel=1)
-    base = default_calibration().with_values({"vllm.t_prefill_layer_us": 0.0})
-    more = base.with_values({"vllm.t_prefill_layer_us": 400.0})
-    ctxs = [step_context(m, dev, bytes_per_weight=1.0, kv_bytes=1.0, cal=c, eng=c.engine("vllm")) for c in (base, more)]
     for b in (1.0, 96.0):
-        slow = [float(step_time(c, b, t, 2000.0, 1000.0)["total"]) for c in ctxs]
-        fast = [float(step_fn(c, 2000.0, 1000.0)(b, t)) for c in ctxs]
-        assert (slow[1] - slow[0]) * 1e3 == pytest.approx(expected_ms, abs=1e-9)
-        assert (fast[1] - fast[0]) * 1e3 == pytest.approx(expected_ms, abs=1e-9)
+        slow, fast = _added_ms(model, dev, "vllm.t_prefill_layer_us", 400.0, b, t, 2000.0)
+        assert slow == pytest.approx(expected_ms, abs=1e-9)
+        assert fast == pytest.approx(expected_ms, abs=1e-9)
