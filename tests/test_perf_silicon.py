@@ -31,6 +31,19 @@ def test_a_row_maps_to_the_estimate_arguments():
     assert (c.prompt_tokens, c.output_tokens, c.concurrency, c.family) == (1024, 1024, 16, "llama-3.1-70b/b200/vllm")
 
 
+def test_checkpoints_of_one_architecture_are_one_family():
+    """DeepSeek-R1 and DeepSeek-V3 share every architecture field: one family, so leaving it out leaves out both
+    names (the file records many runs under each); Llama 8B and 70B differ and stay apart."""
+    rows = [_row(model_path="deepseek-ai/DeepSeek-V3", tp_size=8, moe_tp_size=8),
+            _row(model_path="deepseek-ai/DeepSeek-R1", tp_size=8, moe_tp_size=8),
+            _row(model_path="meta-llama/Llama-3.1-8B-Instruct", tp_size=1, moe_tp_size=1), _row()]
+    cases, skipped = parse_silicon(pd.DataFrame(rows), CAT)
+    assert not skipped
+    assert [c.family for c in cases] == ["deepseek-r1/b200/vllm", "deepseek-r1/b200/vllm", "llama-3.1-8b/b200/vllm",
+                                         "llama-3.1-70b/b200/vllm"]
+    assert [c.model for c in cases][:2] == ["deepseek-v3", "deepseek-r1"]
+
+
 def test_names_resolve_through_the_catalog():
     assert resolve_model(CAT, "meta-llama/Llama-3.1-8B-Instruct") == "llama-3.1-8b"
     assert resolve_model(CAT, "Qwen/Qwen3-235B-A22B-FP8") == "qwen3-235b-a22b"

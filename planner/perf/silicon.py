@@ -25,15 +25,18 @@ batch_size             concurrency (closed loop) — per attention rank: the cli
 =====================  ===================================================================================
 
 ``mode=disagg`` rows (separate prefill and decode workers, KV moved between them) are skipped: the model
-serves one aggregated replica. A *family* is model × GPU × engine: the unit left out in the
-leave-one-family-out validation (``planner.perf.report``).
+serves one aggregated replica. A *family* is architecture × GPU × engine: the unit left out in the
+leave-one-family-out validation (``planner.perf.report``). Checkpoints of one architecture (DeepSeek-R1 and
+DeepSeek-V3: every architecture field of the catalog equal) are one family: 289 of their rows have a twin with
+the same two latencies under the other name (the same run recorded twice), so leaving out one name alone would
+leave its own runs in the training set (``bench/silicon_floor.py`` counts them).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -68,11 +71,12 @@ class SiliconCase:
     ttft_ms: float
     tpot_ms: float
     notes: tuple[str, ...] = ()
+    arch: str = ""      # the architecture's id: the first catalog id, in sorted order, of the models sharing it
 
     @property
     def family(self) -> str:
-        """model × GPU × engine, the unit of the leave-one-family-out validation."""
-        return f"{self.model}/{self.gpu}/{self.engine}"
+        """architecture × GPU × engine, the unit of the leave-one-family-out validation."""
+        return f"{self.arch or self.model}/{self.gpu}/{self.engine}"
 
     @property
     def gpus(self) -> int:
@@ -233,7 +237,24 @@ def parse_silicon(frame, catalog: Catalog | None = None) -> tuple[list[SiliconCa
         cases.append(SiliconCase(row=i, run_id=run_id, model=model, gpu=gpu, engine=engine, precision=precision,
                                  tp=tp, attention_dp=dp, expert_parallel=ep, prompt_tokens=isl, output_tokens=osl,
                                  concurrency=conc, ttft_ms=ttft, tpot_ms=tpot, notes=tuple(notes)))
-    return cases, skipped
+    arch = architectures(cat, {c.model for c in cases})
+    return [replace(c, arch=arch[c.model]) for c in cases], skipped
+
+
+# catalog fields that name, source or size a checkpoint rather than shape its computation
+_NOT_ARCHITECTURE = frozenset({"id", "name", "hf_id", "aliases", "max_context", "published_total_params_b",
+                               "published_active_params_b", "source", "as_of", "confidence", "notes"})
+
+
+def architectures(cat: Catalog, models) -> dict[str, str]:
+    """Each model id → the id of its architecture: the smallest id among ``models`` whose catalog rows agree
+    on every field that shapes the computation (layers, widths, heads, experts, attention kind, ...)."""
+    def key(m: str) -> tuple:
+        return tuple(sorted((k, v) for k, v in cat.model(m).model_dump().items() if k not in _NOT_ARCHITECTURE))
+    first: dict[tuple, str] = {}
+    for m in sorted(models):
+        first.setdefault(key(m), m)
+    return {m: first[key(m)] for m in models}
 
 
 def _key(c: SiliconCase) -> tuple:

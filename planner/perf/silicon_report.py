@@ -149,7 +149,7 @@ def build(csv=None, max_evals: int = 15, progress=None, out_of_family: bool = Tr
     out.append("")
     if out_of_family:
         loo = leave_one_family_out(cases, cat, max_evals=max_evals, progress=progress, per_family=per_family)
-        out += tables(loo, "Out-of-family (leave one model × GPU × engine out)")
+        out += tables(loo, "Out-of-family (leave one architecture × GPU × engine out)")
     out += tables(ins, "In-sample (constants fitted on all rows)")
     out += ["**The seed guides' figures** (model with the all-rows fit; ISL/OSL as stated in the code: "
             "`SEED_CASES` in `planner/perf/silicon_report.py`)", ""] + seed_figures(cal)

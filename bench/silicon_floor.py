@@ -1,0 +1,87 @@
+"""How well do the silicon runs agree with themselves? The reproducibility floor under any input-only model.
+
+Some aggregated runs in ``bench/data/silicon-dev.csv`` have a *twin*: a run of the same architecture on the same GPU,
+engine, precision, layout (TP, attention DP, EP), ISL/OSL and client count, taken with another model build
+(DeepSeek-R1 and DeepSeek-V3 share one architecture) or another engine version. Nothing a planner is given tells
+twins apart, so for a row with twins, ``|median(twins) / row − 1|`` is an error no model of those inputs can avoid
+on average. Printed per engine beside the model's in-sample error on the same rows (shipped constants), and the
+rows that are *identical* in both latencies (the same run recorded under two model names), which make a
+leave-one-family-out split see its held-out rows in training.
+
+Run from the repository root:  python bench/silicon_floor.py
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+# same architecture, different checkpoints (the catalog's config rows are identical)
+SAME_ARCH = {"deepseek-v3": "deepseek-r1"}
+KEY = ("arch", "gpu", "engine", "precision", "tp", "attention_dp", "expert_parallel", "isl", "osl", "concurrency")
+
+
+def twins(pred, versions):
+    """One row per run that has a twin: the twins' median relative difference and the model's error (fractions).
+
+    ``pred`` is ``planner.perf.silicon.predict_frame``'s frame, ``versions`` the engine version of each of its rows
+    (in order); rows the model does not predict take no part."""
+    import pandas as pd  # noqa: PLC0415
+
+    version = pd.Series(list(versions), index=pred.index)
+    df = pred[pred["ttft_pred_ms"].notna()].copy()
+    df["version"] = version.loc[df.index]
+    df["arch"] = df["model"].replace(SAME_ARCH)
+    out = []
+    for _, grp in df.groupby(list(KEY)):
+        if len(grp) < 2:
+            continue
+        for i in range(len(grp)):
+            r = grp.iloc[i]
+            o = grp.drop(grp.index[i])
+            o = o[(o["model"] != r["model"]) | (o["version"] != r["version"])]
+            if o.empty:
+                continue
+            out.append(dict(
+                engine=r["engine"], kind="same model, other version" if (o["model"] == r["model"]).all()
+                else "R1 vs V3 (same architecture)",
+                twin_ttft=abs(o["ttft_ms"].median() / r["ttft_ms"] - 1), twin_tpot=abs(o["tpot_ms"].median() / r["tpot_ms"] - 1),
+                identical=bool(((o["ttft_ms"] == r["ttft_ms"]) & (o["tpot_ms"] == r["tpot_ms"])).any()),
+                model_ttft=abs(r["ttft_pred_ms"] / r["ttft_ms"] - 1), model_tpot=abs(r["tpot_pred_ms"] / r["tpot_ms"] - 1)))
+    return pd.DataFrame(out)
+
+
+def table(t) -> str:
+    """Markdown: per engine and kind of twin, rows with a twin, how many are duplicates (a twin with the same
+    two latencies), and over the others the four medians in %."""
+    lines = ["| engine | twin | rows | duplicates | rows compared | twins' TTFT diff % | twins' TPOT diff % "
+             "| model TTFT APE % | model TPOT APE % |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    groups = [(k, g) for k, g in t.groupby(["engine", "kind"])] + [(("all", ""), t)]
+    for (eng, kind), g in groups:
+        dup = int(g["identical"].sum())
+        g = g[~g["identical"]]
+        if g.empty:
+            lines.append(f"| {eng} | {kind} | {len(g) + dup} | {dup} | 0 | – | – | – | – |")
+            continue
+        lines.append(f"| {eng} | {kind} | {len(g) + dup} | {dup} | {len(g)} | {100 * g['twin_ttft'].median():.1f} | "
+                     f"{100 * g['twin_tpot'].median():.1f} | {100 * g['model_ttft'].median():.1f} | "
+                     f"{100 * g['model_tpot'].median():.1f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    from planner.catalog import Catalog  # noqa: PLC0415
+    from planner.perf.calibration import default_calibration  # noqa: PLC0415
+    from planner.perf.silicon import SILICON_CSV, parse_silicon, predict_frame, read_silicon  # noqa: PLC0415
+
+    cat = Catalog.builtin()
+    frame = read_silicon(SILICON_CSV).reset_index(drop=True)
+    cases, _ = parse_silicon(frame, cat)
+    pred = predict_frame(cases, cat, default_calibration())
+    print(table(twins(pred, frame.loc[pred["row"], "backend_version"].astype(str))))
+
+
+if __name__ == "__main__":
+    main()
