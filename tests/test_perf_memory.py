@@ -14,7 +14,9 @@ from planner.errors import InputError
 from planner.perf.estimate import estimate
 from planner.perf.device import GIB, make_device, mig_memory_gib, resolve_kv_dtype
 from planner.perf.memory import (
-    kv_bytes_per_sequence, kv_bytes_per_token, memory_plan, weight_bytes_total, workspace_gib)
+    kv_bytes_per_sequence, kv_bytes_per_token, memory_plan, state_bytes_per_sequence, weight_bytes_total,
+    workspace_gib)
+from planner.perf.roofline import effective_context
 
 CAT = Catalog.builtin()
 M = CAT.model
@@ -76,6 +78,21 @@ def test_sliding_window_layers_hold_only_the_window():
     long = kv_bytes_per_sequence(m, 2, 1, 8192)
     assert long == (23 * 8192 + 23 * 4096) * per_layer
     assert long < kv_bytes_per_token(m, 2, 1) * 8192
+
+
+def test_linear_attention_layers_keep_a_state_not_a_kv_cache():
+    """Qwen3.5-397B-A17B: 60 layers, 45 Gated DeltaNet (64 value heads, 16 key heads, head dims 128, conv 4), 15
+    full attention (2 kv heads of 256). Only the 15 hold KV; the 45 hold an FP32 state per sequence."""
+    m = M("qwen3.5-397b-a17b")
+    # KV per token at tp=8: 15 layers · K,V · ceil(2/8) = 1 head · 256 · 2 B
+    assert kv_bytes_per_token(m, 2, 8) == 15 * 2 * 1 * 256 * 2 == 15_360
+    # state per layer: 64·128·128 + (2·16·128 + 64·128)·(4 − 1) = 1,085,440 elements; tp=8 keeps 8 of 64 heads
+    state = 45 * 1_085_440 * 8 / 64 * 4
+    assert state_bytes_per_sequence(m, 8) == pytest.approx(state) == pytest.approx(24_422_400)
+    assert kv_bytes_per_sequence(m, 2, 8, 2048) == pytest.approx(15 * 2048 * 1024 + 24_422_400)
+    assert state_bytes_per_sequence(M("llama-3.1-8b"), 1) == 0.0
+    # attention reads the context in the 15 full layers only: mean context over all 60 layers is a quarter
+    assert effective_context(m, 4000.0) == pytest.approx(4000.0 * 15 / 60)
 
 
 # ------------------------------------------------------------------------------------ engine memory rules

@@ -81,7 +81,7 @@ def test_paged_concurrency_is_the_largest_batch_within_the_pool_one_sigma_up(mod
 
 
 @settings(max_examples=60, deadline=None)
-@given(model=st.sampled_from(["llama-3.1-8b", "deepseek-v3", "mixtral-8x7b", "gemma-2-27b"]),
+@given(model=st.sampled_from(["llama-3.1-8b", "deepseek-v3", "mixtral-8x7b", "gemma-2-27b", "qwen3.5-397b-a17b"]),
        layout=st.sampled_from([(1, 1, 1), (4, 1, 1), (8, 1, 8), (2, 4, 8), (1, 8, 8)]),
        b=st.floats(0.0, 2000.0), t=st.floats(0.0, 16_000.0), ctx=st.integers(1, 30_000))
 def test_the_fast_step_time_equals_the_term_by_term_one(model, layout, b, t, ctx):
@@ -101,6 +101,23 @@ def test_the_fast_step_time_equals_the_term_by_term_one(model, layout, b, t, ctx
     ctx_ = step_context(m, dev, bytes_per_weight=1.0, kv_bytes=1.0, cal=cal, eng=cal.engine("sglang"))
     slow = float(step_time(ctx_, b, t, float(ctx), ctx / 2.0)["total"])
     assert float(step_fn(ctx_, float(ctx), ctx / 2.0)(b, t)) == pytest.approx(slow, rel=1e-9)
+
+
+def test_a_decode_step_reads_and_writes_back_the_linear_state():
+    """Qwen3.5 at tp=8 (B200, FP8 KV): the KV term of a decode step of b sequences is b·(k_s(c) + s_lin)/(BW·η): the
+    15 full-attention layers' KV at context c plus the 45 Gated DeltaNet states, read and written (hand values)."""
+    from planner.perf.calibration import default_calibration
+    from planner.perf.device import make_device
+    from planner.perf.roofline import step_context, step_time
+
+    m = CAT.model("qwen3.5-397b-a17b")
+    dev = make_device(CAT.gpu("b200"), tp=8, mig_profile=None, precision="fp8", kv_dtype="fp8", engine="sglang")
+    cal = default_calibration()
+    ctx = step_context(m, dev, bytes_per_weight=1.0, kv_bytes=1.0, cal=cal, eng=cal.engine("sglang"))
+    state = 45 * 1_085_440 * 8 / 64 * 4                   # bytes per sequence per GPU, FP32
+    kv = 15 * 2 * 1 * 256 * 1 * 2048                      # 15 layers · K,V · 1 head · 256 · 1 B · 2048 tokens
+    got = float(step_time(ctx, 32.0, 0.0, 2048.0, 0.0)["kv_read"])
+    assert got == pytest.approx(32 * (kv + 2 * state) / ctx.bw_eff, rel=1e-12)
 
 
 def _added_ms(model: str, dev, constant: str, value: float, b: float, t: float, ctx: float) -> tuple[float, float]:

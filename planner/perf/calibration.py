@@ -111,8 +111,8 @@ class EngineFactors(_Frozen):
 # error in docs/perf-model.md §6b). Regenerate: python -m planner.perf.report --silicon (the table
 # "Engine constants fitted on all rows"), then paste here. Empty dict = the prior values of _prior_engines.
 FITTED: dict[str, dict[str, float]] = {
-    "sglang": dict(t_request_ms=159.0, speed=1.41, t_layer_us=59.2, phase=0.0795, moe_speed=0.136, t_seq_us=1.6,
-                   t_prefill_layer_us=862.0, t_ar_us=27.6, t_step_ms=0.00313),
+    "sglang": dict(t_request_ms=147.0, speed=1.09, t_layer_us=58.8, phase=0.0837, moe_speed=0.212, t_seq_us=0.949,
+                   t_prefill_layer_us=958.0, t_ar_us=27.3, t_step_ms=9.75e-05),
     "trtllm": dict(t_request_ms=98.4, speed=1.03, t_layer_us=56.8, phase=0.065, moe_speed=0.441, t_seq_us=4.83,
                    t_prefill_layer_us=244.0, t_ar_us=4.51, t_step_ms=6.79e-06),
     "vllm": dict(t_request_ms=10.5, speed=1.17, t_layer_us=55.4, phase=0.0467, moe_speed=0.413, t_seq_us=1.53,

@@ -19,9 +19,13 @@ Symbols (per replica; ``tp`` GPUs, quantities *per GPU* unless said otherwise):
                      P_x routed-expert params (0 for dense models): the experts are sharded over all
                      tp·dp GPUs of the replica (moe_tp × ep), the rest over the attention TP group
                      and replicated on each of the dp attention data-parallel ranks
-    KV per token     k_t = 2·L·ceil(n_kv/tp)·d·b_kv          (GQA/MHA; heads replicate when tp > n_kv)
-                         = L·(r_kv + d_r)·b_kv               (MLA latent, replicated on every rank)
-    KV per sequence  k_s(ctx) = k_t/L · [ (L−L_sw)·⌈ctx⌉₁₆ + L_sw·⌈min(ctx, W)⌉₁₆ ]   (16-token blocks)
+    KV per token     k_t = 2·L_kv·ceil(n_kv/tp)·d·b_kv       (GQA/MHA; heads replicate when tp > n_kv)
+                         = L_kv·(r_kv + d_r)·b_kv            (MLA latent, replicated on every rank)
+                     L_kv = L − L_lin: linear-attention (Gated DeltaNet) layers keep no KV cache
+    state/sequence   s_lin = L_lin·S_lin·⌈n_v/tp⌉/n_v·b_s    (their recurrent state, ``params.py``; value heads
+                     split over tp; b_s = 4: FP32, SGLang's default ``--mamba-ssm-dtype float32``; vLLM makes it
+                     configurable, ``--mamba-ssm-cache-dtype``; charged as FP32 for every engine)
+    KV per sequence  k_s(ctx) = k_t/L_kv · [ (L_kv−L_sw)·⌈ctx⌉₁₆ + L_sw·⌈min(ctx, W)⌉₁₆ ] + s_lin   (16-token blocks)
     KV pool          F = u·M − W − ws             (vLLM, SGLang: utilisation of the whole memory)
                        = u·(M − W − ws)           (TensorRT-LLM: share of the memory left after the engine)
     KV capacity      floor(F / k_t) tokens
@@ -36,11 +40,13 @@ import functools
 import math
 from dataclasses import dataclass
 
-from planner.catalog.params import layer_counts, total_params
+from planner.catalog.params import layer_counts, linear_state_elements_per_sequence, total_params
 from planner.catalog.records import ModelSpec
 from planner.perf.device import GIB, Device
 
 BLOCK_TOKENS = 16
+STATE_BYTES = 4.0   # bytes per element of a linear-attention layer's recurrent state: FP32, SGLang's default
+                    # (--mamba-ssm-dtype float32, docs.sglang.io "Qwen3-Next Usage", read 2026-12-02)
 
 
 def workspace_gib(model: ModelSpec, tp: int, base_gib: float, chunk_tokens: int, max_batch: int) -> float:
@@ -84,9 +90,29 @@ def kv_bytes_per_token_per_layer(model: ModelSpec, kv_bytes: float, tp: int) -> 
     return 2 * heads * model.head_dim * kv_bytes
 
 
+def linear_layers(model: ModelSpec) -> int:
+    """Linear-attention layers: a fixed recurrent state per sequence, no KV cache (0 for most models)."""
+    return min(model.linear_attention_layers, model.layers)
+
+
+def kv_layers(model: ModelSpec) -> int:
+    """Layers that keep a KV cache (full or sliding-window attention): L_kv = L − L_lin."""
+    return model.layers - linear_layers(model)
+
+
 def kv_bytes_per_token(model: ModelSpec, kv_bytes: float, tp: int) -> float:
-    """KV bytes per token per GPU with every layer holding the full context (the headline figure)."""
-    return model.layers * kv_bytes_per_token_per_layer(model, kv_bytes, tp)
+    """KV bytes per token per GPU with every KV layer holding the full context (the headline figure)."""
+    return kv_layers(model) * kv_bytes_per_token_per_layer(model, kv_bytes, tp)
+
+
+def state_bytes_per_sequence(model: ModelSpec, tp: int) -> float:
+    """Recurrent-state bytes one sequence keeps on one GPU over the linear-attention layers (0 without)."""
+    n_lin = linear_layers(model)
+    if not n_lin:
+        return 0.0
+    heads = max(1, model.linear_num_value_heads)
+    share = math.ceil(heads / tp) / heads
+    return n_lin * linear_state_elements_per_sequence(model) * share * STATE_BYTES
 
 
 def _blocks(tokens: float) -> float:
@@ -99,12 +125,13 @@ def window_layers(model: ModelSpec) -> int:
 
 
 def kv_bytes_per_sequence(model: ModelSpec, kv_bytes: float, tp: int, context_tokens: int) -> float:
-    """KV bytes one sequence of ``context_tokens`` holds on one GPU, block-rounded, sliding windows applied."""
+    """KV bytes one sequence of ``context_tokens`` holds on one GPU, block-rounded, sliding windows applied,
+    plus the recurrent state of its linear-attention layers."""
     per_layer = kv_bytes_per_token_per_layer(model, kv_bytes, tp)
     l_sw = window_layers(model)
-    full = (model.layers - l_sw) * _blocks(context_tokens)
+    full = max(0, kv_layers(model) - l_sw) * _blocks(context_tokens)
     windowed = l_sw * _blocks(min(context_tokens, model.sliding_window or context_tokens))
-    return per_layer * (full + windowed)
+    return per_layer * (full + windowed) + state_bytes_per_sequence(model, tp)
 
 
 @dataclass(frozen=True)

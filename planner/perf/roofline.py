@@ -12,9 +12,12 @@ a TP group of ``tp`` (all times in seconds, bytes in bytes, FLOP in FLOP):
     GEMM FLOP  F_g = [2·(P_act − P_ek)·N + 2·V·h·B] / tp      P_act = active params without embeddings;
                                                                LM head only for tokens that sample
                F_e = 2·P_ek·N / tp                            P_ek = k routed experts' params (MoE)
-    KV bytes   Q_kv = B·k_s(c)                                 (``perf_memory``, sliding windows applied)
+    KV bytes   Q_kv = B·(k_s(c) + s_lin)                       (``perf_memory``, sliding windows applied; the
+                                                               linear layers' state is read and written back)
     attn FLOP  F_a = [B·c_eff·a_dec + T·c_p·a_pf]·L / tp      a = n_q·(2·d_qk + 2·d_v) per context token;
-                                                               MLA decode runs on the latent (absorbed)
+                                                               MLA decode runs on the latent (absorbed);
+                                                               c_eff, c_p: mean context over all L layers
+                                                               (windows cap it, linear-attention layers 0)
     GEMMs      t_g = smax(Q_w / (BW·η_bw), F_g / (peak·η_c) + F_e / (peak·η_c·η_moe))
     attention  t_a = smax(Q_kv / (BW·η_bw), F_a / (peak_bf16·η_attn))
     smax(a, b) = (a^p + b^p)^(1/p)                            smooth roofline, p = ``roofline_p`` (2);
@@ -48,7 +51,7 @@ from planner.catalog.params import (
 from planner.catalog.records import ModelSpec
 from planner.perf.calibration import Calibration, EngineFactors
 from planner.perf.device import Device
-from planner.perf.memory import kv_bytes_per_sequence, window_layers
+from planner.perf.memory import kv_bytes_per_sequence, linear_layers, state_bytes_per_sequence, window_layers
 
 
 @dataclass(frozen=True)
@@ -156,11 +159,13 @@ def smooth_max(a: np.ndarray, b: np.ndarray, p: float) -> np.ndarray:
 
 
 def effective_context(model: ModelSpec, context: float) -> float:
-    """Mean attended context per layer when some layers keep only a sliding window."""
-    l_sw = window_layers(model)
-    if not l_sw:
+    """Mean attended context per layer, over all L layers: sliding-window layers attend to at most W tokens,
+    linear-attention layers to none (their per-token state update is negligible next to the GEMMs)."""
+    l_sw, l_lin = window_layers(model), linear_layers(model)
+    if not l_sw and not l_lin:
         return context
-    return ((model.layers - l_sw) * context + l_sw * min(context, model.sliding_window)) / model.layers
+    full = max(0, model.layers - l_sw - l_lin)
+    return (full * context + l_sw * min(context, model.sliding_window or context)) / model.layers
 
 
 def step_time(ctx: StepContext, decode_seqs, prefill_tokens, decode_context: float,
@@ -180,7 +185,8 @@ def step_time(ctx: StepContext, decode_seqs, prefill_tokens, decode_context: flo
     t_w = w_bytes / ctx.bw_eff
     t_gc = ((2.0 * (s.p_active_body - s.p_active_experts) * n_r + 2.0 * s.lm_head * b_r) / tp / ctx.gemm_eff
             + 2.0 * s.p_active_experts * n / gpus / ctx.moe_eff)
-    seq_kv = kv_bytes_per_sequence(ctx.model, ctx.kv_bytes, tp, max(1, int(round(decode_context))))
+    seq_kv = (kv_bytes_per_sequence(ctx.model, ctx.kv_bytes, tp, max(1, int(round(decode_context))))
+              + state_bytes_per_sequence(ctx.model, tp))
     t_kv = b_r * seq_kv / ctx.bw_eff
     heads_tp = min(tp, s.q_heads)
     c_eff = effective_context(ctx.model, decode_context)
@@ -235,7 +241,8 @@ def step_fn(ctx: StepContext, decode_context: float, prefill_context: float):
     keep = (1.0 - k / e) if e else 1.0
     g_n = 2.0 * (s.p_active_body - s.p_active_experts) / dp / tp / ctx.gemm_eff + 2.0 * s.p_active_experts / gpus / ctx.moe_eff
     g_b = 2.0 * s.lm_head / dp / tp / ctx.gemm_eff
-    seq_kv = kv_bytes_per_sequence(ctx.model, ctx.kv_bytes, tp, max(1, int(round(decode_context))))
+    seq_kv = (kv_bytes_per_sequence(ctx.model, ctx.kv_bytes, tp, max(1, int(round(decode_context))))
+              + state_bytes_per_sequence(ctx.model, tp))
     kv_b = seq_kv / dp / ctx.bw_eff
     heads_tp = min(tp, s.q_heads)
     a_b = effective_context(ctx.model, decode_context) * s.attn_dec * s.layers / heads_tp / ctx.attn_eff / dp
