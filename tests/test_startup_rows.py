@@ -121,10 +121,11 @@ def test_convert_matches_the_dataframe_column(kind, name, data):
         assert (is_missing(g) and is_missing(w)) or (g == w and type(g) is type(w)), (g, w)
 
 
-def test_solve_table_output_does_not_import_pandas():
+def test_solve_table_output_imports_neither_pandas_nor_scipy_special():
     code = ("import sys; from planner.cli import main; sys.argv[0] = 'plan'\n"
             "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
-            "import json; print(json.dumps({'code': code, 'pandas': 'pandas' in sys.modules}), file=sys.stderr)")
+            "import json; print(json.dumps({'code': code, 'pandas': 'pandas' in sys.modules,"
+            " 'scipy_special': 'scipy.special' in sys.modules}), file=sys.stderr)")
     res = subprocess.run([sys.executable, "-c", code, "solve", str(ROOT / "scenarios" / "chatbot.yaml"),
                           "--no-baselines"], capture_output=True, text=True, cwd=ROOT, timeout=300,
                          env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "100",
@@ -132,4 +133,5 @@ def test_solve_table_output_does_not_import_pandas():
     facts = json.loads(res.stderr.strip().splitlines()[-1])
     assert facts["code"] in (0, None), res.stderr
     assert facts["pandas"] is False
+    assert facts["scipy_special"] is False  # the Erlang C of the SLO search needs no special functions
     assert "Fleet" in res.stdout and "Verification" in res.stdout
