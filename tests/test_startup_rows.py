@@ -122,11 +122,12 @@ def test_convert_matches_the_dataframe_column(kind, name, data):
 
 
 def test_solve_table_output_imports_neither_pandas_nor_scipy_special():
+    """On-demand offers only (a spot hedge's tails still need scipy.special, in ``planner.risk``)."""
     code = ("import sys; from planner.cli import main; sys.argv[0] = 'plan'\n"
             "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
             "import json; print(json.dumps({'code': code, 'pandas': 'pandas' in sys.modules,"
             " 'scipy_special': 'scipy.special' in sys.modules}), file=sys.stderr)")
-    res = subprocess.run([sys.executable, "-c", code, "solve", str(ROOT / "scenarios" / "chatbot.yaml"),
+    res = subprocess.run([sys.executable, "-c", code, "solve", str(ROOT / "scenarios" / "mig-small-models.yaml"),
                           "--no-baselines"], capture_output=True, text=True, cwd=ROOT, timeout=300,
                          env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "100",
                               "FLEETPLAN_PRICE_MAX_AGE_DAYS": "100000"})
