@@ -83,3 +83,19 @@ def test_help_imports_every_command_module():
     facts = _modules_after(["--help"])
     assert facts["code"] in (0, None)
     assert {f"planner.cli.{n}" for n in cli._COMMAND_MODULES} <= set(facts["cli"])  # noqa: SLF001
+
+
+def _blas_var_after(extra_env: dict) -> str | None:
+    code = ("import os, sys; from planner.cli import main; sys.argv[:] = ['plan', '--version']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "import json; print(json.dumps(os.environ.get('OPENBLAS_NUM_THREADS')), file=sys.stderr)")
+    env = {k: v for k, v in os.environ.items() if k not in cli._BLAS_THREAD_VARS}  # noqa: SLF001
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                         env={**env, "PYTHONPATH": str(ROOT), **extra_env})
+    return json.loads(res.stderr.strip().splitlines()[-1])
+
+
+def test_console_script_asks_for_one_blas_thread_unless_the_user_chose():
+    assert _blas_var_after({}) == "1"
+    assert _blas_var_after({"OPENBLAS_NUM_THREADS": "4"}) == "4"
+    assert _blas_var_after({"OMP_NUM_THREADS": "2"}) is None  # the user's choice stands
