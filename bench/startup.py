@@ -6,10 +6,12 @@
 Per instance: the whole ``plan`` process (a fresh interpreter running the console script's ``main``), wall and
 CPU seconds (user + system of the child, from ``os.wait4``), medians over repeats; then one more fresh process
 that runs the same steps as ``plan solve`` in-process and times each stage (the interpreter's own start-up is the
-process wall less the stages' total): ``import planner.cli`` (typer, every command module, the scenario models), the solve imports (``planner.fleet.solve``:
-numpy, highspy, the program), the report imports (``reports``: pandas), loading the YAML, enumerating options
-(the performance model), the rest of ``solve_scenario`` (build, solve, tie-break, decode, verify), and rendering
-the tables to a null console. Nothing is asserted; the table is printed as Markdown.
+process wall less the stages' total): ``import planner.cli`` with the ``solve`` command's module (typer, rich),
+the scenario models (``planner.scenario``: pydantic, yaml, the catalog), the solve imports
+(``planner.fleet.solve``: numpy, scipy.sparse, highspy, the program), the report imports (``reports``, without
+pandas since the table output renders ``reports.rows``), loading the YAML, enumerating options (the performance
+model), the rest of ``solve_scenario`` (build, solve, tie-break, decode, verify), and rendering the tables to a
+null console. Nothing is asserted; the table is printed as Markdown.
 """
 
 from __future__ import annotations
@@ -33,34 +35,37 @@ ROOT = Path(__file__).resolve().parent.parent
 PLAN = "import sys; from planner.cli import main; sys.argv[0] = 'plan'; main()"
 
 STAGES = r"""
-import json, sys, time
+import json, os, sys, time
 t0 = time.perf_counter()
 out = {}
 def mark(name):
     global t0
     now = time.perf_counter(); out[name] = now - t0; t0 = now
 import planner.cli
-mark("import planner.cli")
+if "numpy" not in sys.modules and not any(os.environ.get(v) for v in planner.cli._BLAS_THREAD_VARS):
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"  # as the console script's main() does
+import planner.cli.solve
+mark("import planner.cli (+ solve command)")
+from planner.scenario.io import load_scenario
+mark("import planner.scenario")
 from planner.fleet.solve import SolveSettings, solve_scenario
 mark("import planner.fleet.solve")
 from reports import export, tables, terminal
 mark("import reports")
-from planner.scenario.io import load_scenario
 loaded = load_scenario(sys.argv[1])
 mark("load scenario")
 def progress(stage, info):
     if stage == "building":
         mark("options (perf model)")
-plan = solve_scenario(loaded, SolveSettings(baselines=False))
+plan = solve_scenario(loaded, SolveSettings(baselines=False), progress=progress)
 mark("build, solve, decode, verify")
 import io
 from rich.console import Console
-frames = tables.plan_tables(plan, loaded.scenario)
-terminal.print_renderables(terminal.plan_renderables(frames), Console(file=io.StringIO(), width=100))
+rows = tables.plan_rows(plan, loaded.scenario)
+terminal.print_renderables(terminal.plan_renderables(rows), Console(file=io.StringIO(), width=100))
 mark("tables + render")
 print(json.dumps(out))
-""".replace("plan = solve_scenario(loaded, SolveSettings(baselines=False))",
-            "plan = solve_scenario(loaded, SolveSettings(baselines=False), progress=progress)")
+"""
 
 
 def instances(only: set[str] | None) -> list[tuple[str, dict]]:
