@@ -65,6 +65,21 @@ def test_grid_shapes_and_limits():
     assert _erlang_c(8.0, np.array([8.0, 9.0]))[0] == pytest.approx(1.0)  # saturated: every arrival waits
 
 
+@pytest.mark.parametrize("servers", [256, 1024, 2544])
+def test_loads_left_out_of_the_product_have_no_wait(servers):
+    """A load whose last term c!/a^c alone passes e^700 gets 0 without the product; the product over every load
+    gives at most 1e-287 there and the same values elsewhere."""
+    load = np.unique(np.geomspace(1.0, servers - 1.0, 64))
+    with np.errstate(over="ignore"):
+        r = np.cumprod(np.arange(servers, 0.0, -1.0) / load[:, None], axis=1).sum(axis=1)
+    top = servers / np.maximum(servers - load, 1e-12)
+    full = np.clip(top / (r + top), 0.0, 1.0)
+    got = _erlang_c(float(servers), load)
+    skipped = got == 0.0
+    assert np.all(full[skipped] < 1e-287)
+    assert np.array_equal(got[~skipped], full[~skipped]) and (~skipped).sum() >= 5
+
+
 @pytest.mark.parametrize("servers", [2.5, 7.25])
 def test_fractional_servers_keep_the_continuous_form(servers):
     load = np.linspace(0.1, servers - 0.1, 9)

@@ -22,7 +22,8 @@ def _choose_then_render(self, console, options):
 
 
 def _views():
-    out = {name: lambda make=make: terminal.plan_renderables(tables.plan_rows(*make())) for name, make in PLANS.items()}
+    out = {name: lambda make=make: terminal.plan_renderables(tables.plan_rows(*make()))
+           for name, make in PLANS.items()}
     out["whatif"] = lambda: terminal.whatif_renderables(tables.whatif_tables(S.whatif_records()))
     out["whatif-4-offers"] = lambda: terminal.whatif_renderables(tables.whatif_tables(S.whatif_records_many_offers()))
     out["forecast"] = lambda: terminal.forecast_renderables(tables.forecast_tables(S.forecast_result()))

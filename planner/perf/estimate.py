@@ -146,8 +146,9 @@ def _erlang_c(servers: float, load: np.ndarray) -> np.ndarray:
     P(Poisson(a) <= c − 1)``. Divided by ``p_c``: ``P_wait = (c/(c − a)) / (r + c/(c − a))`` with
     ``r = sum_{k<c} c!/(k!·a^(c−k)) = sum_{j=1..c} prod_{i<j} (c − i)/a``, one cumulative product per load (all
     terms positive: no cancellation; when ``r`` overflows, ``p_c`` is below the smallest double and
-    ``P_wait`` is 0, as the Poisson form gives). A whole number of servers (every caller) needs no special
-    functions; a fractional one keeps the continuous form with scipy's incomplete gamma."""
+    ``P_wait`` is 0, as the Poisson form gives; a load whose last term alone passes e^700 is given 0 without it). A
+    whole number of servers (every caller) needs no special functions; a fractional one keeps the continuous
+    form with scipy's incomplete gamma."""
     a = np.maximum(load, 1e-12)
     c = float(servers)
     if not c.is_integer() or not 1.0 <= c <= 65536.0:
@@ -157,11 +158,19 @@ def _erlang_c(servers: float, load: np.ndarray) -> np.ndarray:
         below = special.gammaincc(c, a)                              # P(Poisson(a) <= c - 1)
         top = np.exp(log_pc) * c / np.maximum(c - a, 1e-12)
         return np.clip(top / (below + top), 0.0, 1.0)
-    flat = np.asarray(a, dtype=float).reshape(-1, 1)
-    with np.errstate(over="ignore"):
-        r = np.cumprod(np.arange(c, 0.0, -1.0) / flat, axis=1).sum(axis=1)   # c/a, c(c-1)/a^2, ..., c!/a^c
-    top = c / np.maximum(c - flat[:, 0], 1e-12)
-    return np.clip(top / (r + top), 0.0, 1.0).reshape(np.shape(a))
+    flat = np.asarray(a, dtype=float).reshape(-1)
+    out = np.zeros_like(flat)
+    # r >= c!/a^c, its last term: where that exceeds e^700, P_wait < c·1e12/e^700 < 1e-287, which is 0 to every
+    # sum it enters; only the other loads need the product (on a 64-point grid over 1 … c − 1, most of them
+    # once c is in the thousands)
+    live = math.lgamma(c + 1.0) - c * np.log(flat) <= 700.0
+    if live.any():
+        load_live = flat[live].reshape(-1, 1)
+        with np.errstate(over="ignore"):
+            r = np.cumprod(np.arange(c, 0.0, -1.0) / load_live, axis=1).sum(axis=1)  # c/a, c(c-1)/a^2, …, c!/a^c
+        top = c / np.maximum(c - load_live[:, 0], 1e-12)
+        out[live] = np.clip(top / (r + top), 0.0, 1.0)
+    return out.reshape(np.shape(a))
 
 
 @dataclass(frozen=True)
