@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from planner.plan import Plan
 from reports.format import cell, is_numeric_col, label
 from reports.tables import SCHEMAS
+
+if TYPE_CHECKING:  # types only: pandas is imported by the functions that build or read a DataFrame
+    import pandas as pd
 
 
 def to_json(plan: Plan, indent: int | None = 2) -> str:
@@ -36,6 +38,8 @@ def neutralise_cell(value):
 
 def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with every text cell (and column name) passed through ``neutralise_cell``."""
+    import pandas as pd  # noqa: PLC0415
+
     out = frame.copy()
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col].dtype):
@@ -87,6 +91,8 @@ def column_dtypes(name: str, columns) -> dict[str, str]:
 def read_csv(path, name: str) -> pd.DataFrame:
     """A CSV written by ``write_csv`` (or ``--format csv``) read back with its table's dtypes, empty or not:
     ``pandas.read_csv`` alone gives ``object`` columns for a header-only file."""
+    import pandas as pd  # noqa: PLC0415
+
     frame = pd.read_csv(path, keep_default_na=True)
     types = column_dtypes(name, frame.columns)
     for c, t in types.items():

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.measure import Measurement
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
@@ -46,10 +47,22 @@ def fits(table: Table, width: int) -> bool:
                       force_terminal=False)
     with console.capture() as cap:
         console.print(table)
-    lines = cap.get().splitlines()
+    return _lines_fit(cap.get().splitlines(), table, width)
+
+
+def _lines_fit(lines: Sequence[str], table: Table, width: int) -> bool:
+    """``fits`` on the text lines of ``table`` as rendered."""
     if any(len(line.rstrip()) > width for line in lines):
         return False
     return all(any(cell in line for line in lines) for cell in _whole_cells(table))
+
+
+def _rendered(console: Console, options: ConsoleOptions, table: Table) -> tuple[list[list[Segment]], list[str]]:
+    """``table`` rendered by ``console`` at ``options``: its lines of segments (each ending in a new line, the
+    last one too when the table's output does) and their text, as ``fits`` reads it."""
+    lines = list(Segment.split_and_crop_lines(console.render(table, options), options.max_width, pad=False))
+    text = "".join(seg.text for line in lines for seg in line if not seg.control)
+    return lines, text.splitlines()
 
 
 def without(table: Table, headers: Sequence[str], note: str | None = None) -> Table:
@@ -89,7 +102,16 @@ class Fit:
         return self.layouts[-1]
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        yield self.choose(options.max_width)
+        # ``choose``, rendering each layout once: the one that fits is yielded as the segments it was tested
+        # on (the same text a fresh console gives ``fits``: widths and text do not depend on colours or styles).
+        width = options.max_width
+        for table in self.layouts[:-1]:
+            lines, text = _rendered(console, options, table)
+            if _lines_fit(text, table, width):
+                for line in lines:
+                    yield from line
+                return
+        yield self.layouts[-1]
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         return Measurement.get(console, options, self.choose(options.max_width))

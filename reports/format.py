@@ -8,10 +8,10 @@ from __future__ import annotations
 import math
 import numbers
 import re
+import sys
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 MISSING = "—"
 OK_MARK = "✓"
@@ -69,6 +69,19 @@ def label(col: str) -> str:
 
 
 def is_missing(v: Any) -> bool:
+    """None, NaN, and (once pandas is loaded: only its objects can hold them) ``pd.NA`` / ``NaT``: ``pd.isna``
+    of one value, without importing pandas for the tables that never touch it."""
+    if v is None:
+        return True
+    if isinstance(v, (float, complex, np.inexact)):
+        return bool(v != v)
+    if isinstance(v, (np.datetime64, np.timedelta64)):
+        return bool(np.isnat(v))
+    if isinstance(v, (str, bool, int, np.bool_, np.integer)):
+        return False
+    pd = sys.modules.get("pandas")
+    if pd is None:
+        return False
     try:
         return bool(pd.isna(v))
     except (TypeError, ValueError):  # containers

@@ -1,5 +1,6 @@
 """Plan, what-if, forecast and simulation results as tidy pandas DataFrames: the only place numbers are derived
-for display.
+for display. A plan's tables are built as ``reports.rows.Rows`` first (``plan_rows``: the same columns and
+values without pandas, which is all the terminal needs); ``plan_tables`` turns them into DataFrames.
 
 This module is longer than ~400 lines because ~80 of them are the column schema every renderer reads, and each
 frame's builder sits next to the others so that their conventions (below) stay one.
@@ -22,12 +23,18 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from planner.plan import Plan
-from planner.scenario.model import Scenario
+from reports.rows import Rows, dataframe_column as _column, dataframe as _frame  # noqa: F401 - names kept here
 from reports.vocabulary import round_value
+
+if TYPE_CHECKING:  # types only: pandas is imported where a DataFrame is built
+    import pandas as pd
+
+    from planner.scenario.model import Scenario
 
 HOURS_PER_MONTH = 730.0
 STATE_ORDER = ("chosen", "feasible", "dominated", "dropped")
@@ -133,31 +140,6 @@ def _le(value: float | None, limit: float | None) -> Any:
     return bool(value <= limit * (1 + 1e-9))
 
 
-def _column(values: list, kind: str, name: str = "") -> pd.Series:
-    if kind == "int":
-        return pd.Series(values, dtype="int64")
-    if kind == "float":
-        return pd.Series([round_value(name, _num(v)) for v in values], dtype="float64")
-    if kind == "bool":
-        return pd.Series(values, dtype="bool")
-    if kind == "bool?":
-        if values and all(isinstance(v, (bool, np.bool_)) for v in values):
-            return pd.Series(values, dtype="bool")
-        return pd.Series([np.nan if _missing(v) else bool(v) for v in values], dtype="object")
-    # An empty string is missing too: CSV cannot tell "" from a missing cell, and JSON should not either.
-    return pd.Series([None if _missing(v) or v == "" else str(v) for v in values], dtype="str")
-
-
-def _frame(rows: Iterable[Mapping[str, Any]], schema: Mapping[str, str],
-           extra: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """Rows -> a frame with exactly the schema's columns (then ``extra``), typed, missing values as NaN."""
-    rows = list(rows)
-    cols = dict(schema)
-    cols.update(extra or {})
-    data = {c: _column([r.get(c) for r in rows], kind, c) for c, kind in cols.items()}
-    return pd.DataFrame(data, columns=list(cols)).reset_index(drop=True)
-
-
 def empty_frame(name: str) -> pd.DataFrame:
     """The frame ``name`` with its columns and no rows."""
     return _frame([], SCHEMAS[name])
@@ -180,6 +162,12 @@ def plan_tables(plan: Plan, scenario: Scenario | None = None) -> dict[str, pd.Da
         scenario: the scenario it was solved from; gives the SLOs (without it they are NaN and the SLO marks
             are missing, never guessed).
     """
+    return {name: rows.to_pandas() for name, rows in plan_rows(plan, scenario).items()}
+
+
+def plan_rows(plan: Plan, scenario: Scenario | None = None) -> dict[str, Rows]:
+    """The tables of ``plan_tables`` as ``reports.rows.Rows``: the same columns and values, no pandas (what
+    ``reports.terminal`` renders; ``Rows.to_pandas`` gives the DataFrame)."""
     slos = _slos(scenario)
     baselines = _baselines(plan)
     frames = {
@@ -202,7 +190,7 @@ def _cheapest_baseline(plan: Plan):
     return min(priced, key=lambda b: b.usd_per_hour) if priced else None
 
 
-def _summary(plan: Plan, baselines: pd.DataFrame) -> pd.DataFrame:
+def _summary(plan: Plan, baselines: Rows) -> Rows:
     obj = plan.objective_usd_per_hour
     best = _cheapest_baseline(plan)
     saving = (best.usd_per_hour - obj) if (best is not None and obj is not None) else None
@@ -226,18 +214,18 @@ def _summary(plan: Plan, baselines: pd.DataFrame) -> pd.DataFrame:
         "checks_failed": 0 if ver is None else sum(not c.ok for c in ver.checks),
         "message": plan.message or None,
     }
-    return _frame([row], SCHEMAS["summary"])
+    return Rows.build([row], SCHEMAS["summary"])
 
 
-def _fleet(plan: Plan) -> pd.DataFrame:
+def _fleet(plan: Plan) -> Rows:
     rows = [{"offer": n.offer, "gpu": n.gpu, "market": n.market, "nodes": n.count, "gpus": n.gpus,
              "owned_nodes": n.owned, "price_usd_per_node_hour": n.price_usd_per_node_hour,
              "usd_per_hour": n.usd_per_hour, "usd_per_month": n.usd_per_hour * HOURS_PER_MONTH}
             for n in plan.nodes]
-    return _frame(rows, SCHEMAS["fleet"])
+    return Rows.build(rows, SCHEMAS["fleet"])
 
 
-def _deployments(plan: Plan, slos: dict) -> pd.DataFrame:
+def _deployments(plan: Plan, slos: dict) -> Rows:
     rows = []
     for r in plan.replicas:
         ttft_slo, tpot_slo = slos.get(r.workload, (None, None))
@@ -254,7 +242,7 @@ def _deployments(plan: Plan, slos: dict) -> pd.DataFrame:
             "predicted_tpot_ms": r.predicted_tpot_ms, "tpot_slo_ms": tpot_slo,
             "tpot_ok": _le(r.predicted_tpot_ms, tpot_slo),
         })
-    return _frame(rows, SCHEMAS["deployments"])
+    return Rows.build(rows, SCHEMAS["deployments"])
 
 
 def _all_ok(values: Iterable[Any]) -> Any:
@@ -265,28 +253,33 @@ def _all_ok(values: Iterable[Any]) -> Any:
     return all(known)
 
 
-def _workloads(plan: Plan, deployments: pd.DataFrame, slos: dict) -> pd.DataFrame:
+def _max(values: Iterable[float]) -> float:
+    """The largest known value, NaN when none is known (``Series.max``)."""
+    return max((v for v in values if not _missing(v)), default=math.nan)
+
+
+def _workloads(plan: Plan, deployments: Rows, slos: dict) -> Rows:
     rows = []
     for w in plan.workloads:
-        dep = deployments[deployments["workload"] == w.id]
+        dep = deployments.take([i for i, wid in enumerate(deployments["workload"]) if wid == w.id])
         ttft_slo, tpot_slo = slos.get(w.id, (None, None))
         rows.append({
             "workload": w.id, "demand_requests_per_min": w.demand_requests_per_min,
             "served_requests_per_min": w.served_requests_per_min,
             "unmet_requests_per_min": w.unmet_requests_per_min,
             "served_pct": _pct(w.served_requests_per_min, w.demand_requests_per_min),
-            "replicas": int(dep["replicas"].sum()), "usd_per_hour": w.usd_per_hour,
+            "replicas": int(sum(dep["replicas"])), "usd_per_hour": w.usd_per_hour,
             "usd_per_million_output_tokens": w.usd_per_million_output_tokens,
-            "max_predicted_ttft_ms": dep["predicted_ttft_ms"].max() if len(dep) else None,
+            "max_predicted_ttft_ms": _max(dep["predicted_ttft_ms"]) if len(dep) else None,
             "ttft_slo_ms": ttft_slo,
-            "max_predicted_tpot_ms": dep["predicted_tpot_ms"].max() if len(dep) else None,
+            "max_predicted_tpot_ms": _max(dep["predicted_tpot_ms"]) if len(dep) else None,
             "tpot_slo_ms": tpot_slo,
             "slo_ok": _all_ok(list(dep["ttft_ok"]) + list(dep["tpot_ok"])),
         })
-    return _frame(rows, SCHEMAS["workloads"])
+    return Rows.build(rows, SCHEMAS["workloads"])
 
 
-def _cost(plan: Plan) -> pd.DataFrame:
+def _cost(plan: Plan) -> Rows:
     c = plan.cost
     usd = {"on_demand": c.on_demand_usd_per_hour, "spot": c.spot_usd_per_hour,
            "reserved": c.reserved_usd_per_hour, "unmet_penalty": c.unmet_penalty_usd_per_hour}
@@ -299,18 +292,18 @@ def _cost(plan: Plan) -> pd.DataFrame:
         rows.append({"market": market, "usd_per_hour": usd[market],
                      "usd_per_month": usd[market] * HOURS_PER_MONTH, "share_pct": _pct(usd[market], total),
                      "nodes": sum(n.count for n in nodes), "gpus": sum(n.gpus for n in nodes)})
-    return _frame(rows, SCHEMAS["cost"])
+    return Rows.build(rows, SCHEMAS["cost"])
 
 
-def _mig(plan: Plan) -> pd.DataFrame:
+def _mig(plan: Plan) -> Rows:
     gpu_of = {n.offer: n.gpu for n in plan.nodes}
     gpu_of.update({o.offer: o.gpu for o in plan.options if o.offer not in gpu_of})
     rows = [{"offer": m.offer, "gpu": gpu_of.get(m.offer), "pattern": " + ".join(m.pattern),
              "instances": len(m.pattern), "gpus": m.gpus} for m in plan.mig_partitions]
-    return _frame(rows, SCHEMAS["mig_partitions"])
+    return Rows.build(rows, SCHEMAS["mig_partitions"])
 
 
-def _options(plan: Plan) -> pd.DataFrame:
+def _options(plan: Plan) -> Rows:
     rows = []
     for o in plan.options:
         per_m = None
@@ -329,10 +322,10 @@ def _options(plan: Plan) -> pd.DataFrame:
         wl_order.setdefault(r["workload"], len(wl_order))
     rows.sort(key=lambda r: (wl_order[r["workload"]], STATE_ORDER.index(r["state"]),
                              math.inf if r["usd_per_million_requests"] is None else r["usd_per_million_requests"]))
-    return _frame(rows, SCHEMAS["options"])
+    return Rows.build(rows, SCHEMAS["options"])
 
 
-def _baselines(plan: Plan) -> pd.DataFrame:
+def _baselines(plan: Plan) -> Rows:
     obj = plan.objective_usd_per_hour
     rows = []
     for b in plan.baselines:
@@ -341,19 +334,19 @@ def _baselines(plan: Plan) -> pd.DataFrame:
                      "usd_per_month": None if b.usd_per_hour is None else b.usd_per_hour * HOURS_PER_MONTH,
                      "saving_usd_per_hour": saving, "saving_pct": _pct(saving, b.usd_per_hour),
                      "detail": b.detail or None})
-    return _frame(rows, SCHEMAS["baselines"])
+    return Rows.build(rows, SCHEMAS["baselines"])
 
 
-def _verification(plan: Plan) -> pd.DataFrame:
+def _verification(plan: Plan) -> Rows:
     checks = plan.verification.checks if plan.verification else ()
-    return _frame([{"check": c.name, "ok": c.ok, "detail": c.detail or None} for c in checks],
+    return Rows.build([{"check": c.name, "ok": c.ok, "detail": c.detail or None} for c in checks],
                   SCHEMAS["verification"])
 
 
-def _periods(plan: Plan) -> pd.DataFrame:
+def _periods(plan: Plan) -> Rows:
     """One row per period (only when there are several), with ``gpus_<offer>`` columns in first-seen order."""
     if len(plan.periods) <= 1:
-        return empty_frame("periods")
+        return Rows.build([], SCHEMAS["periods"])
     offers: list[str] = []
     for p in plan.periods:
         offers += [n.offer for n in p.nodes if n.offer not in offers]
@@ -365,7 +358,7 @@ def _periods(plan: Plan) -> pd.DataFrame:
         for o in offers:
             row[f"gpus_{o}"] = sum(n.gpus for n in p.nodes if n.offer == o)
         rows.append(row)
-    return _frame(rows, SCHEMAS["periods"], {f"gpus_{o}": "int" for o in offers})
+    return Rows.build(rows, SCHEMAS["periods"], {f"gpus_{o}": "int" for o in offers})
 
 
 # --------------------------------------------------------------------------- what-if and forecast

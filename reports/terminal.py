@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Union
 
-import pandas as pd
 from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
@@ -22,9 +22,13 @@ from rich.text import Text
 
 from reports.fit import Fit, whole
 from reports.format import MISS_MARK, MISSING, OK_MARK, cell, is_missing, is_numeric_col, label
+from reports.rows import Rows
 from reports.tables import STATE_ORDER, whatif_axes
 
-Frames = Mapping[str, pd.DataFrame]
+if TYPE_CHECKING:  # types only: the plan view renders ``reports.rows.Rows`` as well as DataFrames
+    import pandas as pd
+
+Frames = Mapping[str, Union["pd.DataFrame", Rows]]
 
 _STATUS_STYLE = {"optimal": "green", "feasible": "yellow"}
 _STATE_STYLE = {"chosen": "bold green", "feasible": "", "dominated": "dim", "dropped": "dim"}

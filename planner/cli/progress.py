@@ -7,17 +7,16 @@ incumbent / bound / gap when a backend reports them, the elapsed time of the who
 left: rich's estimate for counted stages, or "≤ limit − elapsed" for a solve that runs against a time limit.
 
 It is off (and the library gets ``None``) when stderr is not a terminal or ``--quiet`` is given, so piped
-output and logs never carry progress lines.
+output and logs never carry progress lines; rich's progress machinery is then not even imported.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, SpinnerColumn, Task, TextColumn
-from rich.text import Text
+if TYPE_CHECKING:  # types only: rich.progress is imported when a progress line is shown (a terminal)
+    from rich.console import Console
 
 QUIET_HELP = "No progress display on stderr (it is also off when stderr is not a terminal)."
 
@@ -43,38 +42,47 @@ def _clock(seconds: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-class _Bar(BarColumn):
-    """The bar of a counted stage; nothing for a stage without a count (no pulsing bar that means nothing)."""
+def _progress(console: Console):
+    """rich's Progress with this module's columns (imported here: only a terminal shows progress)."""
+    from rich.progress import (  # noqa: PLC0415
+        BarColumn, MofNCompleteColumn, Progress, ProgressColumn, SpinnerColumn, Task, TextColumn)
+    from rich.text import Text  # noqa: PLC0415
 
-    def render(self, task: Task):
-        return super().render(task) if task.total is not None else Text("")
+    class _Bar(BarColumn):
+        """The bar of a counted stage; nothing for a stage without a count (no pulsing bar that means nothing)."""
 
+        def render(self, task: Task):
+            return super().render(task) if task.total is not None else Text("")
 
-class _Count(MofNCompleteColumn):
-    def render(self, task: Task) -> Text:
-        return super().render(task) if task.total is not None else Text("")
+    class _Count(MofNCompleteColumn):
+        def render(self, task: Task) -> Text:
+            return super().render(task) if task.total is not None else Text("")
 
+    class _Elapsed(ProgressColumn):
+        """Time since the command started (not since the stage started)."""
 
-class _Elapsed(ProgressColumn):
-    """Time since the command started (not since the stage started)."""
+        def render(self, task: Task) -> Text:
+            started = task.fields.get("started")
+            return Text(_clock(time.monotonic() - started) if started else "", style="progress.elapsed")
 
-    def render(self, task: Task) -> Text:
-        started = task.fields.get("started")
-        return Text(_clock(time.monotonic() - started) if started else "", style="progress.elapsed")
+    class _Remaining(ProgressColumn):
+        """Estimated time left in a counted stage; at most ``limit − elapsed`` in a stage with a time limit."""
 
+        def render(self, task: Task) -> Text:
+            if task.total is not None and task.completed:
+                left = task.time_remaining
+                return Text("" if left is None else f"~{_clock(left)} left", style="progress.remaining")
+            limit = task.fields.get("limit_s")
+            if limit:
+                since = task.fields.get("stage_started") or time.monotonic()
+                return Text(f"≤{_clock(limit - (time.monotonic() - since))} left", style="progress.remaining")
+            return Text("")
 
-class _Remaining(ProgressColumn):
-    """Estimated time left in a counted stage; at most ``limit − elapsed`` in a stage with a time limit."""
-
-    def render(self, task: Task) -> Text:
-        if task.total is not None and task.completed:
-            left = task.time_remaining
-            return Text("" if left is None else f"~{_clock(left)} left", style="progress.remaining")
-        limit = task.fields.get("limit_s")
-        if limit:
-            since = task.fields.get("stage_started") or time.monotonic()
-            return Text(f"≤{_clock(limit - (time.monotonic() - since))} left", style="progress.remaining")
-        return Text("")
+    return Progress(
+        SpinnerColumn(), TextColumn("[bold]{task.fields[title]}[/] {task.description}"),
+        _Bar(bar_width=20), _Count(), TextColumn("{task.fields[detail]}", style="dim"),
+        _Elapsed(), _Remaining(), console=console, transient=True,
+        redirect_stdout=False, redirect_stderr=False)  # stdout carries only the requested output
 
 
 def _detail(stage: str, info: dict[str, Any]) -> str:
@@ -102,11 +110,7 @@ class StageProgress:
         self.title = title
         self.enabled = enabled
         self.started = time.monotonic()
-        self._bar = Progress(
-            SpinnerColumn(), TextColumn("[bold]{task.fields[title]}[/] {task.description}"),
-            _Bar(bar_width=20), _Count(), TextColumn("{task.fields[detail]}", style="dim"),
-            _Elapsed(), _Remaining(), console=console, transient=True, disable=not enabled,
-            redirect_stdout=False, redirect_stderr=False)  # stdout carries only the requested output
+        self._bar = _progress(console) if enabled else None
         self._task = None
         self._stage: str | None = None
 

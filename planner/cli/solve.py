@@ -94,7 +94,9 @@ def solve_command(
     stale = price_age_warning((o, loaded.scenario.offer(o).as_of) for o in sorted(chosen))
     if stale:
         err_console.print(stale, markup=False, soft_wrap=True)
-    frames = tables.plan_tables(plan, loaded.scenario)
+    rows = tables.plan_rows(plan, loaded.scenario)  # the tables; DataFrames (pandas) only for CSV and Markdown
+    frames = {name: table.to_pandas() for name, table in rows.items()} if (
+        fmt in (Format.csv, Format.markdown) or (out is not None and file_fmt == Format.markdown)) else None
     if report is not None:
         from reports.html import render_html  # noqa: PLC0415
 
@@ -111,7 +113,7 @@ def solve_command(
         text = export.to_markdown(frames)
         write_text(out, text) if out else typer.echo(text)
     else:
-        terminal.print_renderables(terminal.plan_renderables(frames), out_console)
+        terminal.print_renderables(terminal.plan_renderables(rows), out_console)
         if out is not None:  # the format --out's extension names (.md), else the plan JSON
             write_text(out, export.to_markdown(frames) if file_fmt == Format.markdown else export.to_json(plan))
     if plan.status != "optimal":

@@ -140,15 +140,37 @@ def _check_args(prompt_tokens, output_tokens, context_tokens, concurrency, ttft_
 
 
 def _erlang_c(servers: float, load: np.ndarray) -> np.ndarray:
-    """Probability an arrival waits in M/M/c with ``servers`` servers and offered load ``load`` (< servers)."""
-    from scipy import special  # noqa: PLC0415 - only the SLO search needs it
+    """Probability an arrival waits in M/M/c with ``servers`` servers and offered load ``load`` (< servers).
 
+    With ``p_k`` the Poisson(a) pmf, ``P_wait = top / (below + top)``, ``top = p_c·c/(c − a)`` and ``below =
+    P(Poisson(a) <= c − 1)``. Divided by ``p_c``: ``P_wait = (c/(c − a)) / (r + c/(c − a))`` with
+    ``r = sum_{k<c} c!/(k!·a^(c−k)) = sum_{j=1..c} prod_{i<j} (c − i)/a``, one cumulative product per load (all
+    terms positive: no cancellation; when ``r`` overflows, ``p_c`` is below the smallest double and
+    ``P_wait`` is 0, as the Poisson form gives; a load whose last term alone passes e^700 is given 0 without it). A
+    whole number of servers (every caller) needs no special functions; a fractional one keeps the continuous
+    form with scipy's incomplete gamma."""
     a = np.maximum(load, 1e-12)
     c = float(servers)
-    log_pc = c * np.log(a) - a - special.gammaln(c + 1.0)        # Poisson(a) pmf at c, in logs
-    below = special.gammaincc(c, a)                              # P(Poisson(a) <= c - 1)
-    top = np.exp(log_pc) * c / np.maximum(c - a, 1e-12)
-    return np.clip(top / (below + top), 0.0, 1.0)
+    if not c.is_integer() or not 1.0 <= c <= 65536.0:
+        from scipy import special  # noqa: PLC0415 - only a fractional number of servers needs it
+
+        log_pc = c * np.log(a) - a - special.gammaln(c + 1.0)        # Poisson(a) pmf at c, in logs
+        below = special.gammaincc(c, a)                              # P(Poisson(a) <= c - 1)
+        top = np.exp(log_pc) * c / np.maximum(c - a, 1e-12)
+        return np.clip(top / (below + top), 0.0, 1.0)
+    flat = np.asarray(a, dtype=float).reshape(-1)
+    out = np.zeros_like(flat)
+    # r >= c!/a^c, its last term: where that exceeds e^700, P_wait < c·1e12/e^700 < 1e-287, which is 0 to every
+    # sum it enters; only the other loads need the product (on a 64-point grid over 1 … c − 1, most of them
+    # once c is in the thousands)
+    live = math.lgamma(c + 1.0) - c * np.log(flat) <= 700.0
+    if live.any():
+        load_live = flat[live].reshape(-1, 1)
+        with np.errstate(over="ignore"):
+            r = np.cumprod(np.arange(c, 0.0, -1.0) / load_live, axis=1).sum(axis=1)  # c/a, c(c-1)/a^2, …, c!/a^c
+        top = c / np.maximum(c - load_live[:, 0], 1e-12)
+        out[live] = np.clip(top / (r + top), 0.0, 1.0)
+    return out.reshape(np.shape(a))
 
 
 @dataclass(frozen=True)
