@@ -47,6 +47,12 @@ Constraints (blocks, in build order)
         divides G_o (tp_d <= G_o, both powers of two, guarded by ``_check_power_of_two``); for item sizes that
         divide each other and the bin size, first-fit-decreasing packs any multiset whose total is at most
         N x G_o into N bins, so counting GPUs per offer is exact, not a relaxation.
+        No cut on this row alone tightens the LP: {(r, N) >= 0 : sum_d tp_d r_d <= G_o N} is a cone whose
+        extreme rays, N = 1 with one r_d = G_o / tp_d, are integer, so it is its own integer hull (the lifted
+        "sum_d ceil(tp_d k / G_o) r_d <= k N" is invalid for k < G_o: eight 1-GPU replicas on one 8-GPU node;
+        "replicas above half a node <= N" is this row, as such a replica takes the whole node). What the LP
+        loses on node packing comes from this row together with the demand rows (bench/bound.py measures a
+        per-workload knapsack cut there; docs/BENCHMARKS.md, "Where the bound is lost").
     _mig_instances       sum_{d on o, q_d = q} r_{d,t} <= sum_k kappa_{k,q} g_{o,k,t}               all o in O^mig, q, t
         (each partitioned GPU carries one dominant valid pattern, i.e. a valid multiset with no valid strict
         superset: 28 of them cover all 77 valid multisets of the geometry (a subset of the 38 maximal layouts);
