@@ -78,7 +78,8 @@ def test_projected_program_has_the_optimum_of_the_full_one():
             continue
         for plan in (full, proj):
             assert plan.status == "optimal" and plan.verification.ok, (seed, plan.status, plan.verification)
-        if abs(full.objective_usd_per_hour - proj.objective_usd_per_hour) > 1e-6 * max(1.0, full.objective_usd_per_hour):
+        gap = abs(full.objective_usd_per_hour - proj.objective_usd_per_hour)
+        if gap > 1e-6 * max(1.0, full.objective_usd_per_hour):
             mismatches.append((seed, full.objective_usd_per_hour, proj.objective_usd_per_hour))
         single = [w for w in loaded.scenario.workloads if len(w.buckets) == 1]
         if single and not unmet:
