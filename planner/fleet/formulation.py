@@ -47,6 +47,12 @@ Constraints (blocks, in build order)
         divides G_o (tp_d <= G_o, both powers of two, guarded by ``_check_power_of_two``); for item sizes that
         divide each other and the bin size, first-fit-decreasing packs any multiset whose total is at most
         N x G_o into N bins, so counting GPUs per offer is exact, not a relaxation.
+        No cut on this row alone tightens the LP: {(r, N) >= 0 : sum_d tp_d r_d <= G_o N} is a cone whose
+        extreme rays, N = 1 with one r_d = G_o / tp_d, are integer, so it is its own integer hull (the lifted
+        "sum_d ceil(tp_d k / G_o) r_d <= k N" is invalid for k < G_o: eight 1-GPU replicas on one 8-GPU node;
+        "replicas above half a node <= N" is this row, as such a replica takes the whole node). What the LP
+        loses on node packing comes from this row together with the demand rows (bench/bound.py measures a
+        per-workload knapsack cut there; docs/BENCHMARKS.md, "Where the bound is lost").
     _mig_instances       sum_{d on o, q_d = q} r_{d,t} <= sum_k kappa_{k,q} g_{o,k,t}               all o in O^mig, q, t
         (each partitioned GPU carries one dominant valid pattern, i.e. a valid multiset with no valid strict
         superset: 28 of them cover all 77 valid multisets of the geometry (a subset of the 38 maximal layouts);
@@ -74,6 +80,21 @@ Constraints (blocks, in build order)
                          R_t = sum_{o in res} p_{o,t} m_{o,e(t)}                     (``plan solve``)
                          R_t = sum_{(k,s) in A(e(t))} q_{k,s} c_{k,s}                 (``plan forecast``)
     _budget              P_t <= budget                                                               all t
+
+Loads projected out (``project_loads``, not with --allow-unmet)
+    A workload w with one bucket needs no load variables. With v_d = rho a_d cap_{d,1} (cap 0: d carries nothing),
+    its rows in period t are sum_d x_d = lambda and 0 <= x_d <= v_d r_d, and x appears in no other row (the spot
+    hedge's floor below), nor in the objective. For given r the set of such x is non-empty iff
+    sum_d v_d r_d >= lambda (=>: sum the bounds; <=: x_d = lambda v_d r_d / sum_d v_d r_d). So the program
+    without these x, with the demand row replaced by
+        sum_{d in D_w} v_d r_{d,t} >= lambda_{w,t}                                                  ("demand", w, 0, t)
+    and no capacity rows for w's deployments (they would read -rho r <= 0), is the projection of the full one
+    onto its other variables: the same feasible (n, r, ...) and the same optimum. The non-spot floor (c) of
+    ``planner.fleet.hedge`` projects the same way: sum_{d not on spot} v_d r_{d,t} >= phi lambda_{w,t}. Decoding
+    (``planner.fleet.plan_build``) puts the loads back: every replica of w at the same utilisation, lambda / sum_d
+    v_d r_d x rho (<= rho), or, where the floor needs more on non-spot replicas, phi lambda spread over those and
+    the rest over the spot ones; the independent verifier then checks the plan as any other. The row is the
+    replica cut below, so the cut is not written twice.
 
 Objective (USD per hour, hour-weighted over the horizon)
     min (1/H) [ sum_t h_t P_t + sum_{k,s} c_{k,s} (f_k + q_{k,s} h^tail_{k,s}) + sum_t h_t pi sum_{w,b} s_{w,b,t} ]
@@ -123,6 +144,12 @@ class Formulation:
     cost_offers: list[np.ndarray] = field(default_factory=list)  # offer id of each (col, val) entry
     cost_cap: float | None = None  # set: second, tie-break solve (cost <= cap, minimise GPU-hours, offers)
     merge: OfferMerge | None = None  # interchangeable offers merged (``planner.fleet.merge``)
+    project_loads: bool = False  # one-bucket workloads carry no load variables (``_demand_cover``)
+    no_loads: frozenset[str] = frozenset()  # the workloads whose loads are projected out
+
+    def capacity_per_replica(self, d: Deployment) -> float:
+        """v_d = rho a_d max_b cap_{d,b}: the most requests/min one replica of d carries at target utilisation."""
+        return self.scenario.policy.target_utilization * d.availability * max(d.capacity_rpm)
 
     def unmerged(self) -> tuple[Scenario, OptionSet]:
         """Scenario and options before any merge (``planner.fleet.merge``): what bounds and penalties that must
@@ -180,6 +207,8 @@ def _vars(f: Formulation) -> None:
                        0, None, integer=True)
     keys = []
     for d in deps:
+        if d.workload in f.no_loads:
+            continue
         for b, cap in enumerate(d.capacity_rpm):
             if cap > 0:
                 keys += [(d.index, b, t) for t, per in enumerate(T) if per.demand_rpm[d.workload] > 0]
@@ -190,11 +219,20 @@ def _vars(f: Formulation) -> None:
 
 
 def _demand_cover(f: Formulation) -> None:
+    """The demand rows; a one-bucket workload's without loads: sum_d v_d r_{d,t} >= lambda_{w,t} (module docstring,
+    "Loads projected out")."""
     p, T = f.problem, f.horizon.periods
     by_w: dict[str, list[Deployment]] = {}
     for d in f.options.deployments:
         by_w.setdefault(d.workload, []).append(d)
     for w in f.scenario.workloads:
+        if w.id in f.no_loads:
+            for t, per in enumerate(T):
+                if per.demand_rpm[w.id] > 0:
+                    coeffs = {("replicas", d.index, t): f.capacity_per_replica(d) for d in by_w.get(w.id, [])
+                              if d.capacity_rpm[0] > 0}
+                    p.add_constraint("demand", (w.id, 0, t), coeffs, ">=", per.demand_rpm[w.id])
+            continue
         for b, bucket in enumerate(w.buckets):
             for t, per in enumerate(T):
                 demand = per.demand_rpm[w.id] * bucket.share
@@ -210,6 +248,8 @@ def _replica_capacity(f: Formulation) -> None:
     p, T, rho = f.problem, f.horizon.periods, f.scenario.policy.target_utilization
     rows, cols, vals, keys = [], [], [], []
     for d in f.options.deployments:
+        if d.workload in f.no_loads:
+            continue  # its row would read -rho r <= 0; the load bound is in the demand row (``_demand_cover``)
         for t, per in enumerate(T):
             r = len(keys)
             keys.append((d.index, t))
@@ -220,7 +260,8 @@ def _replica_capacity(f: Formulation) -> None:
                 if cap > 0:
                     rows.append(r); cols.append(p.index(("load", d.index, b, t)))
                     vals.append(1.0 / (d.availability * cap))
-    p.add_rows("capacity", keys, rows, cols, vals, "<=", 0.0)
+    if keys:
+        p.add_rows("capacity", keys, rows, cols, vals, "<=", 0.0)
 
 
 def _node_packing(f: Formulation) -> None:
@@ -355,6 +396,8 @@ def _replica_cuts(f: Formulation) -> None:
     p, T, rho = f.problem, f.horizon.periods, f.scenario.policy.target_utilization
     keys, rows, cols, vals, rhs = [], [], [], [], []
     for w in f.scenario.workloads:
+        if w.id in f.no_loads:
+            continue  # this row is its demand row already (``_demand_cover``)
         deps = f.options.for_workload(w.id)
         for t, per in enumerate(T):
             if per.demand_rpm[w.id] <= 0 or not deps:
@@ -527,18 +570,22 @@ BLOCKS = (_vars, _demand_cover, _replica_capacity, _node_packing, _mig_instances
 
 
 def build(scenario: Scenario, options: OptionSet, horizon: Horizon, *, allow_unmet: bool = False,
-          extra_blocks=(), cost_cap: float | None = None, merge: OfferMerge | None = None) -> Formulation:
+          extra_blocks=(), cost_cap: float | None = None, merge: OfferMerge | None = None,
+          project_loads: bool = True) -> Formulation:
     """Build the problem from its named blocks (``BLOCKS`` then ``extra_blocks``, e.g. the spot hedge).
 
     ``cost_cap`` builds the tie-break problem instead: the same fleet constraints, total cost <= cost_cap,
     minimise GPU-hours then offers used. ``merge``: scenario and options are the merged ones of
-    ``planner.fleet.merge.merge_offers`` and this is its record.
+    ``planner.fleet.merge.merge_offers`` and this is its record. ``project_loads``: one-bucket workloads get no
+    load variables (exact, module docstring); off, the program as first written (the oracle tests compare the two).
     """
     offers = {o.id: o for o in scenario.offers}
     _check_power_of_two(options.deployments, offers)
     f = Formulation(problem=Problem(scenario.name), scenario=scenario, options=options, horizon=horizon,
                     allow_unmet=allow_unmet, patterns=[tuple(p) for p in dominant_multisets()],
-                    cost_cap=cost_cap, merge=merge)
+                    cost_cap=cost_cap, merge=merge, project_loads=project_loads)
+    if project_loads and not allow_unmet:
+        f.no_loads = frozenset(w.id for w in scenario.workloads if len(w.buckets) == 1)
     if allow_unmet:  # from the unmerged offers, so the penalty is the same with or without a merge
         base_scenario, base_options = f.unmerged()
         f.unmet_penalty = unmet_penalty(base_options, base_scenario)

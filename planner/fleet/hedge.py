@@ -33,6 +33,10 @@ Blocks (``hedge_blocks``), all linear; every row below is exactly the rule it st
     pool is "largest" differs by workload and period, so no single set dominates in general.
 (c) non-spot floor (whenever phi > 0, hedge or not):
         sum_{d in D_w not on spot} sum_b x_{d,b,t} >= phi sum_b L_{w,b,t}                          all w, t
+    A one-bucket workload without load variables (``planner.fleet.formulation``, "Loads projected out") gets
+    sum_{d not on spot} v_d r_{d,t} >= phi lambda_{w,t} instead: with its demand row sum_d v_d r_{d,t} >= lambda,
+    exactly the r for which loads meeting both rows exist (route min(N, lambda) >= phi lambda to the non-spot
+    replicas, N = their sum of v_d r_d, the rest, at most the spot replicas' sum, to spot).
 (d) availability target alpha (``hedge``), with the numbers of ``planner.risk.tails``. Union bound, at every
     instant (so also as a share of time), D = spot nodes down on their own, mu_t = sum_o m_o n_{o,t}:
         P(SLA lost) <= P(more than j pools in an event at once)                        <= epsilon_pool / 2
@@ -209,7 +213,12 @@ def _non_spot_floor(c: _Ctx) -> None:
                 continue
             coeffs: dict = {}
             for d in c.by_w.get(w.id, []):
-                if not c.is_spot(d):
+                if c.is_spot(d):
+                    continue
+                if w.id in c.f.no_loads:  # loads projected out: sum_{d not on spot} v_d r_{d,t} >= phi lambda
+                    if d.capacity_rpm[0] > 0:
+                        coeffs[c.r(d, t)] = c.f.capacity_per_replica(d)
+                else:
                     coeffs.update({("load", d.index, b, t): 1.0 for b, cap in enumerate(d.capacity_rpm) if cap > 0})
             for b in range(len(w.buckets)):
                 if c.unmet(w.id, b, t):

@@ -38,6 +38,36 @@ def _loaded_deployments(f: Formulation, x: np.ndarray, t: int) -> set[int]:
     return {p.var_key(int(j))[1] for j in hot if p.var_key(int(j))[3] == t}
 
 
+def _projected_loads(f: Formulation, x: np.ndarray, t: int) -> dict[int, float]:
+    """Loads of the one-bucket workloads whose load variables were projected out (``planner.fleet.formulation``,
+    "Loads projected out"), by deployment: every replica of the workload at the same utilisation, unless the spot
+    hedge's non-spot floor needs more on non-spot replicas (then phi x demand over those, the rest over spot)."""
+    if not f.no_loads:
+        return {}
+    p, per = f.problem, f.horizon.periods[t]
+    spot = {o.id for o in f.scenario.offers if o.market == "spot"}
+    phi = f.scenario.policy.spot.min_non_spot_share if spot else 0.0
+    groups: dict[str, tuple[list, list]] = {}  # workload -> (non-spot, spot) lists of (d, v_d r_d)
+    for d in f.options.deployments:
+        if d.workload not in f.no_loads or d.capacity_rpm[0] <= 0 or per.demand_rpm[d.workload] <= 0:
+            continue
+        r = int(round(float(x[p.index(("replicas", d.index, t))])))
+        if r > 0:
+            groups.setdefault(d.workload, ([], []))[d.offer in spot].append((d, f.capacity_per_replica(d) * r))
+    out: dict[int, float] = {}
+    for wid, (off_spot, on_spot) in groups.items():
+        demand = per.demand_rpm[wid]
+        n, s = sum(v for _, v in off_spot), sum(v for _, v in on_spot)
+        carried = demand * n / (n + s)  # equal utilisation
+        if phi > 0:
+            carried = min(max(carried, phi * demand), n, demand)
+        for part, amount in ((off_spot, carried), (on_spot, demand - carried)):
+            total = sum(v for _, v in part)
+            for d, v in part:
+                out[d.index] = amount * v / total
+    return out
+
+
 def _period(f: Formulation, sol: Solution, t: int, gpu_ids: dict[str, str]) -> PeriodPlan:
     p, s, per = f.problem, f.scenario, f.horizon.periods[t]
     x = sol.values
@@ -75,13 +105,17 @@ def _period(f: Formulation, sol: Solution, t: int, gpu_ids: dict[str, str]) -> P
     replicas = []
     by_id = {w.id: w for w in s.workloads}
     loaded = _loaded_deployments(f, x, t)
+    projected = _projected_loads(f, x, t)
     split = split_replicas(f, x, t)
     for d in f.options.deployments:
         total = int(round(val(("replicas", d.index, t))))
         if total == 0 and d.index not in loaded:
             continue
         w = by_id[d.workload]
-        merged = [_round(max(_maybe(p, x, ("load", d.index, b, t)), 0.0)) for b in range(len(w.buckets))]
+        if w.id in f.no_loads:
+            merged = [_round(projected.get(d.index, 0.0))]
+        else:
+            merged = [_round(max(_maybe(p, x, ("load", d.index, b, t)), 0.0)) for b in range(len(w.buckets))]
         if total == 0 and sum(merged) <= 1e-9:
             continue
         parts = split.get(d.index) or [(d.offer, total)]

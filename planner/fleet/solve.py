@@ -49,6 +49,7 @@ class SolveSettings:
     calibration: object | None = None
     started_at: float | None = None  # time.perf_counter() the budget counts from (the CLI: before its imports)
     merge: str = "equal_price"  # interchangeable on-demand offers merged (exact): planner.fleet.merge.MERGE_POLICIES
+    project_loads: bool = True  # single-bucket loads projected out (exact: planner.fleet.formulation, _demand_cover)
 
 
 class _Budget:
@@ -136,7 +137,7 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
     cost = sum(fleet_cost(f, sol.values).values())
     cap = cost + 1e-6 * max(1.0, abs(cost))
     g = build(f.scenario, f.options, f.horizon, allow_unmet=f.allow_unmet, extra_blocks=extra_blocks, cost_cap=cap,
-              merge=f.merge)
+              merge=f.merge, project_loads=f.project_loads)
     # the cost problem's columns come first in g, in the same order: the cost solution is g's start
     limit = budget.solver_limit(keep_share, TIE_BREAK_SHARE * budget.limit_s)
     second = _run(g, solver, limit, 0.0, (np.arange(f.problem.n_vars), sol.values))
@@ -200,6 +201,24 @@ def baselines(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, solv
     return out
 
 
+def _build_cost(s, options: OptionSet, horizon: Horizon, settings: SolveSettings, extra_blocks) -> Formulation:
+    """The cost program after the exact reductions: dominated on-demand twins leave (``planner.fleet.reduce``),
+    interchangeable ones merge (``planner.fleet.merge``)."""
+    reduced = reduced_options(options, s, horizon)
+    policy = settings.merge if horizon.commitments is None else "off"  # plan forecast: commitments, price trends
+    merged_s, merged_options, merge = merge_offers(s, reduced, horizon, policy)
+    return build(merged_s, merged_options, horizon, allow_unmet=settings.allow_unmet, extra_blocks=extra_blocks,
+                 merge=merge, project_loads=settings.project_loads)
+
+
+def build_cost_formulation(loaded: LoadedScenario, settings: SolveSettings = SolveSettings(),
+                           horizon: Horizon | None = None) -> Formulation:
+    """The cost program ``solve_scenario`` solves (for benchmarks: its size and bounds)."""
+    s = loaded.scenario
+    horizon = horizon or horizon_for(s)
+    return _build_cost(s, enumerate_options(loaded, settings.calibration), horizon, settings, hedge_blocks(s))
+
+
 def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettings(),
                    horizon: Horizon | None = None, extra_blocks=(),
                    progress: Callable[[str, dict], None] | None = None) -> Plan:
@@ -227,12 +246,7 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
             raise InfeasibleError("no fleet can serve the demand", reasons)
     emit("building", {"options": len(options.deployments)})
     t_build = time.perf_counter()
-    # exact reductions: dominated on-demand twins leave (planner.fleet.reduce), interchangeable ones merge
-    reduced = reduced_options(options, s, horizon)
-    policy = settings.merge if horizon.commitments is None else "off"  # plan forecast: commitments, price trends
-    merged_s, merged_options, merge = merge_offers(s, reduced, horizon, policy)
-    f = build(merged_s, merged_options, horizon, allow_unmet=settings.allow_unmet, extra_blocks=extra_blocks,
-              merge=merge)
+    f = _build_cost(s, options, horizon, settings, extra_blocks)
     built_s = time.perf_counter() - t_build
     budget.finish_s = FINISH_S_PER_VAR * f.problem.n_vars
     emit("solving", {"solver": solver, "time_limit_s": budget.limit_s})
