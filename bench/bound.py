@@ -98,7 +98,8 @@ def add_knapsack_cuts(f) -> int:
 def _bounds(f, limit: float) -> tuple[float | None, float | None, float]:
     """LP bound, root bound (after HiGHS' root node), CPU s of the root solve."""
     import highspy  # noqa: PLC0415
-    import numpy as np  # noqa: PLC0415
+
+    from solvers.highs import highs_lp  # noqa: PLC0415
 
     arr = f.problem.to_arrays()
     out = []
@@ -107,22 +108,8 @@ def _bounds(f, limit: float) -> tuple[float | None, float | None, float]:
         h.setOptionValue("output_flag", False)
         h.setOptionValue("random_seed", 0)
         h.setOptionValue("time_limit", float(limit))
-        lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = arr.A.shape[1], arr.A.shape[0]
-        lp.col_cost_ = np.ascontiguousarray(arr.c, dtype=np.float64)
-        lp.col_lower_ = np.ascontiguousarray(arr.col_lower, dtype=np.float64)
-        lp.col_upper_ = np.ascontiguousarray(arr.col_upper, dtype=np.float64)
-        lp.row_lower_ = np.ascontiguousarray(arr.row_lower, dtype=np.float64)
-        lp.row_upper_ = np.ascontiguousarray(arr.row_upper, dtype=np.float64)
-        lp.offset_ = float(f.problem.objective_constant)
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = lp.num_col_, lp.num_row_
-        lp.a_matrix_.start_ = arr.A.indptr.astype(np.int32)
-        lp.a_matrix_.index_ = arr.A.indices.astype(np.int32)
-        lp.a_matrix_.value_ = arr.A.data.astype(np.float64)
+        lp = highs_lp(arr, f.problem.objective_constant, integer=not relax)
         if not relax:
-            lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
-                               for i in arr.integrality]
             h.setOptionValue("mip_max_nodes", 1)
         h.passModel(lp)
         c0 = time.process_time()

@@ -40,6 +40,29 @@ def installed() -> bool:
     return importlib.util.find_spec("highspy") is not None
 
 
+def highs_lp(arr: ProblemArrays, offset: float, integer: bool):
+    """The arrays as a ``highspy.HighsLp`` (row-wise matrix); with ``integer`` the integrality marks too."""
+    import highspy
+
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = arr.A.shape[1], arr.A.shape[0]
+    lp.col_cost_ = np.ascontiguousarray(arr.c, dtype=np.float64)
+    lp.col_lower_ = np.ascontiguousarray(arr.col_lower, dtype=np.float64)
+    lp.col_upper_ = np.ascontiguousarray(arr.col_upper, dtype=np.float64)
+    lp.row_lower_ = np.ascontiguousarray(arr.row_lower, dtype=np.float64)
+    lp.row_upper_ = np.ascontiguousarray(arr.row_upper, dtype=np.float64)
+    lp.offset_ = float(offset)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = lp.num_col_, lp.num_row_
+    lp.a_matrix_.start_ = arr.A.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = arr.A.indices.astype(np.int32)
+    lp.a_matrix_.value_ = arr.A.data.astype(np.float64)
+    if integer:
+        lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
+                           for i in arr.integrality]
+    return lp
+
+
 def _run(arr: ProblemArrays, offset: float, options: SolveOptions, rewritten: bool = False) -> RawResult:
     """One HiGHS solve. Returns (raw status, x, bound, message); raw status may be 'ambiguous'."""
     import time  # noqa: PLC0415
@@ -55,23 +78,8 @@ def _run(arr: ProblemArrays, offset: float, options: SolveOptions, rewritten: bo
     if options.threads > 1:  # HiGHS' thread pool is process-global; only ask when it matters
         h.setOptionValue("threads", int(options.threads))
 
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = arr.A.shape[1], arr.A.shape[0]
-    lp.col_cost_ = np.ascontiguousarray(arr.c, dtype=np.float64)
-    lp.col_lower_ = np.ascontiguousarray(arr.col_lower, dtype=np.float64)
-    lp.col_upper_ = np.ascontiguousarray(arr.col_upper, dtype=np.float64)
-    lp.row_lower_ = np.ascontiguousarray(arr.row_lower, dtype=np.float64)
-    lp.row_upper_ = np.ascontiguousarray(arr.row_upper, dtype=np.float64)
-    lp.offset_ = float(offset)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = lp.num_col_, lp.num_row_
-    lp.a_matrix_.start_ = arr.A.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = arr.A.indices.astype(np.int32)
-    lp.a_matrix_.value_ = arr.A.data.astype(np.float64)
     is_mip = bool(arr.integrality.any())
-    if is_mip:
-        lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
-                           for i in arr.integrality]
+    lp = highs_lp(arr, offset, integer=is_mip)
     status = h.passModel(lp)
     if status == highspy.HighsStatus.kError:
         return "error", None, None, "HiGHS rejected the model (passModel)"
