@@ -194,7 +194,7 @@ def run_cli(args: list[str], command: str) -> Outcome:
         raise TimeoutError(f"plan {command} ran past {TIMEOUT_S} s")
 
     old = signal.signal(signal.SIGALRM, _timeout)
-    signal.alarm(TIMEOUT_S * (3 if command == "calibrate" else 1))  # a fit is bounded by its rows, not by 20 s
+    signal.alarm(TIMEOUT_S * (3 if command == "calibrate" else 1))  # calibrate: --time-limit 10 + two error tables
     t0 = time.perf_counter()
     try:
         res = CliRunner().invoke(app, args, catch_exceptions=True)
@@ -224,7 +224,7 @@ def one_round(rng: random.Random, tmp: Path, plan_json: dict, rows: list[dict], 
                         "--hours", "50", "--format", "json"], "simulate"))
     meas = tmp / "measurements.csv"
     meas.write_text(csv_mutant(rows, rng), encoding="utf-8")
-    out.append(run_cli(["calibrate", str(meas), "--format", "json"], "calibrate"))
+    out.append(run_cli(["calibrate", str(meas), "--format", "json", "--time-limit", "10"], "calibrate"))
     cfg = tmp / "config.json"
     cfg.write_text(json_mutant(config, rng), encoding="utf-8")
     out.append(run_cli(["catalog", "import-model", str(cfg), "--id", "fuzz-model", "--format", "json"],

@@ -97,7 +97,7 @@ def test_fuzz_plan_json_simulate(workdir, plan_json, seed):
 def test_fuzz_measurement_csv_calibrate(workdir, seed):
     path = workdir / "measurements.csv"
     path.write_text(csv_mutant(csv_rows(), random.Random(seed)), encoding="utf-8")
-    o = run_cli(["calibrate", str(path), "--format", "json"], "calibrate")
+    o = run_cli(["calibrate", str(path), "--format", "json", "--time-limit", "10"], "calibrate")
     check(o, {0, 2}, path)
     if o.exit_code == 0:
         assert json.loads(o.stdout)["rows_used"] >= 1

@@ -84,6 +84,9 @@ def register(app: typer.Typer) -> None:
         base: Optional[Path] = typer.Option(None, "--base", show_default=False,
                                             help="Start from this calibration YAML instead of the defaults."),
         fmt: CalibrateFormat = typer.Option(CalibrateFormat.table, "--format", "-f", help="table or json."),
+        time_limit: float = typer.Option(120.0, "--time-limit", min=1.0, max=86400.0,
+                                         help="Stop the fit after this many seconds and keep the best constants "
+                                              "found (reported as not converged)."),
     ) -> None:
         from planner.perf.calibration import load_calibration, save_calibration  # noqa: PLC0415
         from planner.perf.fit import fit  # noqa: PLC0415
@@ -94,14 +97,15 @@ def register(app: typer.Typer) -> None:
         cat = Catalog.builtin()
         frame = read_measurements(measurements)
         if "silicon_ttft_ms" in frame.columns:
-            _silicon(frame, measurements, cat, load_calibration(base) if base is not None else None, out, fmt)
+            _silicon(frame, measurements, cat, load_calibration(base) if base is not None else None, out, fmt,
+                     time_limit)
             return
         cases, skipped = parse_rows(frame, cat)
         if not cases:
             raise InputError(f"{measurements}: no row the model can express ({len(skipped)} skipped: "
                              + "; ".join(sorted({s.reason for s in skipped})[:3]) + ")")
         start = load_calibration(base) if base is not None else None
-        result = fit(cases, skipped, cat, start)
+        result = fit(cases, skipped, cat, start, time_limit_s=time_limit)
         if out is not None:
             save_calibration(result.calibration, out)
         table = _by_gpu_metric(result.before, result.after)
@@ -137,7 +141,7 @@ def register(app: typer.Typer) -> None:
             c.print(f"wrote {out}", markup=False)
 
 
-def _silicon(frame, path: Path, cat, base, out: Optional[Path], fmt: CalibrateFormat) -> None:
+def _silicon(frame, path: Path, cat, base, out: Optional[Path], fmt: CalibrateFormat, time_limit: float) -> None:
     """Fit the engine constants to measured serving runs (TTFT and TPOT), per engine."""
     import numpy as np  # noqa: PLC0415
 
@@ -151,7 +155,7 @@ def _silicon(frame, path: Path, cat, base, out: Optional[Path], fmt: CalibrateFo
         raise InputError(f"{path}: no run the model can express ({len(skipped)} skipped: "
                          + "; ".join(sorted({s.reason for s in skipped})[:3]) + ")")
     start = base or prior_calibration()
-    cal, fits = fit_all(cases, cat, start, max_evals=30)
+    cal, fits = fit_all(cases, cat, start, max_evals=30, time_limit_s=time_limit)
     if out is not None:
         save_calibration(cal, out)
     before, after = predict_frame(cases, cat, start), predict_frame(cases, cat, cal)
@@ -169,6 +173,7 @@ def _silicon(frame, path: Path, cat, base, out: Optional[Path], fmt: CalibrateFo
         typer.echo(json.dumps({"rows_used": len(cases), "rows_skipped": len(skipped),
                                "fitted": {f.engine: f.values for f in fits}, "error": rows,
                                "converged": all(f.success for f in fits),
+                               "message": "; ".join(f"{f.engine}: {f.message}" for f in fits),
                                "out": None if out is None else str(out)}, indent=2))
         return
     c = _console()
@@ -192,5 +197,8 @@ def _silicon(frame, path: Path, cat, base, out: Optional[Path], fmt: CalibrateFo
                   Text(fmt1(r["ttft_median_ape_pct_after"])), Text(fmt1(r["tpot_median_ape_pct_before"])),
                   Text(fmt1(r["tpot_median_ape_pct_after"])))
     c.print(e)
+    for f in fits:
+        if not f.success:
+            c.print(f"warning: {f.engine}: the optimiser did not converge ({f.message})", markup=False)
     if out is not None:
         c.print(f"wrote {out}", markup=False)

@@ -21,6 +21,7 @@ import numpy as np
 
 from planner.perf.calibration import CONSTANT_BOUNDS, ENGINE_BOUNDS, GPU_SPEED_BOUNDS, Calibration, default_calibration
 from planner.catalog import Catalog
+from planner.perf.bounded_fit import bounded_least_squares
 from planner.perf.measurements import ErrorTable, MeasuredCase, Skipped, error_table, predict
 
 PRIOR_WEIGHT = 0.3
@@ -85,9 +86,11 @@ def fittable_keys(cases: list[MeasuredCase], cat: Catalog, base: Calibration) ->
 
 
 def fit(cases: list[MeasuredCase], skipped: list[Skipped] = (), catalog: Catalog | None = None,
-        base: Calibration | None = None, max_evals: int = 400) -> FitResult:
-    """Fit the constants to ``cases``; returns the new calibration and the error tables before/after."""
-    from scipy.optimize import least_squares  # noqa: PLC0415
+        base: Calibration | None = None, max_evals: int = 400, time_limit_s: float | None = None) -> FitResult:
+    """Fit the constants to ``cases``; returns the new calibration and the error tables before/after.
+
+    ``time_limit_s`` bounds the search (:func:`planner.perf.bounded_fit.bounded_least_squares`): when it
+    stops the fit, the best point evaluated is kept and ``success`` is False."""
 
     cat = catalog or Catalog.builtin()
     base = base or default_calibration()
@@ -109,10 +112,10 @@ def fit(cases: list[MeasuredCase], skipped: list[Skipped] = (), catalog: Catalog
         return np.concatenate([r, PRIOR_WEIGHT * prior])
 
     if keys and ok_rows.any():
-        res = least_squares(residuals, x0 / scale, bounds=(lo / scale, hi / scale), loss="soft_l1",
-                            f_scale=LOSS_SCALE, max_nfev=max_evals, x_scale="jac")
+        res = bounded_least_squares(residuals, x0 / scale, time_limit_s=time_limit_s, f_scale=LOSS_SCALE,
+                                    bounds=(lo / scale, hi / scale), max_nfev=max_evals, x_scale="jac")
         x = np.clip(res.x * scale, lo, hi)
-        success, message = bool(res.success), str(res.message)
+        success, message = res.success, res.message
     else:
         x, success, message = x0, True, "nothing to fit"
     values = dict(zip(keys, map(float, x)))

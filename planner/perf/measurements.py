@@ -245,13 +245,25 @@ def parse_rows(frame, catalog: Catalog | None = None) -> tuple[list[MeasuredCase
     return cases, skipped
 
 
+MAX_ROWS = 20_000
+MAX_BYTES = 16 * 1024 * 1024
+
+
 def read_measurements(path: str | Path):
-    """The CSV as a DataFrame (fields may contain commas: real CSV parsing)."""
+    """The CSV as a DataFrame (fields may contain commas: real CSV parsing); at most ``MAX_ROWS`` rows and
+    ``MAX_BYTES`` bytes, so that a fit's cost is bounded by its input."""
     import pandas as pd  # noqa: PLC0415
 
     p = Path(path)
     try:
-        return pd.read_csv(p)
+        size = p.stat().st_size
+        if size > MAX_BYTES:
+            raise InputError(f"{p}: file is {size:,} bytes; measurement files are limited to {MAX_BYTES:,}")
+        frame = pd.read_csv(p, nrows=MAX_ROWS + 1)
+        if len(frame) > MAX_ROWS:
+            raise InputError(f"{p}: more than {MAX_ROWS:,} rows; measurement files are limited to {MAX_ROWS:,} "
+                             f"(split the file)")
+        return frame
     except FileNotFoundError:
         raise InputError(f"{p}: no such measurements file") from None
     except (OSError, ValueError) as exc:

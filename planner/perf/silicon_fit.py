@@ -46,6 +46,7 @@ import numpy as np
 from planner.catalog import Catalog
 from planner.errors import InputError
 from planner.perf.calibration import ENGINE_BOUNDS, Calibration, prior_calibration
+from planner.perf.bounded_fit import bounded_least_squares
 from planner.perf.silicon import SiliconCase, predict_frame
 
 # in order of priority: with few rows, the first ones the rows identify are fitted
@@ -123,12 +124,13 @@ def identifiable(cases: list[SiliconCase], catalog: Catalog, base: Calibration, 
 
 
 def fit_engine(cases: list[SiliconCase], catalog: Catalog | None = None, base: Calibration | None = None,
-               engine: str | None = None, names=None, max_evals: int = 60) -> EngineFit:
+               engine: str | None = None, names=None, max_evals: int = 60,
+               time_limit_s: float | None = None) -> EngineFit:
     """Fit the constants ``names`` (default: the identifiable ones) of one engine to its ``cases``.
 
     InputError when the rows do not identify the constants asked for (too few rows, a constant no row
-    moves, or constants whose effects the rows cannot tell apart)."""
-    from scipy.optimize import least_squares  # noqa: PLC0415
+    moves, or constants whose effects the rows cannot tell apart). ``time_limit_s`` bounds the search
+    (the best point evaluated is kept; ``success`` is then False)."""
 
     cat = catalog or Catalog.builtin()
     base = base or prior_calibration()
@@ -166,10 +168,10 @@ def fit_engine(cases: list[SiliconCase], catalog: Catalog | None = None, base: C
         r = np.log(np.where(np.isfinite(pred) & (pred > 0), pred, measured) / measured)[rows]
         return np.concatenate([r, PRIOR_WEIGHT * (z - (x0 - lo) / span)])
 
-    res = least_squares(residuals, (x0 - lo) / span, bounds=(0.0, 1.0), loss="soft_l1", f_scale=LOSS_SCALE,
-                        max_nfev=max_evals, diff_step=0.02)
+    res = bounded_least_squares(residuals, (x0 - lo) / span, time_limit_s=time_limit_s, f_scale=LOSS_SCALE,
+                                bounds=(0.0, 1.0), max_nfev=max_evals, diff_step=0.02)
     x = np.clip(lo + res.x * span, lo, hi)
-    return EngineFit(engine, dict(zip(names, map(float, x))), int(rows.sum()), bool(res.success), str(res.message))
+    return EngineFit(engine, dict(zip(names, map(float, x))), int(rows.sum()), res.success, res.message)
 
 
 def apply(cal: Calibration, fits: list[EngineFit], source: str | None = None) -> Calibration:
@@ -179,13 +181,19 @@ def apply(cal: Calibration, fits: list[EngineFit], source: str | None = None) ->
 
 
 def fit_all(cases: list[SiliconCase], catalog: Catalog | None = None, base: Calibration | None = None,
-            max_evals: int = 60) -> tuple[Calibration, list[EngineFit]]:
-    """Fit every engine present in ``cases`` (each on its own rows)."""
+            max_evals: int = 60, time_limit_s: float | None = None) -> tuple[Calibration, list[EngineFit]]:
+    """Fit every engine present in ``cases`` (each on its own rows); ``time_limit_s`` is shared by all the
+    engines: each gets what the earlier ones left."""
+    import time  # noqa: PLC0415
+
     cat = catalog or Catalog.builtin()
     base = base or prior_calibration()
     fits = []
+    end = None if time_limit_s is None else time.monotonic() + time_limit_s
     for eng in sorted({c.engine for c in cases}):
-        fits.append(fit_engine([c for c in cases if c.engine == eng], cat, base, eng, max_evals=max_evals))
+        left = None if end is None else max(0.0, end - time.monotonic())
+        fits.append(fit_engine([c for c in cases if c.engine == eng], cat, base, eng, max_evals=max_evals,
+                               time_limit_s=left))
     rows = sum(f.rows for f in fits)
     return apply(base, fits, source=f"fitted per engine to {rows} measured serving runs "
                                     f"(planner.perf.silicon_fit)"), fits
