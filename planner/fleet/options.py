@@ -197,16 +197,42 @@ def _ep_dp_configs(model, gpu: GpuSpec, offer: Offer, precisions) -> list[tuple[
     return [(p, t * dp, None, dp, ep) for p in precisions for t, dp, ep in ep_dp_shapes(model, gpu, offer.gpus_per_node)]
 
 
+def _configs(w, o: Offer, model, gpu: GpuSpec) -> list[tuple[str, int, str | None, int, int]]:
+    """(precision, TP, MIG profile, attention DP, expert parallel) of every replica shape on offer ``o``."""
+    configs = [(p, t, None, 1, 1) for p in w.precisions for t in tp_degrees(o, gpu)]
+    if o.mig:
+        configs += [(p, 1, prof, 1, 1) for p in w.precisions for prof in gpu.mig_profiles]
+    return configs + _ep_dp_configs(model, gpu, o, w.precisions)
+
+
+def _capacities(loaded: LoadedScenario, calib) -> dict[tuple, list]:
+    """The capacities of every replica shape of the scenario, keyed by (workload, GPU, precision, GPUs, MIG
+    profile, attention DP, expert parallel), computed in stacked batches (``planner.perf.many``)."""
+    from planner.perf.many import capacities_for_workloads  # noqa: PLC0415 - perf is heavy; only load when used
+
+    s, cat = loaded.scenario, loaded.catalog
+    keys: dict[tuple, tuple] = {}
+    for w in s.workloads:
+        model = cat.model(w.model)
+        for o in s.offers:
+            gpu = cat.gpu(o.gpu)
+            for precision, tp, prof, dp, ep in _configs(w, o, model, gpu):
+                key = (w.id, gpu.id, precision, tp, prof, dp, ep)
+                if key not in keys:   # a DP x EP replica of tp GPUs has tp / dp per attention rank
+                    keys[key] = (model, gpu, w, precision, tp // dp, prof, dp, ep)
+    caps = capacities_for_workloads(list(keys.values()), calibration=calib, overrides=s.capacity_overrides)
+    return dict(zip(keys, caps))
+
+
 def enumerate_options(loaded: LoadedScenario, calibration=None) -> OptionSet:
     """All deployment options of the scenario, feasible ones first-class, the rest with their reasons."""
-    from planner.perf.estimate import capacity_for_workload  # noqa: PLC0415 - perf is heavy; only load when used
-
     s, cat = loaded.scenario, loaded.catalog
     calib = _load_calibration(loaded, calibration)
     result = OptionSet()
     # Capacity depends on the GPU, not on the offer that sells it: offers of one GPU (markets, regions, node
-    # sizes) share one performance-model call per (workload, GPU, precision, TP, MIG profile).
-    memo: dict[tuple, list] = {}
+    # sizes) share one performance-model call per (workload, GPU, precision, TP, MIG profile, DP, EP), all
+    # computed up front in stacked batches.
+    memo: dict[tuple, list] = _capacities(loaded, calib)
     for w in s.workloads:
         model = cat.model(w.model)
         for o in s.offers:
@@ -214,22 +240,10 @@ def enumerate_options(loaded: LoadedScenario, calibration=None) -> OptionSet:
             avail = spot_availability(o)
             price_gpu = o.price_usd_per_node_hour_effective / o.gpus_per_node
             cands: list[Deployment] = []
-            configs = [(p, t, None, 1, 1) for p in w.precisions for t in tp_degrees(o, gpu)]
             if o.mig:
                 result.mig_profiles[o.id] = gpu.mig_profiles
-                configs += [(p, 1, prof, 1, 1) for p in w.precisions for prof in gpu.mig_profiles]
-            configs += _ep_dp_configs(model, gpu, o, w.precisions)
-            for precision, tp, prof, dp, ep in configs:
-                key = (w.id, gpu.id, precision, tp, prof, dp, ep)
-                if key not in memo and dp == 1 and ep == 1:
-                    memo[key] = capacity_for_workload(model, gpu, w, tp=tp, mig_profile=prof, precision=precision,
-                                                      calibration=calib, overrides=s.capacity_overrides)
-                elif key not in memo:
-                    from planner.perf.parallel import capacity_ep_dp  # noqa: PLC0415
-
-                    memo[key] = capacity_ep_dp(model, gpu, w, tp=tp // dp, attention_dp=dp, expert_parallel=ep,
-                                               precision=precision, calibration=calib)
-                ests = memo[key]
+            for precision, tp, prof, dp, ep in _configs(w, o, model, gpu):
+                ests = memo[(w.id, gpu.id, precision, tp, prof, dp, ep)]
                 caps = tuple(max(0.0, e.requests_per_min) for e in ests)
                 base = dict(workload=w.id, offer=o.id, gpu=gpu.id, precision=precision, tp=tp, mig_profile=prof)
                 if dp > 1 or ep > 1:

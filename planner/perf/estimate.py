@@ -53,6 +53,7 @@ or c/7 of one GPU for a MIG instance.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass, field, replace
 from statistics import NormalDist
@@ -189,14 +190,19 @@ def _step_fn(case: _Case):
     return step_fn(case.ctx, case.prompt + case.output / 2.0, case.prompt / 2.0)
 
 
-def _curve(case: _Case, conc: np.ndarray, open_loop: bool) -> dict[str, np.ndarray]:
-    """TPOT, TTFT (mean, percentile) and requests/s for each concurrency in ``conc`` (seconds);
-    ``planner.perf.queueing`` has the engine model, this adds the slot queue of the open loop."""
-    c = np.asarray(conc, dtype=float)
-    loop = Loop(prompt=case.prompt, output=case.output, c_max=float(case.c_max), budget=float(case.b_budget),
+def _loop(case: _Case, open_loop: bool) -> Loop:
+    return Loop(prompt=case.prompt, output=case.output, c_max=float(case.c_max), budget=float(case.b_budget),
                 t_req_s=case.t_req_s, ranks=case.ctx.dev.dp, phase=0.0 if open_loop else case.ctx.eng.phase,
                 closed=not open_loop)
-    st = solve(_step_fn(case), loop, c)
+
+
+def _curve(case: _Case, conc: np.ndarray, open_loop: bool,
+           solved: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """TPOT, TTFT (mean, percentile) and requests/s for each concurrency in ``conc`` (seconds);
+    ``planner.perf.queueing`` has the engine model, this adds the slot queue of the open loop. ``solved``:
+    the queueing fixed point at ``conc`` when it was computed already (a stacked batch, ``planner.perf.many``)."""
+    c = np.asarray(conc, dtype=float)
+    st = solve(_step_fn(case), _loop(case, open_loop), c) if solved is None else solved
     hold, x = st["hold"], st["x"]
     w_pf_p = prefill_wait_percentile(st, case.p) if case.z > 0 else st["wait_prefill"]
     if open_loop:
@@ -233,18 +239,32 @@ def _pick(vals: dict[str, np.ndarray], j: int) -> dict[str, float]:
 SLO_GRID = 64
 
 
-def _slo_search(case: _Case, ttft_slo_s: float, tpot_slo_s: float) -> tuple[bool, float, dict[str, float]]:
-    """Load (mean requests in service) with the most requests/s meeting both SLOs: one vectorised solve on a
-    64-point geometric grid over ``1 … c_max − 1``, then linear interpolation between the best feasible grid
+def slo_grid(case: _Case) -> np.ndarray:
+    """The loads the SLO search evaluates: a 64-point geometric grid over ``1 … c_max − 1`` (one slot:
+    0.1 … 0.9, the load must stay below 1, M/D/1)."""
+    return _grid(int(case.c_max))
+
+
+@functools.lru_cache(maxsize=4096)
+def _grid(servers: int) -> np.ndarray:
+    if servers >= 2:
+        g = np.unique(np.geomspace(1.0, servers - 1.0, num=min(servers - 1, SLO_GRID)))
+    else:
+        g = np.arange(1, 10) / 10.0
+    g.flags.writeable = False   # shared between calls
+    return g
+
+
+def _slo_search(case: _Case, ttft_slo_s: float, tpot_slo_s: float,
+                solved: dict[str, np.ndarray] | None = None) -> tuple[bool, float, dict[str, float]]:
+    """Load (mean requests in service) with the most requests/s meeting both SLOs: one vectorised solve on
+    :func:`slo_grid`, then linear interpolation between the best feasible grid
     point and its infeasible neighbour, to where the binding SLO is met exactly (TTFT and TPOT grow with the
     load, about linearly over one grid step of ≤ 13 %). When no load qualifies: (False, lowest load, its
-    values) -- the best TTFT and TPOT the replica can offer."""
-    servers = case.c_max
-    if servers >= 2:
-        grid = np.unique(np.geomspace(1.0, servers - 1.0, num=min(servers - 1, SLO_GRID)))
-    else:  # one slot: the load must stay below 1 (M/D/1)
-        grid = np.arange(1, 10) / 10.0
-    vals = _curve(case, grid, open_loop=True)
+    values) -- the best TTFT and TPOT the replica can offer. ``solved``: the open-loop fixed point on the
+    grid, when a stacked batch computed it."""
+    grid = slo_grid(case)
+    vals = _curve(case, grid, open_loop=True, solved=solved)
     ok = (vals["ttft_p"] <= ttft_slo_s) & (vals["tpot"] <= tpot_slo_s)
     if not ok.any():
         return False, float(grid[0]), _pick(vals, 0)
@@ -370,22 +390,10 @@ def estimate(model: ModelSpec, gpu: GpuSpec, *, tp: int = 1, mig_profile: str | 
                     attention_dp=attention_dp, expert_parallel=expert_parallel, allow_multi_node=allow_multi_node)
     if isinstance(prep, Estimate):
         return prep
-    case, dev, mem, mem_fields, kv_name = prep
-    slo_mode = ttft_slo_ms is not None or tpot_slo_ms is not None
-    reason = None
-    if slo_mode:
-        ttft_slo_s = math.inf if ttft_slo_ms is None else ttft_slo_ms / 1e3
-        tpot_slo_s = math.inf if tpot_slo_ms is None else tpot_slo_ms / 1e3
-        found, conc, vals = _slo_search(case, ttft_slo_s, tpot_slo_s)
-        if not found:
-            if vals["ttft_p"] > ttft_slo_s:
-                reason = (f"TTFT SLO unreachable: best TTFT at concurrency {_load_text(conc)} is "
-                          f"{vals['ttft_p'] * 1e3:.0f} ms > {ttft_slo_ms:g} ms")
-            else:
-                reason = (f"TPOT SLO unreachable: TPOT at concurrency {_load_text(conc)} is "
-                          f"{vals['tpot'] * 1e3:.1f} ms > {tpot_slo_ms:g} ms")
-            conc = 0
-    elif concurrency is not None:
+    if ttft_slo_ms is not None or tpot_slo_ms is not None:
+        return slo_estimate(prep, ttft_slo_ms, tpot_slo_ms, price_usd_per_hour)
+    case = prep[0]
+    if concurrency is not None:
         conc = concurrency
         vals = _pick(_curve(case, np.array([conc]), open_loop=False), 0)
     else:  # the maximum-throughput point: the best rate over the loads the replica admits
@@ -397,13 +405,41 @@ def estimate(model: ModelSpec, gpu: GpuSpec, *, tp: int = 1, mig_profile: str | 
             curve, grid = _curve(case, fine, open_loop=False), fine
             j = int(np.argmax(curve["rps"] + 1e-12 * grid))
         conc, vals = int(grid[j]), _pick(curve, j)
+    return _finish(prep, vals, conc, None, False, price_usd_per_hour)
+
+
+def slo_estimate(prep, ttft_slo_ms: float | None, tpot_slo_ms: float | None,
+                 price_usd_per_hour: float | None = None, solved: dict[str, np.ndarray] | None = None) -> Estimate:
+    """The SLO-mode Estimate of a prepared case (``_prepare``): the open-loop load with the most requests/s
+    meeting both SLOs, or the reason none does. ``solved``: the fixed point on :func:`slo_grid`, when a
+    stacked batch computed it (``planner.perf.many``)."""
+    case = prep[0]
+    ttft_slo_s = math.inf if ttft_slo_ms is None else ttft_slo_ms / 1e3
+    tpot_slo_s = math.inf if tpot_slo_ms is None else tpot_slo_ms / 1e3
+    found, conc, vals = _slo_search(case, ttft_slo_s, tpot_slo_s, solved)
+    reason = None
+    if not found:
+        if vals["ttft_p"] > ttft_slo_s:
+            reason = (f"TTFT SLO unreachable: best TTFT at concurrency {_load_text(conc)} is "
+                      f"{vals['ttft_p'] * 1e3:.0f} ms > {ttft_slo_ms:g} ms")
+        else:
+            reason = (f"TPOT SLO unreachable: TPOT at concurrency {_load_text(conc)} is "
+                      f"{vals['tpot'] * 1e3:.1f} ms > {tpot_slo_ms:g} ms")
+        conc = 0
+    return _finish(prep, vals, conc, reason, True, price_usd_per_hour)
+
+
+def _finish(prep, vals: dict[str, float], conc, reason: str | None, slo_mode: bool,
+            price_usd_per_hour: float | None) -> Estimate:
+    """The Estimate at the operating point ``vals`` (one point of a curve) and load ``conc``."""
+    case, dev, mem, mem_fields, kv_name = prep
     rps = 0.0 if reason else vals["rps"]
     terms = _terms(case, dev, mem, vals, conc, slo_mode, kv_name)
     mem_side = vals["dec_weights_read"] + vals["dec_kv_read"]
     comp_side = vals["dec_gemm_compute"] + vals["dec_attention_compute"]
     est = Estimate(
         fits=True, reason=reason, **mem_fields, concurrency=int(max(1, round(conc))) if conc else 0, tpot_ms=vals["tpot"] * 1e3,
-        ttft_ms=vals["ttft_p"] * 1e3, output_tokens_per_s=rps * output_tokens, requests_per_min=60.0 * rps,
+        ttft_ms=vals["ttft_p"] * 1e3, output_tokens_per_s=rps * case.output, requests_per_min=60.0 * rps,
         bound="memory" if mem_side >= comp_side else "compute", usd_per_million_output_tokens=None, terms=terms)
     if price_usd_per_hour is not None:
         est = replace(est, usd_per_million_output_tokens=usd_per_million_output_tokens(est, price_usd_per_hour))
@@ -487,25 +523,35 @@ def capacity_for_workload(model: ModelSpec, gpu: GpuSpec, workload: "Workload", 
                           calibration: Calibration | None = None,
                           overrides: Sequence["CapacityOverride"] = ()) -> list[Estimate]:
     """One Estimate per ``workload.buckets`` entry (same order) at the workload's SLOs; scenario
-    ``capacity_overrides`` replace the model for their case (0 = cannot serve)."""
-    out = []
-    for bucket in workload.buckets:
-        ov = _override_for(overrides, workload.id, gpu, precision, tp, mig_profile,
-                           bucket.prompt_tokens, bucket.output_tokens)
-        est = estimate(model, gpu, tp=tp, mig_profile=mig_profile, precision=precision,
-                       kv_dtype=workload.kv_cache_dtype, engine=workload.engine,
-                       prompt_tokens=bucket.prompt_tokens, output_tokens=bucket.output_tokens,
-                       context_tokens=workload.context_tokens, ttft_slo_ms=workload.ttft_slo_ms,
-                       tpot_slo_ms=workload.tpot_slo_ms, ttft_percentile=workload.ttft_percentile,
-                       calibration=calibration)
-        if ov is not None:
-            terms = {**est.terms, "capacity_override_rpm": ov.requests_per_min}
-            if ov.requests_per_min == 0:
-                src = f" ({ov.source})" if ov.source else ""
-                est = replace(est, fits=False, reason=f"capacity override: 0{src}", requests_per_min=0.0,
-                              output_tokens_per_s=0.0, terms=terms)
-            else:
-                est = replace(est, fits=True, reason=None, requests_per_min=ov.requests_per_min,
-                              output_tokens_per_s=ov.requests_per_min / 60.0 * bucket.output_tokens, terms=terms)
-        out.append(est)
-    return out
+    ``capacity_overrides`` replace the model for their case (0 = cannot serve). ``planner.perf.many`` gives
+    the same answers for many (workload, GPU, TP, ...) cases at once."""
+    return [apply_override(estimate(model, gpu, **bucket_kwargs(workload, bucket, tp=tp, mig_profile=mig_profile,
+                                                                 precision=precision, calibration=calibration)),
+                           overrides, workload, gpu, precision, tp, mig_profile, bucket)
+            for bucket in workload.buckets]
+
+
+def bucket_kwargs(workload: "Workload", bucket, *, tp: int, mig_profile: str | None, precision: str,
+                  calibration: Calibration | None) -> dict:
+    """The :func:`estimate` arguments of one bucket of a workload at its SLOs."""
+    return dict(tp=tp, mig_profile=mig_profile, precision=precision, kv_dtype=workload.kv_cache_dtype,
+                engine=workload.engine, prompt_tokens=bucket.prompt_tokens, output_tokens=bucket.output_tokens,
+                context_tokens=workload.context_tokens, ttft_slo_ms=workload.ttft_slo_ms,
+                tpot_slo_ms=workload.tpot_slo_ms, ttft_percentile=workload.ttft_percentile,
+                calibration=calibration)
+
+
+def apply_override(est: Estimate, overrides: Sequence["CapacityOverride"], workload: "Workload", gpu: GpuSpec,
+                   precision: str, tp: int, mig_profile: str | None, bucket) -> Estimate:
+    """``est`` with the scenario's capacity override for this case applied (none: unchanged)."""
+    ov = _override_for(overrides, workload.id, gpu, precision, tp, mig_profile,
+                       bucket.prompt_tokens, bucket.output_tokens)
+    if ov is None:
+        return est
+    terms = {**est.terms, "capacity_override_rpm": ov.requests_per_min}
+    if ov.requests_per_min == 0:
+        src = f" ({ov.source})" if ov.source else ""
+        return replace(est, fits=False, reason=f"capacity override: 0{src}", requests_per_min=0.0,
+                       output_tokens_per_s=0.0, terms=terms)
+    return replace(est, fits=True, reason=None, requests_per_min=ov.requests_per_min,
+                   output_tokens_per_s=ov.requests_per_min / 60.0 * bucket.output_tokens, terms=terms)

@@ -62,11 +62,9 @@ def capacity_ep_dp(model: ModelSpec, gpu: GpuSpec, workload: "Workload", *, tp: 
                    calibration: "Calibration | None" = None) -> list["Estimate"]:
     """One Estimate per ``workload.buckets`` entry (same order) at the workload's SLOs for a DP × EP replica
     (``tp`` GPUs per attention rank)."""
-    from planner.perf.estimate import estimate  # noqa: PLC0415
+    from planner.perf.estimate import bucket_kwargs, estimate  # noqa: PLC0415
 
-    return [estimate(model, gpu, tp=tp, precision=precision, kv_dtype=workload.kv_cache_dtype, engine=workload.engine,
-                     prompt_tokens=b.prompt_tokens, output_tokens=b.output_tokens,
-                     context_tokens=workload.context_tokens, ttft_slo_ms=workload.ttft_slo_ms,
-                     tpot_slo_ms=workload.tpot_slo_ms, ttft_percentile=workload.ttft_percentile,
-                     calibration=calibration, attention_dp=attention_dp, expert_parallel=expert_parallel)
+    return [estimate(model, gpu, **bucket_kwargs(workload, b, tp=tp, mig_profile=None, precision=precision,
+                                                 calibration=calibration),
+                     attention_dp=attention_dp, expert_parallel=expert_parallel)
             for b in workload.buckets]

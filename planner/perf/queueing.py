@@ -68,7 +68,7 @@ mean (the distribution is right-skewed; the mean is the floor we certify).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Callable
 
 import numpy as np
@@ -80,7 +80,8 @@ INNER = 2   # rounds of decode batch -> step time per evaluation (1 can lock ont
 
 @dataclass(frozen=True)
 class Loop:
-    """What is fixed for one case: request sizes, limits and the per-request latency."""
+    """What is fixed for one case: request sizes, limits and the per-request latency. For a stacked batch of
+    cases (one solve for many), every numeric field may be an array with one entry per point instead."""
 
     prompt: int
     output: int
@@ -91,12 +92,28 @@ class Loop:
     phase: float = 0.0    # κ: share of the other clients' prompts that arrive in phase with one (closed loop)
     closed: bool = True   # closed loop (C clients) or open loop (Poisson, C the mean requests in service)
 
+    def take(self, idx: np.ndarray) -> "Loop":
+        """The loop of the points ``idx`` of a stacked batch (scalar fields are shared)."""
+        return replace(self, **{f.name: getattr(self, f.name)[idx] for f in fields(self)
+                                if isinstance(getattr(self, f.name), np.ndarray)})
+
+
+def _take(step: StepFn, idx: np.ndarray) -> StepFn:
+    """The step function of the points ``idx``: a stacked batch's step (with ``take``) is sliced; a plain
+    function of (b, t) has scalar coefficients and serves any subset as it is."""
+    return step.take(idx) if hasattr(step, "take") else step
+
+
+def _num(v):
+    """A loop field as a float (one case) or a float array (one entry per point of a stacked batch)."""
+    return np.asarray(v, dtype=float) if isinstance(v, np.ndarray) else float(v)
+
 
 def _state(step: StepFn, loop: Loop, x: np.ndarray, conc: np.ndarray, passes: int = 2,
            tau: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Every term at throughput ``x`` (requests/s) with ``conc`` requests in the system. The decode batch
     depends on the step time it sets: ``passes`` rounds from ``tau`` (the previous guess, or one sequence's step)."""
-    i, o, r = float(loop.prompt), float(loop.output), float(loop.ranks)
+    i, o, r = _num(loop.prompt), _num(loop.output), _num(loop.ranks)
     in_svc = np.minimum(conc, loop.c_max)
     m = len(x)
     if loop.closed:  # a client's own previous request is never ahead of it
@@ -117,8 +134,8 @@ def _state(step: StepFn, loop: Loop, x: np.ndarray, conc: np.ndarray, passes: in
         lam = np.maximum(others * x * tau * n / r, 1e-9)   # others: a lone closed-loop client shares nothing
         # ... and no more than the requests in service that are not decoding (with c_max = 1 nothing is shared)
         pack = np.clip(lam / -np.expm1(-lam), 1.0, np.maximum(np.minimum(room * n / i, in_svc - b), 1.0))
-        both = step(np.concatenate((b, b)), np.concatenate((zeros, pack * i * r / n)))
-        t0, t1 = both[:m], both[m:]
+        both = step(np.stack((b, b)), np.stack((zeros, pack * i * r / n)))   # rows: decode only, with a chunk
+        t0, t1 = both[0], both[1]
         s = n * np.maximum(t1 - t0, 0.0) / (r * pack)  # what one prompt adds to the steps it rides in
         rho = np.minimum(x * s, 0.999)
         # τ = (1 − q)·t0 + q·t1 with q = a·X·n·τ/(r·m) (other requests' chunks: a decoding sequence's own prefill
@@ -143,44 +160,84 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS) -> dict[
     """The fixed point ``min(C, c_max) = X·hold(X)`` for each C in ``conc``; returns every term there.
 
     ``g(X) = X·hold(X) − min(C, c_max)`` is negative at X → 0 and >= 0 at ``X_hi = min(C, c_max)/hold(0)``;
-    regula falsi (Illinois variant) on that bracket, the step-time guess carried between iterations.
+    regula falsi (Illinois variant) on that bracket, the step-time guess carried between iterations. Each
+    element stops on its own (on the root to 0.1 % of the load, or on a jump of g bracketed to 0.1 % of X)
+    and is frozen there: its answer does not depend on the other elements of ``conc`` (nor, through the
+    stacked coefficients of a batch, on the other cases solved with it).
     """
     c = np.atleast_1d(np.asarray(conc, dtype=float))
     in_svc = np.minimum(c, loop.c_max)
     idle = _state(step, loop, np.zeros_like(c), c, passes=1)   # hold(X) >= hold(0)
     x_lo, g_lo = np.zeros_like(c), -in_svc
     x_hi = in_svc / idle["hold"]
-    st = _state(step, loop, x_hi, c, passes=INNER)
+    tau0 = step(np.minimum(in_svc, 1.0), np.zeros_like(c))   # _state's own first guess, made explicit
+    st = _state(step, loop, x_hi, c, passes=INNER, tau=tau0)
     g_hi = x_hi * st["hold"] - in_svc
     tau = st["tpot"]
     side = np.zeros_like(c)
-    x = x_hi
+    done = np.zeros(c.shape, dtype=bool)
+    x_fin, tau_fin = x_hi.copy(), tau0.copy()
+    gt_lo, gt_hi = g_lo.copy(), g_hi.copy()   # g itself at the bracket's ends (Illinois scales g_lo, g_hi)
+    # the step-time guess each end was evaluated from: the answer is re-evaluated from the same guess, so it
+    # is exactly the evaluation that met the test (the decode batch <-> step time loop runs INNER rounds)
+    tin_lo, tin_hi = tau0.copy(), tau0.copy()
+
+    def settle(x, g, live, tau_in):
+        """Freeze the live elements on the root, or on a jump of g bracketed to 1e-6 of X (the chunk count n
+        is an integer): there, the bracket end nearer to Little's law."""
+        nonlocal x_fin, tau_fin, done
+        on_root = np.abs(g) <= 1e-3 * in_svc
+        jump = x_hi - x_lo <= 1e-6 * x_hi
+        now = live & (on_root | jump)
+        near_lo = np.abs(gt_lo) <= np.abs(gt_hi)
+        x_fin = np.where(now, np.where(on_root, x, np.where(near_lo, x_lo, x_hi)), x_fin)
+        tau_fin = np.where(now, np.where(on_root, tau_in, np.where(near_lo, tin_lo, tin_hi)), tau_fin)
+        done = done | now
+
+    def live_eval(x, tau_in):
+        """(TPOT, hold) at ``x``, evaluated only where the element is still live (elsewhere: placeholders)."""
+        idx = np.flatnonzero(~done)
+        if len(idx) == len(c):
+            st_ = _state(step, loop, x, c, passes=INNER, tau=tau_in)
+            return st_["tpot"], st_["hold"]
+        st_ = _state(_take(step, idx), loop.take(idx), x[idx], c[idx], passes=INNER, tau=tau_in[idx])
+        tpot, hold = tau_in.copy(), np.ones_like(c)
+        tpot[idx], hold[idx] = st_["tpot"], st_["hold"]
+        return tpot, hold
+
     for _ in range(iterations):
         x = np.where(g_hi - g_lo > 0, (x_lo * g_hi - x_hi * g_lo) / np.maximum(g_hi - g_lo, 1e-300), x_hi)
-        st = _state(step, loop, x, c, passes=INNER, tau=tau)
-        tau = st["tpot"]
-        g = x * st["hold"] - in_svc
+        tau_in = tau
+        tpot, hold = live_eval(x, tau_in)
+        live = ~done
+        tau = np.where(live, tpot, tau)
+        g = x * hold - in_svc
         up = g > 0
         # Illinois: halve the stale end's value when the same end moves twice in a row
-        g_lo = np.where(up & (side > 0), 0.5 * g_lo, np.where(up, g_lo, g))
-        g_hi = np.where(~up & (side < 0), 0.5 * g_hi, np.where(up, g, g_hi))
-        x_lo = np.where(up, x_lo, x)
-        x_hi = np.where(up, x, x_hi)
-        side = np.where(up, 1.0, -1.0)
-        # converged: on the root, or on a jump of g (the chunk count n is an integer) bracketed to 1e-3
-        if np.all((np.abs(g) <= 1e-3 * in_svc) | (x_hi - x_lo <= 1e-3 * x_hi)):
-            x = np.where(np.abs(g) <= 1e-3 * in_svc, x, x_lo)
-            return _state(step, loop, x, c, passes=INNER, tau=tau)
-    for _ in range(40):  # rare stiff cases (ρ → 1): finish by bisection inside the bracket
+        g_lo = np.where(live, np.where(up & (side > 0), 0.5 * g_lo, np.where(up, g_lo, g)), g_lo)
+        g_hi = np.where(live, np.where(~up & (side < 0), 0.5 * g_hi, np.where(up, g, g_hi)), g_hi)
+        x_lo, gt_lo, tin_lo = (np.where(live & ~up, v, w) for v, w in ((x, x_lo), (g, gt_lo), (tau_in, tin_lo)))
+        x_hi, gt_hi, tin_hi = (np.where(live & up, v, w) for v, w in ((x, x_hi), (g, gt_hi), (tau_in, tin_hi)))
+        side = np.where(live, np.where(up, 1.0, -1.0), side)
+        settle(x, g, live, tau_in)
+        if done.all():
+            return _state(step, loop, x_fin, c, passes=INNER, tau=tau_fin)
+    for _ in range(40):  # rare stiff cases (ρ → 1) and jumps: finish by bisection inside the bracket
         x = 0.5 * (x_lo + x_hi)
-        st = _state(step, loop, x, c, passes=INNER, tau=tau)
-        tau = st["tpot"]
-        g = x * st["hold"] - in_svc
-        x_lo = np.where(g > 0, x_lo, x)
-        x_hi = np.where(g > 0, x, x_hi)
-        if np.all((np.abs(g) <= 1e-3 * in_svc) | (x_hi - x_lo <= 1e-3 * x_hi)):
+        tau_in = tau
+        tpot, hold = live_eval(x, tau_in)
+        live = ~done
+        tau = np.where(live, tpot, tau)
+        g = x * hold - in_svc
+        up = g > 0
+        x_lo, gt_lo, tin_lo = (np.where(live & ~up, v, w) for v, w in ((x, x_lo), (g, gt_lo), (tau_in, tin_lo)))
+        x_hi, gt_hi, tin_hi = (np.where(live & up, v, w) for v, w in ((x, x_hi), (g, gt_hi), (tau_in, tin_hi)))
+        settle(x, g, live, tau_in)
+        if done.all():
             break
-    return _state(step, loop, x, c, passes=INNER, tau=tau)
+    x_fin = np.where(done, x_fin, x)
+    tau_fin = np.where(done, tau_fin, tau_in)
+    return _state(step, loop, x_fin, c, passes=INNER, tau=tau_fin)
 
 
 def prefill_wait_percentile(st: dict[str, np.ndarray], p: float) -> np.ndarray:

@@ -43,6 +43,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
@@ -230,9 +231,29 @@ def prefill_time(ctx: StepContext, prompt_tokens: int, decode_seqs=0.0, extra_to
     return chunks * step["total"]
 
 
-def step_fn(ctx: StepContext, decode_context: float, prefill_context: float):
-    """``(b, t) -> seconds``: the total of :func:`step_time` with every coefficient that does not depend on
-    ``b`` and ``t`` computed once (the queueing fixed point evaluates it dozens of times per estimate)."""
+class StepCoef(NamedTuple):
+    """The coefficients of :func:`step_time` that do not depend on ``b`` and ``t`` (see :func:`step_coef`).
+
+    Every field is a float for one case or an array (one entry per evaluated point) for a stacked batch of
+    cases (:func:`stack_coefs`); :func:`eval_step` computes the same arithmetic either way."""
+
+    w_fixed: Any    # s: weights read every step
+    w_exp_e: Any    # s: E routed experts' weights (0 for a dense model)
+    keep: Any       # 1 − k/E (1 for a dense model)
+    g_n: Any        # s per token in the pass: GEMM compute
+    g_b: Any        # s per decode token: LM head
+    kv_b: Any       # s per decoding sequence: KV (and linear state) read
+    a_b: Any        # s per decoding sequence: attention compute
+    a_t: Any        # s per prefill token: attention compute
+    c_n: Any        # s per token: collectives' bandwidth term
+    fixed: Any      # s per step: per-layer launches, step overhead, collectives' latency
+    seq: Any        # s per decoding sequence: host bookkeeping
+    t_pf: Any       # s per step that carries prefill
+    p: float        # smooth-roofline exponent (one value per batch)
+
+
+def step_coef(ctx: StepContext, decode_context: float, prefill_context: float) -> StepCoef:
+    """The coefficients of :func:`step_time` at these contexts, computed once per case."""
     s, tp, dp, ep = ctx.shape, ctx.dev.tp, ctx.dev.dp, ctx.dev.ep
     gpus = tp * dp
     w_fixed = ctx.bytes_per_weight * s.p_fixed / tp / ctx.bw_eff
@@ -255,31 +276,65 @@ def step_fn(ctx: StepContext, decode_context: float, prefill_context: float):
     if gpus > 1 and (dp > 1 or ep > 1) and s.moe_layers:
         c0 += s.moe_layers * 2.0 * ctx.t_ar_s
         c_n += s.moe_layers * 2.0 / gpus * k * s.hidden * 2.0 * (gpus - 1) / gpus / ctx.link_eff
-    fixed = s.layers * ctx.t_layer_s + ctx.t_step_s + c0
-    seq = ctx.t_seq_s / dp
-    t_pf = ctx.t_pf_s
-    p = ctx.p
-    moe = bool(e)
+    return StepCoef(w_fixed=w_fixed, w_exp_e=(w_exp * e if e else 0.0), keep=keep, g_n=g_n, g_b=g_b, kv_b=kv_b,
+                    a_b=a_b, a_t=a_t, c_n=c_n, fixed=s.layers * ctx.t_layer_s + ctx.t_step_s + c0,
+                    seq=ctx.t_seq_s / dp, t_pf=ctx.t_pf_s, p=float(ctx.p))
 
-    def smax(a, b):
-        if p == 2.0:  # the default: one square root instead of two powers
-            return np.sqrt(a * a + b * b)
-        if math.isfinite(p):
-            hi = np.maximum(np.maximum(a, b), 1e-300)
-            return hi * ((a / hi) ** p + (b / hi) ** p) ** (1.0 / p)
-        return np.maximum(a, b)
 
-    def f(b, t):
-        b = np.asarray(b, dtype=float)
-        t = np.asarray(t, dtype=float)
-        n = b + t
-        t_w = w_fixed + (w_exp * e * (1.0 - keep ** n) if moe else 0.0)
-        t_kv = kv_b * b
-        pf = t_pf * (t > 0)
-        total = smax(t_w, g_n * n + g_b * b) + smax(t_kv, a_b * b + a_t * t) + c_n * n + fixed + seq * b + pf
-        # prefill tokens are compute-bound: never hidden under the decode part's weight and KV reads
-        t_w0 = w_fixed + (w_exp * e * (1.0 - keep ** b) if moe else 0.0)
-        decode = smax(t_w0, (g_n + g_b) * b) + smax(t_kv, a_b * b) + c_n * b + fixed + seq * b
-        return np.maximum(total, decode + pf + t * (g_n + a_t + c_n))
+def stack_coefs(coefs: Sequence[StepCoef], counts: Sequence[int]) -> StepCoef:
+    """One StepCoef whose fields are arrays: ``coefs[j]`` repeated ``counts[j]`` times, in order (all ``p``
+    equal)."""
+    ps = {c.p for c in coefs}
+    if len(ps) != 1:
+        raise ValueError(f"stack_coefs: one smooth-roofline exponent per batch, got {sorted(ps)}")
+    reps = np.asarray(counts, dtype=np.intp)
+    cols = {f: np.repeat(np.array([getattr(c, f) for c in coefs], dtype=float), reps)
+            for f in StepCoef._fields if f != "p"}
+    return StepCoef(**cols, p=ps.pop())
 
-    return f
+
+def _smax(a, b, p: float):
+    if p == 2.0:  # the default: one square root instead of two powers
+        return np.sqrt(a * a + b * b)
+    if math.isfinite(p):
+        hi = np.maximum(np.maximum(a, b), 1e-300)
+        return hi * ((a / hi) ** p + (b / hi) ** p) ** (1.0 / p)
+    return np.maximum(a, b)
+
+
+def eval_step(c: StepCoef, b, t):
+    """Seconds of a step with ``b`` decoding sequences and ``t`` prefill tokens: the total of
+    :func:`step_time`, term for term, from the precomputed coefficients (which broadcast with ``b``, ``t``)."""
+    b = np.asarray(b, dtype=float)
+    t = np.asarray(t, dtype=float)
+    n = b + t
+    t_w = c.w_fixed + c.w_exp_e * (1.0 - c.keep ** n)
+    t_kv = c.kv_b * b
+    pf = c.t_pf * (t > 0)
+    total = (_smax(t_w, c.g_n * n + c.g_b * b, c.p) + _smax(t_kv, c.a_b * b + c.a_t * t, c.p) + c.c_n * n
+             + c.fixed + c.seq * b + pf)
+    # prefill tokens are compute-bound: never hidden under the decode part's weight and KV reads
+    t_w0 = c.w_fixed + c.w_exp_e * (1.0 - c.keep ** b)
+    decode = _smax(t_w0, (c.g_n + c.g_b) * b, c.p) + _smax(t_kv, c.a_b * b, c.p) + c.c_n * b + c.fixed + c.seq * b
+    return np.maximum(total, decode + pf + t * (c.g_n + c.a_t + c.c_n))
+
+
+class StackedStep:
+    """``(b, t) -> seconds`` for a stacked batch (:func:`stack_coefs`): point ``j`` uses coefficients ``j``;
+    ``take(idx)`` restricts it to the points ``idx`` (the fixed point drops the points it has solved)."""
+
+    def __init__(self, coef: StepCoef):
+        self.coef = coef
+
+    def __call__(self, b, t):
+        return eval_step(self.coef, b, t)
+
+    def take(self, idx: np.ndarray) -> "StackedStep":
+        return StackedStep(StepCoef(*(v[idx] if isinstance(v, np.ndarray) else v for v in self.coef)))
+
+
+def step_fn(ctx: StepContext, decode_context: float, prefill_context: float):
+    """``(b, t) -> seconds``: the total of :func:`step_time` with every coefficient that does not depend on
+    ``b`` and ``t`` computed once (the queueing fixed point evaluates it dozens of times per estimate)."""
+    coef = step_coef(ctx, decode_context, prefill_context)
+    return lambda b, t: eval_step(coef, b, t)

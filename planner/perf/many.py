@@ -1,0 +1,125 @@
+"""Many SLO-mode estimates at once: every case's queueing fixed point solved in one stacked, vectorised pass.
+
+The planner asks the performance model for thousands of cases (workload bucket × GPU × precision × TP × MIG
+profile): 100 workloads × 12 GPUs is ~11,000 SLO searches, each a regula-falsi solve on a ≤ 64-point load
+grid. One case at a time, numpy's per-call overhead dominates (each solve is ~16 rounds on 64 numbers).
+Here the grids of all cases are laid end to end — point ``j`` of the stack belongs to case ``k(j)`` — and
+the step-time coefficients (``planner.perf.roofline.StepCoef``) and the loop's fields
+(``planner.perf.queueing.Loop``) become arrays indexed the same way, so one ``solve`` runs every case::
+
+    stack   = grid_1 ‖ grid_2 ‖ … ‖ grid_K          coef[j] = coef_{k(j)},  loop[j] = loop_{k(j)}
+    state   = solve(eval_step(coef, ·), loop, stack)   → sliced back per case
+
+The solve is elementwise and freezes each point where it converges, so each case's answer is the one
+:func:`planner.perf.estimate.estimate` gives alone (to rounding in the last bits; the tests compare them).
+Everything after the fixed point (the slot queue, the SLO search's interpolation, the terms) runs per case
+through the same functions ``estimate`` uses. Stacks are cut at ``MAX_POINTS`` points to bound memory.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from planner.catalog import GpuSpec, ModelSpec
+from planner.perf.estimate import (Estimate, _check_args, _loop, _prepare, apply_override, bucket_kwargs,
+                                   estimate, slo_estimate, slo_grid)
+from planner.perf.queueing import Loop, solve
+from planner.perf.roofline import StackedStep, stack_coefs, step_coef
+
+MAX_POINTS = 65_536
+_SIGNATURE = inspect.signature(estimate)
+_PREPARE = ("tp", "mig_profile", "precision", "kv_dtype", "engine", "prompt_tokens", "output_tokens", "context_tokens",
+            "ttft_percentile", "calibration", "attention_dp", "expert_parallel", "allow_multi_node")
+_LOOP_FIELDS = ("prompt", "output", "c_max", "budget", "t_req_s", "ranks", "phase")
+
+
+@dataclass(frozen=True)
+class Request:
+    """One :func:`planner.perf.estimate.estimate` call: its model, GPU and keyword arguments."""
+
+    model: ModelSpec
+    gpu: GpuSpec
+    kwargs: dict[str, Any]
+
+
+def _solve_stack(items: list[tuple[int, Any, np.ndarray]]) -> dict[int, dict[str, np.ndarray]]:
+    """Solve the open-loop fixed points of ``items`` ((index, case, grid)) in one stacked pass; index ->
+    the state on that case's grid."""
+    cases = [case for _, case, _ in items]
+    counts = [len(grid) for _, _, grid in items]
+    coef = stack_coefs([step_coef(c.ctx, c.prompt + c.output / 2.0, c.prompt / 2.0) for c in cases], counts)
+    loops = [_loop(c, open_loop=True) for c in cases]
+    fields = {f: np.repeat(np.array([float(getattr(lp, f)) for lp in loops]), counts) for f in _LOOP_FIELDS}
+    st = solve(StackedStep(coef), Loop(**fields, closed=False),
+               np.concatenate([grid for _, _, grid in items]))
+    out, start = {}, 0
+    for (idx, _, _), n in zip(items, counts):
+        out[idx] = {k: v[start:start + n] for k, v in st.items()}
+        start += n
+    return out
+
+
+def estimate_many(requests: Sequence[Request]) -> list[Estimate]:
+    """``[estimate(r.model, r.gpu, **r.kwargs) for r in requests]``, with the SLO-mode fixed points solved in
+    stacked batches. Requests without an SLO (a concurrency, or the maximum-throughput point) and nonsense
+    arguments go through :func:`estimate` itself (which raises what it raises)."""
+    out: list[Estimate | None] = [None] * len(requests)
+    pending: dict[float, list[tuple[int, Any, np.ndarray]]] = {}   # smooth-roofline exponent -> cases
+    preps: dict[int, Any] = {}
+    for i, r in enumerate(requests):
+        a = _SIGNATURE.bind(r.model, r.gpu, **r.kwargs)
+        a.apply_defaults()
+        kw = a.arguments   # every argument of estimate(), defaults filled in
+        if kw["concurrency"] is not None or (kw["ttft_slo_ms"] is None and kw["tpot_slo_ms"] is None):
+            out[i] = estimate(r.model, r.gpu, **r.kwargs)
+            continue
+        _check_args(kw["prompt_tokens"], kw["output_tokens"], kw["context_tokens"], None, kw["ttft_slo_ms"],
+                    kw["tpot_slo_ms"], kw["ttft_percentile"], kw["price_usd_per_hour"])
+        prep = _prepare(r.model, r.gpu, **{k: kw[k] for k in _PREPARE})
+        if isinstance(prep, Estimate):
+            out[i] = prep
+            continue
+        preps[i] = (prep, kw)
+        pending.setdefault(float(prep[0].ctx.p), []).append((i, prep[0], slo_grid(prep[0])))
+    for items in pending.values():
+        batch: list[tuple[int, Any, np.ndarray]] = []
+        size = 0
+        for item in items + [None]:
+            if item is None or (batch and size + len(item[2]) > MAX_POINTS):
+                for i, st in _solve_stack(batch).items():
+                    prep, kw = preps[i]
+                    out[i] = slo_estimate(prep, kw["ttft_slo_ms"], kw["tpot_slo_ms"], kw["price_usd_per_hour"],
+                                          solved=st)
+                batch, size = [], 0
+            if item is not None:
+                batch.append(item)
+                size += len(item[2])
+    return out  # type: ignore[return-value]
+
+
+def capacities_for_workloads(cases: Sequence[tuple], calibration=None, overrides=()) -> list[list[Estimate]]:
+    """One list of bucket Estimates per case ``(model, gpu, workload, precision, tp, mig_profile, attention_dp,
+    expert_parallel)``: what ``capacity_for_workload`` (plain replicas, scenario overrides applied) or
+    ``planner.perf.parallel.capacity_ep_dp`` (``tp`` GPUs per attention rank) returns, through
+    :func:`estimate_many`."""
+    requests, where = [], []
+    for k, (model, gpu, workload, precision, tp, prof, dp, ep) in enumerate(cases):
+        for bucket in workload.buckets:
+            kw = bucket_kwargs(workload, bucket, tp=tp, mig_profile=prof, precision=precision,
+                               calibration=calibration)
+            if dp > 1 or ep > 1:
+                kw.update(attention_dp=dp, expert_parallel=ep)
+            requests.append(Request(model, gpu, kw))
+            where.append((k, bucket))
+    ests = estimate_many(requests)
+    out: list[list[Estimate]] = [[] for _ in cases]
+    for est, (k, bucket) in zip(ests, where):
+        model, gpu, workload, precision, tp, prof, dp, ep = cases[k]
+        if dp == 1 and ep == 1:
+            est = apply_override(est, overrides, workload, gpu, precision, tp, prof, bucket)
+        out[k].append(est)
+    return out
