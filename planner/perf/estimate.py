@@ -57,6 +57,7 @@ import functools
 import math
 from dataclasses import asdict, dataclass, field, replace
 from statistics import NormalDist
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Literal, Sequence
 
 import numpy as np
@@ -97,7 +98,7 @@ class Estimate:
     requests_per_min: float
     bound: Literal["memory", "compute"]
     usd_per_million_output_tokens: float | None
-    terms: dict[str, float] = field(default_factory=dict)
+    terms: Mapping[str, float] = field(default_factory=dict)  # LazyTerms from estimate()
 
     def to_json(self, include_terms: bool = False) -> dict:
         """The documented JSON keys (``terms`` too when asked), plain Python types only."""
@@ -109,6 +110,39 @@ class Estimate:
         if include_terms:
             out["terms"] = {k: (float(v) if math.isfinite(v) else None) for k, v in self.terms.items()}
         return out
+
+
+class LazyTerms(Mapping):
+    """The ``--explain`` breakdown, computed on first access (the planner asks for thousands of estimates and
+    reads none of their terms). Copies, deep copies and pickles are plain dicts."""
+
+    __slots__ = ("_make", "_d")
+
+    def __init__(self, make: Callable[[], dict[str, float]]):
+        self._make, self._d = make, None
+
+    def _get(self) -> dict[str, float]:
+        if self._d is None:
+            self._d, self._make = self._make(), None
+        return self._d
+
+    def __getitem__(self, key: str) -> float:
+        return self._get()[key]
+
+    def __iter__(self):
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    def __repr__(self) -> str:
+        return repr(self._get())
+
+    def __deepcopy__(self, memo) -> dict[str, float]:
+        return dict(self._get())
+
+    def __reduce__(self):
+        return (dict, (dict(self._get()),))
 
 
 def _cannot(reason: str, weights_gib: float = 0.0, **kw) -> Estimate:
@@ -434,7 +468,7 @@ def _finish(prep, vals: dict[str, float], conc, reason: str | None, slo_mode: bo
     """The Estimate at the operating point ``vals`` (one point of a curve) and load ``conc``."""
     case, dev, mem, mem_fields, kv_name = prep
     rps = 0.0 if reason else vals["rps"]
-    terms = _terms(case, dev, mem, vals, conc, slo_mode, kv_name)
+    terms = LazyTerms(lambda: _terms(case, dev, mem, vals, conc, slo_mode, kv_name))
     mem_side = vals["dec_weights_read"] + vals["dec_kv_read"]
     comp_side = vals["dec_gemm_compute"] + vals["dec_attention_compute"]
     est = Estimate(

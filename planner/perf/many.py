@@ -28,10 +28,11 @@ from planner.catalog import GpuSpec, ModelSpec
 from planner.perf.estimate import (Estimate, _check_args, _loop, _prepare, apply_override, bucket_kwargs,
                                    estimate, slo_estimate, slo_grid)
 from planner.perf.queueing import Loop, solve
-from planner.perf.roofline import StackedStep, stack_coefs, step_coef
+from planner.perf.roofline import CoefStep, stack_coefs, step_coef
 
 MAX_POINTS = 65_536
-_SIGNATURE = inspect.signature(estimate)
+_DEFAULTS = {n: p.default for n, p in inspect.signature(estimate).parameters.items()
+             if p.kind is inspect.Parameter.KEYWORD_ONLY}
 _PREPARE = ("tp", "mig_profile", "precision", "kv_dtype", "engine", "prompt_tokens", "output_tokens", "context_tokens",
             "ttft_percentile", "calibration", "attention_dp", "expert_parallel", "allow_multi_node")
 _LOOP_FIELDS = ("prompt", "output", "c_max", "budget", "t_req_s", "ranks", "phase")
@@ -54,7 +55,7 @@ def _solve_stack(items: list[tuple[int, Any, np.ndarray]]) -> dict[int, dict[str
     coef = stack_coefs([step_coef(c.ctx, c.prompt + c.output / 2.0, c.prompt / 2.0) for c in cases], counts)
     loops = [_loop(c, open_loop=True) for c in cases]
     fields = {f: np.repeat(np.array([float(getattr(lp, f)) for lp in loops]), counts) for f in _LOOP_FIELDS}
-    st = solve(StackedStep(coef), Loop(**fields, closed=False),
+    st = solve(CoefStep(coef), Loop(**fields, closed=False),
                np.concatenate([grid for _, _, grid in items]))
     out, start = {}, 0
     for (idx, _, _), n in zip(items, counts):
@@ -71,9 +72,10 @@ def estimate_many(requests: Sequence[Request]) -> list[Estimate]:
     pending: dict[float, list[tuple[int, Any, np.ndarray]]] = {}   # smooth-roofline exponent -> cases
     preps: dict[int, Any] = {}
     for i, r in enumerate(requests):
-        a = _SIGNATURE.bind(r.model, r.gpu, **r.kwargs)
-        a.apply_defaults()
-        kw = a.arguments   # every argument of estimate(), defaults filled in
+        unknown = r.kwargs.keys() - _DEFAULTS.keys()
+        if unknown:
+            raise TypeError(f"estimate() got unexpected keyword arguments {sorted(unknown)}")
+        kw = {**_DEFAULTS, **r.kwargs}   # every keyword argument of estimate(), defaults filled in
         if kw["concurrency"] is not None or (kw["ttft_slo_ms"] is None and kw["tpot_slo_ms"] is None):
             out[i] = estimate(r.model, r.gpu, **r.kwargs)
             continue

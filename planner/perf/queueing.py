@@ -134,8 +134,11 @@ def _state(step: StepFn, loop: Loop, x: np.ndarray, conc: np.ndarray, passes: in
         lam = np.maximum(others * x * tau * n / r, 1e-9)   # others: a lone closed-loop client shares nothing
         # ... and no more than the requests in service that are not decoding (with c_max = 1 nothing is shared)
         pack = np.clip(lam / -np.expm1(-lam), 1.0, np.maximum(np.minimum(room * n / i, in_svc - b), 1.0))
-        both = step(np.stack((b, b)), np.stack((zeros, pack * i * r / n)))   # rows: decode only, with a chunk
-        t0, t1 = both[0], both[1]
+        if hasattr(step, "pair"):   # decode alone, and with a chunk, sharing the decode part
+            t0, t1 = step.pair(b, pack * i * r / n)
+        else:
+            both = step(np.stack((b, b)), np.stack((zeros, pack * i * r / n)))   # rows: decode only, with a chunk
+            t0, t1 = both[0], both[1]
         s = n * np.maximum(t1 - t0, 0.0) / (r * pack)  # what one prompt adds to the steps it rides in
         rho = np.minimum(x * s, 0.999)
         # τ = (1 − q)·t0 + q·t1 with q = a·X·n·τ/(r·m) (other requests' chunks: a decoding sequence's own prefill

@@ -319,9 +319,11 @@ def eval_step(c: StepCoef, b, t):
     return np.maximum(total, decode + pf + t * (c.g_n + c.a_t + c.c_n))
 
 
-class StackedStep:
-    """``(b, t) -> seconds`` for a stacked batch (:func:`stack_coefs`): point ``j`` uses coefficients ``j``;
-    ``take(idx)`` restricts it to the points ``idx`` (the fixed point drops the points it has solved)."""
+class CoefStep:
+    """``(b, t) -> seconds`` from precomputed coefficients: one case (scalar fields) or a stacked batch
+    (:func:`stack_coefs`, point ``j`` uses coefficients ``j``); ``take(idx)`` restricts a batch to the points
+    ``idx`` (the fixed point drops the points it has solved), ``pair`` gives the decode-only and the
+    with-a-chunk step of the same batches at once."""
 
     def __init__(self, coef: StepCoef):
         self.coef = coef
@@ -329,12 +331,27 @@ class StackedStep:
     def __call__(self, b, t):
         return eval_step(self.coef, b, t)
 
-    def take(self, idx: np.ndarray) -> "StackedStep":
-        return StackedStep(StepCoef(*(v[idx] if isinstance(v, np.ndarray) else v for v in self.coef)))
+    def pair(self, b, t):
+        """(step of ``b`` decodes alone, step of ``b`` decodes and ``t`` prefill tokens): :func:`eval_step` at
+        ``(b, 0)`` and ``(b, t)``, sharing the decode part (at t = 0 the step is its decode part)."""
+        c = self.coef
+        b = np.asarray(b, dtype=float)
+        t = np.asarray(t, dtype=float)
+        n = b + t
+        t_w = c.w_fixed + c.w_exp_e * (1.0 - c.keep ** n)
+        t_kv = c.kv_b * b
+        pf = c.t_pf * (t > 0)
+        t_w0 = c.w_fixed + c.w_exp_e * (1.0 - c.keep ** b)
+        decode = _smax(t_w0, (c.g_n + c.g_b) * b, c.p) + _smax(t_kv, c.a_b * b, c.p) + c.c_n * b + c.fixed + c.seq * b
+        total = (_smax(t_w, c.g_n * n + c.g_b * b, c.p) + _smax(t_kv, c.a_b * b + c.a_t * t, c.p) + c.c_n * n
+                 + c.fixed + c.seq * b + pf)
+        return decode, np.maximum(total, decode + pf + t * (c.g_n + c.a_t + c.c_n))
+
+    def take(self, idx: np.ndarray) -> "CoefStep":
+        return CoefStep(StepCoef(*(v[idx] if isinstance(v, np.ndarray) else v for v in self.coef)))
 
 
 def step_fn(ctx: StepContext, decode_context: float, prefill_context: float):
     """``(b, t) -> seconds``: the total of :func:`step_time` with every coefficient that does not depend on
     ``b`` and ``t`` computed once (the queueing fixed point evaluates it dozens of times per estimate)."""
-    coef = step_coef(ctx, decode_context, prefill_context)
-    return lambda b, t: eval_step(coef, b, t)
+    return CoefStep(step_coef(ctx, decode_context, prefill_context))
