@@ -75,6 +75,8 @@ import numpy as np
 
 StepFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 ITERATIONS = 24
+JUMP_X = 1e-4   # a bracket this narrow (relative to X) around a jump of g is settled
+SUBSET_MIN = 512   # below this many loads the fixed point evaluates every load each round (frozen ones ignored)
 INNER = 2   # rounds of decode batch -> step time per evaluation (1 can lock onto a wrong branch)
 
 
@@ -186,11 +188,11 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS) -> dict[
     tin_lo, tin_hi = tau0.copy(), tau0.copy()
 
     def settle(x, g, live, tau_in):
-        """Freeze the live elements on the root, or on a jump of g bracketed to 1e-6 of X (the chunk count n
+        """Freeze the live elements on the root, or on a jump of g bracketed to JUMP_X of X (the chunk count n
         is an integer): there, the bracket end nearer to Little's law."""
         nonlocal x_fin, tau_fin, done
         on_root = np.abs(g) <= 1e-3 * in_svc
-        jump = x_hi - x_lo <= 1e-6 * x_hi
+        jump = x_hi - x_lo <= JUMP_X * x_hi
         now = live & (on_root | jump)
         near_lo = np.abs(gt_lo) <= np.abs(gt_hi)
         x_fin = np.where(now, np.where(on_root, x, np.where(near_lo, x_lo, x_hi)), x_fin)
@@ -200,7 +202,7 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS) -> dict[
     def live_eval(x, tau_in):
         """(TPOT, hold) at ``x``, evaluated only where the element is still live (elsewhere: placeholders)."""
         idx = np.flatnonzero(~done)
-        if len(idx) == len(c):
+        if len(idx) == len(c) or len(c) <= SUBSET_MIN:   # small vectors: slicing costs more than it saves
             st_ = _state(step, loop, x, c, passes=INNER, tau=tau_in)
             return st_["tpot"], st_["hold"]
         st_ = _state(_take(step, idx), loop.take(idx), x[idx], c[idx], passes=INNER, tau=tau_in[idx])
