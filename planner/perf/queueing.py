@@ -194,6 +194,8 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS) -> dict[
         on_root = np.abs(g) <= 1e-3 * in_svc
         jump = x_hi - x_lo <= JUMP_X * x_hi
         now = live & (on_root | jump)
+        if not now.any():
+            return
         near_lo = np.abs(gt_lo) <= np.abs(gt_hi)
         x_fin = np.where(now, np.where(on_root, x, np.where(near_lo, x_lo, x_hi)), x_fin)
         tau_fin = np.where(now, np.where(on_root, tau_in, np.where(near_lo, tin_lo, tin_hi)), tau_fin)
