@@ -69,7 +69,7 @@ mean (the distribution is right-skewed; the mean is the floor we certify).
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -111,51 +111,88 @@ def _num(v):
     return np.asarray(v, dtype=float) if isinstance(v, np.ndarray) else float(v)
 
 
-def _state(step: StepFn, loop: Loop, x: np.ndarray, conc: np.ndarray, passes: int = 2,
-           tau: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Every term at throughput ``x`` (requests/s) with ``conc`` requests in the system. The decode batch
-    depends on the step time it sets: ``passes`` rounds from ``tau`` (the previous guess, or one sequence's step)."""
-    i, o, r = _num(loop.prompt), _num(loop.output), _num(loop.ranks)
+class _Fixed(NamedTuple):
+    """What ``_state`` needs of the loads alone (the same in every round of the fixed point)."""
+
+    conc: np.ndarray
+    in_svc: np.ndarray    # min(C, c_max): requests in service
+    others: np.ndarray    # a: share of the other requests that can be ahead of one
+    b_lo: np.ndarray      # the decode batch's bounds: min(C_s, 1) … max(C_s, 1)
+    b_hi: np.ndarray
+    ahead: np.ndarray     # C_s − 1, at least 0
+    zeros: np.ndarray
+    busy: bool            # a = 1 at every load (the open loop at C >= 1): the products with it are skipped
+
+    def take(self, idx: np.ndarray) -> "_Fixed":
+        return _Fixed(*(v[idx] for v in self[:-1]), self.busy)
+
+
+def _fixed(loop: Loop, conc: np.ndarray) -> _Fixed:
     in_svc = np.minimum(conc, loop.c_max)
-    m = len(x)
     if loop.closed:  # a client's own previous request is never ahead of it
         others = np.maximum((conc - 1.0) / np.maximum(conc, 1.0), 0.0)
     else:            # Poisson: busy with probability ~ the load (one slot), fully once C >= 1
         others = np.minimum(np.maximum(conc, 0.0), 1.0)
-    zeros = np.zeros(m)
-    b_lo, b_hi = np.minimum(in_svc, 1.0), np.maximum(in_svc, 1.0)
+    return _Fixed(conc=conc, in_svc=in_svc, others=others, b_lo=np.minimum(in_svc, 1.0),
+                  b_hi=np.maximum(in_svc, 1.0), ahead=np.maximum(in_svc - 1.0, 0.0), zeros=np.zeros(len(conc)),
+                  busy=bool(np.all(others == 1.0)))
+
+
+def _state(step: StepFn, loop: Loop, x: np.ndarray, conc: np.ndarray | _Fixed, passes: int = 2,
+           tau: np.ndarray | None = None, full: bool = True):
+    """Every term at throughput ``x`` (requests/s) with ``conc`` requests in the system (or their
+    :func:`_fixed` terms). The decode batch depends on the step time it sets: ``passes`` rounds from ``tau``
+    (the previous guess, or one sequence's step). ``full=False``: only (TPOT, hold), what the fixed point's
+    rounds need."""
+    fx = conc if isinstance(conc, _Fixed) else _fixed(loop, np.asarray(conc, dtype=float))
+    i, o, r = _num(loop.prompt), _num(loop.output), _num(loop.ranks)
+    in_svc, others, b_lo, b_hi, zeros = fx.in_svc, fx.others, fx.b_lo, fx.b_hi, fx.zeros
+    one_rank = isinstance(r, float) and r == 1.0     # skip the exact ·1 and /1 (the common case)
     if tau is None:
         tau = step(b_lo, zeros)
+    xo = x * (o - 1.0)
+    xa = others * x if one_rank else others * x / r
+    pair = getattr(step, "pair", None)
     for _ in range(passes):
         # a decoding sequence sees at least itself in the batch (and the weights are read for it)
-        b = np.minimum(np.maximum(x * (o - 1.0) * tau, b_lo), b_hi)
-        room = np.maximum(loop.budget - b / r, 64.0)
-        n = np.maximum(1.0, np.ceil(i / room))
+        b = np.minimum(np.maximum(xo * tau, b_lo), b_hi)
+        room = np.maximum(loop.budget - (b if one_rank else b / r), 64.0)
+        n = np.ceil(i / room)   # >= 1: I >= 1 and room >= 64
         # prompts that share one chunk step: Poisson arrivals λ per step, a step with any carries them all
         # (the zero-truncated mean λ/(1 − e^−λ)), as many as the chunk budget holds
-        lam = np.maximum(others * x * tau * n / r, 1e-9)   # others: a lone closed-loop client shares nothing
+        neg_lam = np.minimum(-(xa * tau * n), -1e-9)   # others: a lone closed-loop client shares nothing
         # ... and no more than the requests in service that are not decoding (with c_max = 1 nothing is shared)
-        pack = np.clip(lam / -np.expm1(-lam), 1.0, np.maximum(np.minimum(room * n / i, in_svc - b), 1.0))
-        if hasattr(step, "pair"):   # decode alone, and with a chunk, sharing the decode part
-            t0, t1 = step.pair(b, pack * i * r / n)
+        cap = np.maximum(np.minimum(room * n / i, in_svc - b), 1.0)
+        pack = np.minimum(np.maximum(neg_lam / np.expm1(neg_lam), 1.0), cap)
+        chunk = pack * i / n if one_rank else pack * i * r / n
+        if pair is not None:   # decode alone, and with a chunk, sharing the decode part (t1 >= t0)
+            t0, t1 = pair(b, chunk)
+            extra, top = t1 - t0, t1
         else:
-            both = step(np.stack((b, b)), np.stack((zeros, pack * i * r / n)))   # rows: decode only, with a chunk
+            both = step(np.stack((b, b)), np.stack((zeros, chunk)))   # rows: decode only, with a chunk
             t0, t1 = both[0], both[1]
-        s = n * np.maximum(t1 - t0, 0.0) / (r * pack)  # what one prompt adds to the steps it rides in
+            extra, top = np.maximum(t1 - t0, 0.0), np.maximum(t1, t0)
+        s = n * extra / (pack if one_rank else r * pack)  # what one prompt adds to the steps it rides in
         rho = np.minimum(x * s, 0.999)
         # τ = (1 − q)·t0 + q·t1 with q = a·X·n·τ/(r·m) (other requests' chunks: a decoding sequence's own prefill
         # came before its first token)  ⇒  τ = t0 / (1 − a·ρ), at most t1 (every step carries a chunk)
-        tau = np.minimum(t0 / (1.0 - others * rho), np.maximum(t1, t0))
-    q = np.minimum(others * x / r * n * tau / pack, 1.0)
+        tau = np.minimum(t0 / (1.0 - (rho if fx.busy else others * rho)), top)
     # only requests in service queue for prefill: the clients beyond c_max wait for a slot (W_slot), not here
-    ahead = np.maximum(in_svc - 1.0, 0.0)
-    w_pf = rho * s / (2.0 * (1.0 - rho)) * others + loop.phase * ahead * s
+    ahead = fx.ahead
+    w_pf = rho * s / (2.0 * (1.0 - rho))
+    if not fx.busy:
+        w_pf = w_pf * others
+    if not (isinstance(loop.phase, float) and loop.phase == 0.0):   # the open loop has no phase
+        w_pf = w_pf + loop.phase * ahead * s
     if loop.closed:  # finite population: at most the C_s − 1 other admitted prompts can be ahead
         w_pf = np.minimum(w_pf, ahead * s)
-    residual = 0.5 * tau * others
+    residual = 0.5 * tau if fx.busy else 0.5 * tau * others
     prefill = n * t1
     ttft_svc = loop.t_req_s + residual + w_pf + prefill
     hold = ttft_svc + (o - 1.0) * tau
+    if not full:
+        return tau, hold
+    q = np.minimum(xa * n * tau / pack, 1.0)
     return dict(x=x, tpot=tau, decode_batch=b, wait_share=rho * others, chunks=n, chunk_share=q, step_decode=t0, step_chunk=t1,
                 prefill_work=s, rho=rho, wait_prefill=w_pf, residual=residual, prefill=prefill,
                 ttft_service=ttft_svc, hold=hold, in_service=in_svc)
@@ -171,16 +208,18 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS) -> dict[
     stacked coefficients of a batch, on the other cases solved with it).
     """
     c = np.atleast_1d(np.asarray(conc, dtype=float))
-    in_svc = np.minimum(c, loop.c_max)
-    idle = _state(step, loop, np.zeros_like(c), c, passes=1)   # hold(X) >= hold(0)
-    x_lo, g_lo = np.zeros_like(c), -in_svc
+    fx = _fixed(loop, c)
+    in_svc = fx.in_svc
+    tol = 1e-3 * in_svc
+    idle = _state(step, loop, fx.zeros, fx, passes=1)   # hold(X) >= hold(0)
+    x_lo, g_lo = np.zeros_like(c), -in_svc   # the bracket: arrays this function owns and updates in place
     x_hi = in_svc / idle["hold"]
-    tau0 = step(np.minimum(in_svc, 1.0), np.zeros_like(c))   # _state's own first guess, made explicit
-    st = _state(step, loop, x_hi, c, passes=INNER, tau=tau0)
-    g_hi = x_hi * st["hold"] - in_svc
-    tau = st["tpot"]
+    tau0 = step(fx.b_lo, fx.zeros)   # _state's own first guess, made explicit
+    tau, hold_hi = _state(step, loop, x_hi, fx, passes=INNER, tau=tau0, full=False)
+    g_hi = x_hi * hold_hi - in_svc
     side = np.zeros_like(c)
     done = np.zeros(c.shape, dtype=bool)
+    n_all = len(c)
     x_fin, tau_fin = x_hi.copy(), tau0.copy()
     gt_lo, gt_hi = g_lo.copy(), g_hi.copy()   # g itself at the bracket's ends (Illinois scales g_lo, g_hi)
     # the step-time guess each end was evaluated from: the answer is re-evaluated from the same guess, so it
@@ -191,60 +230,69 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS) -> dict[
         """Freeze the live elements on the root, or on a jump of g bracketed to JUMP_X of X (the chunk count n
         is an integer): there, the bracket end nearer to Little's law."""
         nonlocal x_fin, tau_fin, done
-        on_root = np.abs(g) <= 1e-3 * in_svc
+        on_root = np.abs(g) <= tol
         jump = x_hi - x_lo <= JUMP_X * x_hi
         now = live & (on_root | jump)
-        if not now.any():
+        if not np.count_nonzero(now):   # (count_nonzero: a third of any()'s cost on short vectors)
             return
         near_lo = np.abs(gt_lo) <= np.abs(gt_hi)
         x_fin = np.where(now, np.where(on_root, x, np.where(near_lo, x_lo, x_hi)), x_fin)
         tau_fin = np.where(now, np.where(on_root, tau_in, np.where(near_lo, tin_lo, tin_hi)), tau_fin)
         done = done | now
 
-    def live_eval(x, tau_in):
-        """(TPOT, hold) at ``x``, evaluated only where the element is still live (elsewhere: placeholders)."""
-        idx = np.flatnonzero(~done)
-        if len(idx) == len(c) or len(c) <= SUBSET_MIN:   # small vectors: slicing costs more than it saves
-            st_ = _state(step, loop, x, c, passes=INNER, tau=tau_in)
-            return st_["tpot"], st_["hold"]
-        st_ = _state(_take(step, idx), loop.take(idx), x[idx], c[idx], passes=INNER, tau=tau_in[idx])
+    def live_eval(x, tau_in, live):
+        """(TPOT, hold) at ``x``, evaluated only where the element is still live (elsewhere: the old TPOT and
+        a placeholder hold)."""
+        idx = None if n_all <= SUBSET_MIN else np.flatnonzero(live)
+        if idx is None or len(idx) == n_all:   # small vectors: slicing costs more than it saves
+            tpot, hold = _state(step, loop, x, fx, passes=INNER, tau=tau_in, full=False)
+            return np.where(live, tpot, tau_in), hold
+        tpot_l, hold_l = _state(_take(step, idx), loop.take(idx), x[idx], fx.take(idx), passes=INNER,
+                                tau=tau_in[idx], full=False)
         tpot, hold = tau_in.copy(), np.ones_like(c)
-        tpot[idx], hold[idx] = st_["tpot"], st_["hold"]
+        tpot[idx], hold[idx] = tpot_l, hold_l
         return tpot, hold
 
+    def move(x, g, up, live, tau_in, illinois: bool):
+        """The bracket's new ends, in place: the live elements with g > 0 replace the upper end, the others
+        the lower (``putmask``: the bracket arrays are this function's own)."""
+        lu, ld = live & up, live & ~up
+        if illinois:   # halve the stale end's value when the same end moves twice in a row
+            np.multiply(g_lo, 0.5, out=g_lo, where=lu & (side > 0))
+            np.multiply(g_hi, 0.5, out=g_hi, where=ld & (side < 0))
+            np.putmask(g_lo, ld, g)
+            np.putmask(g_hi, lu, g)
+            np.putmask(side, lu, 1.0)
+            np.putmask(side, ld, -1.0)
+        for end, new in ((x_lo, x), (gt_lo, g), (tin_lo, tau_in)):
+            np.putmask(end, ld, new)
+        for end, new in ((x_hi, x), (gt_hi, g), (tin_hi, tau_in)):
+            np.putmask(end, lu, new)
+
     for _ in range(iterations):
-        x = np.where(g_hi - g_lo > 0, (x_lo * g_hi - x_hi * g_lo) / np.maximum(g_hi - g_lo, 1e-300), x_hi)
+        dg = g_hi - g_lo
+        x = np.where(dg > 0, (x_lo * g_hi - x_hi * g_lo) / np.maximum(dg, 1e-300), x_hi)
         tau_in = tau
-        tpot, hold = live_eval(x, tau_in)
         live = ~done
-        tau = np.where(live, tpot, tau)
+        tau, hold = live_eval(x, tau_in, live)
         g = x * hold - in_svc
-        up = g > 0
-        # Illinois: halve the stale end's value when the same end moves twice in a row
-        g_lo = np.where(live, np.where(up & (side > 0), 0.5 * g_lo, np.where(up, g_lo, g)), g_lo)
-        g_hi = np.where(live, np.where(~up & (side < 0), 0.5 * g_hi, np.where(up, g, g_hi)), g_hi)
-        x_lo, gt_lo, tin_lo = (np.where(live & ~up, v, w) for v, w in ((x, x_lo), (g, gt_lo), (tau_in, tin_lo)))
-        x_hi, gt_hi, tin_hi = (np.where(live & up, v, w) for v, w in ((x, x_hi), (g, gt_hi), (tau_in, tin_hi)))
-        side = np.where(live, np.where(up, 1.0, -1.0), side)
+        move(x, g, g > 0, live, tau_in, illinois=True)
         settle(x, g, live, tau_in)
-        if done.all():
-            return _state(step, loop, x_fin, c, passes=INNER, tau=tau_fin)
+        if np.count_nonzero(done) == n_all:
+            return _state(step, loop, x_fin, fx, passes=INNER, tau=tau_fin)
     for _ in range(40):  # rare stiff cases (ρ → 1) and jumps: finish by bisection inside the bracket
         x = 0.5 * (x_lo + x_hi)
         tau_in = tau
-        tpot, hold = live_eval(x, tau_in)
         live = ~done
-        tau = np.where(live, tpot, tau)
+        tau, hold = live_eval(x, tau_in, live)
         g = x * hold - in_svc
-        up = g > 0
-        x_lo, gt_lo, tin_lo = (np.where(live & ~up, v, w) for v, w in ((x, x_lo), (g, gt_lo), (tau_in, tin_lo)))
-        x_hi, gt_hi, tin_hi = (np.where(live & up, v, w) for v, w in ((x, x_hi), (g, gt_hi), (tau_in, tin_hi)))
+        move(x, g, g > 0, live, tau_in, illinois=False)
         settle(x, g, live, tau_in)
-        if done.all():
+        if np.count_nonzero(done) == n_all:
             break
     x_fin = np.where(done, x_fin, x)
     tau_fin = np.where(done, tau_fin, tau_in)
-    return _state(step, loop, x_fin, c, passes=INNER, tau=tau_fin)
+    return _state(step, loop, x_fin, fx, passes=INNER, tau=tau_fin)
 
 
 def prefill_wait_percentile(st: dict[str, np.ndarray], p: float) -> np.ndarray:

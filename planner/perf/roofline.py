@@ -294,29 +294,44 @@ def stack_coefs(coefs: Sequence[StepCoef], counts: Sequence[int]) -> StepCoef:
 
 
 def _smax(a, b, p: float):
-    if p == 2.0:  # the default: one square root instead of two powers
-        return np.sqrt(a * a + b * b)
+    if p == 2.0:  # the default: one ufunc (hypot also never overflows a·a)
+        return np.hypot(a, b)
     if math.isfinite(p):
         hi = np.maximum(np.maximum(a, b), 1e-300)
         return hi * ((a / hi) ** p + (b / hi) ** p) ** (1.0 / p)
     return np.maximum(a, b)
 
 
+def _weights(c: StepCoef, n):
+    """Seconds to read the weights a pass over ``n`` tokens touches: the fixed part, and the routed experts
+    hit at least once, ``E·(1 − (1 − k/E)^n)`` of them (a dense model: the fixed part alone)."""
+    if isinstance(c.w_exp_e, float) and c.w_exp_e == 0.0:
+        return c.w_fixed
+    return c.w_fixed + c.w_exp_e * (1.0 - c.keep ** n)
+
+
+def _pair(c: StepCoef, b, t):
+    """(decode-only step, step with ``t`` prefill tokens) for ``b`` decoding sequences; see :func:`eval_step`.
+
+    The step with a chunk is ``S(w(b + t), g_n·(b + t) + g_b·b) + S(kv_b·b, a_b·b + a_t·t) + c_n·(b + t) +
+    fixed + seq·b + t_pf`` (S the smooth maximum, w the weights a pass over that many tokens touches), and
+    never less than the decode step plus ``t_pf`` and the chunk at full compute, ``t·(g_n + a_t + c_n)``."""
+    ab = c.a_b * b
+    t_kv = c.kv_b * b
+    gbb = (c.g_n + c.g_b) * b
+    per_b = (c.c_n + c.seq) * b + c.fixed        # collectives' bandwidth on the decodes, host cost, fixed costs
+    pf = c.t_pf * (t > 0)
+    decode = _smax(_weights(c, b), gbb, c.p) + _smax(t_kv, ab, c.p) + per_b
+    total = (_smax(_weights(c, b + t), gbb + c.g_n * t, c.p) + _smax(t_kv, ab + c.a_t * t, c.p)
+             + (c.c_n * t + pf + per_b))
+    # prefill tokens are compute-bound: never hidden under the decode part's weight and KV reads
+    return decode, np.maximum(total, decode + (pf + t * (c.g_n + c.a_t + c.c_n)))
+
+
 def eval_step(c: StepCoef, b, t):
     """Seconds of a step with ``b`` decoding sequences and ``t`` prefill tokens: the total of
     :func:`step_time`, term for term, from the precomputed coefficients (which broadcast with ``b``, ``t``)."""
-    b = np.asarray(b, dtype=float)
-    t = np.asarray(t, dtype=float)
-    n = b + t
-    t_w = c.w_fixed + c.w_exp_e * (1.0 - c.keep ** n)
-    t_kv = c.kv_b * b
-    pf = c.t_pf * (t > 0)
-    total = (_smax(t_w, c.g_n * n + c.g_b * b, c.p) + _smax(t_kv, c.a_b * b + c.a_t * t, c.p) + c.c_n * n
-             + c.fixed + c.seq * b + pf)
-    # prefill tokens are compute-bound: never hidden under the decode part's weight and KV reads
-    t_w0 = c.w_fixed + c.w_exp_e * (1.0 - c.keep ** b)
-    decode = _smax(t_w0, (c.g_n + c.g_b) * b, c.p) + _smax(t_kv, c.a_b * b, c.p) + c.c_n * b + c.fixed + c.seq * b
-    return np.maximum(total, decode + pf + t * (c.g_n + c.a_t + c.c_n))
+    return _pair(c, np.asarray(b, dtype=float), np.asarray(t, dtype=float))[1]
 
 
 class CoefStep:
@@ -334,18 +349,7 @@ class CoefStep:
     def pair(self, b, t):
         """(step of ``b`` decodes alone, step of ``b`` decodes and ``t`` prefill tokens): :func:`eval_step` at
         ``(b, 0)`` and ``(b, t)``, sharing the decode part (at t = 0 the step is its decode part)."""
-        c = self.coef
-        b = np.asarray(b, dtype=float)
-        t = np.asarray(t, dtype=float)
-        n = b + t
-        t_w = c.w_fixed + c.w_exp_e * (1.0 - c.keep ** n)
-        t_kv = c.kv_b * b
-        pf = c.t_pf * (t > 0)
-        t_w0 = c.w_fixed + c.w_exp_e * (1.0 - c.keep ** b)
-        decode = _smax(t_w0, (c.g_n + c.g_b) * b, c.p) + _smax(t_kv, c.a_b * b, c.p) + c.c_n * b + c.fixed + c.seq * b
-        total = (_smax(t_w, c.g_n * n + c.g_b * b, c.p) + _smax(t_kv, c.a_b * b + c.a_t * t, c.p) + c.c_n * n
-                 + c.fixed + c.seq * b + pf)
-        return decode, np.maximum(total, decode + pf + t * (c.g_n + c.a_t + c.c_n))
+        return _pair(self.coef, b, t)
 
     def take(self, idx: np.ndarray) -> "CoefStep":
         return CoefStep(StepCoef(*(v[idx] if isinstance(v, np.ndarray) else v for v in self.coef)))
