@@ -1,6 +1,11 @@
 """Time one ``planner.perf.estimate.estimate`` call (the solver makes thousands): prints a table of median µs per call.
 
-Run from the repository root:  python bench/perf_timing.py
+Run from the repository root:  python bench/perf_timing.py [--repeats N]
+
+Per case: the median and 90th percentile of wall µs per call, and the median CPU µs of the calling thread
+(``time.thread_time``: what another process on the shared cores does not add). The last rows time the SLO
+cases asked together through ``planner.perf.many.estimate_many`` (what the planner's options stage does):
+µs per estimate when K copies of the four SLO cases are solved in one stacked pass.
 """
 
 from __future__ import annotations
@@ -29,20 +34,36 @@ CASES = [
 ]
 
 
+def _time(fn, repeats: int) -> tuple[float, float, float]:
+    """(median wall µs, p90 wall µs, median thread-CPU µs) of ``fn()`` over ``repeats`` calls."""
+    fn()  # warm caches
+    wall, cpu = [], []
+    for _ in range(repeats):
+        t, c = time.perf_counter(), time.thread_time()
+        fn()
+        cpu.append((time.thread_time() - c) * 1e6)
+        wall.append((time.perf_counter() - t) * 1e6)
+    wall.sort()
+    return statistics.median(wall), wall[int(0.9 * len(wall))], statistics.median(cpu)
+
+
 def main(repeats: int = 300) -> None:
+    from planner.perf.many import Request, estimate_many
+
     cat = Catalog.builtin()
-    print(f"{'case':40s} {'median µs':>10s} {'p90 µs':>8s}")
+    print(f"| {'case':46s} | {'median µs':>10s} | {'p90 µs':>8s} | {'CPU µs':>8s} |")
+    print(f"|{'-' * 48}|{'-' * 11}:|{'-' * 9}:|{'-' * 9}:|")
     for label, model, gpu, kw in CASES:
         m, g = cat.model(model), cat.gpu(gpu)
-        estimate(m, g, **kw)  # warm caches
-        times = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            estimate(m, g, **kw)
-            times.append((time.perf_counter() - t) * 1e6)
-        times.sort()
-        print(f"{label:40s} {statistics.median(times):10.0f} {times[int(0.9 * len(times))]:8.0f}")
+        med, p90, cpu = _time(lambda: estimate(m, g, **kw), repeats)
+        print(f"| {label:46s} | {med:10.0f} | {p90:8.0f} | {cpu:8.0f} |")
+    slo = [Request(cat.model(model), cat.gpu(gpu), kw) for _, model, gpu, kw in CASES if "ttft_slo_ms" in kw]
+    for k in (1, 16, 256):
+        reqs = slo * k
+        med, p90, cpu = _time(lambda: estimate_many(reqs), max(3, repeats // (4 * k)))
+        label = f"{len(reqs)} SLO estimates stacked, per estimate"
+        print(f"| {label:46s} | {med / len(reqs):10.0f} | {p90 / len(reqs):8.0f} | {cpu / len(reqs):8.0f} |")
 
 
 if __name__ == "__main__":
-    main()
+    main(int(sys.argv[sys.argv.index("--repeats") + 1]) if "--repeats" in sys.argv else 300)
