@@ -69,7 +69,8 @@ from planner.errors import InputError
 from planner.perf.device import KV_DTYPE_BYTES, Device, check_precision, make_device, resolve_kv_dtype
 from planner.perf.memory import memory_plan, paged_concurrency, workspace_gib
 from planner.perf.queueing import Loop, prefill_wait_percentile, solve
-from planner.perf.roofline import StepContext, experts_touched, prefill_time, step_context, step_fn, step_time
+from planner.perf.roofline import (StepContext, decode_terms, experts_touched, prefill_time, step_context,
+                                   step_fn, step_time)
 
 if TYPE_CHECKING:  # types only
     from planner.scenario.model import CapacityOverride, Workload
@@ -234,28 +235,48 @@ def _curve(case: _Case, conc: np.ndarray, open_loop: bool,
            solved: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """TPOT, TTFT (mean, percentile) and requests/s for each concurrency in ``conc`` (seconds);
     ``planner.perf.queueing`` has the engine model, this adds the slot queue of the open loop. ``solved``:
-    the queueing fixed point at ``conc`` when it was computed already (a stacked batch, ``planner.perf.many``)."""
+    the queueing fixed point at ``conc`` when it was computed already."""
     c = np.asarray(conc, dtype=float)
-    st = solve(_step_fn(case), _loop(case, open_loop), c) if solved is None else solved
+    step = _step_fn(case)
+    st = solve(step, _loop(case, open_loop), c) if solved is None else solved
+    return curve_terms(st, c, float(case.c_max), case.p, open_loop, decode_terms(step.coef, st["decode_batch"]))
+
+
+def erlang_c_grouped(servers: np.ndarray, load: np.ndarray) -> np.ndarray:
+    """:func:`_erlang_c` at each point with its own whole number of ``servers`` (a stacked batch of cases):
+    one call per distinct server count, the same values as one call per case."""
+    out = np.empty_like(load, dtype=float)
+    order = np.argsort(servers, kind="stable")
+    ranked = servers[order]
+    cuts = np.flatnonzero(np.diff(ranked)) + 1
+    for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(ranked)]):
+        idx = order[lo:hi]
+        out[idx] = _erlang_c(float(ranked[lo]), load[idx])
+    return out
+
+
+def curve_terms(st: dict[str, np.ndarray], c: np.ndarray, servers, p, open_loop: bool,
+                dec: dict[str, np.ndarray], p_wait: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """What :func:`_curve` reports, from the fixed point ``st`` at the loads ``c``: one case (scalar
+    ``servers`` = c_max and TTFT percentile ``p``) or a stacked batch (one value of each per point, with the
+    slot queue's waiting probability ``p_wait`` given). ``dec``: the decode step's terms at the decode batch."""
     hold, x = st["hold"], st["x"]
-    w_pf_p = prefill_wait_percentile(st, case.p) if case.z > 0 else st["wait_prefill"]
+    w_pf_p = np.where(p > 0.5, prefill_wait_percentile(st, p), st["wait_prefill"])
     if open_loop:
-        servers = float(case.c_max)
-        pw = _erlang_c(servers, c)
+        pw = _erlang_c(servers, c) if p_wait is None else p_wait
         gap = np.maximum(servers - c, 1e-12)
         w_mean = pw * hold / (2 * gap)
-        w_p = hold / (2 * gap) * np.log(np.maximum(pw / (1 - case.p), 1.0))
+        w_p = hold / (2 * gap) * np.log(np.maximum(pw / (1 - p), 1.0))
         w_mean = np.where(c < servers, w_mean, np.inf)
         w_p = np.where(c < servers, w_p, np.inf)
         rps = x
     else:
-        rps = np.minimum(c, case.c_max) / hold   # Little's law on the slots (= X at the fixed point)
-        w_mean = w_p = np.maximum(c - case.c_max, 0.0) / np.maximum(rps, 1e-300)
+        rps = np.minimum(c, servers) / hold   # Little's law on the slots (= X at the fixed point)
+        w_mean = w_p = np.maximum(c - servers, 0.0) / np.maximum(rps, 1e-300)
     ttft_mean = st["ttft_service"] + w_mean
     ttft_p = st["ttft_service"] - st["wait_prefill"] + w_pf_p + w_p
-    if case.p >= 0.5:  # a high percentile of a right-skewed wait is never reported below its mean
-        ttft_p = np.maximum(ttft_p, ttft_mean)
-    dec = step_time(case.ctx, st["decode_batch"], 0.0 * c, case.prompt + case.output / 2.0, case.prompt / 2.0)
+    # a high percentile of a right-skewed wait is never reported below its mean
+    ttft_p = np.where(p >= 0.5, np.maximum(ttft_p, ttft_mean), ttft_p)
     return {"tpot": st["tpot"], "ttft_mean": ttft_mean, "ttft_p": ttft_p, "rps": rps,
             "wait_mean": w_mean, "wait_p": w_p, "prefill": st["prefill"], "residual": st["residual"],
             "wait_prefill": st["wait_prefill"], "prefill_util": st["rho"], "chunk_share": st["chunk_share"],
@@ -290,15 +311,16 @@ def _grid(servers: int) -> np.ndarray:
 
 
 def _slo_search(case: _Case, ttft_slo_s: float, tpot_slo_s: float,
-                solved: dict[str, np.ndarray] | None = None) -> tuple[bool, float, dict[str, float]]:
+                vals: dict[str, np.ndarray] | None = None) -> tuple[bool, float, dict[str, float]]:
     """Load (mean requests in service) with the most requests/s meeting both SLOs: one vectorised solve on
     :func:`slo_grid`, then linear interpolation between the best feasible grid
     point and its infeasible neighbour, to where the binding SLO is met exactly (TTFT and TPOT grow with the
     load, about linearly over one grid step of ≤ 13 %). When no load qualifies: (False, lowest load, its
-    values) -- the best TTFT and TPOT the replica can offer. ``solved``: the open-loop fixed point on the
-    grid, when a stacked batch computed it."""
+    values) -- the best TTFT and TPOT the replica can offer. ``vals``: the open-loop curve on the grid
+    (:func:`curve_terms`), when a stacked batch computed it."""
     grid = slo_grid(case)
-    vals = _curve(case, grid, open_loop=True, solved=solved)
+    if vals is None:
+        vals = _curve(case, grid, open_loop=True)
     ok = (vals["ttft_p"] <= ttft_slo_s) & (vals["tpot"] <= tpot_slo_s)
     if not ok.any():
         return False, float(grid[0]), _pick(vals, 0)
@@ -443,14 +465,14 @@ def estimate(model: ModelSpec, gpu: GpuSpec, *, tp: int = 1, mig_profile: str | 
 
 
 def slo_estimate(prep, ttft_slo_ms: float | None, tpot_slo_ms: float | None,
-                 price_usd_per_hour: float | None = None, solved: dict[str, np.ndarray] | None = None) -> Estimate:
+                 price_usd_per_hour: float | None = None, vals: dict[str, np.ndarray] | None = None) -> Estimate:
     """The SLO-mode Estimate of a prepared case (``_prepare``): the open-loop load with the most requests/s
-    meeting both SLOs, or the reason none does. ``solved``: the fixed point on :func:`slo_grid`, when a
-    stacked batch computed it (``planner.perf.many``)."""
+    meeting both SLOs, or the reason none does. ``vals``: the curve on :func:`slo_grid`, when a stacked
+    batch computed it (``planner.perf.many``)."""
     case = prep[0]
     ttft_slo_s = math.inf if ttft_slo_ms is None else ttft_slo_ms / 1e3
     tpot_slo_s = math.inf if tpot_slo_ms is None else tpot_slo_ms / 1e3
-    found, conc, vals = _slo_search(case, ttft_slo_s, tpot_slo_s, solved)
+    found, conc, vals = _slo_search(case, ttft_slo_s, tpot_slo_s, vals)
     reason = None
     if not found:
         if vals["ttft_p"] > ttft_slo_s:

@@ -12,8 +12,9 @@ the step-time coefficients (``planner.perf.roofline.StepCoef``) and the loop's f
 
 The solve is elementwise and freezes each point where it converges, so each case's answer is the one
 :func:`planner.perf.estimate.estimate` gives alone (to rounding in the last bits; the tests compare them).
-Everything after the fixed point (the slot queue, the SLO search's interpolation, the terms) runs per case
-through the same functions ``estimate`` uses. Stacks are cut at ``MAX_POINTS`` points to bound memory.
+What the SLO search reads of the fixed point (the slot queue's Erlang-C wait, one call per distinct slot
+count; the TTFT percentile; the decode step's terms) is computed over the whole stack by the same functions
+``estimate`` uses (``curve_terms``, ``decode_terms``); the search itself and the terms run per case. Stacks are cut at ``MAX_POINTS`` points to bound memory.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ import numpy as np
 
 from planner.catalog import GpuSpec, ModelSpec
 from planner.perf.estimate import (Estimate, _check_args, _loop, _prepare, apply_override, bucket_kwargs,
-                                   estimate, slo_estimate, slo_grid)
+                                   curve_terms, erlang_c_grouped, estimate, slo_estimate, slo_grid)
 from planner.perf.queueing import Loop, solve
-from planner.perf.roofline import CoefStep, stack_coefs, step_coef
+from planner.perf.roofline import CoefStep, decode_terms, stack_coefs, step_coef
 
 MAX_POINTS = 65_536
 _DEFAULTS = {n: p.default for n, p in inspect.signature(estimate).parameters.items()
@@ -48,18 +49,23 @@ class Request:
 
 
 def _solve_stack(items: list[tuple[int, Any, np.ndarray]]) -> dict[int, dict[str, np.ndarray]]:
-    """Solve the open-loop fixed points of ``items`` ((index, case, grid)) in one stacked pass; index ->
-    the state on that case's grid."""
+    """Solve the open-loop fixed points of ``items`` ((index, case, grid)) in one stacked pass, and what
+    the SLO search reads of them (slot queue, TTFT percentile, decode-step terms) over the whole stack;
+    index -> that curve on the case's grid."""
     cases = [case for _, case, _ in items]
     counts = [len(grid) for _, _, grid in items]
     coef = stack_coefs([step_coef(c.ctx, c.prompt + c.output / 2.0, c.prompt / 2.0) for c in cases], counts)
     loops = [_loop(c, open_loop=True) for c in cases]
     fields = {f: np.repeat(np.array([float(getattr(lp, f)) for lp in loops]), counts) for f in _LOOP_FIELDS}
-    st = solve(CoefStep(coef), Loop(**fields, closed=False),
-               np.concatenate([grid for _, _, grid in items]))
+    conc = np.concatenate([grid for _, _, grid in items])
+    st = solve(CoefStep(coef), Loop(**fields, closed=False), conc)
+    servers = fields["c_max"]
+    p = np.repeat(np.array([c.p for c in cases]), counts)
+    vals = curve_terms(st, conc, servers, p, True, decode_terms(coef, st["decode_batch"]),
+                       p_wait=erlang_c_grouped(servers, conc))
     out, start = {}, 0
     for (idx, _, _), n in zip(items, counts):
-        out[idx] = {k: v[start:start + n] for k, v in st.items()}
+        out[idx] = {k: v[start:start + n] for k, v in vals.items()}
         start += n
     return out
 
@@ -92,10 +98,10 @@ def estimate_many(requests: Sequence[Request]) -> list[Estimate]:
         size = 0
         for item in items + [None]:
             if item is None or (batch and size + len(item[2]) > MAX_POINTS):
-                for i, st in _solve_stack(batch).items():
+                for i, vals in _solve_stack(batch).items():
                     prep, kw = preps[i]
                     out[i] = slo_estimate(prep, kw["ttft_slo_ms"], kw["tpot_slo_ms"], kw["price_usd_per_hour"],
-                                          solved=st)
+                                          vals=vals)
                 batch, size = [], 0
             if item is not None:
                 batch.append(item)

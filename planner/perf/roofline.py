@@ -247,6 +247,7 @@ class StepCoef(NamedTuple):
     a_t: Any        # s per prefill token: attention compute
     c_n: Any        # s per token: collectives' bandwidth term
     fixed: Any      # s per step: per-layer launches, step overhead, collectives' latency
+    c0: Any         # s per step: the collectives' latency alone (part of ``fixed``)
     seq: Any        # s per decoding sequence: host bookkeeping
     t_pf: Any       # s per step that carries prefill
     p: float        # smooth-roofline exponent (one value per batch)
@@ -277,7 +278,7 @@ def step_coef(ctx: StepContext, decode_context: float, prefill_context: float) -
         c0 += s.moe_layers * 2.0 * ctx.t_ar_s
         c_n += s.moe_layers * 2.0 / gpus * k * s.hidden * 2.0 * (gpus - 1) / gpus / ctx.link_eff
     return StepCoef(w_fixed=w_fixed, w_exp_e=(w_exp * e if e else 0.0), keep=keep, g_n=g_n, g_b=g_b, kv_b=kv_b,
-                    a_b=a_b, a_t=a_t, c_n=c_n, fixed=s.layers * ctx.t_layer_s + ctx.t_step_s + c0,
+                    a_b=a_b, a_t=a_t, c_n=c_n, fixed=s.layers * ctx.t_layer_s + ctx.t_step_s + c0, c0=c0,
                     seq=ctx.t_seq_s / dp, t_pf=ctx.t_pf_s, p=float(ctx.p))
 
 
@@ -326,6 +327,22 @@ def _pair(c: StepCoef, b, t):
              + (c.c_n * t + pf + per_b))
     # prefill tokens are compute-bound: never hidden under the decode part's weight and KV reads
     return decode, np.maximum(total, decode + (pf + t * (c.g_n + c.a_t + c.c_n)))
+
+
+def decode_terms(c: StepCoef, b) -> dict[str, np.ndarray]:
+    """The terms of a decode-only step of ``b`` sequences from the coefficients: what :func:`step_time`
+    returns at ``t = 0`` (to rounding), for one case or, with a stacked batch's coefficients, for every
+    point of the stack in one pass."""
+    b = np.asarray(b, dtype=float)
+    t_w = np.zeros_like(b) + _weights(c, b)
+    gemm = (c.g_n + c.g_b) * b
+    kv = c.kv_b * b
+    attn = c.a_b * b
+    allreduce = c.c0 + c.c_n * b
+    overhead = (c.fixed - c.c0) + c.seq * b
+    total = _smax(t_w, gemm, c.p) + _smax(kv, attn, c.p) + allreduce + overhead
+    return {"total": total, "weights_read": t_w, "gemm_compute": gemm, "kv_read": kv, "attention_compute": attn,
+            "allreduce": allreduce, "overhead": overhead}
 
 
 def eval_step(c: StepCoef, b, t):
