@@ -139,7 +139,8 @@ def build(csv=None, max_evals: int = 15, progress=None, out_of_family: bool = Tr
     out += ["**Aggregated runs not predicted**", "", "| rows | why |", "|---:|---|"]
     for why, n in reasons.most_common():
         out.append(f"| {n} | {why.replace('|', '/')} |")
-    out += ["", "**Engine constants fitted on all rows** (shipped as the defaults)", "",
+    out += ["", ("**Engine constants fitted on all rows** (the all-rows fit of this run; the shipped defaults are "
+            "`FITTED` in `planner/perf/calibration.py`, see the text above the table)"), "",
             "| engine | rows | " + " | ".join(sorted({k for f in fits for k in f.values})) + " |",
             "|---|---:|" + "---:|" * len({k for f in fits for k in f.values})]
     keys = sorted({k for f in fits for k in f.values})
