@@ -24,7 +24,7 @@ a TP group of ``tp`` (all times in seconds, bytes in bytes, FLOP in FLOP):
                                                                p → ∞ is the plain max
     all-reduce t_c = [tp > 1]·2·L·( t_AR + 2·(tp−1)/tp · N·h·2 / (link·η_link) )   ring, BF16 activations
                                                                (η_pcie instead of η_link over PCIe)
-    step       t   = t_g + t_a + t_c + L·t_layer + t_step + t_seq·B/dp + [T > 0]·L·t_pf
+    step       t   = t_g + t_a + t_c + L·t_layer + L_moe·t_moe_layer + t_step + t_seq·B/dp + [T > 0]·L·t_pf
                                                                t_seq: host time per running sequence on one
                                                                rank's scheduler (bookkeeping, sampling, output);
                                                                t_pf: per layer of a step that carries prefill
@@ -125,6 +125,7 @@ class StepContext:
     moe_eff: float       # gemm_eff·η_moe
     attn_eff: float      # peak_bf16·η_attn·speed, FLOP/s
     t_layer_s: float
+    t_moe_layer_s: float   # extra fixed time per MoE layer per step
     t_step_s: float
     t_pf_s: float        # fixed time of a step that carries prefill tokens: L·t_prefill_layer
     t_seq_s: float       # host time per running sequence per step (one attention rank's scheduler)
@@ -147,7 +148,7 @@ def step_context(model: ModelSpec, dev: Device, *, bytes_per_weight: float, kv_b
         moe_eff=dev.peak_tflops * 1e12 * min(1.0, eta_c * speed * cal.eta_moe * eng.moe_speed),
         attn_eff=dev.peak_bf16_tflops * 1e12 * min(1.0, cal.eta_attn * speed),
         p=cal.roofline_p, t_layer_s=(cal.t_layer_us if eng.t_layer_us is None else eng.t_layer_us) * 1e-6, t_step_s=eng.t_step_ms * 1e-3,
-        t_seq_s=eng.t_seq_us * 1e-6, t_pf_s=model.layers * eng.t_prefill_layer_us * 1e-6, t_ar_s=t_ar * 1e-6,
+        t_moe_layer_s=eng.t_moe_layer_us * 1e-6, t_seq_s=eng.t_seq_us * 1e-6, t_pf_s=model.layers * eng.t_prefill_layer_us * 1e-6, t_ar_s=t_ar * 1e-6,
         link_eff=dev.link_gbps * 1e9 * (cal.eta_pcie if dev.link_kind == "pcie" else cal.eta_link))  # noqa: E501
 
 
@@ -204,7 +205,8 @@ def step_time(ctx: StepContext, decode_seqs, prefill_tokens, decode_context: flo
         t_comm = t_comm + moe_layers * (2.0 * ctx.t_ar_s + a2a_bytes / ctx.link_eff)
     t_gemm = smooth_max(t_w, t_gc, ctx.p)
     t_attn = smooth_max(t_kv, t_ac, ctx.p)
-    fixed = s.layers * ctx.t_layer_s + ctx.t_step_s + ctx.t_seq_s * b_r + ctx.t_pf_s * (t > 0)
+    fixed = (s.layers * ctx.t_layer_s + s.moe_layers * ctx.t_moe_layer_s + ctx.t_step_s + ctx.t_seq_s * b_r
+             + ctx.t_pf_s * (t > 0))
     total = t_gemm + t_attn + t_comm + fixed
     # prefill tokens are compute-bound: the step is never shorter than its decode part plus the prefill
     # tokens at full compute (the smooth maximum's knee would otherwise hide them under the weight read)
@@ -278,7 +280,7 @@ def step_coef(ctx: StepContext, decode_context: float, prefill_context: float) -
         c0 += s.moe_layers * 2.0 * ctx.t_ar_s
         c_n += s.moe_layers * 2.0 / gpus * k * s.hidden * 2.0 * (gpus - 1) / gpus / ctx.link_eff
     return StepCoef(w_fixed=w_fixed, w_exp_e=(w_exp * e if e else 0.0), keep=keep, g_n=g_n, g_b=g_b, kv_b=kv_b,
-                    a_b=a_b, a_t=a_t, c_n=c_n, fixed=s.layers * ctx.t_layer_s + ctx.t_step_s + c0, c0=c0,
+                    a_b=a_b, a_t=a_t, c_n=c_n, fixed=s.layers * ctx.t_layer_s + s.moe_layers * ctx.t_moe_layer_s + ctx.t_step_s + c0, c0=c0,
                     seq=ctx.t_seq_s / dp, t_pf=ctx.t_pf_s, p=float(ctx.p))
 
 
