@@ -12,6 +12,7 @@ calls with the root's settings.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import importlib.util
 import os
@@ -138,7 +139,15 @@ _BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREAD
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    When the command is done (or fails), the objects it leaves are frozen (``gc.freeze``): the interpreter's exit
+    then frees them by reference counting as before, but its last garbage collections no longer walk all of them
+    (the modules, pydantic's schemas, numpy: ~0.1 s of a ~0.7 s ``plan solve`` on two cores). The process is
+    ending; only reference cycles left at exit stay unreclaimed, and the operating system takes them back."""
     if "numpy" not in sys.modules and not any(os.environ.get(v) for v in _BLAS_THREAD_VARS):
         os.environ["OPENBLAS_NUM_THREADS"] = "1"
-    app()
+    try:
+        app()
+    finally:
+        gc.freeze()
