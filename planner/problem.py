@@ -1,4 +1,4 @@
-"""Solver-neutral MILP container: plain data (numpy / scipy.sparse), no solver imports.
+"""Solver-neutral MILP container: plain data (numpy arrays, a ``planner.csr.CsrMatrix``), no solver imports.
 
 This module is longer than ~400 lines because it holds the one contract every backend translates: the problem,
 its arrays, the solution and the status rules that keep a time-limited answer from reading "optimal".
@@ -42,8 +42,8 @@ from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
 import numpy as np
-import scipy.sparse as sp
 
+from planner.csr import CsrMatrix
 from planner.errors import SolverError
 
 VarKey = tuple[Hashable, ...]
@@ -86,10 +86,11 @@ class SolveOptions:
 
 
 class ProblemArrays(NamedTuple):
-    """The matrix form HiGHS and OR-Tools' model_builder take (infinite bounds are ±inf)."""
+    """The matrix form HiGHS and OR-Tools' model_builder take (infinite bounds are ±inf); ``A.to_scipy()`` where
+    a backend wants scipy's matrix."""
 
     c: np.ndarray
-    A: sp.csr_matrix
+    A: CsrMatrix
     row_lower: np.ndarray
     row_upper: np.ndarray
     col_lower: np.ndarray
@@ -369,11 +370,8 @@ class Problem:
         for parts in self._costs.values():
             for cols, vals in parts:
                 np.add.at(c, cols, vals)
-        A = sp.csr_matrix((cat([v for _, _, v in self._coo]),
-                           (cat([r for r, _, _ in self._coo], np.int64), cat([k for _, k, _ in self._coo], np.int64))),
-                          shape=(m, n))
-        A.sum_duplicates()
-        A.eliminate_zeros()
+        A = CsrMatrix.from_coo(cat([v for _, _, v in self._coo]), cat([r for r, _, _ in self._coo], np.int64),
+                               cat([k for _, k, _ in self._coo], np.int64), (m, n))
         integ, lo, hi = cat(self._int, bool), cat(self._lb), cat(self._ub)
         # an integer column's bounds round inwards (HiGHS 1.15 mishandles fractional ones)
         lo[integ], hi[integ] = np.ceil(lo[integ] - 1e-9), np.floor(hi[integ] + 1e-9)

@@ -47,7 +47,7 @@ def _run(arr: ProblemArrays, offset: float, options: SolveOptions, rewritten: bo
     model.fill_model_from_sparse_data(
         np.ascontiguousarray(arr.col_lower, dtype=np.float64), np.ascontiguousarray(arr.col_upper, dtype=np.float64),
         np.ascontiguousarray(arr.c, dtype=np.float64), np.ascontiguousarray(arr.row_lower, dtype=np.float64),
-        np.ascontiguousarray(arr.row_upper, dtype=np.float64), arr.A.astype(np.float64))
+        np.ascontiguousarray(arr.row_upper, dtype=np.float64), arr.A.to_scipy().astype(np.float64))
     for j in np.flatnonzero(arr.integrality):
         model.set_var_integrality(int(j), True)
     model.set_objective_offset(float(offset))

@@ -25,7 +25,7 @@ PACKAGES = ("planner", "solvers", "reports")  # first-party top-level packages t
 
 # The flow scenario -> perf -> fleet -> solvers -> plan -> verify -> reports, from the ground floor up.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("planner.errors", "planner.suggest"),           # the error hierarchy and typo hints: used by everything
+    ("planner.errors", "planner.suggest", "planner.csr"),  # the error hierarchy, typo hints, a numpy sparse matrix
     ("planner.plan", "planner.problem"),             # plain data: the Plan record and the solver-neutral Problem
     ("planner.catalog", "solvers"),                  # sourced tables and MIG geometry; backends translate Problems
     ("planner.scenario",),                           # the input contract and its reader

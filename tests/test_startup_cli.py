@@ -65,7 +65,8 @@ def _modules_after(args: list[str]) -> dict:
     code = ("import sys; from planner.cli import main; sys.argv[0] = 'plan'\n"
             "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
             "import json; print(json.dumps({'code': code, 'cli': sorted(m for m in sys.modules"
-            " if m.startswith('planner.cli.'))}), file=sys.stderr)")
+            " if m.startswith('planner.cli.')), 'heavy': sorted(m for m in ('scipy', 'pandas', 'matplotlib')"
+            " if m in sys.modules)}), file=sys.stderr)")
     res = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT,
                          timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "100",
                                            "FLEETPLAN_PRICE_MAX_AGE_DAYS": "100000"})
@@ -77,6 +78,20 @@ def test_solve_imports_only_its_own_command_module():
     assert facts["code"] in (0, None)
     commands = {m.rsplit(".", 1)[1] for m in facts["cli"]} & set(cli._COMMAND_MODULES)  # noqa: SLF001
     assert commands == {"solve"}
+
+
+def test_solve_of_an_on_demand_scenario_imports_neither_scipy_nor_pandas(tmp_path):
+    """scipy (~0.15 s to import) is for spot tails and the other backends, pandas for CSV/Markdown output: the
+    table of a plan without spot offers needs neither (the constraint matrix is ``planner.csr``)."""
+    import yaml  # noqa: PLC0415
+
+    from bench.frozen import melange_instance  # noqa: PLC0415 - one workload, four on-demand GPU offers
+
+    path = tmp_path / "melange-0.yaml"
+    path.write_text(yaml.safe_dump(melange_instance(0), sort_keys=False), encoding="utf-8")
+    facts = _modules_after(["solve", str(path), "--no-baselines"])
+    assert facts["code"] in (0, None)
+    assert facts["heavy"] == []
 
 
 def test_help_imports_every_command_module():

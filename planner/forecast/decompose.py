@@ -93,13 +93,13 @@ def solve_split(problem: Problem, solver: str, opts: SolveOptions) -> Solution:
     x = np.where(fixed, arr.col_lower, 0.0)
     shift = arr.A @ x
     row_lower, row_upper = arr.row_lower - shift, arr.row_upper - shift
-    A = arr.A.tocoo()
+    A = arr.A.to_scipy().tocoo()
     live = ~fixed[A.col]
     graph = sp.coo_matrix((np.ones(int(live.sum())), (A.col[live], n + A.row[live])), shape=(n + problem.n_rows,) * 2)
     _, labels = connected_components(graph, directed=False)
     var_label, row_label = labels[:n], labels[n:]
     bound, statuses, notes = problem.objective_constant + float(arr.c @ x), set(), []
-    csr = arr.A.tocsr()
+    csr = arr.A.to_scipy()
     rows_of: dict[int, list[int]] = {}
     for i, lab in enumerate(row_label):
         rows_of.setdefault(int(lab), []).append(i)
