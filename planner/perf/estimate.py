@@ -303,7 +303,8 @@ def slo_grid(case: _Case) -> np.ndarray:
 @functools.lru_cache(maxsize=4096)
 def _grid(servers: int) -> np.ndarray:
     if servers >= 2:
-        g = np.unique(np.geomspace(1.0, servers - 1.0, num=min(servers - 1, SLO_GRID)))
+        g = np.geomspace(1.0, servers - 1.0, num=min(servers - 1, SLO_GRID))   # ascending
+        g = g[np.concatenate(([True], g[1:] != g[:-1]))]   # np.unique without importing numpy.ma (~40 ms)
     else:
         g = np.arange(1, 10) / 10.0
     g.flags.writeable = False   # shared between calls
