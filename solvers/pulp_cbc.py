@@ -169,14 +169,18 @@ def _run(arr: ProblemArrays, offset: float, options: SolveOptions, rewritten: bo
     # CglPreProcess still misjudged some rewritten free-integer models (fuzzing); without it none did
     t0 = time.perf_counter()
     raw = _run_cbc(arr, offset, options, ("preprocess off",) if rewritten else ())
-    limit = options.time_limit_s
-    if raw[0] == "ambiguous" and limit is not None and not rewritten and time.perf_counter() - t0 >= limit:
-        # pre-processing cut short by the time limit says "infeasible or unbounded" on feasible fleets (seen at
-        # 0.001 s): a claim made when the time ran out stands only if CBC repeats it without pre-processing
+    if raw[0] == "ambiguous" and not rewritten:
+        # pre-processing says "infeasible or unbounded" on feasible models: cut short by the time limit (seen at
+        # 0.001 s), and on small bounded mixed-integer ones (min −x0 − x1, x0 ∈ {−1..3}, x1, x2 ∈ [−1.5, 2.5],
+        # −x1/2 + x2/2 ≤ 0, x0/2 − x1/2 + x2/2 ≥ 0: optimum −5.5, CBC 2.10 "infeasible"). The claim stands only if
+        # CBC repeats it without pre-processing
+        timed_out = options.time_limit_s is not None and time.perf_counter() - t0 >= options.time_limit_s
         try:
             again = _run_cbc(arr, offset, options, ("preprocess off",))
         except Exception:  # noqa: BLE001 - CBC stopped before writing a solution file: nothing was proven
             again = ("error", None, None, "")
+        if not timed_out:   # only a solution overturns the claim (the registry settles "infeasible or unbounded")
+            return again if again[1] is not None else raw
         if again[0] == "ambiguous":
             return raw
         if again[0] == "error":

@@ -445,3 +445,20 @@ def test_lookup_errors():
     sol = registry.solve(p)
     with pytest.raises(KeyError, match="no variable block 'node'"):
         sol.values_by_block("node")
+
+
+@MILP
+def test_a_small_feasible_mixed_problem_is_never_called_infeasible(cap):
+    # found by hypothesis: CBC's pre-processing said "infeasible" here. By hand: x0 <= 3 and x1 <= 2.5 bound
+    # -x0 - x1 below by -5.5; x0 = 3, x1 = 2.5, x2 = -0.5 meets x2 <= x1 and x0 - x1 + x2 >= 0, so -5.5 is optimal
+    p = Problem("mixed")
+    xi = p.add_vars("i", range(1), lb=-1, ub=3, integer=True)
+    xc = p.add_vars("c", range(2), lb=-1.5, ub=2.5)
+    x = np.concatenate([xi, xc])
+    p.add_rows("row", [0], np.zeros(2, int), x[[1, 2]], np.array([-0.5, 0.5]), "<=", 0.0)
+    p.add_rows("row", [1], np.zeros(3, int), x[[0, 1, 2]], np.array([0.5, -0.5, 0.5]), ">=", 0.0)
+    p.add_cost("c", x, [-1, -1, 0])
+    sol = cap.solve(p)
+    assert sol.status == "optimal", (sol.status, sol.message)
+    assert sol.objective == pytest.approx(-5.5, abs=1e-6)
+    assert p.violations(sol.values) == []
