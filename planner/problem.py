@@ -435,6 +435,14 @@ class Problem:
         new._lb, new._ub = [lo], [hi]
         new._int = [np.concatenate(self._int)] if self._int else []
         new._cache = None
+        if self._cache is not None:   # the matrix form shares c, A and the row bounds (seconds on XL programs)
+            base = self._cache
+            integ = base.integrality
+            lo_c, hi_c = lo.copy(), hi.copy()
+            lo_c[integ], hi_c[integ] = np.ceil(lo_c[integ] - 1e-9), np.floor(hi_c[integ] + 1e-9)
+            for a in (lo_c, hi_c):
+                a.setflags(write=False)
+            new._cache = ProblemArrays(base.c, base.A, base.row_lower, base.row_upper, lo_c, hi_c, integ)
         return new
 
     def may_be_unbounded(self) -> bool:

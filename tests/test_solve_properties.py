@@ -99,3 +99,18 @@ def test_any_time_limit_returns_a_verified_plan_and_optimal_only_with_gap_zero(l
         assert plan.status == "feasible" and (plan.gap is None or plan.gap > 0)
         if plan.bound_usd_per_hour is not None:
             assert plan.bound_usd_per_hour <= plan.objective_usd_per_hour + 1e-6
+
+
+def test_a_spent_budget_skips_the_cost_solve_and_returns_the_completed_start():
+    # The budget counts from the command's start: here it ran out long before the solve, so the completed
+    # constructive start is the plan (feasible, verified, no bound claimed), not a second pass of the program
+    # through the solver at a token limit
+    import time  # noqa: PLC0415
+
+    loaded = _bench_m()
+    plan = solve_scenario(loaded, SolveSettings(solver="highs", time_limit_s=5.0, baselines=False, tie_break=True,
+                                                started_at=time.perf_counter() - 60.0))
+    assert plan.verification is not None and plan.verification.ok, plan.verification
+    assert plan.status == "feasible"
+    assert plan.bound_usd_per_hour is None and plan.gap is None
+    assert "no time left" in plan.message and "skipped" in plan.tie_break

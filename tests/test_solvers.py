@@ -462,3 +462,19 @@ def test_a_small_feasible_mixed_problem_is_never_called_infeasible(cap):
     assert sol.status == "optimal", (sol.status, sol.message)
     assert sol.objective == pytest.approx(-5.5, abs=1e-6)
     assert p.violations(sol.values) == []
+
+
+def test_with_bounds_shares_the_matrix_form_and_equals_a_rebuild():
+    p = Problem()
+    x = p.add_vars("x", range(3), lb=[0.0, -1.0, 0.5], ub=[4.0, 2.5, 3.5], integer=[True, True, False])
+    p.add_rows("r", [0], [0, 0, 0], x, [1.0, 2.0, 3.0], "<=", 7.0)
+    p.add_cost("c", x, [1.0, -1.0, 2.0])
+    base = p.to_arrays()
+    q = p.with_bounds(np.array([0, 2]), np.array([1.3, 1.0]), np.array([2.7, 1.0]))
+    shared = q.to_arrays()
+    assert shared.A is base.A and shared.c is base.c   # not rebuilt
+    q._cache = None
+    rebuilt = q.to_arrays()
+    assert shared.col_lower.tolist() == rebuilt.col_lower.tolist() == [2.0, -1.0, 1.0]   # 1.3 rounds up on an integer
+    assert shared.col_upper.tolist() == rebuilt.col_upper.tolist() == [2.0, 2.0, 1.0]    # 2.7 and 2.5 round down
+    assert shared.integrality.tolist() == rebuilt.integrality.tolist()

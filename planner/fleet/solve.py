@@ -37,6 +37,7 @@ FINISH_SHARE = 0.03  # of the time limit kept back for decoding and verification
 FINISH_S_PER_VAR = 1e-5  # and this many seconds per variable (decode and verify grow with the problem: L ~3 s)
 COMPLETE_MIN_S = 10.0  # the least time given to completing the constructive start (an LP: 0.02 s on M, 2-13 s on XL)
 COMPLETE_SHARE = 0.25  # ... or this share of the budget, if more
+SKIP_BELOW_S = 1.0  # with a completed start and less than this left for the cost solve, the solve is skipped
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,18 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
                                                           COMPLETE_MIN_S, COMPLETE_SHARE * budget.limit_s), mip_gap)
         if completed is not None:
             start = (np.arange(f.problem.n_vars), completed.values)
-    sol = _run(f, solver, budget.solver_limit(keep_share + tie_share), mip_gap, start)
+    limit = budget.solver_limit(keep_share + tie_share)
+    if completed is not None and limit < SKIP_BELOW_S:
+        # the budget is spent (building and completing the start took it): passing a program of millions of
+        # columns to the solver again costs tens of seconds whatever its limit (XL-2: 24 s at a 0.01 s limit),
+        # so the completed start is the plan, reported feasible with no bound
+        note = (f"no time left in the {budget.limit_s:g} s budget for the cost solve after building and completing "
+                "the start; this is the constructive start (cheapest non-spot option per workload), completed by "
+                "the solver")
+        return f, finalize_solution(completed.problem, SolveOptions(mip_gap=mip_gap), solver=completed.solver,
+                                    claimed="feasible", x=completed.values, seconds=completed.solve_seconds,
+                                    message=note), ("skipped: no time left in the budget" if tie_break else "off")
+    sol = _run(f, solver, limit, mip_gap, start)
     if not sol.has_values and completed is None and start is not None and sol.status not in ("infeasible",
                                                                                             "unbounded"):
         # last resort, the only step allowed past the budget: the completion ran out of time (an overloaded machine)
