@@ -125,6 +125,10 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
         if completed is not None:
             start = (np.arange(f.problem.n_vars), completed.values)
     limit = budget.solver_limit(keep_share + tie_share)
+    if completed is None and start is not None and limit < SKIP_BELOW_S:
+        # no time left and the completion found nothing in its share: the last resort (the only step allowed
+        # past the budget) comes now, not after a cost solve at a token limit that cannot find a plan either
+        completed = _complete_start(f, solver, start, max(budget.limit_s, 30.0), mip_gap)
     if completed is not None and limit < SKIP_BELOW_S:
         # the budget is spent (building and completing the start took it): passing a program of millions of
         # columns to the solver again costs tens of seconds whatever its limit (XL-2: 24 s at a 0.01 s limit),
