@@ -124,8 +124,7 @@ class StepContext:
     gemm_eff: float      # peak·η_c·speed, FLOP/s
     moe_eff: float       # gemm_eff·η_moe
     attn_eff: float      # peak_bf16·η_attn·speed, FLOP/s
-    t_layer_s: float
-    t_moe_layer_s: float   # extra fixed time per MoE layer per step
+    t_layers_s: float    # fixed per-layer time of every step: L·t_layer + L_moe·t_moe_layer
     t_step_s: float
     t_pf_s: float        # fixed time of a step that carries prefill tokens: L·t_prefill_layer
     t_seq_s: float       # host time per running sequence per step (one attention rank's scheduler)
@@ -141,15 +140,18 @@ def step_context(model: ModelSpec, dev: Device, *, bytes_per_weight: float, kv_b
     speed = eng.speed * cal.gpu_speed.get(dev.gpu_id, 1.0)
     t_ar = {"nvlink": eng.t_ar_us if eng.t_ar_us is not None else cal.t_ar_nvlink_us,
             "network": cal.t_ar_network_us}.get(dev.link_kind, cal.t_ar_pcie_us)
+    shape = model_shape(model)
+    t_layer_us = cal.t_layer_us if eng.t_layer_us is None else eng.t_layer_us
     return StepContext(
-        model=model, shape=model_shape(model), dev=dev, bytes_per_weight=bytes_per_weight, kv_bytes=kv_bytes,
+        model=model, shape=shape, dev=dev, bytes_per_weight=bytes_per_weight, kv_bytes=kv_bytes,
         eng=eng, bw_eff=dev.bw_gbps * 1e9 * min(1.0, cal.eta_bw * speed),
         gemm_eff=dev.peak_tflops * 1e12 * min(1.0, eta_c * speed),
         moe_eff=dev.peak_tflops * 1e12 * min(1.0, eta_c * speed * cal.eta_moe * eng.moe_speed),
         attn_eff=dev.peak_bf16_tflops * 1e12 * min(1.0, cal.eta_attn * speed),
-        p=cal.roofline_p, t_layer_s=(cal.t_layer_us if eng.t_layer_us is None else eng.t_layer_us) * 1e-6, t_step_s=eng.t_step_ms * 1e-3,
-        t_moe_layer_s=eng.t_moe_layer_us * 1e-6, t_seq_s=eng.t_seq_us * 1e-6, t_pf_s=model.layers * eng.t_prefill_layer_us * 1e-6, t_ar_s=t_ar * 1e-6,
-        link_eff=dev.link_gbps * 1e9 * (cal.eta_pcie if dev.link_kind == "pcie" else cal.eta_link))  # noqa: E501
+        p=cal.roofline_p, t_step_s=eng.t_step_ms * 1e-3, t_seq_s=eng.t_seq_us * 1e-6, t_ar_s=t_ar * 1e-6,
+        t_layers_s=(shape.layers * t_layer_us + shape.moe_layers * eng.t_moe_layer_us) * 1e-6,
+        t_pf_s=model.layers * eng.t_prefill_layer_us * 1e-6,
+        link_eff=dev.link_gbps * 1e9 * (cal.eta_pcie if dev.link_kind == "pcie" else cal.eta_link))
 
 
 def smooth_max(a: np.ndarray, b: np.ndarray, p: float) -> np.ndarray:
@@ -205,8 +207,7 @@ def step_time(ctx: StepContext, decode_seqs, prefill_tokens, decode_context: flo
         t_comm = t_comm + moe_layers * (2.0 * ctx.t_ar_s + a2a_bytes / ctx.link_eff)
     t_gemm = smooth_max(t_w, t_gc, ctx.p)
     t_attn = smooth_max(t_kv, t_ac, ctx.p)
-    fixed = (s.layers * ctx.t_layer_s + s.moe_layers * ctx.t_moe_layer_s + ctx.t_step_s + ctx.t_seq_s * b_r
-             + ctx.t_pf_s * (t > 0))
+    fixed = ctx.t_layers_s + ctx.t_step_s + ctx.t_seq_s * b_r + ctx.t_pf_s * (t > 0)
     total = t_gemm + t_attn + t_comm + fixed
     # prefill tokens are compute-bound: the step is never shorter than its decode part plus the prefill
     # tokens at full compute (the smooth maximum's knee would otherwise hide them under the weight read)
@@ -280,7 +281,7 @@ def step_coef(ctx: StepContext, decode_context: float, prefill_context: float) -
         c0 += s.moe_layers * 2.0 * ctx.t_ar_s
         c_n += s.moe_layers * 2.0 / gpus * k * s.hidden * 2.0 * (gpus - 1) / gpus / ctx.link_eff
     return StepCoef(w_fixed=w_fixed, w_exp_e=(w_exp * e if e else 0.0), keep=keep, g_n=g_n, g_b=g_b, kv_b=kv_b,
-                    a_b=a_b, a_t=a_t, c_n=c_n, fixed=s.layers * ctx.t_layer_s + s.moe_layers * ctx.t_moe_layer_s + ctx.t_step_s + c0, c0=c0,
+                    a_b=a_b, a_t=a_t, c_n=c_n, fixed=ctx.t_layers_s + ctx.t_step_s + c0, c0=c0,
                     seq=ctx.t_seq_s / dp, t_pf=ctx.t_pf_s, p=float(ctx.p))
 
 
