@@ -85,6 +85,13 @@ class SolveOptions:
             raise ValueError(f"threads must be ≥ 1, got {self.threads}")
 
 
+def _integer_bounds(lo: np.ndarray, hi: np.ndarray, integ: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``lo``, ``hi`` (modified in place) with an integer column's bounds rounded inwards: an equivalent model
+    that every backend can take (HiGHS 1.15 mishandles fractional ones)."""
+    lo[integ], hi[integ] = np.ceil(lo[integ] - 1e-9), np.floor(hi[integ] + 1e-9)
+    return lo, hi
+
+
 class ProblemArrays(NamedTuple):
     """The matrix form HiGHS and OR-Tools' model_builder take (infinite bounds are ±inf); ``A.to_scipy()`` where
     a backend wants scipy's matrix."""
@@ -372,9 +379,8 @@ class Problem:
                 np.add.at(c, cols, vals)
         A = CsrMatrix.from_coo(cat([v for _, _, v in self._coo]), cat([r for r, _, _ in self._coo], np.int64),
                                cat([k for _, k, _ in self._coo], np.int64), (m, n))
-        integ, lo, hi = cat(self._int, bool), cat(self._lb), cat(self._ub)
-        # an integer column's bounds round inwards (HiGHS 1.15 mishandles fractional ones)
-        lo[integ], hi[integ] = np.ceil(lo[integ] - 1e-9), np.floor(hi[integ] + 1e-9)
+        integ = cat(self._int, bool)
+        lo, hi = _integer_bounds(cat(self._lb), cat(self._ub), integ)
         arrays = ProblemArrays(c, A, cat(self._row_lo), cat(self._row_hi), lo, hi, integ)
         for a in arrays:
             if isinstance(a, np.ndarray):
@@ -437,12 +443,10 @@ class Problem:
         new._cache = None
         if self._cache is not None:   # the matrix form shares c, A and the row bounds (seconds on XL programs)
             base = self._cache
-            integ = base.integrality
-            lo_c, hi_c = lo.copy(), hi.copy()
-            lo_c[integ], hi_c[integ] = np.ceil(lo_c[integ] - 1e-9), np.floor(hi_c[integ] + 1e-9)
+            lo_c, hi_c = _integer_bounds(lo.copy(), hi.copy(), base.integrality)
             for a in (lo_c, hi_c):
                 a.setflags(write=False)
-            new._cache = ProblemArrays(base.c, base.A, base.row_lower, base.row_upper, lo_c, hi_c, integ)
+            new._cache = ProblemArrays(base.c, base.A, base.row_lower, base.row_upper, lo_c, hi_c, base.integrality)
         return new
 
     def may_be_unbounded(self) -> bool:
