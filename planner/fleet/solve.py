@@ -94,6 +94,12 @@ def _complete_start(f: Formulation, solver: str, start, limit: float, mip_gap: f
     return sol if sol.has_values else None
 
 
+def _last_resort(f: Formulation, solver: str, start, budget: _Budget, mip_gap: float) -> Solution | None:
+    """The completion once more, with at least the whole budget: the only step allowed past it (the completion
+    ran out of time in its share, e.g. on an overloaded machine)."""
+    return _complete_start(f, solver, start, max(budget.limit_s, 30.0), mip_gap)
+
+
 def _fallback(completed: Solution, first: Solution, mip_gap: float) -> Solution:
     """The completed start, reported as ``feasible`` with the first solve's proven bound, if it had one."""
     note = (f"the solver found no plan within its limit ({first.message or first.status}); this is the constructive "
@@ -125,25 +131,24 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
         if completed is not None:
             start = (np.arange(f.problem.n_vars), completed.values)
     limit = budget.solver_limit(keep_share + tie_share)
-    if completed is None and start is not None and limit < SKIP_BELOW_S:
-        # no time left and the completion found nothing in its share: the last resort (the only step allowed
-        # past the budget) comes now, not after a cost solve at a token limit that cannot find a plan either
-        completed = _complete_start(f, solver, start, max(budget.limit_s, 30.0), mip_gap)
-    if completed is not None and limit < SKIP_BELOW_S:
+    if limit < SKIP_BELOW_S and start is not None:
         # the budget is spent (building and completing the start took it): passing a program of millions of
         # columns to the solver again costs tens of seconds whatever its limit (XL-2: 24 s at a 0.01 s limit),
-        # so the completed start is the plan, reported feasible with no bound
-        note = (f"no time left in the {budget.limit_s:g} s budget for the cost solve after building and completing "
-                "the start; this is the constructive start (cheapest non-spot option per workload), completed by "
-                "the solver")
-        return f, finalize_solution(completed.problem, SolveOptions(mip_gap=mip_gap), solver=completed.solver,
-                                    claimed="feasible", x=completed.values, seconds=completed.solve_seconds,
-                                    message=note), ("skipped: no time left in the budget" if tie_break else "off")
+        # so the completed start is the plan, reported feasible with no bound; if the completion found nothing in
+        # its share, the last resort comes now, not after a cost solve that cannot find a plan either
+        if completed is None:
+            completed = _last_resort(f, solver, start, budget, mip_gap)
+        if completed is not None:
+            note = (f"no time left in the {budget.limit_s:g} s budget for the cost solve after building and "
+                    "completing the start; this is the constructive start (cheapest non-spot option per workload), "
+                    "completed by the solver")
+            return f, finalize_solution(completed.problem, SolveOptions(mip_gap=mip_gap), solver=completed.solver,
+                                        claimed="feasible", x=completed.values, seconds=completed.solve_seconds,
+                                        message=note), ("skipped: no time left in the budget" if tie_break else "off")
     sol = _run(f, solver, limit, mip_gap, start)
     if not sol.has_values and completed is None and start is not None and sol.status not in ("infeasible",
                                                                                             "unbounded"):
-        # last resort, the only step allowed past the budget: the completion ran out of time (an overloaded machine)
-        completed = _complete_start(f, solver, start, max(budget.limit_s, 30.0), mip_gap)
+        completed = _last_resort(f, solver, start, budget, mip_gap)
     if not sol.has_values and completed is not None:  # also against an "infeasible" claim: a verified point exists
         sol = _fallback(completed, sol, mip_gap)
     if not (sol.has_values and tie_break):
