@@ -14,7 +14,8 @@ The solve is elementwise and freezes each point where it converges, so each case
 :func:`planner.perf.estimate.estimate` gives alone (to rounding in the last bits; the tests compare them).
 What the SLO search reads of the fixed point (the slot queue's Erlang-C wait, one call per distinct slot
 count; the TTFT percentile; the decode step's terms) is computed over the whole stack by the same functions
-``estimate`` uses (``curve_terms``, ``decode_terms``); the search itself and the terms run per case. Stacks are cut at ``MAX_POINTS`` points to bound memory.
+``estimate`` uses (``curve_terms``, ``decode_terms``); the search itself and the terms run per case. Stacks are
+cut at ``MAX_POINTS`` points to bound memory.
 """
 
 from __future__ import annotations

@@ -227,7 +227,7 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS) -> dict[
 
     ``g(X) = X·hold(X) − min(C, c_max)`` is negative at X → 0 and >= 0 at ``X_hi = min(C, c_max)/hold(0)``;
     regula falsi (Illinois variant) on that bracket, the step-time guess carried between iterations. Each
-    element stops on its own (on the root to 0.1 % of the load, or on a jump of g bracketed to 0.1 % of X)
+    element stops on its own (on the root to 0.1 % of the load, or on a jump of g bracketed to JUMP_X of X)
     and is frozen there: its answer does not depend on the other elements of ``conc`` (nor, through the
     stacked coefficients of a batch, on the other cases solved with it).
     """
