@@ -231,14 +231,13 @@ def _loop(case: _Case, open_loop: bool) -> Loop:
                 closed=not open_loop)
 
 
-def _curve(case: _Case, conc: np.ndarray, open_loop: bool,
-           solved: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+def _curve(case: _Case, conc: np.ndarray, open_loop: bool) -> dict[str, np.ndarray]:
     """TPOT, TTFT (mean, percentile) and requests/s for each concurrency in ``conc`` (seconds);
-    ``planner.perf.queueing`` has the engine model, this adds the slot queue of the open loop. ``solved``:
-    the queueing fixed point at ``conc`` when it was computed already."""
+    ``planner.perf.queueing`` has the engine model, this adds the slot queue of the open loop
+    (:func:`curve_terms`, which a stacked batch calls on its own fixed point)."""
     c = np.asarray(conc, dtype=float)
     step = _step_fn(case)
-    st = solve(step, _loop(case, open_loop), c) if solved is None else solved
+    st = solve(step, _loop(case, open_loop), c)
     return curve_terms(st, c, float(case.c_max), case.p, open_loop, decode_terms(step.coef, st["decode_batch"]))
 
 
