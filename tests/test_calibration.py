@@ -6,6 +6,7 @@ issue's held-apart test (fit on one half of the public rows, lower error on the 
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -76,6 +77,17 @@ def test_bad_calibration_files_are_input_errors(tmp_path, text, fragment):
     path = tmp_path / "c.yaml"
     path.write_text(text)
     with pytest.raises(InputError, match=fragment):
+        load_calibration(path)
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("engines:\n  vllm:\n    t_moe_layr_us: 3\n", "engines.vllm.t_moe_layr_us: unknown key; did you mean 't_moe_layer_us'?"),
+    ("eta_bww: 0.8\n", "eta_bww: unknown key; did you mean 'eta_bw'?"),
+])
+def test_an_unknown_calibration_key_names_the_closest_one(tmp_path, text, fragment):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(InputError, match=re.escape(fragment)):
         load_calibration(path)
 
 

@@ -254,13 +254,24 @@ def load_calibration(path: str | Path) -> Calibration:
         try:
             engines[name] = EngineFactors.model_validate({**base.model_dump(), **fields})
         except ValidationError as exc:
-            err = exc.errors()[0]
-            raise InputError(f"{p}: engines.{name}.{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+            raise InputError(f"{p}: engines.{name}.{_field_error(exc, EngineFactors)}") from None
     try:
         return Calibration(**data, engines=engines)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        raise InputError(f"{p}: {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+        raise InputError(f"{p}: {_field_error(exc, Calibration)}") from None
+
+
+def _field_error(exc: ValidationError, model: type[BaseModel]) -> str:
+    """``field.path: what was wrong`` for the first error; an unknown key adds the closest allowed one."""
+    from planner.suggest import did_you_mean  # noqa: PLC0415
+
+    err = exc.errors()[0]
+    where = ".".join(map(str, err["loc"]))
+    if err["type"] == "extra_forbidden":
+        allowed = [f for f in model.model_fields if f != "source"]
+        return (f"{where}: unknown key{did_you_mean(str(err['loc'][-1]), allowed)} "
+                f"(allowed: {', '.join(allowed)})")
+    return f"{where}: {err['msg']}"
 
 
 def save_calibration(cal: Calibration, path: str | Path) -> None:
