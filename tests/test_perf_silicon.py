@@ -148,3 +148,36 @@ def test_a_benchmark_runs_its_engine_with_room_for_every_client():
     assert benchmark_engine(cal, "vllm", 512).engine("vllm").max_batch == 512
     assert benchmark_engine(cal, "vllm", 1000, attention_dp=4).engine("vllm").max_batch == 256   # per rank
     assert benchmark_engine(cal, "vllm", 1030, attention_dp=4).engine("vllm").max_batch == 258   # ceil(1030/4)
+
+
+@pytest.mark.parametrize("tp, dp, moe_tp, ep, nvlink, want", [
+    (16, 1, 4, 4, 8, (4, 1)),     # SGLang DeepSeek "tp 16, moe 4 × 4" on 8-GPU B200 nodes: a 4-GPU TP4/EP4 run
+    (64, 1, 8, 8, 8, (8, 1)),     # "tp 64, moe 8 × 8": one 8-GPU node, not eight
+    (1, 16, 4, 4, 8, (1, 4)),     # TensorRT-LLM attention DP 16 with moe 4 × 4: attention DP 4, EP 4
+    (1, 4, 2, 2, 8, (1, 2)),      # attention DP 4, moe 2 × 2: attention DP 2, EP 2
+    (4, 1, 2, 2, 8, (4, 1)),      # TP 4, moe 2 × 2 fits one NVLink group: a real hybrid layout, kept
+    (8, 1, 2, 4, 8, (8, 1)),      # moe 2 × 4 is not squared: kept
+    (16, 1, 4, 4, 72, (16, 1)),   # a 16-GPU TP group fits GB200's 72-GPU NVLink domain: kept
+])
+def test_a_squared_moe_label_is_read_as_the_gpus_it_ran_on(tp, dp, moe_tp, ep, nvlink, want):
+    from planner.perf.silicon import squared_layout
+    got_tp, got_dp, note = squared_layout(tp, dp, moe_tp, ep, nvlink)
+    assert (got_tp, got_dp) == want
+    assert bool(note) == ((got_tp, got_dp) != (tp, dp))
+
+
+def test_every_squared_row_with_a_twin_gets_its_twins_layout():
+    """The shipped runs: a row read as squared whose latencies equal another row's (the same run recorded
+    twice) now has that row's layout and client count — never a different one."""
+    cases, _ = parse_silicon(read_silicon(SILICON_CSV), CAT)
+    squared = [c for c in cases if any("recorded squared" in n for n in c.notes)]
+    plain = {}
+    for c in cases:
+        if not any("recorded squared" in n for n in c.notes):
+            plain.setdefault((c.arch, c.gpu, c.engine, round(c.ttft_ms, 6), round(c.tpot_ms, 6)), []).append(c)
+    twins = [(c, plain[k]) for c in squared
+             if (k := (c.arch, c.gpu, c.engine, round(c.ttft_ms, 6), round(c.tpot_ms, 6))) in plain]
+    assert len(squared) == 233 and len(twins) >= 80
+    for c, tw in twins:
+        assert any((t.tp, t.attention_dp, t.expert_parallel, t.concurrency)
+                   == (c.tp, c.attention_dp, c.expert_parallel, c.concurrency) for t in tw), c

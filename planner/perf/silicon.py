@@ -15,8 +15,10 @@ backend                engine (trtllm / vllm / sglang)
 precision              bf16 / fp8 / fp4 / int4 (``gemm_quant_mode`` nvfp4 → fp4, fp8_block → fp8,
                        int4_wo → int4); empty → bf16 (noted); FP4 on a GPU without FP4 tensor
                        cores (gpt-oss MXFP4 on H100) → the 4-bit weight-only path (int4), noted
-tp_size                tp (the attention tensor-parallel group); a replica larger than one NVLink domain
-                       (16 or 64 B200s) is predicted with ``allow_multi_node`` (scale-out network)
+tp_size                tp (the attention tensor-parallel group); a MoE group recorded squared
+                       (``moe_tp = moe_ep = G``, ``tp × attention_dp = G²``, beyond the NVLink group or with
+                       attention DP) is the G-GPU run it is (:func:`squared_layout`); a replica still larger
+                       than one NVLink domain is predicted with ``allow_multi_node`` (scale-out network)
 attention_dp_size      attention_dp
 moe_ep_size            expert_parallel; ``moe_tp_size × moe_ep_size`` must equal ``tp × attention_dp``
 isl / osl              prompt_tokens / output_tokens
@@ -172,6 +174,32 @@ def clients(r: dict, batch: int | None, tp: int | None, dp: int) -> tuple[int | 
     return n, tp, dp, f"concurrency {n} from silicon_concurrency (batch_size {batch} is per attention rank)"
 
 
+def squared_layout(tp: int, dp: int, moe_tp: int | None, ep: int, nvlink_gpus: int) -> tuple[int, int, str]:
+    """The real layout of a row whose MoE group is recorded squared: ``(tp, attention_dp, note)``.
+
+    Some rows record ``moe_tp_size = moe_ep_size = G`` and ``tp_size × attention_dp_size = G²`` for a run on
+    ``G`` GPUs with expert parallelism ``G`` (``moe_tp = 1``): 16 for a 4-GPU run, 64 for an 8-GPU one. The
+    measurements say so — of the 233 rows read this way, 83 have a twin under the plain label (``moe_tp = 1``,
+    ``moe_ep = G``, ``G`` GPUs, the same client count) with identical TTFT and TPOT, and none has a twin
+    under any other layout; and 64 B200s in one tensor-parallel group would span eight HGX nodes.
+    Read as ``G`` GPUs (the TP or attention-DP degree divided by ``G``) where that is the only sensible
+    reading: the label exceeds the system's NVLink group, or the row uses attention DP (7 gpt-oss rows with
+    ``attention_dp = 4``, ``moe 2 × 2``: a twin at ``attention_dp = 2``, ``moe_ep = 2``). A TP-only label that
+    fits the NVLink group (Qwen3.5 on 4 B300s, ``moe 2 × 2``) is a real hybrid MoE layout and stays: its
+    TPOT is 1.2× the ``moe_tp = 4`` run's, not the ~1.6× two GPUs would take."""
+    g = ep
+    if not (moe_tp is not None and moe_tp == g > 1 and tp * dp == g * g and (tp * dp > nvlink_gpus or dp > 1)):
+        return tp, dp, ""
+    if dp > 1 and dp % g == 0:
+        new_tp, new_dp = tp, dp // g
+    elif tp % g == 0:
+        new_tp, new_dp = tp // g, dp
+    else:
+        return tp, dp, ""
+    return new_tp, new_dp, (f"moe_tp = moe_ep = {g} with tp × attention_dp = {tp * dp} = {g}²: a {g}-GPU run "
+                            f"recorded squared, read as tp {new_tp} × attention_dp {new_dp}, expert parallel {g}")
+
+
 def parse_silicon(frame, catalog: Catalog | None = None) -> tuple[list[SiliconCase], list[SiliconSkip]]:
     """Split the runs into cases the model expresses and skipped rows (each with its reason)."""
     cat = catalog or Catalog.builtin()
@@ -231,6 +259,10 @@ def parse_silicon(frame, catalog: Catalog | None = None) -> tuple[list[SiliconCa
         if (_int(r.get("pp_size", 1)) or 1) != 1:
             skip("pipeline parallelism is not modelled")
             continue
+        tp, dp, how = squared_layout(tp, dp, mtp, ep, spec.nvlink_max_gpus)
+        if how:
+            notes.append(how)
+            mtp = 1
         if cat.model(model).is_moe and mtp is not None and mtp * ep != tp * dp:
             skip(f"moe_tp × moe_ep = {mtp * ep} differs from tp × attention_dp = {tp * dp}")
             continue
