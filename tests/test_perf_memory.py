@@ -125,6 +125,9 @@ def test_kv_dtype_auto():
     assert resolve_kv_dtype("auto", "fp8", "trtllm") == "fp8"   # trtllm-bench: FP8 quantization sets FP8 KV
     assert resolve_kv_dtype("auto", "fp8", "vllm") == "bf16"    # vLLM 'auto' = model dtype
     assert resolve_kv_dtype("auto", "fp16", "vllm") == "fp16"
+    # NVFP4 (ModelOpt) exports name FP8 KV in hf_quant_config.json, and every engine follows it
+    assert resolve_kv_dtype("auto", "fp4", "vllm") == "fp8"
+    assert resolve_kv_dtype("auto", "fp4", "sglang") == "fp8"
     assert resolve_kv_dtype("fp8", "bf16", "vllm") == "fp8"
     with pytest.raises(InputError, match="did you mean 'fp8'"):
         resolve_kv_dtype("fp9", "bf16", "vllm")

@@ -112,14 +112,21 @@ def mig_memory_gib(profile: str) -> float:
 
 
 def resolve_kv_dtype(kv_dtype: str, precision: str, engine: str) -> str:
-    """``auto`` -> the engine's default: FP8 KV for TensorRT-LLM FP8/FP4 checkpoints, else BF16."""
+    """``auto`` -> what the engine does with the checkpoint: FP8 KV for FP4 checkpoints on every engine and
+    for FP8 ones on TensorRT-LLM, else BF16 (FP16 for FP16 weights).
+
+    FP4 weights come as NVIDIA ModelOpt NVFP4 exports, whose ``hf_quant_config.json`` names the KV cache's
+    format, and vLLM, SGLang and TensorRT-LLM follow it: 20 of the 23 NVFP4 exports among the reference
+    model configs (``nvidia/*-NVFP4``: DeepSeek-V3.1/V3.2, GLM-5, Kimi-K2.6, MiniMax-M2.5, Qwen3.5-397B, ...)
+    set ``kv_cache_quant_algo: FP8`` (the other three, DeepSeek-V4 and MiniMax-M3, set none). Vendors' FP8
+    checkpoints (block-FP8 DeepSeek, MiniMax, Qwen) name no KV format: vLLM and SGLang keep 16-bit KV."""
     if kv_dtype not in KV_DTYPES:
         raise InputError(f"unknown kv dtype {kv_dtype!r}{did_you_mean(kv_dtype, KV_DTYPES)} "
                          f"(kv dtypes: {', '.join(KV_DTYPES)})")
     if kv_dtype != "auto":
         return kv_dtype
     # trtllm-bench / ModelOpt: "if you specify FP8 quantization, the KV cache will automatically be set to FP8"
-    if engine == "trtllm" and precision in ("fp8", "fp4"):
+    if precision == "fp4" or (engine == "trtllm" and precision == "fp8"):
         return "fp8"
     return "fp16" if precision == "fp16" else "bf16"
 
