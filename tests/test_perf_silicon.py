@@ -158,10 +158,15 @@ def test_a_benchmark_runs_its_engine_with_room_for_every_client():
     (4, 1, 2, 2, 8, (4, 1)),      # TP 4, moe 2 × 2 fits one NVLink group: a real hybrid layout, kept
     (8, 1, 2, 4, 8, (8, 1)),      # moe 2 × 4 is not squared: kept
     (16, 1, 4, 4, 72, (16, 1)),   # a 16-GPU TP group fits GB200's 72-GPU NVLink domain: kept
+    (4, 4, 1, 16, 8, (1, 4)),     # vLLM "tp 4, attention DP 4, EP 16": four one-GPU DP ranks, EP 4
+    (2, 2, 1, 4, 8, (1, 2)),      # vLLM "tp 2, attention DP 2, EP 4": two one-GPU DP ranks, EP 2
+    (2, 2, 1, 2, 8, (2, 2)),      # EP 2 is not the square of 2: kept
 ])
 def test_a_squared_moe_label_is_read_as_the_gpus_it_ran_on(tp, dp, moe_tp, ep, nvlink, want):
     from planner.perf.silicon import squared_layout
     got_tp, got_dp, note = squared_layout(tp, dp, moe_tp, ep, nvlink)
+    if note:   # the run's expert parallelism spans its GPUs
+        assert "expert parallel " + str(got_tp * got_dp) in note
     assert (got_tp, got_dp) == want
     assert bool(note) == ((got_tp, got_dp) != (tp, dp))
 
@@ -171,13 +176,14 @@ def test_every_squared_row_with_a_twin_gets_its_twins_layout():
     twice) now has that row's layout and client count — never a different one."""
     cases, _ = parse_silicon(read_silicon(SILICON_CSV), CAT)
     squared = [c for c in cases if any("recorded squared" in n for n in c.notes)]
+    assert all(c.expert_parallel == c.tp * c.attention_dp for c in squared)
     plain = {}
     for c in cases:
         if not any("recorded squared" in n for n in c.notes):
             plain.setdefault((c.arch, c.gpu, c.engine, round(c.ttft_ms, 6), round(c.tpot_ms, 6)), []).append(c)
     twins = [(c, plain[k]) for c in squared
              if (k := (c.arch, c.gpu, c.engine, round(c.ttft_ms, 6), round(c.tpot_ms, 6))) in plain]
-    assert len(squared) == 233 and len(twins) >= 80
+    assert len(squared) == 233 + 97 and len(twins) >= 80
     for c, tw in twins:
         assert any((t.tp, t.attention_dp, t.expert_parallel, t.concurrency)
                    == (c.tp, c.attention_dp, c.expert_parallel, c.concurrency) for t in tw), c
