@@ -102,3 +102,25 @@ def test_the_engine_overhead_adds_to_ttft_one_for_one_at_one_client():
     a, b = estimate(m, g, calibration=base, **kw), estimate(m, g, calibration=more, **kw)
     assert b.terms["ttft_mean_ms"] - a.terms["ttft_mean_ms"] == pytest.approx(100.0, rel=1e-6)
     assert b.tpot_ms == pytest.approx(a.tpot_ms, rel=1e-6)
+
+
+def test_a_lone_prompt_on_one_data_parallel_rank_carries_only_its_own_chunk():
+    # C = 1 on 4 attention-DP ranks: no other rank has a prompt, so the chunk step carries one chunk, not four.
+    # I = 1000, budget 8192, b = 1 (the client itself, 1/4 of it per rank): n = 1 chunk of 1000 tokens, step
+    # 2e-3 + 1e-5 + 1000·5e-6 = 7.01e-3 s -> TTFT = 0.05 + 7.01e-3 (as on one rank)
+    loop = Loop(prompt=1000, output=100, c_max=64, budget=8192, t_req_s=0.05, ranks=4)
+    st_ = solve(linear(), loop, [1])
+    assert st_["step_chunk"][0] - st_["step_decode"][0] == pytest.approx(1000 * 5e-6, rel=1e-9)
+    assert st_["ttft_service"][0] == pytest.approx(0.05 + 7.01e-3, rel=1e-9)
+
+
+def test_the_decode_on_data_parallel_ranks_sees_every_ranks_chunks():
+    # The same load on 1 rank and on 4: every step waits for the slowest rank, so the decode is interrupted by
+    # the chunk steps of all ranks — never less than on one rank — while each prompt queues only behind its own
+    # rank's prompts (a smaller M/D/1 wait than one rank carrying all of them).
+    step = linear()
+    one = solve(step, Loop(prompt=4000, output=200, c_max=256, budget=8192, t_req_s=0.0), [64])
+    four = solve(step, Loop(prompt=4000, output=200, c_max=256, budget=8192, t_req_s=0.0, ranks=4), [64])
+    # (one rank's share ρ alone would give t0/(1 − a·ρ): the decode waits more than that)
+    assert four["tpot"][0] > 1.01 * four["step_decode"][0] / (1.0 - four["wait_share"][0])
+    assert four["rho"][0] < one["rho"][0]
