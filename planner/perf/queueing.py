@@ -45,16 +45,18 @@ with a slope of 0.05–0.3 prefills per extra client, whatever the cycle length,
 i.e. ∝ 1/cycle) cannot produce. κ (``phase``, fitted per engine, 0 ≤ κ ≤ ½; ½ = all in phase) is 0 for
 Poisson arrivals: the open loop has no phase.
 
-Data-parallel ranks. Each of the ``r`` ranks schedules its own prompts, but every step waits for the slowest
-rank (the experts' all-to-all joins them), so a chunk on any rank stalls the decode on all of them. A chunk step
-carries this rank's chunk and, from each other rank, one with that rank's own chunk share ``q_r = a·X·n·τ̄/(r·m)``:
-``r_eff = 1 + (r − 1)·min(1, q_r)`` chunks (one at light load, ``r`` when every step carries one). With ``S`` the
-work one prompt adds on its own rank, the decode sees ``ρ_dec = X·S/r_eff`` (all ranks' chunk steps; ``r_eff``
-chunks share one step) and a prompt queues behind its own rank's prompts, ``ρ = (X/r)·S`` in the M/D/1 wait,
-while the burst term and the closed-loop cap count the ``C_s − 1`` others spread over the ranks (``S/r`` each).
-(TensorRT-LLM's optional ``attention_dp_config.enable_balance`` holds context requests until every rank has one,
-up to ``timeout_iters`` steps; it is off by default and not modelled.) With ``r = 1`` all of this is the
-single-rank loop above.
+Data-parallel ranks. Each of the ``r`` ranks schedules its own prompts; every step waits for the slowest rank
+(the experts' all-to-all joins them). A chunk step is charged as every rank carrying one chunk (the busy case),
+so ``S`` (the work one prompt adds to its chunk steps) is shared by the ``r`` ranks' prompts in them: the loop
+sees ``S/r`` per prompt (``ρ = X·S/r``, one rank's utilisation), a prompt waits in the M/D/1 queue of its own rank
+(service ``S``: ``ρ·S/(2(1 − ρ))``), and the burst term and the closed-loop cap count the ``C_s − 1`` others spread
+over the ranks (``S/r`` each). The busy case is the measured side of the choice: charging a chunk step with only
+the ranks that have a chunk (``1 + (r − 1)·q_r``, ``q_r`` a rank's chunk share; what the default scheduler does)
+put the attention-DP rows' median signed TTFT error in-sample at −23 % (vLLM) and −76 % (TensorRT-LLM), against
++10 % and −27 % charged this way (with the M/D/1 wait's service still ``S/r``), for the same TPOT, and raised the
+out-of-family error (TTFT 29.0 → 29.5 %, TPOT 10.8 → 11.4 %; ``python -m planner.perf.report --silicon``,
+2026-12-03): these runs' prompts wait longer than one rank's chunk alone explains (TensorRT-LLM's optional ``attention_dp_config.enable_balance``, which holds context requests
+until every rank has one, would; the rows do not say). With ``r = 1`` this is the single-rank loop above.
 
 Slots. At most ``c_max`` requests are in service. Closed loop: the ``C − c_max`` clients beyond it wait
 ``W_slot = (C − c_max)/X`` (Little's law on the engine queue). Open loop: an M/D/c queue for the ``c_max`` slots
@@ -193,11 +195,7 @@ def _state(step: StepFn, loop: Loop, x: np.ndarray, conc: np.ndarray | _Fixed, p
         # ... and no more than the requests in service that are not decoding (with c_max = 1 nothing is shared)
         cap = np.maximum(np.minimum(room * n / i, in_svc - b), 1.0)
         pack = np.minimum(np.maximum(neg_lam / np.expm1(neg_lam), 1.0), cap)
-        if one_rank:
-            chunk = pack * i / n
-        else:   # ranks carrying a chunk in a chunk step: this one, and each other with its own chunk share q_r
-            r_eff = 1.0 + (r - 1.0) * np.minimum(xa * n * tau / pack, 1.0)
-            chunk = pack * i * r_eff / n
+        chunk = pack * i / n if one_rank else pack * i * r / n   # the busy case: every rank carries a chunk
         if pair is not None:   # decode alone, and with a chunk, sharing the decode part (t1 >= t0)
             t0, t1 = pair(b, chunk)
             extra, top = t1 - t0, t1
@@ -206,16 +204,11 @@ def _state(step: StepFn, loop: Loop, x: np.ndarray, conc: np.ndarray | _Fixed, p
             t0, t1 = both[0], both[1]
             extra, top = np.maximum(t1 - t0, 0.0), np.maximum(t1, t0)
         s_rank = n * extra / pack   # what one prompt adds to the steps it rides in (on its own rank)
-        if one_rank:
-            s = s_rank
-            rho = rho_dec = np.minimum(x * s, 0.999)
-        else:   # ρ: one rank's prefill queue (X/r arrivals); the decode sees every rank's chunk steps
-            s = s_rank / r
-            rho = np.minimum(x * s, 0.999)
-            rho_dec = np.minimum(x * s_rank / r_eff, 0.999)
-        # τ = (1 − q)·t0 + q·t1 with q = a·X·n·τ/(r_eff·m) (other requests' chunks: a decoding sequence's own
-        # prefill came before its first token)  ⇒  τ = t0 / (1 − a·ρ_dec), at most t1 (every step carries one)
-        tau_out = np.minimum(t0 / (1.0 - (rho_dec if fx.busy else others * rho_dec)), top)
+        s = s_rank if one_rank else s_rank / r   # ... spread over the r ranks' prompts that share those steps
+        rho = np.minimum(x * s, 0.999)           # = (X/r)·S_rank: one rank's prefill queue
+        # τ = (1 − q)·t0 + q·t1 with q = a·X·n·τ/(r·m) (other requests' chunks: a decoding sequence's own prefill
+        # came before its first token)  ⇒  τ = t0 / (1 − a·ρ), at most t1 (every step carries a chunk)
+        tau_out = np.minimum(t0 / (1.0 - (rho if fx.busy else others * rho)), top)
         if k == 0 and passes >= 3:
             tau_a, tau = tau, tau_out
         elif k == 1 and passes >= 3:
