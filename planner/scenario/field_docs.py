@@ -38,7 +38,7 @@ FIELD_DOCS: dict[tuple[str, str], tuple[str, str, str]] = {
     ('workloads[]', 'ttft_percentile'): ('percent, 0 < p < 100', '`95`', 'Percentile at which the TTFT target must hold.'),
     ('workloads[]', 'tpot_slo_ms'): ('milliseconds, > 0', 'none (no TPOT target)', 'Time per output token after the first (inter-token latency) target.'),
     ('workloads[]', 'precisions'): ('list of `fp16` | `bf16` | `fp8` | `int8` | `int4` | `fp4`', '`[bf16]`', 'Weight precisions you accept; the planner picks among them per deployment.'),
-    ('workloads[]', 'kv_cache_dtype'): ('`auto` | `bf16` | `fp16` | `fp8`', '`auto`', 'KV cache data type; `auto` is the engine's default for the checkpoint: FP8 for FP4 (NVFP4) weights on every engine and for FP8 weights on TensorRT-LLM, else 16-bit.'),
+    ('workloads[]', 'kv_cache_dtype'): ('`auto` | `bf16` | `fp16` | `fp8`', '`auto`', 'KV cache data type; `auto` is what the engine picks for the checkpoint: FP8 for FP4 (NVFP4) weights on every engine and for FP8 weights on TensorRT-LLM, else 16-bit.'),
     ('workloads[]', 'engine'): ('`vllm` | `sglang` | `trtllm`', '`vllm`', 'Serving engine; selects calibration factors.'),
     ('workloads[]', 'min_replicas'): ('replicas, ≥ 0', '`1`', 'Never fewer replicas than this (redundancy), whatever the load.'),
     ('workloads[]', 'profile'): ('mapping', 'none', 'Hour-by-hour multipliers of `requests_per_min` (below).'),
