@@ -174,45 +174,8 @@ def _state(step: StepFn, loop: Loop, x: np.ndarray, conc: np.ndarray | _Fixed, p
     :func:`_fixed` terms). The decode batch depends on the step time it sets: ``passes`` rounds from ``tau``
     (the previous guess, or one sequence's step); with three or more rounds, the second is extrapolated
     (:func:`_aitken`) before the third. ``full=False``: only (TPOT, hold), what the fixed point's rounds
-    need.
-
-    The lower branch. Near saturation the decode batch ↔ step time loop can have two self-consistent states
-    at one ``x``: the one reached from an idle replica, and one with every admitted request decoding
-    (``b = C_s``), where no prompt is left to share a chunk step (the pack cap ``C_s − b`` is 1), every prompt
-    pays the chunk step's fixed cost alone and the step is slower — slow enough to keep ``b`` at ``C_s``. A
-    guess carried from a larger ``x`` can land on the second. Where the rounds end with ``b = C_s`` from a
-    carried guess, they are run again from one sequence's step (from below), and that state is kept where its
-    batch stays under ``C_s`` and its step is the shorter: the state the replica reaches as its load grows. (Phi-4 on H200-NVL, 200 clients,
-    1-token prompts: b = 200 and TPOT 22.6 ms on the carried guess, against H100-NVL's 21.1 ms at b = 191.)"""
+    need."""
     fx = conc if isinstance(conc, _Fixed) else _fixed(loop, np.asarray(conc, dtype=float))
-    out, b = _rounds(step, loop, x, fx, passes, tau, full)
-    if tau is None:
-        return out
-    stuck = (b >= fx.b_hi) & (fx.b_hi > 1.0)
-    if not np.count_nonzero(stuck):
-        return out
-    idx = np.flatnonzero(stuck)
-    alt, b_alt = _rounds(_take(step, idx), loop.take(idx), np.broadcast_to(x, fx.conc.shape)[idx], fx.take(idx),
-                         passes, None, full)
-    t_out, t_alt = (out[0], alt[0]) if not full else (out["tpot"], alt["tpot"])
-    lower = (b_alt < fx.b_hi[idx]) & (np.broadcast_to(t_alt, idx.shape) < np.broadcast_to(t_out, fx.conc.shape)[idx])
-    if not np.count_nonzero(lower):
-        return out
-    sel = idx[lower]
-
-    def merged(v, w):
-        v = np.array(np.broadcast_to(v, fx.conc.shape), dtype=float)
-        v[sel] = np.broadcast_to(w, idx.shape)[lower]
-        return v
-
-    if not full:
-        return merged(out[0], alt[0]), merged(out[1], alt[1])
-    return {k: merged(v, alt[k]) for k, v in out.items()}
-
-
-def _rounds(step: StepFn, loop: Loop, x: np.ndarray, fx: _Fixed, passes: int, tau: np.ndarray | None,
-            full: bool):
-    """:func:`_state`'s rounds from ``tau`` as they come: (its result, the last round's decode batch)."""
     i, o, r = _num(loop.prompt), _num(loop.output), _num(loop.ranks)
     in_svc, others, b_lo, b_hi, zeros = fx.in_svc, fx.others, fx.b_lo, fx.b_hi, fx.zeros
     one_rank = isinstance(r, float) and r == 1.0     # skip the exact ·1 and /1 (the common case)
@@ -266,11 +229,11 @@ def _rounds(step: StepFn, loop: Loop, x: np.ndarray, fx: _Fixed, passes: int, ta
     ttft_svc = loop.t_req_s + residual + w_pf + prefill
     hold = ttft_svc + (o - 1.0) * tau
     if not full:
-        return (tau, hold), b
+        return tau, hold
     q = np.minimum(xa * n * tau / pack, 1.0)
     return dict(x=x, tpot=tau, decode_batch=b, wait_share=rho * others, chunks=n, chunk_share=q, step_decode=t0, step_chunk=t1,
                 prefill_work=s, rho=rho, wait_prefill=w_pf, residual=residual, prefill=prefill,
-                ttft_service=ttft_svc, hold=hold, in_service=in_svc), b
+                ttft_service=ttft_svc, hold=hold, in_service=in_svc)
 
 
 def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS) -> dict[str, np.ndarray]:
