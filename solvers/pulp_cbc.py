@@ -97,7 +97,7 @@ def _run_cbc(arr: ProblemArrays, offset: float, options: SolveOptions,
     n = arr.A.shape[1]
     free_rows = ~np.isfinite(arr.row_lower) & ~np.isfinite(arr.row_upper)
     used = np.zeros(n, dtype=bool)
-    used[arr.A.indices[np.repeat(~free_rows, np.diff(arr.A.indptr))]] = True
+    used[arr.A.indices[~free_rows[arr.A.row_of_nonzeros()]]] = True
     used |= arr.c != 0
     if not used.any():  # nothing for CBC to decide (empty rows were checked by the caller)
         return "optimal", np.clip(0.0, arr.col_lower, arr.col_upper), None, ""

@@ -107,7 +107,8 @@ def test_demand_row_and_decoded_loads_by_hand():
     assert f.problem.block_rows("capacity").size == 0 and f.problem.block_rows("replica_cuts").size == 0
     row = f.problem.row_index(("demand", "chat", 0, 0))
     arr = f.problem.to_arrays()
-    coeffs = {f.problem.var_key(int(j))[1]: v for j, v in zip(arr.A.to_scipy()[row].indices, arr.A.to_scipy()[row].data)}
+    nz = slice(arr.A.indptr[row], arr.A.indptr[row + 1])   # the row's stored entries
+    coeffs = {f.problem.var_key(int(j))[1]: v for j, v in zip(arr.A.indices[nz], arr.A.data[nz])}
     by_offer = {f.options.deployments[i].offer: v for i, v in coeffs.items()}
     assert by_offer == pytest.approx({"big": 32.0, "small": 20.0})
     assert arr.row_lower[row] == pytest.approx(100.0)

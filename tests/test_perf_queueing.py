@@ -104,10 +104,10 @@ def test_the_engine_overhead_adds_to_ttft_one_for_one_at_one_client():
     assert b.tpot_ms == pytest.approx(a.tpot_ms, rel=1e-6)
 
 
-
 def test_a_prompt_on_a_data_parallel_rank_waits_behind_its_own_ranks_prompts():
     # M/D/1 on one rank: arrivals X/r, service S (the work one prompt adds to its chunk steps), so the wait is
-    # ρ·S/(2(1 − ρ)) with ρ = (X/r)·S — not ρ·(S/r)/(2(1 − ρ)). The loop reports S/r as prefill_work and ρ as rho.
+    # ρ·S/(2(1 − ρ)) with ρ = (X/r)·S — not ρ·(S/r)/(2(1 − ρ)). The loop reports S/r as prefill_work and ρ as
+    # rho.
     loop = Loop(prompt=4000, output=200, c_max=256, budget=8192, t_req_s=0.0, ranks=4)
     st_ = solve(linear(), loop, [64])
     rho, s_r = st_["rho"][0], st_["prefill_work"][0]

@@ -121,7 +121,8 @@ def resolve_kv_dtype(kv_dtype: str, precision: str, engine: str) -> str:
     set ``kv_cache_quant_algo: FP8`` (the other three, DeepSeek-V4 and MiniMax-M3, set none). Vendors' FP8
     checkpoints (block-FP8 DeepSeek, MiniMax, Qwen) name no KV format: vLLM and SGLang keep 16-bit KV. So does
     gpt-oss's own MXFP4 checkpoint, which ``fp4`` does not tell apart from NVFP4: a workload serving it on
-    vLLM or SGLang should say ``kv_cache_dtype: bf16`` (its KV is small: at most 74 KB a token at BF16, half its layers keeping a 128-token window)."""
+    vLLM or SGLang should say ``kv_cache_dtype: bf16`` (its KV is small: at most 74 KB a token at BF16, half its
+    layers keeping a 128-token window)."""
     if kv_dtype not in KV_DTYPES:
         raise InputError(f"unknown kv dtype {kv_dtype!r}{did_you_mean(kv_dtype, KV_DTYPES)} "
                          f"(kv dtypes: {', '.join(KV_DTYPES)})")

@@ -48,15 +48,16 @@ Poisson arrivals: the open loop has no phase.
 Data-parallel ranks. Each of the ``r`` ranks schedules its own prompts; every step waits for the slowest rank
 (the experts' all-to-all joins them). A chunk step is charged as every rank carrying one chunk (the busy case),
 so ``S`` (the work one prompt adds to its chunk steps) is shared by the ``r`` ranks' prompts in them: the loop
-sees ``S/r`` per prompt (``ρ = X·S/r``, one rank's utilisation), a prompt waits in the M/D/1 queue of its own rank
-(service ``S``: ``ρ·S/(2(1 − ρ))``), and the burst term and the closed-loop cap count the ``C_s − 1`` others spread
-over the ranks (``S/r`` each). The busy case is the measured side of the choice: charging a chunk step with only
+sees ``S/r`` per prompt (``ρ = X·S/r``, one rank's utilisation), a prompt waits in the M/D/1 queue of its own
+rank (service ``S``: ``ρ·S/(2(1 − ρ))``), and the burst term and the closed-loop cap count the ``C_s − 1`` others
+spread over the ranks (``S/r`` each). The busy case is the measured side of the choice: charging a chunk step with only
 the ranks that have a chunk (``1 + (r − 1)·q_r``, ``q_r`` a rank's chunk share; what the default scheduler does)
 put the attention-DP rows' median signed TTFT error in-sample at −23 % (vLLM) and −76 % (TensorRT-LLM), against
 +10 % and −27 % charged this way (with the M/D/1 wait's service still ``S/r``), for the same TPOT, and raised the
 out-of-family error (TTFT 29.0 → 29.5 %, TPOT 10.8 → 11.4 %; ``python -m planner.perf.report --silicon``,
-2026-12-03): these runs' prompts wait longer than one rank's chunk alone explains (TensorRT-LLM's optional ``attention_dp_config.enable_balance``, which holds context requests
-until every rank has one, would; the rows do not say). With ``r = 1`` this is the single-rank loop above.
+2026-12-03): these runs' prompts wait longer than one rank's chunk alone explains (TensorRT-LLM's optional
+``attention_dp_config.enable_balance``, which holds context requests until every rank has one, would; the rows do
+not say). With ``r = 1`` this is the single-rank loop above.
 
 Slots. At most ``c_max`` requests are in service. Closed loop: the ``C − c_max`` clients beyond it wait
 ``W_slot = (C − c_max)/X`` (Little's law on the engine queue). Open loop: an M/D/c queue for the ``c_max`` slots
