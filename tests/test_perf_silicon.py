@@ -171,6 +171,32 @@ def test_a_squared_moe_label_is_read_as_the_gpus_it_ran_on(tp, dp, moe_tp, ep, n
     assert bool(note) == ((got_tp, got_dp) != (tp, dp))
 
 
+@pytest.mark.parametrize("tp, dp, moe_tp, ep, moe, want", [
+    (64, 1, 64, 1, True, (1, 64, 64)),    # GB200 "tp 64, moe_tp 64": 64 GPUs of attention DP, EP 64
+    (28, 1, 28, 1, True, (1, 28, 28)),    # 28 divides neither 128 heads nor 2,048: not a TP degree
+    (8, 1, 8, 1, True, (8, 1, 1)),        # one HGX node's TP 8 with MoE TP 8: a real layout, kept
+    (16, 1, 16, 1, False, (16, 1, 1)),    # a dense model has no experts to spread: kept
+    (64, 1, 8, 8, True, (64, 1, 8)),      # expert parallel already stated: not this label
+    (16, 2, 16, 1, True, (16, 2, 1)),     # attention DP already stated: not this label
+])
+def test_a_wide_moe_tp_label_is_read_as_attention_dp_with_expert_parallel(tp, dp, moe_tp, ep, moe, want):
+    from planner.perf.silicon import wide_layout
+    got_tp, got_dp, got_ep, note = wide_layout(tp, dp, moe_tp, ep, moe)
+    assert (got_tp, got_dp, got_ep) == want
+    assert bool(note) == (want != (tp, dp, ep))
+
+
+def test_the_wide_rows_are_one_gb200_sweep_and_keep_their_gpu_count():
+    """Every shipped row read as wide EP is a GB200 DeepSeek-R1 run; the GPU count is the label's N, and only
+    the rows whose N divides the 256 experts are predicted."""
+    cases, _ = parse_silicon(read_silicon(SILICON_CSV), CAT)
+    wide = [c for c in cases if any("wide-EP" in n for n in c.notes)]
+    assert len(wide) == 55
+    assert {(c.gpu, c.model) for c in wide} == {("gb200", "deepseek-r1")}
+    assert all(c.tp == 1 and c.attention_dp == c.expert_parallel > 8 for c in wide)
+    assert sorted(c.expert_parallel for c in wide if 256 % c.expert_parallel == 0) == [32, 64]
+
+
 def test_every_squared_row_with_a_twin_gets_its_twins_layout():
     """The shipped runs: a row read as squared whose latencies equal another row's (the same run recorded
     twice) now has that row's layout and client count — never a different one."""

@@ -17,8 +17,9 @@ precision              bf16 / fp8 / fp4 / int4 (``gemm_quant_mode`` nvfp4 → fp
                        cores (gpt-oss MXFP4 on H100) → the 4-bit weight-only path (int4), noted
 tp_size                tp (the attention tensor-parallel group); a MoE group recorded squared
                        (``moe_tp = moe_ep = G``, ``tp × attention_dp = G²``, beyond the NVLink group or with
-                       attention DP) is the G-GPU run it is (:func:`squared_layout`); a replica still larger
-                       than one NVLink domain is predicted with ``allow_multi_node`` (scale-out network)
+                       attention DP) is the G-GPU run it is (:func:`squared_layout`); ``tp = moe_tp = N > 8``
+                       with ``moe_ep = 1`` is attention DP N with expert parallel N (:func:`wide_layout`); a
+                       replica still larger than one NVLink domain is predicted with ``allow_multi_node``
 attention_dp_size      attention_dp
 moe_ep_size            expert_parallel; ``moe_tp_size × moe_ep_size`` must equal ``tp × attention_dp``
 isl / osl              prompt_tokens / output_tokens
@@ -209,6 +210,28 @@ def squared_layout(tp: int, dp: int, moe_tp: int | None, ep: int, nvlink_gpus: i
                             f"recorded squared, read as tp {new_tp} × attention_dp {new_dp}, expert parallel {g}")
 
 
+WIDE_TP = 8   # the largest tensor-parallel group of one HGX node
+
+
+def wide_layout(tp: int, dp: int, moe_tp: int | None, ep: int, is_moe: bool) -> tuple[int, int, int, str]:
+    """The real layout of a MoE row labelled ``tp = moe_tp = N > 8`` with ``moe_ep = 1``: ``(tp, attention_dp,
+    expert_parallel, note)``, read as N GPUs of attention data parallelism with expert parallelism N (DEP N).
+
+    All 55 such rows are GB200 runs of DeepSeek-R1 from one source file (TensorRT-LLM at N = 12 … 64, SGLang at
+    N = 72). A literal reading is impossible or contradicted by the measurements: 53 of them have N in {12, 20,
+    24, 28, 36, 40, 48, 52, 72}, which divides neither the model's 128 attention heads (no engine shards heads
+    unevenly) nor its 256 experts' intermediate size; the other two (N = 32 and 64) come from the same sweep and
+    measure a TPOT that a 64-way tensor-parallel MLA replica cannot reach (its latent KV cache is replicated on
+    every rank: 538 clients at 10.1 ms measured; the TP-64 reading predicts 58 ms, the DEP-64 reading 12.7 ms).
+    Wide expert parallelism with attention DP across the NVL72 domain is how both engines' published GB200
+    DeepSeek recipes serve it. Where N does not divide the 256 routed experts (the recipes then add redundant
+    expert slots), the estimate declines the row with that reason."""
+    if is_moe and dp == 1 and ep == 1 and moe_tp == tp and tp > WIDE_TP:
+        return 1, tp, tp, (f"tp = moe_tp = {tp} with moe_ep = 1: a {tp}-GPU wide-EP run, read as attention DP "
+                           f"{tp} with expert parallel {tp}")
+    return tp, dp, ep, ""
+
+
 def parse_silicon(frame, catalog: Catalog | None = None) -> tuple[list[SiliconCase], list[SiliconSkip]]:
     """Split the runs into cases the model expresses and skipped rows (each with its reason)."""
     cat = catalog or Catalog.builtin()
@@ -272,6 +295,10 @@ def parse_silicon(frame, catalog: Catalog | None = None) -> tuple[list[SiliconCa
         if how:
             notes.append(how)
             mtp, ep = 1, tp * dp
+        tp, dp, ep, how = wide_layout(tp, dp, mtp, ep, cat.model(model).is_moe)
+        if how:
+            notes.append(how)
+            mtp = 1
         if cat.model(model).is_moe and mtp is not None and mtp * ep != tp * dp:
             skip(f"moe_tp × moe_ep = {mtp * ep} differs from tp × attention_dp = {tp * dp}")
             continue
