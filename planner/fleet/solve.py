@@ -25,6 +25,7 @@ from planner.scenario.io import LoadedScenario
 from planner.fleet.hedge import explain_hedge, hedge_blocks
 from planner.fleet.merge import merge_offers
 from planner.fleet.reduce import reduced_options
+from planner.fleet.restrict import restrict
 from planner.fleet.start import greedy_start
 from planner.verify import verify_plan
 from solvers.registry import get_backend
@@ -81,16 +82,19 @@ def _run(f: Formulation, solver: str, time_limit: float, mip_gap: float, start=N
 def _complete_start(f: Formulation, solver: str, start, limit: float, mip_gap: float) -> Solution | None:
     """The constructive start, its integer columns fixed, completed by the solver (the spot hedge's binaries and
     routing: an LP, or a small MIP); a verified solution of f, or None when the completion found nothing (e.g. a
-    budget row the start breaks)."""
+    budget row the start breaks). The solver sees only what the fixing leaves open (``planner.fleet.restrict``)."""
     cols, vals = start
     arr = f.problem.to_arrays()
     fix = arr.integrality[cols]
-    fixed = f.problem.with_bounds(cols[fix], vals[fix], vals[fix])
-    done = _run_problem(fixed, solver, limit, mip_gap, (cols, vals))
+    # only what the fixing leaves open goes to the solver (XL-2: thousands of its 6.8 M columns)
+    part = restrict(f.problem, cols[fix], vals[fix])
+    if part is None:
+        return None
+    done = _run_problem(part.problem, solver, limit, mip_gap)
     if not done.has_values:
         return None
     sol = finalize_solution(f.problem, SolveOptions(mip_gap=mip_gap), solver=done.solver, claimed="feasible",
-                            x=done.values, seconds=done.solve_seconds)
+                            x=part.expand(done.values), seconds=done.solve_seconds)
     return sol if sol.has_values else None
 
 
