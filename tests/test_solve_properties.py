@@ -113,4 +113,4 @@ def test_a_spent_budget_skips_the_cost_solve_and_returns_the_completed_start():
     assert plan.verification is not None and plan.verification.ok, plan.verification
     assert plan.status == "feasible"
     assert plan.bound_usd_per_hour is None and plan.gap is None
-    assert "no time left" in plan.message and "skipped" in plan.tie_break
+    assert "too little of the 5 s budget left" in plan.message and "skipped" in plan.tie_break

@@ -169,20 +169,21 @@ def _case(seed: int) -> dict:
                 phi=rng.choice([0.0, 0.0, 0.3]), failures=rng.choice([0, 1, 1, 2]))
 
 
-def _brute(c: dict) -> tuple[float | None, int | None]:
-    """(min cost, min on-demand replicas at that cost) over every replica count per offer."""
+def _brute(c: dict, cap: float = CAP) -> tuple[float | None, int | None]:
+    """(min cost, min on-demand replicas at that cost) over every replica count per offer, ``cap`` requests/min
+    per replica."""
     best = (None, None)
     ranges = [range(mx + 1) for _, _, mx, _ in c["spec"]]
     pools = [p for kind, _, _, p in c["spec"] if kind == "spot"]
     lost_sets = list(itertools.combinations(pools, min(c["failures"], len(pools)))) if c["failures"] else []
     for r in itertools.product(*ranges):
-        total = sum(r) * CAP
-        od = sum(n for n, (kind, *_) in zip(r, c["spec"]) if kind == "od") * CAP
+        total = sum(r) * cap
+        od = sum(n for n, (kind, *_) in zip(r, c["spec"]) if kind == "od") * cap
         if total * 0.8 < c["demand"] - 1e-9 or sum(r) < 1:
             continue
         if od * 0.8 < c["phi"] * c["demand"] - 1e-9:  # non-spot load up to its 80 % capacity
             continue
-        if any(sum(n for n, (_, _, _, p) in zip(r, c["spec"]) if p not in lost) * CAP < c["delta"] * c["demand"] - 1e-9
+        if any(sum(n for n, (_, _, _, p) in zip(r, c["spec"]) if p not in lost) * cap < c["delta"] * c["demand"] - 1e-9
                for lost in lost_sets):
             continue
         cost = round(sum(n * price for n, (_, price, _, _) in zip(r, c["spec"])), 9)
@@ -205,6 +206,36 @@ def test_hedge_matches_brute_force(backend):
         s = scenario([workload("chat", c["demand"])], c["offers"], [override("chat", "l40s", CAP)],
                      spot={"degraded_service": c["delta"], "pool_failures": c["failures"],
                            "min_non_spot_share": c["phi"]})
+        try:
+            plan = solve(s, backend)
+            got, got_od = plan.objective_usd_per_hour, counts(plan).get("od", 0)
+            assert plan.verification.ok, (seed, [x for x in plan.verification.checks if not x.ok])
+        except InfeasibleError:
+            got, got_od = None, None
+        if (got is None) != (want is None) or (got is not None and (abs(got - want) > 1e-6 or got_od != want_od)):
+            wrong.append((seed, want, want_od, got, got_od))
+    assert not wrong, wrong
+
+
+MIX = ((500, 100, 0.25, 60.0), (2000, 400, 0.75, 24.0))   # (prompt, output, share, requests/min per replica)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_hedge_with_a_size_mix_matches_brute_force(backend):
+    """The cases above with a two-size mix (no non-spot floor): every offer sells the same GPU, so the routing of
+    each pool-loss state is shared by the deployments of equal capacities (``planner.fleet.hedge._serve``).
+    With loads free to move between them, r replicas carry r / sum_b (share_b / cap_b) requests/min of the mix,
+    so the optimum is the enumeration's at that capacity."""
+    cap = 1.0 / sum(share / c for _, _, share, c in MIX)
+    wrong = []
+    for seed in range(40):
+        c = _case(seed)
+        c["phi"] = 0.0
+        want, want_od = _brute(c, cap)
+        mix = [{"prompt_tokens": i, "output_tokens": o, "share": sh} for i, o, sh, _ in MIX]
+        overrides = [override("chat", "l40s", rpm, prompt_tokens=i, output_tokens=o) for i, o, _, rpm in MIX]
+        s = scenario([workload("chat", c["demand"], size_mix=mix)], c["offers"], overrides,
+                     spot={"degraded_service": c["delta"], "pool_failures": c["failures"]})
         try:
             plan = solve(s, backend)
             got, got_od = plan.objective_usd_per_hour, counts(plan).get("od", 0)

@@ -26,6 +26,8 @@ Blocks (``hedge_blocks``), all linear; every row below is exactly the rule it st
     y^S ("hedge_load", "pools-lost:...", d, b, t) over the deployments outside S:
         sum_{d in D_w, pool(d) not in S} y^S_{d,b,t} >= delta L_{w,b,t}                         all w, b, t
         sum_b y^S_{d,b,t} / (a_d cap_{d,b}) <= r_{d,t}         (100 % utilisation, survivors at expected capacity)
+    Deployments with equal capacities and a_d (one GPU, precision and TP sold by several offers) share one
+    routing y^S_{g,b,t} and one row with r summed over the group (``_serve``: exact, proof there).
     With one request size the routing collapses to one row, sum_d a_d cap_d r_{d,t} >= delta L (the same in (d):
     sum_d cap_d x survivors_d >= L), so no loads are added for it.
     Rows are written only for workloads with a deployment in S: for the others y^S = delta x satisfies them
@@ -230,25 +232,34 @@ def _serve(c: _Ctx, name: str, w, t: int, supply: dict, share: float, act: dict)
     """State ``name``: the deployments in ``supply`` carry ``share`` of w's served demand in period t (times the
     AND of the binaries in ``act``), each (d, replicas expression, derate) in ``supply`` with at most that many
     replicas at 100 % of derate x cap_{d,b}. One bucket: one row, sum_d derate_d cap_d replicas_d >= share L
-    (nothing to route); a size mix: loads y per bucket, as in ``_demand_cover`` / ``_replica_capacity``."""
+    (nothing to route); a size mix: loads y per bucket, as in ``_demand_cover`` / ``_replica_capacity``, one set
+    per group g of supplies with the same capacities cap_{.,b} and derate (the same GPU, precision and TP sold by
+    several offers): sum_b y_{g,b} / (derate cap_b) <= sum_{d in g} expr_d. Exact: per-deployment loads meeting
+    their rows sum to group loads meeting the group's; group loads split as y_{d,b} = y_{g,b} expr_d / sum_g expr
+    (expressions are >= 0) meet every deployment's row. The group's first deployment names its loads and row."""
     rhs = -(len(act) - 1.0) if act else 1.0  # AND of the binaries = sum - (#binaries - 1); they go to the left
     single = len(w.buckets) == 1
     col: dict[tuple[int, int], int] = {}
-    if not single:  # loads y^S_{d,b,t}, addressed by column number below (no key lookups)
-        pairs = [(d.index, b) for d, _, _ in supply for b, cap in enumerate(d.capacity_rpm) if cap > 0]
+    groups: dict[tuple, list] = {}
+    if not single:  # loads y^S_{g,b,t}, addressed by column number below (no key lookups)
+        for d, expr, derate in supply:
+            groups.setdefault((tuple(d.capacity_rpm), derate), []).append((d, expr))
+        pairs = [(members[0][0].index, b) for (caps, _), members in groups.items()
+                 for b, cap in enumerate(caps) if cap > 0]
         cols = c.p.add_vars("hedge_load", [(name, i, b, t) for i, b in pairs], 0, None, integer=False)
         col = dict(zip(pairs, (int(x) for x in cols)))
     for b in range(len(w.buckets)):
         need = share * c.demand(w.id, b, t)
         coeffs: dict = {}
-        for d, expr, derate in supply:
-            if d.capacity_rpm[b] <= 0:
-                continue
-            if single:
-                for k, v in expr.items():
-                    coeffs[k] = coeffs.get(k, 0.0) + v * derate * d.capacity_rpm[b]
-            else:
-                coeffs[col[(d.index, b)]] = 1.0
+        if single:
+            for d, expr, derate in supply:
+                if d.capacity_rpm[b] > 0:
+                    for k, v in expr.items():
+                        coeffs[k] = coeffs.get(k, 0.0) + v * derate * d.capacity_rpm[b]
+        else:
+            for (caps, _), members in groups.items():
+                if caps[b] > 0:
+                    coeffs[col[(members[0][0].index, b)]] = 1.0
         if c.unmet(w.id, b, t):
             coeffs[c.unmet(w.id, b, t)] = share
         for (block, *key), v in act.items():
@@ -256,11 +267,13 @@ def _serve(c: _Ctx, name: str, w, t: int, supply: dict, share: float, act: dict)
         c.rows.add("spot_hedge_demand", (name, w.id, b, t), coeffs, ">=", need * rhs)
     if single:
         return
-    for d, expr, derate in supply:
-        coeffs = {col[(d.index, b)]: 1.0 / (derate * cap) for b, cap in enumerate(d.capacity_rpm) if cap > 0}
-        for k, v in expr.items():
-            coeffs[k] = coeffs.get(k, 0.0) - v
-        c.rows.add("spot_hedge_capacity", (name, d.index, t), coeffs, "<=", 0.0)
+    for (caps, derate), members in groups.items():
+        first = members[0][0].index
+        coeffs = {col[(first, b)]: 1.0 / (derate * cap) for b, cap in enumerate(caps) if cap > 0}
+        for _, expr in members:
+            for k, v in expr.items():
+                coeffs[k] = coeffs.get(k, 0.0) - v
+        c.rows.add("spot_hedge_capacity", (name, first, t), coeffs, "<=", 0.0)
 
 
 def _pool_loss(c: _Ctx, lost: tuple[str, ...], delta: float) -> None:

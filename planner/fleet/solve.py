@@ -38,7 +38,11 @@ FINISH_SHARE = 0.03  # of the time limit kept back for decoding and verification
 FINISH_S_PER_VAR = 1e-5  # and this many seconds per variable (decode and verify grow with the problem: L ~3 s)
 COMPLETE_MIN_S = 10.0  # the least time given to completing the constructive start (an LP: 0.02 s on M, 2-13 s on XL)
 COMPLETE_SHARE = 0.25  # ... or this share of the budget, if more
-SKIP_BELOW_S = 1.0  # with a completed start and less than this left for the cost solve, the solve is skipped
+# With a completed start, the cost solve is skipped when less than SKIP_BELOW_S is left for it, or less than
+# PASS_S_PER_VAR per column: handing the program to the solver alone takes longer than that (XL-2: 15-24 s for 3-7 M
+# columns, whatever the limit), so such a solve could only overrun the budget and return the start it was given.
+SKIP_BELOW_S = 1.0
+PASS_S_PER_VAR = 2e-6
 
 
 @dataclass(frozen=True)
@@ -135,7 +139,7 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
         if completed is not None:
             start = (np.arange(f.problem.n_vars), completed.values)
     limit = budget.solver_limit(keep_share + tie_share)
-    if limit < SKIP_BELOW_S and start is not None:
+    if limit < max(SKIP_BELOW_S, PASS_S_PER_VAR * f.problem.n_vars) and start is not None:
         # the budget is spent (building and completing the start took it): passing a program of millions of
         # columns to the solver again costs tens of seconds whatever its limit (XL-2: 24 s at a 0.01 s limit),
         # so the completed start is the plan, reported feasible with no bound; if the completion found nothing in
@@ -143,9 +147,9 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
         if completed is None:
             completed = _last_resort(f, solver, start, budget, mip_gap)
         if completed is not None:
-            note = (f"no time left in the {budget.limit_s:g} s budget for the cost solve after building and "
-                    "completing the start; this is the constructive start (cheapest non-spot option per workload), "
-                    "completed by the solver")
+            note = (f"too little of the {budget.limit_s:g} s budget left after building and completing the start "
+                    f"to hand the {f.problem.n_vars:,}-column program to the solver; this is the constructive start "
+                    "(cheapest non-spot option per workload), completed by the solver")
             return f, finalize_solution(completed.problem, SolveOptions(mip_gap=mip_gap), solver=completed.solver,
                                         claimed="feasible", x=completed.values, seconds=completed.solve_seconds,
                                         message=note), ("skipped: no time left in the budget" if tie_break else "off")
