@@ -147,10 +147,10 @@ class _Rows:
         r = len(keys)
         keys.append(key)
         rhss.append(rhs)
-        for k, v in coeffs.items():  # a key is a variable key or already a column number
-            rows.append(r)
-            cols.append(k if isinstance(k, int) else self.p.index(k))
-            vals.append(v)
+        index = self.p.index
+        rows.extend([r] * len(coeffs))
+        cols.extend([k if isinstance(k, int) else index(k) for k in coeffs])  # a variable key or a column number
+        vals.extend(coeffs.values())
 
     def flush(self) -> None:
         for (block, sense), (keys, rows, cols, vals, rhss) in self.blocks.items():
@@ -165,6 +165,8 @@ class _Ctx:
         self.f, self.p, self.s = f, f.problem, f.scenario
         self.rows = _Rows(f.problem)
         self._rcol: dict[tuple[int, int], int] = {}
+        self._rcols: dict[tuple[str, int], dict[int, int]] = {}
+        self._spot_offer = {o.id: o.market == "spot" for o in self.s.offers}
         self.T = f.horizon.periods
         self.offers = {o.id: o for o in self.s.offers}
         self.by_w: dict[str, list[Deployment]] = {}
@@ -174,7 +176,7 @@ class _Ctx:
         self._shares = {w.id: [b.share for b in w.buckets] for w in self.s.workloads}
 
     def is_spot(self, d: Deployment) -> bool:
-        return self.offers[d.offer].market == "spot"
+        return self._spot_offer[d.offer]
 
     def pool(self, d: Deployment) -> str | None:
         return self._pool[d.offer]
@@ -185,6 +187,13 @@ class _Ctx:
         if col is None:
             col = self._rcol[(d.index, t)] = self.p.index(("replicas", d.index, t))
         return col
+
+    def r_cols(self, wid: str, t: int) -> dict[int, int]:
+        """d.index -> column of ("replicas", d, t), for every deployment of workload ``wid`` (made once)."""
+        got = self._rcols.get((wid, t))
+        if got is None:
+            got = self._rcols[(wid, t)] = {d.index: self.r(d, t) for d in self.by_w.get(wid, [])}
+        return got
 
     def demand(self, wid: str, b: int, t: int) -> float:
         return self.T[t].demand_rpm[wid] * self._shares[wid][b]
@@ -228,22 +237,23 @@ def _non_spot_floor(c: _Ctx) -> None:
             c.rows.add("spot_non_spot_share", (w.id, t), coeffs, ">=", phi * per.demand_rpm[w.id])
 
 
-def _serve(c: _Ctx, name: str, w, t: int, supply: dict, share: float, act: dict) -> None:
+def _serve(c: _Ctx, name: str, w, t: int, supply: list, share: float, act: dict) -> None:
     """State ``name``: the deployments in ``supply`` carry ``share`` of w's served demand in period t (times the
-    AND of the binaries in ``act``), each (d, replicas expression, derate) in ``supply`` with at most that many
-    replicas at 100 % of derate x cap_{d,b}. One bucket: one row, sum_d derate_d cap_d replicas_d >= share L
-    (nothing to route); a size mix: loads y per bucket, as in ``_demand_cover`` / ``_replica_capacity``, one set
-    per group g of supplies with the same capacities cap_{.,b} and derate (the same GPU, precision and TP sold by
-    several offers): sum_b y_{g,b} / (derate cap_b) <= sum_{d in g} expr_d. Exact: per-deployment loads meeting
-    their rows sum to group loads meeting the group's; group loads split as y_{d,b} = y_{g,b} expr_d / sum_g expr
-    (expressions are >= 0) meet every deployment's row. The group's first deployment names its loads and row."""
+    AND of the binaries in ``act``), each (d, replicas variable, derate) in ``supply`` with at most that many
+    replicas at 100 % of derate x cap_{d,b} (the variable: a column number or a key). One bucket: one row,
+    sum_d derate_d cap_d replicas_d >= share L (nothing to route); a size mix: loads y per bucket, as in
+    ``_demand_cover`` / ``_replica_capacity``, one set per group g of supplies with the same capacities cap_{.,b}
+    and derate (the same GPU, precision and TP sold by several offers): sum_b y_{g,b} / (derate cap_b) <= sum_{d in
+    g} replicas_d. Exact: per-deployment loads meeting their rows sum to group loads meeting the group's; group
+    loads split as y_{d,b} = y_{g,b} replicas_d / sum_g replicas (all >= 0) meet every deployment's row. The
+    group's first deployment names its loads and row."""
     rhs = -(len(act) - 1.0) if act else 1.0  # AND of the binaries = sum - (#binaries - 1); they go to the left
     single = len(w.buckets) == 1
     col: dict[tuple[int, int], int] = {}
     groups: dict[tuple, list] = {}
     if not single:  # loads y^S_{g,b,t}, addressed by column number below (no key lookups)
-        for d, expr, derate in supply:
-            groups.setdefault((tuple(d.capacity_rpm), derate), []).append((d, expr))
+        for d, var, derate in supply:
+            groups.setdefault((d.capacity_rpm, derate), []).append((d, var))
         pairs = [(members[0][0].index, b) for (caps, _), members in groups.items()
                  for b, cap in enumerate(caps) if cap > 0]
         cols = c.p.add_vars("hedge_load", [(name, i, b, t) for i, b in pairs], 0, None, integer=False)
@@ -252,10 +262,10 @@ def _serve(c: _Ctx, name: str, w, t: int, supply: dict, share: float, act: dict)
         need = share * c.demand(w.id, b, t)
         coeffs: dict = {}
         if single:
-            for d, expr, derate in supply:
-                if d.capacity_rpm[b] > 0:
-                    for k, v in expr.items():
-                        coeffs[k] = coeffs.get(k, 0.0) + v * derate * d.capacity_rpm[b]
+            for d, var, derate in supply:
+                cap = d.capacity_rpm[b]
+                if cap > 0:
+                    coeffs[var] = coeffs.get(var, 0.0) + derate * cap
         else:
             for (caps, _), members in groups.items():
                 if caps[b] > 0:
@@ -270,9 +280,8 @@ def _serve(c: _Ctx, name: str, w, t: int, supply: dict, share: float, act: dict)
     for (caps, derate), members in groups.items():
         first = members[0][0].index
         coeffs = {col[(first, b)]: 1.0 / (derate * cap) for b, cap in enumerate(caps) if cap > 0}
-        for _, expr in members:
-            for k, v in expr.items():
-                coeffs[k] = coeffs.get(k, 0.0) - v
+        for _, var in members:
+            coeffs[var] = coeffs.get(var, 0.0) - 1.0
         c.rows.add("spot_hedge_capacity", (name, first, t), coeffs, "<=", 0.0)
 
 
@@ -285,7 +294,8 @@ def _pool_loss(c: _Ctx, lost: tuple[str, ...], delta: float) -> None:
         survivors = [d for d in deps if c.pool(d) not in lost]
         for t, per in enumerate(c.T):
             if per.demand_rpm[w.id] > 0:
-                supply = [(d, {c.r(d, t): 1.0}, d.availability) for d in survivors]
+                rc = c.r_cols(w.id, t)
+                supply = [(d, rc[d.index], d.availability) for d in survivors]
                 _serve(c, name, w, t, supply, delta, {})
 
 
@@ -462,9 +472,10 @@ def _pool_budget(c: _Ctx, risk: SpotRisk, sets: list, brk: list[float], mu_max: 
 def _state_rows(c: _Ctx, name: str, w, t: int, left: list[Deployment], act: dict, nodes_lost, brk, u_made) -> None:
     """A node/pool state of (d): replicas of d that survive are r (not losing), or v <= max(0, r - loss)."""
     supply = []
+    rc = c.r_cols(w.id, t)
     for d in left:
         if not c.is_spot(d) or (nodes_lost != "k" and d.offer not in nodes_lost):
-            supply.append((d, {c.r(d, t): 1.0}, 1.0))
+            supply.append((d, rc[d.index], 1.0))
             continue
         nu = float(replicas_per_node(d, c.offers[d.offer].gpus_per_node))
         v = ("spot_survivors", name, d.index, t)
@@ -485,7 +496,7 @@ def _state_rows(c: _Ctx, name: str, w, t: int, left: list[Deployment], act: dict
         c.rows.add("spot_survivors_cap", v[1:], row, "<=", rhs)
         bound = sum(b.share * c.T[t].demand_rpm[w.id] / cap for b, cap in zip(w.buckets, d.capacity_rpm) if cap > 0)
         c.rows.add("spot_relied_bound", v[1:], {v: 1.0, u: -bound}, "<=", 0.0)  # v <= B u
-        supply.append((d, {v: 1.0}, 1.0))
+        supply.append((d, v, 1.0))
     _serve(c, name, w, t, supply, 1.0, act)
 
 
