@@ -23,8 +23,9 @@ BACKENDS = ("highs", "cbc")
 CAP = 40.0
 
 
-def solve(loaded, backend="highs"):
-    return solve_scenario(loaded, SolveSettings(solver=backend, baselines=False, tie_break=False))
+def solve(loaded, backend="highs", share_routing=False):
+    return solve_scenario(loaded, SolveSettings(solver=backend, baselines=False, tie_break=False,
+                                                share_routing=share_routing))
 
 
 def counts(plan) -> dict[str, int]:
@@ -221,11 +222,12 @@ MIX = ((500, 100, 0.25, 60.0), (2000, 400, 0.75, 24.0))   # (prompt, output, sha
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_hedge_with_a_size_mix_matches_brute_force(backend):
-    """The cases above with a two-size mix (no non-spot floor): every offer sells the same GPU, so the routing of
-    each pool-loss state is shared by the deployments of equal capacities (``planner.fleet.hedge._serve``).
-    With loads free to move between them, r replicas carry r / sum_b (share_b / cap_b) requests/min of the mix,
-    so the optimum is the enumeration's at that capacity."""
+@pytest.mark.parametrize("share_routing", [False, True])
+def test_hedge_with_a_size_mix_matches_brute_force(backend, share_routing):
+    """The cases above with a two-size mix (no non-spot floor): every offer sells the same GPU, so with
+    ``share_routing`` the deployments of equal capacities share each pool-loss state's routing
+    (``planner.fleet.hedge._serve``). With loads free to move between them, r replicas carry
+    r / sum_b (share_b / cap_b) requests/min of the mix, so the optimum is the enumeration's at that capacity."""
     cap = 1.0 / sum(share / c for _, _, share, c in MIX)
     wrong = []
     for seed in range(40):
@@ -237,7 +239,7 @@ def test_hedge_with_a_size_mix_matches_brute_force(backend):
         s = scenario([workload("chat", c["demand"], size_mix=mix)], c["offers"], overrides,
                      spot={"degraded_service": c["delta"], "pool_failures": c["failures"]})
         try:
-            plan = solve(s, backend)
+            plan = solve(s, backend, share_routing)
             got, got_od = plan.objective_usd_per_hour, counts(plan).get("od", 0)
             assert plan.verification.ok, (seed, [x for x in plan.verification.checks if not x.ok])
         except InfeasibleError:

@@ -145,6 +145,7 @@ class Formulation:
     cost_cap: float | None = None  # set: second, tie-break solve (cost <= cap, minimise GPU-hours, offers)
     merge: OfferMerge | None = None  # interchangeable offers merged (``planner.fleet.merge``)
     project_loads: bool = False  # one-bucket workloads carry no load variables (``_demand_cover``)
+    share_routing: bool = False  # spot states: equal deployments share one routing (``planner.fleet.hedge._serve``)
     no_loads: frozenset[str] = frozenset()  # the workloads whose loads are projected out
 
     def capacity_per_replica(self, d: Deployment) -> float:
@@ -571,19 +572,21 @@ BLOCKS = (_vars, _demand_cover, _replica_capacity, _node_packing, _mig_instances
 
 def build(scenario: Scenario, options: OptionSet, horizon: Horizon, *, allow_unmet: bool = False,
           extra_blocks=(), cost_cap: float | None = None, merge: OfferMerge | None = None,
-          project_loads: bool = True) -> Formulation:
+          project_loads: bool = True, share_routing: bool = False) -> Formulation:
     """Build the problem from its named blocks (``BLOCKS`` then ``extra_blocks``, e.g. the spot hedge).
 
     ``cost_cap`` builds the tie-break problem instead: the same fleet constraints, total cost <= cost_cap,
     minimise GPU-hours then offers used. ``merge``: scenario and options are the merged ones of
     ``planner.fleet.merge.merge_offers`` and this is its record. ``project_loads``: one-bucket workloads get no
     load variables (exact, module docstring); off, the program as first written (the oracle tests compare the two).
+    ``share_routing``: in the spot hedge's states, deployments of equal capacities share one routing (exact; off by
+    default, see ``planner.fleet.hedge._serve``).
     """
     offers = {o.id: o for o in scenario.offers}
     _check_power_of_two(options.deployments, offers)
     f = Formulation(problem=Problem(scenario.name), scenario=scenario, options=options, horizon=horizon,
                     allow_unmet=allow_unmet, patterns=[tuple(p) for p in dominant_multisets()],
-                    cost_cap=cost_cap, merge=merge, project_loads=project_loads)
+                    cost_cap=cost_cap, merge=merge, project_loads=project_loads, share_routing=share_routing)
     if project_loads and not allow_unmet:
         f.no_loads = frozenset(w.id for w in scenario.workloads if len(w.buckets) == 1)
     if allow_unmet:  # from the unmerged offers, so the penalty is the same with or without a merge

@@ -246,15 +246,22 @@ def _serve(c: _Ctx, name: str, w, t: int, supply: list, share: float, act: dict)
     and derate (the same GPU, precision and TP sold by several offers): sum_b y_{g,b} / (derate cap_b) <= sum_{d in
     g} replicas_d. Exact: per-deployment loads meeting their rows sum to group loads meeting the group's; group
     loads split as y_{d,b} = y_{g,b} replicas_d / sum_g replicas (all >= 0) meet every deployment's row. The
-    group's first deployment names its loads and row."""
+    group's first deployment names its loads and row. Off (``Formulation.share_routing``, the default), every
+    deployment is its own group: the program as first written.
+
+    Why off by default (docs/BENCHMARKS.md): on the frozen set sharing proves M-3 optimal (36 CPU s) and improves
+    M-2 and L-1, but on L-2 and XL-1 HiGHS 1.15 then spends 30-200 s in one round of root cut separation, which
+    checks neither its time limit nor an interrupt (L-2 at 60 s returned after 79 s, XL-1 at 120 s after 327 s)."""
     rhs = -(len(act) - 1.0) if act else 1.0  # AND of the binaries = sum - (#binaries - 1); they go to the left
     single = len(w.buckets) == 1
     col: dict[tuple[int, int], int] = {}
-    groups: dict[tuple, list] = {}
+    groups: dict = {}
     if not single:  # loads y^S_{g,b,t}, addressed by column number below (no key lookups)
-        for d, var, derate in supply:
-            groups.setdefault((d.capacity_rpm, derate), []).append((d, var))
-        pairs = [(members[0][0].index, b) for (caps, _), members in groups.items()
+        shared = c.f.share_routing
+        for d, var, derate in supply:   # key -> (capacities, derate, members)
+            key = (d.capacity_rpm, derate) if shared else d.index
+            groups.setdefault(key, (d.capacity_rpm, derate, []))[2].append((d, var))
+        pairs = [(members[0][0].index, b) for caps, _, members in groups.values()
                  for b, cap in enumerate(caps) if cap > 0]
         cols = c.p.add_vars("hedge_load", [(name, i, b, t) for i, b in pairs], 0, None, integer=False)
         col = dict(zip(pairs, (int(x) for x in cols)))
@@ -267,7 +274,7 @@ def _serve(c: _Ctx, name: str, w, t: int, supply: list, share: float, act: dict)
                 if cap > 0:
                     coeffs[var] = coeffs.get(var, 0.0) + derate * cap
         else:
-            for (caps, _), members in groups.items():
+            for caps, _, members in groups.values():
                 if caps[b] > 0:
                     coeffs[col[(members[0][0].index, b)]] = 1.0
         if c.unmet(w.id, b, t):
@@ -277,7 +284,7 @@ def _serve(c: _Ctx, name: str, w, t: int, supply: list, share: float, act: dict)
         c.rows.add("spot_hedge_demand", (name, w.id, b, t), coeffs, ">=", need * rhs)
     if single:
         return
-    for (caps, derate), members in groups.items():
+    for caps, derate, members in groups.values():
         first = members[0][0].index
         coeffs = {col[(first, b)]: 1.0 / (derate * cap) for b, cap in enumerate(caps) if cap > 0}
         for _, var in members:

@@ -57,6 +57,7 @@ class SolveSettings:
     started_at: float | None = None  # time.perf_counter() the budget counts from (the CLI: before its imports)
     merge: str = "equal_price"  # interchangeable on-demand offers merged (exact): planner.fleet.merge.MERGE_POLICIES
     project_loads: bool = True  # single-bucket loads projected out (exact: planner.fleet.formulation, _demand_cover)
+    share_routing: bool = False  # spot states: equal deployments share one routing (exact; planner.fleet.hedge._serve)
 
 
 class _Budget:
@@ -167,7 +168,7 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
     cost = sum(fleet_cost(f, sol.values).values())
     cap = cost + 1e-6 * max(1.0, abs(cost))
     g = build(f.scenario, f.options, f.horizon, allow_unmet=f.allow_unmet, extra_blocks=extra_blocks, cost_cap=cap,
-              merge=f.merge, project_loads=f.project_loads)
+              merge=f.merge, project_loads=f.project_loads, share_routing=f.share_routing)
     # the cost problem's columns come first in g, in the same order: the cost solution is g's start
     limit = budget.solver_limit(keep_share, TIE_BREAK_SHARE * budget.limit_s)
     second = _run(g, solver, limit, 0.0, (np.arange(f.problem.n_vars), sol.values))
@@ -238,7 +239,7 @@ def _build_cost(s, options: OptionSet, horizon: Horizon, settings: SolveSettings
     policy = settings.merge if horizon.commitments is None else "off"  # plan forecast: commitments, price trends
     merged_s, merged_options, merge = merge_offers(s, reduced, horizon, policy)
     return build(merged_s, merged_options, horizon, allow_unmet=settings.allow_unmet, extra_blocks=extra_blocks,
-                 merge=merge, project_loads=settings.project_loads)
+                 merge=merge, project_loads=settings.project_loads, share_routing=settings.share_routing)
 
 
 def build_cost_formulation(loaded: LoadedScenario, settings: SolveSettings = SolveSettings(),
