@@ -26,8 +26,9 @@ Blocks (``hedge_blocks``), all linear; every row below is exactly the rule it st
     y^S ("hedge_load", "pools-lost:...", d, b, t) over the deployments outside S:
         sum_{d in D_w, pool(d) not in S} y^S_{d,b,t} >= delta L_{w,b,t}                         all w, b, t
         sum_b y^S_{d,b,t} / (a_d cap_{d,b}) <= r_{d,t}         (100 % utilisation, survivors at expected capacity)
-    Deployments with equal capacities and a_d (one GPU, precision and TP sold by several offers) share one
-    routing y^S_{g,b,t} and one row with r summed over the group (``_serve``: exact, proof there).
+    With ``share_routing`` (off by default), deployments with equal capacities and a_d (one GPU, precision and
+    TP sold by several offers) share one routing y^S_{g,b,t} and one row with r summed over the group (``_serve``:
+    exact, proof there; why it is off, there too).
     With one request size the routing collapses to one row, sum_d a_d cap_d r_{d,t} >= delta L (the same in (d):
     sum_d cap_d x survivors_d >= L), so no loads are added for it.
     Rows are written only for workloads with a deployment in S: for the others y^S = delta x satisfies them
