@@ -105,6 +105,18 @@ class ProblemArrays(NamedTuple):
     integrality: np.ndarray
 
 
+def row_violation(arr: ProblemArrays, act: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """Each row's violation at activity ``act`` (A x), relative to max(1, |bound|, ``size``) with ``size`` =
+    sum_j |a_ij x_j|, so solver tolerances on large coefficients do not count; <= 0 where the row holds."""
+    scale = np.maximum(1.0, size)
+    lo_fin = np.where(np.isfinite(arr.row_lower), arr.row_lower, 0.0)
+    hi_fin = np.where(np.isfinite(arr.row_upper), arr.row_upper, 0.0)
+    with np.errstate(invalid="ignore"):
+        lo_v = (arr.row_lower - act) / np.maximum(scale, np.abs(lo_fin))
+        hi_v = (act - arr.row_upper) / np.maximum(scale, np.abs(hi_fin))
+    return np.maximum(lo_v, hi_v)
+
+
 @dataclass(frozen=True)
 class BlockSummary:
     """Size of one named block (a name may hold variables, rows, or both)."""
@@ -409,14 +421,7 @@ class Problem:
         if x.shape != (self.n_vars,):
             return [(("shape",), math.inf)]
         out: list[tuple[VarKey, float]] = []
-        act = arr.A @ x
-        scale = np.maximum(1.0, abs(arr.A) @ np.abs(x))
-        lo_fin = np.where(np.isfinite(arr.row_lower), arr.row_lower, 0.0)
-        hi_fin = np.where(np.isfinite(arr.row_upper), arr.row_upper, 0.0)
-        with np.errstate(invalid="ignore"):
-            lo_v = (arr.row_lower - act) / np.maximum(scale, np.abs(lo_fin))
-            hi_v = (act - arr.row_upper) / np.maximum(scale, np.abs(hi_fin))
-        row_v = np.maximum(lo_v, hi_v)
+        row_v = row_violation(arr, arr.A @ x, abs(arr.A) @ np.abs(x))
         out += [(self._row_keys[i], float(row_v[i])) for i in np.flatnonzero(row_v > tol)]
         col_scale = np.maximum(1.0, np.abs(x))
         col_v = np.maximum(arr.col_lower - x, x - arr.col_upper) / col_scale

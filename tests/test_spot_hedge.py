@@ -195,6 +195,20 @@ def _brute(c: dict, cap: float = CAP) -> tuple[float | None, int | None]:
     return best
 
 
+def _mismatch(s, seed: int, want, want_od, backend: str, share_routing: bool = False) -> tuple | None:
+    """None when the plan's cost and on-demand replicas are the enumeration's (and it verifies), or both find
+    nothing; else (seed, wanted cost, wanted on-demand replicas, got cost, got on-demand replicas)."""
+    try:
+        plan = solve(s, backend, share_routing)
+        got, got_od = plan.objective_usd_per_hour, counts(plan).get("od", 0)
+        assert plan.verification.ok, (seed, [x for x in plan.verification.checks if not x.ok])
+    except InfeasibleError:
+        got, got_od = None, None
+    if (got is None) != (want is None) or (got is not None and (abs(got - want) > 1e-6 or got_od != want_od)):
+        return seed, want, want_od, got, got_od
+    return None
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_hedge_matches_brute_force(backend):
     """40 seeded cases: 1-3 spot pools (capped), an on-demand offer, random degraded_service, pool_failures and
@@ -207,14 +221,8 @@ def test_hedge_matches_brute_force(backend):
         s = scenario([workload("chat", c["demand"])], c["offers"], [override("chat", "l40s", CAP)],
                      spot={"degraded_service": c["delta"], "pool_failures": c["failures"],
                            "min_non_spot_share": c["phi"]})
-        try:
-            plan = solve(s, backend)
-            got, got_od = plan.objective_usd_per_hour, counts(plan).get("od", 0)
-            assert plan.verification.ok, (seed, [x for x in plan.verification.checks if not x.ok])
-        except InfeasibleError:
-            got, got_od = None, None
-        if (got is None) != (want is None) or (got is not None and (abs(got - want) > 1e-6 or got_od != want_od)):
-            wrong.append((seed, want, want_od, got, got_od))
+        if miss := _mismatch(s, seed, want, want_od, backend):
+            wrong.append(miss)
     assert not wrong, wrong
 
 
@@ -238,14 +246,8 @@ def test_hedge_with_a_size_mix_matches_brute_force(backend, share_routing):
         overrides = [override("chat", "l40s", rpm, prompt_tokens=i, output_tokens=o) for i, o, _, rpm in MIX]
         s = scenario([workload("chat", c["demand"], size_mix=mix)], c["offers"], overrides,
                      spot={"degraded_service": c["delta"], "pool_failures": c["failures"]})
-        try:
-            plan = solve(s, backend, share_routing)
-            got, got_od = plan.objective_usd_per_hour, counts(plan).get("od", 0)
-            assert plan.verification.ok, (seed, [x for x in plan.verification.checks if not x.ok])
-        except InfeasibleError:
-            got, got_od = None, None
-        if (got is None) != (want is None) or (got is not None and (abs(got - want) > 1e-6 or got_od != want_od)):
-            wrong.append((seed, want, want_od, got, got_od))
+        if miss := _mismatch(s, seed, want, want_od, backend, share_routing):
+            wrong.append(miss)
     assert not wrong, wrong
 
 

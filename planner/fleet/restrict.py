@@ -14,7 +14,8 @@ Problem: minimise c^T x + c_0 subject to L <= A x <= U, l <= x <= u, x_j integer
    the pass repeats (at most ``ROUNDS`` times; what is left free stays in the problem, which is always safe).
    A forced column whose lower bound is above 0 makes the fixing infeasible.
 2. **Decided rows.** A row with no free column left must hold at the fixing (to ``TOL``, scaled as
-   ``Problem.violations`` scales); if one does not, the fixing is infeasible: ``restrict`` returns None.
+   ``Problem.violations`` scales: ``planner.problem.row_violation``); if one does not, the fixing is
+   infeasible: ``restrict`` returns None.
 3. **The rest.** The free columns (their keys, bounds, integrality and costs), the rows that still have one (their
    keys, their bounds less the fixed activity), and c_0 + c_F v_F.
 
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner.problem import Problem, VIOLATION_TOL
+from planner.problem import Problem, VIOLATION_TOL, row_violation
 
 ROUNDS = 8  # propagation passes; each costs a few vectorised sweeps over the matrix' entries
 TOL = VIOLATION_TOL
@@ -84,7 +85,7 @@ def restrict(p: Problem, cols: np.ndarray, vals: np.ndarray, name: str = "comple
         fixed |= newly
         value[newly] = 0.0
     decided = n_free == 0
-    if (decided & _violated(arr, act, abs(A) @ np.abs(np.where(fixed, value, 0.0)))).any():
+    if (decided & (row_violation(arr, act, abs(A) @ np.abs(np.where(fixed, value, 0.0))) > TOL)).any():
         return None
     bad = fixed & ((value < arr.col_lower - TOL) | (value > arr.col_upper + TOL))
     if bad.any():
@@ -95,18 +96,6 @@ def restrict(p: Problem, cols: np.ndarray, vals: np.ndarray, name: str = "comple
     sub.objective_constant = p.objective_constant + float(arr.c[fixed] @ value[fixed])
     base = np.where(fixed, value, 0.0)
     return Restriction(sub, free, base, int(fixed.sum()) - before)
-
-
-def _violated(arr, act: np.ndarray, size: np.ndarray) -> np.ndarray:
-    """Rows whose activity ``act`` misses a bound by more than TOL, relative to max(1, |bound|, sum |a_ij x_j|)
-    (the scale of ``Problem.violations``)."""
-    scale = np.maximum(1.0, size)
-    lo_fin = np.where(np.isfinite(arr.row_lower), arr.row_lower, 0.0)
-    hi_fin = np.where(np.isfinite(arr.row_upper), arr.row_upper, 0.0)
-    with np.errstate(invalid="ignore"):
-        low = (arr.row_lower - act) / np.maximum(scale, np.abs(lo_fin))
-        high = (act - arr.row_upper) / np.maximum(scale, np.abs(hi_fin))
-    return (low > TOL) | (high > TOL)
 
 
 def _build(p: Problem, arr, free: np.ndarray, kept: np.ndarray, act: np.ndarray, name: str) -> Problem:
