@@ -39,6 +39,7 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import groupby
 from typing import Literal, NamedTuple
 
 import numpy as np
@@ -207,6 +208,51 @@ class Problem:
         self._ub.append(hi)
         self._int.append(integ)
         self._var_ranges.setdefault(block, []).append((start, start + n))
+        self._cache = None
+        return np.arange(start, start + n)
+
+    def add_keyed_vars(self, keys: Sequence[VarKey], lb: Sequence[float], ub: Sequence[float],
+                       integer: Sequence[bool]) -> np.ndarray:
+        """Add one variable per full key, keys of several blocks interleaved (``key[0]`` is the block; ``ub`` may
+        be ``inf``): the same columns, keys, bounds and blocks as one ``add_vars`` call per run of consecutive
+        keys of one block, in one call. Returns their column indices."""
+        n, start = len(keys), len(self._keys)
+        lo, hi = np.array(lb, dtype=float), np.array(ub, dtype=float)
+        integ = np.array(integer, dtype=bool)
+        if not (lo.shape == hi.shape == integ.shape == (n,)):
+            raise ValueError(f"add_keyed_vars: {n} keys but {lo.size} lower, {hi.size} upper bounds and "
+                             f"{integ.size} integrality flags")
+        if np.isnan(lo).any() or np.isnan(hi).any():
+            raise ValueError("add_keyed_vars: NaN bound")
+        bad = np.flatnonzero(lo > hi)
+        if bad.size:
+            raise ValueError(f"{keys[bad[0]]}: lower bound {lo[bad[0]]} > upper bound {hi[bad[0]]}")
+        bad_key = next((k for k in keys if type(k) is not tuple or not k), None)
+        runs: list[tuple[str, int, int]] = []
+        at = start
+        for block, same in groupby(k[0] for k in keys) if bad_key is None else ():
+            n_run = len(list(same))
+            if not isinstance(block, str):
+                bad_key = next(k for k in keys if k[0] is block)
+                break
+            runs.append((block, at, at + n_run))
+            at += n_run
+        if bad_key is not None:
+            raise ValueError(f"a variable key is a tuple whose first element is the block name, got {bad_key!r}")
+        self._index.update(zip(keys, range(start, start + n)))
+        if len(self._index) != start + n:
+            for k in keys:  # roll back, then name the first duplicate
+                self._index.pop(k, None)
+            self._index.update(zip(self._keys, range(start)))
+            seen: set = set()
+            dup = next(k for k in keys if k in self._index or k in seen or seen.add(k))
+            raise ValueError(f"duplicate variable key {dup!r}")
+        self._keys.extend(keys)
+        self._lb.append(lo)
+        self._ub.append(hi)
+        self._int.append(integ)
+        for block, a, b in runs:
+            self._var_ranges.setdefault(block, []).append((a, b))
         self._cache = None
         return np.arange(start, start + n)
 

@@ -276,3 +276,40 @@ def test_cost_never_falls_as_interruptions_rise(seed, rates):
         except InfeasibleError:
             costs.append(math.inf)
     assert all(b >= a - 1e-6 for a, b in zip(costs, costs[1:])), (sorted(rates), costs)
+
+
+# --------------------------------------------------------------------------- periods
+
+
+PERIODS = (("night", 2.0), ("day", 1.0), ("peak", 3.0))
+
+
+@pytest.mark.parametrize("share_routing", [False, True])
+def test_periods_are_planned_as_if_alone(share_routing):
+    """Without reserved offers the periods share no row, so the optimum over three periods is the hour-weighted
+    sum of the three one-period optima (the oracle: each period solved alone at its demand). The hedge writes a
+    workload's periods with demand together (``planner.fleet.hedge._serve``, ``_state_rows``) and one period
+    alone another way; this checks the one against the other, with every block on: two spot pools at a 0.3/h
+    rate (node states and pool events), a pool-loss state, a size mix and a workload idle in one period."""
+    mix = [{"prompt_tokens": i, "output_tokens": o, "share": sh} for i, o, sh, _ in MIX]
+    overrides = ([override("chat", "l40s", CAP)]
+                 + [override("mix", "l40s", rpm, prompt_tokens=i, output_tokens=o) for i, o, _, rpm in MIX])
+    offers = [spot("a", 0.30, "zone-a", rate=0.3, recovery_minutes=10, max_nodes=6),
+              spot("b", 0.34, "zone-b", rate=0.3, recovery_minutes=10, max_nodes=6), offer("od", "l40s", 0.91)]
+    rpm = {"chat": (70.0, 0.0, 150.0), "mix": (30.0, 55.0, 90.0)}
+    policy = {"degraded_service": 0.6, "pool_failures": 1, "availability_target": 0.99}
+
+    def plan_of(workloads):
+        ids = {w["id"] for w in workloads}
+        return solve(scenario(workloads, offers, [o for o in overrides if o["workload"] in ids], spot=policy),
+                     share_routing=share_routing)
+
+    kw = {"chat": {"min_replicas": 0}, "mix": {"min_replicas": 0, "size_mix": mix}}   # no replica where idle
+    whole = plan_of([workload(w, 1.0, **kw[w], periods=[{"name": n, "hours": h, "requests_per_min": r}
+                                                       for (n, h), r in zip(PERIODS, rpm[w])]) for w in rpm])
+    assert whole.verification.ok, [c for c in whole.verification.checks if not c.ok]
+    alone = [plan_of([workload(w, rpm[w][t], **kw[w]) for w in rpm if rpm[w][t] > 0]) for t in range(len(PERIODS))]
+    hours = sum(h for _, h in PERIODS)
+    want = sum(p.objective_usd_per_hour * h / hours for p, (_, h) in zip(alone, PERIODS))
+    assert whole.status == "optimal" and all(p.status == "optimal" for p in alone)
+    assert whole.objective_usd_per_hour == pytest.approx(want, rel=1e-9, abs=1e-9)

@@ -86,7 +86,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from itertools import combinations, combinations_with_replacement
+from itertools import chain, combinations, combinations_with_replacement, repeat
 
 from planner.fleet.formulation import Formulation
 from planner.fleet.options import Deployment, OptionSet
@@ -143,15 +143,46 @@ class _Rows:
         self.p = p
         self.blocks: dict[tuple[str, str], tuple[list, list, list, list, list]] = {}
 
+    def register(self, block: str, sense: str) -> tuple[list, list, list, list, list]:
+        """The block's lists; a block's place in the flush order is where it is first used."""
+        got = self.blocks.get((block, sense))
+        if got is None:
+            got = self.blocks[(block, sense)] = ([], [], [], [], [])
+        return got
+
     def add(self, block: str, key, coeffs: dict, sense: str, rhs: float) -> None:
-        keys, rows, cols, vals, rhss = self.blocks.setdefault((block, sense), ([], [], [], [], []))
-        r = len(keys)
+        index = self.p.index   # a variable key or a column number
+        self.add_cols(block, key, [k if isinstance(k, int) else index(k) for k in coeffs], list(coeffs.values()),
+                      sense, rhs)
+
+    def add_cols(self, block: str, key, cols: list[int], vals: list[float], sense: str, rhs: float) -> None:
+        """``add`` of a row given by distinct column numbers and their coefficients (no dict, no key lookups)."""
+        keys, rows, c, v, rhss = self.register(block, sense)
+        rows.extend([len(keys)] * len(cols))
         keys.append(key)
         rhss.append(rhs)
-        index = self.p.index
-        rows.extend([r] * len(coeffs))
-        cols.extend([k if isinstance(k, int) else index(k) for k in coeffs])  # a variable key or a column number
-        vals.extend(coeffs.values())
+        c.extend(cols)
+        v.extend(vals)
+
+    def add_periods(self, block: str, sense: str, keys: list, per: int, entries: list, rhs: list) -> None:
+        """Rows ``keys``, ``per`` of them a period, periods in turn, from ``entries``: (row within a period, its
+        column in each period, its coefficient: one, or a list with one per period). Distinct columns within a
+        row."""
+        if not keys:
+            return
+        k, rows, c, v, rhss = self.register(block, sense)
+        n, start = len(keys) // per, len(k)
+        if n == 1:   # one period (the common case of a daily plan): no per-entry iterators
+            rows.extend([start + r for r, _, _ in entries])
+            c.extend([col[0] for _, col, _ in entries])
+            v.extend([val[0] if type(val) is list else val for _, _, val in entries])
+        else:
+            stop = start + per * n
+            rows.extend(chain.from_iterable(range(start + r, stop, per) for r, _, _ in entries))
+            c.extend(chain.from_iterable(col for _, col, _ in entries))
+            v.extend(chain.from_iterable(val if type(val) is list else repeat(val, n) for _, _, val in entries))
+        k.extend(keys)
+        rhss.extend(rhs)
 
     def flush(self) -> None:
         for (block, sense), (keys, rows, cols, vals, rhss) in self.blocks.items():
@@ -166,7 +197,6 @@ class _Ctx:
         self.f, self.p, self.s = f, f.problem, f.scenario
         self.rows = _Rows(f.problem)
         self._rcol: dict[tuple[int, int], int] = {}
-        self._rcols: dict[tuple[str, int], dict[int, int]] = {}
         self._spot_offer = {o.id: o.market == "spot" for o in self.s.offers}
         self.T = f.horizon.periods
         self.offers = {o.id: o for o in self.s.offers}
@@ -174,7 +204,42 @@ class _Ctx:
         for d in f.options.deployments:
             self.by_w.setdefault(d.workload, []).append(d)
         self._pool = {o.id: (o.pool_effective if o.market == "spot" else None) for o in self.s.offers}
-        self._shares = {w.id: [b.share for b in w.buckets] for w in self.s.workloads}
+        self.shares = {w.id: [b.share for b in w.buckets] for w in self.s.workloads}
+        self._cols: dict = {}   # variable key -> column, for keys looked up once per period
+        self._rper: dict[int, tuple[list[int], list[int]]] = {}   # d.index -> (periods, replicas columns)
+        # columns made by ``new_vars`` and added to the problem together by ``commit`` (one call, not one per
+        # variable): (keys, upper bounds, integrality), and the problem's column count when the first was made
+        self._pending: tuple[list, list, list] = ([], [], [])
+        self._pending_at = 0
+
+    def col(self, key) -> int:
+        """Column of an existing variable key (looked up once)."""
+        got = self._cols.get(key)
+        if got is None:
+            got = self._cols[key] = self.p.index(key)
+        return got
+
+    def new_vars(self, keys: list, ubs: list, ints: list) -> int:
+        """The first column the variables ``keys`` (lower bounds 0) will have, in order, once ``commit`` adds them
+        (the problem's other columns are all made before them)."""
+        pk, pu, pi = self._pending
+        if not pk:
+            self._pending_at = self.p.n_vars
+        first = self._pending_at + len(pk)
+        pk.extend(keys)
+        pu.extend(ubs)
+        pi.extend(ints)
+        return first
+
+    def commit(self) -> None:
+        """Add the pending variables, in the order made: the columns ``new_vars`` promised."""
+        keys, ubs, ints = self._pending
+        if not keys:
+            return
+        if self.p.n_vars != self._pending_at:
+            raise RuntimeError("hedge: variables were added to the problem while others were pending")
+        self.p.add_keyed_vars(keys, [0.0] * len(keys), ubs, ints)
+        self._pending = ([], [], [])
 
     def is_spot(self, d: Deployment) -> bool:
         return self._spot_offer[d.offer]
@@ -189,15 +254,12 @@ class _Ctx:
             col = self._rcol[(d.index, t)] = self.p.index(("replicas", d.index, t))
         return col
 
-    def r_cols(self, wid: str, t: int) -> dict[int, int]:
-        """d.index -> column of ("replicas", d, t), for every deployment of workload ``wid`` (made once)."""
-        got = self._rcols.get((wid, t))
-        if got is None:
-            got = self._rcols[(wid, t)] = {d.index: self.r(d, t) for d in self.by_w.get(wid, [])}
-        return got
-
-    def demand(self, wid: str, b: int, t: int) -> float:
-        return self.T[t].demand_rpm[wid] * self._shares[wid][b]
+    def r_by_period(self, d: Deployment, ts: list[int]) -> list[int]:
+        """Columns of ("replicas", d, t) for t in ``ts`` (its workload's periods with demand: made once)."""
+        got = self._rper.get(d.index)
+        if got is None or got[0] != ts:
+            got = self._rper[d.index] = (ts, [self.r(d, t) for t in ts])
+        return got[1]
 
     def unmet(self, wid: str, b: int, t: int) -> tuple | None:
         return ("unmet", wid, b, t) if self.f.allow_unmet else None
@@ -212,6 +274,7 @@ def _spot_hedge(f: Formulation) -> None:
         for lost in pool_sets(c.s, pol.pool_failures) if pol.degraded_service > 0 else []:
             _pool_loss(c, lost, pol.degraded_service)
         _availability(c, spot_risk(c.s))
+    c.commit()
     c.rows.flush()
 
 
@@ -238,10 +301,10 @@ def _non_spot_floor(c: _Ctx) -> None:
             c.rows.add("spot_non_spot_share", (w.id, t), coeffs, ">=", phi * per.demand_rpm[w.id])
 
 
-def _serve(c: _Ctx, name: str, w, t: int, supply: list, share: float, act: dict) -> None:
+def _serve(c: _Ctx, name: str, w, ts: list[int], supply: list, share: float, act: dict, tpl=None) -> list[int]:
     """State ``name``: the deployments in ``supply`` carry ``share`` of w's served demand in period t (times the
-    AND of the binaries in ``act``), each (d, replicas variable, derate) in ``supply`` with at most that many
-    replicas at 100 % of derate x cap_{d,b} (the variable: a column number or a key). One bucket: one row,
+    AND of the binaries in ``act``), each deployment d in ``supply`` with at most its replicas variable's value of
+    replicas at 100 % of derate x cap_{d,b}. One bucket: one row,
     sum_d derate_d cap_d replicas_d >= share L (nothing to route); a size mix: loads y per bucket, as in
     ``_demand_cover`` / ``_replica_capacity``, one set per group g of supplies with the same capacities cap_{.,b}
     and derate (the same GPU, precision and TP sold by several offers): sum_b y_{g,b} / (derate cap_b) <= sum_{d in
@@ -252,45 +315,72 @@ def _serve(c: _Ctx, name: str, w, t: int, supply: list, share: float, act: dict)
 
     Why off by default (docs/BENCHMARKS.md): on the frozen set sharing proves M-3 optimal (36 CPU s) and improves
     M-2 and L-1, but on L-2 and XL-1 HiGHS 1.15 then spends 30-200 s in one round of root cut separation, which
-    checks neither its time limit nor an interrupt (L-2 at 60 s returned after 79 s, XL-1 at 120 s after 327 s)."""
-    rhs = -(len(act) - 1.0) if act else 1.0  # AND of the binaries = sum - (#binaries - 1); they go to the left
-    single = len(w.buckets) == 1
-    col: dict[tuple[int, int], int] = {}
+    checks neither its time limit nor an interrupt (L-2 at 60 s returned after 79 s, XL-1 at 120 s after 327 s).
+
+    Written for the periods ``ts`` at once (every row and column of one period, for each period in turn: the
+    program and its order as period by period). ``supply``: (d, derate, its variable's columns by period, or
+    None and the offset of a new variable in ``tpl``); ``tpl``: (keys without the period, upper bounds,
+    integrality) of the new variables of one period made before the loads (``_state_rows``), whose rows the
+    caller writes with the columns returned. Returns the first new column of each period (a new variable's
+    column is that plus its offset in ``tpl``)."""
+    tpl_keys, tpl_ub, tpl_int = tpl if tpl is not None else ([], [], [])
+    K, B = len(ts), len(w.buckets)
+    single = B == 1
     groups: dict = {}
-    if not single:  # loads y^S_{g,b,t}, addressed by column number below (no key lookups)
+    load_off: dict[tuple[int, int], int] = {}
+    if not single:  # loads y^S_{g,b,t}
         shared = c.f.share_routing
-        for d, var, derate in supply:   # key -> (capacities, derate, members)
+        for d, derate, old, off in supply:   # key -> (capacities, derate, members)
             key = (d.capacity_rpm, derate) if shared else d.index
-            groups.setdefault(key, (d.capacity_rpm, derate, []))[2].append((d, var))
-        pairs = [(members[0][0].index, b) for caps, _, members in groups.values()
-                 for b, cap in enumerate(caps) if cap > 0]
-        cols = c.p.add_vars("hedge_load", [(name, i, b, t) for i, b in pairs], 0, None, integer=False)
-        col = dict(zip(pairs, (int(x) for x in cols)))
-    for b in range(len(w.buckets)):
-        need = share * c.demand(w.id, b, t)
-        coeffs: dict = {}
-        if single:
-            for d, var, derate in supply:
-                cap = d.capacity_rpm[b]
+            groups.setdefault(key, (d.capacity_rpm, derate, []))[2].append((d, old, off))
+        for caps, _, members in groups.values():
+            i = members[0][0].index
+            for b, cap in enumerate(caps):
                 if cap > 0:
-                    coeffs[var] = coeffs.get(var, 0.0) + derate * cap
+                    load_off[(i, b)] = len(tpl_keys)
+                    tpl_keys.append(("hedge_load", name, i, b))
+                    tpl_ub.append(math.inf)
+                    tpl_int.append(False)
+    S = len(tpl_keys)
+    start = c.new_vars([key + (t,) for t in ts for key in tpl_keys], tpl_ub * K, tpl_int * K)
+    step = list(range(start, start + S * K, S)) if S else [start] * K   # + offset: a new variable's columns
+
+    def cols(old, off):
+        return old if old is not None else [x + off for x in step]
+
+    load_cols = {pair: cols(None, off) for pair, off in load_off.items()}
+
+    rhs0 = -(len(act) - 1.0) if act else 1.0  # AND of the binaries = sum - (#binaries - 1); they go to the left
+    acts = [([c.col((blk, *key, t)) for t in ts], v) for (blk, *key), v in act.items()]
+    dem = [c.T[t].demand_rpm[w.id] for t in ts]
+    entries = []   # (row within a period, its column in each period, its coefficient(s))
+    rhs = [[0.0] * B for _ in ts]
+    for b in range(B):
+        sh = c.shares[w.id][b]
+        need = [share * (x * sh) for x in dem]
+        if single:   # distinct deployments: distinct columns
+            entries += [(b, cols(old, off), derate * d.capacity_rpm[b]) for d, derate, old, off in supply
+                        if d.capacity_rpm[b] > 0]
         else:
-            for caps, _, members in groups.values():
-                if caps[b] > 0:
-                    coeffs[col[(members[0][0].index, b)]] = 1.0
-        if c.unmet(w.id, b, t):
-            coeffs[c.unmet(w.id, b, t)] = share
-        for (block, *key), v in act.items():
-            coeffs[(block, *key, t)] = coeffs.get((block, *key, t), 0.0) - need * v
-        c.rows.add("spot_hedge_demand", (name, w.id, b, t), coeffs, ">=", need * rhs)
-    if single:
-        return
-    for caps, derate, members in groups.values():
-        first = members[0][0].index
-        coeffs = {col[(first, b)]: 1.0 / (derate * cap) for b, cap in enumerate(caps) if cap > 0}
-        for _, var in members:
-            coeffs[var] = coeffs.get(var, 0.0) - 1.0
-        c.rows.add("spot_hedge_capacity", (name, first, t), coeffs, "<=", 0.0)
+            entries += [(b, load_cols[(members[0][0].index, b)], 1.0) for caps, _, members in groups.values()
+                        if caps[b] > 0]
+        if c.f.allow_unmet:
+            entries.append((b, [c.col(("unmet", w.id, b, t)) for t in ts], share))
+        entries += [(b, a_cols, [0.0 - x * v for x in need]) for a_cols, v in acts]
+        for k, x in enumerate(need):
+            rhs[k][b] = x * rhs0
+    c.rows.add_periods("spot_hedge_demand", ">=", [(name, w.id, b, t) for t in ts for b in range(B)], B, entries,
+                       [x for row in rhs for x in row])
+    if not single:
+        entries = []
+        for g, (caps, derate, members) in enumerate(groups.values()):
+            first = members[0][0].index
+            entries += [(g, load_cols[(first, b)], 1.0 / (derate * cap)) for b, cap in enumerate(caps) if cap > 0]
+            entries += [(g, cols(old, off), -1.0) for _, old, off in members]
+        firsts = [members[0][0].index for _, _, members in groups.values()]
+        c.rows.add_periods("spot_hedge_capacity", "<=", [(name, i, t) for t in ts for i in firsts], len(firsts),
+                           entries, [0.0] * (K * len(firsts)))
+    return step
 
 
 def _pool_loss(c: _Ctx, lost: tuple[str, ...], delta: float) -> None:
@@ -299,12 +389,11 @@ def _pool_loss(c: _Ctx, lost: tuple[str, ...], delta: float) -> None:
         deps = c.by_w.get(w.id, [])
         if not any(c.pool(d) in lost for d in deps):
             continue  # implied by the base rows (see the docstring)
-        survivors = [d for d in deps if c.pool(d) not in lost]
-        for t, per in enumerate(c.T):
-            if per.demand_rpm[w.id] > 0:
-                rc = c.r_cols(w.id, t)
-                supply = [(d, rc[d.index], d.availability) for d in survivors]
-                _serve(c, name, w, t, supply, delta, {})
+        ts = [t for t, per in enumerate(c.T) if per.demand_rpm[w.id] > 0]
+        if ts:
+            supply = [(d, d.availability, c.r_by_period(d, ts), None) for d in deps if c.pool(d) not in lost]
+            _serve(c, name, w, ts, supply, delta, {})
+    c.commit()
 
 
 def on_demand_costs(f: Formulation) -> list[float] | None:
@@ -407,7 +496,7 @@ def _availability(c: _Ctx, risk: SpotRisk) -> None:
                 c.rows.add("spot_margin_only", (i, t), coeffs, ">=", 0.0)
     if sets:
         _pool_budget(c, risk, sets, brk, mu_max, nbar, finite)
-    u_made: set = set()
+    u_made: dict = {}
     for lost in [(), *sets]:
         offers_left = [o for o in used if c.offers[o].pool_effective not in lost]
         if lost:  # S lost (its reclaims coinciding with node reclaims are charged to the budget instead)
@@ -431,9 +520,10 @@ def _availability(c: _Ctx, risk: SpotRisk) -> None:
                 if not hit:
                     continue  # implied by the base rows
                 left = [d for d in deps if c.pool(d) not in lost]
-                for t, per in enumerate(c.T):
-                    if per.demand_rpm[w.id] > 0:
-                        _state_rows(c, name, w, t, left, act, nodes_lost, brk, u_made)
+                ts = [t for t, per in enumerate(c.T) if per.demand_rpm[w.id] > 0]
+                if ts:
+                    _state_rows(c, name, w, ts, left, act, nodes_lost, brk, u_made)
+    c.commit()
 
 
 def _pool_budget(c: _Ctx, risk: SpotRisk, sets: list, brk: list[float], mu_max: list[float], nbar: dict,
@@ -477,35 +567,64 @@ def _pool_budget(c: _Ctx, risk: SpotRisk, sets: list, brk: list[float], mu_max: 
                 c.rows.add("spot_pool_overlap_min", (s, pool, t), over, ">=", p_set[s] * (f0 - 2.0))
 
 
-def _state_rows(c: _Ctx, name: str, w, t: int, left: list[Deployment], act: dict, nodes_lost, brk, u_made) -> None:
-    """A node/pool state of (d): replicas of d that survive are r (not losing), or v <= max(0, r - loss)."""
-    supply = []
-    rc = c.r_cols(w.id, t)
+def _state_rows(c: _Ctx, name: str, w, ts: list[int], left: list[Deployment], act: dict, nodes_lost, brk,
+                u_made: dict) -> None:
+    """A node/pool state of (d), in the periods ``ts``: replicas of d that survive are r (not losing), or
+    v <= max(0, r - loss). ``u_made``: the column of every ("spot_relied", d, tag, t) made so far (shared by the
+    states; a deployment's are made in all of its workload's periods with demand at once)."""
+    supply, hits = [], []
+    tpl: tuple[list, list, list] = ([], [], [])
     for d in left:
+        r_d = c.r_by_period(d, ts)
         if not c.is_spot(d) or (nodes_lost != "k" and d.offer not in nodes_lost):
-            supply.append((d, rc[d.index], 1.0))
+            supply.append((d, 1.0, r_d, None))
             continue
         nu = float(replicas_per_node(d, c.offers[d.offer].gpus_per_node))
-        v = ("spot_survivors", name, d.index, t)
-        c.p.add_vars("spot_survivors", [v[1:]], 0, None, integer=False)
-        row = {v: 1.0, ("replicas", d.index, t): -1.0}
+        v_off = len(tpl[0])
+        tpl[0].append(("spot_survivors", name, d.index))
+        tpl[1].append(math.inf)
+        tpl[2].append(False)
         if nodes_lost == "k":  # loss nu sum_i e_i (at most nu K): v <= r - nu sum e + nu K (1 - u)
             tag, most = "k", float(len(brk))
-            row.update({("spot_margin_step", i, t): nu for i in range(len(brk))})
             rhs = nu * most
         else:  # loss nu a: v <= r - nu a u
             tag = most = float(nodes_lost.count(d.offer))
             rhs = 0.0
-        u = ("spot_relied", d.index, tag, t)
-        if u not in u_made:
-            c.p.add_vars("spot_relied", [u[1:]], 0, 1, integer=True)
-            u_made.add(u)
-        row[u] = nu * most
-        c.rows.add("spot_survivors_cap", v[1:], row, "<=", rhs)
-        bound = sum(b.share * c.T[t].demand_rpm[w.id] / cap for b, cap in zip(w.buckets, d.capacity_rpm) if cap > 0)
-        c.rows.add("spot_relied_bound", v[1:], {v: 1.0, u: -bound}, "<=", 0.0)  # v <= B u
-        supply.append((d, v, 1.0))
-    _serve(c, name, w, t, supply, 1.0, act)
+        made = [u_made.get(("spot_relied", d.index, tag, t)) for t in ts]
+        u_off, u_old = None, None
+        if all(m is None for m in made):
+            u_off = len(tpl[0])
+            tpl[0].append(("spot_relied", d.index, tag))
+            tpl[1].append(1.0)
+            tpl[2].append(True)
+        elif all(m is not None for m in made):
+            u_old = made
+        else:  # cannot happen: every state writes a workload's deployments in all its periods with demand
+            raise RuntimeError(f"hedge: spot_relied of deployment {d.index} made in some periods only")
+        hits.append((d, nu, tag, most, rhs, v_off, u_off, u_old, r_d))
+        supply.append((d, 1.0, None, v_off))
+    if hits:   # the rows' blocks in the order the program has always had them (the survivors' rows first)
+        c.rows.register("spot_survivors_cap", "<=")
+        c.rows.register("spot_relied_bound", "<=")
+    step = _serve(c, name, w, ts, supply, 1.0, act, tpl)
+    if not hits:
+        return
+    cap_e, bound_e = [], []
+    for h, (d, nu, tag, most, rhs, v_off, u_off, u_old, r_d) in enumerate(hits):
+        v = [x + v_off for x in step]
+        u = u_old if u_old is not None else [x + u_off for x in step]
+        if u_old is None:
+            u_made.update(zip([("spot_relied", d.index, tag, t) for t in ts], u))
+        cap_e += [(h, v, 1.0), (h, r_d, -1.0)]
+        if nodes_lost == "k":
+            cap_e += [(h, [c.col(("spot_margin_step", i, t)) for t in ts], nu) for i in range(len(brk))]
+        cap_e.append((h, u, nu * most))
+        bound = [sum(b.share * c.T[t].demand_rpm[w.id] / cap for b, cap in zip(w.buckets, d.capacity_rpm) if cap > 0)
+                 for t in ts]
+        bound_e += [(h, v, 1.0), (h, u, [-x for x in bound])]   # v <= B u
+    keys = [(name, d.index, t) for t in ts for d, *_ in hits]
+    c.rows.add_periods("spot_survivors_cap", "<=", keys, len(hits), cap_e, [h[4] for h in hits] * len(ts))
+    c.rows.add_periods("spot_relied_bound", "<=", keys, len(hits), bound_e, [0.0] * len(keys))
 
 
 # --------------------------------------------------------------------------- explanations and overrides
