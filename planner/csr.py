@@ -22,11 +22,13 @@ def _index_dtype(*sizes: int) -> type:
 class CsrMatrix:
     """Row-compressed sparse matrix: ``data``, ``indices`` (column of each nonzero), ``indptr``, ``shape``."""
 
-    __slots__ = ("data", "indices", "indptr", "shape")
+    __slots__ = ("data", "indices", "indptr", "shape", "_rows")
 
-    def __init__(self, data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, shape: tuple[int, int]):
+    def __init__(self, data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, shape: tuple[int, int],
+                 rows: np.ndarray | None = None):
         self.data, self.indices, self.indptr = data, indices, indptr
         self.shape = (int(shape[0]), int(shape[1]))
+        self._rows = rows   # row_of_nonzeros, made on first use (a product or check uses it every time)
 
     @classmethod
     def from_coo(cls, vals, rows, cols, shape: tuple[int, int]) -> "CsrMatrix":
@@ -41,7 +43,8 @@ class CsrMatrix:
                 order = np.argsort(key, kind="stable")  # duplicates keep their input order
                 key, r, c, v = key[order], r[order], c[order], v[order]
                 first = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
-                r, c, v = r[first], c[first], np.add.reduceat(v, first)
+                if first.size < key.size:   # (a sum of one entry is that entry: nothing to do without duplicates)
+                    r, c, v = r[first], c[first], np.add.reduceat(v, first)
             keep = v != 0
             if not keep.all():
                 r, c, v = r[keep], c[keep], v[keep]
@@ -61,8 +64,11 @@ class CsrMatrix:
         return int(self.data.size)
 
     def row_of_nonzeros(self) -> np.ndarray:
-        """The row of each stored entry."""
-        return np.repeat(np.arange(self.shape[0]), np.diff(self.indptr))
+        """The row of each stored entry (made once; read-only)."""
+        if self._rows is None:
+            self._rows = np.repeat(np.arange(self.shape[0]), np.diff(self.indptr))
+            self._rows.setflags(write=False)
+        return self._rows
 
     def __matmul__(self, x):
         """A @ x for a vector x; each row summed in stored order, as scipy's ``csr_matvec`` does."""
@@ -73,7 +79,7 @@ class CsrMatrix:
         return np.bincount(self.row_of_nonzeros(), weights=self.data * x[self.indices], minlength=self.shape[0])
 
     def __abs__(self) -> "CsrMatrix":
-        return CsrMatrix(np.abs(self.data), self.indices, self.indptr, self.shape)
+        return CsrMatrix(np.abs(self.data), self.indices, self.indptr, self.shape, self._rows)
 
     def toarray(self) -> np.ndarray:
         out = np.zeros(self.shape)

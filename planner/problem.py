@@ -430,7 +430,8 @@ class Problem:
         if self._cache is not None:
             return self._cache
         n, m = self.n_vars, self.n_rows
-        cat = lambda parts, dt=float: np.concatenate(parts).astype(dt) if parts else np.zeros(0, dt)  # noqa: E731
+        cat = lambda parts, dt=float: (np.concatenate(parts).astype(dt, copy=False)  # noqa: E731
+                                       if parts else np.zeros(0, dt))
         c = np.zeros(n)
         for parts in self._costs.values():
             for cols, vals in parts:
