@@ -195,6 +195,13 @@ class Problem:
         if bad.size:
             raise ValueError(f"{full[bad[0]]}: lower bound {lo[bad[0]]} > upper bound {hi[bad[0]]}")
         integ = np.broadcast_to(np.asarray(integer, dtype=bool), (n,)).copy()
+        return self._append_vars(full, lo, hi, integ, [(block, start, start + n)])
+
+    def _append_vars(self, full: Sequence[VarKey], lo: np.ndarray, hi: np.ndarray, integ: np.ndarray,
+                     runs: list[tuple[str, int, int]]) -> np.ndarray:
+        """Index, store and file under their blocks (``runs``: block, first and end column) the checked new
+        columns; a duplicate key is refused with nothing added."""
+        n, start = len(full), len(self._keys)
         self._index.update(zip(full, range(start, start + n)))
         if len(self._index) != start + n:
             for k in full:  # roll back, then name the first duplicate
@@ -207,7 +214,8 @@ class Problem:
         self._lb.append(lo)
         self._ub.append(hi)
         self._int.append(integ)
-        self._var_ranges.setdefault(block, []).append((start, start + n))
+        for block, a, b in runs:
+            self._var_ranges.setdefault(block, []).append((a, b))
         self._cache = None
         return np.arange(start, start + n)
 
@@ -239,22 +247,7 @@ class Problem:
             at += n_run
         if bad_key is not None:
             raise ValueError(f"a variable key is a tuple whose first element is the block name, got {bad_key!r}")
-        self._index.update(zip(keys, range(start, start + n)))
-        if len(self._index) != start + n:
-            for k in keys:  # roll back, then name the first duplicate
-                self._index.pop(k, None)
-            self._index.update(zip(self._keys, range(start)))
-            seen: set = set()
-            dup = next(k for k in keys if k in self._index or k in seen or seen.add(k))
-            raise ValueError(f"duplicate variable key {dup!r}")
-        self._keys.extend(keys)
-        self._lb.append(lo)
-        self._ub.append(hi)
-        self._int.append(integ)
-        for block, a, b in runs:
-            self._var_ranges.setdefault(block, []).append((a, b))
-        self._cache = None
-        return np.arange(start, start + n)
+        return self._append_vars(keys, lo, hi, integ, runs)
 
     def add_var(self, key: VarKey, lb: float = 0.0, ub: float | None = None, integer: bool = False) -> int:
         """Add one variable; ``key[0]`` is its block. Returns its column index."""
