@@ -5,7 +5,7 @@
 
 For each generator instance: the process CPU seconds of ``planner.fleet.options.enumerate_options`` (every
 SLO search of the scenario solved in stacked batches, ``planner.perf.many``), and of the same table computed
-one ``capacity_for_workload`` call per (workload, GPU, precision, TP, MIG profile) — the way the stage ran
+one ``estimate`` call per (workload, bucket, GPU, precision, TP, MIG profile) — the way the stage ran
 before — with the largest relative difference between the two capacity tables (they must agree to
 rounding: each point of a stack is solved as if alone). Medians of the repeats; CPU seconds, because the
 machine is shared and wall seconds move with its load.
@@ -24,9 +24,10 @@ INSTANCES = ("M-1", "M-2", "L-1")
 
 
 def _one_at_a_time(loaded) -> dict[tuple, tuple]:
-    """The capacity table through ``capacity_for_workload`` / ``capacity_ep_dp``, one case per call."""
+    """The capacity table through ``estimate`` (each bucket alone, overrides applied) / ``capacity_ep_dp``, one
+    case per call."""
     from planner.fleet.options import _configs, _load_calibration  # noqa: PLC0415
-    from planner.perf.estimate import capacity_for_workload  # noqa: PLC0415
+    from planner.perf.estimate import apply_override, bucket_kwargs, estimate  # noqa: PLC0415
     from planner.perf.parallel import capacity_ep_dp  # noqa: PLC0415
 
     s, cat = loaded.scenario, loaded.catalog
@@ -41,8 +42,9 @@ def _one_at_a_time(loaded) -> dict[tuple, tuple]:
                 if key in out:
                     continue
                 if dp == 1 and ep == 1:
-                    ests = capacity_for_workload(model, gpu, w, tp=tp, mig_profile=prof, precision=precision,
-                                                 calibration=calib, overrides=s.capacity_overrides)
+                    ests = [apply_override(estimate(model, gpu, **bucket_kwargs(w, b, tp=tp, mig_profile=prof,
+                                                                            precision=precision, calibration=calib)),
+                                           s.capacity_overrides, w, gpu, precision, tp, prof, b) for b in w.buckets]
                 else:
                     ests = capacity_ep_dp(model, gpu, w, tp=tp // dp, attention_dp=dp, expert_parallel=ep,
                                           precision=precision, calibration=calib)

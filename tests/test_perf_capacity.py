@@ -82,3 +82,20 @@ def test_usd_per_million_tokens_counts_the_gpus_of_a_replica():
     mig = estimate(M, CAT.gpu("a100-80gb"), mig_profile="3g.40gb", concurrency=4, price_usd_per_hour=2.0)
     assert mig.usd_per_million_output_tokens == pytest.approx(2.0 * 3 / 7 / 3600 / mig.output_tokens_per_s * 1e6)
     assert usd_per_million_output_tokens(e1, None) is None
+
+
+def test_a_wide_size_mix_gives_each_bucket_what_estimate_gives_it_alone():
+    """The buckets are solved in one stacked pass; each must get the Estimate ``estimate`` gives it alone (the
+    oracle), field by field, the unservable bucket (its prompt beyond the model's context) with its reason."""
+    sizes = [(p, o) for p in (64, 700, 3000, 9000) for o in (32, 400, 2000)] + [(200_000, 100)]
+    w = Workload(id="mix", model="llama-3.1-8b", requests_per_min=100, ttft_slo_ms=1500, tpot_slo_ms=80,
+                 size_mix=tuple(SizeBucket(prompt_tokens=p, output_tokens=o, share=1 / len(sizes)) for p, o in sizes))
+    ests = capacity_for_workload(M, G, w, precision="fp8", tp=2)
+    assert len(ests) == len(sizes)
+    for (p, o), e in zip(sizes, ests):
+        alone = estimate(M, G, tp=2, precision="fp8", prompt_tokens=p, output_tokens=o, ttft_slo_ms=1500,
+                         tpot_slo_ms=80)
+        assert (e.fits, e.reason) == (alone.fits, alone.reason)
+        for name in ("requests_per_min", "ttft_ms", "tpot_ms", "output_tokens_per_s", "max_concurrency"):
+            assert getattr(e, name) == pytest.approx(getattr(alone, name), rel=1e-9, abs=1e-12), (p, o, name)
+    assert not ests[-1].fits and "context" in ests[-1].reason

@@ -579,12 +579,17 @@ def capacity_for_workload(model: ModelSpec, gpu: GpuSpec, workload: "Workload", 
                           calibration: Calibration | None = None,
                           overrides: Sequence["CapacityOverride"] = ()) -> list[Estimate]:
     """One Estimate per ``workload.buckets`` entry (same order) at the workload's SLOs; scenario
-    ``capacity_overrides`` replace the model for their case (0 = cannot serve). ``planner.perf.many`` gives
-    the same answers for many (workload, GPU, TP, ...) cases at once."""
-    return [apply_override(estimate(model, gpu, **bucket_kwargs(workload, bucket, tp=tp, mig_profile=mig_profile,
-                                                                 precision=precision, calibration=calibration)),
-                           overrides, workload, gpu, precision, tp, mig_profile, bucket)
-            for bucket in workload.buckets]
+    ``capacity_overrides`` replace the model for their case (0 = cannot serve). The buckets' SLO searches are
+    solved in one stacked pass (``planner.perf.many.estimate_many``: each the answer :func:`estimate` gives it
+    alone, to rounding in the last bits; ``tests/test_perf_many.py``), as the planner's options stage solves
+    many (workload, GPU, TP, ...) cases at once (``capacities_for_workloads``)."""
+    from planner.perf.many import Request, estimate_many  # noqa: PLC0415 - planner.perf.many imports this module
+
+    ests = estimate_many([Request(model, gpu, bucket_kwargs(workload, bucket, tp=tp, mig_profile=mig_profile,
+                                                            precision=precision, calibration=calibration))
+                          for bucket in workload.buckets])
+    return [apply_override(est, overrides, workload, gpu, precision, tp, mig_profile, bucket)
+            for est, bucket in zip(ests, workload.buckets)]
 
 
 def bucket_kwargs(workload: "Workload", bucket, *, tp: int, mig_profile: str | None, precision: str,
