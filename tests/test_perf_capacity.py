@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from planner.catalog import Catalog
-from planner.perf.estimate import capacity_for_workload, estimate, usd_per_million_output_tokens
+from planner.perf.estimate import estimate, usd_per_million_output_tokens
+from planner.perf.many import capacity_for_workload
 from planner.scenario.model import CapacityOverride, SizeBucket, Workload
 
 CAT = Catalog.builtin()

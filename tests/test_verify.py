@@ -541,7 +541,7 @@ def _no_overrides(data):
 
 
 def test_capacity_from_the_performance_model():
-    perf = pytest.importorskip("planner.perf.estimate")
+    perf = pytest.importorskip("planner.perf.many")
     loaded = loaded_with(_no_overrides)
     cat = loaded.catalog
     w = loaded.scenario.workload("chat")

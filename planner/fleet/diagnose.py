@@ -106,7 +106,7 @@ def _bucket_why(w, bi: int, b, deps, s: Scenario, catalog) -> str:
                 f"{model.id}")
     reasons: dict[str, int] = {}
     if model is not None:
-        from planner.perf.estimate import capacity_for_workload  # noqa: PLC0415 - perf is heavy
+        from planner.perf.many import capacity_for_workload  # noqa: PLC0415 - perf is heavy
 
         for d in deps:
             try:

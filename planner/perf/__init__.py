@@ -5,6 +5,7 @@ The function ``estimate`` lives in :mod:`planner.perf.estimate` (not re-exported
 """
 
 from planner.perf.calibration import Calibration, default_calibration, load_calibration
-from planner.perf.estimate import Estimate, capacity_for_workload
+from planner.perf.estimate import Estimate
+from planner.perf.many import capacity_for_workload
 
 __all__ = ["Calibration", "Estimate", "capacity_for_workload", "default_calibration", "load_calibration"]

@@ -75,7 +75,7 @@ from planner.perf.roofline import (StepContext, decode_terms, experts_touched, p
 if TYPE_CHECKING:  # types only
     from planner.scenario.model import CapacityOverride, Workload
 
-__all__ = ["Estimate", "estimate", "capacity_for_workload", "usd_per_million_output_tokens", "JSON_KEYS"]
+__all__ = ["Estimate", "estimate", "usd_per_million_output_tokens", "JSON_KEYS"]
 
 JSON_KEYS = ("fits", "reason", "weights_gib_per_gpu", "kv_bytes_per_token_per_gpu", "kv_capacity_tokens",
              "max_concurrency", "concurrency", "tpot_ms", "ttft_ms", "output_tokens_per_s", "requests_per_min",
@@ -572,24 +572,6 @@ def _override_for(overrides: Sequence["CapacityOverride"], workload_id: str, gpu
         elif (ov.prompt_tokens, ov.output_tokens) == (prompt, output):
             return ov
     return generic
-
-
-def capacity_for_workload(model: ModelSpec, gpu: GpuSpec, workload: "Workload", *, tp: int = 1,
-                          mig_profile: str | None = None, precision: str = "bf16",
-                          calibration: Calibration | None = None,
-                          overrides: Sequence["CapacityOverride"] = ()) -> list[Estimate]:
-    """One Estimate per ``workload.buckets`` entry (same order) at the workload's SLOs; scenario
-    ``capacity_overrides`` replace the model for their case (0 = cannot serve). The buckets' SLO searches are
-    solved in one stacked pass (``planner.perf.many.estimate_many``: each the answer :func:`estimate` gives it
-    alone, to rounding in the last bits; ``tests/test_perf_many.py``), as the planner's options stage solves
-    many (workload, GPU, TP, ...) cases at once (``capacities_for_workloads``)."""
-    from planner.perf.many import Request, estimate_many  # noqa: PLC0415 - planner.perf.many imports this module
-
-    ests = estimate_many([Request(model, gpu, bucket_kwargs(workload, bucket, tp=tp, mig_profile=mig_profile,
-                                                            precision=precision, calibration=calibration))
-                          for bucket in workload.buckets])
-    return [apply_override(est, overrides, workload, gpu, precision, tp, mig_profile, bucket)
-            for est, bucket in zip(ests, workload.buckets)]
 
 
 def bucket_kwargs(workload: "Workload", bucket, *, tp: int, mig_profile: str | None, precision: str,

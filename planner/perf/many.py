@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -31,6 +31,10 @@ from planner.perf.estimate import (Estimate, _check_args, _loop, _prepare, apply
                                    curve_terms, erlang_c_grouped, estimate, slo_estimate, slo_grid)
 from planner.perf.queueing import Loop, solve
 from planner.perf.roofline import CoefStep, decode_terms, stack_coefs, step_coef
+
+if TYPE_CHECKING:  # types only
+    from planner.perf.calibration import Calibration
+    from planner.scenario.model import CapacityOverride, Workload
 
 MAX_POINTS = 65_536
 _DEFAULTS = {n: p.default for n, p in inspect.signature(estimate).parameters.items()
@@ -108,6 +112,22 @@ def estimate_many(requests: Sequence[Request]) -> list[Estimate]:
                 batch.append(item)
                 size += len(item[2])
     return out  # type: ignore[return-value]
+
+
+def capacity_for_workload(model: ModelSpec, gpu: GpuSpec, workload: "Workload", *, tp: int = 1,
+                          mig_profile: str | None = None, precision: str = "bf16",
+                          calibration: "Calibration | None" = None,
+                          overrides: Sequence["CapacityOverride"] = ()) -> list[Estimate]:
+    """One Estimate per ``workload.buckets`` entry (same order) at the workload's SLOs; scenario
+    ``capacity_overrides`` replace the model for their case (0 = cannot serve). The buckets' SLO searches are
+    solved in one stacked pass (:func:`estimate_many`: each the answer ``estimate`` gives it alone, to rounding
+    in the last bits; ``tests/test_perf_many.py``), as the planner's options stage solves many (workload, GPU,
+    TP, ...) cases at once (:func:`capacities_for_workloads`)."""
+    ests = estimate_many([Request(model, gpu, bucket_kwargs(workload, bucket, tp=tp, mig_profile=mig_profile,
+                                                            precision=precision, calibration=calibration))
+                          for bucket in workload.buckets])
+    return [apply_override(est, overrides, workload, gpu, precision, tp, mig_profile, bucket)
+            for est, bucket in zip(ests, workload.buckets)]
 
 
 def capacities_for_workloads(cases: Sequence[tuple], calibration=None, overrides=()) -> list[list[Estimate]]:

@@ -60,7 +60,7 @@ class Capacities:
         key = (w.id, gpu.id, precision, tp, mig)
         if key not in self._perf:
             try:
-                from planner.perf.estimate import capacity_for_workload  # noqa: PLC0415 - heavy, load when needed
+                from planner.perf.many import capacity_for_workload  # noqa: PLC0415 - heavy, load when needed
 
                 ests = capacity_for_workload(self.cat.model(w.model), gpu, w, tp=tp, mig_profile=mig,
                                              precision=precision, calibration=self._calib(), overrides=())
