@@ -235,16 +235,17 @@ class Problem:
         bad = np.flatnonzero(lo > hi)
         if bad.size:
             raise ValueError(f"{keys[bad[0]]}: lower bound {lo[bad[0]]} > upper bound {hi[bad[0]]}")
+        runs: list[tuple[str, int, int]] = []   # (block, first column, end) of each run of keys of one block
         bad_key = next((k for k in keys if type(k) is not tuple or not k), None)
-        runs: list[tuple[str, int, int]] = []
-        at = start
-        for block, same in groupby(k[0] for k in keys) if bad_key is None else ():
-            n_run = len(list(same))
-            if not isinstance(block, str):
-                bad_key = next(k for k in keys if k[0] is block)
-                break
-            runs.append((block, at, at + n_run))
-            at += n_run
+        if bad_key is None:   # the block name is checked once per run, not once per key
+            at = start
+            for block, same in groupby(k[0] for k in keys):
+                if not isinstance(block, str):
+                    bad_key = next(k for k in keys if k[0] is block)
+                    break
+                n_run = len(list(same))
+                runs.append((block, at, at + n_run))
+                at += n_run
         if bad_key is not None:
             raise ValueError(f"a variable key is a tuple whose first element is the block name, got {bad_key!r}")
         return self._append_vars(keys, lo, hi, integ, runs)

@@ -596,12 +596,12 @@ def build(scenario: Scenario, options: OptionSet, horizon: Horizon, *, allow_unm
     # The blocks make millions of small tuples and lists (keys, coefficient lists) and no reference cycles; the
     # cyclic garbage collector would walk every live object again and again while they pile up (XL-2: 17 of 39
     # CPU s of the build). Paused for the build, on again after it (nothing is collected early or late but cycles).
-    paused = gc.isenabled()
+    was_enabled = gc.isenabled()
     gc.disable()
     try:
         for block in (*BLOCKS, *extra_blocks, _objective):
             block(f)
     finally:
-        if paused:
+        if was_enabled:
             gc.enable()
     return f

@@ -196,7 +196,6 @@ class _Ctx:
     def __init__(self, f: Formulation):
         self.f, self.p, self.s = f, f.problem, f.scenario
         self.rows = _Rows(f.problem)
-        self._rcol: dict[tuple[int, int], int] = {}
         self._spot_offer = {o.id: o.market == "spot" for o in self.s.offers}
         self.T = f.horizon.periods
         self.offers = {o.id: o for o in self.s.offers}
@@ -249,10 +248,7 @@ class _Ctx:
 
     def r(self, d: Deployment, t: int) -> int:
         """Column of ("replicas", d, t)."""
-        col = self._rcol.get((d.index, t))
-        if col is None:
-            col = self._rcol[(d.index, t)] = self.p.index(("replicas", d.index, t))
-        return col
+        return self.col(("replicas", d.index, t))
 
     def r_by_period(self, d: Deployment, ts: list[int]) -> list[int]:
         """Columns of ("replicas", d, t) for t in ``ts`` (its workload's periods with demand: made once)."""
@@ -354,10 +350,11 @@ def _serve(c: _Ctx, name: str, w, ts: list[int], supply: list, share: float, act
     acts = [([c.col((blk, *key, t)) for t in ts], v) for (blk, *key), v in act.items()]
     dem = [c.T[t].demand_rpm[w.id] for t in ts]
     entries = []   # (row within a period, its column in each period, its coefficient(s))
-    rhs = [[0.0] * B for _ in ts]
+    needs = []     # by bucket, by period
     for b in range(B):
         sh = c.shares[w.id][b]
         need = [share * (x * sh) for x in dem]
+        needs.append(need)
         if single:   # distinct deployments: distinct columns
             entries += [(b, cols(old, off), derate * d.capacity_rpm[b]) for d, derate, old, off in supply
                         if d.capacity_rpm[b] > 0]
@@ -367,10 +364,8 @@ def _serve(c: _Ctx, name: str, w, ts: list[int], supply: list, share: float, act
         if c.f.allow_unmet:
             entries.append((b, [c.col(("unmet", w.id, b, t)) for t in ts], share))
         entries += [(b, a_cols, [0.0 - x * v for x in need]) for a_cols, v in acts]
-        for k, x in enumerate(need):
-            rhs[k][b] = x * rhs0
     c.rows.add_periods("spot_hedge_demand", ">=", [(name, w.id, b, t) for t in ts for b in range(B)], B, entries,
-                       [x for row in rhs for x in row])
+                       [needs[b][k] * rhs0 for k in range(K) for b in range(B)])
     if not single:
         entries = []
         for g, (caps, derate, members) in enumerate(groups.values()):
