@@ -63,11 +63,19 @@ Slots. At most ``c_max`` requests are in service. Closed loop: the ``C − c_max
 ``W_slot = (C − c_max)/X`` (Little's law on the engine queue). Open loop: an M/D/c queue for the ``c_max`` slots
 (half the Erlang-C wait, ``planner.perf.estimate``).
 
-The fixed point. Given X every term above follows; X itself solves
-``min(C, c_max) = X·(TTFT_service + (O − 1)·τ̄)`` (Little's law on the slots). The right side grows with X
-(every step gets longer, ρ grows), so regula falsi on ``(0, min(C, c_max)/hold(X → 0)]`` finds it (to 0.1 % of the load,
-or to 0.1 % of X where the right side jumps — the chunk count is an integer —, typically in 5–15
-iterations).
+The fixed point. Two equations hold at once: the decode batch sets the step time (``b = X·(O − 1)·τ̄``) and
+Little's law on the slots sets the rate, ``min(C, c_max) = X·(TTFT_service + (O − 1)·τ̄)``. Both are solved
+exactly by searching over ``q = X·τ̄``, the requests that arrive per step. Given q, the decode batch, the chunk
+count, the prompts per chunk step (Poisson rate ``a·q·n/r`` per step) and so ``τ(b, 0)``, the chunk step and
+``S`` need neither X nor τ̄; τ̄ then has the closed form ``min(τ(b, 0) + a·q·S, τ_c)`` (``ρ = q·S/τ̄`` at most
+0.999, where ``τ(b, 0)/(1 − 0.999·a)`` replaces the first term), and ``X = q/τ̄``. Little's law is one equation
+in q, ``g(q) = X·hold − min(C, c_max)``: −C_s as q → 0 and >= 0 once every step is the longest one
+(``q = x_hi·τ(b_hi, K)``, ``x_hi = C_s/hold(q → 0)``); regula falsi (Illinois) on that bracket finds the root to
+0.1 % of the load, or a jump of g — the chunk count is an integer — bracketed to 1e-4 of q, in 8–9
+evaluations on average. (Until 2026-12-03 the search ran over X, with the step time carried between
+evaluations and three rounds of ``τ̄ ← τ(b(τ̄))`` per evaluation: the answer then depended on the path the
+search took, by up to ±6 % of a capacity and 10 % of a closed-loop rate; ``python -m bench.fixed_point``
+measures the shipped search against the root to 1e-9.)
 
 Closed versus open loop. Both share the step time, the chunk budget, S and ρ; they differ only in how
 requests arrive. Benchmark clients resubmit on completion, so at most C − 1 prompts can be ahead of one (the
@@ -89,14 +97,10 @@ import numpy as np
 
 StepFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 ITERATIONS = 24
-JUMP_X = 1e-4   # a bracket this narrow (relative to X) around a jump of g is settled
-SUBSET_MIN = 512   # below this many loads the fixed point evaluates every load each round (frozen ones ignored)
-# rounds of decode batch -> step time per evaluation: two plain rounds, Aitken's extrapolation of them, and one
-# round from there. Two plain rounds alone left the open-loop capacities 2.2 % above the settled fixed point on
-# average (11.7 % at the 95th percentile, 42 % of the cases more than 1 % off; 24 rounds as the reference, the
-# M-1 benchmark's 1,457 capacities); with the extrapolation: -0.05 % on average, 1.0 % at the 95th percentile
-INNER = 3
-AITKEN_R = 0.9   # the largest contraction the extrapolation trusts (at most 9 more rounds' worth of the last step)
+TOL = 1e-3      # the root: Little's law met to this share of the load
+JUMP_X = 1e-4   # a bracket this narrow (relative to q) around a jump of g is settled
+SUBSET_MIN = 512   # below this many loads the search evaluates every load each round (frozen ones ignored)
+RHO_MAX = 0.999   # the prefill queue's utilisation is capped here (its wait stays finite)
 
 
 @dataclass(frozen=True)
@@ -157,65 +161,53 @@ def _fixed(loop: Loop, conc: np.ndarray) -> _Fixed:
                   busy=bool(np.all(others == 1.0)))
 
 
-def _aitken(t0: np.ndarray, t1: np.ndarray, t2: np.ndarray) -> np.ndarray:
-    """Aitken's extrapolation of the rounds ``t0 → t1 = F(t0) → t2 = F(t1)`` towards the fixed point of F:
-    with ``r = (t2 − t1)/(t1 − t0)`` the contraction of the last round, ``t2 + r/(1 − r)·(t2 − t1)``, where
-    the rounds converge monotonically (0 ≤ r < 1; r capped at AITKEN_R); elsewhere ``t2``."""
-    d1, d2 = t1 - t0, t2 - t1
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = d2 / d1
-    ok = (r >= 0.0) & (r < 1.0)
-    r = np.minimum(np.where(ok, r, 0.0), AITKEN_R)
-    return t2 + r / (1.0 - r) * d2
+def _at(step: StepFn, loop: Loop, q: np.ndarray, fx: _Fixed, full: bool = True):
+    """Every term of the loop when ``q = X·τ̄`` requests arrive per step (with ``fx``, the loads' own terms):
+    explicit, no rounds. Given q the decode batch ``b = q·(O − 1)`` (Little's law on the decode phase, clipped to
+    ``[min(C_s, 1), max(C_s, 1)]``), the chunk count, the prompts per chunk step (their Poisson rate per step is
+    ``a·q·n/r``) and so the two step times ``t0``, ``t1`` and the prefill work ``S`` follow without τ̄; the mean
+    step then solves ``τ̄ = min(t0/(1 − a·min(q·S/τ̄, 0.999)), t1)``, whose right side falls as τ̄ grows (one
+    fixed point)::
 
+        τ̄ = min(t0 + a·q·S, t1)               where  q·S/(t0 + a·q·S) <= 0.999
+        τ̄ = min(t0/(1 − 0.999·a), t1)          otherwise (the prefill queue's utilisation at its cap)
 
-def _state(step: StepFn, loop: Loop, x: np.ndarray, conc: np.ndarray | _Fixed, passes: int = 2,
-           tau: np.ndarray | None = None, full: bool = True):
-    """Every term at throughput ``x`` (requests/s) with ``conc`` requests in the system (or their
-    :func:`_fixed` terms). The decode batch depends on the step time it sets: ``passes`` rounds from ``tau``
-    (the previous guess, or one sequence's step); with three or more rounds, the second is extrapolated
-    (:func:`_aitken`) before the third. ``full=False``: only (TPOT, hold), what the fixed point's rounds
-    need."""
-    fx = conc if isinstance(conc, _Fixed) else _fixed(loop, np.asarray(conc, dtype=float))
+    and ``X = q/τ̄``. ``full=False``: only (X, hold), what the root search needs."""
     i, o, r = _num(loop.prompt), _num(loop.output), _num(loop.ranks)
-    in_svc, others, b_lo, b_hi, zeros = fx.in_svc, fx.others, fx.b_lo, fx.b_hi, fx.zeros
+    in_svc, others, b_lo, b_hi = fx.in_svc, fx.others, fx.b_lo, fx.b_hi
     one_rank = isinstance(r, float) and r == 1.0     # skip the exact ·1 and /1 (the common case)
-    if tau is None:
-        tau = step(b_lo, zeros)
-    xo = x * (o - 1.0)
-    xa = others * x if one_rank else others * x / r
+    # a decoding sequence sees at least itself in the batch (and the weights are read for it)
+    b = np.minimum(np.maximum(q * (o - 1.0), b_lo), b_hi)
+    room = np.maximum(loop.budget - (b if one_rank else b / r), 64.0)
+    n = np.ceil(i / room)   # >= 1: I >= 1 and room >= 64
+    # prompts that share one chunk step: Poisson arrivals λ per step, a step with any carries them all
+    # (the zero-truncated mean λ/(1 − e^−λ)), as many as the chunk budget holds
+    qa = others * q if one_rank else others * q / r     # one rank's arrivals per step from the others
+    neg_lam = np.minimum(-(qa * n), -1e-9)   # others: a lone closed-loop client shares nothing
+    # ... and no more than the requests in service that are not decoding (with c_max = 1 nothing is shared)
+    cap = np.maximum(np.minimum(room * n / i, in_svc - b), 1.0)
+    pack = np.minimum(np.maximum(neg_lam / np.expm1(neg_lam), 1.0), cap)
+    chunk = pack * i / n if one_rank else pack * i * r / n   # the busy case: every rank carries a chunk
     pair = getattr(step, "pair", None)
-    for k in range(passes):
-        # a decoding sequence sees at least itself in the batch (and the weights are read for it)
-        b = np.minimum(np.maximum(xo * tau, b_lo), b_hi)
-        room = np.maximum(loop.budget - (b if one_rank else b / r), 64.0)
-        n = np.ceil(i / room)   # >= 1: I >= 1 and room >= 64
-        # prompts that share one chunk step: Poisson arrivals λ per step, a step with any carries them all
-        # (the zero-truncated mean λ/(1 − e^−λ)), as many as the chunk budget holds
-        neg_lam = np.minimum(-(xa * tau * n), -1e-9)   # others: a lone closed-loop client shares nothing
-        # ... and no more than the requests in service that are not decoding (with c_max = 1 nothing is shared)
-        cap = np.maximum(np.minimum(room * n / i, in_svc - b), 1.0)
-        pack = np.minimum(np.maximum(neg_lam / np.expm1(neg_lam), 1.0), cap)
-        chunk = pack * i / n if one_rank else pack * i * r / n   # the busy case: every rank carries a chunk
-        if pair is not None:   # decode alone, and with a chunk, sharing the decode part (t1 >= t0)
-            t0, t1 = pair(b, chunk)
-            extra, top = t1 - t0, t1
-        else:
-            both = step(np.stack((b, b)), np.stack((zeros, chunk)))   # rows: decode only, with a chunk
-            t0, t1 = both[0], both[1]
-            extra, top = np.maximum(t1 - t0, 0.0), np.maximum(t1, t0)
-        s_rank = n * extra / pack   # what one prompt adds to the steps it rides in (on its own rank)
-        s = s_rank if one_rank else s_rank / r   # ... spread over the r ranks' prompts that share those steps
-        rho = np.minimum(x * s, 0.999)           # = (X/r)·S_rank: one rank's prefill queue
-        # τ = (1 − q)·t0 + q·t1 with q = a·X·n·τ/(r·m) (other requests' chunks: a decoding sequence's own prefill
-        # came before its first token)  ⇒  τ = t0 / (1 − a·ρ), at most t1 (every step carries a chunk)
-        tau_out = np.minimum(t0 / (1.0 - (rho if fx.busy else others * rho)), top)
-        if k == 0 and passes >= 3:
-            tau_a, tau = tau, tau_out
-        elif k == 1 and passes >= 3:
-            tau = _aitken(tau_a, tau, tau_out)
-        else:
-            tau = tau_out
+    if pair is not None:   # decode alone, and with a chunk, sharing the decode part (t1 >= t0)
+        t0, t1 = pair(b, chunk)
+        extra, top = t1 - t0, t1
+    else:
+        both = step(np.stack((b, b)), np.stack((fx.zeros, chunk)))   # rows: decode only, with a chunk
+        t0, t1 = both[0], both[1]
+        extra, top = np.maximum(t1 - t0, 0.0), np.maximum(t1, t0)
+    s_rank = n * extra / pack   # what one prompt adds to the steps it rides in (on its own rank)
+    s = s_rank if one_rank else s_rank / r   # ... spread over the r ranks' prompts that share those steps
+    # τ̄ = (1 − share)·t0 + share·t1 with share = a·X·n·τ̄/(r·m) (other requests' chunks: a decoding sequence's own
+    # prefill came before its first token) ⇒ τ̄ = t0/(1 − a·ρ), at most t1 (every step carries a chunk)
+    a = 1.0 if fx.busy else others
+    qs = q * s
+    tau_free = t0 + a * qs
+    with np.errstate(divide="ignore", invalid="ignore"):
+        capped = qs > RHO_MAX * tau_free
+    tau = np.minimum(np.where(capped, t0 / (1.0 - RHO_MAX * a), tau_free), top)
+    x = q / tau
+    rho = np.minimum(x * s, RHO_MAX)         # = (X/r)·S_rank: one rank's prefill queue
     # only requests in service queue for prefill: the clients beyond c_max wait for a slot (W_slot), not here
     ahead = fx.ahead
     w_pf = rho * s_rank / (2.0 * (1.0 - rho))   # M/D/1 on the prompt's own rank
@@ -230,108 +222,90 @@ def _state(step: StepFn, loop: Loop, x: np.ndarray, conc: np.ndarray | _Fixed, p
     ttft_svc = loop.t_req_s + residual + w_pf + prefill
     hold = ttft_svc + (o - 1.0) * tau
     if not full:
-        return tau, hold
-    q = np.minimum(xa * n * tau / pack, 1.0)
-    return dict(x=x, tpot=tau, decode_batch=b, wait_share=rho * others, chunks=n, chunk_share=q, step_decode=t0, step_chunk=t1,
-                prefill_work=s, rho=rho, wait_prefill=w_pf, residual=residual, prefill=prefill,
-                ttft_service=ttft_svc, hold=hold, in_service=in_svc)
+        return x, hold
+    share = np.minimum(qa * n / pack, 1.0)
+    return dict(x=x, tpot=tau, decode_batch=b, wait_share=rho * others, chunks=n, chunk_share=share,
+                step_decode=t0, step_chunk=t1, prefill_work=s, rho=rho, wait_prefill=w_pf, residual=residual,
+                prefill=prefill, ttft_service=ttft_svc, hold=hold, in_service=in_svc)
+
+
+def _upper(step: StepFn, loop: Loop, fx: _Fixed, x_hi: np.ndarray) -> np.ndarray:
+    """A q at which ``X·hold >= C_s``: every step is at most ``t(b_hi, K·r)`` (the largest batch with a full chunk
+    budget on every rank; the step time grows in both), so at ``q = x_hi·t(b_hi, K·r)`` the rate is at least
+    ``x_hi = C_s/hold(q → 0)`` and the hold no shorter than at no load."""
+    r = _num(loop.ranks)
+    tokens = np.maximum(_num(loop.budget), 64.0) * r + fx.zeros
+    pair = getattr(step, "pair", None)
+    top = pair(fx.b_hi, tokens)[1] if pair is not None else step(fx.b_hi, tokens)
+    return x_hi * top
 
 
 def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS) -> dict[str, np.ndarray]:
     """The fixed point ``min(C, c_max) = X·hold(X)`` for each C in ``conc``; returns every term there.
 
-    ``g(X) = X·hold(X) − min(C, c_max)`` is negative at X → 0 and >= 0 at ``X_hi = min(C, c_max)/hold(0)``;
-    regula falsi (Illinois variant) on that bracket, the step-time guess carried between iterations. Each
-    element stops on its own (on the root to 0.1 % of the load, or on a jump of g bracketed to JUMP_X of X)
-    and is frozen there: its answer does not depend on the other elements of ``conc`` (nor, through the
-    stacked coefficients of a batch, on the other cases solved with it).
+    Searched over ``q = X·τ̄`` (requests arriving per step), in which every term is explicit (:func:`_at`):
+    ``g(q) = X(q)·hold(q) − C_s`` is ``−C_s`` at q → 0 and >= 0 at :func:`_upper`. Regula falsi (Illinois
+    variant) on ``f = g/hold = X − C_s/hold``, which stays within ``±X`` where g itself grows without bound as the
+    prefill queue saturates. Each element stops on its own (on the root to 0.1 % of the load, or on a jump of g
+    — the chunk count is an integer — bracketed to JUMP_X of q, where the bracket end nearer to Little's law is
+    taken) and is frozen there: its answer does not depend on the other elements of ``conc`` (nor, through the
+    stacked coefficients of a batch, on the other cases solved with it), nor on the order of the search.
     """
     c = np.atleast_1d(np.asarray(conc, dtype=float))
     fx = _fixed(loop, c)
     in_svc = fx.in_svc
-    tol = 1e-3 * in_svc
-    idle = _state(step, loop, fx.zeros, fx, passes=1)   # hold(X) >= hold(0)
-    x_lo, g_lo = np.zeros_like(c), -in_svc   # the bracket: arrays this function owns and updates in place
-    x_hi = in_svc / idle["hold"]
-    tau0 = step(fx.b_lo, fx.zeros)   # _state's own first guess, made explicit
-    tau, hold_hi = _state(step, loop, x_hi, fx, passes=INNER, tau=tau0, full=False)
-    g_hi = x_hi * hold_hi - in_svc
-    side = np.zeros_like(c)
-    done = np.zeros(c.shape, dtype=bool)
+    tol = TOL * in_svc
     n_all = len(c)
-    x_fin, tau_fin = x_hi.copy(), tau0.copy()
-    gt_lo, gt_hi = g_lo.copy(), g_hi.copy()   # g itself at the bracket's ends (Illinois scales g_lo, g_hi)
-    # the step-time guess each end was evaluated from: the answer is re-evaluated from the same guess, so it
-    # is exactly the evaluation that met the test (the decode batch <-> step time loop runs INNER rounds)
-    tin_lo, tin_hi = tau0.copy(), tau0.copy()
+    x0, hold0 = _at(step, loop, fx.zeros, fx, full=False)   # no load: hold(q) >= hold(0)
+    q_lo, q_hi = np.zeros_like(c), _upper(step, loop, fx, in_svc / hold0)
+    x1, hold1 = _at(step, loop, q_hi, fx, full=False)
+    g_lo, g_hi = -in_svc, x1 * hold1 - in_svc      # g at the bracket's ends
+    f_lo, f_hi = -in_svc + 0.0, g_hi + 0.0     # the secant's values there (Illinois halves them)
+    side = np.zeros_like(c)
+    done = g_hi <= tol   # the upper end is the root already (a load that fills every step)
+    q_fin = q_hi.copy()
 
-    def settle(x, g, live, tau_in):
-        """Freeze the live elements on the root, or on a jump of g bracketed to JUMP_X of X (the chunk count n
-        is an integer): there, the bracket end nearer to Little's law."""
-        nonlocal x_fin, tau_fin, done
-        on_root = np.abs(g) <= tol
-        jump = x_hi - x_lo <= JUMP_X * x_hi
-        now = live & (on_root | jump)
-        if not np.count_nonzero(now):   # (count_nonzero: a third of any()'s cost on short vectors)
-            return
-        near_lo = np.abs(gt_lo) <= np.abs(gt_hi)
-        x_fin = np.where(now, np.where(on_root, x, np.where(near_lo, x_lo, x_hi)), x_fin)
-        tau_fin = np.where(now, np.where(on_root, tau_in, np.where(near_lo, tin_lo, tin_hi)), tau_fin)
-        done = done | now
-
-    def live_eval(x, tau_in, live):
-        """(TPOT, hold) at ``x``, evaluated only where the element is still live (elsewhere: the old TPOT and
-        a placeholder hold)."""
+    def live_eval(q, live):
+        """(X, hold) at ``q``, evaluated only where the element is still live on long vectors."""
         idx = None if n_all <= SUBSET_MIN else np.flatnonzero(live)
         if idx is None or len(idx) == n_all:   # small vectors: slicing costs more than it saves
-            tpot, hold = _state(step, loop, x, fx, passes=INNER, tau=tau_in, full=False)
-            return np.where(live, tpot, tau_in), hold
-        tpot_l, hold_l = _state(_take(step, idx), loop.take(idx), x[idx], fx.take(idx), passes=INNER,
-                                tau=tau_in[idx], full=False)
-        tpot, hold = tau_in.copy(), np.ones_like(c)
-        tpot[idx], hold[idx] = tpot_l, hold_l
-        return tpot, hold
+            return _at(step, loop, q, fx, full=False)
+        x_l, hold_l = _at(_take(step, idx), loop.take(idx), q[idx], fx.take(idx), full=False)
+        x, hold = np.zeros_like(c), np.ones_like(c)
+        x[idx], hold[idx] = x_l, hold_l
+        return x, hold
 
-    def move(x, g, up, live, tau_in, illinois: bool):
-        """The bracket's new ends, in place: the live elements with g > 0 replace the upper end, the others
-        the lower (``putmask``: the bracket arrays are this function's own)."""
-        lu, ld = live & up, live & ~up
-        if illinois:   # halve the stale end's value when the same end moves twice in a row
-            np.multiply(g_lo, 0.5, out=g_lo, where=lu & (side > 0))
-            np.multiply(g_hi, 0.5, out=g_hi, where=ld & (side < 0))
-            np.putmask(g_lo, ld, g)
-            np.putmask(g_hi, lu, g)
-            np.putmask(side, lu, 1.0)
-            np.putmask(side, ld, -1.0)
-        for end, new in ((x_lo, x), (gt_lo, g), (tin_lo, tau_in)):
-            np.putmask(end, ld, new)
-        for end, new in ((x_hi, x), (gt_hi, g), (tin_hi, tau_in)):
-            np.putmask(end, lu, new)
-
-    for _ in range(iterations):
-        dg = g_hi - g_lo
-        x = np.where(dg > 0, (x_lo * g_hi - x_hi * g_lo) / np.maximum(dg, 1e-300), x_hi)
-        tau_in = tau
+    for k in range(iterations + 40):
         live = ~done
-        tau, hold = live_eval(x, tau_in, live)
+        if k < iterations:   # Illinois; then, for rare stiff cases, bisection inside the bracket
+            df = f_hi - f_lo
+            q = np.where(df > 0, (q_lo * f_hi - q_hi * f_lo) / np.maximum(df, 1e-300), q_hi)
+        else:
+            q = 0.5 * (q_lo + q_hi)
+        x, hold = live_eval(q, live)
         g = x * hold - in_svc
-        move(x, g, g > 0, live, tau_in, illinois=True)
-        settle(x, g, live, tau_in)
-        if np.count_nonzero(done) == n_all:
-            return _state(step, loop, x_fin, fx, passes=INNER, tau=tau_fin)
-    for _ in range(40):  # rare stiff cases (ρ → 1) and jumps: finish by bisection inside the bracket
-        x = 0.5 * (x_lo + x_hi)
-        tau_in = tau
-        live = ~done
-        tau, hold = live_eval(x, tau_in, live)
-        g = x * hold - in_svc
-        move(x, g, g > 0, live, tau_in, illinois=False)
-        settle(x, g, live, tau_in)
+        f = g
+        up, dn = live & (g > 0), live & ~(g > 0)
+        if k < iterations:   # halve the stale end's value when the same end moves twice in a row
+            np.multiply(f_lo, 0.5, out=f_lo, where=up & (side > 0))
+            np.multiply(f_hi, 0.5, out=f_hi, where=dn & (side < 0))
+            np.putmask(side, up, 1.0)
+            np.putmask(side, dn, -1.0)
+        for end, new, mask in ((q_lo, q, dn), (g_lo, g, dn), (f_lo, f, dn), (q_hi, q, up), (g_hi, g, up),
+                               (f_hi, f, up)):
+            np.putmask(end, mask, new)
+        on_root = np.abs(g) <= tol
+        jump = q_hi - q_lo <= JUMP_X * q_hi
+        now = live & (on_root | jump)
+        if np.count_nonzero(now):   # (count_nonzero: a third of any()'s cost on short vectors)
+            near = np.where(np.abs(g_lo) <= np.abs(g_hi), q_lo, q_hi)
+            q_fin = np.where(now, np.where(on_root, q, near), q_fin)
+            done = done | now
         if np.count_nonzero(done) == n_all:
             break
-    x_fin = np.where(done, x_fin, x)
-    tau_fin = np.where(done, tau_fin, tau_in)
-    return _state(step, loop, x_fin, fx, passes=INNER, tau=tau_fin)
+    else:
+        q_fin = np.where(done, q_fin, q)
+    return _at(step, loop, q_fin, fx)
 
 
 def prefill_wait_percentile(st: dict[str, np.ndarray], p: float) -> np.ndarray:
