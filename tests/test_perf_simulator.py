@@ -123,8 +123,8 @@ def test_saturated_closed_loop_throughput_and_tpot_agree():
 
 
 @pytest.mark.xfail(strict=False, reason="known, issue 12 open: with the fitted per-layer prefill-step cost "
-                   "(vLLM 469 µs × 32 layers = 15 ms per chunk step) the simulator serves 1,892 requests/min "
-                   "(TPOT 40.5 ms) where the formula gives 1,526 (48.7 ms): the formula shares chunk steps "
+                   "(vLLM 429 µs × 32 layers = 14 ms per chunk step) the simulator serves 1,776 requests/min "
+                   "(TPOT 43.1 ms) where the formula gives 1,467 (50.5 ms): the formula shares chunk steps "
                    "among Poisson-like arrivals, while the simulator's closed-loop clients bunch and share "
                    "more of them")
 def test_saturated_closed_loop_agrees_with_the_fitted_prefill_step_cost():
@@ -209,7 +209,7 @@ def test_cli_simulate_shows_both():
 @pytest.mark.skipif(not __import__("planner.perf.parallel", fromlist=["x"]).ep_dp_supported(),
                     reason="performance model without attention_dp")
 @pytest.mark.xfail(strict=False, reason="known, issue 12 open: with the fitted SGLang constants the simulator gives "
-                   "TPOT 28 ms where the analytic DP8/EP8 model gives 49 ms for DeepSeek-R1; one of the two "
+                   "TPOT 28 ms where the analytic DP8/EP8 model gives 38 ms for DeepSeek-R1; one of the two "
                    "charges the all-to-all or the per-rank batch differently")
 def test_attention_dp_replica_is_simulated_as_balanced_ranks():
     m, g = CAT.model("deepseek-r1"), CAT.gpu("h200")

@@ -118,18 +118,18 @@ class EngineFactors(_Frozen):
 # error in docs/perf-model.md §6b). Regenerate: python -m planner.perf.report --silicon (the table
 # "Engine constants fitted on all rows"), then paste here. Empty dict = the prior values of _prior_engines.
 FITTED: dict[str, dict[str, float]] = {
-    # 2026-12-03, after the source rows' layouts were read as run (MoE groups recorded squared, vLLM's DP rows;
-    # planner.perf.silicon.squared_layout), FP8 KV for FP4 checkpoints and the DP rank's M/D/1 service: all three
-    # engines refitted. TRT-LLM's refit now also keeps the public max-throughput rows (bench/data/measured-public.csv)
-    # at 16.4 % median error (15.8 % with the constants it held before; bar 20 %) and their TTFT at 17.0 % (23.8 %)
-    "sglang": dict(t_request_ms=152.0, speed=1.09, t_layer_us=104.0, phase=0.128, moe_speed=0.31, t_seq_us=19.0,
-                   t_prefill_layer_us=784.0, t_ar_us=3.83),
-    "trtllm": dict(t_request_ms=104.0, speed=1.08, t_layer_us=41.1, phase=0.0747, moe_speed=0.396, t_seq_us=6.17,
-                   t_prefill_layer_us=206.0, t_ar_us=13.3, t_step_ms=0.000202),
+    # 2026-12-03, refitted after the queueing fixed point became exact (planner.perf.queueing: the search over
+    # q = X·TPOT; the constants before were fitted with a search whose answers depended on its path). Before that:
+    # the source rows' layouts read as run (MoE groups recorded squared, vLLM's DP rows;
+    # planner.perf.silicon.squared_layout), FP8 KV for FP4 checkpoints and the DP rank's M/D/1 service
+    "sglang": dict(t_request_ms=152.0, speed=1.1, t_layer_us=101.0, phase=0.128, moe_speed=0.306, t_seq_us=19.8,
+                   t_prefill_layer_us=786.0, t_ar_us=5.13),
+    "trtllm": dict(t_request_ms=101.0, speed=1.09, t_layer_us=40.5, phase=0.0741, moe_speed=0.402, t_seq_us=6.38,
+                   t_prefill_layer_us=233.0, t_ar_us=13.3, t_step_ms=4.85e-12),
     # vLLM: a dense layer's fixed cost and a MoE layer's extra (router, top-k, permutation, fused-MoE launches)
     # told apart by Llama-3.1-70B's rows, the engine's one dense model
-    "vllm": dict(t_request_ms=13.8, speed=1.13, t_layer_us=39.7, t_moe_layer_us=26.4, phase=0.0484, moe_speed=0.449,
-                 t_seq_us=0.00411, t_prefill_layer_us=383.0, t_ar_us=17.7, t_step_ms=5.9e-10),
+    "vllm": dict(t_request_ms=10.7, speed=1.15, t_layer_us=40.0, t_moe_layer_us=26.5, phase=0.0459, moe_speed=0.432,
+                 t_seq_us=8.77e-16, t_prefill_layer_us=429.0, t_ar_us=17.6, t_step_ms=4.24e-15),
 }
 FITTED_SOURCE = ("fitted per engine to the measured serving runs of bench/data/silicon-dev.csv "
                  "(aiconfigurator silicon_sample.csv, Apache-2.0) by planner.perf.silicon_fit")
