@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> None:
     cal = _load_calibration(loaded, None)
     ref, ref_cpu, ref_evals = _capacities(loaded, cal, 1e-9, 1e-12)
     rows = []
-    for tol, jump, label in ((queueing.TOL, queueing.JUMP_X, "shipped"), (1e-4, 1e-5, "10x tighter")):
+    for tol, jump, label in ((queueing.TOL, queueing.JUMP_X, "shipped"),
+                             (queueing.TOL / 10, queueing.JUMP_X / 10, "10x tighter")):
         got, cpu, evals = _capacities(loaded, cal, tol, jump)
         rel = np.concatenate([(got[k] - ref[k]) / np.maximum(ref[k], 1e-9) for k in ref if len(ref[k])])
         served = np.concatenate([np.maximum(ref[k], got[k]) > 0 for k in ref if len(ref[k])])

@@ -71,8 +71,8 @@ count, the prompts per chunk step (Poisson rate ``a·q·n/r`` per step) and so `
 0.999, where ``τ(b, 0)/(1 − 0.999·a)`` replaces the first term), and ``X = q/τ̄``. Little's law is one equation
 in q, ``g(q) = X·hold − min(C, c_max)``: −C_s as q → 0 and >= 0 once every step is the longest one
 (``q = x_hi·τ(b_hi, K)``, ``x_hi = C_s/hold(q → 0)``); regula falsi (Illinois) on that bracket finds the root to
-0.1 % of the load, or a jump of g — the chunk count is an integer — bracketed to 1e-4 of q, in 8–9
-evaluations on average. (Until 2026-12-03 the search ran over X, with the step time carried between
+0.01 % of the load, or a jump of g — the chunk count is an integer — bracketed to 1e-4 of q, in about 9
+evaluations. (Until 2026-12-03 the search ran over X, with the step time carried between
 evaluations and three rounds of ``τ̄ ← τ(b(τ̄))`` per evaluation: the answer then depended on the path the
 search took, by up to ±6 % of a capacity and 10 % of a closed-loop rate; ``python -m bench.fixed_point``
 measures the shipped search against the root to 1e-9.)
@@ -97,7 +97,7 @@ import numpy as np
 
 StepFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 ITERATIONS = 24
-TOL = 1e-3      # the root: Little's law met to this share of the load
+TOL = 1e-4      # the root: Little's law met to this share of the load
 JUMP_X = 1e-4   # a bracket this narrow (relative to q) around a jump of g is settled
 SUBSET_MIN = 512   # below this many loads the search evaluates every load each round (frozen ones ignored)
 RHO_MAX = 0.999   # the prefill queue's utilisation is capped here (its wait stays finite)
@@ -244,9 +244,9 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS) -> dict[
     """The fixed point ``min(C, c_max) = X·hold(X)`` for each C in ``conc``; returns every term there.
 
     Searched over ``q = X·τ̄`` (requests arriving per step), in which every term is explicit (:func:`_at`):
-    ``g(q) = X(q)·hold(q) − C_s`` is ``−C_s`` at q → 0 and >= 0 at :func:`_upper`. Regula falsi (Illinois
-    variant) on ``f = g/hold = X − C_s/hold``, which stays within ``±X`` where g itself grows without bound as the
-    prefill queue saturates. Each element stops on its own (on the root to 0.1 % of the load, or on a jump of g
+    ``g(q) = X(q)·hold(q) − C_s`` is ``−C_s`` at q → 0 and >= 0 at :func:`_upper`. The first point is
+    ``x_hi·τ(b_lo, 0)`` (the rate and step of no load), then regula falsi (Illinois variant) on g, which is close
+    to linear in q. Each element stops on its own (on the root to TOL of the load, or on a jump of g
     — the chunk count is an integer — bracketed to JUMP_X of q, where the bracket end nearer to Little's law is
     taken) and is frozen there: its answer does not depend on the other elements of ``conc`` (nor, through the
     stacked coefficients of a batch, on the other cases solved with it), nor on the order of the search.
@@ -256,11 +256,18 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS) -> dict[
     in_svc = fx.in_svc
     tol = TOL * in_svc
     n_all = len(c)
-    x0, hold0 = _at(step, loop, fx.zeros, fx, full=False)   # no load: hold(q) >= hold(0)
+    _, hold0 = _at(step, loop, fx.zeros, fx, full=False)   # no load: hold(q) >= hold(0)
     q_lo, q_hi = np.zeros_like(c), _upper(step, loop, fx, in_svc / hold0)
     x1, hold1 = _at(step, loop, q_hi, fx, full=False)
     g_lo, g_hi = -in_svc, x1 * hold1 - in_svc      # g at the bracket's ends
-    f_lo, f_hi = -in_svc + 0.0, g_hi + 0.0     # the secant's values there (Illinois halves them)
+    for _ in range(60):   # a step time that is not monotone (a caller's own function): widen until g >= 0
+        short = g_hi < 0
+        if not np.count_nonzero(short):
+            break
+        q_hi = np.where(short, 2.0 * q_hi, q_hi)
+        x1, hold1 = _at(step, loop, q_hi, fx, full=False)
+        g_hi = np.where(short, x1 * hold1 - in_svc, g_hi)
+    f_lo, f_hi = -in_svc, g_hi.copy()              # the secant's values there (Illinois halves them)
     side = np.zeros_like(c)
     done = g_hi <= tol   # the upper end is the root already (a load that fills every step)
     q_fin = q_hi.copy()
@@ -277,22 +284,23 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS) -> dict[
 
     for k in range(iterations + 40):
         live = ~done
-        if k < iterations:   # Illinois; then, for rare stiff cases, bisection inside the bracket
+        if k == 0:   # first, where every request would take the no-load hold and step: x_hi·τ(b_lo, 0)
+            q = np.minimum(q_hi, in_svc / hold0 * np.asarray(step(fx.b_lo, fx.zeros), dtype=float))
+        elif k < iterations:   # Illinois; then, for rare stiff cases, bisection inside the bracket
             df = f_hi - f_lo
             q = np.where(df > 0, (q_lo * f_hi - q_hi * f_lo) / np.maximum(df, 1e-300), q_hi)
         else:
             q = 0.5 * (q_lo + q_hi)
         x, hold = live_eval(q, live)
         g = x * hold - in_svc
-        f = g
         up, dn = live & (g > 0), live & ~(g > 0)
         if k < iterations:   # halve the stale end's value when the same end moves twice in a row
             np.multiply(f_lo, 0.5, out=f_lo, where=up & (side > 0))
             np.multiply(f_hi, 0.5, out=f_hi, where=dn & (side < 0))
             np.putmask(side, up, 1.0)
             np.putmask(side, dn, -1.0)
-        for end, new, mask in ((q_lo, q, dn), (g_lo, g, dn), (f_lo, f, dn), (q_hi, q, up), (g_hi, g, up),
-                               (f_hi, f, up)):
+        for end, new, mask in ((q_lo, q, dn), (g_lo, g, dn), (f_lo, g, dn), (q_hi, q, up), (g_hi, g, up),
+                               (f_hi, g, up)):
             np.putmask(end, mask, new)
         on_root = np.abs(g) <= tol
         jump = q_hi - q_lo <= JUMP_X * q_hi
