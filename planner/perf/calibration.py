@@ -122,14 +122,14 @@ FITTED: dict[str, dict[str, float]] = {
     # q = X·TPOT; the constants before were fitted with a search whose answers depended on its path). Before that:
     # the source rows' layouts read as run (MoE groups recorded squared, vLLM's DP rows;
     # planner.perf.silicon.squared_layout), FP8 KV for FP4 checkpoints and the DP rank's M/D/1 service
-    "sglang": dict(t_request_ms=152.0, speed=1.1, t_layer_us=101.0, phase=0.128, moe_speed=0.306, t_seq_us=19.8,
-                   t_prefill_layer_us=786.0, t_ar_us=5.13),
-    "trtllm": dict(t_request_ms=101.0, speed=1.09, t_layer_us=40.5, phase=0.0741, moe_speed=0.402, t_seq_us=6.38,
-                   t_prefill_layer_us=233.0, t_ar_us=13.3, t_step_ms=4.85e-12),
+    "sglang": dict(t_request_ms=152.0, speed=1.1, t_layer_us=102.0, phase=0.128, moe_speed=0.305, t_seq_us=20.1,
+                   t_prefill_layer_us=785.0, t_ar_us=5.02),
+    "trtllm": dict(t_request_ms=101.0, speed=1.09, t_layer_us=40.6, phase=0.0742, moe_speed=0.402, t_seq_us=6.39,
+                   t_prefill_layer_us=232.0, t_ar_us=13.3, t_step_ms=2.55e-11),
     # vLLM: a dense layer's fixed cost and a MoE layer's extra (router, top-k, permutation, fused-MoE launches)
     # told apart by Llama-3.1-70B's rows, the engine's one dense model
-    "vllm": dict(t_request_ms=10.7, speed=1.15, t_layer_us=40.0, t_moe_layer_us=26.5, phase=0.0459, moe_speed=0.432,
-                 t_seq_us=8.77e-16, t_prefill_layer_us=429.0, t_ar_us=17.6, t_step_ms=4.24e-15),
+    "vllm": dict(t_request_ms=10.7, speed=1.15, t_layer_us=40.1, t_moe_layer_us=26.5, phase=0.0459, moe_speed=0.432,
+                 t_seq_us=4.66e-16, t_prefill_layer_us=429.0, t_ar_us=17.5, t_step_ms=7.61e-15),
 }
 FITTED_SOURCE = ("fitted per engine to the measured serving runs of bench/data/silicon-dev.csv "
                  "(aiconfigurator silicon_sample.csv, Apache-2.0) by planner.perf.silicon_fit")
