@@ -167,3 +167,28 @@ def test_a_step_that_gets_faster_with_the_batch_still_meets_littles_law():
     st_ = solve(step, loop, conc)
     c_s = np.minimum(conc, 200)
     assert np.all(np.abs(st_["x"] * st_["hold"] - c_s) <= 1e-4 * c_s)
+
+
+@SETTINGS
+@given(cfg=configs, conc=st.lists(st.integers(1, 1024), min_size=1, max_size=6), closed=st.booleans())
+def test_catalog_configurations_meet_both_equations(cfg, conc, closed):
+    # through the real step function (roofline coefficients, MoE experts touched, TP collectives): at every load
+    # the decode batch is Little's law on the decode phase at the solved rate and TPOT, b = X·(O − 1)·TPOT
+    # (clipped to 1 … C_s), exactly; and Little's law on the slots holds to the search's tolerance, or to half
+    # a jump where the integer chunk count makes the hold jump across the load (a step time, a few % of it)
+    from planner.perf import estimate as est
+
+    m, g = CAT.model(cfg["model"]), CAT.gpu(cfg["gpu"])
+    prep = est._prepare(m, g, tp=cfg["tp"], mig_profile=None, precision=cfg["precision"], kv_dtype="auto",
+                        engine=cfg["engine"], prompt_tokens=cfg["prompt_tokens"], output_tokens=cfg["output_tokens"],
+                        context_tokens=None, ttft_percentile=95.0, calibration=None, attention_dp=1,
+                        expert_parallel=1, allow_multi_node=False)
+    if isinstance(prep, est.Estimate):   # does not fit, or an invalid layout: nothing to check
+        return
+    case = prep[0]
+    c = np.asarray(conc, dtype=float)
+    st_ = solve(est._step_fn(case), est._loop(case, open_loop=not closed), c)
+    c_s = np.minimum(c, case.c_max)
+    b = np.clip(st_["x"] * (cfg["output_tokens"] - 1) * st_["tpot"], np.minimum(c_s, 1), np.maximum(c_s, 1))
+    assert np.allclose(st_["decode_batch"], b, rtol=1e-9)
+    assert np.all(np.abs(st_["x"] * st_["hold"] - c_s) <= 0.05 * c_s)
