@@ -4,6 +4,7 @@ properties of estimate() that the issue asks for (a TTFT percentile is never bel
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -124,7 +125,7 @@ def test_both_equations_of_the_fixed_point_hold_at_the_answer():
     loop = Loop(prompt=1000, output=250, c_max=200, budget=2048, t_req_s=0.01)
     conc = np.array([1.5, 3, 10, 40, 120, 200, 400], dtype=float)
     for closed in (True, False):
-        st_ = solve(step, Loop(**{**loop.__dict__, "closed": closed}), conc)
+        st_ = solve(step, replace(loop, closed=closed), conc)
         c_s = np.minimum(conc, 200)
         b = np.clip(st_["x"] * 249 * st_["tpot"], np.minimum(c_s, 1), np.maximum(c_s, 1))
         assert np.allclose(st_["decode_batch"], b, rtol=1e-12)

@@ -123,11 +123,8 @@ def capacity_for_workload(model: ModelSpec, gpu: GpuSpec, workload: "Workload", 
     solved in one stacked pass (:func:`estimate_many`: each the answer ``estimate`` gives it alone, to rounding
     in the last bits; ``tests/test_perf_many.py``), as the planner's options stage solves many (workload, GPU,
     TP, ...) cases at once (:func:`capacities_for_workloads`)."""
-    ests = estimate_many([Request(model, gpu, bucket_kwargs(workload, bucket, tp=tp, mig_profile=mig_profile,
-                                                            precision=precision, calibration=calibration))
-                          for bucket in workload.buckets])
-    return [apply_override(est, overrides, workload, gpu, precision, tp, mig_profile, bucket)
-            for est, bucket in zip(ests, workload.buckets)]
+    return capacities_for_workloads([(model, gpu, workload, precision, tp, mig_profile, 1, 1)], calibration,
+                                    overrides)[0]
 
 
 def capacities_for_workloads(cases: Sequence[tuple], calibration=None, overrides=()) -> list[list[Estimate]]:

@@ -256,7 +256,8 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS) -> dict[
     in_svc = fx.in_svc
     tol = TOL * in_svc
     n_all = len(c)
-    _, hold0 = _at(step, loop, fx.zeros, fx, full=False)   # no load: hold(q) >= hold(0)
+    idle = _at(step, loop, fx.zeros, fx)   # no load: hold(q) >= hold(0); its step is τ(b_lo, 0)
+    hold0 = idle["hold"]
     q_lo, q_hi = np.zeros_like(c), _upper(step, loop, fx, in_svc / hold0)
     x1, hold1 = _at(step, loop, q_hi, fx, full=False)
     g_lo, g_hi = -in_svc, x1 * hold1 - in_svc      # g at the bracket's ends
@@ -285,7 +286,7 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS) -> dict[
     for k in range(iterations + 40):
         live = ~done
         if k == 0:   # first, where every request would take the no-load hold and step: x_hi·τ(b_lo, 0)
-            q = np.minimum(q_hi, in_svc / hold0 * np.asarray(step(fx.b_lo, fx.zeros), dtype=float))
+            q = np.minimum(q_hi, in_svc / hold0 * idle["tpot"])
         elif k < iterations:   # Illinois; then, for rare stiff cases, bisection inside the bracket
             df = f_hi - f_lo
             q = np.where(df > 0, (q_lo * f_hi - q_hi * f_lo) / np.maximum(df, 1e-300), q_hi)
