@@ -8,6 +8,13 @@ on average. Printed per engine beside the model's in-sample error on the same ro
 rows that are *identical* in both latencies (the same run recorded under two model names), which make a
 leave-one-family-out split see its held-out rows in training.
 
+A second control, :func:`osl_pairs`: runs that differ *only* in their output length (same architecture, GPU,
+engine, precision, layout, ISL and client count; OSL <= 1024 against OSL 8192). In a closed loop of C clients a
+longer output lowers the arrival rate of prompts and leaves each prompt's own work unchanged, so the model's TTFT
+ratio short/long is ~1; the table prints the measured ratio beside it per engine and model (medians over pairs).
+Where one family's measured ratio departs from 1 while every other family's is ~1, the difference is in how those
+runs were taken (client, server settings), not in anything a planner is given.
+
 Run from the repository root:  python bench/silicon_floor.py
 """
 
@@ -71,6 +78,36 @@ def table(t) -> str:
     return "\n".join(lines)
 
 
+OSL_KEY = ("arch", "gpu", "engine", "precision", "tp", "attention_dp", "expert_parallel", "isl", "concurrency")
+LONG_OSL = 8192
+
+
+def osl_pairs(pred):
+    """One row per (configuration, short OSL) with a run at ``LONG_OSL`` of the same configuration: the measured
+    and predicted TTFT ratios short/long (medians over duplicates of either side); rows the model does not predict
+    take no part."""
+    import pandas as pd  # noqa: PLC0415
+
+    df = pred[pred["ttft_pred_ms"].notna()].copy()
+    df["arch"] = df["model"].replace(SAME_ARCH)
+    agg = dict(model=("model", "first"), ttft=("ttft_ms", "median"), pred=("ttft_pred_ms", "median"))
+    short = df[df["osl"] < LONG_OSL].groupby([*OSL_KEY, "osl"], as_index=False).agg(**agg)
+    long = df[df["osl"] == LONG_OSL].groupby(list(OSL_KEY), as_index=False).agg(**agg)
+    pairs = short.merge(long.drop(columns="model"), on=list(OSL_KEY), suffixes=("", "_long"))
+    return pd.DataFrame(dict(engine=pairs["engine"], model=pairs["model"], isl=pairs["isl"], osl=pairs["osl"],
+                             concurrency=pairs["concurrency"], measured=pairs["ttft"] / pairs["ttft_long"],
+                             predicted=pairs["pred"] / pairs["pred_long"]))
+
+
+def osl_table(pairs) -> str:
+    """Markdown: per engine and model, the pairs and the median TTFT ratio short/long, measured and predicted."""
+    lines = ["| engine | model | pairs | measured TTFT ratio (OSL <= 1024 / 8192) | model's ratio |",
+             "|---|---|---:|---:|---:|"]
+    for (eng, model), g in pairs.groupby(["engine", "model"]):
+        lines.append(f"| {eng} | {model} | {len(g)} | {g['measured'].median():.2f} | {g['predicted'].median():.2f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     from planner.catalog import Catalog  # noqa: PLC0415
     from planner.perf.calibration import default_calibration  # noqa: PLC0415
@@ -81,6 +118,8 @@ def main() -> None:
     cases, _ = parse_silicon(frame, cat)
     pred = predict_frame(cases, cat, default_calibration())
     print(table(twins(pred, frame.loc[pred["row"], "backend_version"].astype(str))))
+    print()
+    print(osl_table(osl_pairs(pred)))
 
 
 if __name__ == "__main__":

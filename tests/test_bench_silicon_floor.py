@@ -37,3 +37,29 @@ def test_twin_differences_and_duplicates_by_hand():
     md = table(t)
     # the 'all' line: 4 rows, 2 duplicates, 2 compared, twins' TTFT diff median of 0.5 and 1/3 = 41.7 %
     assert "| all |  | 4 | 2 | 2 | 41.7 |" in md
+
+
+def test_osl_pairs_match_only_the_output_length_by_hand():
+    from bench.silicon_floor import osl_pairs, osl_table
+
+    pred = _frame([
+        dict(model="llama-3.1-70b", osl=1024, ttft_ms=240.0, tpot_ms=9.0, ttft_pred_ms=160.0, tpot_pred_ms=9.0),
+        dict(model="llama-3.1-70b", osl=8192, ttft_ms=60.0, tpot_ms=9.0, ttft_pred_ms=160.0, tpot_pred_ms=9.0),
+        dict(model="llama-3.1-70b", osl=8192, ttft_ms=100.0, tpot_ms=9.0, ttft_pred_ms=160.0, tpot_pred_ms=9.0),
+        # another client count: no partner at OSL 8192
+        dict(model="llama-3.1-70b", osl=1024, ttft_ms=300.0, tpot_ms=9.0, ttft_pred_ms=200.0, tpot_pred_ms=9.0,
+             concurrency=32),
+        # R1 at OSL 1024 pairs with V3 at 8192 (same architecture); the model's ratio 150 / 100
+        dict(model="deepseek-r1", osl=1024, ttft_ms=200.0, tpot_ms=9.0, ttft_pred_ms=150.0, tpot_pred_ms=9.0),
+        dict(model="deepseek-v3", osl=8192, ttft_ms=250.0, tpot_ms=9.0, ttft_pred_ms=100.0, tpot_pred_ms=9.0),
+        # not predicted: takes no part
+        dict(model="gpt-oss-120b", osl=1024, ttft_ms=40.0, tpot_ms=9.0, ttft_pred_ms=float("nan"), tpot_pred_ms=9.0),
+        dict(model="gpt-oss-120b", osl=8192, ttft_ms=40.0, tpot_ms=9.0, ttft_pred_ms=130.0, tpot_pred_ms=9.0),
+    ])
+    p = osl_pairs(pred).set_index("model")
+    assert sorted(p.index) == ["deepseek-r1", "llama-3.1-70b"]
+    assert p.loc["llama-3.1-70b", "measured"] == pytest.approx(3.0)      # 240 / median(60, 100)
+    assert p.loc["llama-3.1-70b", "predicted"] == pytest.approx(1.0)
+    assert p.loc["deepseek-r1", "measured"] == pytest.approx(0.8)        # 200 / 250
+    assert p.loc["deepseek-r1", "predicted"] == pytest.approx(1.5)
+    assert "| trtllm | llama-3.1-70b | 1 | 3.00 | 1.00 |" in osl_table(osl_pairs(pred))
