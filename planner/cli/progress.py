@@ -23,6 +23,7 @@ QUIET_HELP = "No progress display on stderr (it is also off when stderr is not a
 # stage -> words; "{key}" is filled from the event's info.
 _WORDS = {
     "options": "enumerating deployment options",
+    "first plan": "a first plan from the constructive start ({options} options x {periods} periods)",
     "building": "building the integer program ({options} options)",
     "solving": "solving with {solver}",
     "baselines": "baselines",

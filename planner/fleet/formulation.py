@@ -116,6 +116,7 @@ from __future__ import annotations
 
 import gc
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -148,6 +149,7 @@ class Formulation:
     project_loads: bool = False  # one-bucket workloads carry no load variables (``_demand_cover``)
     share_routing: bool = False  # spot states: equal deployments share one routing (``planner.fleet.hedge._serve``)
     no_loads: frozenset[str] = frozenset()  # the workloads whose loads are projected out
+    deadline: float | None = None  # time.perf_counter() the build must finish by (``check_deadline``)
 
     def capacity_per_replica(self, d: Deployment) -> float:
         """v_d = rho a_d max_b cap_{d,b}: the most requests/min one replica of d carries at target utilisation."""
@@ -167,6 +169,18 @@ class Formulation:
 
     def reserved(self) -> list[Offer]:
         return [o for o in self.scenario.offers if o.market == "reserved"]
+
+
+class BuildOutOfTime(Exception):
+    """``build(deadline=...)`` passed its deadline; what it wrote is discarded (``planner.fleet.solve`` then prints
+    the plan it already has)."""
+
+
+def check_deadline(f: Formulation) -> None:
+    """Raise BuildOutOfTime once the build is past ``f.deadline``: called between blocks and, in the blocks that
+    can take seconds (the spot hedge's states), once per workload and state."""
+    if f.deadline is not None and time.perf_counter() > f.deadline:
+        raise BuildOutOfTime(f"building passed its deadline with {f.problem.n_vars:,} columns written")
 
 
 def _check_power_of_two(deps: list[Deployment], offers: dict[str, Offer]) -> None:
@@ -573,7 +587,7 @@ BLOCKS = (_vars, _demand_cover, _replica_capacity, _node_packing, _mig_instances
 
 def build(scenario: Scenario, options: OptionSet, horizon: Horizon, *, allow_unmet: bool = False,
           extra_blocks=(), cost_cap: float | None = None, merge: OfferMerge | None = None,
-          project_loads: bool = True, share_routing: bool = False) -> Formulation:
+          project_loads: bool = True, share_routing: bool = False, deadline: float | None = None) -> Formulation:
     """Build the problem from its named blocks (``BLOCKS`` then ``extra_blocks``, e.g. the spot hedge).
 
     ``cost_cap`` builds the tie-break problem instead: the same fleet constraints, total cost <= cost_cap,
@@ -581,13 +595,15 @@ def build(scenario: Scenario, options: OptionSet, horizon: Horizon, *, allow_unm
     ``planner.fleet.merge.merge_offers`` and this is its record. ``project_loads``: one-bucket workloads get no
     load variables (exact, module docstring); off, the program as first written (the oracle tests compare the two).
     ``share_routing``: in the spot hedge's states, deployments of equal capacities share one routing (exact; off by
-    default, see ``planner.fleet.hedge._serve``).
+    default, see ``planner.fleet.hedge._serve``). ``deadline`` (a ``time.perf_counter()`` value): raise
+    BuildOutOfTime once past it (``check_deadline``); None builds whatever it takes.
     """
     offers = {o.id: o for o in scenario.offers}
     _check_power_of_two(options.deployments, offers)
     f = Formulation(problem=Problem(scenario.name), scenario=scenario, options=options, horizon=horizon,
                     allow_unmet=allow_unmet, patterns=[tuple(p) for p in dominant_multisets()],
-                    cost_cap=cost_cap, merge=merge, project_loads=project_loads, share_routing=share_routing)
+                    cost_cap=cost_cap, merge=merge, project_loads=project_loads, share_routing=share_routing,
+                    deadline=deadline)
     if project_loads and not allow_unmet:
         f.no_loads = frozenset(w.id for w in scenario.workloads if len(w.buckets) == 1)
     if allow_unmet:  # from the unmerged offers, so the penalty is the same with or without a merge
@@ -600,6 +616,7 @@ def build(scenario: Scenario, options: OptionSet, horizon: Horizon, *, allow_unm
     gc.disable()
     try:
         for block in (*BLOCKS, *extra_blocks, _objective):
+            check_deadline(f)
             block(f)
     finally:
         if was_enabled:

@@ -88,7 +88,7 @@ import math
 from functools import lru_cache
 from itertools import chain, combinations, combinations_with_replacement, repeat
 
-from planner.fleet.formulation import Formulation
+from planner.fleet.formulation import Formulation, check_deadline
 from planner.fleet.options import Deployment, OptionSet
 from planner.scenario.model import Scenario
 from planner.risk.tails import SpotRisk, spot_offers, spot_risk
@@ -319,6 +319,7 @@ def _serve(c: _Ctx, name: str, w, ts: list[int], supply: list, share: float, act
     integrality) of the new variables of one period made before the loads (``_state_rows``), whose rows the
     caller writes with the columns returned. Returns the first new column of each period (a new variable's
     column is that plus its offset in ``tpl``)."""
+    check_deadline(c.f)  # once per workload and state: the states are most of a large build (XL-2: 20-30 s)
     tpl_keys, tpl_ub, tpl_int = tpl if tpl is not None else ([], [], [])
     K, B = len(ts), len(w.buckets)
     single = B == 1

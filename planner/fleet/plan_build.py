@@ -15,6 +15,7 @@ import numpy as np
 
 from planner.fleet.formulation import Formulation, fleet_cost, offer_costs
 from planner.fleet.merge import normalise, split_replicas
+from planner.fleet.options import OptionSet
 from planner.plan import (BucketLoad, CommitmentLine, CostBreakdown, MigPartition, NodeLine, OptionLine, PeriodPlan,
                           Plan, ReplicaLine, WorkloadLine)
 from planner.problem import Solution
@@ -293,3 +294,11 @@ def build_plan(f: Formulation, sol: Solution, *, gpu_ids: dict[str, str], tie_br
         problem_size={"variables": f.problem.n_vars, "constraints": f.problem.n_rows,
                       "nonzeros": f.problem.n_nonzeros, "deployments": len(f.options.deployments),
                       "periods": len(T)})
+
+
+def relist_options(plan: Plan, f: Formulation, options: OptionSet) -> Plan:
+    """``plan``, decoded from f (a program over some of ``options``), with every option of ``options`` listed as
+    ``option_lines`` lists them (chosen, feasible, rejected)."""
+    index = {d.key: d.index for d in options.deployments}
+    chosen = {(index[_deployment_key(f, r)], r.offer) for per in plan.periods for r in per.replicas if r.count > 0}
+    return plan.model_copy(update={"options": tuple(option_lines(replace(f, options=options), chosen))})

@@ -15,18 +15,18 @@ import numpy as np
 
 from planner.fleet.diagnose import explain_infeasible, joint_reason
 from planner.errors import InfeasibleError, SolverError
-from planner.fleet.formulation import Formulation, build, fleet_cost
+from planner.fleet.formulation import BuildOutOfTime, Formulation, build, fleet_cost
 from planner.fleet.horizon import Horizon, horizon_for
 from planner.fleet.options import OptionSet, enumerate_options
 from planner.plan import Baseline, Plan
-from planner.fleet.plan_build import build_plan
+from planner.fleet.plan_build import build_plan, relist_options
 from planner.problem import Solution, SolveOptions, finalize_solution
 from planner.scenario.io import LoadedScenario
 from planner.fleet.hedge import explain_hedge, hedge_blocks
 from planner.fleet.merge import merge_offers
 from planner.fleet.reduce import reduced_options
 from planner.fleet.restrict import restrict
-from planner.fleet.start import greedy_start
+from planner.fleet.start import greedy_start, start_options
 from planner.verify import verify_plan
 from solvers.registry import get_backend
 
@@ -44,6 +44,12 @@ COMPLETE_SHARE = 0.25  # ... or this share of the budget, if more
 # overrun the budget and return the start it was given.
 SKIP_BELOW_S = 1.0
 PASS_S_PER_VAR = 1e-5
+# From this many deployments x periods (XL: ~220,000; L: ~9,000) a first plan is made before the full program is
+# built (``_first_plan``): building XL-2's 6.8 M columns takes 20-30 s, its first plan's program ~1 s.
+FIRST_PLAN_MIN = 50_000
+# With a first plan in hand the full build may take this share of what is left of the budget; the rest pays for
+# discarding a program stopped midway (XL-2: 2.2 s to free what 13.6 s of building made, 16 %)
+FIRST_BUILD_SHARE = 0.85
 
 
 @dataclass(frozen=True)
@@ -125,23 +131,36 @@ def _run_problem(problem, solver: str, time_limit: float, mip_gap: float, start=
 
 
 def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: float, tie_break: bool,
-                       extra_blocks=(), keep_share: float = 0.0, built_s: float = 0.0) -> tuple[Formulation, Solution, str]:
+                       extra_blocks=(), keep_share: float = 0.0, built_s: float = 0.0,
+                       has_first: bool = False) -> tuple[Formulation, Solution | None, str]:
     """Solve for cost (from the constructive start); then, if asked, a second, time-boxed solve among cost-optimal
     fleets for fewer GPUs and offers, started from the cost solution.
 
     Returns the formulation whose columns the returned solution indexes (the tie-break problem has extra ones).
+    ``has_first``: the caller holds a verified first plan (``_first_plan``), so nothing here may overrun the budget
+    to make one: the start is completed only within what is left, there is no last resort, and the solution is
+    None when no plan came out in time (the caller then prints its first plan).
     """
     tie_share = TIE_BREAK_SHARE if tie_break else 0.0
     start, completed = greedy_start(f), None
+    pass_s = max(SKIP_BELOW_S, PASS_S_PER_VAR * f.problem.n_vars)
+    if has_first and budget.solver_limit(keep_share + tie_share) < pass_s:
+        # completing the start costs the matrix form of the full program and its restriction (XL-2: ~10 s) before
+        # the solver runs: with less than a solve's passing time left, the first plan is as good as it gets
+        return f, None, "skipped: no time left in the budget" if tie_break else "off"
     if start is not None:
         # completed first, so that the solver starts from a whole incumbent and a plan exists whatever it finds;
-        # always a plan: this may overrun a budget that enumerating and building already spent
-        completed = _complete_start(f, solver, start, max(budget.solver_limit(keep_share + tie_share),
-                                                          COMPLETE_MIN_S, COMPLETE_SHARE * budget.limit_s), mip_gap)
+        # always a plan: without a first plan in hand this may overrun a budget that enumerating and building spent
+        done_limit = budget.solver_limit(keep_share + tie_share)
+        if not has_first:
+            done_limit = max(done_limit, COMPLETE_MIN_S, COMPLETE_SHARE * budget.limit_s)
+        completed = _complete_start(f, solver, start, done_limit, mip_gap)
         if completed is not None:
             start = (np.arange(f.problem.n_vars), completed.values)
     limit = budget.solver_limit(keep_share + tie_share)
-    if limit < max(SKIP_BELOW_S, PASS_S_PER_VAR * f.problem.n_vars) and start is not None:
+    if has_first and completed is None and limit < pass_s:
+        return f, None, "skipped: no time left in the budget" if tie_break else "off"
+    if limit < pass_s and start is not None:
         # the budget is spent (building and completing the start took it): passing a program of millions of
         # columns to the solver again costs tens of seconds whatever its limit (XL-2: 24 s at a 0.01 s limit),
         # so the completed start is the plan, reported feasible with no bound; if the completion found nothing in
@@ -156,6 +175,8 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
                                         claimed="feasible", x=completed.values, seconds=completed.solve_seconds,
                                         message=note), ("skipped: no time left in the budget" if tie_break else "off")
     sol = _run(f, solver, limit, mip_gap, start)
+    if has_first and not sol.has_values and completed is None and sol.status not in ("infeasible", "unbounded"):
+        return f, None, "skipped: no time left in the budget" if tie_break else "off"
     if not sol.has_values and completed is None and start is not None and sol.status not in ("infeasible",
                                                                                             "unbounded"):
         completed = _last_resort(f, solver, start, budget, mip_gap)
@@ -232,14 +253,49 @@ def baselines(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, solv
     return out
 
 
-def _build_cost(s, options: OptionSet, horizon: Horizon, settings: SolveSettings, extra_blocks) -> Formulation:
+def _build_cost(s, options: OptionSet, horizon: Horizon, settings: SolveSettings, extra_blocks,
+                deadline: float | None = None) -> Formulation:
     """The cost program after the exact reductions: dominated on-demand twins leave (``planner.fleet.reduce``),
-    interchangeable ones merge (``planner.fleet.merge``)."""
+    interchangeable ones merge (``planner.fleet.merge``). ``deadline``: BuildOutOfTime once past it."""
     reduced = reduced_options(options, s, horizon)
     policy = settings.merge if horizon.commitments is None else "off"  # plan forecast: commitments, price trends
     merged_s, merged_options, merge = merge_offers(s, reduced, horizon, policy)
     return build(merged_s, merged_options, horizon, allow_unmet=settings.allow_unmet, extra_blocks=extra_blocks,
-                 merge=merge, project_loads=settings.project_loads, share_routing=settings.share_routing)
+                 merge=merge, project_loads=settings.project_loads, share_routing=settings.share_routing,
+                 deadline=deadline)
+
+
+def _first_plan(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, settings: SolveSettings,
+                extra_blocks, solver: str, budget: _Budget, emit) -> Plan | None:
+    """A verified-to-be plan before the full program is built: the program over the constructive start's own
+    deployments (``planner.fleet.start.start_options``), its start completed by the solver, decoded with every
+    option of the scenario listed, and verified (what it costs is paid once: the answer if the budget runs out
+    later). None where there is no start or the completion found nothing.
+
+    Exact as a plan, not as an optimum: every deployment it uses is an option of the scenario and the caller
+    verifies it against the scenario (``planner.verify``), never against this program; its cost is the start's
+    (15-50 % above the optimum on the benchmark instances), with no bound."""
+    s = loaded.scenario
+    sub = start_options(s, options, horizon)
+    if sub is None:
+        return None
+    f = build(s, sub, horizon, allow_unmet=settings.allow_unmet, extra_blocks=extra_blocks,
+              project_loads=settings.project_loads)
+    start = greedy_start(f)
+    if start is None:
+        return None
+    done = _complete_start(f, solver, start, max(budget.solver_limit(), SKIP_BELOW_S), s.policy.mip_gap)
+    if done is None:
+        return None
+    note = ("the budget ran out while building the full program; this is the constructive start (cheapest "
+            "non-spot option per workload), completed by the solver on its own deployments: no bound")
+    plan = build_plan(f, replace(done, message=note), gpu_ids=_gpu_ids(loaded),
+                      tie_break="skipped: no time left in the budget" if settings.tie_break else "off")
+    plan = relist_options(plan, f, options)
+    emit("verification", {})
+    verification = verify_plan(loaded, plan, allow_unmet=settings.allow_unmet, calibration=settings.calibration)
+    # a first plan the verifier rejects is never the fallback: the full program's plan is verified on its own
+    return plan.model_copy(update={"verification": verification}) if verification.ok else None
 
 
 def build_cost_formulation(loaded: LoadedScenario, settings: SolveSettings = SolveSettings(),
@@ -248,6 +304,12 @@ def build_cost_formulation(loaded: LoadedScenario, settings: SolveSettings = Sol
     s = loaded.scenario
     horizon = horizon or horizon_for(s)
     return _build_cost(s, enumerate_options(loaded, settings.calibration), horizon, settings, hedge_blocks(s))
+
+
+def _print_first(first: Plan, emit) -> Plan:
+    """The first plan (already verified) as the answer: the budget ran out before the full program gave one."""
+    emit("done", {"status": first.status, "gap": first.gap, "objective_usd_per_hour": first.objective_usd_per_hour})
+    return first
 
 
 def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettings(),
@@ -260,7 +322,8 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     kept for decoding and verification. A solve stopped by the limit returns its best verified plan as
     ``feasible`` with bound and gap; SolverError only when no plan was found and infeasibility was not proven.
 
-    ``progress(stage, info)``, when given, hears each stage as it starts: ``options``, ``building``,
+    ``progress(stage, info)``, when given, hears each stage as it starts: ``options``, ``first plan`` (large
+    programs: ``_first_plan``), ``building``,
     ``solving`` (solver, time_limit_s), ``baselines``, ``verification``, then ``done`` (status).
     """
     emit = progress or (lambda stage, info: None)
@@ -275,15 +338,28 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
         reasons = explain_infeasible(s, options, loaded.catalog)
         if reasons:
             raise InfeasibleError("no fleet can serve the demand", reasons)
+    first = None
+    if len(options.deployments) * len(horizon.periods) >= FIRST_PLAN_MIN:
+        emit("first plan", {"options": len(options.deployments), "periods": len(horizon.periods)})
+        first = _first_plan(loaded, options, horizon, settings, extra_blocks, solver, budget, emit)
     emit("building", {"options": len(options.deployments)})
     t_build = time.perf_counter()
-    f = _build_cost(s, options, horizon, settings, extra_blocks)
+    keep = BASELINE_SHARE if settings.baselines else 0.0
+    deadline = None
+    if first is not None:  # the build stops in time to print the first plan: FIRST_BUILD_SHARE of what is left
+        t0 = time.perf_counter()
+        deadline = t0 + FIRST_BUILD_SHARE * (budget.deadline - (keep + FINISH_SHARE) * budget.limit_s - t0)
+    try:
+        f = _build_cost(s, options, horizon, settings, extra_blocks, deadline)
+    except BuildOutOfTime:
+        return _print_first(first, emit)
     built_s = time.perf_counter() - t_build
     budget.finish_s = FINISH_S_PER_VAR * f.problem.n_vars
     emit("solving", {"solver": solver, "time_limit_s": budget.limit_s})
-    keep = BASELINE_SHARE if settings.baselines else 0.0
     f, sol, note = _solve_formulation(f, solver, budget, s.policy.mip_gap, settings.tie_break, extra_blocks, keep,
-                                      built_s)
+                                      built_s, has_first=first is not None)
+    if sol is None:
+        return _print_first(first, emit)
     if sol.status in ("infeasible", "unbounded") or not sol.has_values:
         if sol.status == "infeasible":
             reasons = explain_infeasible(s, options, loaded.catalog)

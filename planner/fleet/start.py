@@ -22,21 +22,40 @@ Returns None when some workload has no such option (MIG-only, spot-only, caps ex
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
 from planner.fleet.formulation import Formulation
+from planner.fleet.horizon import Horizon
+from planner.fleet.options import OptionSet
+from planner.scenario.model import Scenario
 
 
 def greedy_start(f: Formulation) -> tuple[np.ndarray, np.ndarray] | None:
     """(columns, values) of a feasible fleet of f's base rows (nodes, replicas, loads, MIG patterns), or None."""
-    if f.horizon.commitments is not None:
+    values = greedy_values(f.scenario, f.options, f.horizon)
+    if values is None:
         return None
-    p, s, T = f.problem, f.scenario, f.horizon.periods
+    p = f.problem
+    cols, vals = [], []
+    for block in ("nodes", "reserved", "replicas", "mig", "load", "unmet"):
+        for j in p.block_columns(block):
+            cols.append(int(j))
+            vals.append(values.get(p.var_key(int(j)), 0.0))
+    return np.asarray(cols, dtype=np.int64), np.asarray(vals, dtype=float)
+
+
+def greedy_values(s: Scenario, options: OptionSet, horizon: Horizon) -> dict[tuple, float] | None:
+    """The start's non-zero values by variable key (``("replicas", d.index, t)``, ``("nodes", o, t)``, ...; the
+    keys of ``planner.fleet.formulation``), from the options alone; None where there is no start (docstring)."""
+    if horizon.commitments is not None:
+        return None
+    T = horizon.periods
     rho = s.policy.target_utilization
     offers = {o.id: o for o in s.offers}
     by_w: dict[str, list] = {}
-    for d in f.options.deployments:
+    for d in options.deployments:
         o = offers[d.offer]
         if o.market != "spot" and not d.mig_profile:
             by_w.setdefault(d.workload, []).append(d)
@@ -79,9 +98,22 @@ def greedy_start(f: Formulation) -> tuple[np.ndarray, np.ndarray] | None:
                 values[key] = max(values.get(key, 0.0), float(max(0, n - o.owned_nodes)))
             else:
                 values[("nodes", oid, t)] = float(n)
-    cols, vals = [], []
-    for block in ("nodes", "reserved", "replicas", "mig", "load", "unmet"):
-        for j in p.block_columns(block):
-            cols.append(int(j))
-            vals.append(values.get(p.var_key(int(j)), 0.0))
-    return np.asarray(cols, dtype=np.int64), np.asarray(vals, dtype=float)
+    return values
+
+
+def start_options(s: Scenario, options: OptionSet, horizon: Horizon) -> OptionSet | None:
+    """The options the start uses (replicas in some period), renumbered 0.. in their order; None where there is no
+    start.
+
+    The program built over these alone has the start as a point of its base rows: greedy over them makes the same
+    choices (each choice was the cheapest over a superset, ties go to the first in the same order, and the GPUs
+    used so far, hence the room under ``max_nodes``, are the same at every step), and none of them is on spot, so
+    the spot hedge writes no state rows for them. ``planner.fleet.solve`` builds it to have a verified plan before
+    a large program is built."""
+    values = greedy_values(s, options, horizon)
+    if values is None:
+        return None
+    used = sorted({int(k[1]) for k, v in values.items() if k[0] == "replicas" and v > 0})
+    by_index = {d.index: d for d in options.deployments}
+    deps = [replace(by_index[i], index=j) for j, i in enumerate(used)]
+    return OptionSet(deployments=deps, rejected=list(options.rejected), mig_profiles=options.mig_profiles)

@@ -1,0 +1,131 @@
+"""The first plan of a large program (``planner.fleet.solve._first_plan``): the constructive start's own program,
+built, completed and verified before the full program is built, and printed when the budget runs out."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import planner.fleet.solve as solve_mod
+from planner.fleet.formulation import BuildOutOfTime, build
+from planner.fleet.horizon import horizon_for
+from planner.fleet.options import enumerate_options
+from planner.fleet.solve import SolveSettings, solve_scenario
+from planner.fleet.start import greedy_values, start_options
+from tests.solve_helpers import scenario
+from tests.test_solve_oracle import random_case
+
+_M: dict = {}
+
+
+def _bench_m():
+    if not _M:
+        from bench import generate  # noqa: PLC0415
+
+        loaded = generate.load("M", 1)
+        _M["loaded"] = loaded
+        _M["options"] = enumerate_options(loaded)
+        _M["optimal"] = solve_scenario(loaded, SolveSettings(solver="highs", baselines=False, tie_break=False))
+    return _M
+
+
+def _by_key(values: dict, options) -> dict:
+    """Start values with each deployment index replaced by the deployment's key (indices differ between option
+    sets; keys do not)."""
+    key = {d.index: d.key for d in options.deployments}
+    return {(k[0], key[k[1]], *k[2:]) if k[0] in ("replicas", "load") else k: v for k, v in values.items()}
+
+
+def _case(kind: str, seed: int):
+    if kind == "S":
+        from bench import generate  # noqa: PLC0415
+
+        return generate.load("S", seed)
+    c = random_case(seed, interchangeable=kind == "twins")
+    return scenario(c["workloads"], c["offers"], c["overrides"], target_utilization=c["rho"])
+
+
+@pytest.mark.parametrize("kind, seed", [(k, n) for k in ("oracle", "twins") for n in range(6)]
+                         + [("S", n) for n in range(1, 5)])
+def test_the_start_over_its_own_options_is_the_start(kind, seed):
+    # start_options keeps only what the start uses; greedy over those alone must make the same choices, or the
+    # first plan's program would not contain the start (this fails if a tie or a max_nodes check picked another)
+    loaded = _case(kind, seed)
+    s = loaded.scenario
+    options, horizon = enumerate_options(loaded), horizon_for(s)
+    full = greedy_values(s, options, horizon)
+    sub = start_options(s, options, horizon)
+    if full is None:
+        assert sub is None
+        return
+    assert [d.index for d in sub.deployments] == list(range(len(sub.deployments)))
+    assert {d.key for d in sub.deployments} == {
+        d.key for d in options.deployments if any(k[0] == "replicas" and k[1] == d.index and v > 0
+                                                  for k, v in full.items())}
+    assert _by_key(greedy_values(s, sub, horizon), sub) == _by_key(full, options)
+
+
+def test_the_start_over_its_own_options_is_the_start_on_the_benchmark():
+    m = _bench_m()
+    s, options = m["loaded"].scenario, m["options"]
+    horizon = horizon_for(s)
+    sub = start_options(s, options, horizon)
+    assert 0 < len(sub.deployments) < len(options.deployments) / 10
+    assert _by_key(greedy_values(s, sub, horizon), sub) == _by_key(greedy_values(s, options, horizon), options)
+
+
+def test_a_build_past_its_deadline_stops():
+    m = _bench_m()
+    s = m["loaded"].scenario
+    with pytest.raises(BuildOutOfTime, match="deadline"):
+        build(s, m["options"], horizon_for(s), deadline=time.perf_counter() - 1.0)
+    f = build(s, m["options"], horizon_for(s), deadline=time.perf_counter() + 600.0)
+    assert f.problem.n_vars > 0
+
+
+def test_the_first_plan_is_printed_when_the_budget_runs_out_while_building(monkeypatch):
+    # every program counts as large, and the budget is spent: the first plan comes back verified, at the start's
+    # cost (the same fleet as the start completed on the full program), no bound, every option listed
+    m = _bench_m()
+    loaded = m["loaded"]
+    monkeypatch.setattr(solve_mod, "FIRST_PLAN_MIN", 0)
+    built = []
+    real_build = solve_mod._build_cost
+
+    def spy(*args, **kwargs):
+        built.append(args[-1] if len(args) > 5 else kwargs.get("deadline"))
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(solve_mod, "_build_cost", spy)
+    stages = []
+    plan = solve_scenario(loaded, SolveSettings(solver="highs", time_limit_s=5.0, baselines=False, tie_break=True,
+                                                started_at=time.perf_counter() - 60.0),
+                          progress=lambda stage, info: stages.append(stage))
+    assert built and built[0] is not None and built[0] < time.perf_counter()  # the build had a deadline, past
+    assert stages[:2] == ["options", "first plan"] and stages[-1] == "done" and "solving" not in stages
+    assert plan.verification is not None and plan.verification.ok, plan.verification
+    assert plan.status == "feasible" and plan.bound_usd_per_hour is None and plan.gap is None
+    assert "ran out while building the full program" in plan.message and "skipped" in plan.tie_break
+    monkeypatch.setattr(solve_mod, "FIRST_PLAN_MIN", 10**12)  # the same budget without a first plan
+    completed = solve_scenario(loaded, SolveSettings(solver="highs", time_limit_s=5.0, baselines=False,
+                                                     started_at=time.perf_counter() - 60.0))
+    assert "too little of the 5 s budget left" in completed.message
+    assert plan.objective_usd_per_hour == pytest.approx(completed.objective_usd_per_hour, rel=1e-9)
+    assert plan.objective_usd_per_hour >= m["optimal"].objective_usd_per_hour - 1e-6
+    assert sorted(o.model_dump_json() for o in plan.options if o.state != "chosen") != []
+    assert len(plan.options) == len(m["optimal"].options)
+    assert {(o.workload, o.offer, o.tp) for o in plan.options if o.state == "chosen"} == {
+        (r.workload, r.offer, r.tp) for per in plan.periods for r in per.replicas if r.count > 0}
+
+
+def test_with_time_to_spare_a_first_plan_changes_nothing(monkeypatch):
+    # the first plan is made, the full program is built and solved as before: the same proven optimum
+    m = _bench_m()
+    monkeypatch.setattr(solve_mod, "FIRST_PLAN_MIN", 0)
+    stages = []
+    plan = solve_scenario(m["loaded"], SolveSettings(solver="highs", baselines=False, tie_break=False),
+                          progress=lambda stage, info: stages.append(stage))
+    assert "first plan" in stages and "solving" in stages
+    assert plan.status == "optimal" and plan.verification.ok
+    assert plan.objective_usd_per_hour == pytest.approx(m["optimal"].objective_usd_per_hour, rel=1e-9)
