@@ -8,7 +8,7 @@ import time
 import pytest
 
 import planner.fleet.solve as solve_mod
-from planner.fleet.formulation import BuildOutOfTime, build
+from planner.fleet.formulation import BuildOutOfTime, build, check_deadline
 from planner.fleet.horizon import horizon_for
 from planner.fleet.options import enumerate_options
 from planner.fleet.solve import SolveSettings, solve_scenario
@@ -82,6 +82,11 @@ def test_a_build_past_its_deadline_stops():
         build(s, m["options"], horizon_for(s), deadline=time.perf_counter() - 1.0)
     f = build(s, m["options"], horizon_for(s), deadline=time.perf_counter() + 600.0)
     assert f.problem.n_vars > 0
+    # a step that cannot stop midway starts only if its estimate ends before the deadline
+    f.deadline = time.perf_counter() + 60.0
+    check_deadline(f, 1.0)
+    with pytest.raises(BuildOutOfTime, match="the next step, ~120.0 s, would end past it"):
+        check_deadline(f, 120.0)
 
 
 def test_the_first_plan_is_printed_when_the_budget_runs_out_while_building(monkeypatch):
@@ -106,7 +111,7 @@ def test_the_first_plan_is_printed_when_the_budget_runs_out_while_building(monke
     assert stages[:2] == ["options", "first plan"] and stages[-1] == "done" and "solving" not in stages
     assert plan.verification is not None and plan.verification.ok, plan.verification
     assert plan.status == "feasible" and plan.bound_usd_per_hour is None and plan.gap is None
-    assert "ran out while building the full program" in plan.message and "skipped" in plan.tie_break
+    assert "5 s budget ran out while building the full program" in plan.message and "skipped" in plan.tie_break
     monkeypatch.setattr(solve_mod, "FIRST_PLAN_MIN", 10**12)  # the same budget without a first plan
     completed = solve_scenario(loaded, SolveSettings(solver="highs", time_limit_s=5.0, baselines=False,
                                                      started_at=time.perf_counter() - 60.0))
@@ -129,3 +134,22 @@ def test_with_time_to_spare_a_first_plan_changes_nothing(monkeypatch):
     assert "first plan" in stages and "solving" in stages
     assert plan.status == "optimal" and plan.verification.ok
     assert plan.objective_usd_per_hour == pytest.approx(m["optimal"].objective_usd_per_hour, rel=1e-9)
+
+
+def test_the_first_plan_is_printed_when_no_solve_fits_after_the_build(monkeypatch):
+    # the build finishes, but passing the program to the solver is estimated past the budget: with a first plan
+    # in hand nothing overruns to complete the start again; without one, the start is completed on the full
+    # program (the same fleet, a different message)
+    m = _bench_m()
+    monkeypatch.setattr(solve_mod, "FIRST_PLAN_MIN", 0)
+    monkeypatch.setattr(solve_mod, "PASS_S_PER_VAR", 1e3)
+    stages = []
+    plan = solve_scenario(m["loaded"], SolveSettings(solver="highs", time_limit_s=60.0, baselines=False),
+                          progress=lambda stage, info: stages.append(stage))
+    assert "building" in stages and "solving" in stages
+    assert plan.verification.ok and plan.status == "feasible" and plan.bound_usd_per_hour is None
+    assert plan.message.startswith("too little of the 60 s budget was left after building the full program")
+    monkeypatch.setattr(solve_mod, "FIRST_PLAN_MIN", 10**12)
+    completed = solve_scenario(m["loaded"], SolveSettings(solver="highs", time_limit_s=60.0, baselines=False))
+    assert completed.message.startswith("too little of the 60 s budget left after building and completing")
+    assert plan.objective_usd_per_hour == pytest.approx(completed.objective_usd_per_hour, rel=1e-9)

@@ -176,11 +176,13 @@ class BuildOutOfTime(Exception):
     the plan it already has)."""
 
 
-def check_deadline(f: Formulation) -> None:
-    """Raise BuildOutOfTime once the build is past ``f.deadline``: called between blocks and, in the blocks that
-    can take seconds (the spot hedge's states), once per workload and state."""
-    if f.deadline is not None and time.perf_counter() > f.deadline:
-        raise BuildOutOfTime(f"building passed its deadline with {f.problem.n_vars:,} columns written")
+def check_deadline(f: Formulation, next_s: float = 0.0) -> None:
+    """Raise BuildOutOfTime once the build is past ``f.deadline``, or would be after a step that cannot stop midway
+    and is estimated at ``next_s`` seconds: called between blocks and, in the blocks that can take seconds (the spot
+    hedge's states), once per workload and state and before adding what they collected."""
+    if f.deadline is not None and time.perf_counter() + next_s > f.deadline:
+        raise BuildOutOfTime(f"building passed its deadline with {f.problem.n_vars:,} columns written"
+                             + (f" (the next step, ~{next_s:.1f} s, would end past it)" if next_s else ""))
 
 
 def _check_power_of_two(deps: list[Deployment], offers: dict[str, Offer]) -> None:

@@ -287,8 +287,8 @@ def _first_plan(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, se
     done = _complete_start(f, solver, start, max(budget.solver_limit(), SKIP_BELOW_S), s.policy.mip_gap)
     if done is None:
         return None
-    note = ("the budget ran out while building the full program; this is the constructive start (cheapest "
-            "non-spot option per workload), completed by the solver on its own deployments: no bound")
+    note = ("this is the constructive start (cheapest non-spot option per workload), completed by the solver on its "
+            "own deployments: no bound")
     plan = build_plan(f, replace(done, message=note), gpu_ids=_gpu_ids(loaded),
                       tie_break="skipped: no time left in the budget" if settings.tie_break else "off")
     plan = relist_options(plan, f, options)
@@ -306,10 +306,10 @@ def build_cost_formulation(loaded: LoadedScenario, settings: SolveSettings = Sol
     return _build_cost(s, enumerate_options(loaded, settings.calibration), horizon, settings, hedge_blocks(s))
 
 
-def _print_first(first: Plan, emit) -> Plan:
-    """The first plan (already verified) as the answer: the budget ran out before the full program gave one."""
+def _print_first(first: Plan, emit, why: str) -> Plan:
+    """The first plan (already verified) as the answer, ``why`` the full program gave none in the budget."""
     emit("done", {"status": first.status, "gap": first.gap, "objective_usd_per_hour": first.objective_usd_per_hour})
-    return first
+    return first.model_copy(update={"message": f"{why}; {first.message}"})
 
 
 def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettings(),
@@ -352,14 +352,15 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     try:
         f = _build_cost(s, options, horizon, settings, extra_blocks, deadline)
     except BuildOutOfTime:
-        return _print_first(first, emit)
+        return _print_first(first, emit, f"the {budget.limit_s:g} s budget ran out while building the full program")
     built_s = time.perf_counter() - t_build
     budget.finish_s = FINISH_S_PER_VAR * f.problem.n_vars
     emit("solving", {"solver": solver, "time_limit_s": budget.limit_s})
     f, sol, note = _solve_formulation(f, solver, budget, s.policy.mip_gap, settings.tie_break, extra_blocks, keep,
                                       built_s, has_first=first is not None)
     if sol is None:
-        return _print_first(first, emit)
+        return _print_first(first, emit, f"too little of the {budget.limit_s:g} s budget was left after building the "
+                            f"full program ({f.problem.n_vars:,} columns) to complete its start and solve it")
     if sol.status in ("infeasible", "unbounded") or not sol.has_values:
         if sol.status == "infeasible":
             reasons = explain_infeasible(s, options, loaded.catalog)
