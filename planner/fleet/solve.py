@@ -50,6 +50,7 @@ FIRST_PLAN_MIN = 50_000
 # With a first plan in hand the full build may take this share of what is left of the budget; the rest pays for
 # discarding a program stopped midway (XL-2: 2.2 s to free what 13.6 s of building made, 16 %)
 FIRST_BUILD_SHARE = 0.85
+NO_TIME = "skipped: no time left in the budget"  # the tie-break's note when the budget is spent before it
 
 
 @dataclass(frozen=True)
@@ -142,12 +143,13 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
     None when no plan came out in time (the caller then prints its first plan).
     """
     tie_share = TIE_BREAK_SHARE if tie_break else 0.0
+    skipped = NO_TIME if tie_break else "off"
     start, completed = greedy_start(f), None
     pass_s = max(SKIP_BELOW_S, PASS_S_PER_VAR * f.problem.n_vars)
     if has_first and budget.solver_limit(keep_share + tie_share) < pass_s:
         # completing the start costs the matrix form of the full program and its restriction (XL-2: ~10 s) before
         # the solver runs: with less than a solve's passing time left, the first plan is as good as it gets
-        return f, None, "skipped: no time left in the budget" if tie_break else "off"
+        return f, None, skipped
     if start is not None:
         # completed first, so that the solver starts from a whole incumbent and a plan exists whatever it finds;
         # always a plan: without a first plan in hand this may overrun a budget that enumerating and building spent
@@ -159,7 +161,7 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
             start = (np.arange(f.problem.n_vars), completed.values)
     limit = budget.solver_limit(keep_share + tie_share)
     if has_first and completed is None and limit < pass_s:
-        return f, None, "skipped: no time left in the budget" if tie_break else "off"
+        return f, None, skipped
     if limit < pass_s and start is not None:
         # the budget is spent (building and completing the start took it): passing a program of millions of
         # columns to the solver again costs tens of seconds whatever its limit (XL-2: 24 s at a 0.01 s limit),
@@ -173,10 +175,10 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
                     "(cheapest non-spot option per workload), completed by the solver")
             return f, finalize_solution(completed.problem, SolveOptions(mip_gap=mip_gap), solver=completed.solver,
                                         claimed="feasible", x=completed.values, seconds=completed.solve_seconds,
-                                        message=note), ("skipped: no time left in the budget" if tie_break else "off")
+                                        message=note), skipped
     sol = _run(f, solver, limit, mip_gap, start)
     if has_first and not sol.has_values and completed is None and sol.status not in ("infeasible", "unbounded"):
-        return f, None, "skipped: no time left in the budget" if tie_break else "off"
+        return f, None, skipped
     if not sol.has_values and completed is None and start is not None and sol.status not in ("infeasible",
                                                                                             "unbounded"):
         completed = _last_resort(f, solver, start, budget, mip_gap)
@@ -267,7 +269,7 @@ def _build_cost(s, options: OptionSet, horizon: Horizon, settings: SolveSettings
 
 def _first_plan(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, settings: SolveSettings,
                 extra_blocks, solver: str, budget: _Budget, emit) -> Plan | None:
-    """A verified-to-be plan before the full program is built: the program over the constructive start's own
+    """A verified plan made before the full program is built: the program over the constructive start's own
     deployments (``planner.fleet.start.start_options``), its start completed by the solver, decoded with every
     option of the scenario listed, and verified (what it costs is paid once: the answer if the budget runs out
     later). None where there is no start or the completion found nothing.
@@ -290,7 +292,7 @@ def _first_plan(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, se
     note = ("this is the constructive start (cheapest non-spot option per workload), completed by the solver on its "
             "own deployments: no bound")
     plan = build_plan(f, replace(done, message=note), gpu_ids=_gpu_ids(loaded),
-                      tie_break="skipped: no time left in the budget" if settings.tie_break else "off")
+                      tie_break=NO_TIME if settings.tie_break else "off")
     plan = relist_options(plan, f, options)
     emit("verification", {})
     verification = verify_plan(loaded, plan, allow_unmet=settings.allow_unmet, calibration=settings.calibration)
@@ -323,8 +325,8 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     ``feasible`` with bound and gap; SolverError only when no plan was found and infeasibility was not proven.
 
     ``progress(stage, info)``, when given, hears each stage as it starts: ``options``, ``first plan`` (large
-    programs: ``_first_plan``), ``building``,
-    ``solving`` (solver, time_limit_s), ``baselines``, ``verification``, then ``done`` (status).
+    programs, ``_first_plan``; its ``verification`` follows), ``building``, ``solving`` (solver, time_limit_s),
+    ``baselines``, ``verification``, then ``done`` (status).
     """
     emit = progress or (lambda stage, info: None)
     s = loaded.scenario
