@@ -33,6 +33,9 @@ NAME = "highs"
 _LIMITS = ("kTimeLimit", "kIterationLimit", "kSolutionLimit", "kInterrupt", "kObjectiveBound",
            "kObjectiveTarget", "kMemoryLimit", "kUnknown", "kHighsInterrupt")
 _SOLUTION_FEASIBLE = 2  # HighsSolutionStatus kSolutionStatusFeasible
+# From this many columns a solve with a time limit runs in a child process with a hard deadline
+# (``solvers.highs_guard``): L (280 k columns) and XL; M (4.5 k) and below run in-process
+GUARD_MIN_COLUMNS = 100_000
 
 
 def installed() -> bool:
@@ -63,8 +66,12 @@ def highs_lp(arr: ProblemArrays, offset: float, integer: bool):
     return lp
 
 
-def _run(arr: ProblemArrays, offset: float, options: SolveOptions, rewritten: bool = False) -> RawResult:
-    """One HiGHS solve. Returns (raw status, x, bound, message); raw status may be 'ambiguous'."""
+def _run(arr: ProblemArrays, offset: float, options: SolveOptions, rewritten: bool = False,
+         report=None) -> RawResult:
+    """One HiGHS solve. Returns (raw status, x, bound, message); raw status may be 'ambiguous'.
+
+    ``report(kind, bound, x)``, when given, hears each improving solution (``"x"``, HiGHS' dual bound then, the
+    point) and each rise of the dual bound (``"bound"``, the bound, None) as they come (``solvers.highs_guard``)."""
     import time  # noqa: PLC0415
 
     import highspy
@@ -96,6 +103,8 @@ def _run(arr: ProblemArrays, offset: float, options: SolveOptions, rewritten: bo
             h.setSolution(int(cols.size), cols, vals)
     if options.time_limit_s is not None:  # the limit covers this call: passing a large model takes seconds
         h.setOptionValue("time_limit", max(float(options.time_limit_s) - (time.perf_counter() - entered), 0.01))
+    if report is not None and is_mip:
+        _subscribe(h, report)
     h.run()
     ms = h.getModelStatus()
     name = ms.name if hasattr(ms, "name") else str(ms).split(".")[-1]
@@ -121,6 +130,30 @@ def _run(arr: ProblemArrays, offset: float, options: SolveOptions, rewritten: bo
     return "error", None, None, f"HiGHS model status {name}"
 
 
+def _subscribe(h, report) -> None:
+    """Pass HiGHS' improving solutions and dual-bound rises to ``report`` (see ``_run``)."""
+    best = [-np.inf]
+
+    def improving(e) -> None:
+        best[0] = max(best[0], float(e.data_out.mip_dual_bound))
+        report("x", best[0], np.array(e.data_out.mip_solution, dtype=float))
+
+    def interrupt(e) -> None:  # called often: only a higher bound is passed on
+        bound = float(e.data_out.mip_dual_bound)
+        if np.isfinite(bound) and bound > best[0]:
+            best[0] = bound
+            report("bound", bound, None)
+
+    h.cbMipImprovingSolution.subscribe(improving)
+    h.cbMipInterrupt.subscribe(interrupt)
+
+
 def solve(problem: Problem, options: SolveOptions | None = None) -> Solution:
-    """Solve with HiGHS; never raises for solver failures (status 'error' instead)."""
-    return checked_solve(problem, options, NAME, "HiGHS", _run)
+    """Solve with HiGHS; never raises for solver failures (status 'error' instead). Programs of at least
+    ``GUARD_MIN_COLUMNS`` columns with a time limit run in a child process stopped at a hard deadline
+    (``solvers.highs_guard``: HiGHS does not always check its limit)."""
+    options = options or SolveOptions()
+    run = _run
+    if options.time_limit_s is not None and problem.n_vars >= GUARD_MIN_COLUMNS:
+        from solvers.highs_guard import run_guarded as run  # noqa: PLC0415
+    return checked_solve(problem, options, NAME, "HiGHS", run)
