@@ -16,7 +16,7 @@ FIELD_DOCS: dict[tuple[str, str], tuple[str, str, str]] = {
     ('Top level', 'forecast'): ('mapping', 'none', 'Month-by-month budget forecast inputs, used by `plan forecast`.'),
     ('policy', 'target_utilization'): ('fraction, 0 < x ≤ 1', '`0.8`', 'Replicas are planned to run at no more than this share of their capacity at SLO (headroom for bursts).'),
     ('policy', 'solver'): ('`cbc` | `highs` | `scip` | `cpsat`', '`highs`', 'MILP backend.'),
-    ('policy', 'time_limit_s'): ('seconds, > 0', '`60`', 'Wall-clock budget of the whole solve (options, build, solve, tie-break, baselines); a plan found at the limit is reported as `feasible` with its bound and gap, not `optimal`.'),
+    ('policy', 'time_limit_s'): ('seconds, > 0', '`60`', 'Wall-clock budget of the whole solve (options, build, solve, tie-break, baselines); a plan found at the limit is reported as `feasible` with its bound and gap, not `optimal`. Large programs get a verified first plan (the constructive start) before the full build, and HiGHS runs in a child process stopped at the limit, so the budget holds at every size (docs/BENCHMARKS.md).'),
     ('policy', 'mip_gap'): ('fraction, 0 ≤ x < 1', '`0`', 'Relative optimality gap at which the solver may stop (0 = prove optimal).'),
     ('policy', 'budget_usd_per_hour'): ('USD per hour, > 0', 'none', "Cap on the fleet's hourly cost; none = no cap."),
     ('policy', 'calibration'): ('path', 'none', 'Calibration YAML (measured correction factors), relative to the scenario file.'),
