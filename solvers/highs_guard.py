@@ -17,8 +17,9 @@ command's wall clock, so ``solvers.highs.solve`` runs programs of ``GUARD_MIN_CO
   was proven when sent, so the last is a proven lower bound. With no solution the caller's completed constructive
   start is the plan (``planner.fleet.solve._fallback``), reported with that bound.
 
-What it costs: the child interpreter imports numpy and highspy (~0.3 s) and unpickles the arrays (L: ~1 M
-nonzeros, a fraction of a second) before HiGHS starts; that time comes out of the same limit.
+POSIX only: the pipe is passed with ``pass_fds``. What it costs: the child interpreter imports numpy and highspy
+(~0.3 s) and unpickles the arrays (L-2: ~1 M nonzeros, a fraction of a second) before HiGHS starts; that time
+comes out of the same limit.
 """
 
 from __future__ import annotations
