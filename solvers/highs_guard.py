@@ -28,6 +28,7 @@ import os
 import pickle
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import replace
 
@@ -68,7 +69,11 @@ def run_guarded(arr: ProblemArrays, offset: float, options: SolveOptions, rewrit
     t0 = time.perf_counter()
     limit = float(options.time_limit_s)
     r, w = os.pipe()
-    proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(w)], stdin=subprocess.PIPE, pass_fds=(w,))
+    # the child's stderr goes to a file (never a pipe it could fill and block on): a child that fails before it
+    # can report (an import) must not print a traceback at the user, and its last line says why it failed
+    err = tempfile.TemporaryFile()
+    proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(w)], stdin=subprocess.PIPE, stderr=err,
+                            pass_fds=(w,))
     os.close(w)
     recv = Connection(r, writable=False)
     hard = t0 + limit * (1.0 + GRACE_SHARE) + GRACE_S
@@ -84,10 +89,12 @@ def run_guarded(arr: ProblemArrays, offset: float, options: SolveOptions, rewrit
                 break
             try:
                 kind, value, x = recv.recv()
-            except EOFError:  # the child ended without an answer
+            except EOFError:  # the child ended without an answer: its last stderr line says why
                 proc.wait()
+                err.seek(0)
+                said = err.read().decode(errors="replace").strip().splitlines()
                 return ("error", None, bound, f"HiGHS' child process ended without an answer (exit code "
-                        f"{proc.returncode})")
+                        f"{proc.returncode}{': ' + said[-1] if said else ''})")
             if kind == "done":
                 return value
             bound = value if bound is None else max(bound, value)
@@ -99,6 +106,7 @@ def run_guarded(arr: ProblemArrays, offset: float, options: SolveOptions, rewrit
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+        err.close()
         recv.close()
     note = (f"HiGHS ran past its {limit:.3g} s limit inside a step that does not check it (root cut separation) "
             f"and was stopped at {time.perf_counter() - t0:.3g} s")
