@@ -273,8 +273,7 @@ def build_plan(f: Formulation, sol: Solution, *, gpu_ids: dict[str, str], tie_br
     peak = max(range(len(periods)), key=lambda t: (periods[t].usd_per_hour, -t))
     top = periods[peak]
     breakdown = fleet_cost(f, sol.values)
-    index = {d.key: d.index for d in f.options.deployments}
-    chosen = {(index[_deployment_key(f, r)], r.offer) for per in periods for r in per.replicas if r.count > 0}
+    chosen = _chosen(f, periods, f.options)
     return Plan(
         scenario=f.scenario.name, status=sol.status, objective_usd_per_hour=_round(sum(breakdown.values())),
         bound_usd_per_hour=None if sol.bound is None or not np.isfinite(sol.bound) else _round(sol.bound),
@@ -299,6 +298,11 @@ def build_plan(f: Formulation, sol: Solution, *, gpu_ids: dict[str, str], tie_br
 def relist_options(plan: Plan, f: Formulation, options: OptionSet) -> Plan:
     """``plan``, decoded from f (a program over some of ``options``), with every option of ``options`` listed as
     ``option_lines`` lists them (chosen, feasible, rejected)."""
-    index = {d.key: d.index for d in options.deployments}
-    chosen = {(index[_deployment_key(f, r)], r.offer) for per in plan.periods for r in per.replicas if r.count > 0}
+    chosen = _chosen(f, plan.periods, options)
     return plan.model_copy(update={"options": tuple(option_lines(replace(f, options=options), chosen))})
+
+
+def _chosen(f: Formulation, periods, options: OptionSet) -> set[tuple[int, str]]:
+    """(index in ``options``, real offer) of every deployment with replicas in some period of the plan."""
+    index = {d.key: d.index for d in options.deployments}
+    return {(index[_deployment_key(f, r)], r.offer) for per in periods for r in per.replicas if r.count > 0}
