@@ -17,7 +17,7 @@ Status = Literal["optimal", "feasible", "infeasible", "unbounded", "error"]
 
 
 class _Rec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class NodeLine(_Rec):

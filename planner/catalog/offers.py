@@ -64,7 +64,7 @@ def rate_per_hour(bucket: str) -> float:
 class OfferRow(BaseModel):
     """One row of the offer catalog: a shape on one market at one price, in the regions listed."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     provider: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$", description="lowercase provider id")
     instance_type: str = Field(min_length=1, description="the provider's name for the shape")

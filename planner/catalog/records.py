@@ -15,7 +15,7 @@ Attention = Literal["mha", "gqa", "mla"]
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class GpuSpec(_Record):

@@ -79,7 +79,7 @@ GPU_SPEED_BOUNDS = (0.5, 1.5)
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class EngineFactors(_Frozen):

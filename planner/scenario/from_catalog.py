@@ -35,7 +35,7 @@ Market = Literal["on_demand", "spot", "reserved"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class OfferOverride(_Strict):

@@ -50,7 +50,7 @@ HOURS_PER_MONTH = 730.0  # 8760 h / 12, the convention cloud price pages use
 class Strict(BaseModel):
     """Base for every scenario record: immutable, unknown fields are errors."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True, allow_inf_nan=False)
 
 
 class SpotPolicy(Strict):
