@@ -1,5 +1,6 @@
 """``planner.perf.estimate._erlang_c`` without scipy.special agrees with the incomplete-gamma form it replaced
-(scipy as the oracle) to 1e-9 relative, and with the closed forms of one and two servers."""
+(scipy as the oracle) to 1e-9 relative, and with the closed forms of one and two servers; its grouped form for
+stacked batches gives every point the value of its own call."""
 
 from __future__ import annotations
 
@@ -84,3 +85,26 @@ def test_loads_left_out_of_the_product_have_no_wait(servers):
 def test_fractional_servers_keep_the_continuous_form(servers):
     load = np.linspace(0.1, servers - 0.1, 9)
     assert np.array_equal(_erlang_c(servers, load), _oracle(servers, load))
+
+
+@given(st.lists(st.tuples(st.integers(1, 300), st.integers(0, 5)), min_size=1, max_size=40))
+@settings(max_examples=150, deadline=None)
+def test_the_grouped_form_gives_each_point_its_own_value_to_the_bit(cases):
+    # a stacked batch: each case's slot count with its SLO grid (repeated loads within a count, as in the options
+    # stage), points shuffled by the case order; the grouped call computes each distinct load once per count
+    from planner.perf.estimate import _distinct, erlang_c_grouped  # noqa: PLC0415
+
+    servers = np.concatenate([np.full(len(slo_grid_for(c)), float(c)) for c, _ in cases])
+    loads = np.concatenate([slo_grid_for(c)[::-1] if flip % 2 else slo_grid_for(c) for c, flip in cases])
+    got = erlang_c_grouped(servers, loads)
+    want = np.concatenate([_erlang_c(float(c), slo_grid_for(c)[::-1] if flip % 2 else slo_grid_for(c))
+                           for c, flip in cases])
+    assert np.array_equal(got, want)
+    vals, where = _distinct(loads)
+    assert np.array_equal(vals[where], loads) and np.all(np.diff(vals) > 0)
+
+
+def slo_grid_for(c: int) -> np.ndarray:
+    from planner.perf.estimate import _grid  # noqa: PLC0415
+
+    return np.asarray(_grid(c))

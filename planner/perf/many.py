@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from planner.catalog import GpuSpec, ModelSpec
-from planner.perf.estimate import (Estimate, _check_args, _loop, _prepare, apply_override, bucket_kwargs,
+from planner.perf.estimate import (CurveRows, Estimate, _check_args, _loop, _prepare, apply_override, bucket_kwargs,
                                    curve_terms, erlang_c_grouped, estimate, slo_estimate, slo_grid)
 from planner.perf.queueing import Loop, solve
 from planner.perf.roofline import CoefStep, decode_terms, stack_coefs, step_coef
@@ -53,7 +53,7 @@ class Request:
     kwargs: dict[str, Any]
 
 
-def _solve_stack(items: list[tuple[int, Any, np.ndarray]]) -> dict[int, dict[str, np.ndarray]]:
+def _solve_stack(items: list[tuple[int, Any, np.ndarray]]) -> dict[int, CurveRows]:
     """Solve the open-loop fixed points of ``items`` ((index, case, grid)) in one stacked pass, and what
     the SLO search reads of them (slot queue, TTFT percentile, decode-step terms) over the whole stack;
     index -> that curve on the case's grid."""
@@ -68,9 +68,11 @@ def _solve_stack(items: list[tuple[int, Any, np.ndarray]]) -> dict[int, dict[str
     p = np.repeat(np.array([c.p for c in cases]), counts)
     vals = curve_terms(st, conc, servers, p, True, decode_terms(coef, st["decode_batch"]),
                        p_wait=erlang_c_grouped(servers, conc))
+    row = {k: i for i, k in enumerate(vals)}
+    matrix = np.vstack([np.broadcast_to(np.asarray(v, dtype=float), conc.shape) for v in vals.values()])
     out, start = {}, 0
     for (idx, _, _), n in zip(items, counts):
-        out[idx] = {k: v[start:start + n] for k, v in vals.items()}
+        out[idx] = CurveRows(row, matrix[:, start:start + n])
         start += n
     return out
 

@@ -124,6 +124,7 @@ def window_layers(model: ModelSpec) -> int:
     return min(model.sliding_window_layers, model.layers) if model.sliding_window else 0
 
 
+@functools.lru_cache(maxsize=65536)   # the options stage asks again for every GPU of the same (model, TP, context)
 def kv_bytes_per_sequence(model: ModelSpec, kv_bytes: float, tp: int, context_tokens: int) -> float:
     """KV bytes one sequence of ``context_tokens`` holds on one GPU, block-rounded, sliding windows applied,
     plus the recurrent state of its linear-attention layers."""
