@@ -95,6 +95,7 @@ def test_the_first_plan_is_printed_when_the_budget_runs_out_while_building(monke
     m = _bench_m()
     loaded = m["loaded"]
     monkeypatch.setattr(solve_mod, "FIRST_PLAN_MIN", 0)
+    monkeypatch.setattr(solve_mod, "FIRST_PLAN_WHEN_SHORT", False)  # the build is reached (the next test: not)
     built = []
     real_build = solve_mod._build_cost
 
@@ -122,6 +123,23 @@ def test_the_first_plan_is_printed_when_the_budget_runs_out_while_building(monke
     assert len(plan.options) == len(m["optimal"].options)
     assert {(o.workload, o.offer, o.tp) for o in plan.options if o.state == "chosen"} == {
         (r.workload, r.offer, r.tp) for per in plan.periods for r in per.replicas if r.count > 0}
+
+
+def test_a_budget_spent_by_the_options_stage_gets_the_first_plan_without_the_full_build(monkeypatch):
+    # at any size: less left after the options stage than it took, and nothing left at all, so the first plan is
+    # the answer and the full program is never built (L-1 at --time-limit 5: 6.4-7.0 s where it was 9.3 s)
+    m = _bench_m()
+    built = []
+    monkeypatch.setattr(solve_mod, "_build_cost", lambda *a, **k: built.append(1))
+    stages = []
+    plan = solve_scenario(m["loaded"], SolveSettings(solver="highs", time_limit_s=5.0, baselines=False,
+                                                     started_at=time.perf_counter() - 60.0),
+                          progress=lambda stage, info: stages.append(stage))
+    assert not built and "building" not in stages and stages[:2] == ["options", "first plan"]
+    assert plan.verification.ok and plan.status == "feasible" and plan.bound_usd_per_hour is None
+    assert plan.message.startswith("the options stage took ") and "of the 5 s budget (" in plan.message
+    assert plan.objective_usd_per_hour >= m["optimal"].objective_usd_per_hour - 1e-6
+    assert len(plan.options) == len(m["optimal"].options)  # every option listed, as the full plan lists them
 
 
 def test_with_time_to_spare_a_first_plan_changes_nothing(monkeypatch):

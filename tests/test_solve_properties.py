@@ -101,12 +101,16 @@ def test_any_time_limit_returns_a_verified_plan_and_optimal_only_with_gap_zero(l
             assert plan.bound_usd_per_hour <= plan.objective_usd_per_hour + 1e-6
 
 
-def test_a_spent_budget_skips_the_cost_solve_and_returns_the_completed_start():
+def test_a_spent_budget_skips_the_cost_solve_and_returns_the_completed_start(monkeypatch):
     # The budget counts from the command's start: here it ran out long before the solve, so the completed
     # constructive start is the plan (feasible, verified, no bound claimed), not a second pass of the program
-    # through the solver at a token limit
+    # through the solver at a token limit (the full program's start, as without a first plan: see
+    # tests/test_first_plan.py for the first plan a spent budget gets by default)
     import time  # noqa: PLC0415
 
+    import planner.fleet.solve as solve_mod  # noqa: PLC0415
+
+    monkeypatch.setattr(solve_mod, "FIRST_PLAN_WHEN_SHORT", False)
     loaded = _bench_m()
     plan = solve_scenario(loaded, SolveSettings(solver="highs", time_limit_s=5.0, baselines=False, tie_break=True,
                                                 started_at=time.perf_counter() - 60.0))

@@ -47,6 +47,11 @@ PASS_S_PER_VAR = 1e-5
 # From this many deployments x periods (XL: ~220,000; L: ~9,000) a first plan is made before the full program is
 # built (``_first_plan``): building XL-2's 6.8 M columns takes 20-30 s, its first plan's program ~1 s.
 FIRST_PLAN_MIN = 50_000
+# ... and at any size when less of the budget is left after the options stage than that stage took: the full
+# program's build and solve rarely cost less than the capacities they are made from (L-1 at a 5 s limit: the
+# options end past the limit; the full path then overran by 4.3 s, the first plan's own program takes ~1 s). Where
+# nothing is left at all, the first plan is the answer without building the full program.
+FIRST_PLAN_WHEN_SHORT = True
 # With a first plan in hand the full build may take this share of what is left of the budget; the rest pays for
 # discarding a program stopped midway (XL-2: 2.2 s to free what 13.6 s of building made, 16 %)
 FIRST_BUILD_SHARE = 0.85
@@ -333,7 +338,9 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     solver = settings.solver or s.policy.solver
     budget = _Budget(settings.time_limit_s or s.policy.time_limit_s, settings.started_at)
     emit("options", {"workloads": len(s.workloads), "offers": len(s.offers)})
+    t_options = time.perf_counter()
     options = enumerate_options(loaded, settings.calibration)
+    options_s = time.perf_counter() - t_options
     horizon = horizon or horizon_for(s)
     extra_blocks = (*extra_blocks, *hedge_blocks(s))  # the spot hedge (policy.spot); () without spot offers
     if not settings.allow_unmet:
@@ -341,9 +348,14 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
         if reasons:
             raise InfeasibleError("no fleet can serve the demand", reasons)
     first = None
-    if len(options.deployments) * len(horizon.periods) >= FIRST_PLAN_MIN:
+    short = FIRST_PLAN_WHEN_SHORT and budget.left() < options_s
+    if short or len(options.deployments) * len(horizon.periods) >= FIRST_PLAN_MIN:
         emit("first plan", {"options": len(options.deployments), "periods": len(horizon.periods)})
         first = _first_plan(loaded, options, horizon, settings, extra_blocks, solver, budget, emit)
+        if first is not None and short and budget.left() <= 0.0:
+            return _print_first(first, emit, f"the options stage took {options_s:.1f} s of the {budget.limit_s:g} s "
+                                f"budget ({len(options.deployments):,} deployments), too little was left to build "
+                                "the full program")
     emit("building", {"options": len(options.deployments)})
     t_build = time.perf_counter()
     keep = BASELINE_SHARE if settings.baselines else 0.0
