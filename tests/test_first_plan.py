@@ -171,3 +171,30 @@ def test_the_first_plan_is_printed_when_no_solve_fits_after_the_build(monkeypatc
     completed = solve_scenario(m["loaded"], SolveSettings(solver="highs", time_limit_s=60.0, baselines=False))
     assert completed.message.startswith("too little of the 60 s budget left after building and completing")
     assert plan.objective_usd_per_hour == pytest.approx(completed.objective_usd_per_hour, rel=1e-9)
+
+
+def test_spot_offers_no_deployment_uses_get_no_hedge_breakpoints(monkeypatch):
+    # the first plan's program has the scenario's spot offers but none of their deployments: their node bounds are
+    # 0, so the hedge writes no margin steps (no Poisson tails computed); the full program does (seed-guide: one),
+    # and the first plan made over it verifies
+    from pathlib import Path  # noqa: PLC0415
+
+    from planner.fleet.hedge import hedge_blocks  # noqa: PLC0415
+    from planner.scenario.io import load_scenario  # noqa: PLC0415
+
+    loaded = load_scenario(Path(__file__).resolve().parent.parent / "scenarios" / "seed-guide.yaml")
+    s = loaded.scenario
+    spot = [o.id for o in s.offers if o.market == "spot"]
+    options, horizon = enumerate_options(loaded), horizon_for(s)
+    sub = start_options(s, options, horizon)
+    assert spot and not any(d.offer in spot for d in sub.deployments)
+    f = build(s, sub, horizon, extra_blocks=hedge_blocks(s))
+    assert not [k for k in f.problem.var_keys if k[0] == "spot_margin_step"]
+    full = build(s, options, horizon, extra_blocks=hedge_blocks(s))
+    assert [k for k in full.problem.var_keys if k[0] == "spot_margin_step"]
+    monkeypatch.setattr(solve_mod, "FIRST_PLAN_MIN", 0)
+    stages = []
+    plan = solve_scenario(loaded, SolveSettings(solver="highs", time_limit_s=5.0, baselines=False,
+                                                started_at=time.perf_counter() - 60.0),
+                          progress=lambda stage, info: stages.append(stage))
+    assert "first plan" in stages and plan.verification.ok and plan.status == "feasible"

@@ -471,7 +471,10 @@ def _availability(c: _Ctx, risk: SpotRisk) -> None:
     spot = spot_offers(c.s)
     used = sorted({d.offer for d in c.f.options.deployments if c.is_spot(d)})
     costs = on_demand_costs(c.f) if any(o.max_nodes is None for o in spot) else None
-    nbar = {o.id: node_bounds(c.f, o.id, costs) for o in spot}  # per period
+    # per period; a spot offer no deployment uses gets 0: its nodes would serve nothing and cost money, so dropping
+    # them keeps any plan feasible and never dearer (the first plan's program: no spot deployment, no breakpoints,
+    # and scipy's Poisson tails are not even imported)
+    nbar = {o.id: node_bounds(c.f, o.id, costs) if o.id in used else [0] * len(T) for o in spot}
     finite = {o.id: risk.node_weight[o.id] for o in spot if math.isfinite(risk.node_weight[o.id])}
     mu_max = [sum(m * nbar[o][t] for o, m in finite.items()) for t in T]
     brk = risk.breakpoints(max(mu_max, default=0.0))

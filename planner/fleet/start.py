@@ -116,4 +116,5 @@ def start_options(s: Scenario, options: OptionSet, horizon: Horizon) -> OptionSe
     used = sorted({int(k[1]) for k, v in values.items() if k[0] == "replicas" and v > 0})
     by_index = {d.index: d for d in options.deployments}
     deps = [replace(by_index[i], index=j) for j, i in enumerate(used)]
-    return OptionSet(deployments=deps, rejected=list(options.rejected), mig_profiles=options.mig_profiles)
+    # no rejected options: the first plan lists every option of the scenario once it is made (relist_options)
+    return OptionSet(deployments=deps, rejected=[], mig_profiles=options.mig_profiles)
