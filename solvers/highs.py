@@ -34,8 +34,10 @@ _LIMITS = ("kTimeLimit", "kIterationLimit", "kSolutionLimit", "kInterrupt", "kOb
            "kObjectiveTarget", "kMemoryLimit", "kUnknown", "kHighsInterrupt")
 _SOLUTION_FEASIBLE = 2  # HighsSolutionStatus kSolutionStatusFeasible
 # From this many columns a solve with a time limit runs in a child process with a hard deadline
-# (``solvers.highs_guard``): L (280 k columns) and XL; M (4.5 k) and below run in-process
-GUARD_MIN_COLUMNS = 100_000
+# (``solvers.highs_guard``): L (23-280 k columns) and XL; M (4.5 k) and below run in-process, where the child's
+# ~0.3 s start would be a tenth of a short solve. (At 100 k, L-3's 33 k columns ran in-process: HiGHS overran a 5.5 s
+# limit by 4 s in a cut round, and plan solve --time-limit 10 returned after 13.4-13.6 s; guarded, 9.2-9.7 s.)
+GUARD_MIN_COLUMNS = 10_000
 
 
 def installed() -> bool:
