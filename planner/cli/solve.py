@@ -94,7 +94,10 @@ def solve_command(
     stale = price_age_warning((o, loaded.scenario.offer(o).as_of) for o in sorted(chosen))
     if stale:
         err_console.print(stale, markup=False, soft_wrap=True)
-    rows = tables.plan_rows(plan, loaded.scenario)  # the tables; DataFrames (pandas) only for CSV and Markdown
+    # the tables, where the output shows them (JSON alone needs none: 0.4 s on an L plan's 37,000 options);
+    # DataFrames (pandas) only for CSV and Markdown
+    rows = tables.plan_rows(plan, loaded.scenario) if fmt != Format.json or (
+        out is not None and file_fmt == Format.markdown) else None
     frames = {name: table.to_pandas() for name, table in rows.items()} if (
         fmt in (Format.csv, Format.markdown) or (out is not None and file_fmt == Format.markdown)) else None
     if report is not None:
