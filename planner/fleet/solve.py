@@ -49,8 +49,8 @@ PASS_S_PER_VAR = 1e-5
 FIRST_PLAN_MIN = 50_000
 # ... and at any size when less of the budget is left after the options stage than that stage took: the full
 # program's build and solve rarely cost less than the capacities they are made from (L-1 at a 5 s limit: the
-# options end past the limit; the full path then overran by 4.3 s, the first plan's own program takes ~1 s). Where
-# nothing is left at all, the first plan is the answer without building the full program.
+# options ended past the limit and the full path overran by 4.3 s; the first plan's own program takes ~0.5 s). When
+# less is left after it than it took plus SKIP_BELOW_S, it is the answer without building the full program.
 FIRST_PLAN_WHEN_SHORT = True
 # With a first plan in hand the full build may take this share of what is left of the budget; the rest pays for
 # discarding a program stopped midway (XL-2: 2.2 s to free what 13.6 s of building made, 16 %)
@@ -351,8 +351,12 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     short = FIRST_PLAN_WHEN_SHORT and budget.left() < options_s
     if short or len(options.deployments) * len(horizon.periods) >= FIRST_PLAN_MIN:
         emit("first plan", {"options": len(options.deployments), "periods": len(horizon.periods)})
+        t_first = time.perf_counter()
         first = _first_plan(loaded, options, horizon, settings, extra_blocks, solver, budget, emit)
-        if first is not None and short and budget.left() <= 0.0:
+        first_s = time.perf_counter() - t_first
+        # the full program's build costs at least what the first plan's did, and a solve under SKIP_BELOW_S is
+        # never started: with less than both left, building it could only overrun the budget
+        if first is not None and short and budget.left() < first_s + SKIP_BELOW_S:
             return _print_first(first, emit, f"the options stage took {options_s:.1f} s of the {budget.limit_s:g} s "
                                 f"budget ({len(options.deployments):,} deployments), too little was left to build "
                                 "the full program")
