@@ -3,12 +3,16 @@ process, to the bit; chunks that cover every case once, in order; the count rule
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from hypothesis import given, settings, strategies as st
 
 import planner.perf.workers as workers
 from planner.errors import InputError
 from planner.fleet.options import enumerate_options
+
+LINUX = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="worker processes are forked on Linux only")
 
 
 def _rows(options):
@@ -61,6 +65,7 @@ def _counting(monkeypatch, fail_in_children: bool = False) -> list[int]:
     return calls
 
 
+@LINUX
 def test_workers_give_the_in_process_options_to_the_bit(bench_m, monkeypatch):
     # M-2 (2,888 bucket estimates) forced into 2 workers (3 chunks each): every capacity, TTFT, TPOT and reason equal
     monkeypatch.setenv(workers.ENV, "1")
@@ -72,6 +77,7 @@ def test_workers_give_the_in_process_options_to_the_bit(bench_m, monkeypatch):
     assert spread == alone
 
 
+@LINUX
 def test_a_broken_pool_is_not_the_answer(bench_m, monkeypatch):
     # workers that raise: the cases are solved again in process, and the answer is the in-process one
     monkeypatch.setenv(workers.ENV, "1")
@@ -89,6 +95,7 @@ def test_a_bad_worker_count_is_an_input_error(value, monkeypatch):
         workers.worker_count(10**6)
 
 
+@LINUX
 def test_the_count_rules(monkeypatch):
     monkeypatch.delenv(workers.ENV, raising=False)
     assert workers.worker_count(workers.PARALLEL_MIN - 1) == 1          # small: in process

@@ -12,7 +12,9 @@ Used only where it is safe and pays:
 
 - at least ``PARALLEL_MIN`` bucket estimates (L-size scenarios: ~15,000; an M scenario ~2,000 stays in process,
   where forking two workers costs more than it saves);
-- more than one CPU in this process's affinity set, and ``fork`` available (Linux; elsewhere in process);
+- more than one CPU in this process's affinity set, on Linux (``fork``; elsewhere in process: a child forked on
+  macOS may crash in its system libraries, which is why ``spawn`` is the default there, and a spawned worker would
+  import everything again);
 - not inside a worker of a multiprocessing pool (``plan whatif`` already runs one solve per core), nor on a thread
   other than the main one (a threaded Dask worker, a library caller's pool: forking there copies locks other
   threads may hold);
@@ -25,6 +27,7 @@ cases are solved again in process, which raises the error itself if there is one
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from dataclasses import replace
 from typing import Any, Sequence
@@ -57,8 +60,8 @@ def worker_count(estimates: int) -> int:
             return 1
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         asked = min(cpus, MAX_WORKERS)
-    if asked <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        return 1
+    if asked <= 1 or not sys.platform.startswith("linux") or "fork" not in multiprocessing.get_all_start_methods():
+        return 1   # macOS has fork, but system libraries there may crash a forked child (why spawn is its default)
     if multiprocessing.parent_process() is not None or threading.current_thread() is not threading.main_thread():
         return 1
     return asked
