@@ -401,8 +401,7 @@ def _prepare(model: ModelSpec, gpu: GpuSpec, *, tp: int, mig_profile: str | None
     bpw = check_precision(precision)
     kv_name = resolve_kv_dtype(kv_dtype, precision, engine)
     dev = _device(gpu, tp=tp, mig_profile=mig_profile, precision=precision, kv_dtype=kv_name, engine=engine,
-                      attention_dp=attention_dp, expert_parallel=expert_parallel,
-                      allow_multi_node=allow_multi_node)
+                  attention_dp=attention_dp, expert_parallel=expert_parallel, allow_multi_node=allow_multi_node)
     if isinstance(dev, str):
         return _cannot(dev)
     if expert_parallel > 1 and not model.is_moe:
