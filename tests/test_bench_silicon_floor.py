@@ -63,3 +63,25 @@ def test_osl_pairs_match_only_the_output_length_by_hand():
     assert p.loc["deepseek-r1", "measured"] == pytest.approx(0.8)        # 200 / 250
     assert p.loc["deepseek-r1", "predicted"] == pytest.approx(1.5)
     assert "| trtllm | llama-3.1-70b | 1 | 3.00 | 1.00 |" in osl_table(osl_pairs(pred))
+
+
+def test_capped_runs_are_the_many_client_runs_whose_tpot_did_not_grow_by_hand():
+    from bench.silicon_floor import capped_runs, capped_table
+
+    pred = _frame([
+        # configuration A (ISL 1024): 4 clients at TPOT 4 ms; 512 clients at 5 ms (x1.25: capped), at 256 8 ms (x2)
+        dict(row=1, model="gpt-oss-120b", concurrency=4, ttft_ms=40.0, tpot_ms=4.0, ttft_pred_ms=44.0, tpot_pred_ms=4.0),
+        dict(row=2, model="gpt-oss-120b", concurrency=512, ttft_ms=20000.0, tpot_ms=5.0, ttft_pred_ms=500.0,
+             tpot_pred_ms=18.0),
+        dict(row=3, model="gpt-oss-120b", concurrency=256, ttft_ms=300.0, tpot_ms=8.0, ttft_pred_ms=330.0,
+             tpot_pred_ms=9.0),
+        # configuration B (ISL 8192): no run at <= 8 clients, so its 512-client run has nothing to compare with
+        dict(row=4, model="gpt-oss-120b", isl=8192, concurrency=512, ttft_ms=9000.0, tpot_ms=4.0, ttft_pred_ms=900.0,
+             tpot_pred_ms=40.0),
+    ])
+    c = capped_runs(pred)
+    assert list(c["row"]) == [2] and c.loc[0, "tpot_ratio"] == pytest.approx(1.25)
+    md = capped_table(pred, c)
+    assert "| trtllm | gpt-oss-120b | 1 | 1.25 | 20.0 | 0.5 |" in md
+    # the band: rows 2, 3, 4 with APE 0.975, 0.1, 0.9 (median 90 %); without row 2: 0.1 and 0.9 (median 50 %)
+    assert "in-sample TTFT median APE: 90.0 % on 3 rows; 50.0 % on the 2 without these" in md
