@@ -205,15 +205,15 @@ def _configs(w, o: Offer, model, gpu: GpuSpec) -> list[tuple[str, int, str | Non
     return configs + _ep_dp_configs(model, gpu, o, w.precisions)
 
 
-def _capacities(loaded: LoadedScenario, calib) -> dict[tuple, list]:
-    """The capacities of every replica shape of the scenario, keyed by (workload, GPU, precision, GPUs, MIG
-    profile, attention DP, expert parallel), computed in stacked batches (``planner.perf.many``), spread over
-    worker processes on large scenarios (``planner.perf.workers``)."""
-    from planner.perf.workers import capacities_spread  # noqa: PLC0415 - perf is heavy; only load when used
+def _capacities(loaded: LoadedScenario, calib, workloads=None) -> dict[tuple, list]:
+    """The capacities of every replica shape of ``workloads`` (default: the scenario's), keyed by (workload, GPU,
+    precision, GPUs, MIG profile, attention DP, expert parallel), computed in stacked batches
+    (``planner.perf.many``)."""
+    from planner.perf.many import capacities_for_workloads  # noqa: PLC0415 - perf is heavy; only load when used
 
     s, cat = loaded.scenario, loaded.catalog
     keys: dict[tuple, tuple] = {}
-    for w in s.workloads:
+    for w in s.workloads if workloads is None else workloads:
         model = cat.model(w.model)
         for o in s.offers:
             gpu = cat.gpu(o.gpu)
@@ -221,20 +221,48 @@ def _capacities(loaded: LoadedScenario, calib) -> dict[tuple, list]:
                 key = (w.id, gpu.id, precision, tp, prof, dp, ep)
                 if key not in keys:   # a DP x EP replica of tp GPUs has tp / dp per attention rank
                     keys[key] = (model, gpu, w, precision, tp // dp, prof, dp, ep)
-    caps = capacities_spread(list(keys.values()), calibration=calib, overrides=s.capacity_overrides)
+    caps = capacities_for_workloads(list(keys.values()), calibration=calib, overrides=s.capacity_overrides)
     return dict(zip(keys, caps))
 
 
 def enumerate_options(loaded: LoadedScenario, calibration=None) -> OptionSet:
-    """All deployment options of the scenario, feasible ones first-class, the rest with their reasons."""
-    s, cat = loaded.scenario, loaded.catalog
+    """All deployment options of the scenario, feasible ones first-class, the rest with their reasons.
+
+    A large scenario's workloads are split into contiguous chunks whose options are built in forked worker
+    processes (``planner.perf.workers``: a workload's options depend on it alone, so the chunks concatenated in
+    order are the in-process set to the bit)."""
+    from planner.perf.workers import CHUNKS_PER_WORKER, chunk_bounds, run_forked, worker_count  # noqa: PLC0415
+
+    s = loaded.scenario
     calib = _load_calibration(loaded, calibration)
+    weights = [len(w.buckets) * len(s.offers) for w in s.workloads]   # about the bucket estimates each one asks
+    workers = worker_count(sum(weights)) if len(s.workloads) > 1 else 1
+    parts = None
+    if workers > 1:
+        bounds = chunk_bounds(weights, workers * CHUNKS_PER_WORKER)
+        parts = run_forked(lambda b: _options_for(loaded, calib, s.workloads[b[0]:b[1]]), bounds, workers)
+    if parts is None:
+        result = _options_for(loaded, calib, s.workloads)
+    else:
+        result = OptionSet()
+        for part in parts:
+            result.deployments.extend(part.deployments)
+            result.rejected.extend(part.rejected)
+            result.mig_profiles.update(part.mig_profiles)
+    for i, d in enumerate(result.deployments):  # frozen to every reader; numbered here, before anyone reads it
+        object.__setattr__(d, "index", i)      # (dataclasses.replace: ~20 µs a copy, 0.2 s on an L scenario)
+    return result
+
+
+def _options_for(loaded: LoadedScenario, calib, workloads) -> OptionSet:
+    """The options of ``workloads`` (in order, unnumbered: index -1)."""
+    s, cat = loaded.scenario, loaded.catalog
     result = OptionSet()
     # Capacity depends on the GPU, not on the offer that sells it: offers of one GPU (markets, regions, node
     # sizes) share one performance-model call per (workload, GPU, precision, TP, MIG profile, DP, EP), all
     # computed up front in stacked batches.
-    memo: dict[tuple, list] = _capacities(loaded, calib)
-    for w in s.workloads:
+    memo: dict[tuple, list] = _capacities(loaded, calib, workloads)
+    for w in workloads:
         model = cat.model(w.model)
         for o in s.offers:
             gpu = cat.gpu(o.gpu)
@@ -274,8 +302,6 @@ def enumerate_options(loaded: LoadedScenario, calibration=None) -> OptionSet:
                     reason=f"dominated by {_describe(b)} on the same offer (at least the capacity per GPU, "
                            "fits in the same GPUs)"))
             result.deployments.extend(kept)
-    for i, d in enumerate(result.deployments):  # frozen to every reader; numbered here, before anyone reads it
-        object.__setattr__(d, "index", i)      # (dataclasses.replace: ~20 µs a copy, 0.2 s on an L scenario)
     return result
 
 
