@@ -74,6 +74,14 @@ def capacity_respected(ctx: Context) -> None:
 
 def capacity_matches_model(ctx: Context) -> None:
     c, rtol = "capacity_matches_model", max(ctx.tol, CAPACITY_RTOL)
+    wanted = []   # the plain replicas' model capacities, computed together (Capacities.prefetch)
+    for per in ctx.periods:
+        for r in per.replicas:
+            if ctx.valid_line.get(id(r), False) and r.attention_dp == 1 and r.expert_parallel == 1:
+                gpu = gpu_or_none(ctx.cat, ctx.offers[r.offer].gpu)
+                if gpu is not None:
+                    wanted.append((ctx.workloads[r.workload], gpu, r.precision, r.tp, r.mig_profile))
+    ctx.caps.prefetch(wanted)
     for per in ctx.periods:
         for r in per.replicas:
             if not ctx.valid_line.get(id(r), False):
