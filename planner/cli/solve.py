@@ -96,8 +96,7 @@ def solve_command(
         err_console.print(stale, markup=False, soft_wrap=True)
     # the tables, where the output shows them (JSON alone needs none: 0.4 s on an L plan's 37,000 options);
     # DataFrames (pandas) only for CSV and Markdown
-    rows = tables.plan_rows(plan, loaded.scenario) if fmt != Format.json or (
-        out is not None and file_fmt == Format.markdown) else None
+    rows = tables.plan_rows(plan, loaded.scenario) if fmt != Format.json else None
     frames = {name: table.to_pandas() for name, table in rows.items()} if (
         fmt in (Format.csv, Format.markdown) or (out is not None and file_fmt == Format.markdown)) else None
     if report is not None:
