@@ -162,6 +162,17 @@ def solve_once(inst: Instance, limit_s: float) -> Run:
                    time.perf_counter() - t0, cpu_seconds() - c0)
 
 
+def plan_solve_process(path: Path, *args: str) -> tuple[float, subprocess.CompletedProcess]:
+    """(wall seconds, the finished process) of a fresh ``plan solve FILE --no-baselines --format json ARGS`` on
+    this checkout (stdout captured as text)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    t0 = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", "from planner.cli import main; main()", "solve", str(path),
+                           "--no-baselines", "--format", "json", *args],
+                          check=False, capture_output=True, env=env, cwd=ROOT, text=True)
+    return time.perf_counter() - t0, done
+
+
 def process_seconds(inst: Instance) -> float:
     """Wall seconds of the whole ``plan solve --no-baselines --format json`` process on the instance."""
     import yaml  # noqa: PLC0415
@@ -169,11 +180,7 @@ def process_seconds(inst: Instance) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{inst.name}.yaml"
         path.write_text(yaml.safe_dump(inst.data(), sort_keys=False), encoding="utf-8")
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
-        t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "from planner.cli import main; main()", "solve", str(path),
-                        "--no-baselines", "--format", "json"], check=False, capture_output=True, env=env, cwd=ROOT)
-        return time.perf_counter() - t0
+        return plan_solve_process(path)[0]
 
 
 def _median(xs: list[float]) -> float | None:

@@ -16,13 +16,11 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from bench.frozen import INSTANCES, ROOT
+from bench.frozen import INSTANCES, plan_solve_process
 from bench.report import markdown_table
 
 DEFAULT = {"M-1": (2.0,), "L-1": (5.0, 10.0), "L-2": (5.0, 10.0), "L-3": (5.0, 10.0), "XL-1": (30.0,),
@@ -32,12 +30,7 @@ SLACK = 1.10
 
 def run_once(path: Path, limit: float) -> tuple[float, dict | None, int]:
     """(wall seconds, the plan's JSON or None, exit code) of one process."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    t0 = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", "from planner.cli import main; main()", "solve", str(path),
-                           "--time-limit", f"{limit:g}", "--no-baselines", "--format", "json"],
-                          check=False, capture_output=True, env=env, cwd=ROOT, text=True)
-    wall = time.perf_counter() - t0
+    wall, done = plan_solve_process(path, "--time-limit", f"{limit:g}")
     try:
         plan = json.loads(done.stdout)
     except ValueError:
