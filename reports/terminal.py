@@ -35,8 +35,9 @@ _STATE_STYLE = {"chosen": "bold green", "feasible": "", "dominated": "dim", "dro
 
 
 def _table(title: str | None = None) -> Table:
-    return Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
-                 show_edge=False, collapse_padding=True)
+    """A table; its title is a ``Text``, so names in it (workload ids) print as given, never as rich markup."""
+    return Table(title=None if title is None else Text(title, style="bold"), title_justify="left",
+                 box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
 
 
 # Columns of prose: they wrap at spaces. Every other column holds ids or numbers, printed whole.
@@ -57,7 +58,7 @@ def _simple_table(frame: pd.DataFrame, cols: Sequence[str], title: str | None, c
                      overflow="fold")
     for _, row in frame.iterrows():
         t.add_row(*[_mark(row[c]) if frame[c].dtype == bool or c.endswith("_ok") or c == "ok"
-                    else (cell(c, row[c]) if c in _TEXT_COLS else whole(cell(c, row[c]))) for c in cols])
+                    else (Text(cell(c, row[c])) if c in _TEXT_COLS else whole(cell(c, row[c]))) for c in cols])
     if caption:
         t.caption, t.caption_justify = caption, "left"
     return t
@@ -94,11 +95,11 @@ def _vs_slo(pred, slo, ok, col: str) -> Text:
     return whole(text)
 
 
-def _deployment_name(row) -> str:
+def _deployment_name(row) -> Text:
     parts = [row["offer"], row["precision"], f"TP{row['tp']}"]
     if not is_missing(row.get("mig_profile")):
         parts.append(row["mig_profile"])
-    return " ".join(str(p) for p in parts)
+    return Text(" ".join(str(p) for p in parts))
 
 
 # --------------------------------------------------------------------------- plan
@@ -135,7 +136,7 @@ def summary_panel(summary: pd.DataFrame) -> Panel:
                      f"{cell('usd_per_hour', s['baseline_usd_per_hour'])} USD/h")
     if not is_missing(s["message"]):
         lines.append(f"\n{s['message']}", style="yellow")
-    return Panel(lines, title=f"[bold]{s['scenario']}[/]", title_align="left", box=box.ROUNDED)
+    return Panel(lines, title=Text(str(s["scenario"]), style="bold"), title_align="left", box=box.ROUNDED)
 
 
 def _deployments_layout(dep: pd.DataFrame, util: bool, stacked: bool) -> Table:
@@ -322,7 +323,7 @@ def forecast_renderables(frames: Frames) -> list[RenderableType]:
                 f"({cell('saving_pct', s['saving_vs_all_on_demand_pct'])} %) vs all on-demand, "
                 f"{cell('usd', s['saving_vs_no_commitment_usd'])} USD "
                 f"({cell('saving_pct', s['saving_vs_no_commitment_pct'])} %) vs committing nothing")
-    out: list[RenderableType] = [Panel(text, title="[bold]Forecast[/]", title_align="left", box=box.ROUNDED)]
+    out: list[RenderableType] = [Panel(text, title=Text("Forecast", style="bold"), title_align="left", box=box.ROUNDED)]
     months = frames["forecast_months"]
     cols = ["month", "usd", "reserved_usd", "on_demand_usd", "spot_usd", "cumulative_usd", "reserved_utilization_pct"]
     headers = {"usd": "Total", "reserved_usd": "Reserved", "on_demand_usd": "On-demand", "spot_usd": "Spot",
@@ -347,7 +348,7 @@ def print_renderables(renderables: Iterable[RenderableType], console: Console | 
 
 def render_text(renderables: Iterable[RenderableType], width: int = 80, color: bool = False) -> str:
     """The renderables as text at ``width`` columns (ANSI colour codes when ``color``)."""
-    console = Console(width=width, record=True, file=io.StringIO(), force_terminal=color,
+    console = Console(width=width, record=True, file=io.StringIO(), force_terminal=color, markup=False, emoji=False,
                       color_system="standard" if color else None)
     print_renderables(renderables, console)
     return console.export_text(styles=color)

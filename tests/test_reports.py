@@ -341,6 +341,31 @@ def _long_ids_frames():
     return plan_tables(p, S.build_scenario())
 
 
+def test_names_print_as_given_never_as_markup_or_emoji():
+    """A workload, offer or scenario name with rich markup (``[bold]``) or an emoji code (``:fire:``) prints
+    literally, on a console that reads markup and emoji in plain strings (rich's default) as well as on
+    fleetplan's own: before, "Options for chat[bold]x[/bold]" printed "Options for chatx" and ":fire:" an emoji."""
+    from planner.cli.common import SafeConsole  # noqa: PLC0415
+
+    wl, offer, name = "chat[bold]x[/bold]:fire:", "h100[red]od[/red]", "fleet [i]a[/i] :rocket:"
+    p = S.build_plan()
+    p = p.model_copy(update={
+        "scenario": name,
+        "nodes": tuple(n.model_copy(update={"offer": offer}) for n in p.nodes),
+        "replicas": tuple(r.model_copy(update={"offer": offer, "workload": wl}) for r in p.replicas),
+        "options": tuple(o.model_copy(update={"offer": offer, "workload": wl,
+                                              "reason": f"{o.reason} [dim]why[/dim]"}) for o in p.options)})
+    renderables = plan_renderables(plan_tables(p, S.build_scenario()))
+    for console in (Console(width=200, record=True, file=io.StringIO()),
+                    SafeConsole(width=200, record=True, file=io.StringIO())):
+        print_renderables(renderables, console)
+        text = console.export_text()
+        for needle in (f"Options for {wl}", wl, offer, name, "[dim]why[/dim]"):
+            assert needle in text, needle
+        assert "\N{FIRE}" not in text and "\N{ROCKET}" not in text
+    assert f"Options for {wl}" in render_text(renderables, width=200)
+
+
 def test_terminal_fits_80_columns(frames, frames24):
     outputs = _terminal_outputs(frames, frames24)
     outputs["long-ids"] = plan_renderables(_long_ids_frames())

@@ -44,7 +44,14 @@ def escape_control(text: str) -> str:
 
 
 class SafeConsole(Console):
-    """A rich Console that escapes control characters in the text it renders (not in its own styling)."""
+    """A rich Console that escapes control characters in the text it renders (not in its own styling), and
+    reads no rich markup (``[bold]``) or emoji codes (``:fire:``) in plain strings: names a user gave print as
+    given. fleetplan styles its output with ``Text`` objects, never markup."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("markup", False)
+        kwargs.setdefault("emoji", False)
+        super().__init__(*args, **kwargs)
 
     def _render_buffer(self, buffer):  # noqa: D401 - rich's hook that turns segments into output text
         safe = (seg if seg.control else Segment(escape_control(seg.text), seg.style, seg.control) for seg in buffer)
