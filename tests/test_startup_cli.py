@@ -65,8 +65,8 @@ def _modules_after(args: list[str]) -> dict:
     code = ("import sys; from planner.cli import main; sys.argv[0] = 'plan'\n"
             "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
             "import json; print(json.dumps({'code': code, 'cli': sorted(m for m in sys.modules"
-            " if m.startswith('planner.cli.')), 'heavy': sorted(m for m in ('scipy', 'pandas', 'matplotlib')"
-            " if m in sys.modules)}), file=sys.stderr)")
+            " if m.startswith('planner.cli.')), 'heavy': sorted(m for m in ('scipy', 'pandas', 'matplotlib',"
+            " 'planner.risk.simulate', 'rich._emoji_codes') if m in sys.modules)}), file=sys.stderr)")
     res = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT,
                          timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "100",
                                            "FLEETPLAN_PRICE_MAX_AGE_DAYS": "100000"})
@@ -82,7 +82,8 @@ def test_solve_imports_only_its_own_command_module():
 
 def test_solve_of_an_on_demand_scenario_imports_neither_scipy_nor_pandas(tmp_path):
     """scipy (~0.15 s to import) is for spot tails and the other backends, pandas for CSV/Markdown output: the
-    table of a plan without spot offers needs neither (the constraint matrix is ``planner.csr``)."""
+    table of a plan without spot offers needs neither (the constraint matrix is ``planner.csr``). Nor does it
+    need the spot simulation (``planner.risk.simulate``) or rich's emoji table (names print as given)."""
     import yaml  # noqa: PLC0415
 
     from bench.frozen import melange_instance  # noqa: PLC0415 - one workload, four on-demand GPU offers
