@@ -14,9 +14,9 @@ from planner.errors import InputError
 from planner.perf.estimate import estimate
 from planner.perf.device import GIB, make_device, mig_memory_gib, resolve_kv_dtype
 from planner.perf.memory import (
-    kv_bytes_per_sequence, kv_bytes_per_token, memory_plan, state_bytes_per_sequence, weight_bytes_total,
-    workspace_gib)
-from planner.perf.roofline import effective_context
+    kv_bytes_per_sequence, kv_bytes_per_token, kv_read_bytes_per_sequence, memory_plan, state_bytes_per_sequence,
+    weight_bytes_total, workspace_gib)
+from planner.perf.roofline import effective_context, eval_step, model_shape, step_coef, step_context, step_time
 
 CAT = Catalog.builtin()
 M = CAT.model
@@ -95,6 +95,48 @@ def test_linear_attention_layers_keep_a_state_not_a_kv_cache():
     assert effective_context(m, 4000.0) == pytest.approx(4000.0 * 15 / 60)
 
 
+def test_sparse_attention_caches_the_latent_and_the_indexer_key_and_reads_the_picked_tokens():
+    """GLM-5 (DeepSeek sparse attention): 78 MLA layers, latent 512 + rope 64, indexer 32 heads of 128, top-2048.
+    Cached per token and layer: the latent, (512 + 64)·2 B = 1,152 B in BF16, or FlashMLA's FP8 layout 512 +
+    4·512/128 + 2·64 = 656 B; plus the indexer key, 128 FP8 + a 4 B scale = 132 B. A decode step reads the
+    picked tokens' latent and every token's key. DeepSeek-V3 (dense MLA) keeps (512 + 64)·1 B = 576 B in FP8."""
+    m = M("glm-5")
+    assert kv_bytes_per_token(m, 2, 8) == 78 * (1152 + 132) == 100_152
+    assert kv_bytes_per_token(m, 1, 8) == 78 * (656 + 132) == 61_464
+    assert kv_bytes_per_token(M("deepseek-v3"), 1, 8) == 61 * 576
+    # up to the top-k every token is picked: the step reads the whole cache
+    assert kv_read_bytes_per_sequence(m, 1, 8, 2048) == kv_bytes_per_sequence(m, 1, 8, 2048) == 78 * 788 * 2048
+    # 9,216 tokens (576 blocks of 16): the latent of 2,048, the key of all 9,216
+    assert kv_read_bytes_per_sequence(m, 1, 8, 9216) == 78 * (656 * 2048 + 132 * 9216) == 199_680_000
+    assert kv_bytes_per_sequence(m, 1, 8, 9216) == 78 * 788 * 9216 == 566_452_224
+    # attention attends to the picked tokens; the indexer scores every one: 2·32·128 FLOP per context token
+    assert effective_context(m, 9216.0) == 2048.0 and effective_context(m, 1000.0) == 1000.0
+    assert model_shape(m).index_flops == 2 * 32 * 128 and model_shape(M("deepseek-v3")).index_flops == 0.0
+
+
+def test_sparse_attention_step_costs_less_than_dense_mla_at_long_context_and_both_step_paths_agree():
+    """The same weights with dense MLA (sparse_attention_topk = 0) read the whole latent at 32k tokens of context;
+    GLM-5 reads 2,048 tokens' latent and 32k keys, so its decode step is shorter there and equal-or-longer (the
+    indexer's extra work) at short context. The explicit step (``step_time``) and the coefficient form
+    (``eval_step``) are the same arithmetic."""
+    from planner.perf.calibration import default_calibration  # noqa: PLC0415
+
+    sparse = M("glm-5")
+    dense = sparse.model_copy(update={"sparse_attention_topk": 0, "index_n_heads": 0, "index_head_dim": 0})
+    cal = default_calibration()
+    eng = cal.engine("sglang")
+    dev = make_device(G("b200"), tp=8, mig_profile=None, precision="fp8", kv_dtype="fp8", engine="sglang")
+    ctx_s, ctx_d = (step_context(m, dev, bytes_per_weight=1.0, kv_bytes=1.0, cal=cal, eng=eng)
+                    for m in (sparse, dense))
+    long_s, long_d = (float(step_time(c, 64, 0, 32768.0, 16384.0)["kv_read"]) for c in (ctx_s, ctx_d))
+    assert long_s < 0.4 * long_d
+    short_s, short_d = (float(step_time(c, 64, 0, 1000.0, 500.0)["total"]) for c in (ctx_s, ctx_d))
+    assert short_s >= short_d
+    for b, t, c, cp in ((1, 0, 500.0, 250.0), (64, 0, 32768.0, 16384.0), (16, 4096, 9000.0, 2048.0)):
+        assert float(eval_step(step_coef(ctx_s, c, cp), b, t)) == pytest.approx(
+            float(step_time(ctx_s, b, t, c, cp)["total"]), rel=1e-9)
+
+
 # ------------------------------------------------------------------------------------ engine memory rules
 
 def test_vllm_and_trtllm_size_the_kv_pool_differently():
@@ -129,6 +171,12 @@ def test_kv_dtype_auto():
     assert resolve_kv_dtype("auto", "fp4", "vllm") == "fp8"
     assert resolve_kv_dtype("auto", "fp4", "sglang") == "fp8"
     assert resolve_kv_dtype("fp8", "bf16", "vllm") == "fp8"
+    # SGLang's nsa backend keeps a DSA model's cache in FP8 on Blackwell, BF16 on Hopper; other engines as above
+    assert resolve_kv_dtype("auto", "bf16", "sglang", sparse_mla=True, arch="blackwell") == "fp8"
+    assert resolve_kv_dtype("auto", "fp8", "sglang", sparse_mla=True, arch="hopper") == "bf16"
+    assert resolve_kv_dtype("auto", "fp8", "vllm", sparse_mla=True, arch="blackwell") == "bf16"
+    assert resolve_kv_dtype("auto", "fp8", "sglang", sparse_mla=False, arch="blackwell") == "bf16"
+    assert resolve_kv_dtype("bf16", "fp8", "sglang", sparse_mla=True, arch="blackwell") == "bf16"
     with pytest.raises(InputError, match="did you mean 'fp8'"):
         resolve_kv_dtype("fp9", "bf16", "vllm")
 

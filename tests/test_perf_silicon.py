@@ -86,6 +86,22 @@ def test_the_fit_refuses_constants_the_rows_do_not_identify():
         fit_engine(rows[:6], CAT, names=["t_request_ms", "t_step_ms", "speed"])
 
 
+def test_the_sparse_attention_layer_cost_is_fitted_only_next_to_another_model():
+    """``t_sparse_layer_us`` charges every layer of a DSA model: on GLM-5's rows alone it moves each prediction
+    exactly as ``t_layer_us`` does (refused: only their sum shows); with a dense-MLA model's rows beside them the
+    two part; on rows without a DSA model nothing moves it."""
+    cases, _ = parse_silicon(read_silicon(SILICON_CSV), CAT)
+    glm = [c for c in cases if c.family == "glm-5/b200/sglang"][:20]
+    deepseek = [c for c in cases if c.family == "deepseek-r1/b200/sglang" and c.attention_dp == 1][:20]
+    assert len(glm) == len(deepseek) == 20
+    with pytest.raises(InputError, match="cannot fit (t_layer_us|t_sparse_layer_us) "):
+        fit_engine(glm, CAT, names=["t_layer_us", "t_sparse_layer_us"], max_evals=2)
+    with pytest.raises(InputError, match="cannot fit t_sparse_layer_us "):
+        fit_engine(deepseek, CAT, names=["t_layer_us", "t_sparse_layer_us"], max_evals=2)
+    fit = fit_engine(glm + deepseek, CAT, names=["t_layer_us", "t_sparse_layer_us"], max_evals=2)
+    assert set(fit.values) == {"t_layer_us", "t_sparse_layer_us"}
+
+
 def test_plan_calibrate_fits_silicon_runs_and_writes_a_calibration(tmp_path):
     import json
 

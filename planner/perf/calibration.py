@@ -71,6 +71,7 @@ ENGINE_BOUNDS: dict[str, tuple[float, float]] = {
     "t_prefill_layer_us": (0.0, 3000.0),
     "t_layer_us": (0.0, 150.0),
     "t_moe_layer_us": (0.0, 150.0),
+    "t_sparse_layer_us": (0.0, 150.0),
     "t_ar_us": (2.0, 100.0),
     "moe_speed": (0.1, 1.5),
     "phase": (0.0, 0.5),
@@ -106,6 +107,10 @@ class EngineFactors(_Frozen):
     t_moe_layer_us: float = Field(0.0, ge=0, description="extra fixed time per mixture-of-experts layer per step "
                                                          "(router, top-k, token permutation and the grouped "
                                                          "GEMMs' launches), on top of t_layer_us")
+    t_sparse_layer_us: float = Field(0.0, ge=0, description="extra fixed time per DeepSeek-sparse-attention layer "
+                                                            "per step (the indexer's projections, FP8 quantisation,"
+                                                            " logits and top-k kernels and its key-cache write), "
+                                                            "on top of t_layer_us")
     t_ar_us: float | None = Field(None, ge=0, description="latency of one NVLink all-reduce with this engine's "
                                                           "kernels (None: the calibration's t_ar_nvlink_us)")
     moe_speed: float = Field(1.0, gt=0, description="multiplies eta_moe: this engine's grouped-expert GEMMs")
@@ -122,8 +127,10 @@ FITTED: dict[str, dict[str, float]] = {
     # q = X·TPOT; the constants before were fitted with a search whose answers depended on its path). Before that:
     # the source rows' layouts read as run (MoE groups recorded squared, vLLM's DP rows;
     # planner.perf.silicon.squared_layout), FP8 KV for FP4 checkpoints and the DP rank's M/D/1 service
-    "sglang": dict(t_request_ms=152.0, speed=1.1, t_layer_us=102.0, phase=0.128, moe_speed=0.305, t_seq_us=20.1,
-                   t_prefill_layer_us=785.0, t_ar_us=5.02),
+    # SGLang refitted 2026-12-04 when DeepSeek sparse attention (GLM-5) got its indexer, its picked-token reads and
+    # FP8 cache (t_sparse_layer_us: the indexer's per-layer kernels; t_layer_us fell from 102 to 85 us with it)
+    "sglang": dict(t_request_ms=152.0, speed=1.15, t_layer_us=85.3, phase=0.126, moe_speed=0.287, t_seq_us=24.3,
+                   t_prefill_layer_us=794.0, t_ar_us=10.9, t_sparse_layer_us=90.2),
     "trtllm": dict(t_request_ms=101.0, speed=1.09, t_layer_us=40.6, phase=0.0742, moe_speed=0.402, t_seq_us=6.39,
                    t_prefill_layer_us=232.0, t_ar_us=13.3, t_step_ms=2.55e-11),
     # vLLM: a dense layer's fixed cost and a MoE layer's extra (router, top-k, permutation, fused-MoE launches)

@@ -111,7 +111,8 @@ def mig_memory_gib(profile: str) -> float:
     return float(m.group(1)) * 1e9 / GIB
 
 
-def resolve_kv_dtype(kv_dtype: str, precision: str, engine: str) -> str:
+def resolve_kv_dtype(kv_dtype: str, precision: str, engine: str, *, sparse_mla: bool = False,
+                     arch: str | None = None) -> str:
     """``auto`` -> what the engine does with the checkpoint: FP8 KV for FP4 checkpoints on every engine and
     for FP8 ones on TensorRT-LLM, else BF16 (FP16 for FP16 weights).
 
@@ -122,7 +123,11 @@ def resolve_kv_dtype(kv_dtype: str, precision: str, engine: str) -> str:
     checkpoints (block-FP8 DeepSeek, MiniMax, Qwen) name no KV format: vLLM and SGLang keep 16-bit KV. So does
     gpt-oss's own MXFP4 checkpoint, which ``fp4`` does not tell apart from NVFP4: a workload serving it on
     vLLM or SGLang should say ``kv_cache_dtype: bf16`` (its KV is small: at most 74 KB a token at BF16, half its
-    layers keeping a 128-token window)."""
+    layers keeping a 128-token window).
+
+    A DeepSeek-sparse-attention model (``sparse_mla``: DeepSeek-V3.2, GLM-5) on SGLang on a Blackwell GPU keeps
+    an FP8 cache whatever its weights: SGLang's ``nsa`` backend defaults to ``fp8_e4m3`` KV there for its
+    FlashMLA decode kernel (BF16 on H200; SGLang docs, "DeepSeek V3.2 Usage", read 2026-12-04)."""
     if kv_dtype not in KV_DTYPES:
         raise InputError(f"unknown kv dtype {kv_dtype!r}{did_you_mean(kv_dtype, KV_DTYPES)} "
                          f"(kv dtypes: {', '.join(KV_DTYPES)})")
@@ -130,6 +135,8 @@ def resolve_kv_dtype(kv_dtype: str, precision: str, engine: str) -> str:
         return kv_dtype
     # trtllm-bench / ModelOpt: "if you specify FP8 quantization, the KV cache will automatically be set to FP8"
     if precision == "fp4" or (engine == "trtllm" and precision == "fp8"):
+        return "fp8"
+    if sparse_mla and engine == "sglang" and arch == "blackwell":
         return "fp8"
     return "fp16" if precision == "fp16" else "bf16"
 

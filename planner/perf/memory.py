@@ -21,11 +21,18 @@ Symbols (per replica; ``tp`` GPUs, quantities *per GPU* unless said otherwise):
                      and replicated on each of the dp attention data-parallel ranks
     KV per token     k_t = 2·L_kv·ceil(n_kv/tp)·d·b_kv       (GQA/MHA; heads replicate when tp > n_kv)
                          = L_kv·(r_kv + d_r)·b_kv            (MLA latent, replicated on every rank)
+                         = L_kv·(k_lat + d_i + 4)            (MLA with DeepSeek sparse attention, DSA: the latent
+                     k_lat = (r_kv + d_r)·b_kv at 16 bits, and FlashMLA's FP8 layout at 8 bits, r_kv FP8 values,
+                     one FP32 scale per 128 of them and the rope part in BF16: r_kv + 4·r_kv/128 + 2·d_r = 656 B
+                     for r_kv = 512, d_r = 64; plus the indexer's key, d_i FP8 values and one FP32 scale)
                      L_kv = L − L_lin: linear-attention (Gated DeltaNet) layers keep no KV cache
     state/sequence   s_lin = L_lin·S_lin·⌈n_v/tp⌉/n_v·b_s    (their recurrent state, ``params.py``; value heads
                      split over tp; b_s = 4: FP32, SGLang's default ``--mamba-ssm-dtype float32``; vLLM makes it
                      configurable, ``--mamba-ssm-cache-dtype``; charged as FP32 for every engine)
     KV per sequence  k_s(ctx) = k_t/L_kv · [ (L_kv−L_sw)·⌈ctx⌉₁₆ + L_sw·⌈min(ctx, W)⌉₁₆ ] + s_lin   (16-token blocks)
+    KV read/step     r_s(ctx) = k_s(ctx) for every model but DSA ones, whose decode step reads the latent of the
+                     top-k tokens the indexer picks and every token's indexer key:
+                     r_s = L_kv·[k_lat·⌈min(ctx, K_s)⌉₁₆ + (d_i + 4)·⌈ctx⌉₁₆]   (K_s: sparse_attention_topk)
     KV pool          F = u·M − W − ws             (vLLM, SGLang: utilisation of the whole memory)
                        = u·(M − W − ws)           (TensorRT-LLM: share of the memory left after the engine)
     KV capacity      floor(F / k_t) tokens
@@ -81,11 +88,28 @@ def weight_bytes_per_gpu(model: ModelSpec, bytes_per_weight: float, tp: int, dp:
     return ((total_params(model) - px) / tp + px / (tp * dp)) * bytes_per_weight
 
 
+INDEX_SCALE_BYTES = 4  # one FP32 scale per cached indexer key (DeepSeek-V3.2's reference ``act_quant``, block 128)
+
+
+def mla_latent_bytes(model: ModelSpec, kv_bytes: float) -> float:
+    """Bytes of one token's MLA latent in one layer's cache: ``(r_kv + d_r)·b_kv``; a DSA model's FP8 cache uses
+    the layout of FlashMLA's sparse kernels (SGLang's ``flashmla_kv`` decode, FlashMLA README): FP8 latent, an
+    FP32 scale per 128 values, the rope part in BF16 (656 B for r_kv = 512, d_r = 64)."""
+    if model.sparse_attention_topk and kv_bytes == 1:
+        return model.kv_lora_rank + 4 * math.ceil(model.kv_lora_rank / 128) + 2 * model.qk_rope_head_dim
+    return (model.kv_lora_rank + model.qk_rope_head_dim) * kv_bytes
+
+
+def index_key_bytes(model: ModelSpec) -> float:
+    """Bytes of one token's DSA indexer key in one layer (FP8 and one FP32 scale; 0 without sparse attention)."""
+    return model.index_head_dim + INDEX_SCALE_BYTES if model.sparse_attention_topk else 0.0
+
+
 @functools.lru_cache(maxsize=4096)
 def kv_bytes_per_token_per_layer(model: ModelSpec, kv_bytes: float, tp: int) -> float:
     """Bytes one token adds to one layer's KV cache on one GPU."""
     if model.attention == "mla":
-        return (model.kv_lora_rank + model.qk_rope_head_dim) * kv_bytes  # latent, replicated per rank
+        return mla_latent_bytes(model, kv_bytes) + index_key_bytes(model)  # replicated per rank
     heads = math.ceil(model.num_kv_heads / tp)  # >= 1: replicated when tp > n_kv
     return 2 * heads * model.head_dim * kv_bytes
 
@@ -133,6 +157,18 @@ def kv_bytes_per_sequence(model: ModelSpec, kv_bytes: float, tp: int, context_to
     full = max(0, kv_layers(model) - l_sw) * _blocks(context_tokens)
     windowed = l_sw * _blocks(min(context_tokens, model.sliding_window or context_tokens))
     return per_layer * (full + windowed) + state_bytes_per_sequence(model, tp)
+
+
+@functools.lru_cache(maxsize=65536)
+def kv_read_bytes_per_sequence(model: ModelSpec, kv_bytes: float, tp: int, context_tokens: int) -> float:
+    """KV bytes a decode step reads for one sequence of ``context_tokens`` on one GPU: its whole cache
+    (:func:`kv_bytes_per_sequence`), except on a DSA model, where attention gathers the latent of the
+    ``sparse_attention_topk`` tokens the indexer picks and the indexer reads every token's key."""
+    if not (model.attention == "mla" and model.sparse_attention_topk):
+        return kv_bytes_per_sequence(model, kv_bytes, tp, context_tokens)
+    picked = _blocks(min(context_tokens, model.sparse_attention_topk))
+    return kv_layers(model) * (mla_latent_bytes(model, kv_bytes) * picked
+                               + index_key_bytes(model) * _blocks(context_tokens)) + state_bytes_per_sequence(model, tp)
 
 
 @dataclass(frozen=True)

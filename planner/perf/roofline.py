@@ -12,19 +12,26 @@ a TP group of ``tp`` (all times in seconds, bytes in bytes, FLOP in FLOP):
     GEMM FLOP  F_g = [2·(P_act − P_ek)·N + 2·V·h·B] / tp      P_act = active params without embeddings;
                                                                LM head only for tokens that sample
                F_e = 2·P_ek·N / tp                            P_ek = k routed experts' params (MoE)
-    KV bytes   Q_kv = B·(k_s(c) + s_lin)                       (``perf_memory``, sliding windows applied; the
-                                                               linear layers' state is read and written back)
+    KV bytes   Q_kv = B·(r_s(c) + s_lin)                       (``perf_memory``, sliding windows applied; the
+                                                               linear layers' state is read and written back;
+                                                               DSA: the picked tokens' latent, every indexer key)
     attn FLOP  F_a = [B·c_eff·a_dec + T·c_p·a_pf]·L / tp      a = n_q·(2·d_qk + 2·d_v) per context token;
                                                                MLA decode runs on the latent (absorbed);
                                                                c_eff, c_p: mean context over all L layers
-                                                               (windows cap it, linear-attention layers 0)
+                                                               (windows cap it, linear-attention layers 0,
+                                                               DSA attends to min(c, K_s) picked tokens)
+               + [B·c + T·c_p]·a_idx·L / tp                   DSA indexer: a_idx = 2·n_i·d_i per context
+                                                               token, every token scored (charged at the
+                                                               attention rate, though its kernel is FP8)
     GEMMs      t_g = smax(Q_w / (BW·η_bw), F_g / (peak·η_c) + F_e / (peak·η_c·η_moe))
     attention  t_a = smax(Q_kv / (BW·η_bw), F_a / (peak_bf16·η_attn))
     smax(a, b) = (a^p + b^p)^(1/p)                            smooth roofline, p = ``roofline_p`` (2);
                                                                p → ∞ is the plain max
     all-reduce t_c = [tp > 1]·2·L·( t_AR + 2·(tp−1)/tp · N·h·2 / (link·η_link) )   ring, BF16 activations
                                                                (η_pcie instead of η_link over PCIe)
-    step       t   = t_g + t_a + t_c + L·t_layer + L_moe·t_moe_layer + t_step + t_seq·B/dp + [T > 0]·L·t_pf
+    step       t   = t_g + t_a + t_c + L·t_layer + L_moe·t_moe_layer + L_dsa·t_sparse_layer + t_step + t_seq·B/dp
+                     + [T > 0]·L·t_pf                         L_dsa: layers with the DSA indexer (all of a DSA
+                                                               model's, none of any other's)
                                                                t_seq: host time per running sequence on one
                                                                rank's scheduler (bookkeeping, sampling, output);
                                                                t_pf: per layer of a step that carries prefill
@@ -52,7 +59,7 @@ from planner.catalog.params import (
 from planner.catalog.records import ModelSpec
 from planner.perf.calibration import Calibration, EngineFactors
 from planner.perf.device import Device
-from planner.perf.memory import kv_bytes_per_sequence, linear_layers, state_bytes_per_sequence, window_layers
+from planner.perf.memory import kv_read_bytes_per_sequence, linear_layers, state_bytes_per_sequence, window_layers
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,7 @@ class ModelShape:
     attn_pf: float          # same, prefill
     q_heads: int
     moe_layers: int = 0
+    index_flops: float = 0.0  # DSA indexer FLOP per (token × context token × layer): 2·n_i·d_i (0: dense attention)
 
 
 @functools.lru_cache(maxsize=512)
@@ -99,7 +107,8 @@ def model_shape(m: ModelSpec) -> ModelShape:
         n_experts=m.n_routed_experts, k_experts=m.experts_per_token, p_active_body=active_body,
         p_active_experts=moe_layers * m.experts_per_token * p_e,
         lm_head=lm_head, attn_dec=m.num_heads * (2.0 * d_qk_dec + 2.0 * d_v_dec),
-        attn_pf=m.num_heads * (2.0 * d_qk_pf + 2.0 * d_v_pf), q_heads=m.num_heads, moe_layers=moe_layers)
+        attn_pf=m.num_heads * (2.0 * d_qk_pf + 2.0 * d_v_pf), q_heads=m.num_heads, moe_layers=moe_layers,
+        index_flops=2.0 * m.index_n_heads * m.index_head_dim if m.sparse_attention_topk else 0.0)
 
 
 def experts_touched(shape: ModelShape, tokens: np.ndarray) -> np.ndarray:
@@ -124,7 +133,7 @@ class StepContext:
     gemm_eff: float      # peak·η_c·speed, FLOP/s
     moe_eff: float       # gemm_eff·η_moe
     attn_eff: float      # peak_bf16·η_attn·speed, FLOP/s
-    t_layers_s: float    # fixed per-layer time of every step: L·t_layer + L_moe·t_moe_layer
+    t_layers_s: float    # fixed per-layer time of every step: L·t_layer + L_moe·t_moe_layer + L_dsa·t_sparse_layer
     t_step_s: float
     t_pf_s: float        # fixed time of a step that carries prefill tokens: L·t_prefill_layer
     t_seq_s: float       # host time per running sequence per step (one attention rank's scheduler)
@@ -149,7 +158,8 @@ def step_context(model: ModelSpec, dev: Device, *, bytes_per_weight: float, kv_b
         moe_eff=dev.peak_tflops * 1e12 * min(1.0, eta_c * speed * cal.eta_moe * eng.moe_speed),
         attn_eff=dev.peak_bf16_tflops * 1e12 * min(1.0, cal.eta_attn * speed),
         p=cal.roofline_p, t_step_s=eng.t_step_ms * 1e-3, t_seq_s=eng.t_seq_us * 1e-6, t_ar_s=t_ar * 1e-6,
-        t_layers_s=(shape.layers * t_layer_us + shape.moe_layers * eng.t_moe_layer_us) * 1e-6,
+        t_layers_s=(shape.layers * t_layer_us + shape.moe_layers * eng.t_moe_layer_us
+                    + (shape.layers if shape.index_flops else 0) * eng.t_sparse_layer_us) * 1e-6,
         t_pf_s=model.layers * eng.t_prefill_layer_us * 1e-6,
         link_eff=dev.link_gbps * 1e9 * (cal.eta_pcie if dev.link_kind == "pcie" else cal.eta_link))
 
@@ -164,7 +174,11 @@ def smooth_max(a: np.ndarray, b: np.ndarray, p: float) -> np.ndarray:
 
 def effective_context(model: ModelSpec, context: float) -> float:
     """Mean attended context per layer, over all L layers: sliding-window layers attend to at most W tokens,
-    linear-attention layers to none (their per-token state update is negligible next to the GEMMs)."""
+    linear-attention layers to none (their per-token state update is negligible next to the GEMMs), a DSA
+    model's layers to the ``sparse_attention_topk`` tokens its indexer picks (the indexer itself is charged
+    apart: it scores every token, ``ModelShape.index_flops``)."""
+    if model.sparse_attention_topk:
+        context = min(context, model.sparse_attention_topk)
     l_sw, l_lin = window_layers(model), linear_layers(model)
     if not l_sw and not l_lin:
         return context
@@ -189,13 +203,14 @@ def step_time(ctx: StepContext, decode_seqs, prefill_tokens, decode_context: flo
     t_w = w_bytes / ctx.bw_eff
     t_gc = ((2.0 * (s.p_active_body - s.p_active_experts) * n_r + 2.0 * s.lm_head * b_r) / tp / ctx.gemm_eff
             + 2.0 * s.p_active_experts * n / gpus / ctx.moe_eff)
-    seq_kv = (kv_bytes_per_sequence(ctx.model, ctx.kv_bytes, tp, max(1, int(round(decode_context))))
+    seq_kv = (kv_read_bytes_per_sequence(ctx.model, ctx.kv_bytes, tp, max(1, int(round(decode_context))))
               + state_bytes_per_sequence(ctx.model, tp))
     t_kv = b_r * seq_kv / ctx.bw_eff
     heads_tp = min(tp, s.q_heads)
-    c_eff = effective_context(ctx.model, decode_context)
-    p_eff = effective_context(ctx.model, prefill_context)
-    t_ac = (b_r * c_eff * s.attn_dec + t / dp * p_eff * s.attn_pf) * s.layers / heads_tp / ctx.attn_eff
+    # attention FLOP per layer of one decode token and of one prefill token (the DSA indexer's included)
+    f_dec = effective_context(ctx.model, decode_context) * s.attn_dec + decode_context * s.index_flops
+    f_pf = effective_context(ctx.model, prefill_context) * s.attn_pf + prefill_context * s.index_flops
+    t_ac = (b_r * f_dec + t / dp * f_pf) * s.layers / heads_tp / ctx.attn_eff
     t_comm = np.zeros_like(n)
     moe_layers = s.moe_layers
     if tp > 1:  # attention output all-reduce in every layer; the MLP one too where the MLP is tensor-parallel
@@ -215,7 +230,7 @@ def step_time(ctx: StepContext, decode_seqs, prefill_tokens, decode_context: flo
         dec = step_time(ctx, b, np.zeros_like(t), decode_context, prefill_context)
         per_tok = ((2.0 * (s.p_active_body - s.p_active_experts) / dp / tp) / ctx.gemm_eff
                    + 2.0 * s.p_active_experts / gpus / ctx.moe_eff
-                   + effective_context(ctx.model, prefill_context) * s.attn_pf * s.layers / heads_tp / dp / ctx.attn_eff
+                   + f_pf * s.layers / heads_tp / dp / ctx.attn_eff
                    + ((t_comm - dec["allreduce"]) / np.maximum(t, 1e-300)))
         total = np.maximum(total, dec["total"] + ctx.t_pf_s * (t > 0) + t * per_tok)
     return {"total": total, "weights_read": t_w, "gemm_compute": t_gc, "kv_read": t_kv,
@@ -266,12 +281,14 @@ def step_coef(ctx: StepContext, decode_context: float, prefill_context: float) -
     keep = (1.0 - k / e) if e else 1.0
     g_n = 2.0 * (s.p_active_body - s.p_active_experts) / dp / tp / ctx.gemm_eff + 2.0 * s.p_active_experts / gpus / ctx.moe_eff
     g_b = 2.0 * s.lm_head / dp / tp / ctx.gemm_eff
-    seq_kv = (kv_bytes_per_sequence(ctx.model, ctx.kv_bytes, tp, max(1, int(round(decode_context))))
+    seq_kv = (kv_read_bytes_per_sequence(ctx.model, ctx.kv_bytes, tp, max(1, int(round(decode_context))))
               + state_bytes_per_sequence(ctx.model, tp))
     kv_b = seq_kv / dp / ctx.bw_eff
     heads_tp = min(tp, s.q_heads)
-    a_b = effective_context(ctx.model, decode_context) * s.attn_dec * s.layers / heads_tp / ctx.attn_eff / dp
-    a_t = effective_context(ctx.model, prefill_context) * s.attn_pf * s.layers / heads_tp / ctx.attn_eff / dp
+    a_b = ((effective_context(ctx.model, decode_context) * s.attn_dec + decode_context * s.index_flops)
+           * s.layers / heads_tp / ctx.attn_eff / dp)
+    a_t = ((effective_context(ctx.model, prefill_context) * s.attn_pf + prefill_context * s.index_flops)
+           * s.layers / heads_tp / ctx.attn_eff / dp)
     c0, c_n = 0.0, 0.0
     if tp > 1:
         ar_layers = s.layers + (s.layers - s.moe_layers if (dp > 1 or ep > 1) else s.layers)

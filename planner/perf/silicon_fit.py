@@ -14,6 +14,9 @@ t_layer_us          fixed time per layer per step: kernel launch tails (× layer
 t_moe_layer_us      extra fixed time per mixture-of-experts layer per step: router, top-k, token permutation,
                     the grouped GEMMs' launches (× MoE layers); fitted only where the rows include a dense
                     model (without one, only the sum with t_layer_us shows), and not for TRT-LLM (``HELD``)
+t_sparse_layer_us   extra fixed time per DeepSeek-sparse-attention (DSA) layer per step: the indexer's kernels;
+                    fitted only where the rows include a DSA model and another (alone, only the sum with
+                    t_layer_us shows)
 t_ar_us             latency of one NVLink all-reduce with the engine's kernels (× 2 per layer at tp > 1)
 speed               multiplies every roofline efficiency (kernel quality)
 moe_speed           multiplies the grouped-expert GEMM efficiency (MoE prefill runs far below the roofline)
@@ -54,7 +57,7 @@ from planner.perf.silicon import SiliconCase, predict_frame
 
 # in order of priority: with few rows, the first ones the rows identify are fitted
 CONSTANTS = ("t_request_ms", "speed", "t_layer_us", "phase", "moe_speed", "t_seq_us", "t_prefill_layer_us",
-             "t_ar_us", "t_step_ms", "t_moe_layer_us")
+             "t_ar_us", "t_step_ms", "t_moe_layer_us", "t_sparse_layer_us")
 # constants an engine keeps at their prior value, with the measurement that decided it
 HELD: dict[str, dict[str, str]] = {
     "trtllm": {"t_moe_layer_us": "fitted with the rest it came out at 6-8 us and raised the out-of-family error "
@@ -150,7 +153,9 @@ def fit_engine(cases: list[SiliconCase], catalog: Catalog | None = None, base: C
                          f"fit one engine at a time")
     asked = list(names) if names is not None else None
     auto = [n for n in CONSTANTS if n not in HELD.get(engine, ())
-            and (n != "t_moe_layer_us" or any(not cat.model(c.model).is_moe for c in cases))]
+            and (n != "t_moe_layer_us" or any(not cat.model(c.model).is_moe for c in cases))
+            and (n != "t_sparse_layer_us"
+                 or len({bool(cat.model(c.model).sparse_attention_topk) for c in cases}) == 2)]
     names = identifiable(cases, cat, base, engine, asked or auto)
     if asked is not None and set(names) != set(asked):
         lost = ", ".join(n for n in asked if n not in names)
