@@ -140,15 +140,27 @@ FITTED: dict[str, dict[str, float]] = {
 }
 FITTED_SOURCE = ("fitted per engine to the measured serving runs of bench/data/silicon-dev.csv "
                  "(aiconfigurator silicon_sample.csv, Apache-2.0) by planner.perf.silicon_fit")
+# Constants an engine's own rows cannot identify, carried over from the engine whose rows do, where the same
+# operations run. vLLM's and TRT-LLM's rows hold no DeepSeek-sparse-attention model; the indexer's work per layer
+# (its projections, FP8 logits, top-k over the context, the key write) is the same operation list on every engine,
+# so SGLang's fitted cost stands in rather than 0, which would price a DSA model's decode step ~7 ms too fast on
+# GLM-5 (78 layers). Not checked against any run: no engine but SGLang has DSA rows in the data.
+TRANSFERRED: dict[str, dict[str, float]] = {
+    "vllm": {"t_sparse_layer_us": FITTED["sglang"]["t_sparse_layer_us"]},
+    "trtllm": {"t_sparse_layer_us": FITTED["sglang"]["t_sparse_layer_us"]},
+}
+TRANSFERRED_SOURCE = "carried over from SGLang's fit (this engine's rows hold no DSA model)"
 
 
 def _default_engines() -> dict[str, EngineFactors]:
-    """The shipped engine factors: the priors with the fitted constants."""
+    """The shipped engine factors: the priors with the fitted constants, and the transferred ones."""
     out = {}
     for name, eng in _prior_engines().items():
-        vals = FITTED.get(name)
-        out[name] = eng if not vals else EngineFactors.model_validate(
-            {**eng.model_dump(), **vals, "source": f"{eng.source}; {', '.join(vals)}: {FITTED_SOURCE}"})
+        vals, moved = FITTED.get(name) or {}, TRANSFERRED.get(name) or {}
+        source = eng.source + (f"; {', '.join(vals)}: {FITTED_SOURCE}" if vals else "") + (
+            f"; {', '.join(moved)}: {TRANSFERRED_SOURCE}" if moved else "")
+        out[name] = eng if not (vals or moved) else EngineFactors.model_validate(
+            {**eng.model_dump(), **vals, **moved, "source": source})
     return out
 
 
