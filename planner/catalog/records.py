@@ -127,6 +127,11 @@ class ModelSpec(_Record):
         return self.n_routed_experts > 0
 
     @property
+    def sparse_mla(self) -> bool:
+        """DeepSeek sparse attention: MLA whose indexer picks ``sparse_attention_topk`` tokens per query."""
+        return self.attention == "mla" and self.sparse_attention_topk > 0
+
+    @property
     def kv_cache_layers(self) -> int:
         """Layers that hold a per-token KV cache (all but the linear-attention layers)."""
         return self.layers - min(self.linear_attention_layers, self.layers)

@@ -398,8 +398,7 @@ def _prepare(model: ModelSpec, gpu: GpuSpec, *, tp: int, mig_profile: str | None
     cal = calibration or default_calibration()
     eng = cal.engine(engine)
     bpw = check_precision(precision)
-    kv_name = resolve_kv_dtype(kv_dtype, precision, engine, sparse_mla=bool(model.sparse_attention_topk),
-                               arch=gpu.arch)
+    kv_name = resolve_kv_dtype(kv_dtype, precision, engine, sparse_mla=model.sparse_mla, arch=gpu.arch)
     dev = _device(gpu, tp=tp, mig_profile=mig_profile, precision=precision, kv_dtype=kv_name, engine=engine,
                   attention_dp=attention_dp, expert_parallel=expert_parallel, allow_multi_node=allow_multi_node)
     if isinstance(dev, str):

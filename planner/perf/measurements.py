@@ -309,8 +309,7 @@ def _roofline_ctx(case: MeasuredCase, model, gpu, cal: Calibration):
     from planner.perf.memory import memory_plan, workspace_gib  # noqa: PLC0415
     from planner.perf.roofline import step_context  # noqa: PLC0415
 
-    kv = resolve_kv_dtype("auto", case.precision, case.engine, sparse_mla=bool(model.sparse_attention_topk),
-                          arch=gpu.arch)
+    kv = resolve_kv_dtype("auto", case.precision, case.engine, sparse_mla=model.sparse_mla, arch=gpu.arch)
     dev = make_device(gpu, tp=case.tp, mig_profile=None, precision=case.precision, kv_dtype=kv, engine=case.engine)
     if isinstance(dev, str):
         return None, dev

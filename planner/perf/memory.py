@@ -95,14 +95,14 @@ def mla_latent_bytes(model: ModelSpec, kv_bytes: float) -> float:
     """Bytes of one token's MLA latent in one layer's cache: ``(r_kv + d_r)·b_kv``; a DSA model's FP8 cache uses
     the layout of FlashMLA's sparse kernels (SGLang's ``flashmla_kv`` decode, FlashMLA README): FP8 latent, an
     FP32 scale per 128 values, the rope part in BF16 (656 B for r_kv = 512, d_r = 64)."""
-    if model.sparse_attention_topk and kv_bytes == 1:
+    if model.sparse_mla and kv_bytes == 1:
         return model.kv_lora_rank + 4 * math.ceil(model.kv_lora_rank / 128) + 2 * model.qk_rope_head_dim
     return (model.kv_lora_rank + model.qk_rope_head_dim) * kv_bytes
 
 
 def index_key_bytes(model: ModelSpec) -> float:
     """Bytes of one token's DSA indexer key in one layer (FP8 and one FP32 scale; 0 without sparse attention)."""
-    return model.index_head_dim + INDEX_SCALE_BYTES if model.sparse_attention_topk else 0.0
+    return model.index_head_dim + INDEX_SCALE_BYTES if model.sparse_mla else 0.0
 
 
 @functools.lru_cache(maxsize=4096)
@@ -164,7 +164,7 @@ def kv_read_bytes_per_sequence(model: ModelSpec, kv_bytes: float, tp: int, conte
     """KV bytes a decode step reads for one sequence of ``context_tokens`` on one GPU: its whole cache
     (:func:`kv_bytes_per_sequence`), except on a DSA model, where attention gathers the latent of the
     ``sparse_attention_topk`` tokens the indexer picks and the indexer reads every token's key."""
-    if not (model.attention == "mla" and model.sparse_attention_topk):
+    if not model.sparse_mla:
         return kv_bytes_per_sequence(model, kv_bytes, tp, context_tokens)
     picked = _blocks(min(context_tokens, model.sparse_attention_topk))
     return kv_layers(model) * (mla_latent_bytes(model, kv_bytes) * picked

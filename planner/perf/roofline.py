@@ -108,7 +108,7 @@ def model_shape(m: ModelSpec) -> ModelShape:
         p_active_experts=moe_layers * m.experts_per_token * p_e,
         lm_head=lm_head, attn_dec=m.num_heads * (2.0 * d_qk_dec + 2.0 * d_v_dec),
         attn_pf=m.num_heads * (2.0 * d_qk_pf + 2.0 * d_v_pf), q_heads=m.num_heads, moe_layers=moe_layers,
-        index_flops=2.0 * m.index_n_heads * m.index_head_dim if m.sparse_attention_topk else 0.0)
+        index_flops=2.0 * m.index_n_heads * m.index_head_dim if m.sparse_mla else 0.0)
 
 
 def experts_touched(shape: ModelShape, tokens: np.ndarray) -> np.ndarray:
@@ -159,7 +159,7 @@ def step_context(model: ModelSpec, dev: Device, *, bytes_per_weight: float, kv_b
         attn_eff=dev.peak_bf16_tflops * 1e12 * min(1.0, cal.eta_attn * speed),
         p=cal.roofline_p, t_step_s=eng.t_step_ms * 1e-3, t_seq_s=eng.t_seq_us * 1e-6, t_ar_s=t_ar * 1e-6,
         t_layers_s=(shape.layers * t_layer_us + shape.moe_layers * eng.t_moe_layer_us
-                    + (shape.layers if shape.index_flops else 0) * eng.t_sparse_layer_us) * 1e-6,
+                    + (shape.layers if model.sparse_mla else 0) * eng.t_sparse_layer_us) * 1e-6,
         t_pf_s=model.layers * eng.t_prefill_layer_us * 1e-6,
         link_eff=dev.link_gbps * 1e9 * (cal.eta_pcie if dev.link_kind == "pcie" else cal.eta_link))
 
@@ -177,13 +177,20 @@ def effective_context(model: ModelSpec, context: float) -> float:
     linear-attention layers to none (their per-token state update is negligible next to the GEMMs), a DSA
     model's layers to the ``sparse_attention_topk`` tokens its indexer picks (the indexer itself is charged
     apart: it scores every token, ``ModelShape.index_flops``)."""
-    if model.sparse_attention_topk:
+    if model.sparse_mla:
         context = min(context, model.sparse_attention_topk)
     l_sw, l_lin = window_layers(model), linear_layers(model)
     if not l_sw and not l_lin:
         return context
     full = max(0, model.layers - l_sw - l_lin)
     return (full * context + l_sw * min(context, model.sliding_window or context)) / model.layers
+
+
+def attention_flop_per_token(ctx: StepContext, context: float, per_context_token: float) -> float:
+    """Attention FLOP of one token in one layer at ``context`` tokens of context: the attended context times
+    ``per_context_token`` (``ModelShape.attn_dec`` or ``attn_pf``), plus a DSA model's indexer, which scores every
+    token of the context."""
+    return effective_context(ctx.model, context) * per_context_token + context * ctx.shape.index_flops
 
 
 def step_time(ctx: StepContext, decode_seqs, prefill_tokens, decode_context: float,
@@ -208,8 +215,8 @@ def step_time(ctx: StepContext, decode_seqs, prefill_tokens, decode_context: flo
     t_kv = b_r * seq_kv / ctx.bw_eff
     heads_tp = min(tp, s.q_heads)
     # attention FLOP per layer of one decode token and of one prefill token (the DSA indexer's included)
-    f_dec = effective_context(ctx.model, decode_context) * s.attn_dec + decode_context * s.index_flops
-    f_pf = effective_context(ctx.model, prefill_context) * s.attn_pf + prefill_context * s.index_flops
+    f_dec = attention_flop_per_token(ctx, decode_context, s.attn_dec)
+    f_pf = attention_flop_per_token(ctx, prefill_context, s.attn_pf)
     t_ac = (b_r * f_dec + t / dp * f_pf) * s.layers / heads_tp / ctx.attn_eff
     t_comm = np.zeros_like(n)
     moe_layers = s.moe_layers
@@ -285,10 +292,8 @@ def step_coef(ctx: StepContext, decode_context: float, prefill_context: float) -
               + state_bytes_per_sequence(ctx.model, tp))
     kv_b = seq_kv / dp / ctx.bw_eff
     heads_tp = min(tp, s.q_heads)
-    a_b = ((effective_context(ctx.model, decode_context) * s.attn_dec + decode_context * s.index_flops)
-           * s.layers / heads_tp / ctx.attn_eff / dp)
-    a_t = ((effective_context(ctx.model, prefill_context) * s.attn_pf + prefill_context * s.index_flops)
-           * s.layers / heads_tp / ctx.attn_eff / dp)
+    a_b = attention_flop_per_token(ctx, decode_context, s.attn_dec) * s.layers / heads_tp / ctx.attn_eff / dp
+    a_t = attention_flop_per_token(ctx, prefill_context, s.attn_pf) * s.layers / heads_tp / ctx.attn_eff / dp
     c0, c_n = 0.0, 0.0
     if tp > 1:
         ar_layers = s.layers + (s.layers - s.moe_layers if (dp > 1 or ep > 1) else s.layers)

@@ -155,7 +155,7 @@ def fit_engine(cases: list[SiliconCase], catalog: Catalog | None = None, base: C
     auto = [n for n in CONSTANTS if n not in HELD.get(engine, ())
             and (n != "t_moe_layer_us" or any(not cat.model(c.model).is_moe for c in cases))
             and (n != "t_sparse_layer_us"
-                 or len({bool(cat.model(c.model).sparse_attention_topk) for c in cases}) == 2)]
+                 or len({cat.model(c.model).sparse_mla for c in cases}) == 2)]
     names = identifiable(cases, cat, base, engine, asked or auto)
     if asked is not None and set(names) != set(asked):
         lost = ", ".join(n for n in asked if n not in names)

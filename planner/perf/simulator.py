@@ -349,8 +349,7 @@ def simulate(model, gpu, *, tp: int = 1, precision: str = "bf16", kv_dtype: str 
                    ttft_percentile=ttft_percentile, calibration=cal, **par)
     if not est.fits:
         return est.reason or "does not fit"
-    kv_name = resolve_kv_dtype(kv_dtype, precision, engine, sparse_mla=bool(model.sparse_attention_topk),
-                               arch=gpu.arch)
+    kv_name = resolve_kv_dtype(kv_dtype, precision, engine, sparse_mla=model.sparse_mla, arch=gpu.arch)
     dev = make_device(gpu, tp=tp, mig_profile=None, precision=precision, kv_dtype=kv_name, engine=engine, **par)
     if isinstance(dev, str):
         return dev
