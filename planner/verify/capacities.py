@@ -55,6 +55,11 @@ class Capacities:
                 self.calibration = load_calibration(self.base_dir / path)
         return self.calibration
 
+    @staticmethod
+    def _rates(ests) -> list[float]:
+        """Requests/min of each estimate, never below 0."""
+        return [max(0.0, float(e.requests_per_min)) for e in ests]
+
     def model(self, w: Workload, gpu: "GpuSpec", precision: str, tp: int, mig: str | None) -> list[float] | str:
         """Per-bucket requests/min from ``planner.perf`` (no overrides), or why it could not be computed."""
         key = (w.id, gpu.id, precision, tp, mig)
@@ -64,7 +69,7 @@ class Capacities:
 
                 ests = capacity_for_workload(self.cat.model(w.model), gpu, w, tp=tp, mig_profile=mig,
                                              precision=precision, calibration=self._calib(), overrides=())
-                self._perf[key] = [max(0.0, float(e.requests_per_min)) for e in ests]
+                self._perf[key] = self._rates(ests)
             except Exception as exc:  # noqa: BLE001 - reported as a failed check, never raised
                 self._perf[key] = f"performance model failed: {type(exc).__name__}: {exc}"
         return self._perf[key]
@@ -90,7 +95,7 @@ class Capacities:
         except Exception:  # noqa: BLE001 - model() computes them one by one and reports the failure
             return
         for key, ests in zip(todo, out):
-            self._perf[key] = [max(0.0, float(e.requests_per_min)) for e in ests]
+            self._perf[key] = self._rates(ests)
 
     def ep_dp(self, w: Workload, gpu: "GpuSpec", r: ReplicaLine) -> list[float] | str:
         """Per-bucket requests/min of an attention-DP × expert-parallel replica (``r.tp`` GPUs in
@@ -103,13 +108,12 @@ class Capacities:
 
                 if r.tp % r.attention_dp:
                     raise ValueError(f"tp {r.tp} is not a multiple of attention_dp {r.attention_dp}")
-                self._perf[key] = [max(0.0, float(estimate(
+                self._perf[key] = self._rates(estimate(
                     self.cat.model(w.model), gpu, tp=r.tp // r.attention_dp, precision=r.precision,
                     kv_dtype=w.kv_cache_dtype, engine=w.engine, prompt_tokens=b.prompt_tokens,
                     output_tokens=b.output_tokens, context_tokens=w.context_tokens, ttft_slo_ms=w.ttft_slo_ms,
                     tpot_slo_ms=w.tpot_slo_ms, ttft_percentile=w.ttft_percentile, calibration=self._calib(),
-                    attention_dp=r.attention_dp, expert_parallel=r.expert_parallel).requests_per_min))
-                    for b in w.buckets]
+                    attention_dp=r.attention_dp, expert_parallel=r.expert_parallel) for b in w.buckets)
             except Exception as exc:  # noqa: BLE001 - reported as a failed check, never raised
                 self._perf[key] = f"performance model failed: {type(exc).__name__}: {exc}"
         return self._perf[key]
