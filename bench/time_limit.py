@@ -2,11 +2,13 @@
 
     python -m bench.time_limit                                  # L-1..3 at 5 and 10 s, XL-1..2 at 30 s, M-1 at 2 s
     python -m bench.time_limit --only L-1,XL-2 --limits 5,30 --repeats 3
+    python -m bench.time_limit --tables            # the terminal tables printed too (plan solve's default output)
 
 Each instance (the frozen set's generator seeds, ``bench/frozen.py``) is written to YAML and solved by a fresh
 ``plan solve FILE --time-limit N --no-baselines --format json`` process; the table gives the process's wall seconds
 (median of the repeats, and the slowest), whether every run stayed within N × 1.1, and what the JSON says: status,
-USD/h, gap, verification. The budget counts from the command's start (imports and loading included), so on this
+USD/h, gap, verification. With ``--tables`` the process prints the terminal tables (``--format table``, to a pipe)
+and writes the JSON with ``--out``, which is read back. The budget counts from the command's start (imports and loading included), so on this
 shared 2-core machine the figures move with its load: the load average is printed with the table.
 """
 
@@ -28,12 +30,15 @@ DEFAULT = {"M-1": (2.0,), "L-1": (5.0, 10.0), "L-2": (5.0, 10.0), "L-3": (5.0, 1
 SLACK = 1.10
 
 
-def run_once(path: Path, limit: float) -> tuple[float, dict | None, int]:
+def run_once(path: Path, limit: float, tables: bool = False) -> tuple[float, dict | None, int]:
     """(wall seconds, the plan's JSON or None, exit code) of one process."""
-    wall, done = plan_solve_process(path, "--time-limit", f"{limit:g}")
+    out = path.with_suffix(".plan.json")
+    out.unlink(missing_ok=True)
+    extra = ("--format", "table", "--out", str(out)) if tables else ()
+    wall, done = plan_solve_process(path, "--time-limit", f"{limit:g}", *extra)
     try:
-        plan = json.loads(done.stdout)
-    except ValueError:
+        plan = json.loads(out.read_text(encoding="utf-8") if tables else done.stdout)
+    except (OSError, ValueError):
         plan = None
     return wall, plan, done.returncode
 
@@ -45,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default=",".join(DEFAULT), help="instances, e.g. L-1,XL-2")
     ap.add_argument("--limits", default=None, help="comma list of seconds for every instance (default: per size)")
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--tables", action="store_true", help="print the terminal tables too (--format table --out)")
     args = ap.parse_args(argv)
     by_name = {i.name: i for i in INSTANCES}
     rows = []
@@ -55,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             path.write_text(yaml.safe_dump(inst.data(), sort_keys=False), encoding="utf-8")
             limits = [float(x) for x in args.limits.split(",")] if args.limits else DEFAULT.get(name, (10.0,))
             for limit in limits:
-                runs = [run_once(path, limit) for _ in range(args.repeats)]
+                runs = [run_once(path, limit, args.tables) for _ in range(args.repeats)]
                 walls = [w for w, _, _ in runs]
                 plans = [p for _, p, _ in runs]
                 last = plans[-1] or {}

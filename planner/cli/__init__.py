@@ -23,6 +23,7 @@ import typer
 import typer.main
 from typer.core import TyperGroup
 
+from planner.cli import clock
 from planner.cli.helptext import hide_flag_types
 
 
@@ -149,11 +150,15 @@ def main() -> None:
     are frozen (``gc.freeze``): the interpreter's exit then frees them by reference counting as before, but its
     last collections no longer walk all of them (the modules, pydantic's schemas, numpy: ~0.1 s of a ~0.7 s
     ``plan solve`` on two cores). The process is ending; only reference cycles left at exit stay unreclaimed, and
-    the operating system takes them back."""
+    the operating system takes them back.
+
+    The budget of ``--time-limit`` starts at the process's own start (``planner.cli.clock``)."""
+    clock.mark_entry()
     if "numpy" not in sys.modules and not any(os.environ.get(v) for v in _BLAS_THREAD_VARS):
         os.environ["OPENBLAS_NUM_THREADS"] = "1"
     gc.set_threshold(_GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
     try:
         app()
     finally:
+        clock.forget_entry()
         gc.freeze()

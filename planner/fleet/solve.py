@@ -56,6 +56,7 @@ FIRST_PLAN_WHEN_SHORT = True
 # discarding a program stopped midway and for the exit: XL-2 at a 30 s limit spent 3.2 s after its build stopped
 # (16 % of 19.8 s of building) and ended at 29.6 s with 0.85, and at 32-34 s on slower moments of the machine
 FIRST_BUILD_SHARE = 0.75
+OUTPUT_MAX_SHARE = 0.5  # of the time limit, at most, kept back for the caller's output (``output_reserve``)
 NO_TIME = "skipped: no time left in the budget"  # the tie-break's note when the budget is spent before it
 
 
@@ -67,7 +68,10 @@ class SolveSettings:
     baselines: bool = True
     tie_break: bool = True
     calibration: object | None = None
-    started_at: float | None = None  # time.perf_counter() the budget counts from (the CLI: before its imports)
+    started_at: float | None = None  # time.perf_counter() the budget counts from (the CLI: the process's start)
+    # seconds the caller needs after the call, within the same budget (the CLI's output): fixed, per workload, per
+    # deployment; kept back from the deadline once the options are known, at most OUTPUT_MAX_SHARE of the budget
+    output_reserve: tuple[float, float, float] = (0.0, 0.0, 0.0)
     merge: str = "equal_price"  # interchangeable on-demand offers merged (exact): planner.fleet.merge.MERGE_POLICIES
     project_loads: bool = True  # single-bucket loads projected out (exact: planner.fleet.formulation, _demand_cover)
     share_routing: bool = False  # spot states: equal deployments share one routing (exact; planner.fleet.hedge._serve)
@@ -80,6 +84,10 @@ class _Budget:
         self.limit_s = limit_s
         self.deadline = (time.perf_counter() if started_at is None else started_at) + limit_s
         self.finish_s = 0.0  # decode + verify, estimated from the problem's size once it is built
+
+    def keep_back(self, seconds: float) -> None:
+        """Keep ``seconds`` (at most OUTPUT_MAX_SHARE of the budget) for work after the call: the deadline moves."""
+        self.deadline -= min(max(seconds, 0.0), OUTPUT_MAX_SHARE * self.limit_s)
 
     def left(self) -> float:
         return self.deadline - time.perf_counter()
@@ -342,6 +350,8 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     t_options = time.perf_counter()
     options = enumerate_options(loaded, settings.calibration)
     options_s = time.perf_counter() - t_options
+    fixed_s, per_workload_s, per_deployment_s = settings.output_reserve
+    budget.keep_back(fixed_s + per_workload_s * len(s.workloads) + per_deployment_s * len(options.deployments))
     horizon = horizon or horizon_for(s)
     extra_blocks = (*extra_blocks, *hedge_blocks(s))  # the spot hedge (policy.spot); () without spot offers
     if not settings.allow_unmet:
