@@ -11,6 +11,7 @@ import planner.fleet.solve as solve_mod
 from planner.fleet.formulation import BuildOutOfTime, build, check_deadline
 from planner.fleet.horizon import horizon_for
 from planner.fleet.options import enumerate_options
+from planner.fleet.share_bound import share_bound
 from planner.fleet.solve import SolveSettings, solve_scenario
 from planner.fleet.start import greedy_values, start_options
 from tests.solve_helpers import scenario
@@ -28,6 +29,16 @@ def _bench_m():
         _M["options"] = enumerate_options(loaded)
         _M["optimal"] = solve_scenario(loaded, SolveSettings(solver="highs", baselines=False, tie_break=False))
     return _M
+
+
+def _assert_share_bound(plan, m) -> None:
+    """A plan without the full program's solve carries the closed-form bound (planner.fleet.share_bound): at most
+    the proven optimum, with the gap it implies."""
+    s = m["loaded"].scenario
+    bound = share_bound(s, m["options"], horizon_for(s))
+    assert bound is not None and 0 < bound <= m["optimal"].objective_usd_per_hour + 1e-6
+    assert plan.bound_usd_per_hour == pytest.approx(bound, rel=1e-9)
+    assert plan.gap == pytest.approx((plan.objective_usd_per_hour - bound) / plan.objective_usd_per_hour, rel=1e-9)
 
 
 def _by_key(values: dict, options) -> dict:
@@ -91,7 +102,7 @@ def test_a_build_past_its_deadline_stops():
 
 def test_the_first_plan_is_printed_when_the_budget_runs_out_while_building(monkeypatch):
     # every program counts as large, and the budget is spent: the first plan comes back verified, at the start's
-    # cost (the same fleet as the start completed on the full program), no bound, every option listed
+    # cost (the same fleet as the start completed on the full program), the closed-form bound, every option listed
     m = _bench_m()
     loaded = m["loaded"]
     monkeypatch.setattr(solve_mod, "FIRST_PLAN_MIN", 0)
@@ -111,7 +122,8 @@ def test_the_first_plan_is_printed_when_the_budget_runs_out_while_building(monke
     assert built and built[0] is not None and built[0] < time.perf_counter()  # the build had a deadline, past
     assert stages[:2] == ["options", "first plan"] and stages[-1] == "done" and "solving" not in stages
     assert plan.verification is not None and plan.verification.ok, plan.verification
-    assert plan.status == "feasible" and plan.bound_usd_per_hour is None and plan.gap is None
+    assert plan.status == "feasible"
+    _assert_share_bound(plan, m)
     assert "5 s budget ran out while building the full program" in plan.message and "skipped" in plan.tie_break
     monkeypatch.setattr(solve_mod, "FIRST_PLAN_MIN", 10**12)  # the same budget without a first plan
     completed = solve_scenario(loaded, SolveSettings(solver="highs", time_limit_s=5.0, baselines=False,
@@ -136,7 +148,8 @@ def test_a_budget_spent_by_the_options_stage_gets_the_first_plan_without_the_ful
                                                      started_at=time.perf_counter() - 60.0),
                           progress=lambda stage, info: stages.append(stage))
     assert not built and "building" not in stages and stages[:2] == ["options", "first plan"]
-    assert plan.verification.ok and plan.status == "feasible" and plan.bound_usd_per_hour is None
+    assert plan.verification.ok and plan.status == "feasible"
+    _assert_share_bound(plan, m)
     assert plan.message.startswith("the options stage took ") and "of the 5 s budget (" in plan.message
     assert plan.objective_usd_per_hour >= m["optimal"].objective_usd_per_hour - 1e-6
     assert len(plan.options) == len(m["optimal"].options)  # every option listed, as the full plan lists them
@@ -165,7 +178,8 @@ def test_the_first_plan_is_printed_when_no_solve_fits_after_the_build(monkeypatc
     plan = solve_scenario(m["loaded"], SolveSettings(solver="highs", time_limit_s=60.0, baselines=False),
                           progress=lambda stage, info: stages.append(stage))
     assert "building" in stages and "solving" in stages
-    assert plan.verification.ok and plan.status == "feasible" and plan.bound_usd_per_hour is None
+    assert plan.verification.ok and plan.status == "feasible"
+    _assert_share_bound(plan, m)
     assert plan.message.startswith("too little of the 60 s budget was left after building the full program")
     monkeypatch.setattr(solve_mod, "FIRST_PLAN_MIN", 10**12)
     completed = solve_scenario(m["loaded"], SolveSettings(solver="highs", time_limit_s=60.0, baselines=False))

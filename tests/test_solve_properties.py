@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import copy
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from planner.errors import InfeasibleError, SolverError
+from planner.fleet.horizon import horizon_for
+from planner.fleet.options import enumerate_options
+from planner.fleet.share_bound import share_bound
 from planner.fleet.solve import SolveSettings, solve_scenario
 from tests.solve_helpers import offer, override, scenario
 from tests.test_solve_oracle import random_case
@@ -103,7 +107,7 @@ def test_any_time_limit_returns_a_verified_plan_and_optimal_only_with_gap_zero(l
 
 def test_a_spent_budget_skips_the_cost_solve_and_returns_the_completed_start(monkeypatch):
     # The budget counts from the command's start: here it ran out long before the solve, so the completed
-    # constructive start is the plan (feasible, verified, no bound claimed), not a second pass of the program
+    # constructive start is the plan (feasible, verified, the closed-form bound), not a second pass of the program
     # through the solver at a token limit (the full program's start, as without a first plan: see
     # tests/test_first_plan.py for the first plan a spent budget gets by default)
     import time  # noqa: PLC0415
@@ -116,5 +120,7 @@ def test_a_spent_budget_skips_the_cost_solve_and_returns_the_completed_start(mon
                                                 started_at=time.perf_counter() - 60.0))
     assert plan.verification is not None and plan.verification.ok, plan.verification
     assert plan.status == "feasible"
-    assert plan.bound_usd_per_hour is None and plan.gap is None
+    s = loaded.scenario  # the closed-form bound (planner.fleet.share_bound), not a solver's
+    bound = share_bound(s, enumerate_options(loaded), horizon_for(s))
+    assert plan.bound_usd_per_hour == pytest.approx(bound, rel=1e-9) and 0 < bound < plan.objective_usd_per_hour
     assert "too little of the 5 s budget left" in plan.message and "skipped" in plan.tie_break

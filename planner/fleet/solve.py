@@ -26,6 +26,7 @@ from planner.fleet.hedge import explain_hedge, hedge_blocks
 from planner.fleet.merge import merge_offers
 from planner.fleet.reduce import reduced_options
 from planner.fleet.restrict import restrict
+from planner.fleet.share_bound import share_bound
 from planner.fleet.start import greedy_start, start_options
 from planner.verify import verify_plan
 from solvers.registry import get_backend
@@ -131,12 +132,22 @@ def _last_resort(f: Formulation, solver: str, start, budget: _Budget, mip_gap: f
     return _complete_start(f, solver, start, max(budget.limit_s, 30.0), mip_gap)
 
 
-def _fallback(completed: Solution, first: Solution, mip_gap: float) -> Solution:
-    """The completed start, reported as ``feasible`` with the first solve's proven bound, if it had one."""
+def _bound_of(f: Formulation, solver_bound: float | None = None) -> float | None:
+    """The better of a solver's proven bound (None or -inf: none) and the closed-form ``share_bound`` of f's
+    scenario (before any merge; the reductions are exact, so a bound of the reduced program bounds the scenario)."""
+    s, options = f.unmerged()
+    bounds = [b for b in (solver_bound, share_bound(s, options, f.horizon, f.allow_unmet))
+              if b is not None and np.isfinite(b)]
+    return max(bounds) if bounds else None
+
+
+def _fallback(f: Formulation, completed: Solution, first: Solution, mip_gap: float) -> Solution:
+    """The completed start, reported as ``feasible`` with the first solve's proven bound, if it had one, or the
+    closed-form one (``share_bound``) where that is higher."""
     note = (f"the solver found no plan within its limit ({first.message or first.status}); this is the constructive "
             "start (cheapest non-spot option per workload), completed by the solver")
     return finalize_solution(completed.problem, SolveOptions(mip_gap=mip_gap), solver=first.solver,
-                             claimed="feasible", x=completed.values, bound=first.bound,
+                             claimed="feasible", x=completed.values, bound=_bound_of(f, first.bound),
                              seconds=first.solve_seconds + completed.solve_seconds, message=note)
 
 
@@ -179,8 +190,9 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
     if limit < pass_s and start is not None:
         # the budget is spent (building and completing the start took it): passing a program of millions of
         # columns to the solver again costs tens of seconds whatever its limit (XL-2: 24 s at a 0.01 s limit),
-        # so the completed start is the plan, reported feasible with no bound; if the completion found nothing in
-        # its share, the last resort comes now, not after a cost solve that cannot find a plan either
+        # so the completed start is the plan, reported feasible with the closed-form bound (share_bound); if the
+        # completion found nothing in its share, the last resort comes now, not after a cost solve that cannot
+        # find a plan either
         if completed is None:
             completed = _last_resort(f, solver, start, budget, mip_gap)
         if completed is not None:
@@ -188,8 +200,8 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
                     f"to hand the {f.problem.n_vars:,}-column program to the solver; this is the constructive start "
                     "(cheapest non-spot option per workload), completed by the solver")
             return f, finalize_solution(completed.problem, SolveOptions(mip_gap=mip_gap), solver=completed.solver,
-                                        claimed="feasible", x=completed.values, seconds=completed.solve_seconds,
-                                        message=note), skipped
+                                        claimed="feasible", x=completed.values, bound=_bound_of(f),
+                                        seconds=completed.solve_seconds, message=note), skipped
     sol = _run(f, solver, limit, mip_gap, start)
     if has_first and not sol.has_values and completed is None and sol.status not in ("infeasible", "unbounded"):
         return f, None, skipped
@@ -197,7 +209,7 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
                                                                                             "unbounded"):
         completed = _last_resort(f, solver, start, budget, mip_gap)
     if not sol.has_values and completed is not None:  # also against an "infeasible" claim: a verified point exists
-        sol = _fallback(completed, sol, mip_gap)
+        sol = _fallback(f, completed, sol, mip_gap)
     if not (sol.has_values and tie_break):
         return f, sol, "" if tie_break else "off"
     if budget.left() - (keep_share + FINISH_SHARE) * budget.limit_s - budget.finish_s < max(3 * built_s, 0.5):
@@ -290,7 +302,9 @@ def _first_plan(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, se
 
     Exact as a plan, not as an optimum: every deployment it uses is an option of the scenario and the caller
     verifies it against the scenario (``planner.verify``), never against this program; its cost is the start's
-    (15-50 % above the optimum on the benchmark instances), with no bound."""
+    (15-50 % above the optimum on the benchmark instances), with the closed-form bound of
+    ``planner.fleet.share_bound`` (every request on the GPU share it needs at the cheapest price per request;
+    44-79 % below the plan on M-1 and L-1..3), where it is given."""
     s = loaded.scenario
     sub = start_options(s, options, horizon)
     if sub is None:
@@ -303,8 +317,12 @@ def _first_plan(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, se
     done = _complete_start(f, solver, start, max(budget.solver_limit(), SKIP_BELOW_S), s.policy.mip_gap)
     if done is None:
         return None
+    bound = share_bound(s, options, horizon, settings.allow_unmet)
     note = ("this is the constructive start (cheapest non-spot option per workload), completed by the solver on its "
-            "own deployments: no bound")
+            "own deployments; " + ("no bound" if bound is None else "bound: every request on the GPU share it "
+                                   "needs at the cheapest price per request (planner.fleet.share_bound)"))
+    done = finalize_solution(f.problem, SolveOptions(mip_gap=s.policy.mip_gap), solver=done.solver,
+                             claimed="feasible", x=done.values, bound=bound, seconds=done.solve_seconds)
     plan = build_plan(f, replace(done, message=note), gpu_ids=_gpu_ids(loaded),
                       tie_break=NO_TIME if settings.tie_break else "off")
     plan = relist_options(plan, f, options)
