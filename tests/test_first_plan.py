@@ -31,6 +31,13 @@ def _bench_m():
     return _M
 
 
+@pytest.fixture(autouse=True)
+def _no_restricted_plan(monkeypatch):
+    """These tests follow the paths of the first plan and of the completed start; the restricted program's plan
+    (``planner.fleet.restricted``, tests/test_restricted.py) would be a first plan of its own: off here."""
+    monkeypatch.setattr(solve_mod, "RESTRICT_SHARE", 0.0)
+
+
 def _assert_share_bound(plan, m) -> None:
     """A plan without the full program's solve carries the closed-form bound (planner.fleet.share_bound): at most
     the proven optimum, with the gap it implies."""

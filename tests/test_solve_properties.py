@@ -115,6 +115,7 @@ def test_a_spent_budget_skips_the_cost_solve_and_returns_the_completed_start(mon
     import planner.fleet.solve as solve_mod  # noqa: PLC0415
 
     monkeypatch.setattr(solve_mod, "FIRST_PLAN_WHEN_SHORT", False)
+    monkeypatch.setattr(solve_mod, "RESTRICT_SHARE", 0.0)  # no restricted program's plan either
     loaded = _bench_m()
     plan = solve_scenario(loaded, SolveSettings(solver="highs", time_limit_s=5.0, baselines=False, tie_break=True,
                                                 started_at=time.perf_counter() - 60.0))

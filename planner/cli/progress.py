@@ -24,6 +24,7 @@ QUIET_HELP = "No progress display on stderr (it is also off when stderr is not a
 _WORDS = {
     "options": "enumerating deployment options",
     "first plan": "a first plan from the constructive start ({options} options x {periods} periods)",
+    "restricted": "a plan from the cheapest options per workload ({options} options)",
     "building": "building the integer program ({options} options)",
     "solving": "solving with {solver}",
     "baselines": "baselines",

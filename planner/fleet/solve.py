@@ -26,6 +26,7 @@ from planner.fleet.hedge import explain_hedge, hedge_blocks
 from planner.fleet.merge import merge_offers
 from planner.fleet.reduce import reduced_options
 from planner.fleet.restrict import restrict
+from planner.fleet.restricted import RESTRICT_K, restricted_options
 from planner.fleet.share_bound import share_bound
 from planner.fleet.start import greedy_start, start_options
 from planner.verify import verify_plan
@@ -57,6 +58,11 @@ FIRST_PLAN_WHEN_SHORT = True
 # discarding a program stopped midway and for the exit: XL-2 at a 30 s limit spent 3.2 s after its build stopped
 # (16 % of 19.8 s of building) and ended at 29.6 s with 0.85, and at 32-34 s on slower moments of the machine
 FIRST_BUILD_SHARE = 0.75
+# The restricted program (``planner.fleet.restricted``): building and solving it take at most this share of the
+# budget (its build stops at that deadline), and it is not started with less than RESTRICT_MIN_S for it
+RESTRICT_SHARE = 0.2
+RESTRICT_MIN_S = 0.3
+RESTRICT_GAP = 0.01  # its solve stops within 1 % of the restricted optimum: a heuristic's answer need not be proven
 OUTPUT_MAX_SHARE = 0.5  # of the time limit, at most, kept back for the caller's output (``output_reserve``)
 NO_TIME = "skipped: no time left in the budget"  # the tie-break's note when the budget is spent before it
 
@@ -332,6 +338,71 @@ def _first_plan(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, se
     return plan.model_copy(update={"verification": verification}) if verification.ok else None
 
 
+def _restricted_plan(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, settings: SolveSettings,
+                     extra_blocks, solver: str, budget: _Budget, keep_share: float, emit) -> Plan | None:
+    """The plan of the restricted program (``planner.fleet.restricted``), solved whole within RESTRICT_SHARE of
+    the budget from the constructive start, decoded with every option listed and verified; its status is
+    ``feasible`` with no bound of its own (``_adopt_cheaper`` gives it the full solve's). None when there is no
+    time, no start, or nothing better than nothing came out in time."""
+    s = loaded.scenario
+    t0 = time.perf_counter()
+    limit = min(RESTRICT_SHARE * budget.limit_s, budget.solver_limit(keep_share))
+    if limit < RESTRICT_MIN_S:
+        return None
+    sub = restricted_options(s, options, horizon)
+    if sub is None:
+        return None
+    emit("restricted", {"options": len(sub.deployments), "time_limit_s": limit})
+    try:
+        f = build(s, sub, horizon, allow_unmet=settings.allow_unmet, extra_blocks=extra_blocks,
+                  project_loads=settings.project_loads, deadline=t0 + limit)
+    except BuildOutOfTime:
+        return None
+    left = t0 + limit - time.perf_counter()
+    if left < 0.1:
+        return None
+    sol = _run(f, solver, left, max(s.policy.mip_gap, RESTRICT_GAP), greedy_start(f))
+    if not sol.has_values:
+        return None
+    note = (f"the plan of the restricted program (the {RESTRICT_K} cheapest options per request of each workload and "
+            "the constructive start's, planner.fleet.restricted), solved within its share of the budget")
+    # optimal for the restricted program at most: a plan of the scenario, with the closed-form bound of all the
+    # scenario's options (one from the restricted options alone bounds nothing)
+    sol = finalize_solution(f.problem, SolveOptions(mip_gap=s.policy.mip_gap), solver=sol.solver, claimed="feasible",
+                            x=sol.values, bound=share_bound(s, options, horizon, settings.allow_unmet),
+                            seconds=sol.solve_seconds, message=note)
+    plan = build_plan(f, sol, gpu_ids=_gpu_ids(loaded),
+                      tie_break="skipped: a plan of the restricted program" if settings.tie_break else "off")
+    plan = relist_options(plan, f, options)
+    emit("verification", {})
+    verification = verify_plan(loaded, plan, allow_unmet=settings.allow_unmet, calibration=settings.calibration)
+    return plan.model_copy(update={"verification": verification}) if verification.ok else None
+
+
+def _cheaper(a: Plan | None, b: Plan | None) -> Plan | None:
+    """The cheaper of two verified plans (either may be None); a on ties."""
+    if a is None or b is None:
+        return a if b is None else b
+    return b if b.objective_usd_per_hour < a.objective_usd_per_hour - 1e-9 * max(1.0, a.objective_usd_per_hour) else a
+
+
+def _adopt_cheaper(plan: Plan, restricted: Plan | None, mip_gap: float) -> Plan:
+    """``plan`` (the full program's), or the restricted program's plan where that is cheaper, carrying the better
+    of both bounds (each bounds every plan of the scenario) and the gap and status they give: ``optimal`` only
+    when that gap is within ``mip_gap``. Its tables and verification are its own."""
+    if _cheaper(plan, restricted) is plan:
+        return plan
+    obj = restricted.objective_usd_per_hour
+    bounds = [b for b in (plan.bound_usd_per_hour, restricted.bound_usd_per_hour) if b is not None]
+    bound = min(max(bounds), obj) if bounds else None
+    gap = None if bound is None else max(0.0, (obj - bound) / max(abs(obj), 1e-9))
+    status = "optimal" if gap is not None and gap <= mip_gap else "feasible"
+    message = (f"{restricted.message}; cheaper than the full program's plan within the limit "
+               f"({plan.objective_usd_per_hour:.6g} USD/h, {plan.status}), whose bound it carries")
+    return restricted.model_copy(update={"status": status, "bound_usd_per_hour": bound, "gap": gap,
+                                         "message": message, "verification": None})
+
+
 def build_cost_formulation(loaded: LoadedScenario, settings: SolveSettings = SolveSettings(),
                            horizon: Horizon | None = None) -> Formulation:
     """The cost program ``solve_scenario`` solves (for benchmarks: its size and bounds)."""
@@ -357,7 +428,8 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     ``feasible`` with bound and gap; SolverError only when no plan was found and infeasibility was not proven.
 
     ``progress(stage, info)``, when given, hears each stage as it starts: ``options``, ``first plan`` (large
-    programs, ``_first_plan``; its ``verification`` follows), ``building``, ``solving`` (solver, time_limit_s),
+    programs, ``_first_plan``; its ``verification`` follows), ``restricted`` (``_restricted_plan``; its
+    ``verification`` follows), ``building``, ``solving`` (solver, time_limit_s),
     ``baselines``, ``verification``, then ``done`` (status).
     """
     emit = progress or (lambda stage, info: None)
@@ -389,9 +461,11 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
             return _print_first(first, emit, f"the options stage took {options_s:.1f} s of the {budget.limit_s:g} s "
                                 f"budget ({len(options.deployments):,} deployments), too little was left to build "
                                 "the full program")
+    keep = BASELINE_SHARE if settings.baselines else 0.0
+    restricted = _restricted_plan(loaded, options, horizon, settings, extra_blocks, solver, budget, keep, emit)
+    first = _cheaper(first, restricted)
     emit("building", {"options": len(options.deployments)})
     t_build = time.perf_counter()
-    keep = BASELINE_SHARE if settings.baselines else 0.0
     deadline = None
     if first is not None:  # the build stops in time to print the first plan: FIRST_BUILD_SHARE of what is left
         t0 = time.perf_counter()
@@ -421,6 +495,7 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
                                   reasons or explain_hedge(s, options, joint_reason(s, min_cost)))
         raise SolverError(f"{solver}: {sol.status}: {sol.message or 'no solution found within the time limit'}")
     plan = build_plan(f, sol, gpu_ids=_gpu_ids(loaded), tie_break=note)
+    plan = _adopt_cheaper(plan, restricted, s.policy.mip_gap)
     if settings.baselines:
         emit("baselines", {"time_limit_s": budget.solver_limit()})
         plan = plan.model_copy(update={"baselines": tuple(baselines(loaded, options, horizon, solver,

@@ -1,0 +1,108 @@
+"""The restricted program (``planner.fleet.restricted``) and how ``plan solve`` uses its plan: a verified plan of
+the scenario, printed only when cheaper than the full solve's, with the full solve's bound, never called optimal
+without a closed gap."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import planner.fleet.solve as solve_mod
+from planner.fleet.horizon import horizon_for
+from planner.fleet.restricted import RESTRICT_K, restricted_options, unit_price
+from planner.fleet.share_bound import share_bound
+from planner.fleet.solve import SolveSettings, solve_scenario
+from planner.fleet.start import start_options
+from planner.fleet.options import Deployment, enumerate_options
+from tests.solve_helpers import offer, override, scenario, workload
+
+_M: dict = {}
+
+
+def _bench_m():
+    if not _M:
+        from bench import generate  # noqa: PLC0415
+
+        loaded = generate.load("M", 1)
+        _M["loaded"] = loaded
+        _M["options"] = enumerate_options(loaded)
+    return _M
+
+
+def test_unit_price_by_hand():
+    # a replica half available (spot): half the requests need 1/(0.5 x 40) of a replica, half 1/(0.5 x 20): 0.075
+    # replicas per request/min; a 2-GPU replica on an 8-GPU node of 16 USD/h costs 4 USD/h: 0.3 USD/h per request/min
+    mix = [{"prompt_tokens": 100, "output_tokens": 100, "share": 0.5},
+           {"prompt_tokens": 4000, "output_tokens": 100, "share": 0.5}]
+    s = scenario([workload("w", 40, size_mix=mix)], [offer("n8", "l40s", 2.0, gpus_per_node=8)], []).scenario
+    d = Deployment(index=0, workload="w", offer="n8", gpu="l40s", precision="bf16", tp=2, mig_profile=None,
+                   capacity_rpm=(40.0, 20.0), ttft_ms=(1.0, 1.0), tpot_ms=(1.0, 1.0), availability=0.5,
+                   price_usd_per_gpu_hour=2.0)
+    assert unit_price(d, s.offers[0], s.workloads[0]) == pytest.approx(0.3)
+    missing = Deployment(**{**d.__dict__, "capacity_rpm": (40.0, 0.0)})
+    assert unit_price(missing, s.offers[0], s.workloads[0]) == math.inf
+
+
+def test_the_restricted_options_are_the_k_cheapest_per_workload_and_the_starts():
+    m = _bench_m()
+    s, options = m["loaded"].scenario, m["options"]
+    horizon = horizon_for(s)
+    sub = restricted_options(s, options, horizon)
+    start = {d.key for d in start_options(s, options, horizon).deployments}
+    kept = {d.key for d in sub.deployments}
+    assert start <= kept and kept <= {d.key for d in options.deployments}
+    assert [d.index for d in sub.deployments] == list(range(len(sub.deployments)))
+    offers = {o.id: o for o in s.offers}
+    for w in s.workloads:
+        mine = [d for d in options.deployments if d.workload == w.id]
+        price = {d.key: unit_price(d, offers[d.offer], w) for d in mine}
+        top = [k for k in kept if k[0] == w.id and k not in start]
+        assert len(top) <= RESTRICT_K
+        dropped = [price[d.key] for d in mine if d.key not in kept]
+        # nothing left out is cheaper per request than the k kept
+        cheapest_kept = sorted(price[k] for k in kept if k[0] == w.id)[:RESTRICT_K]
+        assert all(p >= max(cheapest_kept) - 1e-12 for p in dropped if math.isfinite(p))
+
+
+def test_a_cheaper_restricted_plan_is_printed_with_the_full_programs_bound(monkeypatch):
+    # no full solve fits (passing the program to the solver is estimated past the budget): the full path has only
+    # the constructive start; the restricted program's plan is cheaper, verified, feasible, with a proven bound
+    m = _bench_m()
+    monkeypatch.setattr(solve_mod, "PASS_S_PER_VAR", 1e3)
+    plan = solve_scenario(m["loaded"], SolveSettings(solver="highs", time_limit_s=60.0, baselines=False))
+    monkeypatch.setattr(solve_mod, "RESTRICT_SHARE", 0.0)
+    start_only = solve_scenario(m["loaded"], SolveSettings(solver="highs", time_limit_s=60.0, baselines=False))
+    assert plan.verification.ok and plan.status == "feasible" and "restricted program" in plan.message
+    assert plan.objective_usd_per_hour < start_only.objective_usd_per_hour - 1.0  # 117.37 against 136.59
+    s = m["loaded"].scenario
+    bound = share_bound(s, m["options"], horizon_for(s))
+    assert plan.bound_usd_per_hour == pytest.approx(bound, rel=1e-9)
+    assert plan.gap == pytest.approx((plan.objective_usd_per_hour - bound) / plan.objective_usd_per_hour)
+
+
+def test_with_time_to_spare_the_optimum_is_the_full_programs():
+    m = _bench_m()
+    plan = solve_scenario(m["loaded"], SolveSettings(solver="highs", baselines=False, tie_break=False))
+    assert plan.status == "optimal" and plan.gap == 0.0 and "restricted" not in plan.message
+    assert plan.objective_usd_per_hour == pytest.approx(99.7977, abs=1e-4)  # bench/data/frozen-best.csv, M-1
+
+
+def _plan(base, objective: float, bound: float | None, status: str = "feasible"):
+    gap = None if bound is None else (objective - bound) / objective
+    return base.model_copy(update={"objective_usd_per_hour": objective, "bound_usd_per_hour": bound, "gap": gap,
+                                   "status": status, "message": status})
+
+
+def test_adopting_keeps_the_better_bound_and_claims_optimal_only_with_a_closed_gap():
+    m = _bench_m()
+    base = solve_scenario(m["loaded"], SolveSettings(solver="highs", baselines=False, tie_break=False))
+    full = _plan(base, 120.0, 100.0)
+    adopted = solve_mod._adopt_cheaper(full, _plan(base, 110.0, 80.0), mip_gap=1e-4)
+    assert (adopted.objective_usd_per_hour, adopted.bound_usd_per_hour) == (110.0, 100.0)
+    assert adopted.gap == pytest.approx(10 / 110) and adopted.status == "feasible"
+    assert adopted.verification is None  # verified again before it is printed
+    closed = solve_mod._adopt_cheaper(full, _plan(base, 100.005, 80.0), mip_gap=1e-4)
+    assert closed.status == "optimal" and closed.gap == pytest.approx(0.005 / 100.005)
+    assert solve_mod._adopt_cheaper(full, _plan(base, 125.0, 110.0), mip_gap=1e-4) is full
+    assert solve_mod._adopt_cheaper(full, None, mip_gap=1e-4) is full
