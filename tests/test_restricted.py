@@ -69,6 +69,7 @@ def test_a_cheaper_restricted_plan_is_printed_with_the_full_programs_bound(monke
     # no full solve fits (passing the program to the solver is estimated past the budget): the full path has only
     # the constructive start; the restricted program's plan is cheaper, verified, feasible, with a proven bound
     m = _bench_m()
+    monkeypatch.setattr(solve_mod, "RESTRICT_MIN_OPTIONS", 0)  # M-1 is below the size it is used from
     monkeypatch.setattr(solve_mod, "PASS_S_PER_VAR", 1e3)
     plan = solve_scenario(m["loaded"], SolveSettings(solver="highs", time_limit_s=60.0, baselines=False))
     monkeypatch.setattr(solve_mod, "RESTRICT_SHARE", 0.0)
@@ -81,8 +82,9 @@ def test_a_cheaper_restricted_plan_is_printed_with_the_full_programs_bound(monke
     assert plan.gap == pytest.approx((plan.objective_usd_per_hour - bound) / plan.objective_usd_per_hour)
 
 
-def test_with_time_to_spare_the_optimum_is_the_full_programs():
+def test_with_time_to_spare_the_optimum_is_the_full_programs(monkeypatch):
     m = _bench_m()
+    monkeypatch.setattr(solve_mod, "RESTRICT_MIN_OPTIONS", 0)
     plan = solve_scenario(m["loaded"], SolveSettings(solver="highs", baselines=False, tie_break=False))
     assert plan.status == "optimal" and plan.gap == 0.0 and "restricted" not in plan.message
     assert plan.objective_usd_per_hour == pytest.approx(99.7977, abs=1e-4)  # bench/data/frozen-best.csv, M-1

@@ -63,6 +63,9 @@ FIRST_BUILD_SHARE = 0.75
 RESTRICT_SHARE = 0.2
 RESTRICT_MIN_S = 0.3
 RESTRICT_GAP = 0.01  # its solve stops within 1 % of the restricted optimum: a heuristic's answer need not be proven
+# ... and only from this many deployments x periods (L: ~9,000; M: ~700, where the full program is solved to its
+# optimum in seconds and a restricted plan would only cost start-up time on small scenarios)
+RESTRICT_MIN_OPTIONS = 2_000
 OUTPUT_MAX_SHARE = 0.5  # of the time limit, at most, kept back for the caller's output (``output_reserve``)
 NO_TIME = "skipped: no time left in the budget"  # the tie-break's note when the budget is spent before it
 
@@ -342,12 +345,12 @@ def _restricted_plan(loaded: LoadedScenario, options: OptionSet, horizon: Horizo
                      extra_blocks, solver: str, budget: _Budget, keep_share: float, emit) -> Plan | None:
     """The plan of the restricted program (``planner.fleet.restricted``), solved whole within RESTRICT_SHARE of
     the budget from the constructive start, decoded with every option listed and verified; its status is
-    ``feasible`` with no bound of its own (``_adopt_cheaper`` gives it the full solve's). None when there is no
-    time, no start, or nothing better than nothing came out in time."""
+    ``feasible`` with the closed-form bound (``_adopt_cheaper`` gives it the full solve's where better). None on
+    small programs (RESTRICT_MIN_OPTIONS), when there is no time or no start, or when nothing came out in time."""
     s = loaded.scenario
     t0 = time.perf_counter()
     limit = min(RESTRICT_SHARE * budget.limit_s, budget.solver_limit(keep_share))
-    if limit < RESTRICT_MIN_S:
+    if limit < RESTRICT_MIN_S or len(options.deployments) * len(horizon.periods) < RESTRICT_MIN_OPTIONS:
         return None
     sub = restricted_options(s, options, horizon)
     if sub is None:
