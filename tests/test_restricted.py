@@ -108,3 +108,15 @@ def test_adopting_keeps_the_better_bound_and_claims_optimal_only_with_a_closed_g
     assert closed.status == "optimal" and closed.gap == pytest.approx(0.005 / 100.005)
     assert solve_mod._adopt_cheaper(full, _plan(base, 125.0, 110.0), mip_gap=1e-4) is full
     assert solve_mod._adopt_cheaper(full, None, mip_gap=1e-4) is full
+
+
+def test_a_plan_without_a_solver_bound_takes_the_closed_form_one():
+    m = _bench_m()
+    base = solve_scenario(m["loaded"], SolveSettings(solver="highs", baselines=False, tie_break=False))
+    none = _plan(base, 120.0, None)
+    got = solve_mod._bounded(none, 90.0, mip_gap=1e-4)
+    assert (got.bound_usd_per_hour, got.gap, got.status) == (90.0, pytest.approx(0.25), "feasible")
+    assert solve_mod._bounded(_plan(base, 120.0, 100.0), 90.0, mip_gap=1e-4).bound_usd_per_hour == 100.0
+    assert solve_mod._bounded(none, None, mip_gap=1e-4) is none
+    assert solve_mod._bounded(base, 1e9, mip_gap=1e-4) is base  # optimal: proven already
+    assert solve_mod._bounded(none, 130.0, mip_gap=1e-4).status == "optimal"  # a bound at the objective closes it

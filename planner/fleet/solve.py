@@ -389,21 +389,29 @@ def _cheaper(a: Plan | None, b: Plan | None) -> Plan | None:
     return b if b.objective_usd_per_hour < a.objective_usd_per_hour - 1e-9 * max(1.0, a.objective_usd_per_hour) else a
 
 
+def _bounded(plan: Plan, bound: float | None, mip_gap: float) -> Plan:
+    """``plan`` with ``bound`` (a lower bound on every plan of the scenario) where it is higher than its own, and
+    the gap and status that follow: ``optimal`` only when that gap is within ``mip_gap``."""
+    own = plan.bound_usd_per_hour
+    if plan.status == "optimal" or bound is None or (own is not None and own >= bound):
+        return plan
+    obj = plan.objective_usd_per_hour
+    bound = min(bound, obj)
+    gap = max(0.0, (obj - bound) / max(abs(obj), 1e-9))
+    return plan.model_copy(update={"status": "optimal" if gap <= mip_gap else "feasible",
+                                   "bound_usd_per_hour": bound, "gap": gap})
+
+
 def _adopt_cheaper(plan: Plan, restricted: Plan | None, mip_gap: float) -> Plan:
     """``plan`` (the full program's), or the restricted program's plan where that is cheaper, carrying the better
-    of both bounds (each bounds every plan of the scenario) and the gap and status they give: ``optimal`` only
-    when that gap is within ``mip_gap``. Its tables and verification are its own."""
+    of both bounds (each bounds every plan of the scenario; ``_bounded``). Its tables and verification are its
+    own (verified again before it is printed)."""
     if _cheaper(plan, restricted) is plan:
         return plan
-    obj = restricted.objective_usd_per_hour
-    bounds = [b for b in (plan.bound_usd_per_hour, restricted.bound_usd_per_hour) if b is not None]
-    bound = min(max(bounds), obj) if bounds else None
-    gap = None if bound is None else max(0.0, (obj - bound) / max(abs(obj), 1e-9))
-    status = "optimal" if gap is not None and gap <= mip_gap else "feasible"
     message = (f"{restricted.message}; cheaper than the full program's plan within the limit "
-               f"({plan.objective_usd_per_hour:.6g} USD/h, {plan.status}), whose bound it carries")
-    return restricted.model_copy(update={"status": status, "bound_usd_per_hour": bound, "gap": gap,
-                                         "message": message, "verification": None})
+               f"({plan.objective_usd_per_hour:.6g} USD/h, {plan.status}), whose bound it carries where higher")
+    return _bounded(restricted.model_copy(update={"message": message, "verification": None}),
+                    plan.bound_usd_per_hour, mip_gap)
 
 
 def build_cost_formulation(loaded: LoadedScenario, settings: SolveSettings = SolveSettings(),
@@ -498,6 +506,8 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
                                   reasons or explain_hedge(s, options, joint_reason(s, min_cost)))
         raise SolverError(f"{solver}: {sol.status}: {sol.message or 'no solution found within the time limit'}")
     plan = build_plan(f, sol, gpu_ids=_gpu_ids(loaded), tie_break=note)
+    # a solver stopped before its root bound (XL at 120 s) has none: the closed-form one then, if higher
+    plan = _bounded(plan, _bound_of(f), s.policy.mip_gap)
     plan = _adopt_cheaper(plan, restricted, s.policy.mip_gap)
     if settings.baselines:
         emit("baselines", {"time_limit_s": budget.solver_limit()})
