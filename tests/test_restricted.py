@@ -8,14 +8,16 @@ import math
 
 import pytest
 
+import planner.fleet.restricted as restricted_mod
 import planner.fleet.solve as solve_mod
+from planner.fleet import incumbent
 from planner.fleet.horizon import horizon_for
 from planner.fleet.restricted import RESTRICT_K, restricted_options, unit_price
 from planner.fleet.share_bound import share_bound
 from planner.fleet.solve import SolveSettings, solve_scenario
 from planner.fleet.start import start_options
 from planner.fleet.options import Deployment, enumerate_options
-from tests.solve_helpers import offer, override, scenario, workload
+from tests.solve_helpers import offer, scenario, workload
 
 _M: dict = {}
 
@@ -69,7 +71,7 @@ def test_a_cheaper_restricted_plan_is_printed_with_the_full_programs_bound(monke
     # no full solve fits (passing the program to the solver is estimated past the budget): the full path has only
     # the constructive start; the restricted program's plan is cheaper, verified, feasible, with a proven bound
     m = _bench_m()
-    monkeypatch.setattr(solve_mod, "RESTRICT_MIN_OPTIONS", 0)  # M-1 is below the size it is used from
+    monkeypatch.setattr(restricted_mod, "RESTRICT_MIN_OPTIONS", 0)  # M-1 is below the size it is used from
     monkeypatch.setattr(solve_mod, "PASS_S_PER_VAR", 1e3)
     plan = solve_scenario(m["loaded"], SolveSettings(solver="highs", time_limit_s=60.0, baselines=False))
     monkeypatch.setattr(solve_mod, "RESTRICT_SHARE", 0.0)
@@ -84,7 +86,7 @@ def test_a_cheaper_restricted_plan_is_printed_with_the_full_programs_bound(monke
 
 def test_with_time_to_spare_the_optimum_is_the_full_programs(monkeypatch):
     m = _bench_m()
-    monkeypatch.setattr(solve_mod, "RESTRICT_MIN_OPTIONS", 0)
+    monkeypatch.setattr(restricted_mod, "RESTRICT_MIN_OPTIONS", 0)
     plan = solve_scenario(m["loaded"], SolveSettings(solver="highs", baselines=False, tie_break=False))
     assert plan.status == "optimal" and plan.gap == 0.0 and "restricted" not in plan.message
     assert plan.objective_usd_per_hour == pytest.approx(99.7977, abs=1e-4)  # bench/data/frozen-best.csv, M-1
@@ -100,23 +102,23 @@ def test_adopting_keeps_the_better_bound_and_claims_optimal_only_with_a_closed_g
     m = _bench_m()
     base = solve_scenario(m["loaded"], SolveSettings(solver="highs", baselines=False, tie_break=False))
     full = _plan(base, 120.0, 100.0)
-    adopted = solve_mod._adopt_cheaper(full, _plan(base, 110.0, 80.0), mip_gap=1e-4)
+    adopted = incumbent.adopt_cheaper(full, _plan(base, 110.0, 80.0), mip_gap=1e-4)
     assert (adopted.objective_usd_per_hour, adopted.bound_usd_per_hour) == (110.0, 100.0)
     assert adopted.gap == pytest.approx(10 / 110) and adopted.status == "feasible"
     assert adopted.verification is None  # verified again before it is printed
-    closed = solve_mod._adopt_cheaper(full, _plan(base, 100.005, 80.0), mip_gap=1e-4)
+    closed = incumbent.adopt_cheaper(full, _plan(base, 100.005, 80.0), mip_gap=1e-4)
     assert closed.status == "optimal" and closed.gap == pytest.approx(0.005 / 100.005)
-    assert solve_mod._adopt_cheaper(full, _plan(base, 125.0, 110.0), mip_gap=1e-4) is full
-    assert solve_mod._adopt_cheaper(full, None, mip_gap=1e-4) is full
+    assert incumbent.adopt_cheaper(full, _plan(base, 125.0, 110.0), mip_gap=1e-4) is full
+    assert incumbent.adopt_cheaper(full, None, mip_gap=1e-4) is full
 
 
 def test_a_plan_without_a_solver_bound_takes_the_closed_form_one():
     m = _bench_m()
     base = solve_scenario(m["loaded"], SolveSettings(solver="highs", baselines=False, tie_break=False))
     none = _plan(base, 120.0, None)
-    got = solve_mod._bounded(none, 90.0, mip_gap=1e-4)
+    got = incumbent.with_bound(none, 90.0, mip_gap=1e-4)
     assert (got.bound_usd_per_hour, got.gap, got.status) == (90.0, pytest.approx(0.25), "feasible")
-    assert solve_mod._bounded(_plan(base, 120.0, 100.0), 90.0, mip_gap=1e-4).bound_usd_per_hour == 100.0
-    assert solve_mod._bounded(none, None, mip_gap=1e-4) is none
-    assert solve_mod._bounded(base, 1e9, mip_gap=1e-4) is base  # optimal: proven already
-    assert solve_mod._bounded(none, 130.0, mip_gap=1e-4).status == "optimal"  # a bound at the objective closes it
+    assert incumbent.with_bound(_plan(base, 120.0, 100.0), 90.0, mip_gap=1e-4).bound_usd_per_hour == 100.0
+    assert incumbent.with_bound(none, None, mip_gap=1e-4) is none
+    assert incumbent.with_bound(base, 1e9, mip_gap=1e-4) is base  # optimal: proven already
+    assert incumbent.with_bound(none, 130.0, mip_gap=1e-4).status == "optimal"  # a bound at the objective closes it

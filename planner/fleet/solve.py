@@ -13,12 +13,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from planner.fleet.baselines import baselines
 from planner.fleet.diagnose import explain_infeasible, joint_reason
 from planner.errors import InfeasibleError, SolverError
 from planner.fleet.formulation import BuildOutOfTime, Formulation, build, fleet_cost
 from planner.fleet.horizon import Horizon, horizon_for
 from planner.fleet.options import OptionSet, enumerate_options
-from planner.plan import Baseline, Plan
+from planner.plan import Plan
 from planner.fleet.plan_build import build_plan, relist_options
 from planner.problem import Solution, SolveOptions, finalize_solution
 from planner.scenario.io import LoadedScenario
@@ -26,14 +27,14 @@ from planner.fleet.hedge import explain_hedge, hedge_blocks
 from planner.fleet.merge import merge_offers
 from planner.fleet.reduce import reduced_options
 from planner.fleet.restrict import restrict
-from planner.fleet.restricted import RESTRICT_K, restricted_options
+from planner.fleet.incumbent import adopt_cheaper, bound_of, cheaper, with_bound
+from planner.fleet.restricted import RESTRICT_SHARE, restricted_plan
 from planner.fleet.share_bound import share_bound
 from planner.fleet.start import greedy_start, start_options
 from planner.verify import verify_plan
 from solvers.registry import get_backend
 
 
-BASELINE_LIMIT_S = 10.0  # per single-offer baseline solve; all of them together get what is left of the budget
 TIE_BREAK_SHARE = 0.15  # of the time limit, at most, for the tie-break's second solve
 BASELINE_SHARE = 0.15  # of the time limit kept back from the cost solve for the baselines
 FINISH_SHARE = 0.03  # of the time limit kept back for decoding and verification
@@ -58,14 +59,6 @@ FIRST_PLAN_WHEN_SHORT = True
 # discarding a program stopped midway and for the exit: XL-2 at a 30 s limit spent 3.2 s after its build stopped
 # (16 % of 19.8 s of building) and ended at 29.6 s with 0.85, and at 32-34 s on slower moments of the machine
 FIRST_BUILD_SHARE = 0.75
-# The restricted program (``planner.fleet.restricted``): building and solving it take at most this share of the
-# budget (its build stops at that deadline), and it is not started with less than RESTRICT_MIN_S for it
-RESTRICT_SHARE = 0.2
-RESTRICT_MIN_S = 0.3
-RESTRICT_GAP = 0.01  # its solve stops within 1 % of the restricted optimum: a heuristic's answer need not be proven
-# ... and only from this many deployments x periods (L: ~9,000; M: ~700, where the full program is solved to its
-# optimum in seconds and a restricted plan would only cost start-up time on small scenarios)
-RESTRICT_MIN_OPTIONS = 2_000
 OUTPUT_MAX_SHARE = 0.5  # of the time limit, at most, kept back for the caller's output (``output_reserve``)
 NO_TIME = "skipped: no time left in the budget"  # the tie-break's note when the budget is spent before it
 
@@ -141,22 +134,13 @@ def _last_resort(f: Formulation, solver: str, start, budget: _Budget, mip_gap: f
     return _complete_start(f, solver, start, max(budget.limit_s, 30.0), mip_gap)
 
 
-def _bound_of(f: Formulation, solver_bound: float | None = None) -> float | None:
-    """The better of a solver's proven bound (None or -inf: none) and the closed-form ``share_bound`` of f's
-    scenario (before any merge; the reductions are exact, so a bound of the reduced program bounds the scenario)."""
-    s, options = f.unmerged()
-    bounds = [b for b in (solver_bound, share_bound(s, options, f.horizon, f.allow_unmet))
-              if b is not None and np.isfinite(b)]
-    return max(bounds) if bounds else None
-
-
 def _fallback(f: Formulation, completed: Solution, first: Solution, mip_gap: float) -> Solution:
     """The completed start, reported as ``feasible`` with the first solve's proven bound, if it had one, or the
     closed-form one (``share_bound``) where that is higher."""
     note = (f"the solver found no plan within its limit ({first.message or first.status}); this is the constructive "
             "start (cheapest non-spot option per workload), completed by the solver")
     return finalize_solution(completed.problem, SolveOptions(mip_gap=mip_gap), solver=first.solver,
-                             claimed="feasible", x=completed.values, bound=_bound_of(f, first.bound),
+                             claimed="feasible", x=completed.values, bound=bound_of(f, first.bound),
                              seconds=first.solve_seconds + completed.solve_seconds, message=note)
 
 
@@ -209,7 +193,7 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
                     f"to hand the {f.problem.n_vars:,}-column program to the solver; this is the constructive start "
                     "(cheapest non-spot option per workload), completed by the solver")
             return f, finalize_solution(completed.problem, SolveOptions(mip_gap=mip_gap), solver=completed.solver,
-                                        claimed="feasible", x=completed.values, bound=_bound_of(f),
+                                        claimed="feasible", x=completed.values, bound=bound_of(f),
                                         seconds=completed.solve_seconds, message=note), skipped
     sol = _run(f, solver, limit, mip_gap, start)
     if has_first and not sol.has_values and completed is None and sol.status not in ("infeasible", "unbounded"):
@@ -245,49 +229,6 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
 
 def _gpu_ids(loaded: LoadedScenario) -> dict[str, str]:
     return {o.id: loaded.catalog.gpu(o.gpu).id for o in loaded.scenario.offers}
-
-
-def baselines(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, solver: str,
-              time_limit: float) -> list[Baseline]:
-    """Cheapest (and dearest) single-offer fleet: every workload served from one offer only.
-
-    Each baseline solve gets at most ``BASELINE_LIMIT_S`` and all of them together at most ``time_limit``, so the
-    comparison never costs more than the plan itself; offers not tried in time are named in the detail, and a
-    baseline cut short keeps its honest status (``feasible``: an upper bound on that single-offer optimum).
-    """
-    s = loaded.scenario
-    results = []
-    skipped: list[str] = []
-    started = time.perf_counter()
-    for o in s.offers:
-        deps = [d for d in options.deployments if d.offer == o.id]
-        if {d.workload for d in deps} != {w.id for w in s.workloads}:
-            continue
-        left = time_limit - (time.perf_counter() - started)
-        if left < 0.5:
-            skipped.append(o.id)
-            continue
-        sub = OptionSet(deployments=list(deps), rejected=[], mig_profiles=options.mig_profiles)
-        sub.deployments = [replace(d, index=i) for i, d in enumerate(sub.deployments)]
-        only = s.model_copy(update={"offers": (o,)})
-        f = build(only, sub, horizon, extra_blocks=hedge_blocks(only))
-        sol = _run(f, solver, min(left, BASELINE_LIMIT_S), s.policy.mip_gap)
-        if sol.has_values:
-            results.append((o.id, sol.objective, sol.status))
-    out = []
-    note = f"; not tried within the time budget: {', '.join(skipped)}" if skipped else ""
-    if results:
-        cheapest = min(results, key=lambda r: r[1])
-        out.append(Baseline(name=f"cheapest single offer ({cheapest[0]})", usd_per_hour=round(cheapest[1], 6),
-                            status=cheapest[2], detail="every workload on one offer, same capacities and SLOs" + note))
-        dearest = max(results, key=lambda r: r[1])
-        if dearest[0] != cheapest[0]:
-            out.append(Baseline(name=f"dearest single offer ({dearest[0]})", usd_per_hour=round(dearest[1], 6),
-                                status=dearest[2], detail="every workload on one offer, same capacities and SLOs"))
-    else:
-        out.append(Baseline(name="cheapest single offer", usd_per_hour=None, status="infeasible",
-                            detail="no single offer can serve every workload"))
-    return out
 
 
 def _build_cost(s, options: OptionSet, horizon: Horizon, settings: SolveSettings, extra_blocks,
@@ -341,79 +282,6 @@ def _first_plan(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, se
     return plan.model_copy(update={"verification": verification}) if verification.ok else None
 
 
-def _restricted_plan(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, settings: SolveSettings,
-                     extra_blocks, solver: str, budget: _Budget, keep_share: float, emit) -> Plan | None:
-    """The plan of the restricted program (``planner.fleet.restricted``), solved whole within RESTRICT_SHARE of
-    the budget from the constructive start, decoded with every option listed and verified; its status is
-    ``feasible`` with the closed-form bound (``_adopt_cheaper`` gives it the full solve's where better). None on
-    small programs (RESTRICT_MIN_OPTIONS), when there is no time or no start, or when nothing came out in time."""
-    s = loaded.scenario
-    t0 = time.perf_counter()
-    limit = min(RESTRICT_SHARE * budget.limit_s, budget.solver_limit(keep_share))
-    if limit < RESTRICT_MIN_S or len(options.deployments) * len(horizon.periods) < RESTRICT_MIN_OPTIONS:
-        return None
-    sub = restricted_options(s, options, horizon)
-    if sub is None:
-        return None
-    emit("restricted", {"options": len(sub.deployments), "time_limit_s": limit})
-    try:
-        f = build(s, sub, horizon, allow_unmet=settings.allow_unmet, extra_blocks=extra_blocks,
-                  project_loads=settings.project_loads, deadline=t0 + limit)
-    except BuildOutOfTime:
-        return None
-    left = t0 + limit - time.perf_counter()
-    if left < 0.1:
-        return None
-    sol = _run(f, solver, left, max(s.policy.mip_gap, RESTRICT_GAP), greedy_start(f))
-    if not sol.has_values:
-        return None
-    note = (f"the plan of the restricted program (the {RESTRICT_K} cheapest options per request of each workload and "
-            "the constructive start's, planner.fleet.restricted), solved within its share of the budget")
-    # optimal for the restricted program at most: a plan of the scenario, with the closed-form bound of all the
-    # scenario's options (one from the restricted options alone bounds nothing)
-    sol = finalize_solution(f.problem, SolveOptions(mip_gap=s.policy.mip_gap), solver=sol.solver, claimed="feasible",
-                            x=sol.values, bound=share_bound(s, options, horizon, settings.allow_unmet),
-                            seconds=sol.solve_seconds, message=note)
-    plan = build_plan(f, sol, gpu_ids=_gpu_ids(loaded),
-                      tie_break="skipped: a plan of the restricted program" if settings.tie_break else "off")
-    plan = relist_options(plan, f, options)
-    emit("verification", {})
-    verification = verify_plan(loaded, plan, allow_unmet=settings.allow_unmet, calibration=settings.calibration)
-    return plan.model_copy(update={"verification": verification}) if verification.ok else None
-
-
-def _cheaper(a: Plan | None, b: Plan | None) -> Plan | None:
-    """The cheaper of two verified plans (either may be None); a on ties."""
-    if a is None or b is None:
-        return a if b is None else b
-    return b if b.objective_usd_per_hour < a.objective_usd_per_hour - 1e-9 * max(1.0, a.objective_usd_per_hour) else a
-
-
-def _bounded(plan: Plan, bound: float | None, mip_gap: float) -> Plan:
-    """``plan`` with ``bound`` (a lower bound on every plan of the scenario) where it is higher than its own, and
-    the gap and status that follow: ``optimal`` only when that gap is within ``mip_gap``."""
-    own = plan.bound_usd_per_hour
-    if plan.status == "optimal" or bound is None or (own is not None and own >= bound):
-        return plan
-    obj = plan.objective_usd_per_hour
-    bound = min(bound, obj)
-    gap = max(0.0, (obj - bound) / max(abs(obj), 1e-9))
-    return plan.model_copy(update={"status": "optimal" if gap <= mip_gap else "feasible",
-                                   "bound_usd_per_hour": bound, "gap": gap})
-
-
-def _adopt_cheaper(plan: Plan, restricted: Plan | None, mip_gap: float) -> Plan:
-    """``plan`` (the full program's), or the restricted program's plan where that is cheaper, carrying the better
-    of both bounds (each bounds every plan of the scenario; ``_bounded``). Its tables and verification are its
-    own (verified again before it is printed)."""
-    if _cheaper(plan, restricted) is plan:
-        return plan
-    message = (f"{restricted.message}; cheaper than the full program's plan within the limit "
-               f"({plan.objective_usd_per_hour:.6g} USD/h, {plan.status}), whose bound it carries where higher")
-    return _bounded(restricted.model_copy(update={"message": message, "verification": None}),
-                    plan.bound_usd_per_hour, mip_gap)
-
-
 def build_cost_formulation(loaded: LoadedScenario, settings: SolveSettings = SolveSettings(),
                            horizon: Horizon | None = None) -> Formulation:
     """The cost program ``solve_scenario`` solves (for benchmarks: its size and bounds)."""
@@ -439,7 +307,7 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     ``feasible`` with bound and gap; SolverError only when no plan was found and infeasibility was not proven.
 
     ``progress(stage, info)``, when given, hears each stage as it starts: ``options``, ``first plan`` (large
-    programs, ``_first_plan``; its ``verification`` follows), ``restricted`` (``_restricted_plan``; its
+    programs, ``_first_plan``; its ``verification`` follows), ``restricted`` (``planner.fleet.restricted``; its
     ``verification`` follows), ``building``, ``solving`` (solver, time_limit_s),
     ``baselines``, ``verification``, then ``done`` (status).
     """
@@ -473,8 +341,9 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
                                 f"budget ({len(options.deployments):,} deployments), too little was left to build "
                                 "the full program")
     keep = BASELINE_SHARE if settings.baselines else 0.0
-    restricted = _restricted_plan(loaded, options, horizon, settings, extra_blocks, solver, budget, keep, emit)
-    first = _cheaper(first, restricted)
+    restricted = restricted_plan(loaded, options, horizon, settings, extra_blocks, solver,
+                                 min(RESTRICT_SHARE * budget.limit_s, budget.solver_limit(keep)), emit)
+    first = cheaper(first, restricted)
     emit("building", {"options": len(options.deployments)})
     t_build = time.perf_counter()
     deadline = None
@@ -507,8 +376,8 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
         raise SolverError(f"{solver}: {sol.status}: {sol.message or 'no solution found within the time limit'}")
     plan = build_plan(f, sol, gpu_ids=_gpu_ids(loaded), tie_break=note)
     # a solver stopped before its root bound (XL at 120 s) has none: the closed-form one then, if higher
-    plan = _bounded(plan, _bound_of(f), s.policy.mip_gap)
-    plan = _adopt_cheaper(plan, restricted, s.policy.mip_gap)
+    plan = with_bound(plan, bound_of(f), s.policy.mip_gap)
+    plan = adopt_cheaper(plan, restricted, s.policy.mip_gap)
     if settings.baselines:
         emit("baselines", {"time_limit_s": budget.solver_limit()})
         plan = plan.model_copy(update={"baselines": tuple(baselines(loaded, options, horizon, solver,
