@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from planner.scenario.io import scenario_from_dict
 
 H100_PROFILES = ("1g.10gb", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb")
@@ -46,3 +48,13 @@ def mig_only(wid: str, gpu: str, profile_rpm: dict[str, float]) -> list[dict]:
     for prof in H100_PROFILES:
         out.append(override(wid, gpu, profile_rpm.get(prof, 0.0), mig_profile=prof))
     return out
+
+
+@functools.cache
+def bench_medium() -> dict:
+    """The benchmark's medium set, seed 1 (``bench.generate``), loaded once per test process, with its options."""
+    from bench import generate  # noqa: PLC0415
+    from planner.fleet.options import enumerate_options  # noqa: PLC0415
+
+    loaded = generate.load("M", 1)
+    return {"loaded": loaded, "options": enumerate_options(loaded)}

@@ -14,7 +14,7 @@ from planner.fleet.options import enumerate_options
 from planner.fleet.share_bound import share_bound
 from planner.fleet.solve import SolveSettings, solve_scenario
 from planner.fleet.start import greedy_values, start_options
-from tests.solve_helpers import scenario
+from tests.solve_helpers import bench_medium, scenario
 from tests.test_solve_oracle import random_case
 
 _M: dict = {}
@@ -22,12 +22,8 @@ _M: dict = {}
 
 def _bench_m():
     if not _M:
-        from bench import generate  # noqa: PLC0415
-
-        loaded = generate.load("M", 1)
-        _M["loaded"] = loaded
-        _M["options"] = enumerate_options(loaded)
-        _M["optimal"] = solve_scenario(loaded, SolveSettings(solver="highs", baselines=False, tie_break=False))
+        _M.update(bench_medium())
+        _M["optimal"] = solve_scenario(_M["loaded"], SolveSettings(solver="highs", baselines=False, tie_break=False))
     return _M
 
 

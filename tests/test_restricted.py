@@ -16,21 +16,8 @@ from planner.fleet.restricted import RESTRICT_K, restricted_options, unit_price
 from planner.fleet.share_bound import share_bound
 from planner.fleet.solve import SolveSettings, solve_scenario
 from planner.fleet.start import start_options
-from planner.fleet.options import Deployment, enumerate_options
-from tests.solve_helpers import offer, scenario, workload
-
-_M: dict = {}
-
-
-def _bench_m():
-    if not _M:
-        from bench import generate  # noqa: PLC0415
-
-        loaded = generate.load("M", 1)
-        _M["loaded"] = loaded
-        _M["options"] = enumerate_options(loaded)
-    return _M
-
+from planner.fleet.options import Deployment
+from tests.solve_helpers import bench_medium, offer, scenario, workload
 
 def test_unit_price_by_hand():
     # a replica half available (spot): half the requests need 1/(0.5 x 40) of a replica, half 1/(0.5 x 20): 0.075
@@ -47,7 +34,7 @@ def test_unit_price_by_hand():
 
 
 def test_the_restricted_options_are_the_k_cheapest_per_workload_and_the_starts():
-    m = _bench_m()
+    m = bench_medium()
     s, options = m["loaded"].scenario, m["options"]
     horizon = horizon_for(s)
     sub = restricted_options(s, options, horizon)
@@ -70,7 +57,7 @@ def test_the_restricted_options_are_the_k_cheapest_per_workload_and_the_starts()
 def test_a_cheaper_restricted_plan_is_printed_with_the_full_programs_bound(monkeypatch):
     # no full solve fits (passing the program to the solver is estimated past the budget): the full path has only
     # the constructive start; the restricted program's plan is cheaper, verified, feasible, with a proven bound
-    m = _bench_m()
+    m = bench_medium()
     monkeypatch.setattr(restricted_mod, "RESTRICT_MIN_OPTIONS", 0)  # M-1 is below the size it is used from
     monkeypatch.setattr(solve_mod, "PASS_S_PER_VAR", 1e3)
     plan = solve_scenario(m["loaded"], SolveSettings(solver="highs", time_limit_s=60.0, baselines=False))
@@ -85,7 +72,7 @@ def test_a_cheaper_restricted_plan_is_printed_with_the_full_programs_bound(monke
 
 
 def test_with_time_to_spare_the_optimum_is_the_full_programs(monkeypatch):
-    m = _bench_m()
+    m = bench_medium()
     monkeypatch.setattr(restricted_mod, "RESTRICT_MIN_OPTIONS", 0)
     plan = solve_scenario(m["loaded"], SolveSettings(solver="highs", baselines=False, tie_break=False))
     assert plan.status == "optimal" and plan.gap == 0.0 and "restricted" not in plan.message
@@ -99,7 +86,7 @@ def _plan(base, objective: float, bound: float | None, status: str = "feasible")
 
 
 def test_adopting_keeps_the_better_bound_and_claims_optimal_only_with_a_closed_gap():
-    m = _bench_m()
+    m = bench_medium()
     base = solve_scenario(m["loaded"], SolveSettings(solver="highs", baselines=False, tie_break=False))
     full = _plan(base, 120.0, 100.0)
     adopted = incumbent.adopt_cheaper(full, _plan(base, 110.0, 80.0), mip_gap=1e-4)
@@ -113,7 +100,7 @@ def test_adopting_keeps_the_better_bound_and_claims_optimal_only_with_a_closed_g
 
 
 def test_a_plan_without_a_solver_bound_takes_the_closed_form_one():
-    m = _bench_m()
+    m = bench_medium()
     base = solve_scenario(m["loaded"], SolveSettings(solver="highs", baselines=False, tie_break=False))
     none = _plan(base, 120.0, None)
     got = incumbent.with_bound(none, 90.0, mip_gap=1e-4)
