@@ -1,9 +1,10 @@
 r"""The performance model's step time against steps measured on a GPU (``bench/gpu_steps.py``'s CSVs).
 
-    python -m bench.gpu_check [STEPS_CSV [PARTS_CSV]]      (default: bench/data/h200-pytorch-{steps,parts}.csv)
+    python -m bench.gpu_check [STEPS_CSV [PARTS_CSV ...]]  (default: bench/data/h200-pytorch-{steps,parts,fp8}.csv)
 
 Every prediction is ``planner.perf.roofline.step_time`` for the row's model (the catalog's shape at the row's
-layer count), GPU (from the device name), TP 1, BF16 weights and KV cache, with the default calibration:
+layer count), GPU (from the device name), TP 1, the row's weight precision (BF16, or FP8 in ``--fp8`` rows:
+1 byte a weight, the FP8 peak at eta_fp8) and a BF16 KV cache, with the default calibration:
 
 - parts (``--parts`` rows), one roofline term each, with the calibration's efficiencies and no engine factor:
   ``decode_gemms``  smax(Q_w / (BW eta_bw), F_g / (peak eta_bf16))          (B tokens; the LM head on all B)
@@ -33,11 +34,12 @@ from pathlib import Path
 
 from planner.catalog import Catalog
 from planner.perf.calibration import Calibration, default_calibration
-from planner.perf.device import make_device
+from planner.perf.device import PRECISION_BYTES, make_device
 from planner.perf.roofline import model_shape, smooth_max, step_context, step_time
 
 DATA = Path(__file__).resolve().parent / "data"
-DEFAULT_STEPS, DEFAULT_PARTS = DATA / "h200-pytorch-steps.csv", DATA / "h200-pytorch-parts.csv"
+DEFAULT_STEPS = DATA / "h200-pytorch-steps.csv"
+DEFAULT_PARTS = (DATA / "h200-pytorch-parts.csv", DATA / "h200-pytorch-fp8.csv")
 _GPU_NAMES = {r"\bH200\b": "h200", r"\bH100\b": "h100-sxm", r"\bB200\b": "b200", r"\bA100\b": "a100-80gb"}
 PHASES = ("decode", "prefill", "decode_gemms", "decode_attention", "prefill_gemms", "prefill_attention")
 
@@ -57,13 +59,14 @@ def read_rows(path: Path) -> list[dict]:
     with open(path, newline="", encoding="utf-8") as fh:
         for r in csv.DictReader(fh):
             if r["phase"] in PHASES and r["median_ms"]:
-                by[(r["device"], r["model"], r["layers"], r["phase"], r["batch"], r["context"])].append(r)
+                by[(r["device"], r["model"], r["layers"], r["precision"], r["phase"], r["batch"], r["context"],
+                    r["tokens"])].append(r)
     out = []
-    for (device, model, layers, phase, batch, context), runs in by.items():
+    for (device, model, layers, precision, phase, batch, context, tokens), runs in by.items():
         t = [float(r["median_ms"]) for r in runs]
-        out.append(dict(device=device, model=model, layers=int(layers), phase=phase, batch=int(batch),
-                        context=int(context), measured_ms=statistics.median(t), runs=len(t),
-                        spread=max(t) / min(t) - 1.0))
+        out.append(dict(device=device, model=model, layers=int(layers), precision=precision, phase=phase,
+                        batch=int(batch), context=int(context), tokens=int(tokens or 0),
+                        measured_ms=statistics.median(t), runs=len(t), spread=max(t) / min(t) - 1.0))
     return out
 
 
@@ -72,9 +75,10 @@ def _contexts(row: dict, catalog: Catalog, cal: Calibration):
     if row["layers"] != model.layers:
         model = model.model_copy(update={"layers": row["layers"]})
     gpu = catalog.gpu(gpu_id(row["device"]))
-    dev = make_device(gpu, tp=1, mig_profile=None, precision="bf16", kv_dtype="bf16", engine="vllm")
+    precision = row.get("precision", "bf16")
+    dev = make_device(gpu, tp=1, mig_profile=None, precision=precision, kv_dtype="bf16", engine="vllm")
     vllm = cal.engine("vllm")
-    kw = dict(bytes_per_weight=2.0, kv_bytes=2.0, cal=cal)
+    kw = dict(bytes_per_weight=PRECISION_BYTES[precision], kv_bytes=2.0, cal=cal)
     return model, gpu, step_context(model, dev, eng=vllm.model_copy(update={"speed": 1.0}), **kw), \
         step_context(model, dev, eng=vllm, **kw)
 
@@ -86,12 +90,14 @@ def predict(row: dict, catalog: Catalog, cal: Calibration) -> dict:
     shape, p = model_shape(model), cal.roofline_p
     b, c = float(row["batch"]), float(row["context"])
     decode = row["phase"].startswith("decode")
+    if row["phase"].endswith("_gemms"):  # the rows that ran (FP8 pads a decode batch to 16)
+        b = float(row.get("tokens") or b) if decode else float(row.get("tokens") or b * c) / c
     args = (b, 0.0, c, 0.0) if decode else (0.0, b * c, 0.0, c / 2.0)
     terms = step_time(bare, *args)
     gemm = float(smooth_max(terms["weights_read"], terms["gemm_compute"], p))
     attn = float(smooth_max(terms["kv_read"], terms["attention_compute"], p))
     n = b if decode else b * c
-    weights = 2.0 * shape.p_fixed
+    weights = PRECISION_BYTES[row.get("precision", "bf16")] * shape.p_fixed
     gemm_flop = 2.0 * (shape.p_active_body + shape.lm_head) * n
     kv = b * c * model.layers * 2.0 * model.num_kv_heads * model.head_dim * 2.0 if decode else 0.0
     attn_flop = (b * c * shape.attn_dec if decode else b * c * (c / 2.0) * shape.attn_pf) * shape.layers
@@ -126,19 +132,21 @@ def compare(rows: list[dict], catalog: Catalog | None = None, cal: Calibration |
         if row["phase"].startswith("decode"):
             rate, peak = pr["bytes"] / t / 1e9, gpu.mem_bw_gbps
         else:
-            rate, peak = pr["flop"] / t / 1e12, gpu.tflops_bf16
+            rate, peak = pr["flop"] / t / 1e12, (gpu.tflops_fp8 if row.get("precision") == "fp8" else gpu.tflops_bf16)
         out.append({**row, **pr, "rate": rate, "rate_of_peak": rate / peak})
     return out
 
 
 def rest_per_layer(steps: list[dict], parts: list[dict]) -> dict[tuple, float]:
     """(model, phase, batch, context) -> (whole step - its GEMMs - its attention) / layers, in us, where the parts
-    hold the configuration."""
-    idx = {(r["model"], r["phase"], r["batch"], r["context"]): r["measured_ms"] for r in parts}
+    hold the configuration (same model, layers and precision)."""
+    idx = {(r["model"], r["layers"], r.get("precision"), r["phase"], r["batch"], r["context"]): r["measured_ms"]
+           for r in parts}
     out = {}
     for r in steps:
-        g = idx.get((r["model"], f"{r['phase']}_gemms", r["batch"], r["context"]))
-        a = idx.get((r["model"], f"{r['phase']}_attention", r["batch"], r["context"]))
+        key = (r["model"], r["layers"], r.get("precision"))
+        g = idx.get((*key, f"{r['phase']}_gemms", r["batch"], r["context"]))
+        a = idx.get((*key, f"{r['phase']}_attention", r["batch"], r["context"]))
         if g is not None and a is not None:
             out[(r["model"], r["phase"], r["batch"], r["context"])] = 1e3 * (r["measured_ms"] - g - a) / r["layers"]
     return out
@@ -149,10 +157,11 @@ def _unit(r: dict) -> str:
 
 
 def parts_table(res: list[dict]) -> str:
-    lines = ["| model (layers) | part | batch | context | measured ms | model ms | measured / model | achieved | "
-             "of datasheet |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| model (layers) | precision | part | batch | context | measured ms | model ms | measured / model | "
+             "achieved | of datasheet |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in res:
-        lines.append(f"| {r['model']} ({r['layers']}) | {r['phase']} | {r['batch']} | {r['context']:,} | "
+        lines.append(f"| {r['model']} ({r['layers']}) | {r['precision']} | {r['phase']} | {r['batch']} | "
+                     f"{r['context']:,} | "
                      f"{r['measured_ms']:.2f} | {r['model_ms']:.2f} | {r['measured_ms'] / r['model_ms']:.2f} | "
                      f"{r['rate']:,.0f} {_unit(r)} | {r['rate_of_peak']:.2f} |")
     return "\n".join(lines)
@@ -185,15 +194,18 @@ def _kv_heads(row: dict) -> int:
 def summary(steps: list[dict], parts: list[dict], cal: Calibration | None = None) -> str:
     cal = cal or default_calibration()
     out = []
-    for phase in ("decode_gemms", "decode_attention", "prefill_gemms", "prefill_attention"):
-        rows = [r for r in parts if r["phase"] == phase]
+    for phase, precision in (("decode_gemms", "bf16"), ("decode_attention", "bf16"), ("prefill_gemms", "bf16"),
+                             ("prefill_attention", "bf16"), ("decode_gemms", "fp8"), ("prefill_gemms", "fp8")):
+        rows = [r for r in parts if r["phase"] == phase and r["precision"] == precision]
+        if not rows:
+            continue
         if phase == "decode_attention":  # one thread block per (sequence, KV head) without split-KV
             groups = (("B x KV heads >= 256", [r for r in rows if r["batch"] * _kv_heads(r) >= 256]),
                       ("B x KV heads < 256", [r for r in rows if r["batch"] * _kv_heads(r) < 256]))
         else:
             groups = (("", rows),)
         for label, sub in groups:
-            out.append(f"- {phase}{f' ({label})' if label else ''}: measured / model "
+            out.append(f"- {phase}, {precision}{f' ({label})' if label else ''}: measured / model "
                        f"{_med(r['measured_ms'] / r['model_ms'] for r in sub)}; achieved share of the datasheet "
                        f"{_med(r['rate_of_peak'] for r in sub)}")
     for phase in ("decode", "prefill"):
@@ -209,7 +221,8 @@ def summary(steps: list[dict], parts: list[dict], cal: Calibration | None = None
     if pf:
         out.append(f"- prefill, rest per token per layer (unfused norms, RoPE, SiLU: memory traffic per token): "
                    f"{_med(pf)} ns; the model charges none (engines fuse these)")
-    out.append(f"- the model's efficiencies: eta_bw {cal.eta_bw:.2f}, eta_bf16 {cal.eta_bf16:.2f}, eta_attn "
+    out.append(f"- the model's efficiencies: eta_bw {cal.eta_bw:.2f}, eta_bf16 {cal.eta_bf16:.2f}, eta_fp8 "
+               f"{cal.eta_fp8:.2f}, eta_attn "
                f"{cal.eta_attn:.2f}; vLLM's speed factor {cal.engine('vllm').speed:g} multiplies eta_bw and eta_bf16 "
                f"(capped at 1)")
     return "\n".join(out)
@@ -218,9 +231,9 @@ def summary(steps: list[dict], parts: list[dict], cal: Calibration | None = None
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     steps_path = Path(argv[0]) if argv else DEFAULT_STEPS
-    parts_path = Path(argv[1]) if len(argv) > 1 else DEFAULT_PARTS
+    parts_paths = [Path(a) for a in argv[1:]] or list(DEFAULT_PARTS)
     steps = compare(read_rows(steps_path))
-    parts = compare(read_rows(parts_path)) if parts_path.exists() else []
+    parts = compare([r for path in parts_paths if path.exists() for r in read_rows(path)])
     if parts:
         print(parts_table(parts))
         print()

@@ -5,8 +5,8 @@ Needs only ``torch`` and a CUDA GPU; imports nothing of fleetplan, so it runs on
     python bench/gpu_steps.py --out steps.csv [--budget-s 240] [--run 2] [--parts]
 
 The CSVs in bench/data (``h200-pytorch-steps.csv``: two runs of the whole steps, ``h200-pytorch-parts.csv``: one of
-``--parts``) came from one H200 on 2026-12-04, about 140 s and 210 s of GPU time; ``python -m bench.gpu_check``
-compares them with the performance model.
+``--parts``, ``h200-pytorch-fp8.csv``: one of ``--fp8``) came from one H200 on 2026-12-04, about 400 s of GPU time
+in all; ``python -m bench.gpu_check`` compares them with the performance model.
 
 What one row measures (``phase``):
 
@@ -21,6 +21,7 @@ What one row measures (``phase``):
 - with ``--parts``: ``decode_gemms`` / ``prefill_gemms`` (every layer's four GEMMs and the LM head, on all N
   tokens, nothing else) and ``decode_attention`` / ``prefill_attention`` (every layer's attention alone), so that
   each term of the roofline is checked on its own.
+- with ``--fp8``: the same GEMMs with FP8 (e4m3) weights and activations (``run_fp8``).
 - ``copy`` and ``gemm``: the machine's ceilings (a device-to-device copy of 8 GiB, counting bytes read and
   written; an 8192 x 8192 x 8192 BF16 matrix product), to read the step times against.
 
@@ -307,12 +308,59 @@ def run_parts(name: str, layers: int, dev, deadline: float, write) -> None:
         caches = None
 
 
+FP8_DECODE = (1, 16, 64, 256)  # batch; rows are padded to 16 for the FP8 GEMM (``tokens`` holds what ran)
+FP8_PREFILL = (1024, 4096, 16384)
+FP8_RUNS = (("llama-3.1-8b", 32), ("phi-4", 40), ("llama-3.1-70b", 80))  # 70B whole: 70.6 GB in FP8
+
+
+def run_fp8(name: str, layers: int, dev, deadline: float, write) -> None:
+    """``--fp8``: the GEMMs of every layer and the LM head with FP8 (e4m3) weights and activations, per-tensor
+    scales, BF16 output (``torch._scaled_mm``, cuBLASLt), as ``decode_gemms`` / ``prefill_gemms`` rows with
+    precision fp8. The activations' quantisation is not timed (engines fuse it into the kernel before)."""
+    shape = MODELS[name]
+    h, hd, nh, nkv, ffn = shape["hidden"], shape["head_dim"], shape["heads"], shape["kv_heads"], shape["ffn"]
+    f8 = torch.float8_e4m3fn
+    one = torch.ones((), device=dev, dtype=torch.float32)
+
+    def wt(n, k):  # [n, k] row-major, used as its transpose (column-major, as _scaled_mm wants)
+        return (torch.randn(n, k, device=dev, dtype=torch.bfloat16) * 0.5).to(f8)
+
+    mats = [(wt((nh + 2 * nkv) * hd, h), wt(h, nh * hd), wt(2 * ffn, h), wt(h, ffn)) for _ in range(layers)]
+    lm = wt(shape["vocab"], h)
+    base = dict(model=name, layers=layers, precision="fp8")
+
+    def gemms(x, a, act):
+        for qkv, o, gu, down in mats:
+            torch._scaled_mm(x, qkv.t(), one, one, out_dtype=torch.bfloat16)
+            torch._scaled_mm(a, o.t(), one, one, out_dtype=torch.bfloat16)
+            torch._scaled_mm(x, gu.t(), one, one, out_dtype=torch.bfloat16)
+            torch._scaled_mm(act, down.t(), one, one, out_dtype=torch.bfloat16)
+        return torch._scaled_mm(x, lm.t(), one, one, out_dtype=torch.bfloat16)
+
+    for phase, n_tokens, B, C in ([("decode_gemms", max(16, b), b, 1024) for b in FP8_DECODE]
+                                  + [("prefill_gemms", n, 1, n) for n in FP8_PREFILL]):
+        if time.perf_counter() > deadline:
+            return
+        try:
+            x = torch.randn(n_tokens, h, device=dev, dtype=torch.bfloat16).to(f8)
+            a = torch.randn(n_tokens, nh * hd, device=dev, dtype=torch.bfloat16).to(f8)
+            act = torch.randn(n_tokens, ffn, device=dev, dtype=torch.bfloat16).to(f8)
+            med, p10, p90, n, how = timed(lambda: gemms(x, a, act), 1.0)
+            write(dict(base, phase=phase, batch=B, context=C, tokens=n_tokens, median_ms=med, p10_ms=p10,
+                       p90_ms=p90, repeats=n, note=how))
+        except Exception as exc:  # noqa: BLE001
+            write(dict(base, phase=phase, batch=B, context=C, note=f"failed: {type(exc).__name__}: {exc}"[:300]))
+        finally:
+            torch.cuda.empty_cache()
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True, help="CSV to write (one row per configuration)")
     ap.add_argument("--budget-s", type=float, default=240.0, help="no configuration starts after this many seconds")
     ap.add_argument("--run", type=int, default=1, help="the run's number in the CSV (repeats of one configuration)")
     ap.add_argument("--parts", action="store_true", help="the steps' GEMMs and attention timed apart, not whole steps")
+    ap.add_argument("--fp8", action="store_true", help="the steps' GEMMs with FP8 weights and activations")
     args = ap.parse_args(argv)
     if not torch.cuda.is_available():
         print("no CUDA GPU: nothing to measure", file=sys.stderr)
@@ -340,8 +388,8 @@ def main(argv=None) -> int:
 
         for row in ceilings(dev):
             write(dict(row, model="", layers="", precision="bf16", batch="", context=""))
-        for name_, layers in RUNS:
-            (run_parts if args.parts else run_model)(name_, layers, dev, deadline, write)
+        for name_, layers in (FP8_RUNS if args.fp8 else RUNS):
+            (run_fp8 if args.fp8 else run_parts if args.parts else run_model)(name_, layers, dev, deadline, write)
             torch.cuda.empty_cache()  # the model's weights went with run_model's frame
     return 0 if time.perf_counter() <= deadline + 120 else 1
 

@@ -26,8 +26,9 @@ LM_HEAD = 128256 * 4096
 P_FIXED = 32 * PER_LAYER + 4096 + LM_HEAD  # everything read in a step: not the input embedding
 
 
-def _row(phase, batch, context, model="llama-3.1-8b", layers=32, ms=1.0):
-    return dict(device=H200, model=model, layers=layers, phase=phase, batch=batch, context=context, measured_ms=ms,
+def _row(phase, batch, context, model="llama-3.1-8b", layers=32, ms=1.0, precision="bf16"):
+    return dict(device=H200, model=model, layers=layers, precision=precision, phase=phase, batch=batch,
+                context=context, tokens=batch if phase.startswith("decode") else batch * context, measured_ms=ms,
                 runs=1, spread=0.0)
 
 
@@ -42,7 +43,8 @@ def test_decode_gemms_by_hand():
     # B = 1: 15.01 GB of weights at 0.85 x 4,800 GB/s against 2 x (body + LM head) FLOP at 0.70 x 989.5 TFLOP/s,
     # joined by the smooth maximum (p = 2)
     t_w = 2.0 * P_FIXED / (0.85 * 4800e9)
-    t_c = 2.0 * (P_FIXED - 32 * 2 * 4096 - 4096) / (0.70 * 989.5e12)  # FLOP: every weight but the norms
+    # FLOP: 2 per weight read but the final norm's (the layers' norm weights count as the roofline counts them)
+    t_c = 2.0 * (P_FIXED - 4096) / (0.70 * 989.5e12)
     got = gpu_check.predict(_row("decode_gemms", 1, 1024), CAT, CAL)
     assert got["bytes"] == pytest.approx(2.0 * P_FIXED)
     assert got["model_ms"] == pytest.approx(1e3 * math.hypot(t_w, t_c), rel=1e-6)
@@ -93,12 +95,26 @@ def test_read_rows_medians_runs_and_skips_failures(tmp_path):
 
 def test_rest_per_layer_by_hand():
     steps = [_row("decode", 16, 1024, ms=6.5)]
-    parts = [_row("decode_gemms", 16, 1024, ms=4.0), _row("decode_attention", 16, 1024, ms=0.7)]
+    parts = [_row("decode_gemms", 16, 1024, ms=4.0), _row("decode_attention", 16, 1024, ms=0.7),
+             _row("decode_gemms", 16, 1024, ms=2.0, precision="fp8")]  # another precision: not this step's
     assert gpu_check.rest_per_layer(steps, parts) == {
         ("llama-3.1-8b", "decode", 16, 1024): pytest.approx(1e3 * 1.8 / 32)}
 
 
-@pytest.mark.parametrize("path", [gpu_check.DEFAULT_STEPS, gpu_check.DEFAULT_PARTS])
+def test_fp8_gemms_by_hand():
+    # 70B in FP8, 16 rows (a decode batch of 1, padded): 1 byte a weight at 0.85 x 4,800 GB/s against
+    # 2 x 16 x (body + LM head) FLOP at 0.50 x 1,979 TFLOP/s
+    row = dict(_row("decode_gemms", 1, 1024, model="llama-3.1-70b", layers=80, precision="fp8"), tokens=16)
+    got = gpu_check.predict(row, CAT, CAL)
+    p_fixed = got["bytes"]  # 1 byte a weight
+    assert p_fixed == pytest.approx(gpu_check.predict(dict(row, precision="bf16"), CAT, CAL)["bytes"] / 2)
+    t_w = p_fixed / (0.85 * 4800e9)
+    assert got["flop"] == pytest.approx(2.0 * 16 * (p_fixed - 8192), rel=1e-12)
+    t_c = got["flop"] / (0.50 * 1979e12)
+    assert got["model_ms"] == pytest.approx(1e3 * math.hypot(t_w, t_c), rel=1e-6)
+
+
+@pytest.mark.parametrize("path", [gpu_check.DEFAULT_STEPS, *gpu_check.DEFAULT_PARTS])
 def test_committed_measurements_carry_their_source(path):
     with open(path, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
