@@ -109,6 +109,11 @@ class Capabilities:
         except Exception as exc:  # status that cannot lie: report, never raise
             return fail("error", f"{self.name} backend failed: {exc!r}")
 
+    def runs_in_process(self) -> bool:
+        """Whether ``solve`` runs the backend in this process (not in the worker a clash of native libraries calls
+        for; that worker has one pipe, so concurrent solves through it run one after the other)."""
+        return not self._must_isolate()
+
     def _must_isolate(self) -> bool:
         if _shadowed_libs(self.native_libs):
             return True

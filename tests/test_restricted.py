@@ -5,12 +5,15 @@ without a closed gap."""
 from __future__ import annotations
 
 import math
+import threading
+import time
 
 import pytest
 
 import planner.fleet.restricted as restricted_mod
 import planner.fleet.solve as solve_mod
 from planner.fleet import incumbent
+from planner.fleet.hedge import hedge_blocks
 from planner.fleet.horizon import horizon_for
 from planner.fleet.restricted import RESTRICT_K, restricted_options, unit_price
 from planner.fleet.share_bound import share_bound
@@ -109,3 +112,87 @@ def test_a_plan_without_a_solver_bound_takes_the_closed_form_one():
     assert incumbent.with_bound(none, None, mip_gap=1e-4) is none
     assert incumbent.with_bound(base, 1e9, mip_gap=1e-4) is base  # optimal: proven already
     assert incumbent.with_bound(none, 130.0, mip_gap=1e-4).status == "optimal"  # a bound at the objective closes it
+
+
+def _rung(m, k, deadline_s=60.0, previous=None):
+    s = m["loaded"].scenario
+    return restricted_mod._rung(s, m["options"], horizon_for(s), SolveSettings(), hedge_blocks(s), "highs", k,
+                                time.perf_counter() + deadline_s, previous)
+
+
+def test_carry_start_is_the_same_fleet_in_the_larger_program(monkeypatch):
+    # the k = 2 program's solution, carried into the k = 6 program, its integer columns fixed and the rest
+    # completed: the same fleet, so the same cost (a wrong index mapping moves replicas to other deployments:
+    # another cost, or no completion at all)
+    monkeypatch.setattr(restricted_mod, "RESTRICT_GAP", 0.0)
+    m = bench_medium()
+    small = _rung(m, 2)
+    large = _rung(m, 6, previous=None)
+    assert small is not None and large is not None
+    f_small, sol_small, _ = small
+    f_large = large[0]
+    assert len(f_large.options.deployments) > len(f_small.options.deployments)
+    carried = restricted_mod.carry_start(f_small, sol_small.values, f_large)
+    done = solve_mod._complete_start(f_large, "highs", carried, 60.0, 0.0)
+    assert done is not None
+    assert done.objective == pytest.approx(sol_small.objective, rel=1e-9)
+    # every replica of the small program lands on the deployment with the same key
+    key_small = {d.index: d.key for d in f_small.options.deployments}
+    key_large = {d.index: d.key for d in f_large.options.deployments}
+    got = {}
+    for j in f_large.problem.block_columns("replicas"):
+        _, d, t = f_large.problem.var_key(int(j))
+        if done.values[int(j)] > 0.5:
+            got[(key_large[d], t)] = round(done.values[int(j)])
+    want = {}
+    for j in f_small.problem.block_columns("replicas"):
+        _, d, t = f_small.problem.var_key(int(j))
+        if sol_small.values[int(j)] > 0.5:
+            want[(key_small[d], t)] = round(sol_small.values[int(j)])
+    assert got == want
+
+
+def test_the_ladder_next_rung_is_the_larger_programs_optimum(monkeypatch):
+    # oracle: the k = 6 program solved alone to optimality; the ladder's next rung, started from k = 1, reaches
+    # the same objective (or finds nothing cheaper than k = 1 and returns None)
+    monkeypatch.setattr(restricted_mod, "RESTRICT_GAP", 0.0)
+    monkeypatch.setattr(restricted_mod, "RESTRICT_MIN_OPTIONS", 0)
+    monkeypatch.setattr(restricted_mod, "RESTRICT_LADDER", (1, 6))
+    m = bench_medium()
+    s = m["loaded"].scenario
+    alone = _rung(m, 6)
+    ladder = restricted_mod.Ladder(m["loaded"], m["options"], horizon_for(s), SolveSettings(), hedge_blocks(s),
+                                   "highs", lambda stage, info: None)
+    first = ladder.first(60.0)
+    ladder.start_next(60.0)
+    nxt = ladder.next_plan()
+    assert first is not None and first.verification.ok and first.status == "feasible"
+    if nxt is None:
+        assert first.objective_usd_per_hour == pytest.approx(alone[1].objective, rel=1e-9)
+    else:
+        assert nxt.verification.ok and nxt.status == "feasible" and "the 6 cheapest options" in nxt.message
+        assert nxt.objective_usd_per_hour == pytest.approx(alone[1].objective, rel=1e-9)
+        assert nxt.objective_usd_per_hour < first.objective_usd_per_hour
+    assert not any(t.name == "fleetplan-restricted" for t in threading.enumerate())
+
+
+def test_the_ladder_reraises_what_failed_in_its_thread_and_runs_only_beside_highs(monkeypatch):
+    monkeypatch.setattr(restricted_mod, "RESTRICT_MIN_OPTIONS", 0)
+    m = bench_medium()
+    s = m["loaded"].scenario
+    args = (m["loaded"], m["options"], horizon_for(s), SolveSettings(), hedge_blocks(s))
+    ladder = restricted_mod.Ladder(*args, "highs", lambda stage, info: None)
+    assert ladder.first(30.0) is not None
+
+    def boom(*a, **k):
+        raise RuntimeError("a rung failed")
+
+    monkeypatch.setattr(restricted_mod, "_rung", boom)
+    ladder.start_next(30.0)
+    with pytest.raises(RuntimeError, match="a rung failed"):
+        ladder.next_plan()
+    assert ladder.next_plan() is None  # raised once, then nothing
+    other = restricted_mod.Ladder(*args, "cbc", lambda stage, info: None)
+    other._rung = ("f", "sol", 3)  # as if a first rung had been solved: CBC still gets no thread
+    other.start_next(30.0)
+    assert other._thread is None and other.next_plan() is None

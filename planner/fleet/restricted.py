@@ -18,14 +18,31 @@ u_d are kept, spot and MIG included, together with the constructive start's own 
 (``planner.fleet.start``), so that the start is a point of the restricted program and its solver's first
 incumbent. On the benchmark instances (2 s limit, k = 3): L-1 416.1, L-2 381.5, L-3 373.9 USD/h against the
 start's 443.9, 482.4 and 412.9 (docs/BENCHMARKS.md).
+
+A ladder (``RESTRICT_LADDER``, ``Ladder``): the k = 3 program is solved first (a second or two on L), then the
+k = 10 program, started from the first one's solution (``carry_start``: the k = 3 columns are among the k = 10
+ones, so the same fleet is a point of the larger program; every other deployment at 0). The larger program
+alone, from the constructive start, finds less in the same time (L-2 in 8 s: 381.8 cold, 373.2 from k = 3 at
+k = 8); from the k = 3 solution it reached L-1 392.7, L-2 349.4, L-3 358.8 USD/h within 12 s of both
+(docs/BENCHMARKS.md, "Fifteenth pass"). Each program's plan is a plan of the scenario; the cheapest is kept.
+
+The first rung runs before the full program is built (its plan is the fallback while that is built and solved);
+the next rungs run in a background thread beside the full program's build and solve, so they take no time from
+it: HiGHS releases the GIL while it solves (measured: a Python loop ran on beside a 3 s solve), and the full
+program's solve runs in a child process from 10,000 columns (``solvers.highs_guard``). Only with HiGHS running
+in this process (not in the worker that a clash of native libraries calls for, ``solvers.registry``, whose one
+pipe would serialise the two solves and hold the thread past its limit); otherwise the next rungs are skipped.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+
+import numpy as np
 
 from planner.fleet.formulation import BuildOutOfTime, build
 from planner.fleet.horizon import Horizon
@@ -40,7 +57,8 @@ from planner.scenario.model import Offer, Scenario, Workload
 from planner.verify import verify_plan
 from solvers.registry import get_backend
 
-RESTRICT_K = 3  # cheapest options per request kept per workload
+RESTRICT_K = 3  # cheapest options per request kept per workload (the ladder's first program)
+RESTRICT_LADDER = (RESTRICT_K, 10)  # the programs solved in turn, each from the previous one's solution
 # building and solving it take at most this share of the budget (its build stops at that deadline), and it is not
 # started with less than RESTRICT_MIN_S for it
 RESTRICT_SHARE = 0.2
@@ -49,6 +67,7 @@ RESTRICT_GAP = 0.01  # its solve stops within 1 % of the restricted optimum: a h
 # ... and only from this many deployments x periods (L: ~9,000; M: ~700, where the full program is solved to its
 # optimum in seconds and a restricted plan would only cost start-up time on small scenarios)
 RESTRICT_MIN_OPTIONS = 2_000
+_BASE_BLOCKS = ("nodes", "reserved", "replicas", "mig", "load", "unmet")  # the constructive start's blocks
 
 
 def unit_price(d: Deployment, o: Offer, w: Workload) -> float:
@@ -82,34 +101,57 @@ def restricted_options(s: Scenario, options: OptionSet, horizon: Horizon, k: int
                      mig_profiles=options.mig_profiles)
 
 
-def restricted_plan(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, settings, extra_blocks,
-                    solver: str, limit_s: float, emit: Callable[[str, dict], None]) -> Plan | None:
-    """The plan of the restricted program (``settings``: the call's ``planner.fleet.solve.SolveSettings``), built and solved within ``limit_s`` from the constructive start,
-    decoded with every option of ``options`` listed and verified independently; ``feasible``, with the closed-form
-    bound of all the scenario's options (``planner.fleet.incumbent.adopt_cheaper`` gives it the full solve's where
-    better). None on small programs (RESTRICT_MIN_OPTIONS), under RESTRICT_MIN_S, without a start, or when
-    nothing came out in time."""
-    s = loaded.scenario
-    t0 = time.perf_counter()
-    if limit_s < RESTRICT_MIN_S or len(options.deployments) * len(horizon.periods) < RESTRICT_MIN_OPTIONS:
+def carry_start(f_from, values, f_to) -> tuple[np.ndarray, np.ndarray]:
+    """(columns, values) of f_to for the fleet ``values`` of f_from, a program over a subset of f_to's deployments
+    (same scenario, horizon and settings): the base columns by key, a deployment's index taken through its key;
+    f_to's other replicas and loads 0. What is left open (the spot hedge's columns) the solver completes."""
+    index_to = {d.key: d.index for d in f_to.options.deployments}
+    key_from = {d.index: d.key for d in f_from.options.deployments}
+    cols, vals = [], []
+    for block in _BASE_BLOCKS:
+        for j in f_from.problem.block_columns(block):
+            key = f_from.problem.var_key(int(j))
+            if block in ("replicas", "load"):
+                key = (block, index_to[key_from[key[1]]], *key[2:])
+            cols.append(f_to.problem.index(key))
+            vals.append(float(values[int(j)]))
+    have = set(cols)
+    for block in ("replicas", "load"):
+        for j in f_to.problem.block_columns(block):
+            if int(j) not in have:
+                cols.append(int(j))
+                vals.append(0.0)
+    return np.asarray(cols, dtype=np.int64), np.asarray(vals, dtype=float)
+
+
+def _rung(s: Scenario, options: OptionSet, horizon: Horizon, settings, extra_blocks, solver: str, k: int,
+          deadline: float, previous=None):
+    """(formulation, solution, k) of the k-cheapest program solved until ``deadline`` from the constructive start,
+    or from ``previous`` (an earlier rung's triple, its options a subset of this one's); None when there is no
+    start, nothing beyond ``previous``'s options, too little time, or no solution."""
+    sub = restricted_options(s, options, horizon, k)
+    if sub is None or (previous is not None and len(sub.deployments) == len(previous[0].options.deployments)):
         return None
-    sub = restricted_options(s, options, horizon)
-    if sub is None:
-        return None
-    emit("restricted", {"options": len(sub.deployments), "time_limit_s": limit_s})
     try:
         f = build(s, sub, horizon, allow_unmet=settings.allow_unmet, extra_blocks=extra_blocks,
-                  project_loads=settings.project_loads, deadline=t0 + limit_s)
+                  project_loads=settings.project_loads, deadline=deadline)
     except BuildOutOfTime:
         return None
-    left = t0 + limit_s - time.perf_counter()
+    left = deadline - time.perf_counter()
     if left < 0.1:
         return None
+    start = greedy_start(f) if previous is None else carry_start(previous[0], previous[1].values, f)
     sol = get_backend(solver, f.problem).solve(f.problem, SolveOptions(
-        time_limit_s=left, mip_gap=max(s.policy.mip_gap, RESTRICT_GAP), start=greedy_start(f)))
-    if not sol.has_values:
-        return None
-    note = (f"the plan of the restricted program (the {RESTRICT_K} cheapest options per request of each workload and "
+        time_limit_s=left, mip_gap=max(s.policy.mip_gap, RESTRICT_GAP), start=start))
+    return (f, sol, k) if sol.has_values else None
+
+
+def _plan_of(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, settings, rung) -> Plan | None:
+    """A rung's solution as a verified plan of the scenario (every option of ``options`` listed), ``feasible``
+    with the closed-form bound of all the scenario's options; None when the verifier rejects it."""
+    s = loaded.scenario
+    f, sol, k = rung
+    note = (f"the plan of the restricted program (the {k} cheapest options per request of each workload and "
             "the constructive start's, planner.fleet.restricted), solved within its share of the budget")
     # optimal for the restricted program at most: a plan of the scenario, with the closed-form bound of all the
     # scenario's options (one from the restricted options alone bounds nothing)
@@ -120,6 +162,74 @@ def restricted_plan(loaded: LoadedScenario, options: OptionSet, horizon: Horizon
     plan = build_plan(f, sol, gpu_ids=gpu_ids,
                       tie_break="skipped: a plan of the restricted program" if settings.tie_break else "off")
     plan = relist_options(plan, f, options)
-    emit("verification", {})
     verification = verify_plan(loaded, plan, allow_unmet=settings.allow_unmet, calibration=settings.calibration)
     return plan.model_copy(update={"verification": verification}) if verification.ok else None
+
+
+class Ladder:
+    """The restricted programs of one ``solve_scenario`` call: ``first`` solves the first rung (synchronously) and
+    returns its verified plan; ``start_next`` solves the next rungs from it in a background thread; ``next_plan``
+    waits for them and returns the plan of the last rung that improved, or None. ``settings``: the call's
+    ``planner.fleet.solve.SolveSettings``."""
+
+    def __init__(self, loaded: LoadedScenario, options: OptionSet, horizon: Horizon, settings, extra_blocks,
+                 solver: str, emit: Callable[[str, dict], None]):
+        self._args = (loaded, options, horizon, settings, extra_blocks, solver)
+        self._emit = emit
+        self._rung = None
+        self._thread: threading.Thread | None = None
+        self._next: Plan | None = None
+        self._error: BaseException | None = None
+
+    def _eligible(self, limit_s: float) -> bool:
+        options, horizon = self._args[1], self._args[2]
+        return limit_s >= RESTRICT_MIN_S and len(options.deployments) * len(horizon.periods) >= RESTRICT_MIN_OPTIONS
+
+    def first(self, limit_s: float) -> Plan | None:
+        """The first rung's verified plan within ``limit_s`` (None on small programs, RESTRICT_MIN_OPTIONS, under
+        RESTRICT_MIN_S, without a start, or when nothing came out in time)."""
+        loaded, options, horizon, settings, extra_blocks, solver = self._args
+        if not self._eligible(limit_s):
+            return None
+        self._emit("restricted", {"options": len(options.deployments), "time_limit_s": limit_s})
+        self._rung = _rung(loaded.scenario, options, horizon, settings, extra_blocks, solver, RESTRICT_LADDER[0],
+                           time.perf_counter() + limit_s)
+        if self._rung is None:
+            return None
+        self._emit("verification", {})
+        return _plan_of(loaded, options, horizon, settings, self._rung)
+
+    def start_next(self, limit_s: float) -> None:
+        """The next rungs in a background thread, within ``limit_s`` from now (see the module docstring for when)."""
+        solver = self._args[5]
+        if self._rung is None or not self._eligible(limit_s) or solver != "highs" or \
+                not get_backend(solver).runs_in_process():
+            return
+        self._thread = threading.Thread(target=self._run_next, args=(time.perf_counter() + limit_s,),
+                                        name="fleetplan-restricted", daemon=True)
+        self._thread.start()
+
+    def _run_next(self, deadline: float) -> None:
+        loaded, options, horizon, settings, extra_blocks, solver = self._args
+        try:
+            best = self._rung
+            for k in RESTRICT_LADDER[1:]:
+                if deadline - time.perf_counter() < RESTRICT_MIN_S:
+                    break
+                rung = _rung(loaded.scenario, options, horizon, settings, extra_blocks, solver, k, deadline, best)
+                if rung is not None and rung[1].objective < best[1].objective:
+                    best = rung
+            if best is not self._rung:
+                self._next = _plan_of(loaded, options, horizon, settings, best)
+        except BaseException as exc:  # noqa: BLE001 -- re-raised in the caller's thread by next_plan
+            self._error = exc
+
+    def next_plan(self) -> Plan | None:
+        """Wait for the next rungs (bounded by their limit, plus decoding and verifying) and return their plan."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        return self._next

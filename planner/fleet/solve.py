@@ -28,7 +28,7 @@ from planner.fleet.merge import merge_offers
 from planner.fleet.reduce import reduced_options
 from planner.fleet.restrict import restrict
 from planner.fleet.incumbent import adopt_cheaper, bound_of, cheaper, with_bound
-from planner.fleet.restricted import RESTRICT_SHARE, restricted_plan
+from planner.fleet.restricted import RESTRICT_SHARE, Ladder
 from planner.fleet.share_bound import share_bound
 from planner.fleet.start import greedy_start, start_options
 from planner.verify import verify_plan
@@ -307,8 +307,9 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     ``feasible`` with bound and gap; SolverError only when no plan was found and infeasibility was not proven.
 
     ``progress(stage, info)``, when given, hears each stage as it starts: ``options``, ``first plan`` (large
-    programs, ``_first_plan``; its ``verification`` follows), ``restricted`` (``planner.fleet.restricted``; its
-    ``verification`` follows), ``building``, ``solving`` (solver, time_limit_s),
+    programs, ``_first_plan``; its ``verification`` follows), ``restricted`` (``planner.fleet.restricted``'s first
+    rung; its ``verification`` follows; the next rungs report nothing), ``building``, ``solving`` (solver,
+    time_limit_s),
     ``baselines``, ``verification``, then ``done`` (status).
     """
     emit = progress or (lambda stage, info: None)
@@ -341,9 +342,10 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
                                 f"budget ({len(options.deployments):,} deployments), too little was left to build "
                                 "the full program")
     keep = BASELINE_SHARE if settings.baselines else 0.0
-    restricted = restricted_plan(loaded, options, horizon, settings, extra_blocks, solver,
-                                 min(RESTRICT_SHARE * budget.limit_s, budget.solver_limit(keep)), emit)
+    ladder = Ladder(loaded, options, horizon, settings, extra_blocks, solver, emit)  # planner.fleet.restricted
+    restricted = ladder.first(min(RESTRICT_SHARE * budget.limit_s, budget.solver_limit(keep)))
     first = cheaper(first, restricted)
+    ladder.start_next(min(RESTRICT_SHARE * budget.limit_s, budget.solver_limit(keep)))  # beside the full solve
     emit("building", {"options": len(options.deployments)})
     t_build = time.perf_counter()
     deadline = None
@@ -353,16 +355,19 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     try:
         f = _build_cost(s, options, horizon, settings, extra_blocks, deadline)
     except BuildOutOfTime:
-        return _print_first(first, emit, f"the {budget.limit_s:g} s budget ran out while building the full program")
+        return _print_first(cheaper(first, ladder.next_plan()), emit,
+                            f"the {budget.limit_s:g} s budget ran out while building the full program")
     built_s = time.perf_counter() - t_build
     budget.finish_s = FINISH_S_PER_VAR * f.problem.n_vars
     emit("solving", {"solver": solver, "time_limit_s": budget.limit_s})
     f, sol, note = _solve_formulation(f, solver, budget, s.policy.mip_gap, settings.tie_break, extra_blocks, keep,
                                       built_s, has_first=first is not None)
     if sol is None:
-        return _print_first(first, emit, f"too little of the {budget.limit_s:g} s budget was left after building the "
-                            f"full program ({f.problem.n_vars:,} columns) to complete its start and solve it")
+        return _print_first(cheaper(first, ladder.next_plan()), emit, f"too little of the {budget.limit_s:g} s "
+                            f"budget was left after building the full program ({f.problem.n_vars:,} columns) to "
+                            "complete its start and solve it")
     if sol.status in ("infeasible", "unbounded") or not sol.has_values:
+        ladder.next_plan()  # its solves redirect fd 1/2 (solvers.quiet): over before an error is printed
         if sol.status == "infeasible":
             reasons = explain_infeasible(s, options, loaded.catalog)
             min_cost = None
@@ -377,7 +382,7 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     plan = build_plan(f, sol, gpu_ids=_gpu_ids(loaded), tie_break=note)
     # a solver stopped before its root bound (XL at 120 s) has none: the closed-form one then, if higher
     plan = with_bound(plan, bound_of(f), s.policy.mip_gap)
-    plan = adopt_cheaper(plan, restricted, s.policy.mip_gap)
+    plan = adopt_cheaper(plan, cheaper(restricted, ladder.next_plan()), s.policy.mip_gap)
     if settings.baselines:
         emit("baselines", {"time_limit_s": budget.solver_limit()})
         plan = plan.model_copy(update={"baselines": tuple(baselines(loaded, options, horizon, solver,
