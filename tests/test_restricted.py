@@ -196,3 +196,7 @@ def test_the_ladder_reraises_what_failed_in_its_thread_and_runs_only_beside_high
     other._rung = ("f", "sol", 3)  # as if a first rung had been solved: CBC still gets no thread
     other.start_next(30.0)
     assert other._thread is None and other.next_plan() is None
+    short = restricted_mod.Ladder(*args, "highs", lambda stage, info: None)
+    short._rung = ("f", "sol", 3)  # ... nor a budget too short for a rung to improve
+    short.start_next(restricted_mod.RESTRICT_NEXT_MIN_S - 0.1)
+    assert short._thread is None

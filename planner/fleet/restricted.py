@@ -67,6 +67,10 @@ RESTRICT_GAP = 0.01  # its solve stops within 1 % of the restricted optimum: a h
 # ... and only from this many deployments x periods (L: ~9,000; M: ~700, where the full program is solved to its
 # optimum in seconds and a restricted plan would only cost start-up time on small scenarios)
 RESTRICT_MIN_OPTIONS = 2_000
+# the next rungs run only with this long for them (a k = 10 program on L needs seconds to improve on k = 3: at 7 s
+# for both L-2 found nothing; and their plan is decoded and verified after their limit, ~0.5 s on L, which a
+# short budget cannot spare: L-1 at --time-limit 5 returned after 5.65-5.84 s with them)
+RESTRICT_NEXT_MIN_S = 5.0
 _BASE_BLOCKS = ("nodes", "reserved", "replicas", "mig", "load", "unmet")  # the constructive start's blocks
 
 
@@ -200,10 +204,12 @@ class Ladder:
         return _plan_of(loaded, options, horizon, settings, self._rung)
 
     def start_next(self, limit_s: float) -> None:
-        """The next rungs in a background thread, within ``limit_s`` from now (see the module docstring for when)."""
+        """The next rungs in a background thread, within ``limit_s`` from now: only with RESTRICT_NEXT_MIN_S or more
+        and HiGHS in this process (the module docstring says why)."""
         solver = self._args[5]
-        if self._rung is None or not self._eligible(limit_s) or solver != "highs" or \
-                not get_backend(solver).runs_in_process():
+        if self._rung is None or limit_s < RESTRICT_NEXT_MIN_S or not self._eligible(limit_s):
+            return
+        if solver != "highs" or not get_backend(solver).runs_in_process():
             return
         self._thread = threading.Thread(target=self._run_next, args=(time.perf_counter() + limit_s,),
                                         name="fleetplan-restricted", daemon=True)
