@@ -35,6 +35,7 @@ from pathlib import Path
 from planner.catalog import Catalog
 from planner.perf.calibration import Calibration, default_calibration
 from planner.perf.device import PRECISION_BYTES, make_device
+from planner.perf.memory import kv_read_bytes_per_sequence
 from planner.perf.roofline import model_shape, smooth_max, step_context, step_time
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -99,7 +100,7 @@ def predict(row: dict, catalog: Catalog, cal: Calibration) -> dict:
     n = b if decode else b * c
     weights = PRECISION_BYTES[row.get("precision", "bf16")] * shape.p_fixed
     gemm_flop = 2.0 * (shape.p_active_body + shape.lm_head) * n
-    kv = b * c * model.layers * 2.0 * model.num_kv_heads * model.head_dim * 2.0 if decode else 0.0
+    kv = b * kv_read_bytes_per_sequence(model, 2.0, 1, int(c)) if decode else 0.0
     attn_flop = (b * c * shape.attn_dec if decode else b * c * (c / 2.0) * shape.attn_pf) * shape.layers
     out = dict(gpu=gpu, vllm_ms=None)
     if row["phase"] == "prefill_gemms":
@@ -120,9 +121,7 @@ def predict(row: dict, catalog: Catalog, cal: Calibration) -> dict:
 
 def compare(rows: list[dict], catalog: Catalog | None = None, cal: Calibration | None = None) -> list[dict]:
     """Each row with the model's prediction (``predict``) and the achieved rate (``rate``, ``rate_of_peak``)."""
-    from planner.catalog import _builtin_catalog  # noqa: PLC0415
-
-    catalog = catalog or _builtin_catalog()
+    catalog = catalog or Catalog.builtin()
     cal = cal or default_calibration()
     out = []
     for row in rows:
@@ -186,9 +185,7 @@ def _med(xs) -> str:
 
 
 def _kv_heads(row: dict) -> int:
-    from planner.catalog import _builtin_catalog  # noqa: PLC0415
-
-    return _builtin_catalog().model(row["model"]).num_kv_heads
+    return Catalog.builtin().model(row["model"]).num_kv_heads
 
 
 def summary(steps: list[dict], parts: list[dict], cal: Calibration | None = None) -> str:

@@ -12,10 +12,10 @@ import math
 import pytest
 
 from bench import gpu_check
-from planner.catalog import _builtin_catalog
+from planner.catalog import Catalog
 from planner.perf.calibration import default_calibration
 
-CAT = _builtin_catalog()
+CAT = Catalog.builtin()
 CAL = default_calibration()
 H200 = "NVIDIA H200"
 

@@ -49,7 +49,7 @@ from planner.fleet.horizon import Horizon
 from planner.fleet.options import Deployment, OptionSet
 from planner.fleet.plan_build import build_plan, relist_options
 from planner.fleet.share_bound import share_bound
-from planner.fleet.start import greedy_start, start_options
+from planner.fleet.start import START_BLOCKS, greedy_start, start_columns, start_options
 from planner.plan import Plan
 from planner.problem import SolveOptions, finalize_solution
 from planner.scenario.io import LoadedScenario
@@ -71,7 +71,6 @@ RESTRICT_MIN_OPTIONS = 2_000
 # for both L-2 found nothing; and their plan is decoded and verified after their limit, ~0.5 s on L, which a
 # short budget cannot spare: L-1 at --time-limit 5 returned after 5.65-5.84 s with them)
 RESTRICT_NEXT_MIN_S = 5.0
-_BASE_BLOCKS = ("nodes", "reserved", "replicas", "mig", "load", "unmet")  # the constructive start's blocks
 
 
 def unit_price(d: Deployment, o: Offer, w: Workload) -> float:
@@ -107,25 +106,19 @@ def restricted_options(s: Scenario, options: OptionSet, horizon: Horizon, k: int
 
 def carry_start(f_from, values, f_to) -> tuple[np.ndarray, np.ndarray]:
     """(columns, values) of f_to for the fleet ``values`` of f_from, a program over a subset of f_to's deployments
-    (same scenario, horizon and settings): the base columns by key, a deployment's index taken through its key;
-    f_to's other replicas and loads 0. What is left open (the spot hedge's columns) the solver completes."""
+    (same scenario, horizon and settings): the start blocks' values by key, a deployment's index taken through its
+    key (``start_columns``: f_to's other replicas and loads 0). What is left open (the spot hedge's columns) the
+    solver completes."""
     index_to = {d.key: d.index for d in f_to.options.deployments}
     key_from = {d.index: d.key for d in f_from.options.deployments}
-    cols, vals = [], []
-    for block in _BASE_BLOCKS:
+    by_key = {}
+    for block in START_BLOCKS:
         for j in f_from.problem.block_columns(block):
             key = f_from.problem.var_key(int(j))
             if block in ("replicas", "load"):
                 key = (block, index_to[key_from[key[1]]], *key[2:])
-            cols.append(f_to.problem.index(key))
-            vals.append(float(values[int(j)]))
-    have = set(cols)
-    for block in ("replicas", "load"):
-        for j in f_to.problem.block_columns(block):
-            if int(j) not in have:
-                cols.append(int(j))
-                vals.append(0.0)
-    return np.asarray(cols, dtype=np.int64), np.asarray(vals, dtype=float)
+            by_key[key] = float(values[int(j)])
+    return start_columns(f_to, by_key)
 
 
 def _rung(s: Scenario, options: OptionSet, horizon: Horizon, settings, extra_blocks, solver: str, k: int,
@@ -207,7 +200,7 @@ class Ladder:
         """The next rungs in a background thread, within ``limit_s`` from now: only with RESTRICT_NEXT_MIN_S or more
         and HiGHS in this process (the module docstring says why)."""
         solver = self._args[5]
-        if self._rung is None or limit_s < RESTRICT_NEXT_MIN_S or not self._eligible(limit_s):
+        if self._rung is None or limit_s < RESTRICT_NEXT_MIN_S:  # no first rung: too small, or nothing came out
             return
         if solver != "highs" or not get_backend(solver).runs_in_process():
             return

@@ -32,18 +32,25 @@ from planner.fleet.options import OptionSet
 from planner.scenario.model import Scenario
 
 
-def greedy_start(f: Formulation) -> tuple[np.ndarray, np.ndarray] | None:
-    """(columns, values) of a feasible fleet of f's base rows (nodes, replicas, loads, MIG patterns), or None."""
-    values = greedy_values(f.scenario, f.options, f.horizon)
-    if values is None:
-        return None
+START_BLOCKS = ("nodes", "reserved", "replicas", "mig", "load", "unmet")  # what a start fixes; the solver the rest
+
+
+def start_columns(f: Formulation, values: dict[tuple, float]) -> tuple[np.ndarray, np.ndarray]:
+    """(columns, values) of every column of f's START_BLOCKS, from non-zero ``values`` by variable key (0 where a
+    key is absent): a partial start the solver completes (``SolveOptions.start``)."""
     p = f.problem
     cols, vals = [], []
-    for block in ("nodes", "reserved", "replicas", "mig", "load", "unmet"):
+    for block in START_BLOCKS:
         for j in p.block_columns(block):
             cols.append(int(j))
             vals.append(values.get(p.var_key(int(j)), 0.0))
     return np.asarray(cols, dtype=np.int64), np.asarray(vals, dtype=float)
+
+
+def greedy_start(f: Formulation) -> tuple[np.ndarray, np.ndarray] | None:
+    """(columns, values) of a feasible fleet of f's base rows (nodes, replicas, loads, MIG patterns), or None."""
+    values = greedy_values(f.scenario, f.options, f.horizon)
+    return None if values is None else start_columns(f, values)
 
 
 def greedy_values(s: Scenario, options: OptionSet, horizon: Horizon) -> dict[tuple, float] | None:
