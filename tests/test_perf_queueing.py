@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from planner.catalog import Catalog
-from planner.perf.estimate import estimate
+from planner.perf.estimate import curve_terms, estimate
 from planner.perf.queueing import Loop, solve
 
 CAT = Catalog.builtin()
@@ -193,3 +193,51 @@ def test_catalog_configurations_meet_both_equations(cfg, conc, closed):
     b = np.clip(st_["x"] * (cfg["output_tokens"] - 1) * st_["tpot"], np.minimum(c_s, 1), np.maximum(c_s, 1))
     assert np.allclose(st_["decode_batch"], b, rtol=1e-9)
     assert np.all(np.abs(st_["x"] * st_["hold"] - c_s) <= 0.05 * c_s)
+
+
+def test_an_attention_dp_balance_hold_waits_for_every_rank_or_the_clock():
+    # TensorRT-LLM's attention-DP balance holds a prompt until each of the r ranks has one ((r − 1) more arrivals
+    # after the first: (r − 1)/(2X) on average) or its release clock ticks (every B steps: B·τ̄/2 on average).
+    # Light load, r = 8: the clock decides (B·τ̄/2 = 5·τ̄ with B = 10); heavy load: the other ranks' arrivals do.
+    base = dict(prompt=500, output=400, c_max=512, budget=8192, t_req_s=0.0, ranks=8)
+    conc = np.array([2.0, 16.0, 400.0])
+    for closed in (True, False):
+        off = solve(linear(), Loop(**base, closed=closed), conc)
+        on = solve(linear(), Loop(**base, balance=10.0, closed=closed), conc)
+        x, tau = on["x"], on["tpot"]
+        expect = np.minimum(7.0 / (2.0 * x), 5.0 * tau)
+        assert np.allclose(on["wait_balance"], expect, rtol=1e-12)
+        assert np.allclose(on["ttft_service"] - on["wait_balance"] - on["wait_prefill"] - on["residual"]
+                           - on["prefill"], 0.0, atol=1e-12)
+        assert on["wait_balance"][0] == pytest.approx(5.0 * tau[0], rel=1e-12)      # light: the clock
+        assert on["wait_balance"][-1] == pytest.approx(7.0 / (2.0 * x[-1]), rel=1e-12)   # heavy: the ranks
+        assert np.all(on["hold"] >= off["hold"] * (1 - 1e-9)) and np.all(off["wait_balance"] == 0.0)
+    one_rank = solve(linear(), Loop(**{**base, "ranks": 1}, balance=10.0), conc)
+    assert np.all(one_rank["wait_balance"] == 0.0)   # nothing to balance on one rank
+
+
+def test_trtllm_attention_dp_carries_the_balance_hold_and_its_percentile():
+    # the engine constant reaches the estimate: TTFT mean rises by exactly the reported hold, and a p-quantile of
+    # the hold (uniform over its window) is 2p times its mean
+    from planner.perf.calibration import default_calibration
+
+    m, g = CAT.model("deepseek-r1"), CAT.gpu("b200")
+    kw = dict(tp=1, precision="fp4", engine="trtllm", prompt_tokens=1000, output_tokens=200, attention_dp=8,
+              expert_parallel=8, ttft_percentile=90.0)
+    cal = default_calibration()
+    off = cal.with_values({"trtllm.adp_balance_iters": 0.0})
+    for load in (dict(concurrency=4), dict(concurrency=64)):
+        a, b = estimate(m, g, calibration=off, **kw, **load), estimate(m, g, calibration=cal, **kw, **load)
+        w = b.terms["ttft_dp_balance_wait_ms"]
+        assert w > 0 and a.terms["ttft_dp_balance_wait_ms"] == 0.0
+        assert b.terms["ttft_mean_ms"] > a.terms["ttft_mean_ms"]
+    # the hold's quantile on its own: a solved point with only the hold and the service (no prefill queue)
+    st_ = {k: np.array([0.0]) for k in ("rho", "prefill_work", "wait_prefill", "wait_share", "prefill", "residual",
+                                        "chunk_share", "decode_batch")}
+    st_.update(hold=np.array([2.0]), x=np.array([4.0]), tpot=np.array([0.01]), ttft_service=np.array([0.35]),
+               wait_balance=np.array([0.25]))
+    for p in (0.5, 0.9, 0.99):
+        v = curve_terms(st_, np.array([8.0]), 64.0, p, False, {})
+        assert v["ttft_p"][0] - v["ttft_mean"][0] == pytest.approx((2 * p - 1) * 0.25, abs=1e-12)
+    tp8 = estimate(m, g, **{**kw, "tp": 8, "attention_dp": 1, "expert_parallel": 1}, concurrency=16)
+    assert tp8.terms["ttft_dp_balance_wait_ms"] == 0.0

@@ -220,3 +220,19 @@ def test_attention_dp_replica_is_simulated_as_balanced_ranks():
     # balanced ranks: measured TPOT 27.7 vs 28.5 ms, 704 vs 658 requests/min; bounded at 20 % as above
     assert sim.tpot_mean_ms == pytest.approx(est.tpot_ms, rel=0.20)
     assert sim.requests_per_min == pytest.approx(est.requests_per_min, rel=0.20)
+
+
+def test_an_attention_dp_balance_hold_waits_for_the_release_clock_at_light_load():
+    # 8 ranks, release every 40 steps of 10 ms unless 8 prompts wait: at 1 request/s (an 8th prompt would take
+    # ~7 s to come, the clock ticks every 0.4 s) a prompt waits for the clock's next tick, uniform over 0 … 0.4 s:
+    # mean 0.2 s, 95th percentile 0.38 s on top of half a running step and its own 10 ms prefill step. Long outputs
+    # keep the replica decoding (an idle replica releases at once); 10 %: ~1,800 uniform waits scatter ~1.5 %.
+    f = linear(a=1e-2, per_seq=0.0, per_tok=0.0)
+    kw = dict(prompt_tokens=100, output_tokens=1500, kv_tokens=1_000_000, max_batch=256, chunk_tokens=8192,
+              rate_per_s=1.0, n_requests=2_000, seed=3)
+    off = simulate_replica(f, **kw, ranks=8)
+    on = simulate_replica(f, **kw, ranks=8, balance_iters=40)
+    assert off.ttft_mean_ms == pytest.approx(15.0, rel=0.05)   # half a running step, then its own step
+    assert on.ttft_mean_ms - off.ttft_mean_ms == pytest.approx(200.0, rel=0.10)
+    assert on.ttft_p_ms - off.ttft_p_ms == pytest.approx(380.0, rel=0.10)
+    assert on.tpot_mean_ms == pytest.approx(off.tpot_mean_ms, rel=1e-3)   # steps of 10 ms either way

@@ -75,6 +75,9 @@ ENGINE_BOUNDS: dict[str, tuple[float, float]] = {
     "t_ar_us": (2.0, 100.0),
     "moe_speed": (0.1, 1.5),
     "phase": (0.0, 0.5),
+    # TensorRT-LLM's recipes set timeout_iters 60 (DeepSeek-R1 attention DP); its config class defaults to 50 and
+    # other recipes use 500: the bound lets the rows say, and 500 steps is the largest any recipe sets
+    "adp_balance_iters": (0.0, 500.0),
 }
 GPU_SPEED_BOUNDS = (0.5, 1.5)
 
@@ -116,6 +119,10 @@ class EngineFactors(_Frozen):
     moe_speed: float = Field(1.0, gt=0, description="multiplies eta_moe: this engine's grouped-expert GEMMs")
     phase: float = Field(0.0, ge=0, le=0.5, description="closed loop: share of the other clients' prompts "
                                                          "arriving in phase with one (benchmark burstiness)")
+    adp_balance_iters: float = Field(0.0, ge=0, description="attention data-parallel replicas: steps a context "
+                                                            "request may be held until every rank has one "
+                                                            "(TensorRT-LLM attention_dp_config.enable_balance, "
+                                                            "timeout_iters); 0 = no hold")
     source: str = ""
 
 
@@ -131,8 +138,10 @@ FITTED: dict[str, dict[str, float]] = {
     # FP8 cache (t_sparse_layer_us: the indexer's per-layer kernels; t_layer_us fell from 102 to 85 us with it)
     "sglang": dict(t_request_ms=152.0, speed=1.15, t_layer_us=85.3, phase=0.126, moe_speed=0.287, t_seq_us=24.3,
                    t_prefill_layer_us=794.0, t_ar_us=10.9, t_sparse_layer_us=90.2),
-    "trtllm": dict(t_request_ms=101.0, speed=1.09, t_layer_us=40.6, phase=0.0742, moe_speed=0.402, t_seq_us=6.39,
-                   t_prefill_layer_us=232.0, t_ar_us=13.3, t_step_ms=2.55e-11),
+    # TRT-LLM refitted 2026-12-04 when attention-DP replicas got the balance hold (adp_balance_iters, the recipes'
+    # 60 steps): moe_speed rose from 0.40 to 0.63, the DeepSeek attention-DP rows no longer pulling it down
+    "trtllm": dict(t_request_ms=98.6, speed=1.01, t_layer_us=39.3, phase=0.0747, moe_speed=0.635, t_seq_us=4.80,
+                   t_prefill_layer_us=255.0, t_ar_us=12.7, t_step_ms=0.0),
     # vLLM: a dense layer's fixed cost and a MoE layer's extra (router, top-k, permutation, fused-MoE launches)
     # told apart by Llama-3.1-70B's rows, the engine's one dense model
     "vllm": dict(t_request_ms=10.7, speed=1.15, t_layer_us=40.1, t_moe_layer_us=26.5, phase=0.0459, moe_speed=0.432,
@@ -176,9 +185,11 @@ def _prior_engines() -> dict[str, EngineFactors]:
             source="SGLang defaults: mem_fraction_static ~0.88 on 80 GB GPUs (weights + KV), chunked_prefill_size "
                    "8192, max_running_requests sized from memory (1024 used as cap); speed 1.0 (assumed parity)"),
         "trtllm": EngineFactors(
-            max_batch=2048, mem_util=0.90, mem_mode="free", chunk_tokens=8192,
+            max_batch=2048, mem_util=0.90, mem_mode="free", chunk_tokens=8192, adp_balance_iters=60.0,
             source="TensorRT-LLM defaults: kv_cache_free_gpu_mem_fraction 0.9 of memory left after the engine, "
-                   "max_batch_size 2048, max_num_tokens 8192 (trtllm-bench heuristics)"),
+                   "max_batch_size 2048, max_num_tokens 8192 (trtllm-bench heuristics); attention DP with "
+                   "attention_dp_config enable_balance true, timeout_iters 60, batching_wait_iters 0 (the "
+                   "DeepSeek-R1 serving recipes)"),
     }
 
 

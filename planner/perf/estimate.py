@@ -228,6 +228,7 @@ def _step_fn(case: _Case):
 def _loop(case: _Case, open_loop: bool) -> Loop:
     return Loop(prompt=case.prompt, output=case.output, c_max=float(case.c_max), budget=float(case.b_budget),
                 t_req_s=case.t_req_s, ranks=case.ctx.dev.dp, phase=0.0 if open_loop else case.ctx.eng.phase,
+                balance=float(case.ctx.eng.adp_balance_iters) if case.ctx.dev.dp > 1 else 0.0,
                 closed=not open_loop)
 
 
@@ -292,13 +293,16 @@ def curve_terms(st: dict[str, np.ndarray], c: np.ndarray, servers, p, open_loop:
         rps = np.minimum(c, servers) / hold   # Little's law on the slots (= X at the fixed point)
         w_mean = w_p = np.maximum(c - servers, 0.0) / np.maximum(rps, 1e-300)
     ttft_mean = st["ttft_service"] + w_mean
-    ttft_p = st["ttft_service"] - st["wait_prefill"] + w_pf_p + w_p
+    # the attention-DP balance hold is uniform over its window (mean W, quantile 2p·W)
+    w_bal_p = np.where(p > 0.5, (2.0 * p - 1.0) * st["wait_balance"], 0.0)
+    ttft_p = st["ttft_service"] - st["wait_prefill"] + w_pf_p + w_p + w_bal_p
     # a high percentile of a right-skewed wait is never reported below its mean
     ttft_p = np.where(p >= 0.5, np.maximum(ttft_p, ttft_mean), ttft_p)
     return {"tpot": st["tpot"], "ttft_mean": ttft_mean, "ttft_p": ttft_p, "rps": rps,
             "wait_mean": w_mean, "wait_p": w_p, "prefill": st["prefill"], "residual": st["residual"],
-            "wait_prefill": st["wait_prefill"], "prefill_util": st["rho"], "chunk_share": st["chunk_share"],
-            "decode_batch": st["decode_batch"], "hold": hold, **{f"dec_{k}": v for k, v in dec.items()}}
+            "wait_prefill": st["wait_prefill"], "wait_balance": st["wait_balance"], "prefill_util": st["rho"],
+            "chunk_share": st["chunk_share"], "decode_batch": st["decode_batch"], "hold": hold,
+            **{f"dec_{k}": v for k, v in dec.items()}}
 
 
 def _load_text(load: float) -> str:
@@ -586,6 +590,7 @@ def _terms(case: _Case, dev: Device, mem, vals: dict[str, float], conc: int, slo
         "ttft_step_wait_ms": vals["residual"] * 1e3,
         "ttft_prefill_under_load_ms": vals["prefill"] * 1e3,
         "ttft_queue_ms": vals["wait_p"] * 1e3,
+        "ttft_dp_balance_wait_ms": vals["wait_balance"] * 1e3,
         "ttft_mean_ms": vals["ttft_mean"] * 1e3,
         "request_hold_s": vals["hold"],
         "open_loop": 1.0 if slo_mode else 0.0,

@@ -41,7 +41,7 @@ _DEFAULTS = {n: p.default for n, p in inspect.signature(estimate).parameters.ite
              if p.kind is inspect.Parameter.KEYWORD_ONLY}
 _PREPARE = ("tp", "mig_profile", "precision", "kv_dtype", "engine", "prompt_tokens", "output_tokens", "context_tokens",
             "ttft_percentile", "calibration", "attention_dp", "expert_parallel", "allow_multi_node")
-_LOOP_FIELDS = ("prompt", "output", "c_max", "budget", "t_req_s", "ranks", "phase")
+_LOOP_FIELDS = ("prompt", "output", "c_max", "budget", "t_req_s", "ranks", "phase", "balance")
 
 
 @dataclass(frozen=True)

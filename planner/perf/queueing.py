@@ -55,9 +55,22 @@ the ranks that have a chunk (``1 + (r − 1)·q_r``, ``q_r`` a rank's chunk shar
 put the attention-DP rows' median signed TTFT error in-sample at −23 % (vLLM) and −76 % (TensorRT-LLM), against
 +10 % and −27 % charged this way (with the M/D/1 wait's service still ``S/r``), for the same TPOT, and raised the
 out-of-family error (TTFT 29.0 → 29.5 %, TPOT 10.8 → 11.4 %; ``python -m planner.perf.report --silicon``,
-2026-12-03): these runs' prompts wait longer than one rank's chunk alone explains (TensorRT-LLM's optional
-``attention_dp_config.enable_balance``, which holds context requests until every rank has one, would; the rows do
-not say). With ``r = 1`` this is the single-rank loop above.
+2026-12-03): these runs' prompts wait longer than one rank's chunk alone explains.
+
+The attention-DP balance hold (TensorRT-LLM's ``attention_dp_config``: ``enable_balance: true``, ``timeout_iters``
+B, ``batching_wait_iters: 0``, as its DeepSeek-R1 serving recipes set them; ``balance`` = B, 0 = no hold). The
+scheduler holds context requests until every rank has one, or until a counter that advances every step in which
+they do not reaches B (then it releases what waits and starts again; it also releases while a rank decodes
+nothing). With prompts spread evenly over the ranks, a window closes after the (r − 1) prompts that follow its
+first one, (r − 1)/X later, whose prompts wait (r − 1)/(2X) on average; the counter instead is a clock that ticks
+every B steps, whose next tick is B·τ̄/2 away on average. The hold is the nearer of the two::
+
+    W_bal = min((r − 1)/(2X), B·τ̄/2)             (r > 1; 0 on one rank)
+
+added to TTFT (service) and so to the hold; a p-quantile adds 2p·W_bal (uniform over its window). X·W_bal =
+min((r − 1)/2, q·B/2) grows with q, so Little's law keeps one root. The DeepSeek attention-DP rows of TensorRT-LLM
+were predicted at about a quarter of their measured TTFT without it (signed −35 % out of family, −15 % with it).
+With ``r = 1`` this is the single-rank loop above.
 
 Slots. At most ``c_max`` requests are in service. Closed loop: the ``C − c_max`` clients beyond it wait
 ``W_slot = (C − c_max)/X`` (Little's law on the engine queue). Open loop: an M/D/c queue for the ``c_max`` slots
@@ -115,6 +128,7 @@ class Loop:
     t_req_s: float
     ranks: int = 1        # attention data-parallel ranks: each schedules its own prompts
     phase: float = 0.0    # κ: share of the other clients' prompts that arrive in phase with one (closed loop)
+    balance: float = 0.0  # steps a prompt may be held until every rank has one (attention-DP balance; 0 = none)
     closed: bool = True   # closed loop (C clients) or open loop (Poisson, C the mean requests in service)
 
     def take(self, idx: np.ndarray) -> "Loop":
@@ -220,12 +234,20 @@ def _at(step: StepFn, loop: Loop, q: np.ndarray, fx: _Fixed, full: bool = True):
     residual = 0.5 * tau if fx.busy else 0.5 * tau * others
     prefill = n * t1
     ttft_svc = loop.t_req_s + residual + w_pf + prefill
+    w_bal = fx.zeros
+    if not (isinstance(loop.balance, float) and loop.balance == 0.0):
+        # held until every rank has a prompt ((r − 1) more arrivals after the first: (r − 1)/(2X) on average) or
+        # until the release clock's next tick (every ``balance`` steps: half of that on average)
+        with np.errstate(divide="ignore", invalid="ignore"):   # q = 0 (X = 0) at the bracket's end; r = 1
+            w_bal = np.where(r > 1.0, np.minimum((r - 1.0) / (2.0 * x), 0.5 * _num(loop.balance) * tau), 0.0)
+        ttft_svc = ttft_svc + w_bal
     hold = ttft_svc + (o - 1.0) * tau
     if not full:
         return x, hold
     share = np.minimum(qa * n / pack, 1.0)
     return dict(x=x, tpot=tau, decode_batch=b, wait_share=rho * others, chunks=n, chunk_share=share,
-                step_decode=t0, step_chunk=t1, prefill_work=s, rho=rho, wait_prefill=w_pf, residual=residual,
+                step_decode=t0, step_chunk=t1, prefill_work=s, rho=rho, wait_prefill=w_pf, wait_balance=w_bal,
+                residual=residual,
                 prefill=prefill, ttft_service=ttft_svc, hold=hold, in_service=in_svc)
 
 

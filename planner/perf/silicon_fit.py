@@ -22,6 +22,9 @@ speed               multiplies every roofline efficiency (kernel quality)
 moe_speed           multiplies the grouped-expert GEMM efficiency (MoE prefill runs far below the roofline)
 phase               closed-loop burstiness: share of the other clients' prompts that arrive with one
                     (``planner.perf.queueing``); not used for open-loop (Poisson) capacity
+adp_balance_iters   attention-DP replicas: steps a prompt may be held until every rank has one (TensorRT-LLM's
+                    ``attention_dp_config``: ``enable_balance``, ``timeout_iters``); held at 0 for engines
+                    without such a hold (``HELD``)
 ==================  =================================================================================
 
 Objective, over the rows of one engine (``r`` = ln(predicted / measured), TTFT and TPOT each)::
@@ -57,12 +60,20 @@ from planner.perf.silicon import SiliconCase, predict_frame
 
 # in order of priority: with few rows, the first ones the rows identify are fitted
 CONSTANTS = ("t_request_ms", "speed", "t_layer_us", "phase", "moe_speed", "t_seq_us", "t_prefill_layer_us",
-             "t_ar_us", "t_step_ms", "t_moe_layer_us", "t_sparse_layer_us")
+             "t_ar_us", "t_step_ms", "t_moe_layer_us", "t_sparse_layer_us", "adp_balance_iters")
 # constants an engine keeps at their prior value, with the measurement that decided it
 HELD: dict[str, dict[str, str]] = {
     "trtllm": {"t_moe_layer_us": "fitted with the rest it came out at 6-8 us and raised the out-of-family error "
                                  "(TPOT 17.7 -> 19.2 %, signed TTFT -9.6 -> -16.8 %; python -m planner.perf.report "
-                                 "--silicon, 2026-12-03): TRT-LLM's fused MoE layers show no extra fixed cost"},
+                                 "--silicon, 2026-12-03): TRT-LLM's fused MoE layers show no extra fixed cost",
+               "adp_balance_iters": "the serving recipes' timeout_iters (60); fitted it came out at 138 (60 "
+                                    "iterations of multi-token-prediction steps ~2.3 TPOTs long would give that) "
+                                    "with the same out-of-family error (TTFT 29.28 %, TPOT 9.92 %; python "
+                                    "-m planner.perf.report --silicon, 2026-12-04), so the recipes' value stays"},
+    "vllm": {"adp_balance_iters": "vLLM's data-parallel ranks schedule their prompts as they arrive (its DP "
+                                  "coordinator balances by queue length; no setting holds a prompt for the others)"},
+    "sglang": {"adp_balance_iters": "SGLang's DP-attention controller dispatches each prompt to a rank at once; no "
+                                    "setting holds it for the other ranks (and its rows hold no DP run)"},
 }
 MIN_ROWS = 10
 ROWS_PER_CONSTANT = 5

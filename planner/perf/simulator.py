@@ -81,13 +81,17 @@ def simulate_replica(step_seconds: Callable[[int, int, float, float], float], *,
                      output_tokens: int, kv_tokens: int, max_batch: int, chunk_tokens: int,
                      t_request_s: float = 0.0, concurrency: int | None = None, rate_per_s: float | None = None,
                      n_requests: int = 2000, percentile: float = 95.0, seed: int = 0, stagger: bool = True,
-                     max_steps: int = 5_000_000) -> SimResult:
+                     max_steps: int = 5_000_000, ranks: int = 1, balance_iters: float = 0.0) -> SimResult:
     """Simulate one replica (see the module docstring). ``step_seconds(B, T, c, c_p)`` is the step time.
 
     Closed loop with ``stagger``: the C clients start at independent uniform times within one uncontended
     request cycle (``t_req`` + prefill + ``O − 1`` single-sequence steps), the steady state of clients that do
     not start in lockstep. ``stagger=False`` starts them together; with identical request sizes they then stay
     synchronised, every cycle prefilling all C prompts at once (the worst case for TTFT).
+
+    ``ranks`` > 1 with ``balance_iters`` > 0: an attention-DP replica that holds new prompts until every rank has
+    one (taken as: ``ranks`` prompts waiting) or until its release clock ticks, every ``balance_iters`` steps, or
+    while nothing decodes (TensorRT-LLM's ``attention_dp_config.enable_balance``).
 
     Give exactly one of ``concurrency`` (closed loop) or ``rate_per_s`` (open loop, Poisson). Raises
     ValueError for arguments outside their domain (the callers validate user input first).
@@ -121,6 +125,8 @@ def simulate_replica(step_seconds: Callable[[int, int, float, float], float], *,
     free_blocks = total_blocks
     admit_counter = 0
 
+    hold_iters = max(1, round(balance_iters)) if ranks > 1 and balance_iters > 0 else 0
+    clock = 0                                        # steps since the balance hold last released
     queue: deque[int] = deque()                      # FCFS, request ids
     pending: list[tuple[float, int]] = []            # (time the request reaches the scheduler, id), sorted
     next_id = 0
@@ -201,7 +207,16 @@ def simulate_replica(step_seconds: Callable[[int, int, float, float], float], *,
             if budget <= 0:
                 break
             budget, free_blocks = _chunk(int(slot), budget, free_blocks, s_done, s_target, s_cache, chunks)
-        while budget > 0 and queue:
+        release = True
+        if hold_iters:   # attention-DP balance: every rank has a prompt, or the clock ticks, or nothing decodes
+            if len(queue) >= ranks:
+                clock = 0
+            else:
+                clock += 1
+                release = clock >= hold_iters or b == 0
+                if release:
+                    clock = 0
+        while release and budget > 0 and queue:
             free = np.flatnonzero(s_req < 0)
             if free.size == 0:
                 break
@@ -255,6 +270,8 @@ def simulate_replica(step_seconds: Callable[[int, int, float, float], float], *,
                         int((-(-(s_cache[dec] + k_steps) // BLOCK) - -(-s_cache[dec] // BLOCK)).sum()) \
                         - int(np.count_nonzero(s_cache[dec] % BLOCK == 0))
                     now = float(ends[k_steps - 1])
+        if hold_iters and k_steps > 1:
+            clock = (clock + k_steps - 1) % hold_iters
         if k_steps == 1:
             now += step_time(b, t_tokens, c_dec, c_pf)
         steps += k_steps
@@ -363,4 +380,5 @@ def simulate(model, gpu, *, tp: int = 1, precision: str = "bf16", kv_dtype: str 
                             kv_tokens=int(est.kv_capacity_tokens), max_batch=eng.max_batch * attention_dp,
                             chunk_tokens=eng.chunk_tokens * attention_dp, t_request_s=eng.t_request_ms * 1e-3,
                             concurrency=concurrency, rate_per_s=rate_per_s, n_requests=n_requests,
-                            percentile=ttft_percentile, seed=seed)
+                            percentile=ttft_percentile, seed=seed, ranks=attention_dp,
+                            balance_iters=eng.adp_balance_iters)
