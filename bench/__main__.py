@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ALL_SIZES = ("S", "M", "L", "XL", "forecast")
 LARGE = ("L", "XL", "forecast")
 DIAGNOSTIC = ("M-nohedge", "L-nohedge", "XL-nohedge")
+ON_REQUEST = ("M-nopool", "L-nopool", "XL-nopool")  # diagnostics run only when named in --sizes
 QUICK_LIMITS = {"S": 60.0, "M": 15.0, "L": 15.0, "XL": 30.0, "forecast": 20.0}
 FULL_LIMITS = {"S": 60.0, "M": 60.0, "L": 60.0, "XL": 120.0, "forecast": 120.0}
 
@@ -38,7 +39,8 @@ FULL_LIMITS = {"S": 60.0, "M": 60.0, "L": 60.0, "XL": 120.0, "forecast": 120.0}
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default=None,
-                    help="comma list of S,M,L,XL,forecast (and the diagnostics M-nohedge,L-nohedge,XL-nohedge)")
+                    help="comma list of S,M,L,XL,forecast (and the diagnostics M-nohedge,L-nohedge,XL-nohedge; "
+                         "M-nopool,L-nopool,XL-nopool: the hedge without the loss of a whole pool)")
     ap.add_argument("--backends", default=None, help="comma list (default: every installed MILP backend)")
     ap.add_argument("--repeats", type=int, default=3, help="repeats for S and M (L, XL, forecast run once)")
     mode = ap.add_mutually_exclusive_group()
@@ -71,9 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     seed = generate.DEFAULT_SEED if args.seed is None else args.seed
     default_sizes = ALL_SIZES + (DIAGNOSTIC if full else ())
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()] if args.sizes else list(default_sizes)
-    bad = [s for s in sizes if s not in ALL_SIZES + DIAGNOSTIC]
+    known = ALL_SIZES + DIAGNOSTIC + ON_REQUEST
+    bad = [s for s in sizes if s not in known]
     if bad:
-        print(f"unknown size {bad[0]!r}; choose from {', '.join(ALL_SIZES + DIAGNOSTIC)}", file=sys.stderr)
+        print(f"unknown size {bad[0]!r}; choose from {', '.join(known)}", file=sys.stderr)
         return 2
     installed = list(available_backends())
     milp = [b for b in installed if CAPABILITIES[b].continuous_vars]

@@ -260,6 +260,8 @@ def _forecast_block(rng: random.Random, workloads: list[dict], offers: list[dict
 
 
 NO_HEDGE = "-nohedge"  # diagnostic variant: the same scenario with ``policy.spot.hedge: false``
+NO_POOL = "-nopool"    # diagnostic variant: ``policy.spot.pool_failures: 0`` (the node-loss states stay)
+DIAGNOSTIC_SPOT = {NO_HEDGE: {"hedge": False}, NO_POOL: {"pool_failures": 0}}
 
 
 def generate(size: str, seed: int = DEFAULT_SEED) -> dict:
@@ -267,12 +269,15 @@ def generate(size: str, seed: int = DEFAULT_SEED) -> dict:
 
     ``size + "-nohedge"`` (e.g. ``"M-nohedge"``) is the same scenario planned on expected spot capacity only
     (no pool-loss hedge): a diagnostic that isolates what the hedge costs in problem size and solve time.
+    ``size + "-nopool"`` keeps the hedge's node-loss states and drops the loss of a whole pool
+    (``pool_failures: 0``): with ``-nohedge``, it tells the two parts of the hedge apart.
     """
-    if size.endswith(NO_HEDGE) and size[: -len(NO_HEDGE)] in SIZES:
-        data = generate(size[: -len(NO_HEDGE)], seed)
-        data["name"] = f"bench-{size}-{seed}"
-        data["policy"] = {**data["policy"], "spot": {"hedge": False}}
-        return data
+    for suffix, spot in DIAGNOSTIC_SPOT.items():
+        if size.endswith(suffix) and size[: -len(suffix)] in SIZES:
+            data = generate(size[: -len(suffix)], seed)
+            data["name"] = f"bench-{size}-{seed}"
+            data["policy"] = {**data["policy"], "spot": spot}
+            return data
     if size not in SIZES:
         raise ValueError(f"unknown size {size!r}; choose from {', '.join(SIZES)}")
     n_w, n_o = SIZES[size]

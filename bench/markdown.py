@@ -128,6 +128,8 @@ def document(*, rows, profiles, quality, summary, views, claims, machine, comman
         "| forecast | 6 × 12 | 12 months × 24 h = 288 | growth, price trends, 12/36-month reserved options |",
         "| M-nohedge, L-nohedge, XL-nohedge | as M, L, XL | | diagnostic: `policy.spot.hedge: false` (spot on "
         "expected capacity only), to isolate what the pool-loss hedge costs |",
+        "| M-nopool, L-nopool, XL-nopool | as M, L, XL | | diagnostic, on request: `policy.spot.pool_failures: 0` "
+        "(the node-loss states without the loss of a whole pool) |",
         "",
         "## Speed and scaling",
         "",

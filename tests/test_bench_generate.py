@@ -64,3 +64,16 @@ def test_small_scenarios_can_be_served(seed):
     options = enumerate_options(loaded)
     assert explain_infeasible(loaded.scenario, options) == []
     assert options.rejected
+
+
+@pytest.mark.parametrize("suffix, spot", [("-nohedge", {"hedge": False}), ("-nopool", {"pool_failures": 0})])
+def test_diagnostic_variants_change_only_the_spot_policy(suffix, spot):
+    base, variant = generate.generate("M", seed=2), generate.generate("M" + suffix, seed=2)
+    assert variant["policy"] == {**base["policy"], "spot": spot}
+    assert variant["name"] == f"bench-M{suffix}-2"
+    assert {k: v for k, v in variant.items() if k not in ("policy", "name")} == \
+        {k: v for k, v in base.items() if k not in ("policy", "name")}
+    pol = generate.load("M" + suffix, seed=2).scenario.policy.spot
+    assert (pol.hedge, pol.pool_failures) == ((False, 1) if suffix == "-nohedge" else (True, 0))
+    with pytest.raises(ValueError, match="unknown size"):
+        generate.generate("Q" + suffix)
