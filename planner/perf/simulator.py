@@ -17,6 +17,9 @@ Engine (the vLLM V1 / SGLang / TensorRT-LLM in-flight-batching scheduler, reduce
   new blocks only as its tokens arrive (prefill chunk or decode token). When a decode step needs a block
   and none is free, the most recently admitted running sequence is **preempted** (recompute, as vLLM does):
   its blocks are freed and it returns to the head of the queue, later re-prefilling prompt + generated tokens.
+- **Attention-DP ranks** (``ranks`` > 1): request i is on rank i mod ranks, each rank has its own share of the
+  token budget, and a step lasts as long as its busiest rank's (charged as every rank carrying that rank's
+  prefill tokens, as ``planner.perf.queueing`` charges a chunk step).
 - **Per-request overhead** ``t_req`` (tokenise, schedule, detokenise; the engine's ``t_request_ms``): a request
   reaches the scheduler ``t_req`` after it is submitted, and its TTFT counts from submission.
 
@@ -198,40 +201,47 @@ def simulate_replica(step_seconds: Callable[[int, int, float, float], float], *,
         dec = active & (s_done >= s_target)
         b = int(np.count_nonzero(dec))
         free_blocks -= int(np.count_nonzero(dec & (s_cache % BLOCK == 0)))
-        budget = X - b
+        # each attention-DP rank (request id mod ranks) has its own token budget, X/ranks less its decodes
+        budgets = [X // ranks - n_r for n_r in np.bincount(s_req[dec] % ranks, minlength=ranks).tolist()]
 
         # 2. running prompts' next chunks (admission order), 3. new requests (FCFS) while slots are free
         chunks: list[tuple[int, int]] = []           # (slot, tokens)
         pf = np.flatnonzero(active & (s_done < s_target))
         for slot in pf[np.argsort(s_order[pf])]:
-            if budget <= 0:
-                break
-            budget, free_blocks = _chunk(int(slot), budget, free_blocks, s_done, s_target, s_cache, chunks)
+            r_ = int(s_req[slot]) % ranks
+            if budgets[r_] > 0:
+                budgets[r_], free_blocks = _chunk(int(slot), budgets[r_], free_blocks, s_done, s_target, s_cache,
+                                                  chunks)
         release = True
         if hold_iters:   # attention-DP balance: every rank has a prompt, or the clock ticks, or nothing decodes
-            if len(queue) >= ranks:
+            if len({rid % ranks for rid in queue}) >= ranks:
                 clock = 0
             else:
                 clock += 1
                 release = clock >= hold_iters or b == 0
                 if release:
                     clock = 0
-        while release and budget > 0 and queue:
+        for rid in list(queue) if release else ():
+            if max(budgets) <= 0:
+                break
             free = np.flatnonzero(s_req < 0)
-            if free.size == 0:
+            if free.size == 0 or free_blocks == 0:
                 break
-            rid = queue[0]
-            target = I + int(generated[rid])
-            if free_blocks == 0:
-                break
+            if budgets[rid % ranks] <= 0:   # its rank is full this step (one rank: nothing is admitted past here)
+                continue
             slot = int(free[0])
-            s_req[slot], s_done[slot], s_target[slot], s_cache[slot] = rid, 0, target, 0
+            s_req[slot], s_done[slot], s_target[slot], s_cache[slot] = rid, 0, I + int(generated[rid]), 0
             s_order[slot] = admit_counter
             admit_counter += 1
-            queue.popleft()
+            queue.remove(rid)
             active[slot] = True
-            budget, free_blocks = _chunk(slot, budget, free_blocks, s_done, s_target, s_cache, chunks)
+            budgets[rid % ranks], free_blocks = _chunk(slot, budgets[rid % ranks], free_blocks, s_done, s_target,
+                                                       s_cache, chunks)
         t_tokens = sum(k for _, k in chunks)
+        t_charge = t_tokens   # several ranks: the step lasts as long as its busiest rank's (every rank as that one)
+        if ranks > 1 and t_tokens:
+            t_charge = ranks * max(np.bincount(s_req[[c for c, _ in chunks]] % ranks,
+                                               weights=[k for _, k in chunks], minlength=ranks))
         if b == 0 and t_tokens == 0:
             if active.any():
                 # every running sequence is mid-prefill and the pool is full: preempt the newest to make room
@@ -273,7 +283,7 @@ def simulate_replica(step_seconds: Callable[[int, int, float, float], float], *,
         if hold_iters and k_steps > 1:
             clock = (clock + k_steps - 1) % hold_iters
         if k_steps == 1:
-            now += step_time(b, t_tokens, c_dec, c_pf)
+            now += step_time(b, int(t_charge), c_dec, c_pf)
         steps += k_steps
         batch_sum += b * k_steps
 
