@@ -164,3 +164,40 @@ def test_the_check_catches_a_file_that_disagrees(chatbot):
     bad = yaml.safe_load(files[f"service-{k8s.dns_name(g.workload)}.yaml"])
     bad["spec"]["portz"] = []
     assert _schema(bad, "x") and "schema" in _schema(bad, "x")[0]
+
+
+@pytest.mark.parametrize("engine", ["vllm", "sglang", "trtllm"])
+def test_an_attention_dp_replica_is_exported_as_one_and_apart_from_a_tp_one(chatbot, engine):
+    # the same workload, offer, precision and 8 GPUs twice: tensor-parallel 8, and 8 attention-DP ranks with the
+    # experts over all 8 GPUs. They are two deployments (before, one TP-8 group with both counts), and the DP one
+    # starts the engine with its DP/EP flags; TensorRT-LLM's with the options file its capacity assumed.
+    _, plan = chatbot
+    loaded = load_scenario(CHATBOT)
+    r = plan.replicas[0]
+    tp_line = r.model_copy(update={"tp": 8, "count": 2})
+    dp_line = r.model_copy(update={"tp": 8, "count": 3, "attention_dp": 8, "expert_parallel": 8})
+    two = plan.model_copy(update={"replicas": [tp_line, dp_line], "periods": []})
+    wls = [w.model_copy(update={"engine": engine}) for w in loaded.scenario.workloads]
+    s = loaded.scenario.model_copy(update={"workloads": wls})
+    groups = replica_groups(two, s)
+    assert [(g.replicas, g.attention_dp, g.expert_parallel) for g in groups] == [(2, 1, 1), (3, 8, 8)]
+    assert groups[0].name != groups[1].name and groups[1].name.endswith("-dp8-ep8")
+    files = export_plan(two, s, "kubernetes")
+    dep = {g.name: next(d for d in yaml.safe_load_all(files[f"{g.name}.yaml"]) if d["kind"] == "Deployment")
+           for g in groups}
+    c_tp, c_dp = (dep[g.name]["spec"]["template"]["spec"]["containers"][0] for g in groups)
+    line = " ".join(c_dp["command"] + c_dp["args"])
+    assert c_tp["resources"]["limits"] == c_dp["resources"]["limits"] == {"nvidia.com/gpu": 8}
+    if engine == "vllm":
+        assert "--tensor-parallel-size 1 " in line and "--data-parallel-size 8" in line
+        assert "--enable-expert-parallel" in line and "--data-parallel-size" not in " ".join(c_tp["args"])
+    elif engine == "sglang":
+        assert "--tp 8 " in line and "--dp 8 --enable-dp-attention" in line and "--ep-size 8" in line
+    else:
+        assert c_dp["command"] == ["sh", "-c"] and "--ep_size 8" in line and "--extra_llm_api_options" in line
+        written = c_dp["args"][0].split("printf '")[1].split("' >")[0].replace("\\n", "\n")
+        assert yaml.safe_load(written) == {"enable_attention_dp": True, "attention_dp_config": {
+            "enable_balance": True, "timeout_iters": 60, "batching_wait_iters": 0}}
+        assert c_tp["command"] == ["trtllm-serve"] and "--extra_llm_api_options" not in c_tp["args"]
+    sky = yaml.safe_load(export_plan(two, s, "skypilot")[f"{groups[1].name}.yaml"])
+    assert sky["resources"]["accelerators"].endswith(":8") and sky["service"]["replicas"] == 3

@@ -13,6 +13,14 @@ sglang   ``python3 -m sglang.launch_server --model-path MODEL --tp TP --context-
 trtllm   ``trtllm-serve MODEL --tp_size TP --max_seq_len L --host 0.0.0.0 --port 8000``
 =======  ==============================================================================================
 
+Attention data-parallel / expert-parallel replicas (``attention_dp`` = dp ranks over the replica's ``tp`` GPUs,
+``expert_parallel`` = ep): vLLM ``--tensor-parallel-size TP/dp --data-parallel-size dp`` and
+``--enable-expert-parallel`` (vLLM spreads the experts over all TP x DP GPUs); SGLang ``--tp TP --dp dp
+--enable-dp-attention`` and ``--ep-size ep``; TensorRT-LLM ``--tp_size TP --ep_size ep`` and, for attention DP, an
+``--extra_llm_api_options`` file written by the command itself (``sh -c``) with ``enable_attention_dp: true`` and
+the balance settings the capacity was computed with (``attention_dp_config``: ``enable_balance: true``,
+``timeout_iters`` = the engine constant ``adp_balance_iters``, ``batching_wait_iters: 0``).
+
 int8/int4/fp4 weights (and fp8 on TensorRT-LLM) need a checkpoint quantised ahead of time (AWQ, GPTQ, ModelOpt);
 engines read the method from the checkpoint, so the command carries no flag and ``MODEL`` must name such a
 checkpoint: the exporter says so in a comment. Images default to each project's published serving image; pin a
@@ -25,9 +33,12 @@ no product selector; the offer label ``fleetplan.io/offer`` still pins it.
 
 from __future__ import annotations
 
+import shlex
+
 from planner.errors import InputError
 
 PORT = 8000
+EXTRA_OPTIONS = "/tmp/fleetplan-llm-api-options.yaml"
 IMAGES = {"vllm": "vllm/vllm-openai:latest", "sglang": "lmsysorg/sglang:latest",
           "trtllm": "nvcr.io/nvidia/tensorrt-llm/release:latest"}
 SKY_ACCELERATORS = {"rtx-4090": "RTX4090", "l4": "L4", "a10g": "A10G", "l40s": "L40S", "a100-40gb": "A100",
@@ -44,15 +55,21 @@ PREQUANTISED = ("int8", "int4", "fp4")
 
 
 def engine_command(engine: str, model: str, tp: int, precision: str, kv_cache_dtype: str,
-                   max_model_len: int) -> tuple[list[str], list[str]]:
-    """(argv, notes) to start one replica."""
+                   max_model_len: int, attention_dp: int = 1, expert_parallel: int = 1,
+                   balance_iters: int | None = None) -> tuple[list[str], list[str]]:
+    """(argv, notes) to start one replica (``balance_iters``: TensorRT-LLM's attention-DP timeout_iters)."""
     notes = []
+    dp, ep = attention_dp, expert_parallel
     if precision in PREQUANTISED or (engine == "trtllm" and precision == "fp8"):
         notes.append(f"{precision} weights: MODEL must be a checkpoint quantised to {precision} ahead of time "
                      f"(the engine reads the method from its config)")
     if engine == "vllm":
-        argv = ["vllm", "serve", model, "--tensor-parallel-size", str(tp), "--max-model-len", str(max_model_len),
-                "--port", str(PORT)]
+        argv = ["vllm", "serve", model, "--tensor-parallel-size", str(tp // dp), "--max-model-len",
+                str(max_model_len), "--port", str(PORT)]
+        argv += ["--data-parallel-size", str(dp)] if dp > 1 else []
+        argv += ["--enable-expert-parallel"] if ep > 1 else []
+        if ep > 1 and ep != tp:
+            notes.append(f"vLLM spreads the experts over all {tp} GPUs; the plan's capacity assumed {ep}")
         if precision in _DTYPE:
             argv += ["--dtype", _DTYPE[precision]]
         if precision == "fp8":
@@ -62,6 +79,8 @@ def engine_command(engine: str, model: str, tp: int, precision: str, kv_cache_dt
     elif engine == "sglang":
         argv = ["python3", "-m", "sglang.launch_server", "--model-path", model, "--tp", str(tp), "--context-length",
                 str(max_model_len), "--host", "0.0.0.0", "--port", str(PORT)]
+        argv += ["--dp", str(dp), "--enable-dp-attention"] if dp > 1 else []
+        argv += ["--ep-size", str(ep)] if ep > 1 else []
         if precision in _DTYPE:
             argv += ["--dtype", _DTYPE[precision]]
         if precision == "fp8":
@@ -71,6 +90,17 @@ def engine_command(engine: str, model: str, tp: int, precision: str, kv_cache_dt
     elif engine == "trtllm":
         argv = ["trtllm-serve", model, "--tp_size", str(tp), "--max_seq_len", str(max_model_len),
                 "--host", "0.0.0.0", "--port", str(PORT)]
+        argv += ["--ep_size", str(ep)] if ep > 1 else []
+        if dp > 1:   # attention DP is an LLM API option: the command writes the file it reads
+            if balance_iters is None:   # the constant the capacity was computed with
+                from planner.perf.calibration import default_calibration  # noqa: PLC0415
+
+                balance_iters = round(default_calibration().engine("trtllm").adp_balance_iters)
+            # printf's \n escapes: the command stays one line
+            options = (r"enable_attention_dp: true\nattention_dp_config:\n  enable_balance: true\n"
+                       rf"  timeout_iters: {balance_iters}\n  batching_wait_iters: 0\n")
+            argv = ["sh", "-c", f"printf '{options}' > {EXTRA_OPTIONS} && exec "
+                    + shlex.join(argv + ["--extra_llm_api_options", EXTRA_OPTIONS])]
         if kv_cache_dtype == "fp8":
             notes.append("FP8 KV cache: enable it in the checkpoint's quantisation config (kv_cache_quant_algo FP8)")
     else:

@@ -1,8 +1,8 @@
 """What to deploy: the plan's replica lines as replica groups, and their hourly schedule.
 
-A replica group is one deployment of the plan (workload × offer × precision × TP × MIG profile) with what an
-engine needs to start it: the model's Hugging Face id, the context length to reserve (``context_tokens``, else the
-largest bucket's prompt + output), the KV-cache type and the engine. It reads only the Plan and the Scenario
+A replica group is one deployment of the plan (workload × offer × precision × TP × MIG profile × attention-DP and
+expert-parallel degrees) with what an engine needs to start it: the model's Hugging Face id, the context length to
+reserve (``context_tokens``, else the largest bucket's prompt + output), the KV-cache type and the engine. It reads only the Plan and the Scenario
 (and the static model catalog for the Hugging Face id), never the fleet or a solver.
 
 For a plan with several periods (a diurnal profile), ``replicas_by_period`` holds each period's count (0 where a
@@ -42,6 +42,8 @@ class ReplicaGroup:
     region: str | None
     capacity_requests_per_min: float
     target_utilization: float
+    attention_dp: int = 1       # attention data-parallel ranks over the replica's tp GPUs
+    expert_parallel: int = 1    # GPUs the routed experts are spread over
 
 
 def dns_name(*parts: str) -> str:
@@ -65,13 +67,13 @@ def replica_groups(plan: Plan, scenario: Scenario, catalog: Catalog | None = Non
     cap: dict[tuple, float] = {}
     for t, lines in enumerate(lines_by_period):
         for r in lines:
-            k = (r.workload, r.offer, r.precision, r.tp, r.mig_profile)
+            k = (r.workload, r.offer, r.precision, r.tp, r.mig_profile, r.attention_dp, r.expert_parallel)
             keys.setdefault(k, [0] * len(lines_by_period))[t] += r.count
             cap[k] = r.capacity_requests_per_min
     offers = {o.id: o for o in scenario.offers}
     wls = {w.id: w for w in scenario.workloads}
     out = []
-    for (wid, oid, prec, tp, mig), counts in sorted(keys.items(), key=lambda kv: tuple(map(str, kv[0]))):
+    for (wid, oid, prec, tp, mig, dp, ep), counts in sorted(keys.items(), key=lambda kv: tuple(map(str, kv[0]))):
         if wid not in wls or oid not in offers:
             missing = f"workload {wid!r}" if wid not in wls else f"offer {oid!r}"
             raise InputError(f"plan: {missing} is not in the scenario; export the plan with the scenario it was solved for")
@@ -84,12 +86,13 @@ def replica_groups(plan: Plan, scenario: Scenario, catalog: Catalog | None = Non
         except CatalogError:
             model_id, hf = w.model, w.model      # a scenario-defined model: its id is what the engine loads
         out.append(ReplicaGroup(
-            name=dns_name(wid, oid, prec, f"tp{tp}", mig or ""), workload=wid, offer=oid, gpu=o.gpu, market=o.market,
+            name=dns_name(wid, oid, prec, f"tp{tp}", mig or "", f"dp{dp}" if dp > 1 else "", f"ep{ep}" if ep > 1 else ""),
+            workload=wid, offer=oid, gpu=o.gpu, market=o.market,
             precision=prec, tp=tp, mig_profile=mig, replicas=max(counts), replicas_by_period=tuple(counts),
             model_id=model_id, hf_model=hf, engine=w.engine, kv_cache_dtype=w.kv_cache_dtype,
             max_model_len=w.context_tokens or max(b.prompt_tokens + b.output_tokens for b in w.buckets),
-            region=o.region, capacity_requests_per_min=cap[(wid, oid, prec, tp, mig)],
-            target_utilization=plan.target_utilization))
+            region=o.region, capacity_requests_per_min=cap[(wid, oid, prec, tp, mig, dp, ep)],
+            target_utilization=plan.target_utilization, attention_dp=dp, expert_parallel=ep))
     names = [g.name for g in out]
     if len(set(names)) != len(names):
         raise InputError("plan: two deployments map to the same name after shortening; shorten workload/offer ids")

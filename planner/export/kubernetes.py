@@ -36,13 +36,14 @@ def gpu_resource(g: ReplicaGroup) -> tuple[str, int]:
 
 def deployment(g: ReplicaGroup, image: str, namespace: str | None = None) -> dict:
     """The Deployment object of one group."""
-    argv, _ = engine_command(g.engine, g.hf_model, g.tp, g.precision, g.kv_cache_dtype, g.max_model_len)
+    argv, _ = engine_command(g.engine, g.hf_model, g.tp, g.precision, g.kv_cache_dtype, g.max_model_len,
+                                  g.attention_dp, g.expert_parallel)
     res_name, n = gpu_resource(g)
     selector = {"fleetplan.io/offer": dns_name(g.offer)}
     if g.gpu in GPU_PRODUCT_LABELS and not g.mig_profile:
         selector["nvidia.com/gpu.product"] = GPU_PRODUCT_LABELS[g.gpu]
-    container = {"name": "engine", "image": image, "command": argv[:1] if argv[0] != "python3" else argv[:3],
-                 "args": argv[1:] if argv[0] != "python3" else argv[3:],
+    head = {"python3": 3, "sh": 2}.get(argv[0], 1)   # the interpreter and its flag are the command
+    container = {"name": "engine", "image": image, "command": argv[:head], "args": argv[head:],
                  "ports": [{"name": "http", "containerPort": PORT}],
                  "resources": {"requests": {res_name: n}, "limits": {res_name: n}},
                  "readinessProbe": {"httpGet": {"path": "/health", "port": PORT}, "periodSeconds": 10,
@@ -111,7 +112,8 @@ def scaled_object(g: ReplicaGroup, namespace: str | None = None) -> dict | None:
 
 def group_yaml(g: ReplicaGroup, image: str, source: str, namespace: str | None = None) -> str:
     """Deployment (and ScaledObject) of one group as a multi-document YAML."""
-    _, notes = engine_command(g.engine, g.hf_model, g.tp, g.precision, g.kv_cache_dtype, g.max_model_len)
+    _, notes = engine_command(g.engine, g.hf_model, g.tp, g.precision, g.kv_cache_dtype, g.max_model_len,
+                                  g.attention_dp, g.expert_parallel)
     docs = [deployment(g, image, namespace)]
     so = scaled_object(g, namespace)
     if so is not None:
