@@ -2,8 +2,8 @@
 
 A replica group is one deployment of the plan (workload × offer × precision × TP × MIG profile × attention-DP and
 expert-parallel degrees) with what an engine needs to start it: the model's Hugging Face id, the context length to
-reserve (``context_tokens``, else the largest bucket's prompt + output), the KV-cache type and the engine. It reads only the Plan and the Scenario
-(and the static model catalog for the Hugging Face id), never the fleet or a solver.
+reserve (``context_tokens``, else the largest bucket's prompt + output), the KV-cache type and the engine. It reads
+only the Plan and the Scenario (and the static model catalog for the Hugging Face id), never the fleet or a solver.
 
 For a plan with several periods (a diurnal profile), ``replicas_by_period`` holds each period's count (0 where a
 group is not used) and ``replicas`` the largest; a single-period plan has one period.
@@ -86,7 +86,8 @@ def replica_groups(plan: Plan, scenario: Scenario, catalog: Catalog | None = Non
         except CatalogError:
             model_id, hf = w.model, w.model      # a scenario-defined model: its id is what the engine loads
         out.append(ReplicaGroup(
-            name=dns_name(wid, oid, prec, f"tp{tp}", mig or "", f"dp{dp}" if dp > 1 else "", f"ep{ep}" if ep > 1 else ""),
+            name=dns_name(wid, oid, prec, f"tp{tp}", mig or "", f"dp{dp}" if dp > 1 else "",
+                          f"ep{ep}" if ep > 1 else ""),
             workload=wid, offer=oid, gpu=o.gpu, market=o.market,
             precision=prec, tp=tp, mig_profile=mig, replicas=max(counts), replicas_by_period=tuple(counts),
             model_id=model_id, hf_model=hf, engine=w.engine, kv_cache_dtype=w.kv_cache_dtype,
