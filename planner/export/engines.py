@@ -34,8 +34,12 @@ no product selector; the offer label ``fleetplan.io/offer`` still pins it.
 from __future__ import annotations
 
 import shlex
+from typing import TYPE_CHECKING
 
 from planner.errors import InputError
+
+if TYPE_CHECKING:  # types only
+    from planner.export.groups import ReplicaGroup
 
 PORT = 8000
 EXTRA_OPTIONS = "/tmp/fleetplan-llm-api-options.yaml"
@@ -54,12 +58,11 @@ _DTYPE = {"bf16": "bfloat16", "fp16": "float16"}
 PREQUANTISED = ("int8", "int4", "fp4")
 
 
-def engine_command(engine: str, model: str, tp: int, precision: str, kv_cache_dtype: str,
-                   max_model_len: int, attention_dp: int = 1, expert_parallel: int = 1,
-                   balance_iters: int | None = None) -> tuple[list[str], list[str]]:
-    """(argv, notes) to start one replica (``balance_iters``: TensorRT-LLM's attention-DP timeout_iters)."""
+def engine_command(g: ReplicaGroup) -> tuple[list[str], list[str]]:
+    """(argv, notes) to start one replica of ``g``."""
     notes = []
-    dp, ep = attention_dp, expert_parallel
+    engine, model, tp, precision = g.engine, g.hf_model, g.tp, g.precision
+    kv_cache_dtype, max_model_len, dp, ep = g.kv_cache_dtype, g.max_model_len, g.attention_dp, g.expert_parallel
     if precision in PREQUANTISED or (engine == "trtllm" and precision == "fp8"):
         notes.append(f"{precision} weights: MODEL must be a checkpoint quantised to {precision} ahead of time "
                      f"(the engine reads the method from its config)")
@@ -92,10 +95,10 @@ def engine_command(engine: str, model: str, tp: int, precision: str, kv_cache_dt
                 "--host", "0.0.0.0", "--port", str(PORT)]
         argv += ["--ep_size", str(ep)] if ep > 1 else []
         if dp > 1:   # attention DP is an LLM API option: the command writes the file it reads
-            if balance_iters is None:   # the constant the capacity was computed with
-                from planner.perf.calibration import default_calibration  # noqa: PLC0415
+            from planner.perf.calibration import default_calibration  # noqa: PLC0415
 
-                balance_iters = round(default_calibration().engine("trtllm").adp_balance_iters)
+            # timeout_iters: the constant the capacity was computed with
+            balance_iters = round(default_calibration().engine("trtllm").adp_balance_iters)
             # printf's \n escapes: the command stays one line
             options = (r"enable_attention_dp: true\nattention_dp_config:\n  enable_balance: true\n"
                        rf"  timeout_iters: {balance_iters}\n  batching_wait_iters: 0\n")

@@ -36,8 +36,7 @@ def gpu_resource(g: ReplicaGroup) -> tuple[str, int]:
 
 def deployment(g: ReplicaGroup, image: str, namespace: str | None = None) -> dict:
     """The Deployment object of one group."""
-    argv, _ = engine_command(g.engine, g.hf_model, g.tp, g.precision, g.kv_cache_dtype, g.max_model_len,
-                                  g.attention_dp, g.expert_parallel)
+    argv, _ = engine_command(g)
     res_name, n = gpu_resource(g)
     selector = {"fleetplan.io/offer": dns_name(g.offer)}
     if g.gpu in GPU_PRODUCT_LABELS and not g.mig_profile:
@@ -112,8 +111,7 @@ def scaled_object(g: ReplicaGroup, namespace: str | None = None) -> dict | None:
 
 def group_yaml(g: ReplicaGroup, image: str, source: str, namespace: str | None = None) -> str:
     """Deployment (and ScaledObject) of one group as a multi-document YAML."""
-    _, notes = engine_command(g.engine, g.hf_model, g.tp, g.precision, g.kv_cache_dtype, g.max_model_len,
-                                  g.attention_dp, g.expert_parallel)
+    _, notes = engine_command(g)
     docs = [deployment(g, image, namespace)]
     so = scaled_object(g, namespace)
     if so is not None:

@@ -35,8 +35,7 @@ def service_yaml(g: ReplicaGroup, source: str) -> str:
     if acc is None:
         raise InputError(f"export --to skypilot: GPU {g.gpu!r} has no SkyPilot accelerator name here; known: "
                          f"{', '.join(sorted(SKY_ACCELERATORS))}")
-    argv, notes = engine_command(g.engine, g.hf_model, g.tp, g.precision, g.kv_cache_dtype, g.max_model_len,
-                                g.attention_dp, g.expert_parallel)
+    argv, notes = engine_command(g)
     counts = g.replicas_by_period
     if len(set(counts)) == 1:
         service = {"readiness_probe": "/health", "replicas": g.replicas}

@@ -247,8 +247,7 @@ def _at(step: StepFn, loop: Loop, q: np.ndarray, fx: _Fixed, full: bool = True):
     share = np.minimum(qa * n / pack, 1.0)
     return dict(x=x, tpot=tau, decode_batch=b, wait_share=rho * others, chunks=n, chunk_share=share,
                 step_decode=t0, step_chunk=t1, prefill_work=s, rho=rho, wait_prefill=w_pf, wait_balance=w_bal,
-                residual=residual,
-                prefill=prefill, ttft_service=ttft_svc, hold=hold, in_service=in_svc)
+                residual=residual, prefill=prefill, ttft_service=ttft_svc, hold=hold, in_service=in_svc)
 
 
 def _upper(step: StepFn, loop: Loop, fx: _Fixed, x_hi: np.ndarray) -> np.ndarray:
