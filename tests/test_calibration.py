@@ -72,6 +72,11 @@ def test_partial_yaml_keeps_the_defaults(tmp_path):
     ("engines:\n  vllm:\n    speed: -1\n", "engines.vllm.speed"),
     ("- a\n- b\n", "expected a mapping"),
     ("eta_bw: [\n", "not valid YAML"),
+    # every constant but the roofline exponent (inf = the plain max) must be finite
+    ("engines:\n  trtllm:\n    adp_balance_iters: .inf\n", "engines.trtllm.adp_balance_iters: .*finite"),
+    ("engines:\n  vllm:\n    t_request_ms: .inf\n", "engines.vllm.t_request_ms: .*finite"),
+    ("t_layer_us: .inf\n", "t_layer_us: .*finite"),
+    ("gpu_speed:\n  h100-sxm: .nan\n", "gpu_speed.h100-sxm: .*finite"),
 ])
 def test_bad_calibration_files_are_input_errors(tmp_path, text, fragment):
     path = tmp_path / "c.yaml"
@@ -89,6 +94,12 @@ def test_an_unknown_calibration_key_names_the_closest_one(tmp_path, text, fragme
     path.write_text(text)
     with pytest.raises(InputError, match=re.escape(fragment)):
         load_calibration(path)
+
+
+def test_the_roofline_exponent_may_be_infinite(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("roofline_p: .inf\n")
+    assert load_calibration(path).roofline_p == float("inf")
 
 
 def test_missing_file_is_an_input_error(tmp_path):

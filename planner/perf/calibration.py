@@ -83,7 +83,9 @@ GPU_SPEED_BOUNDS = (0.5, 1.5)
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+    # every constant must be finite (an infinite overhead or hold reaches the fixed point as nan): roofline_p alone
+    # may be inf (its plain-max meaning), and says so
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True, allow_inf_nan=False)
 
 
 class EngineFactors(_Frozen):
@@ -204,7 +206,7 @@ class Calibration(_Frozen):
     eta_link: float = Field(0.70, gt=0, le=1, description="all-reduce bus bandwidth share of NVLink")
     eta_pcie: float = Field(0.40, gt=0, le=1, description="all-reduce bus bandwidth share of PCIe")
     eta_moe: float = Field(0.60, gt=0, le=1, description="expert GEMMs relative to dense GEMMs")
-    roofline_p: float = Field(2.0, ge=1, description="smooth-roofline exponent (inf = plain max)")
+    roofline_p: float = Field(2.0, ge=1, allow_inf_nan=True, description="smooth-roofline exponent (inf = plain max)")
     t_layer_us: float = Field(10.0, ge=0, description="fixed time per transformer layer per step")
     t_ar_nvlink_us: float = Field(8.0, ge=0, description="latency of one all-reduce over NVLink")
     t_ar_pcie_us: float = Field(30.0, ge=0, description="latency of one all-reduce over PCIe")
