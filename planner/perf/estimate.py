@@ -411,7 +411,8 @@ def _prepare(model: ModelSpec, gpu: GpuSpec, *, tp: int, mig_profile: str | None
         return _cannot(f"expert_parallel={expert_parallel} needs a mixture-of-experts model; {model.id} is dense")
     if expert_parallel > 1 and model.n_routed_experts % expert_parallel:
         return _cannot(f"expert_parallel={expert_parallel} does not divide the {model.n_routed_experts} "
-                       f"routed experts of {model.id}")
+                       f"routed experts of {model.id} (the engines then add redundant expert slots, which the "
+                       f"model does not cover: docs/perf-model.md §6b)")
     if tp > 1 and model.num_heads % tp:
         return _cannot(f"tp={tp} does not divide the {model.num_heads} attention heads of {model.id} "
                        f"(engines shard heads evenly)")
