@@ -41,12 +41,15 @@ FINISH_SHARE = 0.03  # of the time limit kept back for decoding and verification
 FINISH_S_PER_VAR = 1e-5  # and this many seconds per variable (decode and verify grow with the problem: L ~3 s)
 COMPLETE_MIN_S = 10.0  # the least time given to completing the constructive start (an LP: 0.02 s on M, 2-13 s on XL)
 COMPLETE_SHARE = 0.25  # ... or this share of the budget, if more
-# With a completed start, the cost solve is skipped when less than SKIP_BELOW_S is left for it, or less than
+# With a completed start, the cost solve is skipped when less than SOLVE_MIN_S is left for it, or less than
 # PASS_S_PER_VAR per column: handing a program of millions of columns to HiGHS and its presolve overrun any limit
 # (XL-2, 3.0 M columns: 17 s at a 2 s limit, 52 s at 23 s; 6.8 M columns: 24 s at 0.01 s), so such a solve could only
-# overrun the budget and return the start it was given.
-SKIP_BELOW_S = 1.0
+# overrun the budget and return the start it was given. A small program passes in milliseconds: M-1 (1,196 columns)
+# is proven optimal in 0.7 s from its start, and at --time-limit 2 had 0.6 s left (until 2026-12-04 the floor was
+# SKIP_BELOW_S for every size, and M-1 at 2 s printed its start, 37 % above the optimum).
+SOLVE_MIN_S = 0.2
 PASS_S_PER_VAR = 1e-5
+SKIP_BELOW_S = 1.0  # the least solve worth building the full program for after a first plan; the last resort's floor
 # From this many deployments x periods (XL: ~220,000; L: ~9,000) a first plan is made before the full program is
 # built (``_first_plan``): building XL-2's 6.8 M columns takes 20-30 s, its first plan's program ~1 s.
 FIRST_PLAN_MIN = 50_000
@@ -163,7 +166,7 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
     tie_share = TIE_BREAK_SHARE if tie_break else 0.0
     skipped = NO_TIME if tie_break else "off"
     start, completed = greedy_start(f), None
-    pass_s = max(SKIP_BELOW_S, PASS_S_PER_VAR * f.problem.n_vars)
+    pass_s = max(SOLVE_MIN_S, PASS_S_PER_VAR * f.problem.n_vars)
     if has_first and budget.solver_limit(keep_share + tie_share) < pass_s:
         # completing the start costs the matrix form of the full program and its restriction (XL-2: ~10 s) before
         # the solver runs: with less than a solve's passing time left, the first plan is as good as it gets
