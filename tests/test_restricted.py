@@ -200,3 +200,27 @@ def test_the_ladder_reraises_what_failed_in_its_thread_and_runs_only_beside_high
     short._rung = ("f", "sol", 3)  # ... nor a budget too short for a rung to improve
     short.start_next(restricted_mod.RESTRICT_NEXT_MIN_S - 0.1)
     assert short._thread is None
+
+
+def test_the_rest_of_the_ladder_runs_when_the_full_program_is_not_solved(monkeypatch):
+    # rest(): the next rungs, run now when none ran beside the full solve (its budget was under
+    # RESTRICT_NEXT_MIN_S), within the limit less what the first rung took beyond its own; the same oracle as above
+    monkeypatch.setattr(restricted_mod, "RESTRICT_GAP", 0.0)
+    monkeypatch.setattr(restricted_mod, "RESTRICT_MIN_OPTIONS", 0)
+    monkeypatch.setattr(restricted_mod, "RESTRICT_LADDER", (1, 6))
+    m = bench_medium()
+    s = m["loaded"].scenario
+    alone = _rung(m, 6)
+    args = (m["loaded"], m["options"], horizon_for(s), SolveSettings(), hedge_blocks(s), "highs")
+    ladder = restricted_mod.Ladder(*args, lambda stage, info: None)
+    first = ladder.first(60.0)
+    assert first is not None and ladder._extra_s >= 0.0
+    ladder.start_next(restricted_mod.RESTRICT_NEXT_MIN_S - 0.1)   # too short to run beside the full solve
+    assert ladder._thread is None
+    nxt = ladder.rest(60.0)
+    best = nxt or first
+    assert best.verification.ok and best.objective_usd_per_hour == pytest.approx(alone[1].objective, rel=1e-9)
+    assert ladder._started and ladder.rest(60.0) is nxt   # ran once: asked again, the same plan, no second run
+    starved = restricted_mod.Ladder(*args, lambda stage, info: None)
+    starved._rung, starved._extra_s = ("f", "sol", 1), 5.0   # 1 s left less 5 s of build and verification: no run
+    assert starved.rest(1.0) is None and starved._thread is None

@@ -32,6 +32,8 @@ it: HiGHS releases the GIL while it solves (measured: a Python loop ran on besid
 program's solve runs in a child process from 10,000 columns (``solvers.highs_guard``). Only with HiGHS running
 in this process (not in the worker that a clash of native libraries calls for, ``solvers.registry``, whose one
 pipe would serialise the two solves and hold the thread past its limit); otherwise the next rungs are skipped.
+Where the budget was too short for them to run beside the full program (``RESTRICT_NEXT_MIN_S``) and the full program
+was then built but left unsolved for lack of time, they run after it with what is left (``Ladder.rest``).
 """
 
 from __future__ import annotations
@@ -166,7 +168,8 @@ def _plan_of(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, setti
 class Ladder:
     """The restricted programs of one ``solve_scenario`` call: ``first`` solves the first rung (synchronously) and
     returns its verified plan; ``start_next`` solves the next rungs from it in a background thread; ``next_plan``
-    waits for them and returns the plan of the last rung that improved, or None. ``settings``: the call's
+    waits for them and returns the plan of the last rung that improved, or None; ``rest`` is ``next_plan`` that
+    first runs them if they have not run. ``settings``: the call's
     ``planner.fleet.solve.SolveSettings``."""
 
     def __init__(self, loaded: LoadedScenario, options: OptionSet, horizon: Horizon, settings, extra_blocks,
@@ -177,6 +180,8 @@ class Ladder:
         self._thread: threading.Thread | None = None
         self._next: Plan | None = None
         self._error: BaseException | None = None
+        self._extra_s = 0.0   # what the first rung took beyond its solver limit (its build, decoding, verification)
+        self._started = False   # the next rungs ran (or run) already
 
     def _eligible(self, limit_s: float) -> bool:
         options, horizon = self._args[1], self._args[2]
@@ -189,21 +194,34 @@ class Ladder:
         if not self._eligible(limit_s):
             return None
         self._emit("restricted", {"options": len(options.deployments), "time_limit_s": limit_s})
+        t0 = time.perf_counter()
         self._rung = _rung(loaded.scenario, options, horizon, settings, extra_blocks, solver, RESTRICT_LADDER[0],
-                           time.perf_counter() + limit_s)
+                           t0 + limit_s)
         if self._rung is None:
             return None
         self._emit("verification", {})
-        return _plan_of(loaded, options, horizon, settings, self._rung)
+        plan = _plan_of(loaded, options, horizon, settings, self._rung)
+        self._extra_s = max(time.perf_counter() - t0 - limit_s, 0.0)
+        return plan
 
-    def start_next(self, limit_s: float) -> None:
-        """The next rungs in a background thread, within ``limit_s`` from now: only with RESTRICT_NEXT_MIN_S or more
+    def rest(self, limit_s: float) -> Plan | None:
+        """The next rungs' plan (as ``next_plan``); when they did not run beside the full solve (its budget was too
+        short for them) and the full program is not solved either, they run now, within ``limit_s`` less what the
+        first rung took beyond its solver limit (L-2 at a 10 s limit: the full program's build left 3.5 s that no
+        solve could use)."""
+        if not self._started:
+            self.start_next(limit_s - self._extra_s, min_s=RESTRICT_MIN_S)
+        return self.next_plan()
+
+    def start_next(self, limit_s: float, min_s: float = RESTRICT_NEXT_MIN_S) -> None:
+        """The next rungs in a background thread, within ``limit_s`` from now: only with ``min_s`` or more
         and HiGHS in this process (the module docstring says why)."""
         solver = self._args[5]
-        if self._rung is None or limit_s < RESTRICT_NEXT_MIN_S:  # no first rung: too small, or nothing came out
+        if self._rung is None or limit_s < min_s:  # no first rung: too small, or nothing came out
             return
         if solver != "highs" or not get_backend(solver).runs_in_process():
             return
+        self._started = True
         self._thread = threading.Thread(target=self._run_next, args=(time.perf_counter() + limit_s,),
                                         name="fleetplan-restricted", daemon=True)
         self._thread.start()

@@ -367,8 +367,9 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     emit("solving", {"solver": solver, "time_limit_s": budget.limit_s})
     f, sol, note = _solve_formulation(f, solver, budget, s.policy.mip_gap, settings.tie_break, extra_blocks, keep,
                                       built_s, has_first=first is not None)
-    if sol is None:
-        return _print_first(cheaper(first, ladder.next_plan()), emit, f"too little of the {budget.limit_s:g} s "
+    if sol is None:  # the next rungs, now, with what the full program's solve cannot use
+        late = ladder.rest(budget.left() - (keep + FINISH_SHARE) * budget.limit_s)
+        return _print_first(cheaper(first, late), emit, f"too little of the {budget.limit_s:g} s "
                             f"budget was left after building the full program ({f.problem.n_vars:,} columns) to "
                             "complete its start and solve it")
     if sol.status in ("infeasible", "unbounded") or not sol.has_values:
