@@ -152,17 +152,22 @@ def test_carry_start_is_the_same_fleet_in_the_larger_program(monkeypatch):
     assert got == want
 
 
-def test_the_ladder_next_rung_is_the_larger_programs_optimum(monkeypatch):
-    # oracle: the k = 6 program solved alone to optimality; the ladder's next rung, started from k = 1, reaches
-    # the same objective (or finds nothing cheaper than k = 1 and returns None)
+def _ladder_1_6(monkeypatch):
+    """A ladder of the k = 1 and k = 6 programs on the medium instance, solved to optimality, with its oracle: the
+    k = 6 program solved alone; returns (Ladder's arguments, the oracle's rung)."""
     monkeypatch.setattr(restricted_mod, "RESTRICT_GAP", 0.0)
     monkeypatch.setattr(restricted_mod, "RESTRICT_MIN_OPTIONS", 0)
     monkeypatch.setattr(restricted_mod, "RESTRICT_LADDER", (1, 6))
     m = bench_medium()
     s = m["loaded"].scenario
-    alone = _rung(m, 6)
-    ladder = restricted_mod.Ladder(m["loaded"], m["options"], horizon_for(s), SolveSettings(), hedge_blocks(s),
-                                   "highs", lambda stage, info: None)
+    return (m["loaded"], m["options"], horizon_for(s), SolveSettings(), hedge_blocks(s), "highs"), _rung(m, 6)
+
+
+def test_the_ladder_next_rung_is_the_larger_programs_optimum(monkeypatch):
+    # oracle: the k = 6 program solved alone to optimality; the ladder's next rung, started from k = 1, reaches
+    # the same objective (or finds nothing cheaper than k = 1 and returns None)
+    args, alone = _ladder_1_6(monkeypatch)
+    ladder = restricted_mod.Ladder(*args, lambda stage, info: None)
     first = ladder.first(60.0)
     ladder.start_next(60.0)
     nxt = ladder.next_plan()
@@ -205,13 +210,7 @@ def test_the_ladder_reraises_what_failed_in_its_thread_and_runs_only_beside_high
 def test_the_rest_of_the_ladder_runs_when_the_full_program_is_not_solved(monkeypatch):
     # rest(): the next rungs, run now when none ran beside the full solve (its budget was under
     # RESTRICT_NEXT_MIN_S), within the limit less what the first rung took beyond its own; the same oracle as above
-    monkeypatch.setattr(restricted_mod, "RESTRICT_GAP", 0.0)
-    monkeypatch.setattr(restricted_mod, "RESTRICT_MIN_OPTIONS", 0)
-    monkeypatch.setattr(restricted_mod, "RESTRICT_LADDER", (1, 6))
-    m = bench_medium()
-    s = m["loaded"].scenario
-    alone = _rung(m, 6)
-    args = (m["loaded"], m["options"], horizon_for(s), SolveSettings(), hedge_blocks(s), "highs")
+    args, alone = _ladder_1_6(monkeypatch)
     ladder = restricted_mod.Ladder(*args, lambda stage, info: None)
     first = ladder.first(60.0)
     assert first is not None and ladder._extra_s >= 0.0
