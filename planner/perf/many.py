@@ -62,8 +62,9 @@ def _solve_stack(items: list[tuple[int, Any, np.ndarray]]) -> dict[int, CurveRow
     coef = stack_coefs([step_coef(c.ctx, c.prompt + c.output / 2.0, c.prompt / 2.0) for c in cases], counts)
     loops = [_loop(c, open_loop=True) for c in cases]
     fields = {f: np.repeat(np.array([float(getattr(lp, f)) for lp in loops]), counts) for f in _LOOP_FIELDS}
-    if not fields["balance"].any():   # no attention-DP balance hold in the stack: the loop skips its terms
-        fields["balance"] = 0.0
+    for f in ("ranks", "phase", "balance"):   # the same in every case: one number, so the loop skips the terms a
+        if np.all(fields[f] == fields[f][0]):   # scalar 1 rank, 0 phase (always, open loop) or 0 hold leaves out
+            fields[f] = float(fields[f][0])
     conc = np.concatenate([grid for _, _, grid in items])
     st = solve(CoefStep(coef), Loop(**fields, closed=False), conc)
     servers = fields["c_max"]

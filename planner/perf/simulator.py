@@ -221,22 +221,25 @@ def simulate_replica(step_seconds: Callable[[int, int, float, float], float], *,
                 release = clock >= hold_iters or b == 0
                 if release:
                     clock = 0
-        for rid in list(queue) if release else ():
+        taken = []   # admitted from the queue this step (removed after the walk: no copy of the queue per step)
+        for rid in queue if release else ():
             if max(budgets) <= 0:
-                break
-            free = np.flatnonzero(s_req < 0)
-            if free.size == 0 or free_blocks == 0:
                 break
             if budgets[rid % ranks] <= 0:   # its rank is full this step (one rank: nothing is admitted past here)
                 continue
+            free = np.flatnonzero(s_req < 0)
+            if free.size == 0 or free_blocks == 0:
+                break
             slot = int(free[0])
             s_req[slot], s_done[slot], s_target[slot], s_cache[slot] = rid, 0, I + int(generated[rid]), 0
             s_order[slot] = admit_counter
             admit_counter += 1
-            queue.remove(rid)
+            taken.append(rid)
             active[slot] = True
             budgets[rid % ranks], free_blocks = _chunk(slot, budgets[rid % ranks], free_blocks, s_done, s_target,
                                                        s_cache, chunks)
+        for rid in taken:
+            queue.remove(rid)
         t_tokens = sum(k for _, k in chunks)
         t_charge = t_tokens   # several ranks: the step lasts as long as its busiest rank's (every rank as that one)
         if ranks > 1 and t_tokens:
