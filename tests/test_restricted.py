@@ -223,3 +223,41 @@ def test_the_rest_of_the_ladder_runs_when_the_full_program_is_not_solved(monkeyp
     starved = restricted_mod.Ladder(*args, lambda stage, info: None)
     starved._rung, starved._extra_s = ("f", "sol", 1), 5.0   # 1 s left less 5 s of build and verification: no run
     assert starved.rest(1.0) is None and starved._thread is None
+
+
+def test_the_own_rung_is_the_program_over_the_workloads_choices(monkeypatch):
+    # the ladder k = 1 -> own: the second rung's program holds the k = 3 options, the start's, the first rung's and
+    # those the workloads' own programs chose; oracle: that program built and solved alone to optimality
+    monkeypatch.setattr(restricted_mod, "RESTRICT_GAP", 0.0)
+    monkeypatch.setattr(restricted_mod, "RESTRICT_MIN_OPTIONS", 0)
+    monkeypatch.setattr(restricted_mod, "RESTRICT_LADDER", (1, restricted_mod.OWN))
+    m = bench_medium()
+    s = m["loaded"].scenario
+    horizon = horizon_for(s)
+    first = _rung(m, 1)
+    chosen = restricted_mod.workload_choices(s, m["options"], horizon, time.perf_counter() + 60.0)
+    also = chosen | {d.key for d in first[0].options.deployments}
+    sub = restricted_options(s, m["options"], horizon, RESTRICT_K, also)
+    own = _rung(m, restricted_mod.OWN, previous=first)
+    assert {d.key for d in own[0].options.deployments} == {d.key for d in sub.deployments} and own[2] == (3, True)
+    alone = restricted_mod.build(s, sub, horizon, extra_blocks=hedge_blocks(s))
+    oracle = solve_mod._run(alone, "highs", 60.0, 0.0)
+    assert own[1].objective == pytest.approx(oracle.objective, rel=1e-9)
+    ladder = restricted_mod.Ladder(m["loaded"], m["options"], horizon, SolveSettings(), hedge_blocks(s), "highs",
+                                   lambda stage, info: None)
+    ladder.first(60.0)
+    ladder.start_next(60.0)
+    nxt = ladder.next_plan()   # cheaper than the first rung's plan (M-1: 116.86 against 136.12 USD/h)
+    assert nxt is not None and nxt.verification.ok and "own programs chose" in nxt.message
+    assert nxt.objective_usd_per_hour == pytest.approx(oracle.objective, rel=1e-9)
+
+
+def test_the_next_rungs_get_the_longer_share_only_after_a_first_rung_solved_to_its_gap():
+    m = bench_medium()
+    s = m["loaded"].scenario
+    ladder = restricted_mod.Ladder(m["loaded"], m["options"], horizon_for(s), SolveSettings(), hedge_blocks(s),
+                                   "highs", lambda stage, info: None)
+    assert ladder.next_share() == restricted_mod.RESTRICT_SHARE   # no first rung
+    for status, share in (("optimal", restricted_mod.RESTRICT_NEXT_SHARE), ("feasible", restricted_mod.RESTRICT_SHARE)):
+        ladder._rung = ("f", type("Sol", (), {"status": status})(), (3, False))
+        assert ladder.next_share() == share

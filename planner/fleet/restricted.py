@@ -20,11 +20,17 @@ incumbent. On the benchmark instances (2 s limit, k = 3): L-1 416.1, L-2 381.5, 
 start's 443.9, 482.4 and 412.9 (docs/BENCHMARKS.md).
 
 A ladder (``RESTRICT_LADDER``, ``Ladder``): the k = 3 program is solved first (a second or two on L), then the
-k = 10 program, started from the first one's solution (``carry_start``: the k = 3 columns are among the k = 10
-ones, so the same fleet is a point of the larger program; every other deployment at 0). The larger program
-alone, from the constructive start, finds less in the same time (L-2 in 8 s: 381.8 cold, 373.2 from k = 3 at
-k = 8); from the k = 3 solution it reached L-1 392.7, L-2 349.4, L-3 358.8 USD/h within 12 s of both
-(docs/BENCHMARKS.md, "Fifteenth pass"). Each program's plan is a plan of the scenario; the cheapest is kept.
+"own" program, then the k = 10 one, each started from the previous one's solution and holding its options
+(``carry_start``: the same fleet is a point of the larger program; every other deployment at 0). The own program
+adds to the k = 3 options those that each workload's own program chooses (``planner.fleet.workload_programs``:
+workloads in turn, each pricing GPUs by the share it takes, within the room the others left under max_nodes, its
+spot spread over pools as the pool loss asks). The k cheapest options per request miss what the spot hedge
+needs, a second pool or an on-demand replica beside the cheapest spot one; these choices hold it. On L (HiGHS,
+one run each, 2026-12-04, docs/BENCHMARKS.md "Eighteenth pass"), the own program over ~470 options from the k = 3
+solution, within ~2 s of choices and 1.4-4 s of solve: L-1 386.3, L-2 335.9, L-3 341.9 USD/h, where k = 3 gave
+417.8, 381.5, 376.2 and the full program 391.1, 349.4, 340.0 in 60 s. The k = 10 program alone from the k = 3
+solution had reached L-1 392.7, L-2 349.4, L-3 358.8 USD/h within 12 s ("Fifteenth pass"). Each program's plan is
+a plan of the scenario; the cheapest is kept.
 
 The first rung runs before the full program is built (its plan is the fallback while that is built and solved);
 the next rungs run in a background thread beside the full program's build and solve, so they take no time from
@@ -52,15 +58,20 @@ from planner.fleet.options import Deployment, OptionSet
 from planner.fleet.plan_build import build_plan, relist_options
 from planner.fleet.share_bound import share_bound
 from planner.fleet.start import START_BLOCKS, greedy_start, start_columns, start_options
+from planner.fleet.workload_programs import unit_price, workload_choices
 from planner.plan import Plan
 from planner.problem import SolveOptions, finalize_solution
 from planner.scenario.io import LoadedScenario
-from planner.scenario.model import Offer, Scenario, Workload
+from planner.scenario.model import Scenario
 from planner.verify import verify_plan
 from solvers.registry import get_backend
 
 RESTRICT_K = 3  # cheapest options per request kept per workload (the ladder's first program)
-RESTRICT_LADDER = (RESTRICT_K, 10)  # the programs solved in turn, each from the previous one's solution
+OWN = "own"  # a rung: the k = RESTRICT_K program and the options the workloads' own programs choose
+RESTRICT_LADDER = (RESTRICT_K, OWN, 10)  # the programs solved in turn, each from the previous one's solution
+# the workloads' own programs (``planner.fleet.workload_programs``) take at most this share of what the next rungs
+# have (L: ~2 s of 100 programs; what they chose by then is used)
+OWN_SHARE = 0.4
 # building and solving it take at most this share of the budget (its build stops at that deadline), and it is not
 # started with less than RESTRICT_MIN_S for it
 RESTRICT_SHARE = 0.2
@@ -73,27 +84,22 @@ RESTRICT_MIN_OPTIONS = 2_000
 # for both L-2 found nothing; and their plan is decoded and verified after their limit, ~0.5 s on L, which a
 # short budget cannot spare: L-1 at --time-limit 5 returned after 5.65-5.84 s with them)
 RESTRICT_NEXT_MIN_S = 5.0
+# the next rungs run beside the full program's solve (another core: they take no time from it) within this share of
+# the budget (the workloads' own programs, their rung's build and solve need ~5 s on L), where the first rung's
+# program was solved to its gap; where it was not (XL: 24 periods, ~56,000 columns), no larger rung improved on it
+# within 20-40 s either, and they keep RESTRICT_SHARE, so as not to hold the answer back
+RESTRICT_NEXT_SHARE = 0.6
 
 
-def unit_price(d: Deployment, o: Offer, w: Workload) -> float:
-    """u_d: USD/hour of the GPU share that serves one request/min of w's mix on d alone (inf: d misses a bucket)."""
-    need = 0.0
-    for bucket, cap in zip(w.buckets, d.capacity_rpm):
-        if bucket.share <= 0:
-            continue
-        if cap <= 0:
-            return math.inf
-        need += bucket.share / (d.availability * cap)
-    return o.price_usd_per_node_hour_effective / o.gpus_per_node * d.gpu_share * need
-
-
-def restricted_options(s: Scenario, options: OptionSet, horizon: Horizon, k: int = RESTRICT_K) -> OptionSet | None:
-    """The k cheapest deployments per workload (u_d, ties by option order) and the start's, renumbered 0.. in the
-    options' order; None where there is no constructive start (``plan forecast``, or no non-spot option)."""
+def restricted_options(s: Scenario, options: OptionSet, horizon: Horizon, k: int = RESTRICT_K,
+                       also: frozenset | set = frozenset()) -> OptionSet | None:
+    """The k cheapest deployments per workload (u_d, ties by option order), the start's and those whose keys are in
+    ``also``, renumbered 0.. in the options' order; None where there is no constructive start (``plan forecast``,
+    or no non-spot option)."""
     start = start_options(s, options, horizon)
     if start is None:
         return None
-    keep = {d.key for d in start.deployments}
+    keep = {d.key for d in start.deployments} | set(also)
     offers = {o.id: o for o in s.offers}
     by_w: dict[str, list[Deployment]] = {}
     for d in options.deployments:
@@ -123,12 +129,20 @@ def carry_start(f_from, values, f_to) -> tuple[np.ndarray, np.ndarray]:
     return start_columns(f_to, by_key)
 
 
-def _rung(s: Scenario, options: OptionSet, horizon: Horizon, settings, extra_blocks, solver: str, k: int,
+def _rung(s: Scenario, options: OptionSet, horizon: Horizon, settings, extra_blocks, solver: str, k: int | str,
           deadline: float, previous=None):
-    """(formulation, solution, k) of the k-cheapest program solved until ``deadline`` from the constructive start,
-    or from ``previous`` (an earlier rung's triple, its options a subset of this one's); None when there is no
-    start, nothing beyond ``previous``'s options, too little time, or no solution."""
-    sub = restricted_options(s, options, horizon, k)
+    """(formulation, solution, (k, own)) of the rung ``k`` of ``RESTRICT_LADDER`` solved until ``deadline`` from the
+    constructive start, or from ``previous`` (an earlier rung's triple, whose options this rung's include): the
+    most options per request it kept, and whether the workloads' own programs' choices are among them; None when
+    there is no start, nothing beyond ``previous``'s options, too little time, or no solution."""
+    also, most, own = set(), RESTRICT_K if k == OWN else k, k == OWN
+    if previous is not None:
+        also = {d.key for d in previous[0].options.deployments}
+        most, own = max(most, previous[2][0]), own or previous[2][1]
+    if k == OWN:
+        now = time.perf_counter()
+        also |= workload_choices(s, options, horizon, now + OWN_SHARE * (deadline - now))
+    sub = restricted_options(s, options, horizon, RESTRICT_K if k == OWN else k, also)
     if sub is None or (previous is not None and len(sub.deployments) == len(previous[0].options.deployments)):
         return None
     try:
@@ -142,16 +156,18 @@ def _rung(s: Scenario, options: OptionSet, horizon: Horizon, settings, extra_blo
     start = greedy_start(f) if previous is None else carry_start(previous[0], previous[1].values, f)
     sol = get_backend(solver, f.problem).solve(f.problem, SolveOptions(
         time_limit_s=left, mip_gap=max(s.policy.mip_gap, RESTRICT_GAP), start=start))
-    return (f, sol, k) if sol.has_values else None
+    return (f, sol, (most, own)) if sol.has_values else None
 
 
 def _plan_of(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, settings, rung) -> Plan | None:
     """A rung's solution as a verified plan of the scenario (every option of ``options`` listed), ``feasible``
     with the closed-form bound of all the scenario's options; None when the verifier rejects it."""
     s = loaded.scenario
-    f, sol, k = rung
-    note = (f"the plan of the restricted program (the {k} cheapest options per request of each workload and "
-            "the constructive start's, planner.fleet.restricted), solved within its share of the budget")
+    f, sol, (k, own) = rung
+    which = f"the {k} cheapest options per request of each workload" + (
+        ", those the workloads' own programs chose" if own else "")
+    note = (f"the plan of the restricted program ({which} and the constructive start's, planner.fleet.restricted), "
+            "solved within its share of the budget")
     # optimal for the restricted program at most: a plan of the scenario, with the closed-form bound of all the
     # scenario's options (one from the restricted options alone bounds nothing)
     sol = finalize_solution(f.problem, SolveOptions(mip_gap=s.policy.mip_gap), solver=sol.solver, claimed="feasible",
@@ -203,6 +219,12 @@ class Ladder:
         plan = _plan_of(loaded, options, horizon, settings, self._rung)
         self._extra_s = max(time.perf_counter() - t0 - limit_s, 0.0)
         return plan
+
+    def next_share(self) -> float:
+        """Share of the budget for the next rungs: RESTRICT_NEXT_SHARE after a first rung solved to its gap, else
+        RESTRICT_SHARE (the constants say why)."""
+        solved = self._rung is not None and self._rung[1].status == "optimal"
+        return RESTRICT_NEXT_SHARE if solved else RESTRICT_SHARE
 
     def rest(self, limit_s: float) -> Plan | None:
         """The next rungs' plan (as ``next_plan``); when they did not run beside the full solve (its budget was too

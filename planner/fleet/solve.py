@@ -350,7 +350,7 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     # build and verification (XL at 5 s: a rung started with 1.4 s left overran the budget by a fifth)
     restricted = ladder.first(min(RESTRICT_SHARE * budget.limit_s, budget.solver_limit(keep) - first_s))
     first = cheaper(first, restricted)
-    ladder.start_next(min(RESTRICT_SHARE * budget.limit_s, budget.solver_limit(keep)))  # beside the full solve
+    ladder.start_next(min(ladder.next_share() * budget.limit_s, budget.solver_limit(keep)))  # beside the full solve
     emit("building", {"options": len(options.deployments)})
     t_build = time.perf_counter()
     deadline = None
