@@ -129,8 +129,8 @@ def test_carry_start_is_the_same_fleet_in_the_larger_program(monkeypatch):
     small = _rung(m, 2)
     large = _rung(m, 6, previous=None)
     assert small is not None and large is not None
-    f_small, sol_small, _ = small
-    f_large = large[0]
+    f_small, sol_small = small.f, small.sol
+    f_large = large.f
     assert len(f_large.options.deployments) > len(f_small.options.deployments)
     carried = restricted_mod.carry_start(f_small, sol_small.values, f_large)
     done = solve_mod._complete_start(f_large, "highs", carried, 60.0, 0.0)
@@ -173,10 +173,10 @@ def test_the_ladder_next_rung_is_the_larger_programs_optimum(monkeypatch):
     nxt = ladder.next_plan()
     assert first is not None and first.verification.ok and first.status == "feasible"
     if nxt is None:
-        assert first.objective_usd_per_hour == pytest.approx(alone[1].objective, rel=1e-9)
+        assert first.objective_usd_per_hour == pytest.approx(alone.sol.objective, rel=1e-9)
     else:
         assert nxt.verification.ok and nxt.status == "feasible" and "the 6 cheapest options" in nxt.message
-        assert nxt.objective_usd_per_hour == pytest.approx(alone[1].objective, rel=1e-9)
+        assert nxt.objective_usd_per_hour == pytest.approx(alone.sol.objective, rel=1e-9)
         assert nxt.objective_usd_per_hour < first.objective_usd_per_hour
     assert not any(t.name == "fleetplan-restricted" for t in threading.enumerate())
 
@@ -218,7 +218,7 @@ def test_the_rest_of_the_ladder_runs_when_the_full_program_is_not_solved(monkeyp
     assert ladder._thread is None
     nxt = ladder.rest(60.0)
     best = nxt or first
-    assert best.verification.ok and best.objective_usd_per_hour == pytest.approx(alone[1].objective, rel=1e-9)
+    assert best.verification.ok and best.objective_usd_per_hour == pytest.approx(alone.sol.objective, rel=1e-9)
     assert ladder._started and ladder.rest(60.0) is nxt   # ran once: asked again, the same plan, no second run
     starved = restricted_mod.Ladder(*args, lambda stage, info: None)
     starved._rung, starved._extra_s = ("f", "sol", 1), 5.0   # 1 s left less 5 s of build and verification: no run
@@ -236,13 +236,13 @@ def test_the_own_rung_is_the_program_over_the_workloads_choices(monkeypatch):
     horizon = horizon_for(s)
     first = _rung(m, 1)
     chosen = restricted_mod.workload_choices(s, m["options"], horizon, time.perf_counter() + 60.0)
-    also = chosen | {d.key for d in first[0].options.deployments}
+    also = chosen | {d.key for d in first.f.options.deployments}
     sub = restricted_options(s, m["options"], horizon, RESTRICT_K, also)
     own = _rung(m, restricted_mod.OWN, previous=first)
-    assert {d.key for d in own[0].options.deployments} == {d.key for d in sub.deployments} and own[2] == (3, True)
+    assert {d.key for d in own.f.options.deployments} == {d.key for d in sub.deployments} and own.kept == (3, True)
     alone = restricted_mod.build(s, sub, horizon, extra_blocks=hedge_blocks(s))
     oracle = solve_mod._run(alone, "highs", 60.0, 0.0)
-    assert own[1].objective == pytest.approx(oracle.objective, rel=1e-9)
+    assert own.sol.objective == pytest.approx(oracle.objective, rel=1e-9)
     ladder = restricted_mod.Ladder(m["loaded"], m["options"], horizon, SolveSettings(), hedge_blocks(s), "highs",
                                    lambda stage, info: None)
     ladder.first(60.0)
@@ -259,5 +259,9 @@ def test_the_next_rungs_get_the_longer_share_only_after_a_first_rung_solved_to_i
                                    "highs", lambda stage, info: None)
     assert ladder.next_share() == restricted_mod.RESTRICT_SHARE   # no first rung
     for status, share in (("optimal", restricted_mod.RESTRICT_NEXT_SHARE), ("feasible", restricted_mod.RESTRICT_SHARE)):
-        ladder._rung = ("f", type("Sol", (), {"status": status})(), (3, False))
+        sol = type("Sol", (), {"status": status})()
+        ladder._rung = restricted_mod.Rung("f", sol, (3, False))
+        assert ladder.next_share() == share
+        # on several periods the envelope's solve decides, not the horizon's completion (always "feasible")
+        ladder._rung = restricted_mod.Rung("f", type("Sol", (), {"status": "feasible"})(), (3, False), ("f", sol))
         assert ladder.next_share() == share

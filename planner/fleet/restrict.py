@@ -31,7 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner.problem import Problem, VIOLATION_TOL, row_violation
+from planner.problem import Problem, Solution, SolveOptions, VIOLATION_TOL, finalize_solution, row_violation
+from solvers.registry import get_backend
 
 ROUNDS = 8  # propagation passes; each costs a few vectorised sweeps over the matrix' entries
 TOL = VIOLATION_TOL
@@ -137,3 +138,22 @@ def _build(p: Problem, arr, free: np.ndarray, kept: np.ndarray, act: np.ndarray,
         sub.add_rows(block, [p.row_key(int(i)) for i in rows_g], local[keep], c_new[keep], A.data[ent][keep], sense,
                      rhs)
     return sub
+
+
+def complete(p: Problem, solver: str, start: tuple[np.ndarray, np.ndarray], limit_s: float,
+             mip_gap: float) -> Solution | None:
+    """A start's integer columns fixed and the rest solved (the spot hedge's binaries and routing: an LP, or a small
+    MIP): a solution of ``p`` checked against all its rows (``finalize_solution``), or None when the fixing breaks
+    a row or the solver found nothing. ``start``: (columns, values); its continuous columns are left free. The
+    solver sees only what the fixing leaves open (``restrict``)."""
+    cols, vals = start
+    fix = p.to_arrays().integrality[cols]
+    part = restrict(p, cols[fix], vals[fix])
+    if part is None:
+        return None
+    done = get_backend(solver, part.problem).solve(part.problem, SolveOptions(time_limit_s=limit_s, mip_gap=mip_gap))
+    if not done.has_values:
+        return None
+    sol = finalize_solution(p, SolveOptions(mip_gap=mip_gap), solver=done.solver, claimed="feasible",
+                            x=part.expand(done.values), seconds=done.solve_seconds)
+    return sol if sol.has_values else None

@@ -32,6 +32,14 @@ solution, within ~2 s of choices and 1.4-4 s of solve: L-1 386.3, L-2 335.9, L-3
 solution had reached L-1 392.7, L-2 349.4, L-3 358.8 USD/h within 12 s ("Fifteenth pass"). Each program's plan is
 a plan of the scenario; the cheapest is kept.
 
+On a horizon of several periods (a daily profile: XL's 24 hours) each rung's program is the peak envelope's, one
+period with every workload at its busiest, whose fleet is then run in every period and completed in the
+horizon's program (``planner.fleet.envelope``: why that is a plan). Its programs are as small as L's, where the
+horizon's own (~56,000 columns on XL) never improved on the constructive start within 40 s. The ladder there is
+k = 3 -> own -> by period (``PERIOD_LADDER``): the last solves each period's own program over the own rung's
+options from the envelope's fleet, the reserved nodes held at the envelope's (``_by_period``). XL at 120 s
+(python -m bench.frozen --only XL): XL-1 388.5 -> 326.9, XL-2 403.5 -> 330.0 USD/h.
+
 The first rung runs before the full program is built (its plan is the fallback while that is built and solved);
 the next rungs run in a background thread beside the full program's build and solve, so they take no time from
 it: HiGHS releases the GIL while it solves (measured: a Python loop ran on beside a 3 s solve), and the full
@@ -48,11 +56,13 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 from dataclasses import replace
 
 import numpy as np
 
-from planner.fleet.formulation import BuildOutOfTime, build
+from planner.fleet.envelope import SPREAD_BLOCKS, envelope_horizon, spread
+from planner.fleet.formulation import BuildOutOfTime, Formulation, build
 from planner.fleet.horizon import Horizon
 from planner.fleet.options import Deployment, OptionSet
 from planner.fleet.plan_build import build_plan, relist_options
@@ -60,7 +70,8 @@ from planner.fleet.share_bound import share_bound
 from planner.fleet.start import START_BLOCKS, greedy_start, start_columns, start_options
 from planner.fleet.workload_programs import unit_price, workload_choices
 from planner.plan import Plan
-from planner.problem import SolveOptions, finalize_solution
+from planner.fleet.restrict import complete
+from planner.problem import Solution, SolveOptions, finalize_solution
 from planner.scenario.io import LoadedScenario
 from planner.scenario.model import Scenario
 from planner.verify import verify_plan
@@ -69,9 +80,15 @@ from solvers.registry import get_backend
 RESTRICT_K = 3  # cheapest options per request kept per workload (the ladder's first program)
 OWN = "own"  # a rung: the k = RESTRICT_K program and the options the workloads' own programs choose
 RESTRICT_LADDER = (RESTRICT_K, OWN, 10)  # the programs solved in turn, each from the previous one's solution
+# on a horizon of several periods: each period's own program from the envelope's fleet (the last rung's options)
+BY_PERIOD = "by period"
+PERIOD_LADDER = (RESTRICT_K, OWN, BY_PERIOD)
 # the workloads' own programs (``planner.fleet.workload_programs``) take at most this share of what the next rungs
 # have (L: ~2 s of 100 programs; what they chose by then is used)
 OWN_SHARE = 0.4
+# on a horizon of several periods, the envelope's solve takes this share of a rung's time; the rest builds the
+# horizon's program and completes the envelope's fleet in it (XL: ~56,000 columns)
+ENVELOPE_SHARE = 0.6
 # building and solving it take at most this share of the budget (its build stops at that deadline), and it is not
 # started with less than RESTRICT_MIN_S for it
 RESTRICT_SHARE = 0.2
@@ -129,45 +146,132 @@ def carry_start(f_from, values, f_to) -> tuple[np.ndarray, np.ndarray]:
     return start_columns(f_to, by_key)
 
 
+class Rung(NamedTuple):
+    """A solved rung: the program over its options and the horizon, its solution, the most options per request it
+    kept with whether the workloads' own choices are among them, and, on a horizon of several periods, the peak
+    envelope's program and solution it came from (``planner.fleet.envelope``), else None."""
+
+    f: Formulation
+    sol: Solution
+    kept: tuple[int, bool]
+    env: tuple[Formulation, Solution] | None = None
+    by_period: bool = False   # each period then solved on its own from the envelope's fleet (``_by_period``)
+
+    @property
+    def solved(self) -> bool:
+        """Its program (the envelope's, where there is one) was solved to its gap."""
+        return (self.env[1] if self.env else self.sol).status == "optimal"
+
+
 def _rung(s: Scenario, options: OptionSet, horizon: Horizon, settings, extra_blocks, solver: str, k: int | str,
-          deadline: float, previous=None):
-    """(formulation, solution, (k, own)) of the rung ``k`` of ``RESTRICT_LADDER`` solved until ``deadline`` from the
-    constructive start, or from ``previous`` (an earlier rung's triple, whose options this rung's include): the
-    most options per request it kept, and whether the workloads' own programs' choices are among them; None when
-    there is no start, nothing beyond ``previous``'s options, too little time, or no solution."""
+          deadline: float, previous: Rung | None = None) -> Rung | None:
+    """The rung ``k`` of ``RESTRICT_LADDER`` solved until ``deadline`` from the constructive start, or from
+    ``previous`` (an earlier rung, whose options this rung's include); on a horizon of several periods its program
+    is the peak envelope's, its fleet then run in every period (``planner.fleet.envelope``). None when there is no
+    start, nothing beyond ``previous``'s options, too little time, or no solution."""
     also, most, own = set(), RESTRICT_K if k == OWN else k, k == OWN
     if previous is not None:
-        also = {d.key for d in previous[0].options.deployments}
-        most, own = max(most, previous[2][0]), own or previous[2][1]
+        also = {d.key for d in previous.f.options.deployments}
+        most, own = max(most, previous.kept[0]), own or previous.kept[1]
+    peak = envelope_horizon(horizon)
     if k == OWN:
         now = time.perf_counter()
-        also |= workload_choices(s, options, horizon, now + OWN_SHARE * (deadline - now))
+        also |= workload_choices(s, options, peak or horizon, now + OWN_SHARE * (deadline - now))
     sub = restricted_options(s, options, horizon, RESTRICT_K if k == OWN else k, also)
-    if sub is None or (previous is not None and len(sub.deployments) == len(previous[0].options.deployments)):
+    if sub is None or (previous is not None and len(sub.deployments) == len(previous.f.options.deployments)):
         return None
     try:
-        f = build(s, sub, horizon, allow_unmet=settings.allow_unmet, extra_blocks=extra_blocks,
+        f = build(s, sub, peak or horizon, allow_unmet=settings.allow_unmet, extra_blocks=extra_blocks,
                   project_loads=settings.project_loads, deadline=deadline)
     except BuildOutOfTime:
         return None
     left = deadline - time.perf_counter()
     if left < 0.1:
         return None
-    start = greedy_start(f) if previous is None else carry_start(previous[0], previous[1].values, f)
+    before = None if previous is None else (previous.env or (previous.f, previous.sol))
+    start = greedy_start(f) if before is None else carry_start(before[0], before[1].values, f)
     sol = get_backend(solver, f.problem).solve(f.problem, SolveOptions(
-        time_limit_s=left, mip_gap=max(s.policy.mip_gap, RESTRICT_GAP), start=start))
-    return (f, sol, (most, own)) if sol.has_values else None
+        time_limit_s=left * (ENVELOPE_SHARE if peak else 1.0), mip_gap=max(s.policy.mip_gap, RESTRICT_GAP),
+        start=start))
+    if not sol.has_values:
+        return None
+    if peak is None:
+        return Rung(f, sol, (most, own))
+    try:   # the envelope's fleet in every period of the horizon, the rest completed
+        whole = build(s, sub, horizon, allow_unmet=settings.allow_unmet, extra_blocks=extra_blocks,
+                      project_loads=settings.project_loads, deadline=deadline)
+    except BuildOutOfTime:
+        return None
+    done = complete(whole.problem, solver, spread(f, sol.values, whole), max(deadline - time.perf_counter(), 0.1),
+                    max(s.policy.mip_gap, RESTRICT_GAP))
+    return None if done is None else Rung(whole, done, (most, own), (f, sol))
+
+
+def _by_period(s: Scenario, horizon: Horizon, settings, extra_blocks, solver: str, deadline: float,
+               previous: Rung) -> Rung | None:
+    """The rung ``BY_PERIOD``: each period t's own program over ``previous``'s options (its horizon the period
+    alone), its reserved nodes fixed at the envelope's, solved from the envelope's fleet (a point of it: the
+    envelope's demand is at least t's) within an even share of what is left; the periods' fleets together, the
+    rest completed in the horizon's program. A period not solved in time keeps the envelope's fleet, so the result
+    costs at most the envelope's. None without an envelope, or when nothing came out."""
+    if previous.env is None:
+        return None
+    f_env, sol_env = previous.env
+    whole, sub = previous.f, previous.f.options
+    cols, vals = spread(f_env, sol_env.values, whole)
+    value = dict(zip(cols.tolist(), vals.tolist()))
+    gap = max(s.policy.mip_gap, RESTRICT_GAP)
+    reserved = f_env.problem.block_columns("reserved")
+    by_t: dict[int, list] = {}   # period -> (the horizon program's column, its twin's key in the period's program)
+    for block in SPREAD_BLOCKS:
+        if block != "reserved":
+            for j in whole.problem.block_columns(block).tolist():
+                key = whole.problem.var_key(j)
+                by_t.setdefault(key[-1], []).append((j, (*key[:-1], 0)))
+    improved = False
+    for t, per in enumerate(horizon.periods):
+        if deadline - time.perf_counter() < RESTRICT_MIN_S:
+            break
+        try:
+            f = build(s, sub, replace(horizon, periods=(per,)), allow_unmet=settings.allow_unmet,
+                      extra_blocks=extra_blocks, project_loads=settings.project_loads, deadline=deadline)
+        except BuildOutOfTime:
+            break
+        fixed = np.asarray([f.problem.index(f_env.problem.var_key(int(j))) for j in reserved], dtype=np.int64)
+        at = sol_env.values[reserved]
+        problem = f.problem.with_bounds(fixed, at, at)
+        left = (deadline - time.perf_counter()) / (len(horizon.periods) - t)
+        sol = get_backend(solver, problem).solve(problem, SolveOptions(
+            time_limit_s=max(left, 0.1), mip_gap=gap, start=carry_start(f_env, sol_env.values, f)))
+        if not sol.has_values or sol.objective >= sol_env.objective - 1e-9 * max(1.0, sol_env.objective):
+            continue
+        improved = True
+        at_f = {f.problem.var_key(int(j)): int(j) for block in SPREAD_BLOCKS if block != "reserved"
+                for j in f.problem.block_columns(block)}
+        for j, twin in by_t.get(t, ()):
+            value[j] = float(sol.values[at_f[twin]]) if twin in at_f else 0.0
+    if not improved:
+        return None
+    done = complete(whole.problem, solver, (np.asarray(list(value), dtype=np.int64),
+                                            np.asarray(list(value.values()))),
+                    max(deadline - time.perf_counter(), 0.1), gap)
+    return None if done is None else Rung(whole, done, previous.kept, previous.env, by_period=True)
 
 
 def _plan_of(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, settings, rung) -> Plan | None:
     """A rung's solution as a verified plan of the scenario (every option of ``options`` listed), ``feasible``
     with the closed-form bound of all the scenario's options; None when the verifier rejects it."""
     s = loaded.scenario
-    f, sol, (k, own) = rung
+    f, sol, (k, own), env, _ = rung
     which = f"the {k} cheapest options per request of each workload" + (
         ", those the workloads' own programs chose" if own else "")
     note = (f"the plan of the restricted program ({which} and the constructive start's, planner.fleet.restricted), "
             "solved within its share of the budget")
+    if env is not None:
+        note += (f", for the peak envelope of the {len(horizon.periods)} periods (every workload at its busiest, "
+                 "planner.fleet.envelope) and run in every period")
+        if rung.by_period:
+            note += ", then each period's own program solved from it"
     # optimal for the restricted program at most: a plan of the scenario, with the closed-form bound of all the
     # scenario's options (one from the restricted options alone bounds nothing)
     sol = finalize_solution(f.problem, SolveOptions(mip_gap=s.policy.mip_gap), solver=sol.solver, claimed="feasible",
@@ -223,8 +327,7 @@ class Ladder:
     def next_share(self) -> float:
         """Share of the budget for the next rungs: RESTRICT_NEXT_SHARE after a first rung solved to its gap, else
         RESTRICT_SHARE (the constants say why)."""
-        solved = self._rung is not None and self._rung[1].status == "optimal"
-        return RESTRICT_NEXT_SHARE if solved else RESTRICT_SHARE
+        return RESTRICT_NEXT_SHARE if self._rung is not None and self._rung.solved else RESTRICT_SHARE
 
     def rest(self, limit_s: float) -> Plan | None:
         """The next rungs' plan (as ``next_plan``); when they did not run beside the full solve (its budget was too
@@ -252,11 +355,14 @@ class Ladder:
         loaded, options, horizon, settings, extra_blocks, solver = self._args
         try:
             best = self._rung
-            for k in RESTRICT_LADDER[1:]:
+            for k in (RESTRICT_LADDER if len(horizon.periods) == 1 else PERIOD_LADDER)[1:]:
                 if deadline - time.perf_counter() < RESTRICT_MIN_S:
                     break
-                rung = _rung(loaded.scenario, options, horizon, settings, extra_blocks, solver, k, deadline, best)
-                if rung is not None and rung[1].objective < best[1].objective:
+                if k == BY_PERIOD:
+                    rung = _by_period(loaded.scenario, horizon, settings, extra_blocks, solver, deadline, best)
+                else:
+                    rung = _rung(loaded.scenario, options, horizon, settings, extra_blocks, solver, k, deadline, best)
+                if rung is not None and rung.sol.objective < best.sol.objective:
                     best = rung
             if best is not self._rung:
                 self._next = _plan_of(loaded, options, horizon, settings, best)

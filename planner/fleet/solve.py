@@ -26,7 +26,7 @@ from planner.scenario.io import LoadedScenario
 from planner.fleet.hedge import explain_hedge, hedge_blocks
 from planner.fleet.merge import merge_offers
 from planner.fleet.reduce import reduced_options
-from planner.fleet.restrict import restrict
+from planner.fleet.restrict import complete
 from planner.fleet.incumbent import adopt_cheaper, bound_of, cheaper, with_bound
 from planner.fleet.restricted import RESTRICT_SHARE, Ladder
 from planner.fleet.share_bound import share_bound
@@ -113,22 +113,9 @@ def _run(f: Formulation, solver: str, time_limit: float, mip_gap: float, start=N
 
 
 def _complete_start(f: Formulation, solver: str, start, limit: float, mip_gap: float) -> Solution | None:
-    """The constructive start, its integer columns fixed, completed by the solver (the spot hedge's binaries and
-    routing: an LP, or a small MIP); a verified solution of f, or None when the completion found nothing (e.g. a
-    budget row the start breaks). The solver sees only what the fixing leaves open (``planner.fleet.restrict``)."""
-    cols, vals = start
-    arr = f.problem.to_arrays()
-    fix = arr.integrality[cols]
-    # only what the fixing leaves open goes to the solver (XL-2: thousands of its 6.8 M columns)
-    part = restrict(f.problem, cols[fix], vals[fix])
-    if part is None:
-        return None
-    done = _run_problem(part.problem, solver, limit, mip_gap)
-    if not done.has_values:
-        return None
-    sol = finalize_solution(f.problem, SolveOptions(mip_gap=mip_gap), solver=done.solver, claimed="feasible",
-                            x=part.expand(done.values), seconds=done.solve_seconds)
-    return sol if sol.has_values else None
+    """The constructive start, its integer columns fixed, completed by the solver (``planner.fleet.restrict.complete``);
+    a verified solution of f, or None when the completion found nothing (e.g. a budget row the start breaks)."""
+    return complete(f.problem, solver, start, limit, mip_gap)
 
 
 def _last_resort(f: Formulation, solver: str, start, budget: _Budget, mip_gap: float) -> Solution | None:

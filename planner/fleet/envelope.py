@@ -1,0 +1,74 @@
+r"""The peak envelope of a horizon: one period in which every workload has its busiest demand, and its fleet run
+in every period.
+
+Used by ``planner.fleet.restricted`` on horizons of several periods (a daily profile: XL has 24), whose programs
+its solver cannot improve within the time limit (XL-1's restricted program over ~500 options x 24 periods: the
+constructive start after 40 s), while one period's program solves in a second or two. Symbols as in
+``planner.fleet.formulation``.
+
+The envelope period E has lambda_{w,E} = max_t lambda_{w,t}, hours H = sum_t h_t, and each offer's price factor
+the hours-weighted mean of its factors, sum_t h_t f_{o,t} / H (1 in ``plan solve``). Its fleet, repeated, meets
+every period's rows: (n_o, m_o, r_d, g_{o,k}) of a point of E's program, the same in every period t, with the loads
+x_{d,b,t} = x_{d,b,E} lambda_{w,t} / lambda_{w,E}:
+
+- demand, capacity, minimum replicas, node packing, MIG patterns, caps: each row of t is E's row with the loads
+  scaled by lambda_{w,t} / lambda_{w,E} <= 1 (capacity: sum_b x_{d,b,t} / (a cap) <= the same sum at E <= rho r);
+- the spot hedge: the non-spot floor, each pool-loss routing y and each node-loss state's routing z scale the same
+  way (their right-hand sides are shares of lambda_{w,t}); the state switches e_{m,t}, u, sigma, y_P and the
+  budget row's f_t depend only on the spot nodes, the same as at E;
+- the objective is sum_t h_t P_t / H = P_E (the same nodes, the mean price factor), and a ``budget_usd_per_hour``
+  row holds in each period whenever it holds at E and the factors do not vary (``plan solve``); where they vary the
+  completion below finds the break and the rung gives nothing.
+
+So the envelope's optimum bounds the horizon's optimum from above, never below (a daily peak served all day). The
+fleet enters the horizon's program as a start whose integer columns (nodes, reserved, replicas, MIG patterns) are
+fixed and the rest (loads, the hedge's binaries) completed by the solver (``planner.fleet.restrict.complete``):
+a plan of the program, checked against all its rows and then verified independently. Only for one epoch and no
+commitments (``plan forecast``'s reserved terms span epochs; ``planner.fleet.restricted`` is not used there).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from planner.fleet.formulation import Formulation
+from planner.fleet.horizon import Horizon, PeriodSpec
+
+SPREAD_BLOCKS = ("nodes", "reserved", "replicas", "mig")  # the integer blocks of a start (``planner.fleet.start``)
+
+
+def envelope_horizon(horizon: Horizon) -> Horizon | None:
+    """The one-period horizon of the peak envelope (module docstring); None for one period, several epochs or
+    commitments."""
+    periods = horizon.periods
+    if len(periods) < 2 or horizon.commitments is not None or len({p.epoch for p in periods}) > 1:
+        return None
+    hours = sum(p.hours for p in periods)
+    if hours <= 0:
+        return None
+    demand: dict[str, float] = {}
+    for p in periods:
+        for w, lam in p.demand_rpm.items():
+            demand[w] = max(demand.get(w, 0.0), lam)
+    offers = {o for p in periods for o in p.price_factor}
+    factor = {o: sum(p.hours * p.price_multiplier(o) for p in periods) / hours for o in sorted(offers)}
+    peak = PeriodSpec(name="peak envelope", hours=hours, epoch=periods[0].epoch, demand_rpm=demand,
+                      price_factor=factor)
+    return replace(horizon, periods=(peak,))
+
+
+def spread(f_env: Formulation, values: np.ndarray, f: Formulation) -> tuple[np.ndarray, np.ndarray]:
+    """(columns, values) of f's integer start blocks for the envelope point ``values`` of ``f_env`` (f's program
+    over the same options and the envelope horizon): each period's column takes its envelope twin's value."""
+    p_env, p = f_env.problem, f.problem
+    at = {p_env.var_key(int(j)): int(j) for block in SPREAD_BLOCKS for j in p_env.block_columns(block)}
+    cols, vals = [], []
+    for block in SPREAD_BLOCKS:
+        for j in p.block_columns(block):
+            key = p.var_key(int(j))
+            twin = at.get(key if block == "reserved" else (*key[:-1], 0))
+            cols.append(int(j))
+            vals.append(0.0 if twin is None else float(values[twin]))
+    return np.asarray(cols, dtype=np.int64), np.asarray(vals, dtype=float)
