@@ -53,3 +53,16 @@ def adopt_cheaper(plan: Plan, restricted: Plan | None, mip_gap: float) -> Plan:
                f"({plan.objective_usd_per_hour:.6g} USD/h, {plan.status}), whose bound it carries where higher")
     return with_bound(restricted.model_copy(update={"message": message, "verification": None}),
                       plan.bound_usd_per_hour, mip_gap)
+
+
+def with_workload_bound(plan: Plan | None, bound: float | None, mip_gap: float) -> Plan | None:
+    """``with_bound`` for the bound of ``planner.fleet.workload_bound``, saying so in the message where it is the
+    higher one."""
+    if plan is None:
+        return None
+    out = with_bound(plan, bound, mip_gap)
+    if out is plan:
+        return plan
+    return out.model_copy(update={"message": f"{out.message}; bound {out.bound_usd_per_hour:.6g} USD/h from each "
+                                             "workload's own program, node packing priced away "
+                                             "(planner.fleet.workload_bound)"})

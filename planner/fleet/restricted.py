@@ -68,6 +68,7 @@ from planner.fleet.options import Deployment, OptionSet
 from planner.fleet.plan_build import build_plan, relist_options
 from planner.fleet.share_bound import share_bound
 from planner.fleet.start import START_BLOCKS, greedy_start, start_columns, start_options
+from planner.fleet.workload_bound import workload_bound
 from planner.fleet.workload_programs import unit_price, workload_choices
 from planner.plan import Plan
 from planner.fleet.restrict import complete
@@ -89,6 +90,9 @@ OWN_SHARE = 0.4
 # on a horizon of several periods, the envelope's solve takes this share of a rung's time; the rest builds the
 # horizon's program and completes the envelope's fleet in it (XL: ~56,000 columns)
 ENVELOPE_SHARE = 0.6
+# ... and there the next rungs first spend up to this share of their time on a lower bound from the workloads' own
+# programs (planner.fleet.workload_bound; XL-2: 13 s): the share bound is all the full program gives there
+BOUND_SHARE = 0.25
 # building and solving it take at most this share of the budget (its build stops at that deadline), and it is not
 # started with less than RESTRICT_MIN_S for it
 RESTRICT_SHARE = 0.2
@@ -302,6 +306,7 @@ class Ladder:
         self._error: BaseException | None = None
         self._extra_s = 0.0   # what the first rung took beyond its solver limit (its build, decoding, verification)
         self._started = False   # the next rungs ran (or run) already
+        self._bound: float | None = None   # planner.fleet.workload_bound, computed by the thread first
 
     def _eligible(self, limit_s: float) -> bool:
         options, horizon = self._args[1], self._args[2]
@@ -354,6 +359,10 @@ class Ladder:
     def _run_next(self, deadline: float) -> None:
         loaded, options, horizon, settings, extra_blocks, solver = self._args
         try:
+            if len(horizon.periods) > 1:   # the horizon's own program is never solved there (XL): no bound but this
+                now = time.perf_counter()
+                self._bound = workload_bound(loaded.scenario, options, horizon, now + BOUND_SHARE * (deadline - now),
+                                             settings.allow_unmet)
             best = self._rung
             for k in (RESTRICT_LADDER if len(horizon.periods) == 1 else PERIOD_LADDER)[1:]:
                 if deadline - time.perf_counter() < RESTRICT_MIN_S:
@@ -368,6 +377,12 @@ class Ladder:
                 self._next = _plan_of(loaded, options, horizon, settings, best)
         except BaseException as exc:  # noqa: BLE001 -- re-raised in the caller's thread by next_plan
             self._error = exc
+
+    def bound(self) -> float | None:
+        """The next rungs' lower bound on every plan of the scenario (``planner.fleet.workload_bound``, on horizons of
+        several periods), once they are over; None where there is none."""
+        self.next_plan()
+        return self._bound
 
     def next_plan(self) -> Plan | None:
         """Wait for the next rungs (bounded by their limit, plus decoding and verifying) and return their plan."""

@@ -37,6 +37,17 @@ from planner.scenario.model import Scenario
 def share_bound(s: Scenario, options: OptionSet, horizon: Horizon, allow_unmet: bool = False) -> float | None:
     """The bound above, USD/hour; None where it is not given (see the module docstring) or where some demand has
     no deployment at all (the program is then infeasible, not bounded by this)."""
+    terms = share_terms(s, options, horizon, allow_unmet)
+    if terms is None:
+        return None
+    total_hours = sum(per.hours for per in horizon.periods)
+    return sum(horizon.periods[t].hours * c for (_, t), c in terms.items()) / total_hours
+
+
+def share_terms(s: Scenario, options: OptionSet, horizon: Horizon,
+                allow_unmet: bool = False) -> dict[tuple[str, int], float] | None:
+    """Each workload's term of the bound in each period with demand, (w, t) -> USD/hour (the sum over buckets,
+    at least max(1, min_replicas) replicas); None as ``share_bound``."""
     if allow_unmet or horizon.commitments is not None:
         return None
     offers = {o.id: o for o in s.offers}
@@ -44,18 +55,17 @@ def share_bound(s: Scenario, options: OptionSet, horizon: Horizon, allow_unmet: 
     by_workload: dict[str, list] = {}
     for d in options.deployments:
         by_workload.setdefault(d.workload, []).append(d)
-    total_hours = sum(per.hours for per in horizon.periods)
-    if total_hours <= 0:
+    if sum(per.hours for per in horizon.periods) <= 0:
         return None
-    cost = 0.0
-    for per in horizon.periods:
+    out: dict[tuple[str, int], float] = {}
+    for t, per in enumerate(horizon.periods):
         for w in s.workloads:
             demand = per.demand_rpm.get(w.id, 0.0)
             if demand <= 0:
                 continue
             deps = by_workload.get(w.id, ())
             # c_d = pi_{d,t} g_d, what one replica's GPUs cost per hour
-            replica = [(d, _gpu_price(offers[d.offer], per) * d.gpu_share) for d in deps]
+            replica = [(d, gpu_price(offers[d.offer], per) * d.gpu_share) for d in deps]
             served = 0.0
             for b, bucket in enumerate(w.buckets):
                 unit = [c / (rho * d.availability * d.capacity_rpm[b]) for d, c in replica if d.capacity_rpm[b] > 0]
@@ -64,10 +74,10 @@ def share_bound(s: Scenario, options: OptionSet, horizon: Horizon, allow_unmet: 
                 served += bucket.share * demand * min(unit)
             # at least max(1, min_replicas) replicas of w run (demand > 0; _min_replicas)
             fewest = max(1, w.min_replicas) * min(c for _, c in replica)
-            cost += per.hours * max(served, fewest)
-    return cost / total_hours
+            out[(w.id, t)] = max(served, fewest)
+    return out
 
 
-def _gpu_price(o, per) -> float:
+def gpu_price(o, per) -> float:
     """pi: one GPU of offer o per hour in period per (0 on an offer with owned, sunk, nodes)."""
     return 0.0 if o.owned_nodes else o.price_usd_per_node_hour_effective * per.price_multiplier(o.id) / o.gpus_per_node

@@ -27,7 +27,7 @@ from planner.fleet.hedge import explain_hedge, hedge_blocks
 from planner.fleet.merge import merge_offers
 from planner.fleet.reduce import reduced_options
 from planner.fleet.restrict import complete
-from planner.fleet.incumbent import adopt_cheaper, bound_of, cheaper, with_bound
+from planner.fleet.incumbent import adopt_cheaper, bound_of, cheaper, with_bound, with_workload_bound
 from planner.fleet.restricted import RESTRICT_SHARE, Ladder
 from planner.fleet.share_bound import share_bound
 from planner.fleet.start import greedy_start, start_options
@@ -347,8 +347,8 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     try:
         f = _build_cost(s, options, horizon, settings, extra_blocks, deadline)
     except BuildOutOfTime:
-        return _print_first(cheaper(first, ladder.next_plan()), emit,
-                            f"the {budget.limit_s:g} s budget ran out while building the full program")
+        late = with_workload_bound(cheaper(first, ladder.next_plan()), ladder.bound(), s.policy.mip_gap)
+        return _print_first(late, emit, f"the {budget.limit_s:g} s budget ran out while building the full program")
     built_s = time.perf_counter() - t_build
     budget.finish_s = FINISH_S_PER_VAR * f.problem.n_vars
     emit("solving", {"solver": solver, "time_limit_s": budget.limit_s})
@@ -356,7 +356,8 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
                                       built_s, has_first=first is not None)
     if sol is None:  # the next rungs, now, with what the full program's solve cannot use
         late = ladder.rest(budget.left() - (keep + FINISH_SHARE) * budget.limit_s)
-        return _print_first(cheaper(first, late), emit, f"too little of the {budget.limit_s:g} s "
+        late = with_workload_bound(cheaper(first, late), ladder.bound(), s.policy.mip_gap)
+        return _print_first(late, emit, f"too little of the {budget.limit_s:g} s "
                             f"budget was left after building the full program ({f.problem.n_vars:,} columns) to "
                             "complete its start and solve it")
     if sol.status in ("infeasible", "unbounded") or not sol.has_values:
@@ -376,6 +377,7 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     # a solver stopped before its root bound (XL at 120 s) has none: the closed-form one then, if higher
     plan = with_bound(plan, bound_of(f), s.policy.mip_gap)
     plan = adopt_cheaper(plan, cheaper(restricted, ladder.next_plan()), s.policy.mip_gap)
+    plan = with_workload_bound(plan, ladder.bound(), s.policy.mip_gap)  # on several periods
     if settings.baselines:
         emit("baselines", {"time_limit_s": budget.solver_limit()})
         plan = plan.model_copy(update={"baselines": tuple(baselines(loaded, options, horizon, solver,

@@ -109,14 +109,22 @@ def workload_program(s: Scenario, w: Workload, deps: list[Deployment], lam: floa
                      limit_s: float = PROGRAM_LIMIT_S) -> dict[int, int] | None:
     """Replicas by position in ``deps`` of w's program above for demand ``lam`` (None: no solution in time).
     ``prices``: pi_d g'_d per deployment; ``room``: offer -> (room_o or None, owned_o, pi_o)."""
-    import highspy  # noqa: PLC0415
+    h = solve_rows(program_rows(s, w, deps, lam, prices, room, sets), limit_s, PROGRAM_GAP)
+    if h.getInfo().primal_solution_status != 2:  # kSolutionStatusFeasible
+        return None
+    values = h.getSolution().col_value
+    return {i: int(round(values[i])) for i in range(len(deps)) if values[i] > 0.5}
 
+
+def program_rows(s: Scenario, w: Workload, deps: list[Deployment], lam: float, prices: list[float],
+                 room: dict[str, tuple[float | None, float, float]], sets: list[tuple[str, ...]]) -> _Rows:
+    """The rows and columns of w's program (``workload_program``'s arguments); replicas are columns 0..len(deps)."""
     inf = float("inf")
     pol, rho = s.policy.spot, s.policy.target_utilization
     offers = {o.id: o for o in s.offers}
     rows = _Rows(len(deps), prices)
     every = list(range(len(deps)))
-    rows.row({i: 1.0 for i in every}, float(max(1, w.min_replicas)), inf)
+    rows.row({i: 1.0 for i in every}, float(max(1 if lam > 0 else 0, w.min_replicas)), inf)
     x = _serve(rows, w, deps, every, lam, 1.0, rho, exact=True)
     spot = [offers[d.offer].market == "spot" for d in deps]
     if pol.min_non_spot_share > 0:
@@ -129,16 +137,24 @@ def workload_program(s: Scenario, w: Workload, deps: list[Deployment], lam: floa
     for i, d in enumerate(deps):
         by_offer.setdefault(d.offer, []).append(i)
     for oid, ii in by_offer.items():
-        left, owned, price = room[oid]
+        left, owned, price = room.get(oid, (None, 0.0, 0.0))
         G = offers[oid].gpus_per_node
         use = {i: packed_gpus(deps[i], G) for i in ii}
         if left is not None:
             rows.row(use, -inf, max(left, 0.0))
         if owned > 0:
             rows.row({**use, rows.col(price): -1.0}, -inf, owned)
+    return rows
+
+
+def solve_rows(rows: _Rows, limit_s: float, gap: float):
+    """HiGHS (one thread, quiet) run on a program's rows, within ``limit_s`` to ``gap``; the solver object."""
+    import highspy  # noqa: PLC0415
+
+    inf = float("inf")
     h = highspy.Highs()
     for key, value in (("output_flag", False), ("threads", 1), ("time_limit", float(limit_s)),
-                       ("mip_rel_gap", PROGRAM_GAP), ("random_seed", 0)):
+                       ("mip_rel_gap", gap), ("random_seed", 0)):
         h.setOptionValue(key, value)
     n, m = len(rows.cost), len(rows.lo)
     lp = highspy.HighsLp()
@@ -156,10 +172,7 @@ def workload_program(s: Scenario, w: Workload, deps: list[Deployment], lam: floa
                        for z in rows.integer]
     h.passModel(lp)
     h.run()
-    if h.getInfo().primal_solution_status != 2:  # kSolutionStatusFeasible
-        return None
-    values = h.getSolution().col_value
-    return {i: int(round(values[i])) for i in every if values[i] > 0.5}
+    return h
 
 
 def workload_choices(s: Scenario, options: OptionSet, horizon: Horizon, deadline: float) -> set[tuple]:
