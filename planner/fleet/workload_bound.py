@@ -37,12 +37,10 @@ from __future__ import annotations
 import math
 import time
 
-from planner.fleet.hedge import pool_sets
 from planner.fleet.horizon import Horizon
 from planner.fleet.options import Deployment, OptionSet
 from planner.fleet.share_bound import gpu_price, share_terms
-from planner.fleet.workload_programs import program_rows, solve_rows
-from planner.risk.tails import spot_offers
+from planner.fleet.workload_programs import program_inputs, program_rows, solve_rows
 from planner.scenario.model import Scenario
 
 LEVELS = 4  # demand levels per workload on a horizon of several periods
@@ -58,12 +56,7 @@ def workload_bound(s: Scenario, options: OptionSet, horizon: Horizon, deadline: 
     if terms is None:
         return None
     offers = {o.id: o for o in s.offers}
-    pol = s.policy.spot
-    sets = pool_sets(s, pol.pool_failures) if pol.hedge and pol.degraded_service > 0 and spot_offers(s) else []
-    by_w: dict[str, list[Deployment]] = {}
-    for d in options.deployments:
-        if max(d.capacity_rpm) > 0:
-            by_w.setdefault(d.workload, []).append(d)
+    sets, by_w = program_inputs(s, options)
     best = dict(terms)
     for w in s.workloads:
         deps = by_w.get(w.id, [])

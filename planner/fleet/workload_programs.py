@@ -175,17 +175,24 @@ def solve_rows(rows: _Rows, limit_s: float, gap: float):
     return h
 
 
-def workload_choices(s: Scenario, options: OptionSet, horizon: Horizon, deadline: float) -> set[tuple]:
-    """Keys of the deployments the workloads' programs choose in some period, in turn as the module docstring
-    says, the periods of most demand first; what was chosen by ``deadline`` (``time.perf_counter``) when it comes
-    first."""
-    offers = {o.id: o for o in s.offers}
+def program_inputs(s: Scenario, options: OptionSet) -> tuple[list[tuple[str, ...]], dict[str, list[Deployment]]]:
+    """The pool-loss sets the programs route around (those of ``planner.fleet.hedge`` where the hedge applies) and
+    each workload's deployments that serve some bucket."""
     pol = s.policy.spot
     sets = pool_sets(s, pol.pool_failures) if pol.hedge and pol.degraded_service > 0 and spot_offers(s) else []
     by_w: dict[str, list[Deployment]] = {}
     for d in options.deployments:
         if max(d.capacity_rpm) > 0:
             by_w.setdefault(d.workload, []).append(d)
+    return sets, by_w
+
+
+def workload_choices(s: Scenario, options: OptionSet, horizon: Horizon, deadline: float) -> set[tuple]:
+    """Keys of the deployments the workloads' programs choose in some period, in turn as the module docstring
+    says, the periods of most demand first; what was chosen by ``deadline`` (``time.perf_counter``) when it comes
+    first."""
+    offers = {o.id: o for o in s.offers}
+    sets, by_w = program_inputs(s, options)
     chosen: set[tuple] = set()
     # the busiest periods first: what is chosen by the deadline covers the peak (XL: 24 hours of 100 workloads)
     for per in sorted(horizon.periods, key=lambda per: -sum(per.demand_rpm.values())):
