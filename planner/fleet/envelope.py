@@ -23,18 +23,28 @@ x_{d,b,t} = x_{d,b,E} lambda_{w,t} / lambda_{w,E}:
 So the envelope's optimum bounds the horizon's optimum from above, never below (a daily peak served all day). The
 fleet enters the horizon's program as a start whose integer columns (nodes, reserved, replicas, MIG patterns) are
 fixed and the rest (loads, the hedge's binaries) completed by the solver (``planner.fleet.restrict.complete``):
-a plan of the program, checked against all its rows and then verified independently. Only for one epoch and no
-commitments (``plan forecast``'s reserved terms span epochs; ``planner.fleet.restricted`` is not used there).
+a plan of the program, checked against all its rows and then verified independently. ``by_period`` then
+solves each period's own program from that fleet, the reserved nodes held at the envelope's (their count is one
+per epoch, so the periods' fleets fit together), and completes the periods' fleets together the same way. Only
+for one epoch and no commitments (``plan forecast``'s reserved terms span epochs; ``planner.fleet.restricted`` is
+not used there).
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
 
-from planner.fleet.formulation import Formulation
+from planner.fleet.formulation import BuildOutOfTime, Formulation, build
 from planner.fleet.horizon import Horizon, PeriodSpec
+from planner.fleet.restrict import complete
+from planner.fleet.start import carry_start
+from planner.problem import Solution, SolveOptions
+from planner.scenario.model import Scenario
+from solvers.registry import get_backend
 
 SPREAD_BLOCKS = ("nodes", "reserved", "replicas", "mig")  # the integer blocks of a start (``planner.fleet.start``)
 
@@ -72,3 +82,47 @@ def spread(f_env: Formulation, values: np.ndarray, f: Formulation) -> tuple[np.n
             cols.append(int(j))
             vals.append(0.0 if twin is None else float(values[twin]))
     return np.asarray(cols, dtype=np.int64), np.asarray(vals, dtype=float)
+
+
+def by_period(s: Scenario, horizon: Horizon, settings, extra_blocks, solver: str, until: Callable[[], float],
+              env: tuple[Formulation, Solution], whole: Formulation, gap: float, min_s: float) -> Solution | None:
+    """Each period t's own program over ``whole``'s options (its horizon the period alone), the reserved nodes fixed
+    at the envelope's, solved from the envelope's fleet (a point of it: the envelope's demand is at least t's)
+    within an even share of what is left before ``until()``; the periods' fleets together, the rest completed in the
+    horizon's program ``whole`` (``complete``). A period not solved in time, or not cheaper, keeps the envelope's
+    fleet, so the result costs at most the envelope's. None when no period improved or the completion failed.
+    ``settings``: ``planner.fleet.solve.SolveSettings``; ``min_s``: no period is started with less left."""
+    f_env, sol_env = env
+    cols, vals = spread(f_env, sol_env.values, whole)
+    value = dict(zip(cols.tolist(), vals.tolist()))
+    reserved = f_env.problem.block_columns("reserved")
+    by_t: dict[int, list] = {}   # period -> (the horizon program's column, its twin's key in the period's program)
+    for block in ("nodes", "replicas", "mig"):
+        for j in whole.problem.block_columns(block).tolist():
+            key = whole.problem.var_key(j)
+            by_t.setdefault(key[-1], []).append((j, (*key[:-1], 0)))
+    improved = False
+    for t, per in enumerate(horizon.periods):
+        if until() - time.perf_counter() < min_s:
+            break
+        try:
+            f = build(s, whole.options, replace(horizon, periods=(per,)), allow_unmet=settings.allow_unmet,
+                      extra_blocks=extra_blocks, project_loads=settings.project_loads, deadline=until())
+        except BuildOutOfTime:
+            break
+        fixed = np.asarray([f.problem.index(f_env.problem.var_key(int(j))) for j in reserved], dtype=np.int64)
+        problem = f.problem.with_bounds(fixed, sol_env.values[reserved], sol_env.values[reserved])
+        left = (until() - time.perf_counter()) / (len(horizon.periods) - t)
+        sol = get_backend(solver, problem).solve(problem, SolveOptions(
+            time_limit_s=max(left, 0.1), mip_gap=gap, start=carry_start(f_env, sol_env.values, f)))
+        if not sol.has_values or sol.objective >= sol_env.objective - 1e-9 * max(1.0, sol_env.objective):
+            continue
+        improved = True
+        at = {f.problem.var_key(int(j)): int(j) for block in ("nodes", "replicas", "mig")
+              for j in f.problem.block_columns(block)}
+        for j, twin in by_t.get(t, ()):
+            value[j] = float(sol.values[at[twin]]) if twin in at else 0.0
+    if not improved:
+        return None
+    return complete(whole.problem, solver, (np.asarray(list(value), dtype=np.int64), np.asarray(list(value.values()))),
+                    max(until() - time.perf_counter(), 0.1), gap)

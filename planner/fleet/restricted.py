@@ -59,15 +59,13 @@ from collections.abc import Callable
 from typing import NamedTuple
 from dataclasses import replace
 
-import numpy as np
-
-from planner.fleet.envelope import SPREAD_BLOCKS, envelope_horizon, spread
+from planner.fleet.envelope import by_period, envelope_horizon, spread
 from planner.fleet.formulation import BuildOutOfTime, Formulation, build
 from planner.fleet.horizon import Horizon
 from planner.fleet.options import Deployment, OptionSet
 from planner.fleet.plan_build import build_plan, relist_options
 from planner.fleet.share_bound import share_bound
-from planner.fleet.start import START_BLOCKS, greedy_start, start_columns, start_options
+from planner.fleet.start import carry_start, greedy_start, start_options
 from planner.fleet.workload_bound import workload_bound
 from planner.fleet.workload_programs import unit_price, workload_choices
 from planner.plan import Plan
@@ -133,23 +131,6 @@ def restricted_options(s: Scenario, options: OptionSet, horizon: Horizon, k: int
                      mig_profiles=options.mig_profiles)
 
 
-def carry_start(f_from, values, f_to) -> tuple[np.ndarray, np.ndarray]:
-    """(columns, values) of f_to for the fleet ``values`` of f_from, a program over a subset of f_to's deployments
-    (same scenario, horizon and settings): the start blocks' values by key, a deployment's index taken through its
-    key (``start_columns``: f_to's other replicas and loads 0). What is left open (the spot hedge's columns) the
-    solver completes."""
-    index_to = {d.key: d.index for d in f_to.options.deployments}
-    key_from = {d.index: d.key for d in f_from.options.deployments}
-    by_key = {}
-    for block in START_BLOCKS:
-        for j in f_from.problem.block_columns(block):
-            key = f_from.problem.var_key(int(j))
-            if block in ("replicas", "load"):
-                key = (block, index_to[key_from[key[1]]], *key[2:])
-            by_key[key] = float(values[int(j)])
-    return start_columns(f_to, by_key)
-
-
 class Rung(NamedTuple):
     """A solved rung: the program over its options and the horizon, its solution, the most options per request it
     kept with whether the workloads' own choices are among them, and, on a horizon of several periods, the peak
@@ -211,55 +192,15 @@ def _rung(s: Scenario, options: OptionSet, horizon: Horizon, settings, extra_blo
     return None if done is None else Rung(whole, done, (most, own), (f, sol))
 
 
-def _by_period(s: Scenario, horizon: Horizon, settings, extra_blocks, solver: str, deadline: float,
+def _by_period(s: Scenario, horizon: Horizon, settings, extra_blocks, solver: str, until: Callable[[], float],
                previous: Rung) -> Rung | None:
-    """The rung ``BY_PERIOD``: each period t's own program over ``previous``'s options (its horizon the period
-    alone), its reserved nodes fixed at the envelope's, solved from the envelope's fleet (a point of it: the
-    envelope's demand is at least t's) within an even share of what is left; the periods' fleets together, the
-    rest completed in the horizon's program. A period not solved in time keeps the envelope's fleet, so the result
-    costs at most the envelope's. None without an envelope, or when nothing came out."""
+    """The rung ``BY_PERIOD`` (``planner.fleet.envelope.by_period``) from ``previous``'s envelope, until ``until()``
+    (it may move later while it runs: ``Ladder.extend``); None without an envelope, or when nothing came out."""
     if previous.env is None:
         return None
-    f_env, sol_env = previous.env
-    whole, sub = previous.f, previous.f.options
-    cols, vals = spread(f_env, sol_env.values, whole)
-    value = dict(zip(cols.tolist(), vals.tolist()))
-    gap = max(s.policy.mip_gap, RESTRICT_GAP)
-    reserved = f_env.problem.block_columns("reserved")
-    by_t: dict[int, list] = {}   # period -> (the horizon program's column, its twin's key in the period's program)
-    for block in SPREAD_BLOCKS:
-        if block != "reserved":
-            for j in whole.problem.block_columns(block).tolist():
-                key = whole.problem.var_key(j)
-                by_t.setdefault(key[-1], []).append((j, (*key[:-1], 0)))
-    improved = False
-    for t, per in enumerate(horizon.periods):
-        if deadline - time.perf_counter() < RESTRICT_MIN_S:
-            break
-        try:
-            f = build(s, sub, replace(horizon, periods=(per,)), allow_unmet=settings.allow_unmet,
-                      extra_blocks=extra_blocks, project_loads=settings.project_loads, deadline=deadline)
-        except BuildOutOfTime:
-            break
-        fixed = np.asarray([f.problem.index(f_env.problem.var_key(int(j))) for j in reserved], dtype=np.int64)
-        at = sol_env.values[reserved]
-        problem = f.problem.with_bounds(fixed, at, at)
-        left = (deadline - time.perf_counter()) / (len(horizon.periods) - t)
-        sol = get_backend(solver, problem).solve(problem, SolveOptions(
-            time_limit_s=max(left, 0.1), mip_gap=gap, start=carry_start(f_env, sol_env.values, f)))
-        if not sol.has_values or sol.objective >= sol_env.objective - 1e-9 * max(1.0, sol_env.objective):
-            continue
-        improved = True
-        at_f = {f.problem.var_key(int(j)): int(j) for block in SPREAD_BLOCKS if block != "reserved"
-                for j in f.problem.block_columns(block)}
-        for j, twin in by_t.get(t, ()):
-            value[j] = float(sol.values[at_f[twin]]) if twin in at_f else 0.0
-    if not improved:
-        return None
-    done = complete(whole.problem, solver, (np.asarray(list(value), dtype=np.int64),
-                                            np.asarray(list(value.values()))),
-                    max(deadline - time.perf_counter(), 0.1), gap)
-    return None if done is None else Rung(whole, done, previous.kept, previous.env, by_period=True)
+    done = by_period(s, horizon, settings, extra_blocks, solver, until, previous.env, previous.f,
+                     max(s.policy.mip_gap, RESTRICT_GAP), RESTRICT_MIN_S)
+    return None if done is None else Rung(previous.f, done, previous.kept, previous.env, by_period=True)
 
 
 def _plan_of(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, settings, rung) -> Plan | None:
@@ -307,6 +248,7 @@ class Ladder:
         self._extra_s = 0.0   # what the first rung took beyond its solver limit (its build, decoding, verification)
         self._started = False   # the next rungs ran (or run) already
         self._bound: float | None = None   # planner.fleet.workload_bound, computed by the thread first
+        self._until = 0.0   # the next rungs' deadline (time.perf_counter): start_next sets it, extend moves it on
 
     def _eligible(self, limit_s: float) -> bool:
         options, horizon = self._args[1], self._args[2]
@@ -352,25 +294,32 @@ class Ladder:
         if solver != "highs" or not get_backend(solver).runs_in_process():
             return
         self._started = True
-        self._thread = threading.Thread(target=self._run_next, args=(time.perf_counter() + limit_s,),
-                                        name="fleetplan-restricted", daemon=True)
+        self._until = time.perf_counter() + limit_s
+        self._thread = threading.Thread(target=self._run_next, name="fleetplan-restricted", daemon=True)
         self._thread.start()
 
-    def _run_next(self, deadline: float) -> None:
+    def extend(self, until: float) -> None:
+        """Let the next rungs run until ``until`` (``time.perf_counter``) if that is later: the full program was left
+        unbuilt or unsolved, so its share of the budget is theirs (XL-2 at 120 s returned at 85 s)."""
+        self._until = max(self._until, until)
+
+    def _run_next(self) -> None:
         loaded, options, horizon, settings, extra_blocks, solver = self._args
         try:
             if len(horizon.periods) > 1:   # the horizon's own program is never solved there (XL): no bound but this
                 now = time.perf_counter()
-                self._bound = workload_bound(loaded.scenario, options, horizon, now + BOUND_SHARE * (deadline - now),
-                                             settings.allow_unmet)
+                self._bound = workload_bound(loaded.scenario, options, horizon,
+                                             now + BOUND_SHARE * (self._until - now), settings.allow_unmet)
             best = self._rung
             for k in (RESTRICT_LADDER if len(horizon.periods) == 1 else PERIOD_LADDER)[1:]:
-                if deadline - time.perf_counter() < RESTRICT_MIN_S:
+                if self._until - time.perf_counter() < RESTRICT_MIN_S:
                     break
                 if k == BY_PERIOD:
-                    rung = _by_period(loaded.scenario, horizon, settings, extra_blocks, solver, deadline, best)
+                    rung = _by_period(loaded.scenario, horizon, settings, extra_blocks, solver, lambda: self._until,
+                                      best)
                 else:
-                    rung = _rung(loaded.scenario, options, horizon, settings, extra_blocks, solver, k, deadline, best)
+                    rung = _rung(loaded.scenario, options, horizon, settings, extra_blocks, solver, k, self._until,
+                                 best)
                 if rung is not None and rung.sol.objective < best.sol.objective:
                     best = rung
             if best is not self._rung:

@@ -125,3 +125,20 @@ def start_options(s: Scenario, options: OptionSet, horizon: Horizon) -> OptionSe
     deps = [replace(by_index[i], index=j) for j, i in enumerate(used)]
     # no rejected options: the first plan lists every option of the scenario once it is made (relist_options)
     return OptionSet(deployments=deps, rejected=[], mig_profiles=options.mig_profiles)
+
+
+def carry_start(f_from, values, f_to) -> tuple[np.ndarray, np.ndarray]:
+    """(columns, values) of f_to for the fleet ``values`` of f_from, a program over a subset of f_to's deployments
+    (same scenario, horizon and settings): the start blocks' values by key, a deployment's index taken through its
+    key (``start_columns``: f_to's other replicas and loads 0). What is left open (the spot hedge's columns) the
+    solver completes."""
+    index_to = {d.key: d.index for d in f_to.options.deployments}
+    key_from = {d.index: d.key for d in f_from.options.deployments}
+    by_key = {}
+    for block in START_BLOCKS:
+        for j in f_from.problem.block_columns(block):
+            key = f_from.problem.var_key(int(j))
+            if block in ("replicas", "load"):
+                key = (block, index_to[key_from[key[1]]], *key[2:])
+            by_key[key] = float(values[int(j)])
+    return start_columns(f_to, by_key)
