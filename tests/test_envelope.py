@@ -51,7 +51,8 @@ def test_the_envelope_rung_runs_the_peak_fleet_in_every_hour_and_by_period_sizes
     assert env is not None and env.env is not None
     assert env.env[1].objective == pytest.approx(10.0)            # 10 GPUs of od at 1 USD/h
     assert env.sol.objective == pytest.approx(10.0)               # ... in every hour
-    per = restricted_mod._by_period(*args[:1], horizon, *args[3:], time.perf_counter() + 60.0, env)
+    until = time.perf_counter() + 60.0
+    per = restricted_mod._by_period(*args[:1], horizon, *args[3:], lambda: until, env)
     assert per is not None and per.by_period and per.sol.objective == pytest.approx(7.0)
     plan = restricted_mod._plan_of(loaded, options, horizon, SolveSettings(), per)
     assert plan.verification.ok and "each period's own program" in plan.message

@@ -266,3 +266,14 @@ def test_the_next_rungs_get_the_longer_share_only_after_a_first_rung_solved_to_i
         ladder._rung = restricted_mod.Rung("f", type("Sol", (), {"status": "feasible"})(), (3, False), ("f", sol))
         assert ladder.next_share() == share
 
+
+def test_extend_moves_the_next_rungs_deadline_only_later():
+    m = bench_medium()
+    s = m["loaded"].scenario
+    ladder = restricted_mod.Ladder(m["loaded"], m["options"], horizon_for(s), SolveSettings(), hedge_blocks(s),
+                                   "highs", lambda stage, info: None)
+    ladder._until = 10.0
+    ladder.extend(5.0)
+    assert ladder._until == 10.0
+    ladder.extend(20.0)
+    assert ladder._until == 20.0

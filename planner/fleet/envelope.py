@@ -33,6 +33,7 @@ not used there).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -83,11 +84,11 @@ def spread(f_env: Formulation, values: np.ndarray, f: Formulation) -> tuple[np.n
     return np.asarray(cols, dtype=np.int64), np.asarray(vals, dtype=float)
 
 
-def by_period(s: Scenario, horizon: Horizon, settings, extra_blocks, solver: str, deadline: float,
+def by_period(s: Scenario, horizon: Horizon, settings, extra_blocks, solver: str, until: Callable[[], float],
               env: tuple[Formulation, Solution], whole: Formulation, gap: float, min_s: float) -> Solution | None:
     """Each period t's own program over ``whole``'s options (its horizon the period alone), the reserved nodes fixed
     at the envelope's, solved from the envelope's fleet (a point of it: the envelope's demand is at least t's)
-    within an even share of what is left before ``deadline``; the periods' fleets together, the rest completed in the
+    within an even share of what is left before ``until()``; the periods' fleets together, the rest completed in the
     horizon's program ``whole`` (``complete``). A period not solved in time, or not cheaper, keeps the envelope's
     fleet, so the result costs at most the envelope's. None when no period improved or the completion failed.
     ``settings``: ``planner.fleet.solve.SolveSettings``; ``min_s``: no period is started with less left."""
@@ -102,16 +103,16 @@ def by_period(s: Scenario, horizon: Horizon, settings, extra_blocks, solver: str
             by_t.setdefault(key[-1], []).append((j, (*key[:-1], 0)))
     improved = False
     for t, per in enumerate(horizon.periods):
-        if deadline - time.perf_counter() < min_s:
+        if until() - time.perf_counter() < min_s:
             break
         try:
             f = build(s, whole.options, replace(horizon, periods=(per,)), allow_unmet=settings.allow_unmet,
-                      extra_blocks=extra_blocks, project_loads=settings.project_loads, deadline=deadline)
+                      extra_blocks=extra_blocks, project_loads=settings.project_loads, deadline=until())
         except BuildOutOfTime:
             break
         fixed = np.asarray([f.problem.index(f_env.problem.var_key(int(j))) for j in reserved], dtype=np.int64)
         problem = f.problem.with_bounds(fixed, sol_env.values[reserved], sol_env.values[reserved])
-        left = (deadline - time.perf_counter()) / (len(horizon.periods) - t)
+        left = (until() - time.perf_counter()) / (len(horizon.periods) - t)
         sol = get_backend(solver, problem).solve(problem, SolveOptions(
             time_limit_s=max(left, 0.1), mip_gap=gap, start=carry_start(f_env, sol_env.values, f)))
         if not sol.has_values or sol.objective >= sol_env.objective - 1e-9 * max(1.0, sol_env.objective):
@@ -124,4 +125,4 @@ def by_period(s: Scenario, horizon: Horizon, settings, extra_blocks, solver: str
     if not improved:
         return None
     return complete(whole.problem, solver, (np.asarray(list(value), dtype=np.int64), np.asarray(list(value.values()))),
-                    max(deadline - time.perf_counter(), 0.1), gap)
+                    max(until() - time.perf_counter(), 0.1), gap)

@@ -192,13 +192,13 @@ def _rung(s: Scenario, options: OptionSet, horizon: Horizon, settings, extra_blo
     return None if done is None else Rung(whole, done, (most, own), (f, sol))
 
 
-def _by_period(s: Scenario, horizon: Horizon, settings, extra_blocks, solver: str, deadline: float,
+def _by_period(s: Scenario, horizon: Horizon, settings, extra_blocks, solver: str, until: Callable[[], float],
                previous: Rung) -> Rung | None:
-    """The rung ``BY_PERIOD`` (``planner.fleet.envelope.by_period``) from ``previous``'s envelope, until
-    ``deadline``; None without an envelope, or when nothing came out."""
+    """The rung ``BY_PERIOD`` (``planner.fleet.envelope.by_period``) from ``previous``'s envelope, until ``until()``
+    (it may move later while it runs: ``Ladder.extend``); None without an envelope, or when nothing came out."""
     if previous.env is None:
         return None
-    done = by_period(s, horizon, settings, extra_blocks, solver, deadline, previous.env, previous.f,
+    done = by_period(s, horizon, settings, extra_blocks, solver, until, previous.env, previous.f,
                      max(s.policy.mip_gap, RESTRICT_GAP), RESTRICT_MIN_S)
     return None if done is None else Rung(previous.f, done, previous.kept, previous.env, by_period=True)
 
@@ -248,7 +248,7 @@ class Ladder:
         self._extra_s = 0.0   # what the first rung took beyond its solver limit (its build, decoding, verification)
         self._started = False   # the next rungs ran (or run) already
         self._bound: float | None = None   # planner.fleet.workload_bound, computed by the thread first
-        self._until = 0.0   # the next rungs' deadline (time.perf_counter), set by start_next
+        self._until = 0.0   # the next rungs' deadline (time.perf_counter): start_next sets it, extend moves it on
 
     def _eligible(self, limit_s: float) -> bool:
         options, horizon = self._args[1], self._args[2]
@@ -298,6 +298,11 @@ class Ladder:
         self._thread = threading.Thread(target=self._run_next, name="fleetplan-restricted", daemon=True)
         self._thread.start()
 
+    def extend(self, until: float) -> None:
+        """Let the next rungs run until ``until`` (``time.perf_counter``) if that is later: the full program was left
+        unbuilt or unsolved, so its share of the budget is theirs (XL-2 at 120 s returned at 85 s)."""
+        self._until = max(self._until, until)
+
     def _run_next(self) -> None:
         loaded, options, horizon, settings, extra_blocks, solver = self._args
         try:
@@ -310,7 +315,8 @@ class Ladder:
                 if self._until - time.perf_counter() < RESTRICT_MIN_S:
                     break
                 if k == BY_PERIOD:
-                    rung = _by_period(loaded.scenario, horizon, settings, extra_blocks, solver, self._until, best)
+                    rung = _by_period(loaded.scenario, horizon, settings, extra_blocks, solver, lambda: self._until,
+                                      best)
                 else:
                     rung = _rung(loaded.scenario, options, horizon, settings, extra_blocks, solver, k, self._until,
                                  best)

@@ -346,7 +346,8 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
         deadline = t0 + FIRST_BUILD_SHARE * (budget.deadline - (keep + FINISH_SHARE) * budget.limit_s - t0)
     try:
         f = _build_cost(s, options, horizon, settings, extra_blocks, deadline)
-    except BuildOutOfTime:
+    except BuildOutOfTime:   # the next rungs may have the rest (their plan's decoding and verification kept back)
+        ladder.extend(time.perf_counter() + budget.solver_limit(keep + FINISH_SHARE))
         late = with_workload_bound(cheaper(first, ladder.next_plan()), ladder.bound(), s.policy.mip_gap)
         return _print_first(late, emit, f"the {budget.limit_s:g} s budget ran out while building the full program")
     built_s = time.perf_counter() - t_build
@@ -354,7 +355,8 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     emit("solving", {"solver": solver, "time_limit_s": budget.limit_s})
     f, sol, note = _solve_formulation(f, solver, budget, s.policy.mip_gap, settings.tie_break, extra_blocks, keep,
                                       built_s, has_first=first is not None)
-    if sol is None:  # the next rungs, now, with what the full program's solve cannot use
+    if sol is None:  # the next rungs, now or on beside, with what the full program's solve cannot use
+        ladder.extend(time.perf_counter() + budget.solver_limit(keep + FINISH_SHARE))
         late = ladder.rest(budget.left() - (keep + FINISH_SHARE) * budget.limit_s)
         late = with_workload_bound(cheaper(first, late), ladder.bound(), s.policy.mip_gap)
         return _print_first(late, emit, f"too little of the {budget.limit_s:g} s "
