@@ -46,6 +46,9 @@ from planner.problem import Solution, SolveOptions
 from planner.scenario.model import Scenario
 from solvers.registry import get_backend
 
+# ``by_period`` keeps this share of its time for completing the periods' fleets together in the horizon's program
+# (XL-2: its hedge's binaries for 24 hours; with the periods' solves taking all the time it failed every time)
+COMPLETE_SHARE = 0.25
 SPREAD_BLOCKS = ("nodes", "reserved", "replicas", "mig")  # the integer blocks of a start (``planner.fleet.start``)
 
 
@@ -88,10 +91,10 @@ def by_period(s: Scenario, horizon: Horizon, settings, extra_blocks, solver: str
               env: tuple[Formulation, Solution], whole: Formulation, gap: float, min_s: float) -> Solution | None:
     """Each period t's own program over ``whole``'s options (its horizon the period alone), the reserved nodes fixed
     at the envelope's, solved from the envelope's fleet (a point of it: the envelope's demand is at least t's)
-    within an even share of what is left before ``until()``; the periods' fleets together, the rest completed in the
-    horizon's program ``whole`` (``complete``). A period not solved in time, or not cheaper, keeps the envelope's
-    fleet, so the result costs at most the envelope's. None when no period improved or the completion failed.
-    ``settings``: ``planner.fleet.solve.SolveSettings``; ``min_s``: no period is started with less left."""
+    within an even share of what is left before ``until()`` (less ``COMPLETE_SHARE`` of it); the periods' fleets
+    together, the rest completed in the horizon's program ``whole`` (``complete``). A period not solved in time, or
+    not cheaper, keeps the envelope's fleet, so the result costs at most the envelope's. None when no period improved
+    or the completion failed. ``settings``: ``planner.fleet.solve.SolveSettings``; ``min_s``: no period is started with less left."""
     f_env, sol_env = env
     cols, vals = spread(f_env, sol_env.values, whole)
     value = dict(zip(cols.tolist(), vals.tolist()))
@@ -102,17 +105,18 @@ def by_period(s: Scenario, horizon: Horizon, settings, extra_blocks, solver: str
             key = whole.problem.var_key(j)
             by_t.setdefault(key[-1], []).append((j, (*key[:-1], 0)))
     improved = False
+    keep = COMPLETE_SHARE * (until() - time.perf_counter())   # for the completion of all periods together
     for t, per in enumerate(horizon.periods):
-        if until() - time.perf_counter() < min_s:
+        if until() - keep - time.perf_counter() < min_s:
             break
         try:
             f = build(s, whole.options, replace(horizon, periods=(per,)), allow_unmet=settings.allow_unmet,
-                      extra_blocks=extra_blocks, project_loads=settings.project_loads, deadline=until())
+                      extra_blocks=extra_blocks, project_loads=settings.project_loads, deadline=until() - keep)
         except BuildOutOfTime:
             break
         fixed = np.asarray([f.problem.index(f_env.problem.var_key(int(j))) for j in reserved], dtype=np.int64)
         problem = f.problem.with_bounds(fixed, sol_env.values[reserved], sol_env.values[reserved])
-        left = (until() - time.perf_counter()) / (len(horizon.periods) - t)
+        left = (until() - keep - time.perf_counter()) / (len(horizon.periods) - t)
         sol = get_backend(solver, problem).solve(problem, SolveOptions(
             time_limit_s=max(left, 0.1), mip_gap=gap, start=carry_start(f_env, sol_env.values, f)))
         if not sol.has_values or sol.objective >= sol_env.objective - 1e-9 * max(1.0, sol_env.objective):

@@ -49,6 +49,7 @@ COMPLETE_SHARE = 0.25  # ... or this share of the budget, if more
 # SKIP_BELOW_S for every size, and M-1 at 2 s printed its start, 37 % above the optimum).
 SOLVE_MIN_S = 0.2
 PASS_S_PER_VAR = 1e-5
+COMPLETE_S_PER_VAR = 2e-6  # completing the start in the full program (XL-2: 13.4 s for 6.8 M columns)
 SKIP_BELOW_S = 1.0  # the least solve worth building the full program for after a first plan; the last resort's floor
 # From this many deployments x periods (XL: ~220,000; L: ~9,000) a first plan is made before the full program is
 # built (``_first_plan``): building XL-2's 6.8 M columns takes 20-30 s, its first plan's program ~1 s.
@@ -154,9 +155,11 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
     skipped = NO_TIME if tie_break else "off"
     start, completed = greedy_start(f), None
     pass_s = max(SOLVE_MIN_S, PASS_S_PER_VAR * f.problem.n_vars)
-    if has_first and budget.solver_limit(keep_share + tie_share) < pass_s:
-        # completing the start costs the matrix form of the full program and its restriction (XL-2: ~10 s) before
-        # the solver runs: with less than a solve's passing time left, the first plan is as good as it gets
+    if has_first and budget.solver_limit(keep_share + tie_share) < 2 * pass_s + COMPLETE_S_PER_VAR * f.problem.n_vars:
+        # completing the start costs the matrix form of the full program and its restriction (XL-2: ~13 s) before
+        # the solver runs, which then needs a solve's passing time and as much again to search: with less left, the
+        # first plan is as good as it gets from here, and the restricted programs beside get the rest (XL-2 at 120 s
+        # spent 50 s of the main thread on it for nothing, holding the GIL from them)
         return f, None, skipped
     if start is not None:
         # completed first, so that the solver starts from a whole incumbent and a plan exists whatever it finds;
@@ -347,7 +350,7 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     try:
         f = _build_cost(s, options, horizon, settings, extra_blocks, deadline)
     except BuildOutOfTime:   # the next rungs may have the rest (their plan's decoding and verification kept back)
-        ladder.extend(time.perf_counter() + budget.solver_limit(keep + FINISH_SHARE))
+        ladder.extend(time.perf_counter() + budget.left() - (keep + 2 * FINISH_SHARE) * budget.limit_s)
         late = with_workload_bound(cheaper(first, ladder.next_plan()), ladder.bound(), s.policy.mip_gap)
         return _print_first(late, emit, f"the {budget.limit_s:g} s budget ran out while building the full program")
     built_s = time.perf_counter() - t_build
@@ -356,7 +359,7 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     f, sol, note = _solve_formulation(f, solver, budget, s.policy.mip_gap, settings.tie_break, extra_blocks, keep,
                                       built_s, has_first=first is not None)
     if sol is None:  # the next rungs, now or on beside, with what the full program's solve cannot use
-        ladder.extend(time.perf_counter() + budget.solver_limit(keep + FINISH_SHARE))
+        ladder.extend(time.perf_counter() + budget.left() - (keep + 2 * FINISH_SHARE) * budget.limit_s)
         late = ladder.rest(budget.left() - (keep + FINISH_SHARE) * budget.limit_s)
         late = with_workload_bound(cheaper(first, late), ladder.bound(), s.policy.mip_gap)
         return _print_first(late, emit, f"too little of the {budget.limit_s:g} s "
