@@ -94,7 +94,8 @@ def by_period(s: Scenario, horizon: Horizon, settings, extra_blocks, solver: str
     within an even share of what is left before ``until()`` (less ``COMPLETE_SHARE`` of it); the periods' fleets
     together, the rest completed in the horizon's program ``whole`` (``complete``). A period not solved in time, or
     not cheaper, keeps the envelope's fleet, so the result costs at most the envelope's. None when no period improved
-    or the completion failed. ``settings``: ``planner.fleet.solve.SolveSettings``; ``min_s``: no period is started with less left."""
+    or the completion failed. ``settings``: ``planner.fleet.solve.SolveSettings``; ``min_s``: no period is started
+    with less left."""
     f_env, sol_env = env
     cols, vals = spread(f_env, sol_env.values, whole)
     value = dict(zip(cols.tolist(), vals.tolist()))
