@@ -38,7 +38,7 @@ horizon's program (``planner.fleet.envelope``: why that is a plan). Its programs
 horizon's own (~56,000 columns on XL) never improved on the constructive start within 40 s. The ladder there is
 k = 3 -> own -> by period (``PERIOD_LADDER``): the last solves each period's own program over the own rung's
 options from the envelope's fleet, the reserved nodes held at the envelope's (``_by_period``). XL at 120 s
-(python -m bench.frozen --only XL): XL-1 388.5 -> 326.9, XL-2 403.5 -> 330.0 USD/h.
+(python -m bench.frozen --only XL): XL-1 388.5 -> 326.9-351.1, XL-2 403.5 -> 286.3 USD/h.
 
 The first rung runs before the full program is built (its plan is the fallback while that is built and solved);
 the next rungs run in a background thread beside the full program's build and solve, so they take no time from
