@@ -38,10 +38,12 @@ def share_bound(s: Scenario, options: OptionSet, horizon: Horizon, allow_unmet: 
     """The bound above, USD/hour; None where it is not given (see the module docstring) or where some demand has
     no deployment at all (the program is then infeasible, not bounded by this)."""
     terms = share_terms(s, options, horizon, allow_unmet)
-    if terms is None:
-        return None
-    total_hours = sum(per.hours for per in horizon.periods)
-    return sum(horizon.periods[t].hours * c for (_, t), c in terms.items()) / total_hours
+    return None if terms is None else hourly_mean(terms, horizon)
+
+
+def hourly_mean(terms: dict[tuple[str, int], float], horizon: Horizon) -> float:
+    """(1/H) sum_t h_t sum_w terms[w, t]: per-period USD/hour terms as the objective weighs them."""
+    return sum(horizon.periods[t].hours * c for (_, t), c in terms.items()) / sum(p.hours for p in horizon.periods)
 
 
 def share_terms(s: Scenario, options: OptionSet, horizon: Horizon,

@@ -135,11 +135,6 @@ def _fallback(f: Formulation, completed: Solution, first: Solution, mip_gap: flo
                              seconds=first.solve_seconds + completed.solve_seconds, message=note)
 
 
-def _run_problem(problem, solver: str, time_limit: float, mip_gap: float, start=None) -> Solution:
-    return get_backend(solver, problem).solve(problem, SolveOptions(time_limit_s=time_limit, mip_gap=mip_gap,
-                                                                    start=start))
-
-
 def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: float, tie_break: bool,
                        extra_blocks=(), keep_share: float = 0.0, built_s: float = 0.0,
                        has_first: bool = False) -> tuple[Formulation, Solution | None, str]:
@@ -153,7 +148,6 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
     """
     tie_share = TIE_BREAK_SHARE if tie_break else 0.0
     skipped = NO_TIME if tie_break else "off"
-    start, completed = greedy_start(f), None
     pass_s = max(SOLVE_MIN_S, PASS_S_PER_VAR * f.problem.n_vars)
     if has_first and budget.solver_limit(keep_share + tie_share) < 2 * pass_s + COMPLETE_S_PER_VAR * f.problem.n_vars:
         # completing the start costs the matrix form of the full program and its restriction (XL-2: ~13 s) before
@@ -161,6 +155,7 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
         # first plan is as good as it gets from here, and the restricted programs beside get the rest (XL-2 at 120 s
         # spent 50 s of the main thread on it for nothing, holding the GIL from them)
         return f, None, skipped
+    start, completed = greedy_start(f), None
     if start is not None:
         # completed first, so that the solver starts from a whole incumbent and a plan exists whatever it finds;
         # always a plan: without a first plan in hand this may overrun a budget that enumerating and building spent

@@ -39,7 +39,7 @@ import time
 
 from planner.fleet.horizon import Horizon
 from planner.fleet.options import Deployment, OptionSet
-from planner.fleet.share_bound import gpu_price, share_terms
+from planner.fleet.share_bound import gpu_price, hourly_mean, share_terms
 from planner.fleet.workload_programs import program_inputs, program_rows, solve_rows
 from planner.scenario.model import Scenario
 
@@ -84,8 +84,7 @@ def workload_bound(s: Scenario, options: OptionSet, horizon: Horizon, deadline: 
                 below = [floor[x] for x in floor if x <= lam]
                 if below:
                     best[(w.id, t)] = max(best[(w.id, t)], max(below))
-    hours = sum(per.hours for per in horizon.periods)
-    return sum(horizon.periods[t].hours * c for (_, t), c in best.items()) / hours
+    return hourly_mean(best, horizon)
 
 
 def _levels(demand: list[float]) -> list[float]:
