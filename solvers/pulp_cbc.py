@@ -18,7 +18,8 @@ exposed by pulp, so CBC's log goes to a temp file (``logPath``) and is parsed:
 
 CBC 2.10.3 (the build pulp bundles) misjudged integer columns unbounded below (fuzzing: wrong
 objectives, points violating rows by ~100); ``checked_solve`` rewrites them and this backend then
-also turns CBC's pre-processing off. CBC also crashes on a model with no rows and free columns, so a
+also turns CBC's pre-processing off, as it does for integer columns with a negative lower bound (a
+wrong "optimal" on a 4-column problem, ``_run``). CBC also crashes on a model with no rows and free columns, so a
 trivial row is added then.
 
 Status mapping: sol_status Optimal → optimal; IntegerFeasible → feasible; NoSolutionFound → error
@@ -168,6 +169,17 @@ def _run_cbc(arr: ProblemArrays, offset: float, options: SolveOptions,
 def _run(arr: ProblemArrays, offset: float, options: SolveOptions, rewritten: bool = False) -> RawResult:
     # CglPreProcess still misjudged some rewritten free-integer models (fuzzing); without it none did
     t0 = time.perf_counter()
+    # ... and so did it with integer columns bounded below by a negative number (hypothesis: min 2x0 - x3, x0 in
+    # {0, 1}, x2 in {-1, 0}, x3 in {-1, 0, 1}, x2 + x3 <= 0, 2x0 + x2 - 2x3 >= 1: optimum 1, CBC "optimal" 2), so
+    # such a model is solved without it first; without it CBC crashes on infeasible ones, which then take the
+    # path below (the fleet's programs have no such column)
+    if not rewritten and bool(np.any((np.asarray(arr.integrality) > 0) & (np.asarray(arr.col_lower) < 0))):
+        try:
+            plain = _run_cbc(arr, offset, options, ("preprocess off",))
+        except Exception:  # noqa: BLE001 - no solution file: nothing was found or proven
+            plain = ("error", None, None, "")
+        if plain[1] is not None:
+            return plain
     raw = _run_cbc(arr, offset, options, ("preprocess off",) if rewritten else ())
     if raw[0] == "ambiguous" and not rewritten:
         # pre-processing says "infeasible or unbounded" on feasible models: cut short by the time limit (seen at

@@ -355,6 +355,10 @@ def brute_force(lb, ub, a, senses, rhs, c) -> float | None:
 @example(data=([-1], [-1], np.array([[-1.0], [0.0]]), ["<=", "<="], [0, 0], [0]))  # trailing empty row (found)
 @example(data=([0], [0], np.zeros((2, 1)), ["<=", "<="], [0, 0], [0]))  # no nonzero at all (found)
 @example(data=([0, 0], [3, 3], np.array([[2.0, 0.0]]), ["=="], [3], [1, 1]))  # 2x = 3: no integer point
+# integers bounded below by -1: CBC's pre-processing said "optimal" at 2 (found)
+@example(data=([0, 0, -1, -1], [1, 0, 0, 1], np.array([[0.0, 0.0, -1.0, -1.0], [0.0, 0.0, 0.0, 0.0],
+                                                     [2.0, 0.0, 1.0, -2.0]]), [">=", "<=", ">="], [0, 0, 1],
+                [2, 0, 0, -1]))
 def test_optimum_equals_brute_force(cap, data):
     best = brute_force(*data)
     p = build(*data)
