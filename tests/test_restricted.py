@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+import planner.fleet.neighbourhood as neighbourhood_mod
 import planner.fleet.restricted as restricted_mod
 import planner.fleet.solve as solve_mod
 from planner.fleet import incumbent
@@ -63,6 +64,8 @@ def test_a_cheaper_restricted_plan_is_printed_with_the_full_programs_bound(monke
     m = bench_medium()
     monkeypatch.setattr(restricted_mod, "RESTRICT_MIN_OPTIONS", 0)  # M-1 is below the size it is used from
     monkeypatch.setattr(solve_mod, "PASS_S_PER_VAR", 1e3)
+    # the rungs alone: the neighbourhood search after them (tests/test_neighbourhood.py) would run to the budget's end
+    monkeypatch.setattr(neighbourhood_mod, "MIN_STEP_S", math.inf)
     plan = solve_scenario(m["loaded"], SolveSettings(solver="highs", time_limit_s=60.0, baselines=False))
     monkeypatch.setattr(solve_mod, "RESTRICT_SHARE", 0.0)
     start_only = solve_scenario(m["loaded"], SolveSettings(solver="highs", time_limit_s=60.0, baselines=False))

@@ -30,7 +30,9 @@ one run each, 2026-12-04, docs/BENCHMARKS.md "Eighteenth pass"), the own program
 solution, within ~2 s of choices and 1.4-4 s of solve: L-1 386.3, L-2 335.9, L-3 341.9 USD/h, where k = 3 gave
 417.8, 381.5, 376.2 and the full program 391.1, 349.4, 340.0 in 60 s. The k = 10 program alone from the k = 3
 solution had reached L-1 392.7, L-2 349.4, L-3 358.8 USD/h within 12 s ("Fifteenth pass"). Each program's plan is
-a plan of the scenario; the cheapest is kept.
+a plan of the scenario; the cheapest is kept. On one period, a neighbourhood search then runs from it until the full
+program's solve is over (``planner.fleet.neighbourhood``: a few workloads at a time re-planned over all their
+options, the others' replicas held), on the core the rungs leave idle (``Ladder.search_until``, ``stop_search``).
 
 On a horizon of several periods (a daily profile: XL's 24 hours) each rung's program is the peak envelope's, one
 period with every workload at its busiest, whose fleet is then run in every period and completed in the
@@ -62,6 +64,7 @@ from dataclasses import replace
 from planner.fleet.envelope import by_period, envelope_horizon, spread
 from planner.fleet.formulation import BuildOutOfTime, Formulation, build
 from planner.fleet.horizon import Horizon
+from planner.fleet.neighbourhood import search
 from planner.fleet.options import Deployment, OptionSet
 from planner.fleet.plan_build import build_plan, relist_options
 from planner.fleet.share_bound import share_bound
@@ -141,6 +144,7 @@ class Rung(NamedTuple):
     kept: tuple[int, bool]
     env: tuple[Formulation, Solution] | None = None
     by_period: bool = False   # each period then solved on its own from the envelope's fleet (``_by_period``)
+    searched: int = 0   # steps of the neighbourhood search that improved it (``planner.fleet.neighbourhood``)
 
     @property
     def solved(self) -> bool:
@@ -207,7 +211,7 @@ def _plan_of(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, setti
     """A rung's solution as a verified plan of the scenario (every option of ``options`` listed), ``feasible``
     with the closed-form bound of all the scenario's options; None when the verifier rejects it."""
     s = loaded.scenario
-    f, sol, (k, own), env, _ = rung
+    f, sol, (k, own), env = rung[:4]
     which = f"the {k} cheapest options per request of each workload" + (
         ", those the workloads' own programs chose" if own else "")
     note = (f"the plan of the restricted program ({which} and the constructive start's, planner.fleet.restricted), "
@@ -217,6 +221,9 @@ def _plan_of(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, setti
                  "planner.fleet.envelope) and run in every period")
         if rung.by_period:
             note += ", then each period's own program solved from it"
+    if rung.searched:
+        note += (f", then improved in {rung.searched} steps of a neighbourhood search (a few workloads at a time "
+                 "over all their options, the others' replicas held: planner.fleet.neighbourhood)")
     # optimal for the restricted program at most: a plan of the scenario, with the closed-form bound of all the
     # scenario's options (one from the restricted options alone bounds nothing)
     sol = finalize_solution(f.problem, SolveOptions(mip_gap=s.policy.mip_gap), solver=sol.solver, claimed="feasible",
@@ -249,6 +256,7 @@ class Ladder:
         self._started = False   # the next rungs ran (or run) already
         self._bound: float | None = None   # planner.fleet.workload_bound, computed by the thread first
         self._until = 0.0   # the next rungs' deadline (time.perf_counter): start_next sets it, extend moves it on
+        self._search_until = 0.0   # the neighbourhood search's after them (search_until; none unless asked)
 
     def _eligible(self, limit_s: float) -> bool:
         options, horizon = self._args[1], self._args[2]
@@ -303,6 +311,16 @@ class Ladder:
         unbuilt or unsolved, so its share of the budget is theirs (XL-2 at 120 s returned at 85 s)."""
         self._until = max(self._until, until)
 
+    def search_until(self, until: float) -> None:
+        """Let the neighbourhood search after the next rungs run until ``until`` (on one period: the full program's
+        solve, beside which it runs, leaves this core idle once the rungs are over)."""
+        self._search_until = max(self._search_until, until)
+
+    def stop_search(self) -> None:
+        """End the neighbourhood search at its current step (the full program's solve is over: the answer is
+        waiting for it)."""
+        self._search_until = min(self._search_until, time.perf_counter())
+
     def _run_next(self) -> None:
         loaded, options, horizon, settings, extra_blocks, solver = self._args
         try:
@@ -322,6 +340,11 @@ class Ladder:
                                  best)
                 if rung is not None and rung.sol.objective < best.sol.objective:
                     best = rung
+            if len(horizon.periods) == 1:
+                found = search(loaded.scenario, options, horizon, settings, extra_blocks, solver, (best.f, best.sol),
+                               lambda: self._search_until)
+                if found is not None:
+                    best = Rung(found[0], found[1], best.kept, searched=found[2])
             if best is not self._rung:
                 self._next = _plan_of(loaded, options, horizon, settings, best)
         except BaseException as exc:  # noqa: BLE001 -- re-raised in the caller's thread by next_plan

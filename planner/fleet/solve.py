@@ -336,6 +336,7 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     restricted = ladder.first(min(RESTRICT_SHARE * budget.limit_s, budget.solver_limit(keep) - first_s))
     first = cheaper(first, restricted)
     ladder.start_next(min(ladder.next_share() * budget.limit_s, budget.solver_limit(keep)))  # beside the full solve
+    ladder.search_until(time.perf_counter() + budget.left() - (keep + 2 * FINISH_SHARE) * budget.limit_s)
     emit("building", {"options": len(options.deployments)})
     t_build = time.perf_counter()
     deadline = None
@@ -353,6 +354,8 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     emit("solving", {"solver": solver, "time_limit_s": budget.limit_s})
     f, sol, note = _solve_formulation(f, solver, budget, s.policy.mip_gap, settings.tie_break, extra_blocks, keep,
                                       built_s, has_first=first is not None)
+    if sol is not None and sol.status in ("optimal", "infeasible", "unbounded"):
+        ladder.stop_search()   # nothing can beat it; a solve stopped by its limit ran as long as the search
     if sol is None:  # the next rungs, now or on beside, with what the full program's solve cannot use
         ladder.extend(time.perf_counter() + budget.left() - (keep + 2 * FINISH_SHARE) * budget.limit_s)
         late = ladder.rest(budget.left() - (keep + FINISH_SHARE) * budget.limit_s)

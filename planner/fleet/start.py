@@ -131,7 +131,8 @@ def carry_start(f_from, values, f_to) -> tuple[np.ndarray, np.ndarray]:
     """(columns, values) of f_to for the fleet ``values`` of f_from, a program over a subset of f_to's deployments
     (same scenario, horizon and settings): the start blocks' values by key, a deployment's index taken through its
     key (``start_columns``: f_to's other replicas and loads 0). What is left open (the spot hedge's columns) the
-    solver completes."""
+    solver completes. A deployment of f_from that f_to lacks must have no replicas (ValueError otherwise): its loads
+    are dropped with it (``planner.fleet.neighbourhood`` drops the options a step added and did not use)."""
     index_to = {d.key: d.index for d in f_to.options.deployments}
     key_from = {d.index: d.key for d in f_from.options.deployments}
     by_key = {}
@@ -139,6 +140,11 @@ def carry_start(f_from, values, f_to) -> tuple[np.ndarray, np.ndarray]:
         for j in f_from.problem.block_columns(block):
             key = f_from.problem.var_key(int(j))
             if block in ("replicas", "load"):
-                key = (block, index_to[key_from[key[1]]], *key[2:])
+                to = index_to.get(key_from[key[1]])
+                if to is None:
+                    if block == "replicas" and values[int(j)] > 0.5:
+                        raise ValueError(f"deployment {key_from[key[1]]} has replicas but is not in the program")
+                    continue
+                key = (block, to, *key[2:])
             by_key[key] = float(values[int(j)])
     return start_columns(f_to, by_key)
