@@ -20,6 +20,7 @@ from planner.fleet.restricted import RESTRICT_K, restricted_options, unit_price
 from planner.fleet.share_bound import share_bound
 from planner.fleet.solve import SolveSettings, solve_scenario
 from planner.fleet.start import start_options
+from planner.fleet.workload_bound import workload_bound
 from planner.fleet.options import Deployment
 from tests.solve_helpers import bench_medium, offer, scenario, workload
 
@@ -58,7 +59,7 @@ def test_the_restricted_options_are_the_k_cheapest_per_workload_and_the_starts()
         assert all(p >= max(cheapest_kept) - 1e-12 for p in dropped if math.isfinite(p))
 
 
-def test_a_cheaper_restricted_plan_is_printed_with_the_full_programs_bound(monkeypatch):
+def test_a_cheaper_restricted_plan_is_printed_with_the_workloads_own_bound(monkeypatch):
     # no full solve fits (passing the program to the solver is estimated past the budget): the full path has only
     # the constructive start; the restricted program's plan is cheaper, verified, feasible, with a proven bound
     m = bench_medium()
@@ -71,10 +72,17 @@ def test_a_cheaper_restricted_plan_is_printed_with_the_full_programs_bound(monke
     start_only = solve_scenario(m["loaded"], SolveSettings(solver="highs", time_limit_s=60.0, baselines=False))
     assert plan.verification.ok and plan.status == "feasible" and "restricted program" in plan.message
     assert plan.objective_usd_per_hour < start_only.objective_usd_per_hour - 1.0  # 117.37 against 136.59
+    # the bound: the workloads' own programs' (Ladder.bound_beside: one period, the full program left unsolved),
+    # between the closed-form share bound and M-1's proven optimum, 99.7977 USD/h; the start alone (no rungs ran
+    # beside: RESTRICT_SHARE 0) has only the share bound
     s = m["loaded"].scenario
-    bound = share_bound(s, m["options"], horizon_for(s))
+    horizon = horizon_for(s)
+    share = share_bound(s, m["options"], horizon)
+    bound = workload_bound(s, m["options"], horizon, time.perf_counter() + 60.0)
+    assert share + 1.0 < bound < 99.7977
     assert plan.bound_usd_per_hour == pytest.approx(bound, rel=1e-9)
     assert plan.gap == pytest.approx((plan.objective_usd_per_hour - bound) / plan.objective_usd_per_hour)
+    assert start_only.bound_usd_per_hour == pytest.approx(share, rel=1e-9)
 
 
 def test_with_time_to_spare_the_optimum_is_the_full_programs(monkeypatch):

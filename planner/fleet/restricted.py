@@ -311,6 +311,14 @@ class Ladder:
         unbuilt or unsolved, so its share of the budget is theirs (XL-2 at 120 s returned at 85 s)."""
         self._until = max(self._until, until)
 
+    def bound_beside(self, until: float) -> None:
+        """On one period where the full program is left unsolved (its root bound is then missing): the workloads' own
+        programs' bound (``planner.fleet.workload_bound``), computed in the calling thread until ``until`` while the
+        next rungs run in theirs; only when they do (a budget too short for them is too short for both)."""
+        loaded, options, horizon, settings = self._args[:4]
+        if self._started and self._bound is None and len(horizon.periods) == 1:
+            self._bound = workload_bound(loaded.scenario, options, horizon, until, settings.allow_unmet)
+
     def search_until(self, until: float) -> None:
         """Let the neighbourhood search after the next rungs run until ``until`` (on one period: the full program's
         solve, beside which it runs, leaves this core idle once the rungs are over)."""
@@ -352,7 +360,7 @@ class Ladder:
 
     def bound(self) -> float | None:
         """The next rungs' lower bound on every plan of the scenario (``planner.fleet.workload_bound``, on horizons of
-        several periods), once they are over; None where there is none."""
+        several periods, or ``bound_beside``'s), once they are over; None where there is none."""
         self.next_plan()
         return self._bound
 

@@ -99,6 +99,11 @@ class _Budget:
     def left(self) -> float:
         return self.deadline - time.perf_counter()
 
+    def ladder_until(self, keep_share: float) -> float:
+        """When the restricted ladder's work must be over (``time.perf_counter``): the deadline less ``keep_share`` of
+        the budget and two finishing reserves (its plan's decoding and verification, then the answer's)."""
+        return self.deadline - (keep_share + 2 * FINISH_SHARE) * self.limit_s
+
     def solver_limit(self, keep_share: float = 0.0, cap_s: float | None = None) -> float:
         """Seconds a solve may take now: what is left, less ``keep_share`` of the budget kept for later stages and
         the finishing reserve, at most ``cap_s``; never below a token 0.01 s (the solver then stops at once)."""
@@ -336,7 +341,7 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     restricted = ladder.first(min(RESTRICT_SHARE * budget.limit_s, budget.solver_limit(keep) - first_s))
     first = cheaper(first, restricted)
     ladder.start_next(min(ladder.next_share() * budget.limit_s, budget.solver_limit(keep)))  # beside the full solve
-    ladder.search_until(time.perf_counter() + budget.left() - (keep + 2 * FINISH_SHARE) * budget.limit_s)
+    ladder.search_until(budget.ladder_until(keep))
     emit("building", {"options": len(options.deployments)})
     t_build = time.perf_counter()
     deadline = None
@@ -346,7 +351,8 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     try:
         f = _build_cost(s, options, horizon, settings, extra_blocks, deadline)
     except BuildOutOfTime:   # the next rungs may have the rest (their plan's decoding and verification kept back)
-        ladder.extend(time.perf_counter() + budget.left() - (keep + 2 * FINISH_SHARE) * budget.limit_s)
+        ladder.extend(budget.ladder_until(keep))
+        ladder.bound_beside(budget.ladder_until(keep))
         late = with_workload_bound(cheaper(first, ladder.next_plan()), ladder.bound(), s.policy.mip_gap)
         return _print_first(late, emit, f"the {budget.limit_s:g} s budget ran out while building the full program")
     built_s = time.perf_counter() - t_build
@@ -357,7 +363,8 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     if sol is not None and sol.status in ("optimal", "infeasible", "unbounded"):
         ladder.stop_search()   # nothing can beat it; a solve stopped by its limit ran as long as the search
     if sol is None:  # the next rungs, now or on beside, with what the full program's solve cannot use
-        ladder.extend(time.perf_counter() + budget.left() - (keep + 2 * FINISH_SHARE) * budget.limit_s)
+        ladder.extend(budget.ladder_until(keep))
+        ladder.bound_beside(budget.ladder_until(keep))
         late = ladder.rest(budget.left() - (keep + FINISH_SHARE) * budget.limit_s)
         late = with_workload_bound(cheaper(first, late), ladder.bound(), s.policy.mip_gap)
         return _print_first(late, emit, f"too little of the {budget.limit_s:g} s "
