@@ -114,7 +114,8 @@ def read_best(path: Path = BEST_CSV) -> dict[str, dict]:
 def write_best(best: dict[str, dict], path: Path = BEST_CSV) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as fh:
-        wr = csv.DictWriter(fh, ["instance", "best_known_usd_per_hour", "proven", "found_by", "perf_model"])
+        wr = csv.DictWriter(fh, ["instance", "best_known_usd_per_hour", "proven", "found_by", "perf_model"],
+                            lineterminator="\n")   # as committed: an update changes only the rows that moved
         wr.writeheader()
         for inst in INSTANCES:
             if inst.name in best:
