@@ -20,7 +20,8 @@ incumbent. On the benchmark instances (2 s limit, k = 3): L-1 416.1, L-2 381.5, 
 start's 443.9, 482.4 and 412.9 (docs/BENCHMARKS.md).
 
 A ladder (``RESTRICT_LADDER``, ``Ladder``): the k = 3 program is solved first (a second or two on L), then the
-"own" program, started from the k = 3 solution and holding its options (``carry_start``: the same fleet is a point of the larger program; every other deployment at 0). The own program
+"own" program, then the k = 10 one, each started from the previous one's solution and holding its options
+(``carry_start``: the same fleet is a point of the larger program; every other deployment at 0). The own program
 adds to the k = 3 options those that each workload's own program chooses (``planner.fleet.workload_programs``:
 workloads in turn, each pricing GPUs by the share it takes, within the room the others left under max_nodes, its
 spot spread over pools as the pool loss asks). The k cheapest options per request miss what the spot hedge
@@ -32,9 +33,6 @@ solution had reached L-1 392.7, L-2 349.4, L-3 358.8 USD/h within 12 s ("Fifteen
 a plan of the scenario; the cheapest is kept. On one period, a neighbourhood search then runs from it until the full
 program's solve is over (``planner.fleet.neighbourhood``: a few workloads at a time re-planned over all their
 options, the others' replicas held), on the core the rungs leave idle (``Ladder.search_until``, ``stop_search``).
-It replaced a third rung, the k = 10 program: from the own rung's plan, 40 s of search ended at L-1 375.6, L-2
-331.1, L-3 334.1 USD/h, where 20 s of the k = 10 rung and then 20 s of search ended at 375.9, 334.1, 334.4 (the
-k = 10 rung itself improved only L-1, 384.5 -> 382.8; "Nineteenth pass").
 
 On a horizon of several periods (a daily profile: XL's 24 hours) each rung's program is the peak envelope's, one
 period with every workload at its busiest, whose fleet is then run in every period and completed in the
@@ -83,7 +81,7 @@ from solvers.registry import get_backend
 
 RESTRICT_K = 3  # cheapest options per request kept per workload (the ladder's first program)
 OWN = "own"  # a rung: the k = RESTRICT_K program and the options the workloads' own programs choose
-RESTRICT_LADDER = (RESTRICT_K, OWN)  # the programs solved in turn, each from the previous one's solution
+RESTRICT_LADDER = (RESTRICT_K, OWN, 10)  # the programs solved in turn, each from the previous one's solution
 # on a horizon of several periods: each period's own program from the envelope's fleet (the last rung's options)
 BY_PERIOD = "by period"
 PERIOD_LADDER = (RESTRICT_K, OWN, BY_PERIOD)
@@ -104,8 +102,8 @@ RESTRICT_GAP = 0.01  # its solve stops within 1 % of the restricted optimum: a h
 # ... and only from this many deployments x periods (L: ~9,000; M: ~700, where the full program is solved to its
 # optimum in seconds and a restricted plan would only cost start-up time on small scenarios)
 RESTRICT_MIN_OPTIONS = 2_000
-# the next rungs run only with this long for them (a larger program on L needs seconds to improve on k = 3: a k = 10
-# rung, since replaced by the own rung, found nothing on L-2 at 7 s; and their plan is decoded and verified after their limit, ~0.5 s on L, which a
+# the next rungs run only with this long for them (a k = 10 program on L needs seconds to improve on k = 3: at 7 s
+# for both L-2 found nothing; and their plan is decoded and verified after their limit, ~0.5 s on L, which a
 # short budget cannot spare: L-1 at --time-limit 5 returned after 5.65-5.84 s with them)
 RESTRICT_NEXT_MIN_S = 5.0
 # the next rungs run beside the full program's solve (another core: they take no time from it) within this share of
