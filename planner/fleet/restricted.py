@@ -33,6 +33,10 @@ solution had reached L-1 392.7, L-2 349.4, L-3 358.8 USD/h within 12 s ("Fifteen
 a plan of the scenario; the cheapest is kept. On one period, a neighbourhood search then runs from it until the full
 program's solve is over (``planner.fleet.neighbourhood``: a few workloads at a time re-planned over all their
 options, the others' replicas held), on the core the rungs leave idle (``Ladder.search_until``, ``stop_search``).
+Measured and not kept: the search in place of the k = 10 rung (it then runs ~40 s instead of ~20 s). ``plan solve`` at
+60 s, USD/h, without / with that rung: L-1 375.2-375.4 / 376.3-376.5, L-2 330.7-332.7 / 327.2-327.5, L-3 334.1 / 335.3
+("Nineteenth pass"): the rung's one program over every workload's 10 cheapest options finds moves that steps of a few
+workloads do not, on L-2 most.
 
 On a horizon of several periods (a daily profile: XL's 24 hours) each rung's program is the peak envelope's, one
 period with every workload at its busiest, whose fleet is then run in every period and completed in the
