@@ -129,3 +129,22 @@ def test_carry_start_drops_only_unused_deployments():
     values[f_from.problem.index(("replicas", lacking.index, 0))] = 1.0
     with pytest.raises(ValueError, match="has replicas but is not in the program"):
         carry_start(f_from, values, f_to)
+
+
+def test_a_full_solve_that_ends_before_its_limit_ends_the_search(monkeypatch):
+    # M-1's full program is solved to optimality in seconds: the search beside it is stopped then (its deadline moved
+    # to that moment), not left to run to the budget's end while the answer waits for it
+    m = bench_medium()
+    monkeypatch.setattr(restricted_mod, "RESTRICT_MIN_OPTIONS", 0)
+    seen = []
+    stop = restricted_mod.Ladder.stop_search
+
+    def spy(ladder):
+        stop(ladder)
+        seen.append((ladder._search_until, time.perf_counter()))
+
+    monkeypatch.setattr(restricted_mod.Ladder, "stop_search", spy)
+    plan = solve_mod.solve_scenario(m["loaded"], SolveSettings(time_limit_s=60.0, baselines=False, tie_break=False))
+    assert plan.status == "optimal" and plan.verification.ok
+    assert plan.objective_usd_per_hour == pytest.approx(99.7977, abs=1e-3)
+    assert len(seen) == 1 and seen[0][0] <= seen[0][1]

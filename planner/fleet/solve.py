@@ -360,8 +360,8 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     emit("solving", {"solver": solver, "time_limit_s": budget.limit_s})
     f, sol, note = _solve_formulation(f, solver, budget, s.policy.mip_gap, settings.tie_break, extra_blocks, keep,
                                       built_s, has_first=first is not None)
-    if sol is not None and sol.status in ("optimal", "infeasible", "unbounded"):
-        ladder.stop_search()   # nothing can beat it; a solve stopped by its limit ran as long as the search
+    if sol is not None and sol.status != "feasible":
+        ladder.stop_search()   # optimal (nothing can beat it) or no plan; a solve stopped by its limit ran as long
     if sol is None:  # the next rungs, now or on beside, with what the full program's solve cannot use
         ladder.extend(budget.ladder_until(keep))
         ladder.bound_beside(budget.ladder_until(keep))
