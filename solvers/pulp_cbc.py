@@ -18,9 +18,9 @@ exposed by pulp, so CBC's log goes to a temp file (``logPath``) and is parsed:
 
 CBC 2.10.3 (the build pulp bundles) misjudged integer columns unbounded below (fuzzing: wrong
 objectives, points violating rows by ~100); ``checked_solve`` rewrites them and this backend then
-also turns CBC's pre-processing off, as it does for integer columns with a negative lower bound (a
-wrong "optimal" on a 4-column problem, ``_run``). CBC also crashes on a model with no rows and free columns, so a
-trivial row is added then.
+also turns CBC's pre-processing off. Its pre-processing also gave wrong optima on plain 3- and 4-column
+integer programs, so every model is solved without it first (``_run``). CBC also crashes on a model
+with no rows and free columns, so a trivial row is added then.
 
 Status mapping: sol_status Optimal → optimal; IntegerFeasible → feasible; NoSolutionFound → error
 (the time limit or a crash); Infeasible (in sol_status or, for CBC's "Integer infeasible" line, only
@@ -40,6 +40,7 @@ import sys
 import tempfile
 import time
 import warnings
+from dataclasses import replace
 
 import numpy as np
 
@@ -167,38 +168,38 @@ def _run_cbc(arr: ProblemArrays, offset: float, options: SolveOptions,
 
 
 def _run(arr: ProblemArrays, offset: float, options: SolveOptions, rewritten: bool = False) -> RawResult:
-    # CglPreProcess still misjudged some rewritten free-integer models (fuzzing); without it none did
+    # CBC's pre-processing (CglPreProcess) misjudged some rewritten free-integer models (fuzzing), and plain ones
+    # too: min 2x0 - x3, x0 in {0, 1, 2}, x2, x3 in {0, 1}, x0 - x2 - x3 >= -1, 2x0 + x2 - 2x3 >= 2: optimum 2 at
+    # (1, 0, 0), CBC "optimal" 3 (hypothesis found it, and a twin with negative bounds). So every model is solved
+    # without it first; a rewritten one only so. Without it CBC crashes on infeasible models (no solution file):
+    # those are solved again with it, within what is left of the time limit
     t0 = time.perf_counter()
-    # ... and so did it with integer columns bounded below by a negative number (hypothesis: min 2x0 - x3, x0 in
-    # {0, 1}, x2 in {-1, 0}, x3 in {-1, 0, 1}, x2 + x3 <= 0, 2x0 + x2 - 2x3 >= 1: optimum 1, CBC "optimal" 2), so
-    # such a model is solved without it first; without it CBC crashes on infeasible ones, which then take the
-    # path below (the fleet's programs have no such column)
-    if not rewritten and bool(np.any((np.asarray(arr.integrality) > 0) & (np.asarray(arr.col_lower) < 0))):
-        try:
-            plain = _run_cbc(arr, offset, options, ("preprocess off",))
-        except Exception:  # noqa: BLE001 - no solution file: nothing was found or proven
-            plain = ("error", None, None, "")
-        if plain[1] is not None:
-            return plain
-    raw = _run_cbc(arr, offset, options, ("preprocess off",) if rewritten else ())
-    if raw[0] == "ambiguous" and not rewritten:
+    try:
+        plain = _run_cbc(arr, offset, options, ("preprocess off",))
+    except Exception:  # noqa: BLE001 - CBC stopped before writing a solution file: nothing was found or proven
+        if rewritten:
+            raise
+        plain = ("error", None, None, "")
+    if plain[1] is not None or rewritten:
+        return plain
+    left = None if options.time_limit_s is None else options.time_limit_s - (time.perf_counter() - t0)
+    if left is not None and left <= 0:
+        return "error", None, None, "CBC hit the time limit before finding a feasible solution"
+    t1 = time.perf_counter()
+    raw = _run_cbc(arr, offset, replace(options, time_limit_s=left), ())
+    if raw[0] == "ambiguous":
         # pre-processing says "infeasible or unbounded" on feasible models: cut short by the time limit (seen at
         # 0.001 s), and on small bounded mixed-integer ones (min −x0 − x1, x0 ∈ {−1..3}, x1, x2 ∈ [−1.5, 2.5],
         # −x1/2 + x2/2 ≤ 0, x0/2 − x1/2 + x2/2 ≥ 0: optimum −5.5, CBC 2.10 "infeasible"). The claim stands only if
-        # CBC repeats it without pre-processing
-        timed_out = options.time_limit_s is not None and time.perf_counter() - t0 >= options.time_limit_s
-        try:
-            again = _run_cbc(arr, offset, options, ("preprocess off",))
-        except Exception:  # noqa: BLE001 - CBC stopped before writing a solution file: nothing was proven
-            again = ("error", None, None, "")
-        if not timed_out:   # only a solution overturns the claim (the registry settles "infeasible or unbounded")
-            return again if again[1] is not None else raw
-        if again[0] == "ambiguous":
+        # CBC repeats it without pre-processing (the run above, which found no solution)
+        if left is None or time.perf_counter() - t1 < left:   # only a solution overturns the claim (the
+            return raw                                       # registry settles "infeasible or unbounded")
+        if plain[0] == "ambiguous":
             return raw
-        if again[0] == "error":
+        if plain[0] == "error":
             return "error", None, None, ("CBC hit the time limit before finding a feasible solution (its "
                                          "pre-processing's infeasibility claim, cut short, was not confirmed)")
-        return again
+        return plain
     return raw
 
 

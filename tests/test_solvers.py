@@ -355,7 +355,9 @@ def brute_force(lb, ub, a, senses, rhs, c) -> float | None:
 @example(data=([-1], [-1], np.array([[-1.0], [0.0]]), ["<=", "<="], [0, 0], [0]))  # trailing empty row (found)
 @example(data=([0], [0], np.zeros((2, 1)), ["<=", "<="], [0, 0], [0]))  # no nonzero at all (found)
 @example(data=([0, 0], [3, 3], np.array([[2.0, 0.0]]), ["=="], [3], [1, 1]))  # 2x = 3: no integer point
-# integers bounded below by -1: CBC's pre-processing said "optimal" at 2 (found)
+# CBC's pre-processing said "optimal" at 3 on this plain one, and at 2 on the next, bounded below by -1 (found)
+@example(data=([0, 0, 0], [2, 1, 1], np.array([[1.0, -1.0, -1.0], [2.0, 1.0, -2.0]]), [">=", ">="], [-1, 2],
+               [2, 0, -1]))
 @example(data=([0, 0, -1, -1], [1, 0, 0, 1], np.array([[0.0, 0.0, -1.0, -1.0], [0.0, 0.0, 0.0, 0.0],
                                                      [2.0, 0.0, 1.0, -2.0]]), [">=", "<=", ">="], [0, 0, 1],
                 [2, 0, 0, -1]))
