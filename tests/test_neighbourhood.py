@@ -83,7 +83,7 @@ def test_a_step_holds_the_other_workloads_replicas_and_its_plan_verifies():
     before = _replicas(rung.f, rung.sol.values)
     for chosen in ({s.workloads[0].id, s.workloads[7].id}, {w.id for w in s.workloads[5:12]}):
         g, new = nb._step(s, m["options"], horizon, SolveSettings(), hedge_blocks(s), "highs", (rung.f, rung.sol),
-                          base, by_w, chosen, 0.0, 30.0)
+                          base, chosen, 0.0, 30.0)
         assert new.status == "optimal" and new.objective < rung.sol.objective - 1.0
         assert not g.problem.violations(new.values)
         after = _replicas(g, new.values)

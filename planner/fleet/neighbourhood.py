@@ -33,7 +33,6 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import replace
 
 import numpy as np
 
@@ -59,15 +58,12 @@ def search(s: Scenario, options: OptionSet, horizon: Horizon, settings, extra_bl
     solution, steps that improved) of the cheapest plan found, None when no step improved."""
     f, sol = start
     base = {d.key for d in f.options.deployments}
-    by_w: dict[str, list] = {}
-    for d in options.deployments:
-        by_w.setdefault(d.workload, []).append(d)
-    ids = [w.id for w in s.workloads if w.id in by_w]
+    ids = [w.id for w in s.workloads if options.for_workload(w.id)]
     rng, m, idle, improved = random.Random(seed), min(WORKLOADS, len(ids)), 0, 0
     gap = s.policy.mip_gap
     while ids and until() - time.perf_counter() >= MIN_STEP_S:
         chosen = set(rng.sample(ids, m))
-        step = _step(s, options, horizon, settings, extra_blocks, solver, (f, sol), base, by_w, chosen, gap,
+        step = _step(s, options, horizon, settings, extra_blocks, solver, (f, sol), base, chosen, gap,
                      min(STEP_S, until() - time.perf_counter()))
         if step is None:
             break
@@ -88,18 +84,15 @@ def search(s: Scenario, options: OptionSet, horizon: Horizon, settings, extra_bl
     return (f, sol, improved) if improved else None
 
 
-def step_options(options: OptionSet, base: set, f: Formulation, sol: Solution, chosen: set[str],
-                 by_w: dict[str, list]) -> OptionSet:
+def step_options(options: OptionSet, base: set, f: Formulation, sol: Solution, chosen: set[str]) -> OptionSet:
     """The step's deployments, renumbered 0.. in ``options``' order: ``base``, those of f with replicas in ``sol``,
     and every option of the workloads in ``chosen``."""
-    keys = set(base) | {d.key for w in chosen for d in by_w.get(w, ())}
+    keys = set(base) | {d.key for w in chosen for d in options.for_workload(w)}
     p = f.problem
     for j in p.block_columns("replicas").tolist():
         if sol.values[j] > 0.5:
             keys.add(f.options.deployments[p.var_key(j)[1]].key)
-    deps = [d for d in options.deployments if d.key in keys]
-    return OptionSet(deployments=[replace(d, index=j) for j, d in enumerate(deps)], rejected=[],
-                     mig_profiles=options.mig_profiles)
+    return options.only(keys)
 
 
 def held(g: Formulation, cols: np.ndarray, vals: np.ndarray, chosen: set[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -111,10 +104,10 @@ def held(g: Formulation, cols: np.ndarray, vals: np.ndarray, chosen: set[str]) -
     return np.asarray(fix, dtype=np.int64), np.asarray([at.get(j, 0.0) for j in fix], dtype=float)
 
 
-def _step(s, options, horizon, settings, extra_blocks, solver, incumbent, base, by_w, chosen, gap, limit_s):
+def _step(s, options, horizon, settings, extra_blocks, solver, incumbent, base, chosen, gap, limit_s):
     """One step: (its program, its solution), or None when its program could not be built in time."""
     f, sol = incumbent
-    sub = step_options(options, base, f, sol, chosen, by_w)
+    sub = step_options(options, base, f, sol, chosen)
     deadline = time.perf_counter() + limit_s
     try:
         g = build(s, sub, horizon, allow_unmet=settings.allow_unmet, extra_blocks=extra_blocks,

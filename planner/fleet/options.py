@@ -30,7 +30,7 @@ better per GPU multiplies the near-equivalent fractional fleets the solver must 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from planner.catalog.records import GpuSpec
@@ -125,6 +125,13 @@ class OptionSet:
 
     def rejected_for(self, wid: str) -> list[Rejected]:
         return [r for r in self.rejected if r.workload == wid]
+
+    def only(self, keys) -> "OptionSet":
+        """The deployments whose keys are in ``keys``, renumbered 0.. in order (a restricted program's options; no
+        rejected options: its plan lists them again, ``planner.fleet.plan_build.relist_options``)."""
+        deps = [d for d in self.deployments if d.key in keys]
+        return OptionSet(deployments=[replace(d, index=j) for j, d in enumerate(deps)], rejected=[],
+                         mig_profiles=self.mig_profiles)
 
 
 def tp_degrees(offer: Offer, gpu: GpuSpec) -> list[int]:

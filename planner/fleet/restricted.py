@@ -63,13 +63,12 @@ import threading
 import time
 from collections.abc import Callable
 from typing import NamedTuple
-from dataclasses import replace
 
 from planner.fleet.envelope import by_period, envelope_horizon, spread
 from planner.fleet.formulation import BuildOutOfTime, Formulation, build
 from planner.fleet.horizon import Horizon
 from planner.fleet.neighbourhood import search
-from planner.fleet.options import Deployment, OptionSet
+from planner.fleet.options import OptionSet
 from planner.fleet.plan_build import build_plan, relist_options
 from planner.fleet.share_bound import share_bound
 from planner.fleet.start import carry_start, greedy_start, start_options
@@ -127,15 +126,10 @@ def restricted_options(s: Scenario, options: OptionSet, horizon: Horizon, k: int
         return None
     keep = {d.key for d in start.deployments} | set(also)
     offers = {o.id: o for o in s.offers}
-    by_w: dict[str, list[Deployment]] = {}
-    for d in options.deployments:
-        by_w.setdefault(d.workload, []).append(d)
     for w in s.workloads:
-        ranked = sorted(by_w.get(w.id, ()), key=lambda d: (unit_price(d, offers[d.offer], w), d.index))
+        ranked = sorted(options.for_workload(w.id), key=lambda d: (unit_price(d, offers[d.offer], w), d.index))
         keep.update(d.key for d in ranked[:k] if math.isfinite(unit_price(d, offers[d.offer], w)))
-    deps = [d for d in options.deployments if d.key in keep]
-    return OptionSet(deployments=[replace(d, index=j) for j, d in enumerate(deps)], rejected=[],
-                     mig_profiles=options.mig_profiles)
+    return options.only(keep)
 
 
 class Rung(NamedTuple):
