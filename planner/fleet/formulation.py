@@ -541,28 +541,43 @@ def _node_bound(f: Formulation, o: Offer) -> int:
     return int(cap * H / cheapest) + 1 if cheapest > 0 else 10**6
 
 
+def _node_columns(f: Formulation):
+    """Per real offer: the offer, the keys of its node columns (a merged member's segment, a reserved offer's epochs,
+    else its nodes per period) and the hours each counts for."""
+    T = f.horizon.periods
+    merged = f.merge.group_of if f.merge else {}
+    for o in f.real_offers():
+        if o.id in merged:  # a member of a merged group: its segment (``planner.fleet.merge``)
+            yield o, [("segment", o.id, t) for t in range(len(T))], [per.hours for per in T]
+        elif o.market == "reserved":
+            yield o, [("reserved", o.id, e) for e in range(f.horizon.n_epochs)], list(f.horizon.epoch_hours)
+        else:
+            yield o, [("nodes", o.id, t) for t in range(len(T))], [per.hours for per in T]
+
+
 def _tie_break_objective(f: Formulation) -> None:
     """(|O|+1) x GPU-hours + offers bought; Ubar_o from ``_node_bound``."""
-    p, T = f.problem, f.horizon.periods
-    offers = f.real_offers()
-    merged = f.merge.group_of if f.merge else {}
-    used = p.add_vars("offer_used", [o.id for o in offers], 0, 1, integer=True)
-    weight = float(len(offers) + 1)
-    for o, u in zip(offers, used):
+    p = f.problem
+    columns = list(_node_columns(f))
+    used = p.add_vars("offer_used", [o.id for o, _, _ in columns], 0, 1, integer=True)
+    weight = float(len(columns) + 1)
+    for (o, keys, hours), u in zip(columns, used):
         ubar = _node_bound(f, o)
-        if o.id in merged:  # a member of a merged group: its segment (``planner.fleet.merge``)
-            keys = [("segment", o.id, t) for t in range(len(T))]
-            hours = [per.hours for per in T]
-        elif o.market == "reserved":
-            keys = [("reserved", o.id, e) for e in range(f.horizon.n_epochs)]
-            hours = list(f.horizon.epoch_hours)
-        else:
-            keys = [("nodes", o.id, t) for t in range(len(T))]
-            hours = [per.hours for per in T]
         for key in keys:
             p.add_constraint("offer_used_link", key[1:], {key: 1.0, int(u): -float(max(ubar, 0))}, "<=", 0.0)
         p.add_cost("tie_break_gpu_hours", [p.index(k) for k in keys], [weight * o.gpus_per_node * h for h in hours])
     p.add_cost("tie_break_offers", used, np.ones(len(used)))
+
+
+def fleet_size(f: Formulation, x: np.ndarray) -> tuple[float, int]:
+    """(GPU-hours, offers bought) of a solution vector of f (or of its tie-break program, whose first columns are
+    f's): what the tie-break minimises, in that order. Node counts are rounded to integers."""
+    gpu_hours, offers = 0.0, 0
+    for o, keys, hours in _node_columns(f):
+        nodes = [round(float(x[f.problem.index(k)])) for k in keys]
+        gpu_hours += sum(o.gpus_per_node * n * h for n, h in zip(nodes, hours))
+        offers += any(nodes)
+    return gpu_hours, offers
 
 
 def fleet_cost(f: Formulation, x: np.ndarray) -> dict[str, float]:

@@ -16,7 +16,7 @@ import numpy as np
 from planner.fleet.baselines import baselines
 from planner.fleet.diagnose import explain_infeasible, joint_reason
 from planner.errors import InfeasibleError, SolverError
-from planner.fleet.formulation import BuildOutOfTime, Formulation, build, fleet_cost
+from planner.fleet.formulation import BuildOutOfTime, Formulation, build, fleet_cost, fleet_size
 from planner.fleet.horizon import Horizon, horizon_for
 from planner.fleet.options import OptionSet, enumerate_options
 from planner.plan import Plan
@@ -36,6 +36,11 @@ from solvers.registry import get_backend
 
 
 TIE_BREAK_SHARE = 0.15  # of the time limit, at most, for the tie-break's second solve
+# ... and at most as long as the cost solve took (at least TIE_BREAK_MIN_S), from what the cost solve left: nothing is
+# kept back for it. On the frozen M seeds (60 s) the second solve changed no fleet (GPUs and offers as the cost
+# solution's), proved M-1 in 0.1 s and M-5 in 7.3 s (its cost solve: 4.0 s) and ran out its 9 s on M-3 and M-4
+# (cost solves 47.6 and 3.5 s), while the 9 s kept back for it were 9 s less for the cost solve of M-2 (gap 3.3 %)
+TIE_BREAK_MIN_S = 1.0
 BASELINE_SHARE = 0.15  # of the time limit kept back from the cost solve for the baselines
 FINISH_SHARE = 0.03  # of the time limit kept back for decoding and verification
 FINISH_S_PER_VAR = 1e-5  # and this many seconds per variable (decode and verify grow with the problem: L ~3 s)
@@ -143,18 +148,20 @@ def _fallback(f: Formulation, completed: Solution, first: Solution, mip_gap: flo
 def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: float, tie_break: bool,
                        extra_blocks=(), keep_share: float = 0.0, built_s: float = 0.0,
                        has_first: bool = False) -> tuple[Formulation, Solution | None, str]:
-    """Solve for cost (from the constructive start); then, if asked, a second, time-boxed solve among cost-optimal
-    fleets for fewer GPUs and offers, started from the cost solution.
+    """Solve for cost (from the constructive start); then, if asked and the cost solve left time, a second,
+    time-boxed solve among cost-optimal fleets for fewer GPUs and offers, started from the cost solution (at most
+    ``TIE_BREAK_SHARE`` of the budget and as long as the cost solve took; nothing is kept back for it, so a cost
+    solve that runs to the limit leaves it none). A second solve stopped by its limit before it found a smaller fleet
+    leaves the cost solution as it was, and says so.
 
     Returns the formulation whose columns the returned solution indexes (the tie-break problem has extra ones).
     ``has_first``: the caller holds a verified first plan (``_first_plan``), so nothing here may overrun the budget
     to make one: the start is completed only within what is left, there is no last resort, and the solution is
     None when no plan came out in time (the caller then prints its first plan).
     """
-    tie_share = TIE_BREAK_SHARE if tie_break else 0.0
     skipped = NO_TIME if tie_break else "off"
     pass_s = max(SOLVE_MIN_S, PASS_S_PER_VAR * f.problem.n_vars)
-    if has_first and budget.solver_limit(keep_share + tie_share) < 2 * pass_s + COMPLETE_S_PER_VAR * f.problem.n_vars:
+    if has_first and budget.solver_limit(keep_share) < 2 * pass_s + COMPLETE_S_PER_VAR * f.problem.n_vars:
         # completing the start costs the matrix form of the full program and its restriction (XL-2: ~13 s) before
         # the solver runs, which then needs a solve's passing time and as much again to search: with less left, the
         # first plan is as good as it gets from here, and the restricted programs beside get the rest (XL-2 at 120 s
@@ -164,13 +171,13 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
     if start is not None:
         # completed first, so that the solver starts from a whole incumbent and a plan exists whatever it finds;
         # always a plan: without a first plan in hand this may overrun a budget that enumerating and building spent
-        done_limit = budget.solver_limit(keep_share + tie_share)
+        done_limit = budget.solver_limit(keep_share)
         if not has_first:
             done_limit = max(done_limit, COMPLETE_MIN_S, COMPLETE_SHARE * budget.limit_s)
         completed = _complete_start(f, solver, start, done_limit, mip_gap)
         if completed is not None:
             start = (np.arange(f.problem.n_vars), completed.values)
-    limit = budget.solver_limit(keep_share + tie_share)
+    limit = budget.solver_limit(keep_share)
     if has_first and completed is None and limit < pass_s:
         return f, None, skipped
     if limit < pass_s and start is not None:
@@ -205,10 +212,14 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
     g = build(f.scenario, f.options, f.horizon, allow_unmet=f.allow_unmet, extra_blocks=extra_blocks, cost_cap=cap,
               merge=f.merge, project_loads=f.project_loads, share_routing=f.share_routing)
     # the cost problem's columns come first in g, in the same order: the cost solution is g's start
-    limit = budget.solver_limit(keep_share, TIE_BREAK_SHARE * budget.limit_s)
+    limit = budget.solver_limit(keep_share, min(TIE_BREAK_SHARE * budget.limit_s,
+                                                max(TIE_BREAK_MIN_S, sol.solve_seconds)))
     second = _run(g, solver, limit, 0.0, (np.arange(f.problem.n_vars), sol.values))
     if not second.has_values:
         return f, sol, f"skipped: the second solve ended {second.status} within its {limit:.2g} s"
+    if second.status != "optimal" and fleet_size(g, second.values) >= fleet_size(f, sol.values):
+        return f, sol, (f"second solve stopped at its {limit:.2g} s limit without finding fewer GPU-hours or offers; "
+                        "the cost solve's fleet is kept (not proven to have the fewest)")
     merged = Solution(status=sol.status, objective=sum(fleet_cost(g, second.values).values()), bound=sol.bound,
                       gap=sol.gap, values=second.values, solver=sol.solver,
                       solve_seconds=sol.solve_seconds + second.solve_seconds, message=sol.message, problem=g.problem)
@@ -295,7 +306,8 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     """Solve, tie-break, decode, add baselines and verify. Raises InfeasibleError when nothing can serve.
 
     The time limit is the call's wall-clock budget: enumerating options, building, the cost solve, the tie-break
-    (at most ``TIE_BREAK_SHARE`` of it) and the baselines (what is left) all come out of it; ``FINISH_SHARE`` is
+    (what the cost solve left, at most ``TIE_BREAK_SHARE`` of it) and the baselines (what is left) all come out of
+    it; ``FINISH_SHARE`` is
     kept for decoding and verification. A solve stopped by the limit returns its best verified plan as
     ``feasible`` with bound and gap; SolverError only when no plan was found and infeasibility was not proven.
 
