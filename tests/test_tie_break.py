@@ -65,7 +65,7 @@ def test_second_solve_stopped_without_a_smaller_fleet_keeps_the_cost_solution(mo
     plan = solve_scenario(_loaded(), SolveSettings(solver="highs", baselines=False, tie_break=True))
     assert [c[0] for c in calls].count(True) == 1
     assert _nodes(plan) == [("a", 4)] and plan.objective_usd_per_hour == pytest.approx(4.0)
-    assert "without finding fewer GPU-hours or offers" in plan.tie_break and "fewer GPUs found" not in plan.tie_break
+    assert "without finding fewer GPU-hours or offers" in plan.tie_break and "found (" not in plan.tie_break
     assert plan.status == "optimal" and plan.verification.ok, plan.verification
 
 
@@ -74,7 +74,8 @@ def test_second_solve_stopped_after_a_smaller_fleet_uses_it(monkeypatch):
     plan = solve_scenario(_loaded(), SolveSettings(solver="highs", baselines=False, tie_break=True))
     assert [c[0] for c in calls].count(True) == 1
     assert _nodes(plan) == [("b", 2)] and plan.objective_usd_per_hour == pytest.approx(4.0)
-    assert "fewer GPUs found but not proven minimal" in plan.tie_break
+    # 4 x a (4 GPU-hours in the one 1 h period, 1 offer) against 2 x b (2 GPU-hours, 1 offer)
+    assert "fewer GPU-hours found (2 against 4 GPU-hours, 1 against 1 offers), not proven the fewest" in plan.tie_break
     assert plan.status == "optimal" and plan.verification.ok, plan.verification
 
 

@@ -217,7 +217,8 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
     second = _run(g, solver, limit, 0.0, (np.arange(f.problem.n_vars), sol.values))
     if not second.has_values:
         return f, sol, f"skipped: the second solve ended {second.status} within its {limit:.2g} s"
-    if second.status != "optimal" and fleet_size(g, second.values) >= fleet_size(f, sol.values):
+    before, after = fleet_size(f, sol.values), fleet_size(g, second.values)
+    if second.status != "optimal" and after >= before:
         return f, sol, (f"second solve stopped at its {limit:.2g} s limit without finding fewer GPU-hours or offers; "
                         "the cost solve's fleet is kept (not proven to have the fewest)")
     merged = Solution(status=sol.status, objective=sum(fleet_cost(g, second.values).values()), bound=sol.bound,
@@ -226,8 +227,10 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
     among = ("cost-optimal fleets" if sol.status == "optimal"
              else "fleets no dearer than the incumbent (cost optimality not proven)")
     note = (f"fewest GPU-hours, then fewest offers, among {among}" if second.status == "optimal"
-            else f"second solve stopped at its {limit:.2g} s limit ({second.status}): fewer GPUs found but not "
-                 "proven minimal")
+            else f"second solve stopped at its {limit:.2g} s limit ({second.status}): "
+                 f"{'fewer GPU-hours' if after[0] < before[0] else 'as many GPU-hours on fewer offers'} found "
+                 f"({after[0]:g} against {before[0]:g} GPU-hours, {after[1]} against {before[1]} offers), not proven "
+                 "the fewest")
     return g, merged, note
 
 
