@@ -10,6 +10,8 @@ import dataclasses
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import planner.fleet.solve as solve_mod
 from planner.fleet.formulation import build, fleet_size
@@ -104,3 +106,30 @@ def test_fleet_size_counts_gpu_hours_and_offers_by_hand():
     assert fleet_size(f, x) == (4.0, 2)
     x[f.problem.index(("nodes", "a", 0))] = 0.0
     assert fleet_size(f, x) == (1.0, 1)
+
+
+def _gpu_hours_and_offers(plan) -> tuple[float, int]:
+    """From the printed plan, independently of the formulation: GPUs x hours over the periods, offers with nodes."""
+    periods = [(per.hours, per.nodes) for per in plan.periods] or [(1.0, plan.nodes)]
+    gpu_hours = sum(n.gpus * hours for hours, nodes in periods for n in nodes)
+    offers = len({n.offer for _, nodes in periods for n in nodes if n.count})
+    return gpu_hours, offers
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(k=st.integers(1, 12), m=st.integers(2, 4), cents=st.integers(30, 300), cap=st.sampled_from([10, 25, 40, 60]))
+def test_tie_break_takes_the_fewest_gpus_among_equal_costs(k, m, cents, cap):
+    # offer a: one GPU at p serving cap per replica; offer b: one GPU at m x p serving m x cap. Demand needing k
+    # replicas of a (k - 1/2 of them at 80 %) costs p x k however it is split (#a + m #b = k), so the optimum is
+    # p x k, and the fewest GPUs are k // m of b and k % m of a (worked out by hand, whatever the solver returns
+    # first: without the tie-break HiGHS may return any split)
+    p = cents / 100
+    loaded = scenario([workload("chat", (k - 0.5) * 0.8 * cap)],
+                      [offer("a", "l40s", p), offer("b", "h100-sxm", round(m * p, 2))],
+                      [override("chat", "l40s", cap), override("chat", "h100-sxm", m * cap)])
+    plan = solve_scenario(loaded, SolveSettings(solver="highs", baselines=False, tie_break=True))
+    assert plan.status == "optimal" and plan.objective_usd_per_hour == pytest.approx(p * k, abs=1e-6)
+    expected = [(o, n) for o, n in (("a", k % m), ("b", k // m)) if n]
+    assert sorted(_nodes(plan)) == expected, plan.tie_break
+    assert _gpu_hours_and_offers(plan) == (float(k // m + k % m), len(expected))
+    assert plan.tie_break.startswith("fewest GPU-hours") and plan.verification.ok, plan.verification
