@@ -1,7 +1,8 @@
 """The tie-break's second solve: what it is given, and what a solve stopped by its limit leaves (planner.fleet.solve).
 
 The scenario is test_solve_micro's: two ways to pay $4.00/h, 4 GPUs on offer a or 2 GPUs on offer b. HiGHS' cost
-solve returns 4 x a; the second solve, among the $4.00 fleets, finds 2 x b.
+solve returns 4 x a; the second solve, among the $4.00 fleets, finds 2 x b. The last test draws such pairs of offers
+(hypothesis) with the fewest GPUs worked out by hand.
 """
 
 from __future__ import annotations
