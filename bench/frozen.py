@@ -19,7 +19,9 @@ build, solve, tie-break, decode, verify), its wall seconds and the CPU seconds o
 (HiGHS runs one thread, in-process or, on programs of 100,000 columns or more, in a child process:
 ``solvers.highs_guard``; so CPU seconds are one solver thread plus the Python around it, and do not grow when other
 work shares the cores, as wall seconds do). For Mélange instances also the whole ``plan solve --no-baselines``
-process, wall. Medians over repeats. No timing is asserted by a test.
+process, wall. Medians over repeats. No timing is asserted by a test. Each run's line on stderr carries, for a run
+not proven optimal, the plan's message (which program's plan it is, why the solve stopped): XL's plans vary by ~10 %
+from run to run (docs/BENCHMARKS.md, twentieth pass), and the message says which rung gave the plan.
 """
 
 from __future__ import annotations
@@ -102,6 +104,7 @@ class Run:
     cpu_s: float
     process_s: float | None = None  # whole `plan solve` process, wall (Mélange instances)
     solver_s: float | None = None  # the solver calls alone (``Plan.solve_seconds``: cost solve + tie-break), wall
+    message: str = ""  # the plan's message (which program's plan it is, why the solve stopped), shown on stderr
 
 
 def read_best(path: Path = BEST_CSV) -> dict[str, dict]:
@@ -157,7 +160,7 @@ def solve_once(inst: Instance, limit_s: float) -> Run:
         plan = solve_scenario(loaded, SolveSettings(solver="highs", time_limit_s=limit_s, baselines=False))
         status = plan.status if plan.verification and plan.verification.ok else "unverified"
         return Run(inst.name, status, plan.objective_usd_per_hour, plan.bound_usd_per_hour, plan.gap,
-                   time.perf_counter() - t0, cpu_seconds() - c0, solver_s=plan.solve_seconds)
+                   time.perf_counter() - t0, cpu_seconds() - c0, solver_s=plan.solve_seconds, message=plan.message)
     except PlannerError as exc:
         return Run(inst.name, f"error: {type(exc).__name__}", None, None, None,
                    time.perf_counter() - t0, cpu_seconds() - c0)
@@ -299,7 +302,8 @@ def main(argv: list[str] | None = None) -> int:
                 run.process_s = process_seconds(inst)
             runs.append(run)
             print(f"{inst.name}: {run.status} {run.objective} gap {run.gap} cpu {run.cpu_s:.2f} s wall "
-                  f"{run.wall_s:.2f} s", file=sys.stderr, flush=True)
+                  f"{run.wall_s:.2f} s" + (f"\n  {run.message}" if run.status != "optimal" and run.message else ""),
+                  file=sys.stderr, flush=True)
         if args.refresh_best:
             good = [r for r in runs if r.status in ("optimal", "feasible") and r.objective is not None]
             if good:
