@@ -317,6 +317,12 @@ class Ladder:
         if self._started and self._bound is None and len(horizon.periods) == 1:
             self._bound = workload_bound(loaded.scenario, options, horizon, until, settings.allow_unmet)
 
+    def hand_over(self, until: float) -> None:
+        """The full program gives no plan or bound after all: the next rungs run until ``until`` (``extend``) and, on
+        one period, the workloads' own bound is computed beside them meanwhile (``bound_beside``)."""
+        self.extend(until)
+        self.bound_beside(until)
+
     def search_until(self, until: float) -> None:
         """Let the neighbourhood search after the next rungs run until ``until`` (on one period: the full program's
         solve, beside which it runs, leaves this core idle once the rungs are over)."""

@@ -310,9 +310,9 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
 
     The time limit is the call's wall-clock budget: enumerating options, building, the cost solve, the tie-break
     (what the cost solve left, at most ``TIE_BREAK_SHARE`` of it) and the baselines (what is left) all come out of
-    it; ``FINISH_SHARE`` is
-    kept for decoding and verification. A solve stopped by the limit returns its best verified plan as
-    ``feasible`` with bound and gap; SolverError only when no plan was found and infeasibility was not proven.
+    it; ``FINISH_SHARE`` is kept for decoding and verification. A solve stopped by the limit returns its best
+    verified plan as ``feasible`` with bound and gap; SolverError only when no plan was found and infeasibility was
+    not proven.
 
     ``progress(stage, info)``, when given, hears each stage as it starts: ``options``, ``first plan`` (large
     programs, ``_first_plan``; its ``verification`` follows), ``restricted`` (``planner.fleet.restricted``'s first
@@ -366,8 +366,7 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     try:
         f = _build_cost(s, options, horizon, settings, extra_blocks, deadline)
     except BuildOutOfTime:   # the next rungs may have the rest (their plan's decoding and verification kept back)
-        ladder.extend(budget.ladder_until(keep))
-        ladder.bound_beside(budget.ladder_until(keep))
+        ladder.hand_over(budget.ladder_until(keep))
         late = with_workload_bound(cheaper(first, ladder.next_plan()), ladder.bound(), s.policy.mip_gap)
         return _print_first(late, emit, f"the {budget.limit_s:g} s budget ran out while building the full program")
     built_s = time.perf_counter() - t_build
@@ -378,8 +377,7 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     if sol is not None and sol.status != "feasible":
         ladder.stop_search()   # optimal (nothing can beat it) or no plan; a solve stopped by its limit ran as long
     if sol is None:  # the next rungs, now or on beside, with what the full program's solve cannot use
-        ladder.extend(budget.ladder_until(keep))
-        ladder.bound_beside(budget.ladder_until(keep))
+        ladder.hand_over(budget.ladder_until(keep))
         late = ladder.rest(budget.left() - (keep + FINISH_SHARE) * budget.limit_s)
         late = with_workload_bound(cheaper(first, late), ladder.bound(), s.policy.mip_gap)
         return _print_first(late, emit, f"too little of the {budget.limit_s:g} s "
