@@ -17,11 +17,20 @@ claims and ``finalize_solution`` checks the gap):
 HiGHS' best bound is ``getInfo().mip_dual_bound``; for an LP it is the objective. A MIP start
 (``SolveOptions.start``, possibly partial) is passed with the sparse ``setSolution``; HiGHS completes a partial one
 by a sub-MIP with the given integer values fixed, and keeps it only if it is feasible.
+
+Threads (``pooled``): HiGHS runs every instance of a process on one task scheduler, started by the first ``run``
+with that run's ``threads`` option (0, the default: an automatic count that grows with the machine's cores); a
+later run that asks for another count ends at once with model status ``kNotset`` (HiGHS 1.15). So every run here
+asks for the count the scheduler has, and ``SolveOptions.threads`` = N > 1 turns on HiGHS' parallel tree search
+(``parallel = "on"``) with the scheduler restarted at N when no other run of this process is in flight. A serial
+run on an N-thread scheduler (``parallel = "off"``) searches exactly as on one thread (M-4: the same 411 nodes).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import threading
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -38,6 +47,52 @@ _SOLUTION_FEASIBLE = 2  # HighsSolutionStatus kSolutionStatusFeasible
 # ~0.3 s start would be a tenth of a short solve. (At 100 k, L-3's 33 k columns ran in-process: HiGHS overran a 5.5 s
 # limit by 4 s in a cut round, and plan solve --time-limit 10 returned after 13.4-13.6 s; guarded, 9.2-9.7 s.)
 GUARD_MIN_COLUMNS = 10_000
+
+
+_POOL_LOCK = threading.Lock()
+_POOL = {"threads": 0, "running": 0}  # the scheduler's count as this process started it (0: not yet); runs in flight
+
+
+@contextmanager
+def pooled(h, threads: int = 1):
+    """Set ``h``'s (a ``highspy.Highs``) threads to the process scheduler's count and, for ``threads`` > 1,
+    parallel search on; yield while ``h`` may run (``h.run()`` in the body). The first run of the process starts the
+    scheduler at ``threads`` (restarting one that other code started); a run asking for parallel search with another
+    count restarts it when nothing else of this process is running, and otherwise searches with the count there is.
+    See the module docstring."""
+    import highspy  # noqa: PLC0415
+
+    with _POOL_LOCK:
+        have = _POOL["threads"]
+        if have == 0 or (threads > 1 and threads != have and _POOL["running"] == 0):
+            # also on this module's first run: a scheduler another library's HiGHS started has a count we do not know
+            highspy.Highs.resetGlobalScheduler(True)
+            have = _POOL["threads"] = max(1, int(threads))
+        _POOL["running"] += 1
+    h.setOptionValue("threads", have)
+    h.setOptionValue("parallel", "on" if threads > 1 and have > 1 else "off")
+    try:
+        yield
+    finally:
+        with _POOL_LOCK:
+            _POOL["running"] -= 1
+
+
+def run_pooled(h, threads: int = 1):
+    """``h.run()`` inside ``pooled``. If the run ends at once with ``kNotset`` while it is this process's only
+    run (code outside this module restarted the scheduler with another thread count since), the scheduler is
+    restarted at this module's count and the run tried once more. Returns ``h.run()``'s status."""
+    import highspy  # noqa: PLC0415
+
+    with pooled(h, threads):
+        status = h.run()
+        if status != highspy.HighsStatus.kError or h.getModelStatus() != highspy.HighsModelStatus.kNotset:
+            return status
+        with _POOL_LOCK:
+            alone = _POOL["running"] == 1
+            if alone:
+                highspy.Highs.resetGlobalScheduler(True)
+        return h.run() if alone else status
 
 
 def installed() -> bool:
@@ -84,8 +139,6 @@ def _run(arr: ProblemArrays, offset: float, options: SolveOptions, rewritten: bo
     h.setOptionValue("log_to_console", bool(options.msg))
     h.setOptionValue("mip_rel_gap", float(options.mip_gap))
     h.setOptionValue("random_seed", 0)
-    if options.threads > 1:  # HiGHS' thread pool is process-global; only ask when it matters
-        h.setOptionValue("threads", int(options.threads))
 
     is_mip = bool(arr.integrality.any())
     lp = highs_lp(arr, offset, integer=is_mip)
@@ -107,7 +160,7 @@ def _run(arr: ProblemArrays, offset: float, options: SolveOptions, rewritten: bo
         h.setOptionValue("time_limit", max(float(options.time_limit_s) - (time.perf_counter() - entered), 0.01))
     if report is not None and is_mip:
         _subscribe(h, report)
-    h.run()
+    run_pooled(h, int(options.threads) if is_mip else 1)
     ms = h.getModelStatus()
     name = ms.name if hasattr(ms, "name") else str(ms).split(".")[-1]
     info = h.getInfo()

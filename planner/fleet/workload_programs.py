@@ -151,9 +151,11 @@ def solve_rows(rows: _Rows, limit_s: float, gap: float):
     """HiGHS (one thread, quiet) run on a program's rows, within ``limit_s`` to ``gap``; the solver object."""
     import highspy  # noqa: PLC0415
 
+    from solvers.highs import run_pooled  # noqa: PLC0415
+
     inf = float("inf")
     h = highspy.Highs()
-    for key, value in (("output_flag", False), ("threads", 1), ("time_limit", float(limit_s)),
+    for key, value in (("output_flag", False), ("time_limit", float(limit_s)),
                        ("mip_rel_gap", gap), ("random_seed", 0)):
         h.setOptionValue(key, value)
     n, m = len(rows.cost), len(rows.lo)
@@ -171,7 +173,7 @@ def solve_rows(rows: _Rows, limit_s: float, gap: float):
     lp.integrality_ = [highspy.HighsVarType.kInteger if z else highspy.HighsVarType.kContinuous
                        for z in rows.integer]
     h.passModel(lp)
-    h.run()
+    run_pooled(h)  # one thread, on the process's HiGHS scheduler (solvers.highs, "Threads")
     return h
 
 
