@@ -33,8 +33,8 @@ def _spy(monkeypatch, second_as=None):
     solve's result."""
     calls, real = [], solve_mod._run
 
-    def run(f, solver, time_limit, mip_gap, start=None):
-        sol = real(f, solver, time_limit, mip_gap, start)
+    def run(f, solver, time_limit, mip_gap, start=None, threads=1):
+        sol = real(f, solver, time_limit, mip_gap, start, threads)
         second = f.cost_cap is not None
         if second and second_as is not None:
             sol = second_as(sol, start)

@@ -81,6 +81,10 @@ def solve_command(
                                      help="Solve with a penalised shortfall instead of failing when demand cannot be met."),
     report: Optional[Path] = typer.Option(None, "--report", help="Also write a self-contained HTML report."),
     no_baselines: bool = typer.Option(False, "--no-baselines", help="Skip the single-offer baseline solves."),
+    threads: int = typer.Option(1, "--threads", min=1, max=256,
+                                help="Threads for the full program's solve (HiGHS: parallel tree search; one fewer "
+                                     "while the restricted programs run beside it). Default 1: the same plan on "
+                                     "every run."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
 ) -> None:
     """Find the cheapest fleet that serves every workload within its SLOs, verify it, and show it.
@@ -102,6 +106,7 @@ def solve_command(
     loaded = load_scenario(scenario)
     settings = SolveSettings(solver=solver.value if solver else None, time_limit_s=time_limit,
                              allow_unmet=allow_unmet, baselines=not no_baselines, started_at=started_at,
+                             threads=threads,
                              output_reserve=output_reserve(fmt, fmt == Format.table and out is not None))
     with stage_progress("solve", err_console, quiet) as bar:
         plan = solve_scenario(loaded, settings, progress=bar.callback())

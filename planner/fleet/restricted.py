@@ -277,6 +277,11 @@ class Ladder:
         self._extra_s = max(time.perf_counter() - t0 - limit_s, 0.0)
         return plan
 
+    @property
+    def beside(self) -> bool:
+        """The next rungs (or the search after them) are running in their thread now."""
+        return self._thread is not None and self._thread.is_alive()
+
     def next_share(self) -> float:
         """Share of the budget for the next rungs: RESTRICT_NEXT_SHARE after a first rung solved to its gap, else
         RESTRICT_SHARE (the constants say why)."""

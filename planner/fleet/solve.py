@@ -87,6 +87,9 @@ class SolveSettings:
     merge: str = "equal_price"  # interchangeable on-demand offers merged (exact): planner.fleet.merge.MERGE_POLICIES
     project_loads: bool = True  # single-bucket loads projected out (exact: planner.fleet.formulation, _demand_cover)
     share_routing: bool = False  # spot states: equal deployments share one routing (exact; planner.fleet.hedge._serve)
+    # the full program's solve and its tie-break: with N > 1 HiGHS' parallel tree search on N threads (N - 1 while
+    # the restricted programs run beside it), CBC's and CP-SAT's threads; 1: the same plan on every run
+    threads: int = 1
 
 
 class _Budget:
@@ -118,9 +121,10 @@ class _Budget:
         return max(limit, 0.01)
 
 
-def _run(f: Formulation, solver: str, time_limit: float, mip_gap: float, start=None) -> Solution:
+def _run(f: Formulation, solver: str, time_limit: float, mip_gap: float, start=None, threads: int = 1) -> Solution:
     backend = get_backend(solver, f.problem)
-    return backend.solve(f.problem, SolveOptions(time_limit_s=time_limit, mip_gap=mip_gap, start=start))
+    return backend.solve(f.problem, SolveOptions(time_limit_s=time_limit, mip_gap=mip_gap, start=start,
+                                                 threads=threads))
 
 
 def _complete_start(f: Formulation, solver: str, start, limit: float, mip_gap: float) -> Solution | None:
@@ -147,7 +151,7 @@ def _fallback(f: Formulation, completed: Solution, first: Solution, mip_gap: flo
 
 def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: float, tie_break: bool,
                        extra_blocks=(), keep_share: float = 0.0, built_s: float = 0.0,
-                       has_first: bool = False) -> tuple[Formulation, Solution | None, str]:
+                       has_first: bool = False, threads: int = 1) -> tuple[Formulation, Solution | None, str]:
     """Solve for cost (from the constructive start); then, if asked and the cost solve left time, a second,
     time-boxed solve among cost-optimal fleets for fewer GPUs and offers, started from the cost solution (at most
     ``TIE_BREAK_SHARE`` of the budget and as long as the cost solve took; nothing is kept back for it, so a cost
@@ -157,7 +161,8 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
     Returns the formulation whose columns the returned solution indexes (the tie-break problem has extra ones).
     ``has_first``: the caller holds a verified first plan (``_first_plan``), so nothing here may overrun the budget
     to make one: the start is completed only within what is left, there is no last resort, and the solution is
-    None when no plan came out in time (the caller then prints its first plan).
+    None when no plan came out in time (the caller then prints its first plan). ``threads``: the cost solve's and
+    the second solve's (``SolveSettings.threads``); completing the start takes one.
     """
     skipped = NO_TIME if tie_break else "off"
     pass_s = max(SOLVE_MIN_S, PASS_S_PER_VAR * f.problem.n_vars)
@@ -195,7 +200,7 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
             return f, finalize_solution(completed.problem, SolveOptions(mip_gap=mip_gap), solver=completed.solver,
                                         claimed="feasible", x=completed.values, bound=bound_of(f),
                                         seconds=completed.solve_seconds, message=note), skipped
-    sol = _run(f, solver, limit, mip_gap, start)
+    sol = _run(f, solver, limit, mip_gap, start, threads)
     if has_first and not sol.has_values and completed is None and sol.status not in ("infeasible", "unbounded"):
         return f, None, skipped
     if not sol.has_values and completed is None and start is not None and sol.status not in ("infeasible",
@@ -214,7 +219,7 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
     # the cost problem's columns come first in g, in the same order: the cost solution is g's start
     limit = budget.solver_limit(keep_share, min(TIE_BREAK_SHARE * budget.limit_s,
                                                 max(TIE_BREAK_MIN_S, sol.solve_seconds)))
-    second = _run(g, solver, limit, 0.0, (np.arange(f.problem.n_vars), sol.values))
+    second = _run(g, solver, limit, 0.0, (np.arange(f.problem.n_vars), sol.values), threads)
     if not second.has_values:
         return f, sol, f"skipped: the second solve ended {second.status} within its {limit:.2g} s"
     before, after = fleet_size(f, sol.values), fleet_size(g, second.values)
@@ -372,8 +377,10 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     built_s = time.perf_counter() - t_build
     budget.finish_s = FINISH_S_PER_VAR * f.problem.n_vars
     emit("solving", {"solver": solver, "time_limit_s": budget.limit_s})
+    # one thread fewer while the restricted programs' thread runs beside it (on L and XL)
+    threads = max(1, settings.threads - 1) if ladder.beside else settings.threads
     f, sol, note = _solve_formulation(f, solver, budget, s.policy.mip_gap, settings.tie_break, extra_blocks, keep,
-                                      built_s, has_first=first is not None)
+                                      built_s, has_first=first is not None, threads=threads)
     if sol is not None and sol.status != "feasible":
         ladder.stop_search()   # optimal (nothing can beat it) or no plan; a solve stopped by its limit ran as long
     if sol is None:  # the next rungs, now or on beside, with what the full program's solve cannot use
