@@ -141,7 +141,7 @@ def cpu_seconds() -> float:
     return time.process_time() + kids.ru_utime + kids.ru_stime
 
 
-def solve_once(inst: Instance, limit_s: float) -> Run:
+def solve_once(inst: Instance, limit_s: float, threads: int = 1) -> Run:
     from planner.errors import PlannerError  # noqa: PLC0415
     from planner.scenario.io import scenario_from_dict  # noqa: PLC0415
 
@@ -157,7 +157,8 @@ def solve_once(inst: Instance, limit_s: float) -> Run:
                        time.perf_counter() - t0, cpu_seconds() - c0)
         from planner.fleet.solve import SolveSettings, solve_scenario  # noqa: PLC0415
 
-        plan = solve_scenario(loaded, SolveSettings(solver="highs", time_limit_s=limit_s, baselines=False))
+        plan = solve_scenario(loaded, SolveSettings(solver="highs", time_limit_s=limit_s, baselines=False,
+                                                    threads=threads))
         status = plan.status if plan.verification and plan.verification.ok else "unverified"
         return Run(inst.name, status, plan.objective_usd_per_hour, plan.bound_usd_per_hour, plan.gap,
                    time.perf_counter() - t0, cpu_seconds() - c0, solver_s=plan.solve_seconds, message=plan.message)
@@ -281,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default=None, help="comma list of kinds: M, L, XL, forecast, melange")
     ap.add_argument("--repeats", type=int, default=3, help="repeats for M and melange (L, XL, forecast once)")
     ap.add_argument("--limit-scale", type=float, default=1.0, help="multiply every time limit")
+    ap.add_argument("--threads", type=int, default=1, help="plan solve --threads for the solves (not the forecast)")
     ap.add_argument("--update-best", action="store_true", help="record better verified objectives and proofs")
     ap.add_argument("--refresh-best", action="store_true",
                     help="replace the best-known objectives by this run's (a changed performance model)")
@@ -297,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         reps = args.repeats if inst.kind in ("M", "melange") else 1
         runs = []
         for _ in range(reps):
-            run = solve_once(inst, LIMITS_S[inst.kind] * args.limit_scale)
+            run = solve_once(inst, LIMITS_S[inst.kind] * args.limit_scale, args.threads)
             if inst.kind == "melange":
                 run.process_s = process_seconds(inst)
             runs.append(run)
