@@ -24,11 +24,16 @@ later run that asks for another count ends at once with model status ``kNotset``
 asks for the count the scheduler has, and ``SolveOptions.threads`` = N > 1 turns on HiGHS' parallel tree search
 (``parallel = "on"``) with the scheduler restarted at N when no other run of this process is in flight. A serial
 run on an N-thread scheduler (``parallel = "off"``) searches exactly as on one thread (M-4: the same 411 nodes).
+A forked child inherits the scheduler without its worker threads and would wait for them forever: before a fork, a
+scheduler with workers is shut down when no run is in flight (``_before_fork``), and a child that inherits one anyway
+refuses to run HiGHS (status error) rather than hang (``_after_fork_in_child``).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
+import sys
 import threading
 from contextlib import contextmanager
 
@@ -50,7 +55,8 @@ GUARD_MIN_COLUMNS = 10_000
 
 
 _POOL_LOCK = threading.Lock()
-_POOL = {"threads": 0, "running": 0}  # the scheduler's count as this process started it (0: not yet); runs in flight
+# the scheduler's count as this process started it (0: not yet); our runs in flight; lost: inherited by fork, unusable
+_POOL = {"threads": 0, "running": 0, "lost": False}
 
 
 @contextmanager
@@ -78,12 +84,42 @@ def pooled(h, threads: int = 1):
             _POOL["running"] -= 1
 
 
+def _before_fork() -> None:
+    """``os.fork`` hook: a forked child inherits HiGHS' scheduler without its worker threads, and its first run waits
+    for them forever (a ``plan whatif`` worker forked after a solve on two threads). With no run in flight, a scheduler
+    that has workers is shut down first; the parent's next run starts another. One thread has no workers to lose."""
+    hs = sys.modules.get("highspy")
+    if hs is None or not _POOL_LOCK.acquire(blocking=False):
+        return
+    try:
+        if _POOL["threads"] > 1 and _POOL["running"] == 0:
+            hs.Highs.resetGlobalScheduler(True)
+            _POOL["threads"] = 0
+    finally:
+        _POOL_LOCK.release()
+
+
+def _after_fork_in_child() -> None:
+    """The child has none of the parent's runs in flight, nor its lock's holder; a scheduler with workers that could
+    not be shut down before the fork (a run was in flight) cannot run here: ``run_pooled`` refuses it."""
+    global _POOL_LOCK
+    _POOL_LOCK = threading.Lock()
+    _POOL.update(running=0, lost=_POOL["threads"] > 1)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
+
+
 def run_pooled(h, threads: int = 1):
     """``h.run()`` inside ``pooled``. If the run ends at once with ``kNotset`` while it is this process's only
     run (code outside this module restarted the scheduler with another thread count since), the scheduler is
-    restarted at this module's count and the run tried once more. Returns ``h.run()``'s status."""
+    restarted at this module's count and the run tried once more. Returns ``h.run()``'s status; ``kError`` without
+    running in a forked child whose scheduler lost its workers (``_after_fork_in_child``)."""
     import highspy  # noqa: PLC0415
 
+    if _POOL.get("lost"):
+        return highspy.HighsStatus.kError
     with pooled(h, threads):
         status = h.run()
         if status != highspy.HighsStatus.kError or h.getModelStatus() != highspy.HighsModelStatus.kNotset:

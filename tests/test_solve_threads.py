@@ -16,6 +16,15 @@ from planner.fleet.solve import SolveSettings, solve_scenario
 from tests.test_tie_break import _loaded
 
 
+@pytest.fixture(autouse=True)
+def one_thread_after():
+    """Leave HiGHS' scheduler unstarted for the tests after these (as tests/test_highs_threads does)."""
+    yield
+    from tests.test_highs_threads import _fresh_pool
+
+    _fresh_pool()
+
+
 def _spy(monkeypatch):
     """Record (is the tie-break, threads) of every solve through ``planner.fleet.solve._run``."""
     calls, real = [], solve_mod._run

@@ -362,9 +362,12 @@ def brute_force(lb, ub, a, senses, rhs, c) -> float | None:
                                                      [2.0, 0.0, 1.0, -2.0]]), [">=", "<=", ">="], [0, 0, 1],
                 [2, 0, 0, -1]))
 def test_optimum_equals_brute_force(cap, data):
-    best = brute_force(*data)
     p = build(*data)
-    sol = cap.solve(p)
+    assert_brute_force_answer(p, cap.solve(p), brute_force(*data))
+
+
+def assert_brute_force_answer(p: Problem, sol, best: float | None) -> None:
+    """``sol`` of ``p`` is the brute-force oracle's answer ``best`` (None: infeasible)."""
     if best is None:
         assert sol.status == "infeasible", sol.message
     else:
