@@ -218,6 +218,9 @@ def _run(arr: ProblemArrays, offset: float, options: SolveOptions, rewritten: bo
             return "feasible", x, bound, f"HiGHS stopped: {name[1:]}"
         return "error", None, (bound if is_mip and np.isfinite(bound) else None), \
             f"HiGHS stopped ({name[1:]}) before finding a feasible solution"
+    if name == "kNotset":  # e.g. run_pooled refused: a thread scheduler inherited by fork during a run
+        return "error", None, None, ("HiGHS stopped before solving (model status Notset; e.g. a thread scheduler "
+                                     "inherited by fork while a run was in flight: solvers.highs, 'Threads')")
     return "error", None, None, f"HiGHS model status {name}"
 
 
