@@ -51,18 +51,21 @@ def load_scenario(source: "str | Path | Mapping[str, Any]", base_dir: "str | Pat
 
 
 def solve(scenario: "LoadedScenario | str | Path | Mapping", *, solver: str | None = None,
-          time_limit_s: float | None = None, allow_unmet: bool = False, baselines: bool = True) -> Plan:
+          time_limit_s: float | None = None, allow_unmet: bool = False, baselines: bool = True,
+          threads: int = 1) -> Plan:
     """The cheapest fleet that serves every workload within its SLOs, verified by independent code.
 
     ``solver``: cbc | highs | scip | cpsat (default: the scenario's ``policy.solver``); ``time_limit_s`` per solve
     (a plan stopped by it has status ``feasible`` and a gap, never ``optimal``); ``allow_unmet`` prices a shortfall
-    instead of raising ``InfeasibleError``; ``baselines`` also solves the single-offer comparisons.
+    instead of raising ``InfeasibleError``; ``baselines`` also solves the single-offer comparisons; ``threads``
+    for the full program's solve (``plan solve --threads``; 1: the same plan on every run).
     Raises ``PlannerError`` if the plan fails verification (it is never returned then).
     """
     from planner.fleet.solve import SolveSettings, solve_scenario  # noqa: PLC0415
 
     plan = solve_scenario(_loaded(scenario), SolveSettings(solver=solver, time_limit_s=time_limit_s,
-                                                            allow_unmet=allow_unmet, baselines=baselines))
+                                                            allow_unmet=allow_unmet, baselines=baselines,
+                                                            threads=threads))
     if plan.verification is None or not plan.verification.ok:
         failed = [c.name for c in (plan.verification.checks if plan.verification else ()) if not c.ok]
         raise PlannerError(f"the solver's plan failed independent verification ({', '.join(failed)})")

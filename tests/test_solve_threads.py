@@ -54,6 +54,14 @@ def test_one_thread_fewer_while_the_restricted_programs_run_beside(monkeypatch):
     assert calls == [(False, 1)]   # never below one
 
 
+def test_the_api_passes_the_threads_on(monkeypatch):
+    from planner import api  # noqa: PLC0415
+
+    calls = _spy(monkeypatch)
+    plan = api.solve(_loaded(), solver="highs", baselines=False, threads=2)
+    assert calls[0] == (False, 2) and plan.objective_usd_per_hour == pytest.approx(4.0)
+
+
 def test_plan_solve_threads_gives_the_same_optimum():
     runner = CliRunner()
     plans = []
