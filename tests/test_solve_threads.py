@@ -74,6 +74,15 @@ def test_plan_solve_threads_gives_the_same_optimum():
     assert plans[0]["objective_usd_per_hour"] == pytest.approx(plans[1]["objective_usd_per_hour"], rel=1e-9)
 
 
+@pytest.mark.parametrize("bad", [0, -1, 257, 2.5, True, "2"])
+def test_the_api_refuses_bad_threads_with_an_input_error(bad):
+    from planner import api  # noqa: PLC0415
+    from planner.errors import InputError  # noqa: PLC0415
+
+    with pytest.raises(InputError, match="threads: must be a whole number from 1 to 256"):
+        api.solve(_loaded(), solver="highs", baselines=False, threads=bad)
+
+
 def test_plan_solve_refuses_zero_threads():
     res = CliRunner().invoke(app, ["solve", "scenarios/chatbot.yaml", "--threads", "0"])
     assert res.exit_code == 2 and "--threads" in res.output

@@ -15,7 +15,7 @@ import numpy as np
 
 from planner.fleet.baselines import baselines
 from planner.fleet.diagnose import explain_infeasible, joint_reason
-from planner.errors import InfeasibleError, SolverError
+from planner.errors import InfeasibleError, InputError, SolverError
 from planner.fleet.formulation import BuildOutOfTime, Formulation, build, fleet_cost, fleet_size
 from planner.fleet.horizon import Horizon, horizon_for
 from planner.fleet.options import OptionSet, enumerate_options
@@ -90,6 +90,10 @@ class SolveSettings:
     # the full program's solve and its tie-break: with N > 1 HiGHS' parallel tree search on N threads (N - 1 while
     # the restricted programs run beside it), CBC's and CP-SAT's threads; 1: the same plan on every run
     threads: int = 1
+
+    def __post_init__(self) -> None:
+        if isinstance(self.threads, bool) or not isinstance(self.threads, int) or not 1 <= self.threads <= 256:
+            raise InputError(f"threads: must be a whole number from 1 to 256 (got {self.threads!r})")
 
 
 class _Budget:
