@@ -87,9 +87,7 @@ class SolveSettings:
     merge: str = "equal_price"  # interchangeable on-demand offers merged (exact): planner.fleet.merge.MERGE_POLICIES
     project_loads: bool = True  # single-bucket loads projected out (exact: planner.fleet.formulation, _demand_cover)
     share_routing: bool = False  # spot states: equal deployments share one routing (exact; planner.fleet.hedge._serve)
-    # the full program's solve and its tie-break: with N > 1 HiGHS' parallel tree search on N threads (N - 1 while
-    # the restricted programs run beside it), CBC's and CP-SAT's threads; 1: the same plan on every run
-    threads: int = 1
+    threads: int = 1  # the full solve's and tie-break's (HiGHS' parallel search; N - 1 beside the ladder); 1: same plan
 
     def __post_init__(self) -> None:
         if isinstance(self.threads, bool) or not isinstance(self.threads, int) or not 1 <= self.threads <= 256:
