@@ -62,6 +62,16 @@ def test_the_api_passes_the_threads_on(monkeypatch):
     assert calls[0] == (False, 2) and plan.objective_usd_per_hour == pytest.approx(4.0)
 
 
+def test_the_api_takes_a_numpy_integer(monkeypatch):
+    import numpy as np  # noqa: PLC0415
+
+    from planner import api  # noqa: PLC0415
+
+    calls = _spy(monkeypatch)
+    api.solve(_loaded(), solver="highs", baselines=False, threads=np.int64(2))
+    assert calls[0] == (False, 2)
+
+
 def test_plan_solve_threads_gives_the_same_optimum():
     runner = CliRunner()
     plans = []

@@ -90,7 +90,7 @@ class SolveSettings:
     threads: int = 1  # the full solve's and tie-break's (HiGHS' parallel search; N - 1 beside the ladder); 1: same plan
 
     def __post_init__(self) -> None:
-        if isinstance(self.threads, bool) or not isinstance(self.threads, int) or not 1 <= self.threads <= 256:
+        if isinstance(self.threads, bool) or not hasattr(self.threads, "__index__") or not 1 <= self.threads <= 256:
             raise InputError(f"threads: must be a whole number from 1 to 256 (got {self.threads!r})")
 
 
