@@ -59,3 +59,57 @@ def test_the_envelope_rung_runs_the_peak_fleet_in_every_hour_and_by_period_sizes
     # the full program's optimum, the oracle: 7 GPUs every hour
     full = solve_scenario(loaded, SolveSettings(solver="highs", baselines=False, tie_break=False))
     assert full.status == "optimal" and full.objective_usd_per_hour == pytest.approx(7.0)
+
+
+def test_a_period_whose_first_solve_stops_before_improving_is_solved_again_in_the_second_pass(monkeypatch):
+    """Hours 3 and 17's first solves end with nothing (as a solver stopped by its limit before its first improvement
+    does): the second pass gives them the time the first left, each more than its first share, and every hour ends at
+    7 GPUs as in the test above. Without the second pass those two hours keep the envelope's 10: 7 + 3 * 2 / 24."""
+    import planner.fleet.envelope as envelope_mod
+    from planner.problem import Solution
+
+    monkeypatch.setattr(restricted_mod, "RESTRICT_GAP", 0.0)
+    loaded = _alternating()
+    s = loaded.scenario
+    options, horizon = enumerate_options(loaded), horizon_for(s)
+    args = (s, options, horizon, SolveSettings(), hedge_blocks(s), "highs")
+    env = restricted_mod._rung(*args, 3, time.perf_counter() + 60.0)
+    real, calls = envelope_mod.get_backend, []
+
+    class StopsEarly:
+        def __init__(self, backend):
+            self.backend = backend
+
+        def solve(self, problem, options):
+            calls.append(options.time_limit_s)
+            if len(calls) - 1 in (3, 17):
+                return Solution("feasible", None, None, None, None, "highs", 0.0, "stopped", problem)
+            return self.backend.solve(problem, options)
+
+    monkeypatch.setattr(envelope_mod, "get_backend", lambda *a, **k: StopsEarly(real(*a, **k)))
+    until = time.perf_counter() + 60.0
+    per = restricted_mod._by_period(*args[:1], horizon, *args[3:], lambda: until, env)
+    assert per is not None and per.sol.objective == pytest.approx(7.0)
+    assert len(calls) == 24 + 2   # every hour once, the two stopped ones again (the others were solved to optimality)
+    assert min(calls[24:]) > max(calls[3], calls[17])
+
+
+def test_on_several_periods_the_search_deadline_is_the_by_period_rungs_and_ends_with_the_full_solve():
+    """``Ladder.search_until`` moves the ``BY_PERIOD`` rung's deadline on a horizon of several periods (the full
+    program is not solved in time there), not the earlier rungs'; ``stop_search`` ends them all (the full program
+    was solved)."""
+    day = _alternating()
+    one = day.scenario.model_copy(update={"workloads": [w.model_copy(update={"profile": None})
+                                                        for w in day.scenario.workloads]})
+    for s, periods in ((day.scenario, 24), (one, 1)):
+        options, horizon = enumerate_options(day), horizon_for(s)
+        assert len(horizon.periods) == periods
+        ladder = restricted_mod.Ladder(day, options, horizon, SolveSettings(), (), "highs", lambda *a: None)
+        later = time.perf_counter() + 100.0
+        ladder.start_next(30.0, min_s=0.0)   # no first rung: nothing starts, the deadlines stay as set
+        ladder._until = time.perf_counter() + 30.0
+        ladder.search_until(later)
+        assert ladder._periods_until() == later and ladder._until < later
+        ladder.stop_search()
+        now = time.perf_counter()
+        assert ladder._search_until <= now and (ladder._until <= now) == (periods > 1)

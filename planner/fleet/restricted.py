@@ -43,8 +43,9 @@ period with every workload at its busiest, whose fleet is then run in every peri
 horizon's program (``planner.fleet.envelope``: why that is a plan). Its programs are as small as L's, where the
 horizon's own (~56,000 columns on XL) never improved on the constructive start within 40 s. The ladder there is
 k = 3 -> own -> by period (``PERIOD_LADDER``): the last solves each period's own program over the own rung's
-options from the envelope's fleet, the reserved nodes held at the envelope's (``_by_period``). XL at 120 s
-(python -m bench.frozen --only XL): XL-1 388.5 -> 326.9-351.1, XL-2 403.5 -> 286.3 USD/h.
+options from the envelope's fleet, the reserved nodes held at the envelope's (``_by_period``), until the ladder's end
+(``search_until``: the horizon's own program gives no plan there). XL at 120 s: XL-1 388.5 -> 326.1-327.5, XL-2
+403.5 -> 285.0-286.4 USD/h (docs/BENCHMARKS.md, "Twenty-second pass").
 
 The first rung runs before the full program is built (its plan is the fallback while that is built and solved);
 the next rungs run in a background thread beside the full program's build and solve, so they take no time from
@@ -254,7 +255,7 @@ class Ladder:
         self._started = False   # the next rungs ran (or run) already
         self._bound: float | None = None   # planner.fleet.workload_bound, computed by the thread first
         self._until = 0.0   # the next rungs' deadline (time.perf_counter): start_next sets it, extend moves it on
-        self._search_until = 0.0   # the neighbourhood search's after them (search_until; none unless asked)
+        self._search_until = 0.0   # the search after them (search_until; several periods: BY_PERIOD); none unless asked
 
     def _eligible(self, limit_s: float) -> bool:
         options, horizon = self._args[1], self._args[2]
@@ -329,14 +330,25 @@ class Ladder:
         self.bound_beside(until)
 
     def search_until(self, until: float) -> None:
-        """Let the neighbourhood search after the next rungs run until ``until`` (on one period: the full program's
-        solve, beside which it runs, leaves this core idle once the rungs are over)."""
+        """Let the search after the next rungs run until ``until``: on one period the neighbourhood search (the full
+        program's solve, beside which it runs, leaves this core idle once the rungs are over), on several periods the
+        last rung's solves of each period (``BY_PERIOD``; the earlier rungs keep their share). The horizon's program is
+        not solved in time there (XL at 120 s: no plan better than the constructive start, no root bound), and with
+        the next rungs' share alone a slow "own" rung left ~0.9 s per period and five periods at the envelope's fleet
+        (XL-1: 342.9 against ~330 USD/h in other runs)."""
         self._search_until = max(self._search_until, until)
 
     def stop_search(self) -> None:
-        """End the neighbourhood search at its current step (the full program's solve is over: the answer is
-        waiting for it)."""
-        self._search_until = min(self._search_until, time.perf_counter())
+        """End the search at its current step, on several periods the next rungs at their next period (the full
+        program's solve is over: the answer is waiting for it)."""
+        now = time.perf_counter()
+        self._search_until = min(self._search_until, now)
+        if len(self._args[2].periods) > 1:
+            self._until = min(self._until, now)
+
+    def _periods_until(self) -> float:
+        """The ``BY_PERIOD`` rung's deadline: the next rungs' or the search's, whichever is later."""
+        return max(self._until, self._search_until)
 
     def _run_next(self) -> None:
         loaded, options, horizon, settings, extra_blocks, solver = self._args
@@ -347,10 +359,10 @@ class Ladder:
                                              now + BOUND_SHARE * (self._until - now), settings.allow_unmet)
             best = self._rung
             for k in (RESTRICT_LADDER if len(horizon.periods) == 1 else PERIOD_LADDER)[1:]:
-                if self._until - time.perf_counter() < RESTRICT_MIN_S:
+                if (self._periods_until() if k == BY_PERIOD else self._until) - time.perf_counter() < RESTRICT_MIN_S:
                     break
                 if k == BY_PERIOD:
-                    rung = _by_period(loaded.scenario, horizon, settings, extra_blocks, solver, lambda: self._until,
+                    rung = _by_period(loaded.scenario, horizon, settings, extra_blocks, solver, self._periods_until,
                                       best)
                 else:
                     rung = _rung(loaded.scenario, options, horizon, settings, extra_blocks, solver, k, self._until,
