@@ -95,9 +95,9 @@ def test_a_period_whose_first_solve_stops_before_improving_is_solved_again_in_th
 
 
 def test_on_several_periods_the_search_deadline_is_the_by_period_rungs_and_ends_with_the_full_solve():
-    """``Ladder.search_until`` moves the ``BY_PERIOD`` rung's deadline on a horizon of several periods (the full
-    program is not solved in time there), not the earlier rungs'; ``stop_search`` ends them all (the full program
-    was solved)."""
+    """``Ladder.search_until`` and ``extend`` move the ``BY_PERIOD`` rung's deadline on a horizon of several periods
+    (the full program is not solved in time there), not the earlier rungs' (``extend`` moves theirs on one period);
+    ``stop_search`` ends them all (the full program was solved)."""
     day = _alternating()
     one = day.scenario.model_copy(update={"workloads": [w.model_copy(update={"profile": None})
                                                         for w in day.scenario.workloads]})
@@ -108,6 +108,8 @@ def test_on_several_periods_the_search_deadline_is_the_by_period_rungs_and_ends_
         later = time.perf_counter() + 100.0
         ladder.start_next(30.0, min_s=0.0)   # no first rung: nothing starts, the deadlines stay as set
         ladder._until = time.perf_counter() + 30.0
+        ladder.extend(later - 50.0)   # the full program left unbuilt: on several periods BY_PERIOD's time alone
+        assert ladder._periods_until() == later - 50.0 and (ladder._until < later - 50.0) == (periods > 1)
         ladder.search_until(later)
         assert ladder._periods_until() == later and ladder._until < later
         ladder.stop_search()
