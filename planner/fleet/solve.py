@@ -109,10 +109,10 @@ class _Budget:
     def left(self) -> float:
         return self.deadline - time.perf_counter()
 
-    def ladder_until(self, keep_share: float) -> float:
-        """When the restricted ladder's work must be over (``time.perf_counter``): the deadline less ``keep_share`` of
-        the budget and two finishing reserves (its plan's decoding and verification, then the answer's)."""
-        return self.deadline - (keep_share + 2 * FINISH_SHARE) * self.limit_s
+    def ladder_until(self, keep_share: float, finish_s: float = 0.0) -> float:
+        """When the ladder's work must be over: the deadline less ``keep_share`` of the budget and two finishing
+        reserves (decoding and verifying its plan, then the answer): each FINISH_SHARE of it, or finish_s if more."""
+        return self.deadline - keep_share * self.limit_s - 2 * max(FINISH_SHARE * self.limit_s, finish_s)
 
     def solver_limit(self, keep_share: float = 0.0, cap_s: float | None = None) -> float:
         """Seconds a solve may take now: what is left, less ``keep_share`` of the budget kept for later stages and
@@ -363,7 +363,7 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     restricted = ladder.first(min(RESTRICT_SHARE * budget.limit_s, budget.solver_limit(keep) - first_s))
     first = cheaper(first, restricted)
     ladder.start_next(min(ladder.next_share() * budget.limit_s, budget.solver_limit(keep)))  # beside the full solve
-    ladder.search_until(budget.ladder_until(keep))
+    ladder.search_until(budget.ladder_until(keep, ladder.finish_s))
     emit("building", {"options": len(options.deployments)})
     t_build = time.perf_counter()
     deadline = None
@@ -373,7 +373,7 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     try:
         f = _build_cost(s, options, horizon, settings, extra_blocks, deadline)
     except BuildOutOfTime:   # the next rungs may have the rest (their plan's decoding and verification kept back)
-        ladder.hand_over(budget.ladder_until(keep))
+        ladder.hand_over(budget.ladder_until(keep, ladder.finish_s))
         late = with_workload_bound(cheaper(first, ladder.next_plan()), ladder.bound(), s.policy.mip_gap)
         return _print_first(late, emit, f"the {budget.limit_s:g} s budget ran out while building the full program")
     built_s = time.perf_counter() - t_build
@@ -386,7 +386,7 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     if sol is not None and sol.status != "feasible":
         ladder.stop_search()   # optimal (nothing can beat it) or no plan; a solve stopped by its limit ran as long
     if sol is None:  # the next rungs, now or on beside, with what the full program's solve cannot use
-        ladder.hand_over(budget.ladder_until(keep))
+        ladder.hand_over(budget.ladder_until(keep, ladder.finish_s))
         late = ladder.rest(budget.left() - (keep + FINISH_SHARE) * budget.limit_s)
         late = with_workload_bound(cheaper(first, late), ladder.bound(), s.policy.mip_gap)
         return _print_first(late, emit, f"too little of the {budget.limit_s:g} s "
