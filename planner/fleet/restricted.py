@@ -252,8 +252,8 @@ class Ladder:
         self._next: Plan | None = None
         self._error: BaseException | None = None
         self._extra_s = 0.0   # what the first rung took beyond its solver limit (its build, decoding, verification)
-        # decoding and verifying the first rung's plan took this long: so will a later rung's, and the answer's
-        # (XL-2 at 30 s: ~2.8 s each, where 3 % of the budget keeps 0.9 s; its by-period rung returned at 33.8 s)
+        # decoding and verifying the first rung's plan took this long, about what a later rung's and the answer's take
+        # (XL-2 at 30 s: 1.9 s, the hours' plan 4.3 s, where 3 % of the budget keeps 0.9 s: Budget.ladder_until)
         self.finish_s = 0.0
         self._started = False   # the next rungs ran (or run) already
         self._bound: float | None = None   # planner.fleet.workload_bound, computed by the thread first
