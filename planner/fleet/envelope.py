@@ -111,10 +111,11 @@ def by_period(s: Scenario, horizon: Horizon, settings, extra_blocks, solver: str
         for j in whole.problem.block_columns(block).tolist():
             key = whole.problem.var_key(j)
             by_t.setdefault(key[-1], []).append((j, (*key[:-1], 0)))
+    reserved = f_env.problem.block_columns("reserved")
     t0 = time.perf_counter()
     keep = COMPLETE_SHARE * (until() - t0)   # for the completion of all periods together
 
-    built: list[tuple[int, Formulation, object]] = []   # (period, its program, with the reserved nodes fixed)
+    built: dict[int, tuple[Formulation, object]] = {}   # period -> its program, and that with the reserved nodes fixed
     best: dict[int, Solution] = {}   # period -> its solution cheaper than the envelope's
 
     def run(t: int, f: Formulation, problem, limit: float) -> None:
@@ -133,18 +134,19 @@ def by_period(s: Scenario, horizon: Horizon, settings, extra_blocks, solver: str
                       extra_blocks=extra_blocks, project_loads=settings.project_loads, deadline=until() - keep)
         except BuildOutOfTime:
             break
-        built.append((t, f, _reserved_fixed(f, f_env, sol_env)))
-        run(t, f, built[-1][2], (until() - keep - time.perf_counter()) / (len(horizon.periods) - t))
-    again = sorted((e for e in built if e[0] not in best or best[e[0]].status != "optimal"),
-                   key=lambda e: (e[0] in best, -_open(best.get(e[0])), e[0]))
+        fixed = np.asarray([f.problem.index(f_env.problem.var_key(int(j))) for j in reserved], dtype=np.int64)
+        built[t] = (f, f.problem.with_bounds(fixed, sol_env.values[reserved], sol_env.values[reserved]))
+        run(t, *built[t], (until() - keep - time.perf_counter()) / (len(horizon.periods) - t))
+    again = sorted((t for t in built if t not in best or best[t].status != "optimal"),
+                   key=lambda t: (t in best, -_open(best.get(t)), t))
     share = (until() - keep - t0) / len(horizon.periods)   # a period's in the first pass
-    for k, (t, f, problem) in enumerate(again):
+    for k, t in enumerate(again):
         rest = until() - keep - time.perf_counter()
         if rest < min_s:
             break
-        run(t, f, problem, max(rest / (len(again) - k), min(share, rest)))
+        run(t, *built[t], max(rest / (len(again) - k), min(share, rest)))
     for t, sol in best.items():
-        f = next(e[1] for e in built if e[0] == t)
+        f = built[t][0]
         at = {f.problem.var_key(int(j)): int(j) for block in ("nodes", "replicas", "mig")
               for j in f.problem.block_columns(block)}
         for j, twin in by_t.get(t, ()):
@@ -153,13 +155,6 @@ def by_period(s: Scenario, horizon: Horizon, settings, extra_blocks, solver: str
         return None
     return complete(whole.problem, solver, (np.asarray(list(value), dtype=np.int64), np.asarray(list(value.values()))),
                     max(until() - time.perf_counter(), 0.1), gap)
-
-
-def _reserved_fixed(f: Formulation, f_env: Formulation, sol_env: Solution):
-    """f's problem with its reserved-node columns fixed at the envelope solution's."""
-    reserved = f_env.problem.block_columns("reserved")
-    fixed = np.asarray([f.problem.index(f_env.problem.var_key(int(j))) for j in reserved], dtype=np.int64)
-    return f.problem.with_bounds(fixed, sol_env.values[reserved], sol_env.values[reserved])
 
 
 def _open(sol: Solution | None) -> float:
