@@ -166,6 +166,29 @@ def test_a_benchmark_runs_its_engine_with_room_for_every_client():
     assert benchmark_engine(cal, "vllm", 1030, attention_dp=4).engine("vllm").max_batch == 258   # ceil(1030/4)
 
 
+def test_sglang_fp8_runs_are_read_with_the_fp8_kv_cache_they_were_measured_with():
+    """DeepSeek-R1 FP8 on 8 x B200 (SGLang) at 256 clients, ISL 8,192, OSL 1,024: measured TTFT 8.7 s, every client
+    running. 256 x (8,192 + 512) live tokens = 2.23 M; an MLA latent is 576 values x 61 layers per token, on every
+    TP rank: 70,272 B at BF16 (so 1.19 M tokens beside 78 GiB of weights: 136 sequences, the rest queue for a
+    minute) and 35,136 B at FP8 (2.38 M: all 256 run)."""
+    from planner.perf.estimate import estimate
+    from planner.perf.silicon import run_kv_dtype
+
+    assert run_kv_dtype("sglang", "fp8") == "fp8"
+    assert [run_kv_dtype(e, p) for e, p in (("vllm", "fp8"), ("sglang", "bf16"), ("trtllm", "fp8"))] == ["auto"] * 3
+    row = _row(model_path="deepseek-ai/DeepSeek-R1", backend="sglang", precision="fp8", gemm_quant_mode="fp8",
+               moe_quant_mode="fp8_block", isl=8192, osl=1024, batch_size=256, tp_size=8, moe_tp_size=8,
+               silicon_ttft_ms=8666.5, silicon_tpot_ms=117.7)
+    cases, skipped = parse_silicon(pd.DataFrame([row]), CAT)
+    assert not skipped
+    got = predict_frame(cases, CAT).iloc[0]
+    assert 4000 < got["ttft_pred_ms"] < 17000            # within 2x of the 8.7 s measured; BF16 KV: ~65 s
+    e = estimate(
+        CAT.model("deepseek-r1"), CAT.gpu("b200"), tp=8, precision="fp8", engine="sglang", kv_dtype="bf16",
+        prompt_tokens=8192, output_tokens=1024, concurrency=256)
+    assert e.to_json()["kv_bytes_per_token_per_gpu"] == 70272 and e.to_json()["max_concurrency"] < 256
+
+
 @pytest.mark.parametrize("tp, dp, moe_tp, ep, nvlink, want", [
     (16, 1, 4, 4, 8, (4, 1)),     # SGLang DeepSeek "tp 16, moe 4 × 4" on 8-GPU B200 nodes: a 4-GPU TP4/EP4 run
     (64, 1, 8, 8, 8, (8, 1)),     # "tp 64, moe 8 × 8": one 8-GPU node, not eight

@@ -137,9 +137,11 @@ FITTED: dict[str, dict[str, float]] = {
     # the source rows' layouts read as run (MoE groups recorded squared, vLLM's DP rows;
     # planner.perf.silicon.squared_layout), FP8 KV for FP4 checkpoints and the DP rank's M/D/1 service
     # SGLang refitted 2026-12-04 when DeepSeek sparse attention (GLM-5) got its indexer, its picked-token reads and
-    # FP8 cache (t_sparse_layer_us: the indexer's per-layer kernels; t_layer_us fell from 102 to 85 us with it)
-    "sglang": dict(t_request_ms=152.0, speed=1.15, t_layer_us=85.3, phase=0.126, moe_speed=0.287, t_seq_us=24.3,
-                   t_prefill_layer_us=794.0, t_ar_us=10.9, t_sparse_layer_us=90.2),
+    # FP8 cache (t_sparse_layer_us: the indexer's per-layer kernels; t_layer_us fell from 102 to 85 us with it), and
+    # 2026-12-05 when its FP8 runs were read with the FP8 KV cache they were measured with (planner.perf.silicon.
+    # run_kv_dtype): moe_speed 0.287 -> 0.252, t_seq_us 24.3 -> 29.8, the others within 5 %
+    "sglang": dict(t_request_ms=155.0, speed=1.15, t_layer_us=86.7, phase=0.123, moe_speed=0.252, t_seq_us=29.8,
+                   t_prefill_layer_us=771.0, t_ar_us=10.0, t_sparse_layer_us=88.8),
     # TRT-LLM refitted 2026-12-04 when attention-DP replicas got the balance hold (adp_balance_iters, the recipes'
     # 60 steps): moe_speed rose from 0.40 to 0.63, the DeepSeek attention-DP rows no longer pulling it down
     "trtllm": dict(t_request_ms=98.6, speed=1.01, t_layer_us=39.3, phase=0.0747, moe_speed=0.635, t_seq_us=4.80,

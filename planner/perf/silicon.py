@@ -22,6 +22,7 @@ tp_size                tp (the attention tensor-parallel group); a MoE group rec
                        replica still larger than one NVLink domain is predicted with ``allow_multi_node``
 attention_dp_size      attention_dp
 moe_ep_size            expert_parallel; ``moe_tp_size × moe_ep_size`` must equal ``tp × attention_dp``
+(not recorded)         kv_dtype: FP8 for SGLang's FP8 runs, else ``auto`` (:func:`run_kv_dtype`)
 isl / osl              prompt_tokens / output_tokens
 batch_size             concurrency (closed loop) — per attention rank: the client count is
                        ``silicon_concurrency`` in ``silicon_data_source`` where stated (:func:`clients`)
@@ -343,6 +344,20 @@ def benchmark_engine(cal: Calibration, engine: str, clients: int, attention_dp: 
     return cal.with_values({f"{engine}.max_batch": need})
 
 
+def run_kv_dtype(engine: str, precision: str) -> str:
+    """The KV-cache dtype a run was measured with: FP8 for SGLang's FP8 runs, else the engine's ``auto``.
+
+    The rows do not record it. The harness that took them (aiconfigurator's generator) passes its KV
+    quantisation to every engine as ``--kv-cache-dtype`` (SGLang: ``fp8`` written as ``fp8_e4m3``), and SGLang's
+    FP8 runs say they used it: DeepSeek-R1 FP8 on 8 x B200 at 256 clients (ISL 8,192, OSL 1,024) ran every client
+    at once (TPOT 66.5 ms at 128 clients, 117.7 ms at 256; TTFT 8.7 s), which needs ~2.2 M tokens of KV per GPU
+    (256 x ~8,700 live tokens): twice what BF16 MLA latents leave beside the weights (~1.19 M), what FP8 leaves
+    (~2.38 M). With BF16 the model predicts a 65 s queue there. vLLM's FP8 rows (MiniMax-M2.5, Llama-3.1-70B) do
+    not tell (their KV pool binds nowhere) and stay at ``auto`` (docs/perf-model.md §8). TensorRT-LLM's ``auto``
+    is FP8 already for FP8 and FP4 checkpoints, and so is every engine's for FP4 (``resolve_kv_dtype``)."""
+    return "fp8" if engine == "sglang" and precision == "fp8" else "auto"
+
+
 def predict_frame(cases: list[SiliconCase], catalog: Catalog, cal: Calibration | None = None):
     """A DataFrame, one row per case: measured and predicted mean TTFT / TPOT in ms (NaN and the reason when
     the model does not serve it). Cases that differ only in concurrency share one vectorised
@@ -363,7 +378,8 @@ def predict_frame(cases: list[SiliconCase], catalog: Catalog, cal: Calibration |
         conc = sorted({cases[j].concurrency for j in idx})
         try:
             res = closed_loop_curve(catalog.model(c.model), catalog.gpu(c.gpu), conc, tp=c.tp,
-                                    precision=c.precision, engine=c.engine, prompt_tokens=c.prompt_tokens,
+                                    precision=c.precision, kv_dtype=run_kv_dtype(c.engine, c.precision),
+                                    engine=c.engine, prompt_tokens=c.prompt_tokens,
                                     output_tokens=c.output_tokens, attention_dp=c.attention_dp,
                                     calibration=benchmark_engine(base, c.engine, max(conc), c.attention_dp),
                                     expert_parallel=c.expert_parallel, allow_multi_node=True)
