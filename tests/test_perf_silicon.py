@@ -166,7 +166,7 @@ def test_a_benchmark_runs_its_engine_with_room_for_every_client():
     assert benchmark_engine(cal, "vllm", 1030, attention_dp=4).engine("vllm").max_batch == 258   # ceil(1030/4)
 
 
-def test_sglang_fp8_runs_are_read_with_the_fp8_kv_cache_they_were_measured_with():
+def test_fp8_runs_are_read_with_the_fp8_kv_cache_they_were_measured_with():
     """DeepSeek-R1 FP8 on 8 x B200 (SGLang) at 256 clients, ISL 8,192, OSL 1,024: measured TTFT 8.7 s, every client
     running. 256 x (8,192 + 512) live tokens = 2.23 M; an MLA latent is 576 values x 61 layers per token, on every
     TP rank: 70,272 B at BF16 (so 1.19 M tokens beside 78 GiB of weights: 136 sequences, the rest queue for a
@@ -175,7 +175,8 @@ def test_sglang_fp8_runs_are_read_with_the_fp8_kv_cache_they_were_measured_with(
     from planner.perf.silicon import run_kv_dtype
 
     assert run_kv_dtype("sglang", "fp8") == "fp8"
-    assert [run_kv_dtype(e, p) for e, p in (("vllm", "fp8"), ("sglang", "bf16"), ("trtllm", "fp8"))] == ["auto"] * 3
+    assert run_kv_dtype("vllm", "fp8") == "fp8"
+    assert [run_kv_dtype(e, p) for e, p in (("vllm", "int4"), ("sglang", "bf16"), ("trtllm", "fp8"))] == ["auto"] * 3
     row = _row(model_path="deepseek-ai/DeepSeek-R1", backend="sglang", precision="fp8", gemm_quant_mode="fp8",
                moe_quant_mode="fp8_block", isl=8192, osl=1024, batch_size=256, tp_size=8, moe_tp_size=8,
                silicon_ttft_ms=8666.5, silicon_tpot_ms=117.7)
@@ -187,6 +188,12 @@ def test_sglang_fp8_runs_are_read_with_the_fp8_kv_cache_they_were_measured_with(
         CAT.model("deepseek-r1"), CAT.gpu("b200"), tp=8, precision="fp8", engine="sglang", kv_dtype="bf16",
         prompt_tokens=8192, output_tokens=1024, concurrency=256)
     assert e.to_json()["kv_bytes_per_token_per_gpu"] == 70272 and e.to_json()["max_concurrency"] < 256
+    # vLLM, MiniMax-M2.5 FP8 on 2 x B200, ISL 8,192, OSL 1,024, 64 clients: 0.83-0.92 s measured; BF16 KV: ~9.6 s
+    row = _row(model_path="MiniMaxAI/MiniMax-M2.5", tp_size=2, moe_tp_size=2, isl=8192, osl=1024, batch_size=64,
+               silicon_ttft_ms=831.2, silicon_tpot_ms=31.5)
+    cases, skipped = parse_silicon(pd.DataFrame([row]), CAT)
+    assert not skipped and cases[0].model == "minimax-m2.5"
+    assert 415 < predict_frame(cases, CAT).iloc[0]["ttft_pred_ms"] < 1660     # within 2x of 831 ms
 
 
 @pytest.mark.parametrize("tp, dp, moe_tp, ep, nvlink, want", [

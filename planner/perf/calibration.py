@@ -139,7 +139,7 @@ FITTED: dict[str, dict[str, float]] = {
     # SGLang refitted 2026-12-04 when DeepSeek sparse attention (GLM-5) got its indexer, its picked-token reads and
     # FP8 cache (t_sparse_layer_us: the indexer's per-layer kernels; t_layer_us fell from 102 to 85 us with it), and
     # 2026-12-05 when its FP8 runs were read with the FP8 KV cache they were measured with (planner.perf.silicon.
-    # run_kv_dtype): moe_speed 0.287 -> 0.252, t_seq_us 24.3 -> 29.8, the others within 5 %
+    # run_kv_dtype): moe_speed 0.287 -> 0.252, t_seq_us 24.3 -> 29.8 us, the others within 5 %
     "sglang": dict(t_request_ms=155.0, speed=1.15, t_layer_us=86.7, phase=0.123, moe_speed=0.252, t_seq_us=29.8,
                    t_prefill_layer_us=771.0, t_ar_us=10.0, t_sparse_layer_us=88.8),
     # TRT-LLM refitted 2026-12-04 when attention-DP replicas got the balance hold (adp_balance_iters, the recipes'
@@ -147,9 +147,10 @@ FITTED: dict[str, dict[str, float]] = {
     "trtllm": dict(t_request_ms=98.6, speed=1.01, t_layer_us=39.3, phase=0.0747, moe_speed=0.635, t_seq_us=4.80,
                    t_prefill_layer_us=255.0, t_ar_us=12.7, t_step_ms=0.0),
     # vLLM: a dense layer's fixed cost and a MoE layer's extra (router, top-k, permutation, fused-MoE launches)
-    # told apart by Llama-3.1-70B's rows, the engine's one dense model
-    "vllm": dict(t_request_ms=10.7, speed=1.15, t_layer_us=40.1, t_moe_layer_us=26.5, phase=0.0459, moe_speed=0.432,
-                 t_seq_us=4.66e-16, t_prefill_layer_us=429.0, t_ar_us=17.5, t_step_ms=7.61e-15),
+    # told apart by Llama-3.1-70B's rows, the engine's one dense model. Refitted 2026-12-05 when its FP8 runs were
+    # read with their FP8 KV cache: speed 1.15 (its bound) -> 1.09, t_request_ms 10.7 -> 8.87, the others within 6 %
+    "vllm": dict(t_request_ms=8.87, speed=1.09, t_layer_us=39.3, t_moe_layer_us=24.9, phase=0.0452, moe_speed=0.435,
+                 t_seq_us=1.13e-08, t_prefill_layer_us=440.0, t_ar_us=18.2, t_step_ms=4.31e-10),
 }
 FITTED_SOURCE = ("fitted per engine to the measured serving runs of bench/data/silicon-dev.csv "
                  "(aiconfigurator silicon_sample.csv, Apache-2.0) by planner.perf.silicon_fit")

@@ -22,7 +22,7 @@ tp_size                tp (the attention tensor-parallel group); a MoE group rec
                        replica still larger than one NVLink domain is predicted with ``allow_multi_node``
 attention_dp_size      attention_dp
 moe_ep_size            expert_parallel; ``moe_tp_size × moe_ep_size`` must equal ``tp × attention_dp``
-(not recorded)         kv_dtype: FP8 for SGLang's FP8 runs, else ``auto`` (:func:`run_kv_dtype`)
+(not recorded)         kv_dtype: FP8 for vLLM's and SGLang's FP8 runs, else ``auto`` (:func:`run_kv_dtype`)
 isl / osl              prompt_tokens / output_tokens
 batch_size             concurrency (closed loop) — per attention rank: the client count is
                        ``silicon_concurrency`` in ``silicon_data_source`` where stated (:func:`clients`)
@@ -345,17 +345,24 @@ def benchmark_engine(cal: Calibration, engine: str, clients: int, attention_dp: 
 
 
 def run_kv_dtype(engine: str, precision: str) -> str:
-    """The KV-cache dtype a run was measured with: FP8 for SGLang's FP8 runs, else the engine's ``auto``.
+    """The KV-cache dtype a run was measured with: FP8 for the FP8 runs of vLLM and SGLang, else the engine's
+    ``auto`` (FP8 already for FP4 checkpoints on every engine and for FP8 ones on TensorRT-LLM: ``resolve_kv_dtype``).
 
-    The rows do not record it. The harness that took them (aiconfigurator's generator) passes its KV
-    quantisation to every engine as ``--kv-cache-dtype`` (SGLang: ``fp8`` written as ``fp8_e4m3``), and SGLang's
-    FP8 runs say they used it: DeepSeek-R1 FP8 on 8 x B200 at 256 clients (ISL 8,192, OSL 1,024) ran every client
-    at once (TPOT 66.5 ms at 128 clients, 117.7 ms at 256; TTFT 8.7 s), which needs ~2.2 M tokens of KV per GPU
-    (256 x ~8,700 live tokens): twice what BF16 MLA latents leave beside the weights (~1.19 M), what FP8 leaves
-    (~2.38 M). With BF16 the model predicts a 65 s queue there. vLLM's FP8 rows (MiniMax-M2.5, Llama-3.1-70B) do
-    not tell (their KV pool binds nowhere) and stay at ``auto`` (docs/perf-model.md §8). TensorRT-LLM's ``auto``
-    is FP8 already for FP8 and FP4 checkpoints, and so is every engine's for FP4 (``resolve_kv_dtype``)."""
-    return "fp8" if engine == "sglang" and precision == "fp8" else "auto"
+    The rows do not record it. The harness that took them (aiconfigurator's generator) passes its KV quantisation
+    to every engine as ``--kv-cache-dtype`` (SGLang: ``fp8`` written as ``fp8_e4m3``), and the FP8 runs whose KV
+    pool binds say they used FP8 (docs/perf-model.md §6b, twenty-third pass):
+
+    - SGLang, DeepSeek-R1 FP8 on 8 x B200 at 256 clients (ISL 8,192, OSL 1,024) ran every client at once (TPOT
+      66.5 ms at 128 clients, 117.7 ms at 256; TTFT 8.7 s): ~2.2 M tokens of KV per GPU (256 x ~8,700 live
+      tokens), twice what BF16 MLA latents leave beside the weights (1.19 M), what FP8 leaves (2.38 M). With BF16
+      the model predicts a 65 s queue there, with FP8 8.6 s.
+    - vLLM, MiniMax-M2.5 FP8: 24 rows (15 configurations) where BF16 would queue for KV slots (TTFT predicted over
+      twice FP8's). On B200 and B300 (19 rows) BF16 predicts 2.2-29x the measured TTFT (2 x B200, ISL 8,192, 64
+      clients: 9.6 s against 0.83-0.92 s), FP8 within 15 % on 13 of them and within 57 % on all but one (a twin
+      measured 3.7x slower than its pair), and the decode batch's TPOT with them (46.6 ms measured at 128 clients:
+      FP8 44.4, BF16's smaller batch 33.7). On 4 x H100 (5 rows) the runs queued (3-32 s) less than BF16 predicts
+      and more than FP8 does."""
+    return "fp8" if engine in ("sglang", "vllm") and precision == "fp8" else "auto"
 
 
 def predict_frame(cases: list[SiliconCase], catalog: Catalog, cal: Calibration | None = None):
