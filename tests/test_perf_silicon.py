@@ -259,3 +259,19 @@ def test_every_squared_row_with_a_twin_gets_its_twins_layout():
     for c, tw in twins:
         assert any((t.tp, t.attention_dp, t.expert_parallel, t.concurrency)
                    == (c.tp, c.attention_dp, c.expert_parallel, c.concurrency) for t in tw), c
+
+
+def test_a_kv_cache_dtype_column_says_what_the_run_used():
+    """The optional ``kv_cache_dtype`` column wins over the reading of aiconfigurator's runs (a site's own runs in
+    this layout may have used BF16): DeepSeek-R1 FP8 on 8 x B200 at 256 clients, ISL 8,192, queues for KV slots at
+    BF16 (1.19 M tokens of KV per GPU for 2.2 M live) and not at FP8; an unknown value skips the row, with why."""
+    base = dict(model_path="deepseek-ai/DeepSeek-R1", backend="sglang", precision="fp8", gemm_quant_mode="fp8",
+                moe_quant_mode="fp8_block", isl=8192, osl=1024, batch_size=256, tp_size=8, moe_tp_size=8,
+                silicon_ttft_ms=8666.5, silicon_tpot_ms=117.7)
+    rows = [_row(**base), _row(**base, kv_cache_dtype="bfloat16"), _row(**base, kv_cache_dtype="fp8_e4m3"),
+            _row(**base, kv_cache_dtype=float("nan")), _row(**base, kv_cache_dtype="int3")]
+    cases, skipped = parse_silicon(pd.DataFrame(rows), CAT)
+    assert [c.kv_dtype for c in cases] == ["fp8", "bf16", "fp8", "fp8"]
+    assert len(skipped) == 1 and "kv_cache_dtype 'int3' not recognised" in skipped[0].reason
+    ttft = predict_frame(cases, CAT)["ttft_pred_ms"].tolist()
+    assert ttft[0] == ttft[2] == ttft[3] < 17000 < 40000 < ttft[1]     # BF16: a minute-long queue for KV slots

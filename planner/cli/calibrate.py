@@ -31,7 +31,9 @@ _HELP = (
     "batch_or_concurrency, input_len, output_len, scenario, metric, value, ...). Rows the model cannot express "
     "are listed with the reason. Prints the median absolute % error by GPU and metric before and after.\n\n"
     "A file in aiconfigurator's silicon layout (model_path, system, backend, isl, osl, batch_size, tp_size, "
-    "silicon_ttft_ms, silicon_tpot_ms, ...; e.g. bench/data/silicon-dev.csv) fits each engine's physical "
+    "silicon_ttft_ms, silicon_tpot_ms, ...; e.g. bench/data/silicon-dev.csv; an optional kv_cache_dtype column "
+    "says which KV cache each run used, else vLLM's and SGLang's FP8 runs are read with an FP8 one, as the "
+    "reference runs were taken) fits each engine's physical "
     "constants (per-request and per-step overheads, all-reduce latency, kernel and MoE speed, closed-loop "
     "phase) to TTFT and TPOT; constants the rows do not identify are left at their defaults."
 )

@@ -22,7 +22,9 @@ tp_size                tp (the attention tensor-parallel group); a MoE group rec
                        replica still larger than one NVLink domain is predicted with ``allow_multi_node``
 attention_dp_size      attention_dp
 moe_ep_size            expert_parallel; ``moe_tp_size × moe_ep_size`` must equal ``tp × attention_dp``
-(not recorded)         kv_dtype: FP8 for vLLM's and SGLang's FP8 runs, else ``auto`` (:func:`run_kv_dtype`)
+kv_cache_dtype         kv_dtype, where the optional column gives it (``auto``, ``bf16``/``bfloat16``, ``fp16``/
+(optional)             ``float16``, ``fp8``/``fp8_e4m3``/``fp8_e5m2``); else FP8 for vLLM's and SGLang's FP8
+                       runs and ``auto`` for the others, as aiconfigurator's runs were taken (:func:`run_kv_dtype`)
 isl / osl              prompt_tokens / output_tokens
 batch_size             concurrency (closed loop) — per attention rank: the client count is
                        ``silicon_concurrency`` in ``silicon_data_source`` where stated (:func:`clients`)
@@ -76,6 +78,7 @@ class SiliconCase:
     tpot_ms: float
     notes: tuple[str, ...] = ()
     arch: str = ""      # the architecture's id: the first catalog id, in sorted order, of the models sharing it
+    kv_dtype: str = "auto"   # the KV cache the run used: its kv_cache_dtype column, else run_kv_dtype()
 
     @property
     def family(self) -> str:
@@ -233,6 +236,17 @@ def wide_layout(tp: int, dp: int, moe_tp: int | None, ep: int, is_moe: bool) -> 
     return tp, dp, ep, ""
 
 
+_KV = {"auto": "auto", "bf16": "bf16", "bfloat16": "bf16", "fp16": "fp16", "float16": "fp16", "half": "fp16",
+       "fp8": "fp8", "fp8_e4m3": "fp8", "fp8_e5m2": "fp8"}
+
+
+def _kv_dtype(raw) -> str | None:
+    """The optional ``kv_cache_dtype`` column: '' when empty or absent, the KV dtype, or None (not recognised)."""
+    if raw is None or (isinstance(raw, float) and math.isnan(raw)) or not str(raw).strip():
+        return ""
+    return _KV.get(str(raw).strip().lower())
+
+
 def parse_silicon(frame, catalog: Catalog | None = None) -> tuple[list[SiliconCase], list[SiliconSkip]]:
     """Split the runs into cases the model expresses and skipped rows (each with its reason)."""
     cat = catalog or Catalog.builtin()
@@ -303,9 +317,14 @@ def parse_silicon(frame, catalog: Catalog | None = None) -> tuple[list[SiliconCa
         if cat.model(model).is_moe and mtp is not None and mtp * ep != tp * dp:
             skip(f"moe_tp × moe_ep = {mtp * ep} differs from tp × attention_dp = {tp * dp}")
             continue
+        kv = _kv_dtype(r.get("kv_cache_dtype"))
+        if kv is None:
+            skip(f"kv_cache_dtype {r.get('kv_cache_dtype')!r} not recognised (one of: {', '.join(sorted(_KV))})")
+            continue
+        kv = kv or run_kv_dtype(engine, precision)
         cases.append(SiliconCase(row=i, run_id=run_id, model=model, gpu=gpu, engine=engine, precision=precision,
                                  tp=tp, attention_dp=dp, expert_parallel=ep, prompt_tokens=isl, output_tokens=osl,
-                                 concurrency=conc, ttft_ms=ttft, tpot_ms=tpot, notes=tuple(notes)))
+                                 concurrency=conc, ttft_ms=ttft, tpot_ms=tpot, notes=tuple(notes), kv_dtype=kv))
     arch = architectures(cat, {c.model for c in cases})
     return [replace(c, arch=arch[c.model]) for c in cases], skipped
 
@@ -328,7 +347,7 @@ def architectures(cat: Catalog, models) -> dict[str, str]:
 
 def _key(c: SiliconCase) -> tuple:
     return (c.model, c.gpu, c.engine, c.precision, c.tp, c.attention_dp, c.expert_parallel, c.prompt_tokens,
-            c.output_tokens)
+            c.output_tokens, c.kv_dtype)
 
 
 def benchmark_engine(cal: Calibration, engine: str, clients: int, attention_dp: int = 1) -> Calibration:
@@ -385,7 +404,7 @@ def predict_frame(cases: list[SiliconCase], catalog: Catalog, cal: Calibration |
         conc = sorted({cases[j].concurrency for j in idx})
         try:
             res = closed_loop_curve(catalog.model(c.model), catalog.gpu(c.gpu), conc, tp=c.tp,
-                                    precision=c.precision, kv_dtype=run_kv_dtype(c.engine, c.precision),
+                                    precision=c.precision, kv_dtype=c.kv_dtype,
                                     engine=c.engine, prompt_tokens=c.prompt_tokens,
                                     output_tokens=c.output_tokens, attention_dp=c.attention_dp,
                                     calibration=benchmark_engine(base, c.engine, max(conc), c.attention_dp),
