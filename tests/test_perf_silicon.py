@@ -269,9 +269,11 @@ def test_a_kv_cache_dtype_column_says_what_the_run_used():
                 moe_quant_mode="fp8_block", isl=8192, osl=1024, batch_size=256, tp_size=8, moe_tp_size=8,
                 silicon_ttft_ms=8666.5, silicon_tpot_ms=117.7)
     rows = [_row(**base), _row(**base, kv_cache_dtype="bfloat16"), _row(**base, kv_cache_dtype="fp8_e4m3"),
-            _row(**base, kv_cache_dtype=float("nan")), _row(**base, kv_cache_dtype="int3")]
+            _row(**base, kv_cache_dtype=float("nan")), _row(**base, kv_cache_dtype="int3"),
+            _row(**base, kv_cache_dtype="fp8_e4m")]
     cases, skipped = parse_silicon(pd.DataFrame(rows), CAT)
     assert [c.kv_dtype for c in cases] == ["fp8", "bf16", "fp8", "fp8"]
-    assert len(skipped) == 1 and "kv_cache_dtype 'int3' not recognised" in skipped[0].reason
+    assert len(skipped) == 2 and "kv_cache_dtype 'int3' not recognised" in skipped[0].reason
+    assert "did you mean 'fp8_e4m3'?" in skipped[1].reason and "one of: auto, bf16" in skipped[1].reason
     ttft = predict_frame(cases, CAT)["ttft_pred_ms"].tolist()
     assert ttft[0] == ttft[2] == ttft[3] < 17000 < 40000 < ttft[1]     # BF16: a minute-long queue for KV slots

@@ -51,6 +51,7 @@ from planner.catalog import Catalog
 from planner.errors import CatalogError, InputError, PlannerError
 from planner.perf.calibration import Calibration, default_calibration
 from planner.perf.measurements import finite_or_none as _num
+from planner.suggest import did_you_mean
 
 SILICON_CSV = Path(__file__).resolve().parents[2] / "bench" / "data" / "silicon-dev.csv"
 _PRECISION = {"bf16": "bf16", "fp16": "fp16", "fp8": "fp8", "fp8_block": "fp8", "fp4": "fp4", "nvfp4": "fp4",
@@ -319,7 +320,9 @@ def parse_silicon(frame, catalog: Catalog | None = None) -> tuple[list[SiliconCa
             continue
         kv = _kv_dtype(r.get("kv_cache_dtype"))
         if kv is None:
-            skip(f"kv_cache_dtype {r.get('kv_cache_dtype')!r} not recognised (one of: {', '.join(sorted(_KV))})")
+            raw = str(r.get("kv_cache_dtype")).strip()
+            skip(f"kv_cache_dtype {raw!r} not recognised{did_you_mean(raw.lower(), _KV)} "
+                 f"(one of: {', '.join(sorted(_KV))})")
             continue
         kv = kv or run_kv_dtype(engine, precision)
         cases.append(SiliconCase(row=i, run_id=run_id, model=model, gpu=gpu, engine=engine, precision=precision,
