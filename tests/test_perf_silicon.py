@@ -156,7 +156,7 @@ def test_the_client_count_is_silicon_concurrency_not_the_per_rank_batch():
 
 def test_a_benchmark_runs_its_engine_with_room_for_every_client():
     from planner.perf.calibration import default_calibration
-    from planner.perf.silicon import benchmark_engine
+    from planner.perf.silicon_harness import benchmark_engine
 
     cal = default_calibration()
     cap = cal.engine("vllm").max_batch                       # 256 (vLLM's max_num_seqs default)
@@ -172,7 +172,7 @@ def test_fp8_runs_are_read_with_the_fp8_kv_cache_they_were_measured_with():
     TP rank: 70,272 B at BF16 (so 1.19 M tokens beside 78 GiB of weights: 136 sequences, the rest queue for a
     minute) and 35,136 B at FP8 (2.38 M: all 256 run)."""
     from planner.perf.estimate import estimate
-    from planner.perf.silicon import run_kv_dtype
+    from planner.perf.silicon_harness import run_kv_dtype
 
     assert run_kv_dtype("sglang", "fp8") == "fp8"
     assert run_kv_dtype("vllm", "fp8") == "fp8"

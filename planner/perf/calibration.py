@@ -138,8 +138,8 @@ FITTED: dict[str, dict[str, float]] = {
     # planner.perf.silicon.squared_layout), FP8 KV for FP4 checkpoints and the DP rank's M/D/1 service
     # SGLang refitted 2026-12-04 when DeepSeek sparse attention (GLM-5) got its indexer, its picked-token reads and
     # FP8 cache (t_sparse_layer_us: the indexer's per-layer kernels; t_layer_us fell from 102 to 85 us with it), and
-    # 2026-12-05 when its FP8 runs were read with the FP8 KV cache they were measured with (planner.perf.silicon.
-    # run_kv_dtype): moe_speed 0.287 -> 0.252, t_seq_us 24.3 -> 29.8 us, the others within 5 %
+    # 2026-12-05 when its FP8 runs were read with the FP8 KV cache they were measured with (planner.perf.
+    # silicon_harness.run_kv_dtype): moe_speed 0.287 -> 0.252, t_seq_us 24.3 -> 29.8 us, the others within 5 %
     "sglang": dict(t_request_ms=155.0, speed=1.15, t_layer_us=86.7, phase=0.123, moe_speed=0.252, t_seq_us=29.8,
                    t_prefill_layer_us=771.0, t_ar_us=10.0, t_sparse_layer_us=88.8),
     # TRT-LLM refitted 2026-12-04 when attention-DP replicas got the balance hold (adp_balance_iters, the recipes'

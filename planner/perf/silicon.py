@@ -24,7 +24,7 @@ attention_dp_size      attention_dp
 moe_ep_size            expert_parallel; ``moe_tp_size × moe_ep_size`` must equal ``tp × attention_dp``
 kv_cache_dtype         kv_dtype, where the optional column gives it (``auto``, ``bf16``/``bfloat16``, ``fp16``/
 (optional)             ``float16``, ``fp8``/``fp8_e4m3``/``fp8_e5m2``); else FP8 for vLLM's and SGLang's FP8
-                       runs and ``auto`` for the others, as aiconfigurator's runs were taken (:func:`run_kv_dtype`)
+                       runs and ``auto`` for the others, as aiconfigurator's runs were taken (``silicon_harness``)
 isl / osl              prompt_tokens / output_tokens
 batch_size             concurrency (closed loop) — per attention rank: the client count is
                        ``silicon_concurrency`` in ``silicon_data_source`` where stated (:func:`clients`)
@@ -51,6 +51,7 @@ from planner.catalog import Catalog
 from planner.errors import CatalogError, InputError, PlannerError
 from planner.perf.calibration import Calibration, default_calibration
 from planner.perf.measurements import finite_or_none as _num
+from planner.perf.silicon_harness import KV_NAMES, benchmark_engine, kv_column, run_kv_dtype
 from planner.suggest import did_you_mean
 
 SILICON_CSV = Path(__file__).resolve().parents[2] / "bench" / "data" / "silicon-dev.csv"
@@ -237,17 +238,6 @@ def wide_layout(tp: int, dp: int, moe_tp: int | None, ep: int, is_moe: bool) -> 
     return tp, dp, ep, ""
 
 
-_KV = {"auto": "auto", "bf16": "bf16", "bfloat16": "bf16", "fp16": "fp16", "float16": "fp16", "half": "fp16",
-       "fp8": "fp8", "fp8_e4m3": "fp8", "fp8_e5m2": "fp8"}
-
-
-def _kv_dtype(raw) -> str | None:
-    """The optional ``kv_cache_dtype`` column: '' when empty or absent, the KV dtype, or None (not recognised)."""
-    if raw is None or (isinstance(raw, float) and math.isnan(raw)) or not str(raw).strip():
-        return ""
-    return _KV.get(str(raw).strip().lower())
-
-
 def parse_silicon(frame, catalog: Catalog | None = None) -> tuple[list[SiliconCase], list[SiliconSkip]]:
     """Split the runs into cases the model expresses and skipped rows (each with its reason)."""
     cat = catalog or Catalog.builtin()
@@ -318,11 +308,11 @@ def parse_silicon(frame, catalog: Catalog | None = None) -> tuple[list[SiliconCa
         if cat.model(model).is_moe and mtp is not None and mtp * ep != tp * dp:
             skip(f"moe_tp × moe_ep = {mtp * ep} differs from tp × attention_dp = {tp * dp}")
             continue
-        kv = _kv_dtype(r.get("kv_cache_dtype"))
+        kv = kv_column(r.get("kv_cache_dtype"))
         if kv is None:
             raw = str(r.get("kv_cache_dtype")).strip()
-            skip(f"kv_cache_dtype {raw!r} not recognised{did_you_mean(raw.lower(), _KV)} "
-                 f"(one of: {', '.join(sorted(_KV))})")
+            skip(f"kv_cache_dtype {raw!r} not recognised{did_you_mean(raw.lower(), KV_NAMES)} "
+                 f"(one of: {', '.join(sorted(KV_NAMES))})")
             continue
         kv = kv or run_kv_dtype(engine, precision)
         cases.append(SiliconCase(row=i, run_id=run_id, model=model, gpu=gpu, engine=engine, precision=precision,
@@ -351,40 +341,6 @@ def architectures(cat: Catalog, models) -> dict[str, str]:
 def _key(c: SiliconCase) -> tuple:
     return (c.model, c.gpu, c.engine, c.precision, c.tp, c.attention_dp, c.expert_parallel, c.prompt_tokens,
             c.output_tokens, c.kv_dtype)
-
-
-def benchmark_engine(cal: Calibration, engine: str, clients: int, attention_dp: int = 1) -> Calibration:
-    """``cal`` with the engine's running-sequence cap raised to the benchmark's client count (per attention
-    rank): the runs were taken with the engine configured for the concurrency they measure (``max_num_seqs`` /
-    ``max_batch_size`` / ``max_running_requests`` at least the client count). The data say so: at 512 clients
-    with 1,024-token prompts and outputs the measured TTFT is about twice the 256-client one (vLLM, MiniMax-M2.5),
-    not the minute-long queue a 256-sequence cap would build. The KV pool still limits the batch."""
-    eng = cal.engine(engine)
-    need = -(-int(clients) // max(1, attention_dp))
-    if need <= eng.max_batch:
-        return cal
-    return cal.with_values({f"{engine}.max_batch": need})
-
-
-def run_kv_dtype(engine: str, precision: str) -> str:
-    """The KV-cache dtype a run was measured with: FP8 for the FP8 runs of vLLM and SGLang, else the engine's
-    ``auto`` (FP8 already for FP4 checkpoints on every engine and for FP8 ones on TensorRT-LLM: ``resolve_kv_dtype``).
-
-    The rows do not record it. The harness that took them (aiconfigurator's generator) passes its KV quantisation
-    to every engine as ``--kv-cache-dtype`` (SGLang: ``fp8`` written as ``fp8_e4m3``), and the FP8 runs whose KV
-    pool binds say they used FP8 (docs/perf-model.md §6b, twenty-third pass):
-
-    - SGLang, DeepSeek-R1 FP8 on 8 x B200 at 256 clients (ISL 8,192, OSL 1,024) ran every client at once (TPOT
-      66.5 ms at 128 clients, 117.7 ms at 256; TTFT 8.7 s): ~2.2 M tokens of KV per GPU (256 x ~8,700 live
-      tokens), twice what BF16 MLA latents leave beside the weights (1.19 M), what FP8 leaves (2.38 M). With BF16
-      the model predicts a 65 s queue there, with FP8 8.6 s.
-    - vLLM, MiniMax-M2.5 FP8: 24 rows (15 configurations) where BF16 would queue for KV slots (TTFT predicted over
-      twice FP8's). On B200 and B300 (19 rows) BF16 predicts 2.2-29x the measured TTFT (2 x B200, ISL 8,192, 64
-      clients: 9.6 s against 0.83-0.92 s), FP8 within 15 % on 13 of them and within 57 % on all but one (a twin
-      measured 3.7x slower than its pair), and the decode batch's TPOT with them (46.6 ms measured at 128 clients:
-      FP8 44.4, BF16's smaller batch 33.7). On 4 x H100 (5 rows) the runs queued (3-32 s) less than BF16 predicts
-      and more than FP8 does."""
-    return "fp8" if engine in ("sglang", "vllm") and precision == "fp8" else "auto"
 
 
 def predict_frame(cases: list[SiliconCase], catalog: Catalog, cal: Calibration | None = None):
