@@ -166,6 +166,13 @@ def test_a_benchmark_runs_its_engine_with_room_for_every_client():
     assert benchmark_engine(cal, "vllm", 1030, attention_dp=4).engine("vllm").max_batch == 258   # ceil(1030/4)
 
 
+# DeepSeek-R1 FP8 on 8 x B200 under SGLang, ISL 8,192 / OSL 1,024 at 256 clients: the silicon-dev.csv run (measured
+# TTFT 8.7 s, TPOT 117.7 ms) whose KV pool shows which KV cache it used
+_DSR1_SGLANG_FP8_256 = dict(model_path="deepseek-ai/DeepSeek-R1", backend="sglang", precision="fp8",
+                            gemm_quant_mode="fp8", moe_quant_mode="fp8_block", isl=8192, osl=1024, batch_size=256,
+                            tp_size=8, moe_tp_size=8, silicon_ttft_ms=8666.5, silicon_tpot_ms=117.7)
+
+
 def test_fp8_runs_are_read_with_the_fp8_kv_cache_they_were_measured_with():
     """DeepSeek-R1 FP8 on 8 x B200 (SGLang) at 256 clients, ISL 8,192, OSL 1,024: measured TTFT 8.7 s, every client
     running. 256 x (8,192 + 512) live tokens = 2.23 M; an MLA latent is 576 values x 61 layers per token, on every
@@ -177,10 +184,7 @@ def test_fp8_runs_are_read_with_the_fp8_kv_cache_they_were_measured_with():
     assert run_kv_dtype("sglang", "fp8") == "fp8"
     assert run_kv_dtype("vllm", "fp8") == "fp8"
     assert [run_kv_dtype(e, p) for e, p in (("vllm", "int4"), ("sglang", "bf16"), ("trtllm", "fp8"))] == ["auto"] * 3
-    row = _row(model_path="deepseek-ai/DeepSeek-R1", backend="sglang", precision="fp8", gemm_quant_mode="fp8",
-               moe_quant_mode="fp8_block", isl=8192, osl=1024, batch_size=256, tp_size=8, moe_tp_size=8,
-               silicon_ttft_ms=8666.5, silicon_tpot_ms=117.7)
-    cases, skipped = parse_silicon(pd.DataFrame([row]), CAT)
+    cases, skipped = parse_silicon(pd.DataFrame([_row(**_DSR1_SGLANG_FP8_256)]), CAT)
     assert not skipped
     got = predict_frame(cases, CAT).iloc[0]
     assert 4000 < got["ttft_pred_ms"] < 17000            # within 2x of the 8.7 s measured; BF16 KV: ~65 s
@@ -265,9 +269,7 @@ def test_a_kv_cache_dtype_column_says_what_the_run_used():
     """The optional ``kv_cache_dtype`` column wins over the reading of aiconfigurator's runs (a site's own runs in
     this layout may have used BF16): DeepSeek-R1 FP8 on 8 x B200 at 256 clients, ISL 8,192, queues for KV slots at
     BF16 (1.19 M tokens of KV per GPU for 2.2 M live) and not at FP8; an unknown value skips the row, with why."""
-    base = dict(model_path="deepseek-ai/DeepSeek-R1", backend="sglang", precision="fp8", gemm_quant_mode="fp8",
-                moe_quant_mode="fp8_block", isl=8192, osl=1024, batch_size=256, tp_size=8, moe_tp_size=8,
-                silicon_ttft_ms=8666.5, silicon_tpot_ms=117.7)
+    base = _DSR1_SGLANG_FP8_256
     rows = [_row(**base), _row(**base, kv_cache_dtype="bfloat16"), _row(**base, kv_cache_dtype="fp8_e4m3"),
             _row(**base, kv_cache_dtype=float("nan")), _row(**base, kv_cache_dtype="int3"),
             _row(**base, kv_cache_dtype="fp8_e4m")]
