@@ -33,6 +33,7 @@ Field mapping (config key -> ModelSpec field):
     n_shared_experts, first_k_dense_replace -> first_dense_layers
     q_lora_rank, kv_lora_rank, qk_nope_head_dim, qk_rope_head_dim, v_head_dim   (MLA)
     sliding_window + layer_types | sliding_window_pattern | the family's fixed rule -> sliding_window_layers
+    quantization_config.quant_method == "mxfp4" -> weight_only_4bit "mxfp4" (gpt-oss); otherwise "wna16"
 
 Where a family's published configs omit a key and ``transformers`` supplies the default (Gemma-3's
 ``text_config`` has no vocab_size; Gemma's tie_word_embeddings), that default is used and named in
@@ -140,6 +141,16 @@ def _load_json(file: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InputError(f"{file}: expected a JSON object (a Hugging Face config.json), got {type(data).__name__}")
     return data
+
+
+def _weight_only_4bit(*configs: dict[str, Any]) -> str:
+    """The ModelSpec's ``weight_only_4bit``: "mxfp4" where the checkpoint's ``quantization_config`` (top level or
+    ``text_config``) says ``quant_method: mxfp4`` (OpenAI's format, gpt-oss), else "wna16"."""
+    for cfg in configs:
+        q = cfg.get("quantization_config")
+        if isinstance(q, dict) and q.get("quant_method") == "mxfp4":
+            return "mxfp4"
+    return "wna16"
 
 
 class _ConfigReader:
@@ -265,6 +276,7 @@ class _ConfigReader:
             sliding_window=window,
             sliding_window_layers=window_layers,
             max_context=c.get_int("max_position_embeddings", family_default=True),
+            weight_only_4bit=_weight_only_4bit(self.top, c.cfg),
             published_total_params_b=1.0,  # placeholder, replaced by the computed count below
             published_active_params_b=1.0,
             source=f"hf config.json: {self.file}",

@@ -113,6 +113,11 @@ class ModelSpec(_Record):
     index_n_heads: int = Field(default=0, ge=0)
     index_head_dim: int = Field(default=0, ge=0)
     max_context: int = Field(gt=0)
+    # the format of the model's own 4-bit checkpoint, which picks the kernels of the weight-only 4-bit path (precision
+    # int4, on GPUs without FP4 tensor cores): group-scaled integers (AWQ, GPTQ, compressed-tensors pack-quantized:
+    # Kimi-K2.5) or OpenAI's MXFP4 (gpt-oss), whose MoE kernels differ (``EngineFactors.wna16_moe_read``)
+    weight_only_4bit: Literal["wna16", "mxfp4"] = Field(
+        "wna16", description="4-bit checkpoint format: wna16 (group-scaled INT4) or mxfp4 (OpenAI MXFP4)")
     published_total_params_b: float = Field(gt=0, description="published size, billions")
     published_active_params_b: float = Field(gt=0)
     source: str = Field(min_length=1)

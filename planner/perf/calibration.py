@@ -119,6 +119,10 @@ class EngineFactors(_Frozen):
     t_ar_us: float | None = Field(None, ge=0, description="latency of one NVLink all-reduce with this engine's "
                                                           "kernels (None: the calibration's t_ar_nvlink_us)")
     moe_speed: float = Field(1.0, gt=0, description="multiplies eta_moe: this engine's grouped-expert GEMMs")
+    wna16_moe_read: float = Field(1.0, gt=0, le=1, description="share of the bandwidth its other expert GEMMs "
+                                                               "reach that this engine's weight-only INT4 "
+                                                               "(W4A16, group-scaled) fused-MoE kernels reach on "
+                                                               "the experts' weights")
     phase: float = Field(0.0, ge=0, le=0.5, description="closed loop: share of the other clients' prompts "
                                                          "arriving in phase with one (benchmark burstiness)")
     adp_balance_iters: float = Field(0.0, ge=0, description="attention data-parallel replicas: steps a context "
@@ -148,9 +152,11 @@ FITTED: dict[str, dict[str, float]] = {
                    t_prefill_layer_us=255.0, t_ar_us=12.7, t_step_ms=0.0),
     # vLLM: a dense layer's fixed cost and a MoE layer's extra (router, top-k, permutation, fused-MoE launches)
     # told apart by Llama-3.1-70B's rows, the engine's one dense model. Refitted 2026-12-05 when its FP8 runs were
-    # read with their FP8 KV cache: speed 1.15 (its bound) -> 1.09, t_request_ms 10.7 -> 8.87, the others within 6 %
-    "vllm": dict(t_request_ms=8.87, speed=1.09, t_layer_us=39.3, t_moe_layer_us=24.9, phase=0.0452, moe_speed=0.435,
-                 t_seq_us=1.13e-08, t_prefill_layer_us=440.0, t_ar_us=18.2, t_step_ms=4.31e-10),
+    # read with their FP8 KV cache: speed 1.15 (its bound) -> 1.09, t_request_ms 10.7 -> 8.87, the others within 6 %;
+    # and when Kimi-K2.5's INT4 experts were read at the WNA16 kernels' share (WNA16_MOE_READ_VLLM): t_request_ms
+    # 8.87 -> 9.64, t_moe_layer_us 24.9 -> 22.7, moe_speed 0.435 -> 0.457, the others within 4 %
+    "vllm": dict(t_request_ms=9.64, speed=1.08, t_layer_us=39.6, t_moe_layer_us=22.7, phase=0.0469, moe_speed=0.457,
+                 t_seq_us=1.38e-07, t_prefill_layer_us=425.0, t_ar_us=17.9, t_step_ms=1.97e-08),
 }
 FITTED_SOURCE = ("fitted per engine to the measured serving runs of bench/data/silicon-dev.csv "
                  "(aiconfigurator silicon_sample.csv, Apache-2.0) by planner.perf.silicon_fit")
@@ -164,6 +170,18 @@ TRANSFERRED: dict[str, dict[str, float]] = {
     "trtllm": {"t_sparse_layer_us": FITTED["sglang"]["t_sparse_layer_us"]},
 }
 TRANSFERRED_SOURCE = "carried over from SGLang's fit (this engine's rows hold no DSA model)"
+
+
+# vLLM's weight-only INT4 MoE kernels (compressed-tensors W4A16, Kimi-K2's own checkpoint) against its FP8 ones, from
+# one decode step profiled with nsys on 8xH200 at 16 clients (vllm-project/vllm#32832, 2026-01-22): a layer's two
+# fused-MoE kernels take 234 us on Kimi-K2 (384 experts, top-8, INT4 in groups of 32: 0.5625 B/weight) and 109 us
+# on DeepSeek-V3.1 (256 experts, top-8, FP8 blocks: 1 B/weight), experts of one shape (3 x 7168 x 2048). 16 tokens
+# touch E(1 - (1 - 8/E)^16) experts: 109.8 of 384, 102.0 of 256; bytes 109.8 x 0.5625 / 102.0 = 0.606 of
+# DeepSeek's in 234 / 109 = 2.15 x the time: 0.606 / 2.147 = 0.28 of the bandwidth. (gpt-oss's MXFP4 experts take
+# other kernels: its 4xH100 rows read them at the full rate, planner.catalog.records.ModelSpec.weight_only_4bit.)
+WNA16_MOE_READ_VLLM = 0.28
+WNA16_MOE_READ_SOURCE = ("vllm-project/vllm#32832 (nsys, 8xH200, 16 clients: Kimi-K2 W4A16 fused-MoE kernels "
+                         "234 us vs DeepSeek-V3.1 FP8 109 us per layer; 0.28 of the bandwidth per expert byte)")
 
 
 def _default_engines() -> dict[str, EngineFactors]:
@@ -182,9 +200,10 @@ def _prior_engines() -> dict[str, EngineFactors]:
     """Engine factors before any fit: documented engine settings, neutral speed, small overheads."""
     return {
         "vllm": EngineFactors(
-            max_batch=256, mem_util=0.90, mem_mode="total", chunk_tokens=8192,
+            max_batch=256, mem_util=0.90, mem_mode="total", chunk_tokens=8192, wna16_moe_read=WNA16_MOE_READ_VLLM,
             source="vLLM defaults: gpu_memory_utilization 0.9, max_num_seqs 256, max_num_batched_tokens 8192 "
-                   "(V1 on >=70 GiB GPUs); speed 1.0 (no public vLLM max-throughput rows in the reference set)"),
+                   "(V1 on >=70 GiB GPUs); speed 1.0 (no public vLLM max-throughput rows in the reference set); "
+                   f"wna16_moe_read: {WNA16_MOE_READ_SOURCE}"),
         "sglang": EngineFactors(
             max_batch=1024, mem_util=0.88, mem_mode="total", chunk_tokens=8192,
             source="SGLang defaults: mem_fraction_static ~0.88 on 80 GB GPUs (weights + KV), chunked_prefill_size "

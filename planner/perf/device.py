@@ -15,7 +15,9 @@ fp8        1                  FP8 peak (W8A8) on Ada/Hopper/Blackwell/CDNA3; on 
                               weight-only (Marlin W8A16) at the BF16 rate; TensorRT-LLM refuses
 int8       1                  INT8 peak (W8A8, SmoothQuant-style) where the GPU has INT8 tensor cores,
                               else weight-only at the BF16 rate (B300 lists no INT8)
-int4       0.53               weight-only (AWQ/GPTQ g128): BF16 rate
+int4       0.53               weight-only (AWQ/GPTQ g128): BF16 rate; a group-scaled INT4 MoE checkpoint's
+                              experts are read at the engine's ``wna16_moe_read`` share of the bandwidth
+                              (vLLM 0.28; OpenAI MXFP4 checkpoints at the full rate: ``roofline``)
 fp4        0.5625             FP4 peak (NVFP4) on Blackwell only; refused elsewhere
 =========  =================  ==========================================================================
 

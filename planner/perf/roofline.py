@@ -24,6 +24,10 @@ a TP group of ``tp`` (all times in seconds, bytes in bytes, FLOP in FLOP):
                                                                token, every token scored (charged at the
                                                                attention rate, though its kernel is FP8)
     GEMMs      t_g = smax(Q_w / (BW·η_bw), F_g / (peak·η_c) + F_e / (peak·η_c·η_moe))
+                                                              (the experts' part of Q_w over BW·η_bw·ρ on the
+                                                              weight-only INT4 path of a group-scaled INT4
+                                                              checkpoint: ρ = the engine's ``wna16_moe_read``,
+                                                              0.28 on vLLM, 1 elsewhere)
     attention  t_a = smax(Q_kv / (BW·η_bw), F_a / (peak_bf16·η_attn))
     smax(a, b) = (a^p + b^p)^(1/p)                            smooth roofline, p = ``roofline_p`` (2);
                                                                p → ∞ is the plain max
@@ -130,6 +134,7 @@ class StepContext:
     kv_bytes: float
     eng: EngineFactors
     bw_eff: float        # BW·η_bw·speed, bytes/s
+    exp_bw_eff: float    # the same for the routed experts' weights: × ρ on the WNA16 path, else equal
     gemm_eff: float      # peak·η_c·speed, FLOP/s
     moe_eff: float       # gemm_eff·η_moe
     attn_eff: float      # peak_bf16·η_attn·speed, FLOP/s
@@ -150,10 +155,12 @@ def step_context(model: ModelSpec, dev: Device, *, bytes_per_weight: float, kv_b
     t_ar = {"nvlink": eng.t_ar_us if eng.t_ar_us is not None else cal.t_ar_nvlink_us,
             "network": cal.t_ar_network_us}.get(dev.link_kind, cal.t_ar_pcie_us)
     shape = model_shape(model)
+    bw_eff = dev.bw_gbps * 1e9 * min(1.0, cal.eta_bw * speed)
+    wna16 = model.is_moe and dev.compute_path.startswith("int4") and model.weight_only_4bit == "wna16"
     t_layer_us = cal.t_layer_us if eng.t_layer_us is None else eng.t_layer_us
     return StepContext(
         model=model, shape=shape, dev=dev, bytes_per_weight=bytes_per_weight, kv_bytes=kv_bytes,
-        eng=eng, bw_eff=dev.bw_gbps * 1e9 * min(1.0, cal.eta_bw * speed),
+        eng=eng, bw_eff=bw_eff, exp_bw_eff=bw_eff * (eng.wna16_moe_read if wna16 else 1.0),
         gemm_eff=dev.peak_tflops * 1e12 * min(1.0, eta_c * speed),
         moe_eff=dev.peak_tflops * 1e12 * min(1.0, eta_c * speed * cal.eta_moe * eng.moe_speed),
         attn_eff=dev.peak_bf16_tflops * 1e12 * min(1.0, cal.eta_attn * speed),
@@ -206,8 +213,8 @@ def step_time(ctx: StepContext, decode_seqs, prefill_tokens, decode_context: flo
     t = np.asarray(prefill_tokens, dtype=float)
     n = b + t
     b_r, n_r = b / dp, n / dp   # per attention rank
-    w_bytes = ctx.bytes_per_weight * (s.p_fixed / tp + s.p_expert * experts_touched(s, n) / gpus)
-    t_w = w_bytes / ctx.bw_eff
+    t_w = ctx.bytes_per_weight * (s.p_fixed / tp / ctx.bw_eff + s.p_expert * experts_touched(s, n) / gpus
+                                  / ctx.exp_bw_eff)
     t_gc = ((2.0 * (s.p_active_body - s.p_active_experts) * n_r + 2.0 * s.lm_head * b_r) / tp / ctx.gemm_eff
             + 2.0 * s.p_active_experts * n / gpus / ctx.moe_eff)
     seq_kv = (kv_read_bytes_per_sequence(ctx.model, ctx.kv_bytes, tp, max(1, int(round(decode_context))))
@@ -283,7 +290,7 @@ def step_coef(ctx: StepContext, decode_context: float, prefill_context: float) -
     s, tp, dp, ep = ctx.shape, ctx.dev.tp, ctx.dev.dp, ctx.dev.ep
     gpus = tp * dp
     w_fixed = ctx.bytes_per_weight * s.p_fixed / tp / ctx.bw_eff
-    w_exp = ctx.bytes_per_weight * s.p_expert / gpus / ctx.bw_eff
+    w_exp = ctx.bytes_per_weight * s.p_expert / gpus / ctx.exp_bw_eff
     e, k = s.n_experts, s.k_experts
     keep = (1.0 - k / e) if e else 1.0
     g_n = 2.0 * (s.p_active_body - s.p_active_experts) / dp / tp / ctx.gemm_eff + 2.0 * s.p_active_experts / gpus / ctx.moe_eff
