@@ -80,3 +80,24 @@ def test_the_importer_reads_the_checkpoint_format():
     assert model_from_hf_config(CONFIGS / "moonshotai--Kimi-K2.5.json", id="x").weight_only_4bit == "wna16"
     assert CAT.model("gpt-oss-20b").weight_only_4bit == "mxfp4"
     assert CAT.model("kimi-k2.5").weight_only_4bit == "wna16"
+
+
+def test_the_explain_terms_show_the_share_and_the_ceiling_pays_it():
+    """--explain: ``expert_weights_bandwidth_share`` is 0.28 on vLLM's INT4 path and 1 elsewhere; the single-sequence
+    bandwidth ceiling reads one token's 8 experts at that share: b_w (P_fix + 8 p_e / 0.28) bytes per GPU-sum
+    of bandwidth (hand formula from the model's shape)."""
+    from planner.perf.estimate import estimate
+    from planner.perf.roofline import model_shape
+
+    m, g = CAT.model("kimi-k2.5"), CAT.gpu("b200")
+    terms = {eng: estimate(m, g, tp=8, precision="int4", engine=eng, concurrency=4).terms
+             for eng in ("vllm", "sglang")}
+    assert terms["vllm"]["expert_weights_bandwidth_share"] == pytest.approx(0.28)
+    assert terms["sglang"]["expert_weights_bandwidth_share"] == 1.0
+    assert estimate(m, g, tp=8, precision="fp4", engine="vllm", concurrency=4).terms[
+        "expert_weights_bandwidth_share"] == 1.0
+    s = model_shape(m)
+    assert s.p_expert == KIMI_EXPERT_PARAMS   # one routed expert's params over the 60 MoE layers
+    for eng, share in (("vllm", 0.28), ("sglang", 1.0)):
+        want = g.mem_bw_gbps * 1e9 * 8 / (0.53 * (s.p_fixed + s.p_expert * 8 / share))
+        assert terms[eng]["bandwidth_ceiling_tok_per_s_per_seq"] == pytest.approx(want, rel=1e-9)

@@ -583,8 +583,8 @@ def _terms(case: _Case, dev: Device, mem, vals: dict[str, float], conc: int, slo
         "decode_overhead_ms": vals["dec_overhead"] * 1e3,
         "tpot_ms": vals["tpot"] * 1e3,
         "single_seq_tpot_ms": float(one["total"]) * 1e3,
-        "bandwidth_ceiling_tok_per_s_per_seq": ctx.dev.bw_gbps * 1e9 * dev.tp / (
-            ctx.bytes_per_weight * (s.p_fixed + s.p_expert * float(experts_touched(s, np.array(1.0))))),
+        "bandwidth_ceiling_tok_per_s_per_seq": ctx.dev.bw_gbps * 1e9 * dev.tp / (ctx.bytes_per_weight * (
+            s.p_fixed + s.p_expert * float(experts_touched(s, np.array(1.0))) * ctx.bw_eff / ctx.exp_bw_eff)),
         "compute_ceiling_tok_per_s": ctx.dev.peak_tflops * 1e12 * dev.tp / (2.0 * s.p_active_body),
         "isolated_prefill_ms": iso * 1e3,
         "ttft_request_overhead_ms": case.t_req_s * 1e3,
@@ -599,6 +599,8 @@ def _terms(case: _Case, dev: Device, mem, vals: dict[str, float], conc: int, slo
     }
     if s.n_experts:
         terms["experts_touched_per_moe_layer"] = float(experts_touched(s, np.array(n_tok)))
+        # < 1 on the weight-only INT4 path of a group-scaled INT4 checkpoint (the engine's wna16_moe_read)
+        terms["expert_weights_bandwidth_share"] = ctx.exp_bw_eff / ctx.bw_eff
     return terms
 
 
