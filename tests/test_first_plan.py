@@ -102,6 +102,13 @@ def test_a_build_past_its_deadline_stops():
     check_deadline(f, 1.0)
     with pytest.raises(BuildOutOfTime, match="the next step, ~120.0 s, would end past it"):
         check_deadline(f, 120.0)
+    # and once the columns written and those collected for them exceed max_vars
+    f.max_vars = f.problem.n_vars + 5
+    check_deadline(f, 1.0, pending=5)
+    with pytest.raises(BuildOutOfTime, match=f"outgrew what the budget can solve: {f.problem.n_vars + 6:,} columns"):
+        check_deadline(f, 1.0, pending=6)
+    with pytest.raises(BuildOutOfTime, match="outgrew"):
+        build(s, m["options"], horizon_for(s), max_vars=f.problem.n_vars // 2)
 
 
 def test_the_first_plan_is_printed_when_the_budget_runs_out_while_building(monkeypatch):
@@ -115,7 +122,7 @@ def test_the_first_plan_is_printed_when_the_budget_runs_out_while_building(monke
     real_build = solve_mod._build_cost
 
     def spy(*args, **kwargs):
-        built.append(args[-1] if len(args) > 5 else kwargs.get("deadline"))
+        built.append(args[5] if len(args) > 5 else kwargs.get("deadline"))
         return real_build(*args, **kwargs)
 
     monkeypatch.setattr(solve_mod, "_build_cost", spy)
@@ -178,6 +185,8 @@ def test_the_first_plan_is_printed_when_no_solve_fits_after_the_build(monkeypatc
     m = _bench_m()
     monkeypatch.setattr(solve_mod, "FIRST_PLAN_MIN", 0)
     monkeypatch.setattr(solve_mod, "PASS_S_PER_VAR", 1e3)
+    real_build = solve_mod._build_cost   # built whole (the next test: the build stops at the columns' cap)
+    monkeypatch.setattr(solve_mod, "_build_cost", lambda *a: real_build(*a[:6]))
     stages = []
     plan = solve_scenario(m["loaded"], SolveSettings(solver="highs", time_limit_s=60.0, baselines=False),
                           progress=lambda stage, info: stages.append(stage))
@@ -189,6 +198,31 @@ def test_the_first_plan_is_printed_when_no_solve_fits_after_the_build(monkeypatc
     completed = solve_scenario(m["loaded"], SolveSettings(solver="highs", time_limit_s=60.0, baselines=False))
     assert completed.message.startswith("too little of the 60 s budget left after building and completing")
     assert plan.objective_usd_per_hour == pytest.approx(completed.objective_usd_per_hour, rel=1e-9)
+
+
+def test_a_build_stops_once_its_columns_could_not_be_solved_in_what_is_left(monkeypatch):
+    # with a first plan in hand the build stops as soon as its columns (written or collected) exceed what the
+    # solve could pass and complete in the budget left when the build starts: the same first plan, no solve
+    m = _bench_m()
+    monkeypatch.setattr(solve_mod, "FIRST_PLAN_MIN", 0)
+    monkeypatch.setattr(solve_mod, "PASS_S_PER_VAR", 1.0)   # 2 s + 2e-6 s per column: at 60 s, < 30 columns
+    caps = []
+    real_build = solve_mod._build_cost
+    monkeypatch.setattr(solve_mod, "_build_cost", lambda *a: caps.append(a[6]) or real_build(*a))
+    stages = []
+    plan = solve_scenario(m["loaded"], SolveSettings(solver="highs", time_limit_s=60.0, baselines=False),
+                          progress=lambda stage, info: stages.append(stage))
+    assert len(caps) == 1 and 0 < caps[0] < 30 and "building" in stages and "solving" not in stages
+    assert plan.verification.ok and plan.status == "feasible"
+    assert "60 s budget ran out while building the full program (the program outgrew what the budget can solve" \
+        in plan.message, plan.message
+    _assert_share_bound(plan, m)
+    # the cap is the budget's: a generous one builds the whole program and proves the optimum, as without it
+    monkeypatch.setattr(solve_mod, "PASS_S_PER_VAR", 1e-5)
+    full = solve_scenario(m["loaded"], SolveSettings(solver="highs", time_limit_s=60.0, baselines=False,
+                                                     tie_break=False))
+    assert caps[-1] > 10**5 and full.status == "optimal"
+    assert full.objective_usd_per_hour == pytest.approx(m["optimal"].objective_usd_per_hour, rel=1e-9)
 
 
 def test_spot_offers_no_deployment_uses_get_no_hedge_breakpoints(monkeypatch):

@@ -150,6 +150,7 @@ class Formulation:
     share_routing: bool = False  # spot states: equal deployments share one routing (``planner.fleet.hedge._serve``)
     no_loads: frozenset[str] = frozenset()  # the workloads whose loads are projected out
     deadline: float | None = None  # time.perf_counter() the build must finish by (``check_deadline``)
+    max_vars: int | None = None  # columns past which the build stops: too many to solve in time (``check_deadline``)
 
     def capacity_per_replica(self, d: Deployment) -> float:
         """v_d = rho a_d max_b cap_{d,b}: the most requests/min one replica of d carries at target utilisation."""
@@ -176,13 +177,18 @@ class BuildOutOfTime(Exception):
     the plan it already has)."""
 
 
-def check_deadline(f: Formulation, next_s: float = 0.0) -> None:
+def check_deadline(f: Formulation, next_s: float = 0.0, pending: int = 0) -> None:
     """Raise BuildOutOfTime once the build is past ``f.deadline``, or would be after a step that cannot stop midway
     and is estimated at ``next_s`` seconds: called between blocks and, in the blocks that can take seconds (the spot
-    hedge's states), once per workload and state and before adding what they collected."""
+    hedge's states), once per workload and state and before adding what they collected. Also once the columns
+    written and the ``pending`` ones collected for them exceed ``f.max_vars``: the caller set it where a program of
+    that size could only be left unsolved (``planner.fleet.solve``), so the rest of its build would be time lost."""
     if f.deadline is not None and time.perf_counter() + next_s > f.deadline:
         raise BuildOutOfTime(f"building passed its deadline with {f.problem.n_vars:,} columns written"
                              + (f" (the next step, ~{next_s:.1f} s, would end past it)" if next_s else ""))
+    if f.max_vars is not None and f.problem.n_vars + pending > f.max_vars:
+        raise BuildOutOfTime(f"the program outgrew what the budget can solve: {f.problem.n_vars + pending:,} columns "
+                             f"written or collected, more than {f.max_vars:,}")
 
 
 def _check_power_of_two(deps: list[Deployment], offers: dict[str, Offer]) -> None:
@@ -604,7 +610,8 @@ BLOCKS = (_vars, _demand_cover, _replica_capacity, _node_packing, _mig_instances
 
 def build(scenario: Scenario, options: OptionSet, horizon: Horizon, *, allow_unmet: bool = False,
           extra_blocks=(), cost_cap: float | None = None, merge: OfferMerge | None = None,
-          project_loads: bool = True, share_routing: bool = False, deadline: float | None = None) -> Formulation:
+          project_loads: bool = True, share_routing: bool = False, deadline: float | None = None,
+          max_vars: int | None = None) -> Formulation:
     """Build the problem from its named blocks (``BLOCKS`` then ``extra_blocks``, e.g. the spot hedge).
 
     ``cost_cap`` builds the tie-break problem instead: the same fleet constraints, total cost <= cost_cap,
@@ -613,14 +620,15 @@ def build(scenario: Scenario, options: OptionSet, horizon: Horizon, *, allow_unm
     load variables (exact, module docstring); off, the program as first written (the oracle tests compare the two).
     ``share_routing``: in the spot hedge's states, deployments of equal capacities share one routing (exact; off by
     default, see ``planner.fleet.hedge._serve``). ``deadline`` (a ``time.perf_counter()`` value): raise
-    BuildOutOfTime once past it (``check_deadline``); None builds whatever it takes.
+    BuildOutOfTime once past it (``check_deadline``); None builds whatever it takes. ``max_vars``: BuildOutOfTime once
+    the program has more columns (written or collected).
     """
     offers = {o.id: o for o in scenario.offers}
     _check_power_of_two(options.deployments, offers)
     f = Formulation(problem=Problem(scenario.name), scenario=scenario, options=options, horizon=horizon,
                     allow_unmet=allow_unmet, patterns=[tuple(p) for p in dominant_multisets()],
                     cost_cap=cost_cap, merge=merge, project_loads=project_loads, share_routing=share_routing,
-                    deadline=deadline)
+                    deadline=deadline, max_vars=max_vars)
     if project_loads and not allow_unmet:
         f.no_loads = frozenset(w.id for w in scenario.workloads if len(w.buckets) == 1)
     if allow_unmet:  # from the unmerged offers, so the penalty is the same with or without a merge

@@ -278,7 +278,7 @@ def _spot_hedge(f: Formulation) -> None:
         _availability(c, spot_risk(c.s))
     # adding the collected columns and rows is one step that cannot stop midway (XL-2: 7.3 s for 5.6 M columns,
     # 9.5 s for 4.1 M rows): it starts only if its estimate fits before the deadline
-    check_deadline(c.f, ADD_S_PER_COLUMN * len(c._pending[0]) + ADD_S_PER_ROW * c.rows.count())
+    check_deadline(c.f, ADD_S_PER_COLUMN * len(c._pending[0]) + ADD_S_PER_ROW * c.rows.count(), len(c._pending[0]))
     c.commit()
     c.rows.flush()
 
@@ -328,7 +328,7 @@ def _serve(c: _Ctx, name: str, w, ts: list[int], supply: list, share: float, act
     integrality) of the new variables of one period made before the loads (``_state_rows``), whose rows the
     caller writes with the columns returned. Returns the first new column of each period (a new variable's
     column is that plus its offset in ``tpl``)."""
-    check_deadline(c.f)  # once per workload and state: the states are most of a large build (XL-2: 20-30 s)
+    check_deadline(c.f, pending=len(c._pending[0]))  # once per workload and state: most of XL-2's build (20-30 s)
     tpl_keys, tpl_ub, tpl_int = tpl if tpl is not None else ([], [], [])
     K, B = len(ts), len(w.buckets)
     single = B == 1

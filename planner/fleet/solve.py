@@ -191,8 +191,7 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
         # the budget is spent (building and completing the start took it): passing a program of millions of
         # columns to the solver again costs tens of seconds whatever its limit (XL-2: 24 s at a 0.01 s limit),
         # so the completed start is the plan, reported feasible with the closed-form bound (share_bound); if the
-        # completion found nothing in its share, the last resort comes now, not after a cost solve that cannot
-        # find a plan either
+        # completion found nothing in its share, the last resort comes now, not after a cost solve that cannot either
         if completed is None:
             completed = _last_resort(f, solver, start, budget, mip_gap)
         if completed is not None:
@@ -246,15 +245,15 @@ def _gpu_ids(loaded: LoadedScenario) -> dict[str, str]:
 
 
 def _build_cost(s, options: OptionSet, horizon: Horizon, settings: SolveSettings, extra_blocks,
-                deadline: float | None = None) -> Formulation:
+                deadline: float | None = None, max_vars: int | None = None) -> Formulation:
     """The cost program after the exact reductions: dominated on-demand twins leave (``planner.fleet.reduce``),
-    interchangeable ones merge (``planner.fleet.merge``). ``deadline``: BuildOutOfTime once past it."""
+    interchangeable ones merge (``planner.fleet.merge``). BuildOutOfTime past ``deadline`` or ``max_vars`` columns."""
     reduced = reduced_options(options, s, horizon)
     policy = settings.merge if horizon.commitments is None else "off"  # plan forecast: commitments, price trends
     merged_s, merged_options, merge = merge_offers(s, reduced, horizon, policy)
     return build(merged_s, merged_options, horizon, allow_unmet=settings.allow_unmet, extra_blocks=extra_blocks,
                  merge=merge, project_loads=settings.project_loads, share_routing=settings.share_routing,
-                 deadline=deadline)
+                 deadline=deadline, max_vars=max_vars)
 
 
 def _first_plan(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, settings: SolveSettings,
@@ -366,16 +365,17 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     ladder.search_until(budget.ladder_until(keep, ladder.finish_s))
     emit("building", {"options": len(options.deployments)})
     t_build = time.perf_counter()
-    deadline = None
-    if first is not None:  # the build stops in time to print the first plan: FIRST_BUILD_SHARE of what is left
-        t0 = time.perf_counter()
+    deadline = max_vars = None
+    if first is not None:  # stop in time to print the first plan, and past more columns than could be solved in time
+        t0, max_vars = time.perf_counter(), int(budget.solver_limit(keep) / (2 * PASS_S_PER_VAR + COMPLETE_S_PER_VAR))
         deadline = t0 + FIRST_BUILD_SHARE * (budget.deadline - (keep + FINISH_SHARE) * budget.limit_s - t0)
     try:
-        f = _build_cost(s, options, horizon, settings, extra_blocks, deadline)
-    except BuildOutOfTime:   # the next rungs may have the rest (their plan's decoding and verification kept back)
+        f = _build_cost(s, options, horizon, settings, extra_blocks, deadline, max_vars)
+    except BuildOutOfTime as stop:   # the next rungs may have the rest (their plan's decoding and verification kept)
         ladder.hand_over(budget.ladder_until(keep, ladder.finish_s))
         late = with_workload_bound(cheaper(first, ladder.next_plan()), ladder.bound(), s.policy.mip_gap)
-        return _print_first(late, emit, f"the {budget.limit_s:g} s budget ran out while building the full program")
+        return _print_first(late, emit, f"the {budget.limit_s:g} s budget ran out while building the full program "
+                            f"({stop})")
     built_s = time.perf_counter() - t_build
     budget.finish_s = FINISH_S_PER_VAR * f.problem.n_vars
     emit("solving", {"solver": solver, "time_limit_s": budget.limit_s})
