@@ -3,6 +3,9 @@
 ``solve_scenario`` is the library entry point of ``plan solve``. It never returns an unverified plan as a
 success: the Plan carries its ``verification`` and the CLI refuses to print a failed one as a result.
 Infeasible scenarios raise ``InfeasibleError`` with reasons per workload (unless ``allow_unmet``).
+
+This module is longer than ~400 lines because each stage's share of the time budget (what it may take, what is kept
+back for the stages after it) is decided here beside the stage, so that one reading shows the whole budget.
 """
 
 from __future__ import annotations
@@ -309,6 +312,19 @@ def _print_first(first: Plan, emit, why: str) -> Plan:
     return first.model_copy(update={"message": f"{why}; {first.message}"})
 
 
+def _rest_of_ladder(ladder: Ladder, budget: _Budget, keep: float, first: Plan | None, gap: float, emit,
+                    why: str) -> Plan:
+    """The full program gives no plan: the next rungs run until the ladder's end (``Ladder.hand_over``; now, if they
+    did not beside it, ``Ladder.rest``), and the cheaper of their plan and the first plan is the answer. (Until
+    2026-12-05 a build stopped early took only what the rungs beside it had: L-2 at --time-limit 10 returned at
+    4.6 s once the build stopped at its columns' cap, with 5 s left for rungs that had not started; and ``rest`` got
+    all that was left but 3 % of the budget, too little to decode and verify L's plans: 11.1-11.2 s in 2 of 5 runs.)"""
+    until = budget.ladder_until(keep, ladder.finish_s)   # their plan's decoding and verification, and the answer, kept
+    ladder.hand_over(until)
+    late = ladder.rest(until - time.perf_counter())
+    return _print_first(with_workload_bound(cheaper(first, late), ladder.bound(), gap), emit, why)
+
+
 def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettings(),
                    horizon: Horizon | None = None, extra_blocks=(),
                    progress: Callable[[str, dict], None] | None = None) -> Plan:
@@ -361,8 +377,11 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     # build and verification (XL at 5 s: a rung started with 1.4 s left overran the budget by a fifth)
     restricted = ladder.first(min(RESTRICT_SHARE * budget.limit_s, budget.solver_limit(keep) - first_s))
     first = cheaper(first, restricted)
-    ladder.start_next(min(ladder.next_share() * budget.limit_s, budget.solver_limit(keep)))  # beside the full solve
-    ladder.search_until(budget.ladder_until(keep, ladder.finish_s))
+    # beside the full solve: the next rungs and the search until the ladder's end (their plan's decoding and verifying
+    # kept back: a rung given the whole solver limit ended ~1 s late, L-2 at --time-limit 10 at 11.1 s in 1 of 4 runs)
+    until = budget.ladder_until(keep, ladder.finish_s)
+    ladder.start_next(min(ladder.next_share() * budget.limit_s, until - time.perf_counter()))
+    ladder.search_until(until)
     emit("building", {"options": len(options.deployments)})
     t_build = time.perf_counter()
     deadline = max_vars = None
@@ -371,11 +390,9 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
         deadline = t0 + FIRST_BUILD_SHARE * (budget.deadline - (keep + FINISH_SHARE) * budget.limit_s - t0)
     try:
         f = _build_cost(s, options, horizon, settings, extra_blocks, deadline, max_vars)
-    except BuildOutOfTime as stop:   # the next rungs may have the rest (their plan's decoding and verification kept)
-        ladder.hand_over(budget.ladder_until(keep, ladder.finish_s))
-        late = with_workload_bound(cheaper(first, ladder.next_plan()), ladder.bound(), s.policy.mip_gap)
-        return _print_first(late, emit, f"the {budget.limit_s:g} s budget ran out while building the full program "
-                            f"({stop})")
+    except BuildOutOfTime as stop:   # the next rungs have the rest (their plan's decoding and verification kept)
+        return _rest_of_ladder(ladder, budget, keep, first, s.policy.mip_gap, emit, f"the {budget.limit_s:g} s budget "
+                               f"ran out while building the full program ({stop})")
     built_s = time.perf_counter() - t_build
     budget.finish_s = FINISH_S_PER_VAR * f.problem.n_vars
     emit("solving", {"solver": solver, "time_limit_s": budget.limit_s})
@@ -386,12 +403,9 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     if sol is not None and sol.status != "feasible":
         ladder.stop_search()   # optimal (nothing can beat it) or no plan; a solve stopped by its limit ran as long
     if sol is None:  # the next rungs, now or on beside, with what the full program's solve cannot use
-        ladder.hand_over(budget.ladder_until(keep, ladder.finish_s))
-        late = ladder.rest(budget.left() - (keep + FINISH_SHARE) * budget.limit_s)
-        late = with_workload_bound(cheaper(first, late), ladder.bound(), s.policy.mip_gap)
-        return _print_first(late, emit, f"too little of the {budget.limit_s:g} s "
-                            f"budget was left after building the full program ({f.problem.n_vars:,} columns) to "
-                            "complete its start and solve it")
+        return _rest_of_ladder(ladder, budget, keep, first, s.policy.mip_gap, emit, f"too little of the "
+                               f"{budget.limit_s:g} s budget was left after building the full program "
+                               f"({f.problem.n_vars:,} columns) to complete its start and solve it")
     if sol.status in ("infeasible", "unbounded") or not sol.has_values:
         ladder.next_plan()  # its solves redirect fd 1/2 (solvers.quiet): over before an error is printed
         if sol.status == "infeasible":
