@@ -317,8 +317,8 @@ def _rest_of_ladder(ladder: Ladder, budget: _Budget, keep: float, first: Plan | 
     """The full program gives no plan: the next rungs run until the ladder's end (``Ladder.hand_over``; now, if they
     did not beside it, ``Ladder.rest``), and the cheaper of their plan and the first plan is the answer. (Until
     2026-12-05 a build stopped early took only what the rungs beside it had: L-2 at --time-limit 10 returned at
-    4.6 s once the build stopped at its columns' cap, with 5 s left for rungs that had not started; and ``rest`` got
-    all that was left but 3 % of the budget, too little to decode and verify L's plans: 11.1-11.2 s in 2 of 5 runs.)"""
+    4.6 s once the build stopped at its columns' cap, with 5 s left for rungs that had not started. ``rest`` gets the
+    ladder's end, as the rungs started beside the full solve do: their plan's decoding and verifying kept back.)"""
     until = budget.ladder_until(keep, ladder.finish_s)   # their plan's decoding and verification, and the answer, kept
     ladder.hand_over(until)
     late = ladder.rest(until - time.perf_counter())
