@@ -312,14 +312,12 @@ def _print_first(first: Plan, emit, why: str) -> Plan:
     return first.model_copy(update={"message": f"{why}; {first.message}"})
 
 
-def _rest_of_ladder(ladder: Ladder, budget: _Budget, keep: float, first: Plan | None, gap: float, emit,
-                    why: str) -> Plan:
-    """The full program gives no plan: the next rungs run until the ladder's end (``Ladder.hand_over``; now, if they
-    did not beside it, ``Ladder.rest``), and the cheaper of their plan and the first plan is the answer. (Until
-    2026-12-05 a build stopped early took only what the rungs beside it had: L-2 at --time-limit 10 returned at
-    4.6 s once the build stopped at its columns' cap, with 5 s left for rungs that had not started. ``rest`` gets the
-    ladder's end, as the rungs started beside the full solve do: their plan's decoding and verifying kept back.)"""
-    until = budget.ladder_until(keep, ladder.finish_s)   # their plan's decoding and verification, and the answer, kept
+def _rest_of_ladder(ladder: Ladder, until: float, first: Plan | None, gap: float, emit, why: str) -> Plan:
+    """The full program gives no plan: the next rungs run until ``until``, the ladder's end (``Ladder.hand_over``;
+    now, if they did not beside it, ``Ladder.rest``), and the cheaper of their plan and the first plan is the answer.
+    (Until 2026-12-05 a build stopped early took only what the rungs beside it had: L-2 at --time-limit 10 returned
+    at 4.6 s once the build stopped at its columns' cap, with 5 s left for rungs that had not started. ``rest`` gets
+    the ladder's end, as the rungs started beside the full solve do: their plan's decoding and verifying kept back.)"""
     ladder.hand_over(until)
     late = ladder.rest(until - time.perf_counter())
     return _print_first(with_workload_bound(cheaper(first, late), ladder.bound(), gap), emit, why)
@@ -379,7 +377,7 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     first = cheaper(first, restricted)
     # beside the full solve: the next rungs and the search until the ladder's end (their plan's decoding and verifying
     # kept back: a rung given the whole solver limit ended ~1 s late, L-2 at --time-limit 10 at 11.1 s in 1 of 4 runs)
-    until = budget.ladder_until(keep, ladder.finish_s)
+    until = budget.ladder_until(keep, ladder.finish_s)   # the same from here on: the first rung set finish_s
     ladder.start_next(min(ladder.next_share() * budget.limit_s, until - time.perf_counter()))
     ladder.search_until(until)
     emit("building", {"options": len(options.deployments)})
@@ -391,8 +389,8 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     try:
         f = _build_cost(s, options, horizon, settings, extra_blocks, deadline, max_vars)
     except BuildOutOfTime as stop:   # the next rungs have the rest (their plan's decoding and verification kept)
-        return _rest_of_ladder(ladder, budget, keep, first, s.policy.mip_gap, emit, f"the {budget.limit_s:g} s budget "
-                               f"ran out while building the full program ({stop})")
+        return _rest_of_ladder(ladder, until, first, s.policy.mip_gap, emit, f"the {budget.limit_s:g} s budget ran "
+                               f"out while building the full program ({stop})")
     built_s = time.perf_counter() - t_build
     budget.finish_s = FINISH_S_PER_VAR * f.problem.n_vars
     emit("solving", {"solver": solver, "time_limit_s": budget.limit_s})
@@ -403,7 +401,7 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     if sol is not None and sol.status != "feasible":
         ladder.stop_search()   # optimal (nothing can beat it) or no plan; a solve stopped by its limit ran as long
     if sol is None:  # the next rungs, now or on beside, with what the full program's solve cannot use
-        return _rest_of_ladder(ladder, budget, keep, first, s.policy.mip_gap, emit, f"too little of the "
+        return _rest_of_ladder(ladder, until, first, s.policy.mip_gap, emit, f"too little of the "
                                f"{budget.limit_s:g} s budget was left after building the full program "
                                f"({f.problem.n_vars:,} columns) to complete its start and solve it")
     if sol.status in ("infeasible", "unbounded") or not sol.has_values:
