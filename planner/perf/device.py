@@ -40,6 +40,7 @@ from planner.catalog.mig import N_COMPUTE_SLICES, N_MEMORY_SLICES, profile_names
 from planner.suggest import did_you_mean
 
 PRECISION_BYTES: dict[str, float] = {"fp16": 2.0, "bf16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.53, "fp4": 0.5625}
+INT4_PATH = "int4 weight-only (W4A16)"   # the compute path of precision int4 (``Device.compute_path``)
 KV_DTYPE_BYTES: dict[str, float] = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0}
 KV_DTYPES = ("auto", *KV_DTYPE_BYTES)
 GIB = float(1 << 30)
@@ -160,7 +161,7 @@ def _compute_path(gpu: GpuSpec, precision: str, engine: str) -> tuple[float, str
             return gpu.tops_int8, "eta_fp8", "int8 W8A8"
         return gpu.tflops_bf16, "eta_bf16", "int8 weight-only (no INT8 tensor cores listed)"
     if precision == "int4":
-        return gpu.tflops_bf16, "eta_bf16", "int4 weight-only (W4A16)"
+        return gpu.tflops_bf16, "eta_bf16", INT4_PATH
     if precision == "fp4":
         if gpu.tflops_fp4:
             return gpu.tflops_fp4, "eta_fp4", "fp4 (NVFP4)"

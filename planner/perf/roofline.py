@@ -62,7 +62,7 @@ from planner.catalog.params import (
     attention_params_per_layer, dense_mlp_params, layer_counts, norm_params_per_layer)
 from planner.catalog.records import ModelSpec
 from planner.perf.calibration import Calibration, EngineFactors
-from planner.perf.device import Device
+from planner.perf.device import INT4_PATH, Device
 from planner.perf.memory import kv_read_bytes_per_sequence, linear_layers, state_bytes_per_sequence, window_layers
 
 
@@ -156,7 +156,7 @@ def step_context(model: ModelSpec, dev: Device, *, bytes_per_weight: float, kv_b
             "network": cal.t_ar_network_us}.get(dev.link_kind, cal.t_ar_pcie_us)
     shape = model_shape(model)
     bw_eff = dev.bw_gbps * 1e9 * min(1.0, cal.eta_bw * speed)
-    wna16 = model.is_moe and dev.compute_path.startswith("int4") and model.weight_only_4bit == "wna16"
+    wna16 = model.is_moe and dev.compute_path == INT4_PATH and model.weight_only_4bit == "wna16"
     t_layer_us = cal.t_layer_us if eng.t_layer_us is None else eng.t_layer_us
     return StepContext(
         model=model, shape=shape, dev=dev, bytes_per_weight=bytes_per_weight, kv_bytes=kv_bytes,
