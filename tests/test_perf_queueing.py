@@ -43,10 +43,11 @@ def test_the_fixed_point_obeys_littles_law_and_the_chunk_share():
     # TPOT = (1 − q)·t0 + q·t1 with q = X·n·TPOT (share of steps that carry a chunk), capped at t1
     t0, t1, q = st_["step_decode"], st_["step_chunk"], st_["chunk_share"]
     assert np.allclose(st_["tpot"], np.minimum((1 - q) * t0 + q * t1, t1), rtol=1e-3)
-    # M/D/1 wait with the finite-population factor (C − 1)/C, phase 0
+    # M/D/1 wait with the finite-population factor (C_s − 1)/C_s of the C_s = min(C, c_max) requests in service
+    # (the 52 clients beyond c_max at C = 100 wait for a slot, not in this queue), phase 0
     rho, s = st_["rho"], st_["prefill_work"]
-    # ... never more than the other C − 1 prompts' work (finite population)
-    expect = np.minimum(rho * s / (2 * (1 - rho)) * (conc - 1) / conc, (conc - 1) * s)
+    # ... never more than the other C_s − 1 prompts' work (finite population)
+    expect = np.minimum(rho * s / (2 * (1 - rho)) * (in_svc - 1) / in_svc, (in_svc - 1) * s)
     assert np.allclose(st_["wait_prefill"], expect, rtol=1e-9)
 
 
@@ -129,7 +130,7 @@ def test_both_equations_of_the_fixed_point_hold_at_the_answer():
         c_s = np.minimum(conc, 200)
         b = np.clip(st_["x"] * 249 * st_["tpot"], np.minimum(c_s, 1), np.maximum(c_s, 1))
         assert np.allclose(st_["decode_batch"], b, rtol=1e-12)
-        a = (conc - 1) / conc if closed else np.minimum(conc, 1)
+        a = (c_s - 1) / c_s if closed else np.minimum(conc, 1)   # closed: the others in service (C_s of them)
         t0, t1, rho = st_["step_decode"], st_["step_chunk"], st_["rho"]
         assert np.allclose(st_["tpot"], np.minimum(t0 / (1 - a * rho), t1), rtol=1e-12)
         assert np.all(np.abs(st_["x"] * st_["hold"] - c_s) <= 1e-4 * c_s + 1e-12)
@@ -241,3 +242,16 @@ def test_trtllm_attention_dp_carries_the_balance_hold_and_its_percentile():
         assert v["ttft_p"][0] - v["ttft_mean"][0] == pytest.approx((2 * p - 1) * 0.25, abs=1e-12)
     tp8 = estimate(m, g, **{**kw, "tp": 8, "attention_dp": 1, "expert_parallel": 1}, concurrency=16)
     assert tp8.terms["ttft_dp_balance_wait_ms"] == 0.0
+
+
+def test_clients_beyond_the_only_slot_change_nothing_for_the_one_in_service():
+    # c_max = 1 (a KV pool that holds one sequence: Mixtral-8x22B INT4 on one A100-80GB): the other clients wait
+    # for the slot, so the request in service sees no other prompt's chunk, no running step to land in and no
+    # prompt ahead of it: its rate, TPOT and TTFT in service are those of one client. With the closed-loop share
+    # counted over all C clients instead of the C_s in service, two clients gave 0.5 % less throughput than one
+    # (the property test in test_perf_properties found it).
+    loop = Loop(prompt=172, output=554, c_max=1, budget=8192, t_req_s=0.01)
+    st_ = solve(linear(a=4e-3, per_seq=2e-4, per_tok=2e-5), loop, [1, 2, 7])
+    for key in ("x", "tpot", "ttft_service", "hold"):
+        assert np.allclose(st_[key], st_[key][0], rtol=1e-12), key
+    assert np.all(st_["residual"] == 0.0) and np.all(st_["wait_prefill"] == 0.0)

@@ -33,7 +33,8 @@ service, finite population: of the ``C_s = min(C, c_max)`` requests in service, 
 clients beyond ``c_max`` wait for a slot, ``W_slot`` below, not in this queue)::
 
     W_pf = ρ·S / (2·(1 − ρ)) · a  +  κ·(C_s − 1)·S
-    a    = (C − 1)/C closed loop (a client's own request is never ahead of it), min(1, C) open loop
+    a    = (C_s − 1)/C_s closed loop (a client's own request is never ahead of it, nor one waiting for a slot),
+           min(1, C) open loop
     closed loop: W_pf ≤ (C_s − 1)·S (no more than the other C_s − 1 prompts can be ahead; near ρ → 1 the
     infinite-population M/D/1 formula would exceed it)
     TTFT = t_req + ½·τ̄ + W_pf + n·τ(b, m·I/n) + W_slot
@@ -91,8 +92,8 @@ search took, by up to ±6 % of a capacity and 10 % of a closed-loop rate; ``pyth
 measures the shipped search against the root to 1e-9.)
 
 Closed versus open loop. Both share the step time, the chunk budget, S and ρ; they differ only in how
-requests arrive. Benchmark clients resubmit on completion, so at most C − 1 prompts can be ahead of one (the
-(C − 1)/C factor) and the excess over c_max queues deterministically; Poisson users can bunch, so the open loop
+requests arrive. Benchmark clients resubmit on completion, so at most C_s − 1 prompts can be ahead of one (the
+(C_s − 1)/C_s factor, over the requests in service) and the excess over c_max queues deterministically; Poisson users can bunch, so the open loop
 adds the slot queue's Erlang-C wait and reports a percentile of the wait (exponential tail). The constants
 are fitted on closed-loop runs and carry over unchanged to the open loop.
 
@@ -166,8 +167,8 @@ class _Fixed(NamedTuple):
 
 def _fixed(loop: Loop, conc: np.ndarray) -> _Fixed:
     in_svc = np.minimum(conc, loop.c_max)
-    if loop.closed:  # a client's own previous request is never ahead of it
-        others = np.maximum((conc - 1.0) / np.maximum(conc, 1.0), 0.0)
+    if loop.closed:  # a client's own previous request is never ahead of it, nor do those waiting for a slot run
+        others = np.maximum((in_svc - 1.0) / np.maximum(in_svc, 1.0), 0.0)
     else:            # Poisson: busy with probability ~ the load (one slot), fully once C >= 1
         others = np.minimum(np.maximum(conc, 0.0), 1.0)
     return _Fixed(conc=conc, in_svc=in_svc, others=others, b_lo=np.minimum(in_svc, 1.0),
