@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import planner.fleet.solve as solve_mod
 from planner.fleet.formulation import BuildOutOfTime, build, check_deadline
@@ -223,6 +225,25 @@ def test_a_build_stops_once_its_columns_could_not_be_solved_in_what_is_left(monk
                                                      tie_break=False))
     assert caps[-1] > 10**5 and full.status == "optimal"
     assert full.objective_usd_per_hour == pytest.approx(m["optimal"].objective_usd_per_hour, rel=1e-9)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(limit=st.floats(0.0, 1e4, allow_nan=False), pass_s=st.sampled_from([1e-5, 1e-3, 1.0, 1e3]),
+       floor_s=st.sampled_from([0.0, 0.2, 5.0]))
+def test_the_build_cap_is_the_skip_rule_inverted(monkeypatch, limit, pass_s, floor_s):
+    # the full build's cap with a first plan in hand (``_solvable_columns``) is the largest program the solve would
+    # not skip (``_solve_takes_s``: 2 max(floor, pass n) + 2e-6 n): n fits, n + 1 does not. Worked by hand at the
+    # shipped constants: 0.3 s left -> 0 columns (0.4 s is the least any solve takes; the cap was 13,636 before,
+    # a build the solve then skipped); 0.5 s -> (0.5 - 0.4) / 2e-6 = 50,000 > n0 = 20,000, so the linear side:
+    # 0.5 / 2.2e-5 = 22,727; 60 s -> 2,727,272
+    with monkeypatch.context() as mp:
+        assert [solve_mod._solvable_columns(x) for x in (0.3, 0.5, 60.0)] == [0, 22_727, 2_727_272]
+        mp.setattr(solve_mod, "PASS_S_PER_VAR", pass_s)
+        mp.setattr(solve_mod, "SOLVE_MIN_S", floor_s)
+        n = solve_mod._solvable_columns(limit)
+        assert n >= 0
+        assert n == 0 or solve_mod._solve_takes_s(n) <= limit
+        assert solve_mod._solve_takes_s(n + 1) > limit or n == 0 and solve_mod._solve_takes_s(0) > limit
 
 
 def test_spot_offers_no_deployment_uses_get_no_hedge_breakpoints(monkeypatch):

@@ -126,6 +126,32 @@ class _Budget:
         return max(limit, 0.01)
 
 
+def _solve_takes_s(n_vars: int) -> float:
+    """Seconds ``_solve_formulation`` needs left, with a first plan in hand, to hand a program of ``n_vars`` columns to
+    the solver: passing it twice (the start's completion, then the solve; at least ``SOLVE_MIN_S`` each) and
+    completing the start, g(n) = 2 max(SOLVE_MIN_S, PASS_S_PER_VAR n) + COMPLETE_S_PER_VAR n."""
+    return 2 * max(SOLVE_MIN_S, PASS_S_PER_VAR * n_vars) + COMPLETE_S_PER_VAR * n_vars
+
+
+def _solvable_columns(limit_s: float) -> int:
+    """The most columns n with ``_solve_takes_s(n) <= limit_s``: the full build's cap with a first plan in hand, so
+    that the build stops where the solve would be skipped anyway. g grows with n and is linear on each side of
+    n0 = SOLVE_MIN_S / PASS_S_PER_VAR, so n = limit / (2 PASS + COMPLETE) where limit >= g(n0), else
+    (limit - 2 SOLVE_MIN_S) / COMPLETE; 0 below g(0) = 2 SOLVE_MIN_S. (Until 2026-12-05 the cap was the first form
+    alone: below g(n0), 0.44 s, it let a program be built that the solve then skipped.)"""
+    if limit_s < 2 * SOLVE_MIN_S:
+        return 0
+    n0 = SOLVE_MIN_S / PASS_S_PER_VAR
+    n = limit_s / (2 * PASS_S_PER_VAR + COMPLETE_S_PER_VAR) if limit_s >= _solve_takes_s(n0) \
+        else (limit_s - 2 * SOLVE_MIN_S) / COMPLETE_S_PER_VAR
+    n = int(n)
+    while n > 0 and _solve_takes_s(n) > limit_s:  # the division's rounding, a step either way
+        n -= 1
+    while _solve_takes_s(n + 1) <= limit_s:
+        n += 1
+    return n
+
+
 def _run(f: Formulation, solver: str, time_limit: float, mip_gap: float, start=None, threads: int = 1) -> Solution:
     backend = get_backend(solver, f.problem)
     return backend.solve(f.problem, SolveOptions(time_limit_s=time_limit, mip_gap=mip_gap, start=start,
@@ -171,7 +197,7 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
     """
     skipped = NO_TIME if tie_break else "off"
     pass_s = max(SOLVE_MIN_S, PASS_S_PER_VAR * f.problem.n_vars)
-    if has_first and budget.solver_limit(keep_share) < 2 * pass_s + COMPLETE_S_PER_VAR * f.problem.n_vars:
+    if has_first and budget.solver_limit(keep_share) < _solve_takes_s(f.problem.n_vars):
         # completing the start costs the matrix form of the full program and its restriction (XL-2: ~13 s) before
         # the solver runs, which then needs a solve's passing time and as much again to search: with less left, the
         # first plan is as good as it gets from here, and the restricted programs beside get the rest (XL-2 at 120 s
@@ -384,7 +410,7 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     t_build = time.perf_counter()
     deadline = max_vars = None
     if first is not None:  # stop in time to print the first plan, and past more columns than could be solved in time
-        t0, max_vars = time.perf_counter(), int(budget.solver_limit(keep) / (2 * PASS_S_PER_VAR + COMPLETE_S_PER_VAR))
+        t0, max_vars = time.perf_counter(), _solvable_columns(budget.solver_limit(keep))
         deadline = t0 + FIRST_BUILD_SHARE * (budget.deadline - (keep + FINISH_SHARE) * budget.limit_s - t0)
     try:
         f = _build_cost(s, options, horizon, settings, extra_blocks, deadline, max_vars)
