@@ -16,7 +16,7 @@ Enumeration, per workload w and offer o (GPU g, node size G_o):
   rule and the dominance test below read it unchanged); the per-rank degree is ``tp // attention_dp``.
 
 Dropped, with the reason kept: does not fit in memory, precision unsupported on the architecture, SLO
-unreachable even at concurrency 1, spot availability 0, capacity override 0.
+unreachable even at the lowest load (0.1 requests in service), spot availability 0, capacity override 0.
 
 Dominance on the same offer (safe for the integer program): option A is dominated by B when both are whole-GPU
 options (or both use the same MIG profile), B uses no more GPUs per replica (t_B <= t_A, so t_B divides t_A)

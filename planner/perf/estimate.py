@@ -306,7 +306,7 @@ def curve_terms(st: dict[str, np.ndarray], c: np.ndarray, servers, p, open_loop:
 
 
 def _load_text(load: float) -> str:
-    return f"{load:g}" if load >= 1 else f"{load:g} (one slot: mean load below 1)"
+    return f"{load:g}" if load >= 1 else f"{load:g} (mean requests in service below 1)"
 
 
 class CurveRows(Mapping):
@@ -332,7 +332,7 @@ class CurveRows(Mapping):
 
 
 def _pick(vals: Mapping[str, np.ndarray], j: int) -> dict[str, float]:
-    if isinstance(vals, CurveRows):
+    if isinstance(vals, (CurveRows, _Appended)):
         return vals.column(j)
     return {k: float(np.asarray(v)[j]) for k, v in vals.items()}
 
@@ -344,8 +344,17 @@ _device = functools.lru_cache(maxsize=8192)(make_device)
 
 def slo_grid(case: _Case) -> np.ndarray:
     """The loads the SLO search evaluates: a 64-point geometric grid over ``1 … c_max − 1`` (one slot:
-    0.1 … 0.9, the load must stay below 1, M/D/1)."""
+    ``LOW_LOADS``, the load must stay below 1, M/D/1)."""
     return _grid(int(case.c_max))
+
+
+# Loads below one request in service: the one-slot grid, and where no load of a larger grid meets the SLOs, the
+# search's second look (``_slo_search``). At equal load a faster replica serves more requests/s, so more prompts
+# overlap and its TTFT percentile at load 1 can be higher than a slower one's; below 1 it meets SLOs the load-1 floor
+# declared unreachable (Mistral-7B INT4, vLLM, 2,583/749 tokens, p95 TTFT 208 ms: A100-40GB 249 tok/s, A100-80GB
+# unreachable, its best TTFT "at concurrency 1" 208.2 ms, until 2026-12-05)
+LOW_LOADS = np.arange(1, 10) / 10.0
+LOW_LOADS.flags.writeable = False
 
 
 @functools.lru_cache(maxsize=4096)
@@ -353,25 +362,65 @@ def _grid(servers: int) -> np.ndarray:
     if servers >= 2:
         g = _distinct(np.geomspace(1.0, servers - 1.0, num=min(servers - 1, SLO_GRID)))[0]
     else:
-        g = np.arange(1, 10) / 10.0
+        g = LOW_LOADS
     g.flags.writeable = False   # shared between calls
     return g
 
 
-def _slo_search(case: _Case, ttft_slo_s: float, tpot_slo_s: float,
-                vals: dict[str, np.ndarray] | None = None) -> tuple[bool, float, dict[str, float]]:
+def _slo_search(case: _Case, ttft_slo_s: float, tpot_slo_s: float, vals: dict[str, np.ndarray] | None = None,
+                low: dict[str, np.ndarray] | None = None) -> tuple[bool, float, dict[str, float]]:
     """Load (mean requests in service) with the most requests/s meeting both SLOs: one vectorised solve on
     :func:`slo_grid`, then linear interpolation between the best feasible grid
     point and its infeasible neighbour, to where the binding SLO is met exactly (TTFT and TPOT grow with the
-    load, about linearly over one grid step of ≤ 13 %). When no load qualifies: (False, lowest load, its
-    values) -- the best TTFT and TPOT the replica can offer. ``vals``: the open-loop curve on the grid
-    (:func:`curve_terms`), when a stacked batch computed it."""
+    load, about linearly over one grid step of ≤ 13 %). Where no load of a grid starting at 1 qualifies, the loads
+    below 1 (``LOW_LOADS``, and the grid's first point to interpolate towards) are searched the same way. When no
+    load qualifies: (False, lowest load, its values) -- the best TTFT and TPOT the replica can offer. ``vals``: the
+    open-loop curve on the grid (:func:`curve_terms`), when a stacked batch computed it; ``low`` the same on
+    ``LOW_LOADS``."""
     grid = slo_grid(case)
     if vals is None:
         vals = _curve(case, grid, open_loop=True)
+    found = _best_load(grid, vals, ttft_slo_s, tpot_slo_s)
+    if found is not None:
+        return found
+    if grid[0] < 1:
+        return False, float(grid[0]), _pick(vals, 0)
+    if low is None:
+        low = _curve(case, LOW_LOADS, open_loop=True)
+    joined = _Appended(low, vals, len(LOW_LOADS))
+    found = _best_load(np.concatenate([LOW_LOADS, grid[:1]]), joined, ttft_slo_s, tpot_slo_s)
+    return found if found is not None else (False, float(LOW_LOADS[0]), _pick(low, 0))
+
+
+class _Appended(Mapping):
+    """A curve on ``LOW_LOADS`` with the first point of the grid's curve appended (what the search below load 1
+    reads), joined only for the names it reads as arrays; a column is picked from whichever curve holds it."""
+
+    __slots__ = ("_low", "_grid", "_n")
+
+    def __init__(self, low, grid_vals, n: int):
+        self._low, self._grid, self._n = low, grid_vals, n
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        return np.concatenate([np.broadcast_to(np.asarray(self._low[key], dtype=float), (self._n,)),
+                               np.asarray(self._grid[key], dtype=float).reshape(-1)[:1]])
+
+    def __iter__(self):
+        return iter(self._low)
+
+    def __len__(self) -> int:
+        return len(self._low)
+
+    def column(self, j: int) -> dict[str, float]:
+        return _pick(self._low, j) if j < self._n else _pick(self._grid, 0)
+
+
+def _best_load(grid: np.ndarray, vals, ttft_slo_s: float,
+               tpot_slo_s: float) -> tuple[bool, float, dict[str, float]] | None:
+    """The search of :func:`_slo_search` on one grid and its curve; None when no load of it meets the SLOs."""
     ok = (vals["ttft_p"] <= ttft_slo_s) & (vals["tpot"] <= tpot_slo_s)
     if not ok.any():
-        return False, float(grid[0]), _pick(vals, 0)
+        return None
     idx = np.flatnonzero(ok)
     best = int(idx[np.argmax(vals["rps"][idx] + 1e-12 * grid[idx])])
     out = _pick(vals, best)
@@ -512,15 +561,28 @@ def estimate(model: ModelSpec, gpu: GpuSpec, *, tp: int = 1, mig_profile: str | 
     return _finish(prep, vals, conc, None, False, price_usd_per_hour)
 
 
+def slo_seconds(ttft_slo_ms: float | None, tpot_slo_ms: float | None) -> tuple[float, float]:
+    """The SLOs in seconds, inf where not given."""
+    return (math.inf if ttft_slo_ms is None else ttft_slo_ms / 1e3,
+            math.inf if tpot_slo_ms is None else tpot_slo_ms / 1e3)
+
+
+def needs_low_loads(grid: np.ndarray, vals, ttft_slo_ms: float | None, tpot_slo_ms: float | None) -> bool:
+    """Whether :func:`_slo_search` will look below load 1 for this curve: no load of a grid from 1 meets the SLOs
+    (``planner.perf.many`` then solves the ``LOW_LOADS`` of all such cases in one stacked pass)."""
+    ttft_slo_s, tpot_slo_s = slo_seconds(ttft_slo_ms, tpot_slo_ms)
+    return bool(grid[0] >= 1 and not ((vals["ttft_p"] <= ttft_slo_s) & (vals["tpot"] <= tpot_slo_s)).any())
+
+
 def slo_estimate(prep, ttft_slo_ms: float | None, tpot_slo_ms: float | None,
-                 price_usd_per_hour: float | None = None, vals: dict[str, np.ndarray] | None = None) -> Estimate:
+                 price_usd_per_hour: float | None = None, vals: dict[str, np.ndarray] | None = None,
+                 low: dict[str, np.ndarray] | None = None) -> Estimate:
     """The SLO-mode Estimate of a prepared case (``_prepare``): the open-loop load with the most requests/s
-    meeting both SLOs, or the reason none does. ``vals``: the curve on :func:`slo_grid`, when a stacked
-    batch computed it (``planner.perf.many``)."""
+    meeting both SLOs, or the reason none does. ``vals``: the curve on :func:`slo_grid`, and ``low`` on
+    ``LOW_LOADS``, when a stacked batch computed them (``planner.perf.many``)."""
     case = prep[0]
-    ttft_slo_s = math.inf if ttft_slo_ms is None else ttft_slo_ms / 1e3
-    tpot_slo_s = math.inf if tpot_slo_ms is None else tpot_slo_ms / 1e3
-    found, conc, vals = _slo_search(case, ttft_slo_s, tpot_slo_s, vals)
+    ttft_slo_s, tpot_slo_s = slo_seconds(ttft_slo_ms, tpot_slo_ms)
+    found, conc, vals = _slo_search(case, ttft_slo_s, tpot_slo_s, vals, low)
     reason = None
     if not found:
         if vals["ttft_p"] > ttft_slo_s:

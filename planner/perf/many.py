@@ -28,7 +28,8 @@ import numpy as np
 
 from planner.catalog import GpuSpec, ModelSpec
 from planner.perf.estimate import (CurveRows, Estimate, _check_args, _loop, _prepare, apply_override, bucket_kwargs,
-                                   curve_terms, erlang_c_grouped, estimate, slo_estimate, slo_grid)
+                                   curve_terms, erlang_c_grouped, estimate, LOW_LOADS, needs_low_loads, slo_estimate,
+                                   slo_grid)
 from planner.perf.queueing import Loop, solve
 from planner.perf.roofline import CoefStep, decode_terms, stack_coefs, step_coef
 
@@ -57,6 +58,8 @@ def _solve_stack(items: list[tuple[int, Any, np.ndarray]]) -> dict[int, CurveRow
     """Solve the open-loop fixed points of ``items`` ((index, case, grid)) in one stacked pass, and what
     the SLO search reads of them (slot queue, TTFT percentile, decode-step terms) over the whole stack;
     index -> that curve on the case's grid."""
+    if not items:
+        return {}
     cases = [case for _, case, _ in items]
     counts = [len(grid) for _, _, grid in items]
     coef = stack_coefs([step_coef(c.ctx, c.prompt + c.output / 2.0, c.prompt / 2.0) for c in cases], counts)
@@ -108,10 +111,15 @@ def estimate_many(requests: Sequence[Request]) -> list[Estimate]:
         size = 0
         for item in items + [None]:
             if item is None or (batch and size + len(item[2]) > MAX_POINTS):
-                for i, vals in _solve_stack(batch).items():
+                curves = _solve_stack(batch)
+                # the cases no load of whose grid meets the SLOs: their loads below 1 in one more stacked pass
+                low = _solve_stack([(i, case, LOW_LOADS) for i, case, grid in batch
+                                    if needs_low_loads(grid, curves[i], preps[i][1]["ttft_slo_ms"],
+                                                       preps[i][1]["tpot_slo_ms"])])
+                for i, vals in curves.items():
                     prep, kw = preps[i]
                     out[i] = slo_estimate(prep, kw["ttft_slo_ms"], kw["tpot_slo_ms"], kw["price_usd_per_hour"],
-                                          vals=vals)
+                                          vals=vals, low=low.get(i))
                 batch, size = [], 0
             if item is not None:
                 batch.append(item)
