@@ -80,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     installed = list(available_backends())
     milp = [b for b in installed if CAPABILITIES[b].continuous_vars]
-    skipped = {b: "takes integer variables only; every fleetplan problem has continuous load variables"
+    skipped = {b: ("takes integer variables and short-decimal coefficients only: the benchmark programs keep "
+                   "continuous variables (loads of workloads with several request sizes, the spot hedge's routing) "
+                   "or per-replica capacities from the performance model that are not short decimals")
                for b in installed if b not in milp}
     backends = [b.strip() for b in args.backends.split(",")] if args.backends else milp
     unknown = [b for b in backends if b not in installed]
