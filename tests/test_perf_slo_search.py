@@ -22,10 +22,15 @@ CAT = Catalog.builtin()
 CASE = dict(tp=1, precision="int4", engine="vllm", prompt_tokens=2583, output_tokens=749)
 
 
-def _ttft_p_at(model, gpu, loads, slo_percentile=95.0, **kw):
-    """The open-loop TTFT percentile (s) at ``loads``, from the model's own curve."""
-    prep = _prepare(model, gpu, mig_profile=None, kv_dtype="auto", context_tokens=None, ttft_percentile=slo_percentile,
+def _prep(model, gpu, **kw):
+    """``_prepare`` as ``estimate(model, gpu, **kw)`` calls it with its defaults (p95, auto KV, one rank)."""
+    return _prepare(model, gpu, mig_profile=None, kv_dtype="auto", context_tokens=None, ttft_percentile=95.0,
                     calibration=None, attention_dp=1, expert_parallel=1, allow_multi_node=False, **kw)
+
+
+def _ttft_p_at(model, gpu, loads, **kw):
+    """The open-loop p95 TTFT (s) at ``loads``, from the model's own curve."""
+    prep = _prep(model, gpu, **kw)
     return np.asarray(_curve(prep[0], np.asarray(loads, dtype=float), open_loop=True)["ttft_p"], dtype=float)
 
 
@@ -57,8 +62,7 @@ def test_an_slo_between_the_lowest_loads_ttft_and_load_ones_is_met_below_load_on
     # below, where TPOT binds); the old search (loads from 1 up) called it unreachable
     m, g = CAT.model(cfg["model"]), CAT.gpu(cfg["gpu"])
     rest = {k: v for k, v in cfg.items() if k not in ("model", "gpu")}
-    prep = _prepare(m, g, mig_profile=None, kv_dtype="auto", context_tokens=None, ttft_percentile=95.0,
-                    calibration=None, attention_dp=1, expert_parallel=1, allow_multi_node=False, **rest)
+    prep = _prep(m, g, **rest)
     if not isinstance(prep, tuple) or prep[0].c_max < 2:
         return
     low, one = (float(v) for v in _curve(prep[0], np.array([LOW_LOADS[0], 1.0]), open_loop=True)["ttft_p"])

@@ -415,10 +415,15 @@ class _Appended(Mapping):
         return _pick(self._low, j) if j < self._n else _pick(self._grid, 0)
 
 
+def _meets(vals, ttft_slo_s: float, tpot_slo_s: float) -> np.ndarray:
+    """Which loads of a curve meet both SLOs (seconds)."""
+    return (vals["ttft_p"] <= ttft_slo_s) & (vals["tpot"] <= tpot_slo_s)
+
+
 def _best_load(grid: np.ndarray, vals, ttft_slo_s: float,
                tpot_slo_s: float) -> tuple[bool, float, dict[str, float]] | None:
     """The search of :func:`_slo_search` on one grid and its curve; None when no load of it meets the SLOs."""
-    ok = (vals["ttft_p"] <= ttft_slo_s) & (vals["tpot"] <= tpot_slo_s)
+    ok = _meets(vals, ttft_slo_s, tpot_slo_s)
     if not ok.any():
         return None
     idx = np.flatnonzero(ok)
@@ -570,8 +575,7 @@ def slo_seconds(ttft_slo_ms: float | None, tpot_slo_ms: float | None) -> tuple[f
 def needs_low_loads(grid: np.ndarray, vals, ttft_slo_ms: float | None, tpot_slo_ms: float | None) -> bool:
     """Whether :func:`_slo_search` will look below load 1 for this curve: no load of a grid from 1 meets the SLOs
     (``planner.perf.many`` then solves the ``LOW_LOADS`` of all such cases in one stacked pass)."""
-    ttft_slo_s, tpot_slo_s = slo_seconds(ttft_slo_ms, tpot_slo_ms)
-    return bool(grid[0] >= 1 and not ((vals["ttft_p"] <= ttft_slo_s) & (vals["tpot"] <= tpot_slo_s)).any())
+    return bool(grid[0] >= 1 and not _meets(vals, *slo_seconds(ttft_slo_ms, tpot_slo_ms)).any())
 
 
 def slo_estimate(prep, ttft_slo_ms: float | None, tpot_slo_ms: float | None,

@@ -93,9 +93,9 @@ measures the shipped search against the root to 1e-9.)
 
 Closed versus open loop. Both share the step time, the chunk budget, S and ρ; they differ only in how
 requests arrive. Benchmark clients resubmit on completion, so at most C_s − 1 prompts can be ahead of one (the
-(C_s − 1)/C_s factor, over the requests in service) and the excess over c_max queues deterministically; Poisson users can bunch, so the open loop
-adds the slot queue's Erlang-C wait and reports a percentile of the wait (exponential tail). The constants
-are fitted on closed-loop runs and carry over unchanged to the open loop.
+(C_s − 1)/C_s factor, over the requests in service) and the excess over c_max queues deterministically; Poisson
+users can bunch, so the open loop adds the slot queue's Erlang-C wait and reports a percentile of the wait
+(exponential tail). The constants are fitted on closed-loop runs and carry over unchanged to the open loop.
 
 Percentile. The M/D/1 wait has ``P(W > 0) = ρ`` and, approximately, an exponential tail with the conditional
 mean ``θ = S/(2(1 − ρ))``: ``W_p = θ·ln(a·ρ/(1 − p))⁺``; the κ burst term is added at its mean. A percentile p ≥ 50 % is reported no lower than the
