@@ -44,6 +44,8 @@ Recurrent state of a linear-attention layer, per sequence (elements; the engine 
 
 from __future__ import annotations
 
+import functools
+
 from planner.catalog.records import ModelSpec
 
 
@@ -142,11 +144,13 @@ def _count(m: ModelSpec, experts_per_moe_layer: int) -> int:
     )
 
 
+@functools.lru_cache(maxsize=1024)   # the options stage asks for every (workload bucket, GPU, TP) of a model
 def total_params(m: ModelSpec) -> int:
     """All weights of the decoder (every expert counted)."""
     return _count(m, m.n_routed_experts + m.n_shared_experts)
 
 
+@functools.lru_cache(maxsize=1024)
 def active_params(m: ModelSpec) -> int:
     """Weights one token touches: all but the unrouted experts. Equals the total for dense models."""
     if not m.is_moe:

@@ -447,12 +447,11 @@ def _best_load(grid: np.ndarray, vals, ttft_slo_s: float,
     return True, float(grid[best] + frac * (grid[best + 1] - grid[best])), mix
 
 
-def _prepare(model: ModelSpec, gpu: GpuSpec, *, tp: int, mig_profile: str | None, precision: str, kv_dtype: str,
-             engine: str, prompt_tokens: int, output_tokens: int, context_tokens: int | None,
-             ttft_percentile: float, calibration: Calibration | None, attention_dp: int, expert_parallel: int,
-             allow_multi_node: bool):
-    """Everything fixed for one case: (case, device, memory plan, memory fields, kv dtype), or the
-    'cannot serve' Estimate."""
+def _replica(model: ModelSpec, gpu: GpuSpec, *, tp: int, mig_profile: str | None, precision: str, kv_dtype: str,
+             engine: str, calibration: Calibration | None, attention_dp: int, expert_parallel: int,
+             allow_multi_node: bool) -> tuple | str:
+    """What every case of one replica shares, whatever its tokens: (calibration, engine factors, bytes per weight,
+    kv dtype, device, workspace GiB, step context), or the reason the replica cannot serve at all."""
     cal = calibration or default_calibration()
     eng = cal.engine(engine)
     bpw = check_precision(precision)
@@ -460,21 +459,39 @@ def _prepare(model: ModelSpec, gpu: GpuSpec, *, tp: int, mig_profile: str | None
     dev = _device(gpu, tp=tp, mig_profile=mig_profile, precision=precision, kv_dtype=kv_name, engine=engine,
                   attention_dp=attention_dp, expert_parallel=expert_parallel, allow_multi_node=allow_multi_node)
     if isinstance(dev, str):
-        return _cannot(dev)
+        return dev
     if expert_parallel > 1 and not model.is_moe:
-        return _cannot(f"expert_parallel={expert_parallel} needs a mixture-of-experts model; {model.id} is dense")
+        return f"expert_parallel={expert_parallel} needs a mixture-of-experts model; {model.id} is dense"
     if expert_parallel > 1 and model.n_routed_experts % expert_parallel:
-        return _cannot(f"expert_parallel={expert_parallel} does not divide the {model.n_routed_experts} "
-                       f"routed experts of {model.id} (the engines then add redundant expert slots, which the "
-                       f"model does not cover: docs/perf-model.md §6b)")
+        return (f"expert_parallel={expert_parallel} does not divide the {model.n_routed_experts} "
+                f"routed experts of {model.id} (the engines then add redundant expert slots, which the "
+                f"model does not cover: docs/perf-model.md §6b)")
     if tp > 1 and model.num_heads % tp:
-        return _cannot(f"tp={tp} does not divide the {model.num_heads} attention heads of {model.id} "
-                       f"(engines shard heads evenly)")
+        return (f"tp={tp} does not divide the {model.num_heads} attention heads of {model.id} "
+                f"(engines shard heads evenly)")
+    ws = workspace_gib(model, tp, cal.workspace_gib, eng.chunk_tokens, eng.max_batch)
+    ctx = step_context(model, dev, bytes_per_weight=bpw, kv_bytes=KV_DTYPE_BYTES[kv_name], cal=cal, eng=eng)
+    return cal, eng, bpw, kv_name, dev, ws, ctx
+
+
+def _prepare(model: ModelSpec, gpu: GpuSpec, *, tp: int, mig_profile: str | None, precision: str, kv_dtype: str,
+             engine: str, prompt_tokens: int, output_tokens: int, context_tokens: int | None,
+             ttft_percentile: float, calibration: Calibration | None, attention_dp: int, expert_parallel: int,
+             allow_multi_node: bool, replica: tuple | str | None = None):
+    """Everything fixed for one case: (case, device, memory plan, memory fields, kv dtype), or the
+    'cannot serve' Estimate. ``replica``: :func:`_replica` of the same arguments, when the caller holds it (the
+    stacked batch computes it once for all the cases of one replica)."""
+    if replica is None:
+        replica = _replica(model, gpu, tp=tp, mig_profile=mig_profile, precision=precision, kv_dtype=kv_dtype,
+                           engine=engine, calibration=calibration, attention_dp=attention_dp,
+                           expert_parallel=expert_parallel, allow_multi_node=allow_multi_node)
+    if isinstance(replica, str):
+        return _cannot(replica)
+    cal, eng, bpw, kv_name, dev, ws, ctx = replica
     ctx_tokens = context_tokens or prompt_tokens + output_tokens
     mem = memory_plan(model, dev, bytes_per_weight=bpw, kv_bytes=KV_DTYPE_BYTES[kv_name],
                       context_tokens=ctx_tokens, mem_util=eng.mem_util, mem_mode=eng.mem_mode,
-                      workspace_gib=workspace_gib(model, tp, cal.workspace_gib, eng.chunk_tokens, eng.max_batch),
-                      max_batch=eng.max_batch)
+                      workspace_gib=ws, max_batch=eng.max_batch)
     mem_fields = dict(weights_gib_per_gpu=mem.weights_gib_per_gpu, kv_bytes_per_token_per_gpu=mem.kv_bytes_per_token_per_gpu,
                       kv_capacity_tokens=mem.kv_capacity_tokens, max_concurrency=mem.max_concurrency)
     if ctx_tokens > model.max_context:
@@ -482,7 +499,6 @@ def _prepare(model: ModelSpec, gpu: GpuSpec, *, tp: int, mig_profile: str | None
                        f"{model.id}", **mem_fields)
     if not mem.fits:
         return _cannot(mem.reason, **mem_fields)
-    ctx = step_context(model, dev, bytes_per_weight=bpw, kv_bytes=KV_DTYPE_BYTES[kv_name], cal=cal, eng=eng)
     paged = paged_concurrency(model, KV_DTYPE_BYTES[kv_name], dev.tp, mem.kv_pool_gib, prompt_tokens,
                               output_tokens) * dev.dp
     c_max = max(1, min(paged, eng.max_batch * dev.dp))

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from planner.catalog import GpuSpec, ModelSpec
-from planner.perf.estimate import (CurveRows, Estimate, _check_args, _loop, _prepare, apply_override, bucket_kwargs,
+from planner.perf.estimate import (CurveRows, Estimate, _check_args, _loop, _prepare, _replica, apply_override, bucket_kwargs,
                                    curve_terms, erlang_c_grouped, estimate, LOW_LOADS, needs_low_loads, slo_estimate,
                                    slo_grid)
 from planner.perf.queueing import Loop, solve
@@ -40,8 +40,9 @@ if TYPE_CHECKING:  # types only
 MAX_POINTS = 65_536
 _DEFAULTS = {n: p.default for n, p in inspect.signature(estimate).parameters.items()
              if p.kind is inspect.Parameter.KEYWORD_ONLY}
-_PREPARE = ("tp", "mig_profile", "precision", "kv_dtype", "engine", "prompt_tokens", "output_tokens", "context_tokens",
-            "ttft_percentile", "calibration", "attention_dp", "expert_parallel", "allow_multi_node")
+_REPLICA = ("tp", "mig_profile", "precision", "kv_dtype", "engine", "calibration", "attention_dp", "expert_parallel",
+            "allow_multi_node")
+_PREPARE = _REPLICA + ("prompt_tokens", "output_tokens", "context_tokens", "ttft_percentile")
 _LOOP_FIELDS = ("prompt", "output", "c_max", "budget", "t_req_s", "ranks", "phase", "balance")
 
 
@@ -90,6 +91,7 @@ def estimate_many(requests: Sequence[Request]) -> list[Estimate]:
     out: list[Estimate | None] = [None] * len(requests)
     pending: dict[float, list[tuple[int, Any, np.ndarray]]] = {}   # smooth-roofline exponent -> cases
     preps: dict[int, Any] = {}
+    replicas: dict[tuple, Any] = {}   # what one replica's cases share (``_replica``), computed once per replica
     for i, r in enumerate(requests):
         unknown = r.kwargs.keys() - _DEFAULTS.keys()
         if unknown:
@@ -100,7 +102,11 @@ def estimate_many(requests: Sequence[Request]) -> list[Estimate]:
             continue
         _check_args(kw["prompt_tokens"], kw["output_tokens"], kw["context_tokens"], None, kw["ttft_slo_ms"],
                     kw["tpot_slo_ms"], kw["ttft_percentile"], kw["price_usd_per_hour"])
-        prep = _prepare(r.model, r.gpu, **{k: kw[k] for k in _PREPARE})
+        # keyed by identity: the requests hold the model, GPU and calibration objects for the whole call
+        key = (id(r.model), id(r.gpu), id(kw["calibration"])) + tuple(kw[k] for k in _REPLICA if k != "calibration")
+        if key not in replicas:
+            replicas[key] = _replica(r.model, r.gpu, **{k: kw[k] for k in _REPLICA})
+        prep = _prepare(r.model, r.gpu, **{k: kw[k] for k in _PREPARE}, replica=replicas[key])
         if isinstance(prep, Estimate):
             out[i] = prep
             continue

@@ -124,6 +124,7 @@ def kv_layers(model: ModelSpec) -> int:
     return model.layers - linear_layers(model)
 
 
+@functools.lru_cache(maxsize=65536)
 def kv_bytes_per_token(model: ModelSpec, kv_bytes: float, tp: int) -> float:
     """KV bytes per token per GPU with every KV layer holding the full context (the headline figure)."""
     return kv_layers(model) * kv_bytes_per_token_per_layer(model, kv_bytes, tp)
