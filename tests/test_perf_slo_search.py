@@ -14,8 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from planner.catalog import Catalog
-from planner.perf.estimate import LOW_LOADS, _curve, _prepare, estimate, needs_low_loads, slo_grid
-from planner.perf.many import Request, estimate_many
+from planner.perf.estimate import LOW_LOADS, _curve, _prepare, estimate, slo_grid
+from planner.perf.many import Request, _solve_stack, estimate_many
 from tests.test_perf_properties import SETTINGS, configs
 
 CAT = Catalog.builtin()
@@ -74,7 +74,8 @@ def test_an_slo_between_the_lowest_loads_ttft_and_load_ones_is_met_below_load_on
     assert e.ttft_ms <= slo_ms * (1 + 1e-9)
     # below 1 exactly when no load of the grid from 1 meets it (a one-token request's TTFT can fall with the load)
     grid = slo_grid(prep[0])
-    assert (e.terms["concurrency"] < 1.0) == needs_low_loads(grid, _curve(prep[0], grid, open_loop=True), slo_ms, None)
+    met = (_curve(prep[0], grid, open_loop=True)["ttft_p"] <= slo_ms / 1e3).any()
+    assert (e.terms["concurrency"] < 1.0) == (grid[0] >= 1 and not met)
 
 
 def test_the_stacked_batch_searches_below_load_one_as_one_estimate_does():
@@ -83,6 +84,14 @@ def test_the_stacked_batch_searches_below_load_one_as_one_estimate_does():
     m = CAT.model("mistral-7b")
     reqs = [Request(m, CAT.gpu(g), {**CASE, "ttft_slo_ms": slo}) for g in ("a100-80gb", "a100-40gb")
             for slo in (150.0, 195.0, 208.0, 400.0)]
+    # which cases the stacked pass sends below load 1: those whose grid from 1 meets no SLO, case by case
+    items = [(k, _prep(r.model, r.gpu, **CASE)[0]) for k, r in enumerate(reqs)]
+    items = [(k, case, slo_grid(case)) for k, case in items]
+    slos = {k: (r.kwargs["ttft_slo_ms"] / 1e3, float("inf")) for k, r in enumerate(reqs)}
+    curves, none_met = _solve_stack(items, slos)
+    assert none_met == {k for k, _, grid in items
+                        if grid[0] >= 1 and not (curves[k]["ttft_p"] <= slos[k][0]).any()}
+    assert none_met and all(reqs[k].kwargs["ttft_slo_ms"] < 400 for k in none_met)   # 400 ms: met from load 1 up
     for r, got in zip(reqs, estimate_many(reqs)):
         want = estimate(r.model, r.gpu, **r.kwargs)
         assert got.reason == want.reason

@@ -588,12 +588,6 @@ def slo_seconds(ttft_slo_ms: float | None, tpot_slo_ms: float | None) -> tuple[f
             math.inf if tpot_slo_ms is None else tpot_slo_ms / 1e3)
 
 
-def needs_low_loads(grid: np.ndarray, vals, ttft_slo_ms: float | None, tpot_slo_ms: float | None) -> bool:
-    """Whether :func:`_slo_search` will look below load 1 for this curve: no load of a grid from 1 meets the SLOs
-    (``planner.perf.many`` then solves the ``LOW_LOADS`` of all such cases in one stacked pass)."""
-    return bool(grid[0] >= 1 and not _meets(vals, *slo_seconds(ttft_slo_ms, tpot_slo_ms)).any())
-
-
 def slo_estimate(prep, ttft_slo_ms: float | None, tpot_slo_ms: float | None,
                  price_usd_per_hour: float | None = None, vals: dict[str, np.ndarray] | None = None,
                  low: dict[str, np.ndarray] | None = None) -> Estimate:

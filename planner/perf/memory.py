@@ -188,6 +188,21 @@ class MemoryPlan:
     reason: str | None
 
 
+def _no_fit(dev: Device, w_gib: float, room: float, k_s: float, pool: float, context_tokens: int, mem_util: float,
+            mem_mode: str, workspace_gib: float) -> str:
+    """Why a replica does not fit: the weights (beyond ``room`` GiB), else no room for one sequence's KV."""
+    m = dev.mem_gib
+    where = f"{dev.label}" + (f" at tp={dev.tp}" if dev.tp > 1 else "")
+    how = (f"{mem_util:.2f} × ({m:.1f} GiB − weights − {workspace_gib:.1f} GiB workspace)" if mem_mode == "free"
+           else f"{mem_util:.2f} × {m:.1f} GiB − {workspace_gib:.1f} GiB workspace")
+    if w_gib > room:
+        return (f"does not fit: weights need {w_gib:.1f} GiB per GPU but only {room:.1f} GiB is usable "
+                f"({how.replace(' − weights', '')}) on {where}")
+    return (f"does not fit: no room for one {context_tokens:,}-token sequence: it needs "
+            f"{k_s / GIB:.2f} GiB of KV per GPU, {max(0.0, pool):.2f} GiB left after "
+            f"{w_gib:.1f} GiB of weights ({how}) on {where}")
+
+
 def memory_plan(model: ModelSpec, dev: Device, *, bytes_per_weight: float, kv_bytes: float,
                 context_tokens: int, mem_util: float, mem_mode: str, workspace_gib: float,
                 max_batch: int) -> MemoryPlan:
@@ -199,27 +214,19 @@ def memory_plan(model: ModelSpec, dev: Device, *, bytes_per_weight: float, kv_by
     if mem_mode == "free":
         usable = m
         pool = mem_util * (m - w_gib - workspace_gib)
-        how = f"{mem_util:.2f} × ({m:.1f} GiB − weights − {workspace_gib:.1f} GiB workspace)"
     else:
         usable = mem_util * m
         pool = usable - w_gib - workspace_gib
-        how = f"{mem_util:.2f} × {m:.1f} GiB − {workspace_gib:.1f} GiB workspace"
     k_t = kv_bytes_per_token(model, kv_bytes, tp)
     k_s = kv_bytes_per_sequence(model, kv_bytes, tp, context_tokens)
     pool_b = max(0.0, pool) * GIB
     cap_tokens = int(pool_b // k_t) * dp
     kv_conc = int(pool_b // k_s) * dp
     max_conc = min(kv_conc, max_batch * dp)
-    where = f"{dev.label}" + (f" at tp={tp}" if tp > 1 else "")
-    reason = None
     room = usable - workspace_gib if mem_mode == "total" else m - workspace_gib
-    if w_gib > room:
-        reason = (f"does not fit: weights need {w_gib:.1f} GiB per GPU but only {room:.1f} GiB is usable "
-                  f"({how.replace(' − weights', '')}) on {where}")
-    elif kv_conc < 1:
-        reason = (f"does not fit: no room for one {context_tokens:,}-token sequence: it needs "
-                  f"{k_s / GIB:.2f} GiB of KV per GPU, {max(0.0, pool):.2f} GiB left after "
-                  f"{w_gib:.1f} GiB of weights ({how}) on {where}")
+    reason = None
+    if w_gib > room or kv_conc < 1:   # worded only when it does not fit (the options stage asks thousands of times)
+        reason = _no_fit(dev, w_gib, room, k_s, pool, context_tokens, mem_util, mem_mode, workspace_gib)
     return MemoryPlan(weights_gib_per_gpu=w_gib, usable_gib=usable, kv_pool_gib=pool,
                       kv_bytes_per_token_per_gpu=k_t, kv_bytes_per_sequence=k_s,
                       kv_capacity_tokens=cap_tokens if reason is None else max(cap_tokens, 0),
