@@ -330,9 +330,17 @@ class CurveRows(Mapping):
     def column(self, j: int) -> dict[str, float]:
         return dict(zip(self._row, self._m[:, j].tolist()))
 
+    @property
+    def rows(self) -> dict[str, int]:
+        return self._row
+
+    @property
+    def matrix(self) -> np.ndarray:
+        return self._m
+
 
 def _pick(vals: Mapping[str, np.ndarray], j: int) -> dict[str, float]:
-    if isinstance(vals, (CurveRows, _Appended)):
+    if isinstance(vals, CurveRows):
         return vals.column(j)
     return {k: float(np.asarray(v)[j]) for k, v in vals.items()}
 
@@ -387,32 +395,21 @@ def _slo_search(case: _Case, ttft_slo_s: float, tpot_slo_s: float, vals: dict[st
         return False, float(grid[0]), _pick(vals, 0)
     if low is None:
         low = _curve(case, LOW_LOADS, open_loop=True)
-    joined = _Appended(low, vals, len(LOW_LOADS))
-    found = _best_load(np.concatenate([LOW_LOADS, grid[:1]]), joined, ttft_slo_s, tpot_slo_s)
+    found = _best_load(np.concatenate([LOW_LOADS, grid[:1]]), _joined(low, vals), ttft_slo_s, tpot_slo_s)
     return found if found is not None else (False, float(LOW_LOADS[0]), _pick(low, 0))
 
 
-class _Appended(Mapping):
+def _joined(low, grid_vals) -> CurveRows:
     """A curve on ``LOW_LOADS`` with the first point of the grid's curve appended (what the search below load 1
-    reads), joined only for the names it reads as arrays; a column is picked from whichever curve holds it."""
-
-    __slots__ = ("_low", "_grid", "_n")
-
-    def __init__(self, low, grid_vals, n: int):
-        self._low, self._grid, self._n = low, grid_vals, n
-
-    def __getitem__(self, key: str) -> np.ndarray:
-        return np.concatenate([np.broadcast_to(np.asarray(self._low[key], dtype=float), (self._n,)),
-                               np.asarray(self._grid[key], dtype=float).reshape(-1)[:1]])
-
-    def __iter__(self):
-        return iter(self._low)
-
-    def __len__(self) -> int:
-        return len(self._low)
-
-    def column(self, j: int) -> dict[str, float]:
-        return _pick(self._low, j) if j < self._n else _pick(self._grid, 0)
+    reads), as one matrix: the stacked batch's two matrices side by side, or one built from two curves."""
+    if isinstance(low, CurveRows) and isinstance(grid_vals, CurveRows) and low.rows == grid_vals.rows:
+        return CurveRows(low.rows, np.hstack([low.matrix, grid_vals.matrix[:, :1]]))
+    names = list(low)
+    n = len(LOW_LOADS)
+    return CurveRows({k: i for i, k in enumerate(names)},
+                     np.vstack([np.concatenate([np.broadcast_to(np.asarray(low[k], dtype=float), (n,)),
+                                                np.asarray(grid_vals[k], dtype=float).reshape(-1)[:1]])
+                                for k in names]))
 
 
 def _meets(vals, ttft_slo_s: float, tpot_slo_s: float) -> np.ndarray:
