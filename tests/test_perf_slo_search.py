@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from planner.catalog import Catalog
 from planner.perf.estimate import LOW_LOADS, _curve, _prepare, estimate, slo_grid
-from planner.perf.many import Request, _solve_stack, estimate_many
+from planner.perf.many import Request, _none_met, _solve_stack, estimate_many
 from tests.test_perf_properties import SETTINGS, configs
 
 CAT = Catalog.builtin()
@@ -88,7 +88,8 @@ def test_the_stacked_batch_searches_below_load_one_as_one_estimate_does():
     items = [(k, _prep(r.model, r.gpu, **CASE)[0]) for k, r in enumerate(reqs)]
     items = [(k, case, slo_grid(case)) for k, case in items]
     slos = {k: (r.kwargs["ttft_slo_ms"] / 1e3, float("inf")) for k, r in enumerate(reqs)}
-    curves, none_met = _solve_stack(items, slos)
+    curves, whole = _solve_stack(items)
+    none_met = _none_met(items, whole, slos)
     assert none_met == {k for k, _, grid in items
                         if grid[0] >= 1 and not (curves[k]["ttft_p"] <= slos[k][0]).any()}
     assert none_met and all(reqs[k].kwargs["ttft_slo_ms"] < 400 for k in none_met)   # 400 ms: met from load 1 up

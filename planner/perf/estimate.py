@@ -412,8 +412,8 @@ def _joined(low, grid_vals) -> CurveRows:
                                 for k in names]))
 
 
-def _meets(vals, ttft_slo_s: float, tpot_slo_s: float) -> np.ndarray:
-    """Which loads of a curve meet both SLOs (seconds)."""
+def _meets(vals, ttft_slo_s, tpot_slo_s) -> np.ndarray:
+    """Which loads of a curve meet both SLOs (seconds: one number each, or one per load, as a stacked batch has)."""
     return (vals["ttft_p"] <= ttft_slo_s) & (vals["tpot"] <= tpot_slo_s)
 
 

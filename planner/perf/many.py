@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from planner.catalog import GpuSpec, ModelSpec
-from planner.perf.estimate import (CurveRows, Estimate, _check_args, _loop, _prepare, _replica, apply_override,
-                                   bucket_kwargs, curve_terms, erlang_c_grouped, estimate, LOW_LOADS, slo_estimate,
-                                   slo_grid, slo_seconds)
+from planner.perf.estimate import (CurveRows, Estimate, _check_args, _loop, _meets, _prepare, _replica,
+                                   apply_override, bucket_kwargs, curve_terms, erlang_c_grouped, estimate, LOW_LOADS,
+                                   slo_estimate, slo_grid, slo_seconds)
 from planner.perf.queueing import Loop, solve
 from planner.perf.roofline import CoefStep, decode_terms, stack_coefs, step_coef
 
@@ -55,15 +55,12 @@ class Request:
     kwargs: dict[str, Any]
 
 
-def _solve_stack(items: list[tuple[int, Any, np.ndarray]],
-                 slos: dict[int, tuple[float, float]] | None = None) -> tuple[dict[int, CurveRows], set[int]]:
+def _solve_stack(items: list[tuple[int, Any, np.ndarray]]) -> tuple[dict[int, CurveRows], CurveRows | None]:
     """Solve the open-loop fixed points of ``items`` ((index, case, grid)) in one stacked pass, and what
-    the SLO search reads of them (slot queue, TTFT percentile, decode-step terms) over the whole stack;
-    index -> that curve on the case's grid. With ``slos`` (index -> TTFT and TPOT SLOs in seconds), also the
-    indices whose grid starts at load 1 and has no load meeting both, those for which ``estimate._slo_search``
-    looks below load 1 (over the whole stack at once)."""
+    the SLO search reads of them (slot queue, TTFT percentile, decode-step terms) over the whole stack:
+    (index -> that curve on the case's grid, the whole stack's curve; None without items)."""
     if not items:
-        return {}, set()
+        return {}, None
     cases = [case for _, case, _ in items]
     counts = [len(grid) for _, _, grid in items]
     coef = stack_coefs([step_coef(c.ctx, c.prompt + c.output / 2.0, c.prompt / 2.0) for c in cases], counts)
@@ -84,14 +81,19 @@ def _solve_stack(items: list[tuple[int, Any, np.ndarray]],
     for (idx, _, _), n in zip(items, counts):
         out[idx] = CurveRows(row, matrix[:, start:start + n])
         start += n
-    if slos is None:
-        return out, set()
-    ttft_s = np.repeat(np.array([slos[idx][0] for idx, _, _ in items]), counts)
-    tpot_s = np.repeat(np.array([slos[idx][1] for idx, _, _ in items]), counts)
-    ok = (matrix[row["ttft_p"]] <= ttft_s) & (matrix[row["tpot"]] <= tpot_s)
+    return out, CurveRows(row, matrix)
+
+
+def _none_met(items: list[tuple[int, Any, np.ndarray]], whole: CurveRows,
+              slos: dict[int, tuple[float, float]]) -> set[int]:
+    """The indices of a solved stack (``_solve_stack``: its items and whole curve) whose grid starts at load 1 and
+    has no load meeting both SLOs (``slos``: index -> TTFT and TPOT SLOs in seconds), those for which
+    ``estimate._slo_search`` looks below load 1: the search's own test (``estimate._meets``) over the whole stack."""
+    counts = [len(grid) for _, _, grid in items]
+    ttft_s, tpot_s = (np.repeat(np.array([slos[idx][k] for idx, _, _ in items]), counts) for k in (0, 1))
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    any_ok = np.logical_or.reduceat(ok, starts)
-    return out, {idx for (idx, _, grid), met in zip(items, any_ok) if grid[0] >= 1 and not met}
+    met = np.logical_or.reduceat(_meets(whole, ttft_s, tpot_s), starts)
+    return {idx for (idx, _, grid), any_met in zip(items, met) if grid[0] >= 1 and not any_met}
 
 
 def estimate_many(requests: Sequence[Request]) -> list[Estimate]:
@@ -127,10 +129,11 @@ def estimate_many(requests: Sequence[Request]) -> list[Estimate]:
         size = 0
         for item in items + [None]:
             if item is None or (batch and size + len(item[2]) > MAX_POINTS):
-                curves, none_met = _solve_stack(batch, {i: slo_seconds(preps[i][1]["ttft_slo_ms"],
-                                                                       preps[i][1]["tpot_slo_ms"]) for i, _, _ in batch})
+                curves, whole = _solve_stack(batch)
+                none_met = _none_met(batch, whole, {i: slo_seconds(preps[i][1]["ttft_slo_ms"],
+                                                                   preps[i][1]["tpot_slo_ms"]) for i, _, _ in batch})
                 # the cases no load of whose grid meets the SLOs: their loads below 1 in one more stacked pass
-                low, _ = _solve_stack([(i, case, LOW_LOADS) for i, case, _ in batch if i in none_met])
+                low = _solve_stack([(i, case, LOW_LOADS) for i, case, _ in batch if i in none_met])[0]
                 for i, vals in curves.items():
                     prep, kw = preps[i]
                     out[i] = slo_estimate(prep, kw["ttft_slo_ms"], kw["tpot_slo_ms"], kw["price_usd_per_hour"],
