@@ -28,9 +28,9 @@ def _loaded():
     return scenario([workload("chat", 80)], offers, ovs)
 
 
-def _spy(monkeypatch, second_as=None):
+def _spy(monkeypatch, second_as=None, cost_as=None):
     """Record every solve's (is the tie-break, time limit, result); ``second_as(result, start)`` rewrites the second
-    solve's result."""
+    solve's result, ``cost_as(result)`` the cost solve's."""
     calls, real = [], solve_mod._run
 
     def run(f, solver, time_limit, mip_gap, start=None, threads=1):
@@ -38,6 +38,8 @@ def _spy(monkeypatch, second_as=None):
         second = f.cost_cap is not None
         if second and second_as is not None:
             sol = second_as(sol, start)
+        if not second and cost_as is not None:
+            sol = cost_as(sol)
         calls.append((second, time_limit, sol))
         return sol
 
@@ -94,6 +96,17 @@ def test_tie_break_takes_only_what_the_cost_solve_left(monkeypatch):
     expected = min(solve_mod.TIE_BREAK_SHARE * 20.0, max(solve_mod.TIE_BREAK_MIN_S,
                                                                  0.5 * cost[-1][2].solve_seconds))
     assert second[0][1] == pytest.approx(expected, abs=1e-9)
+    assert "fewest GPU-hours" in plan.tie_break and _nodes(plan) == [("b", 2)]
+
+
+def test_tie_break_gets_half_as_long_as_the_cost_solve_took(monkeypatch):
+    # a cost solve that reports 4 s (its result rewritten) leaves the second solve min(15 % of 20 s, max(1 s, 4 s / 2))
+    # = 2 s: half its time, where "as long as the cost solve took" (until 2026-12-05) gave 3 s, the 15 % cap
+    calls = _spy(monkeypatch, cost_as=lambda sol: dataclasses.replace(sol, solve_seconds=4.0))
+    plan = solve_scenario(_loaded(), SolveSettings(solver="highs", time_limit_s=20.0, baselines=False, tie_break=True))
+    second = [c for c in calls if c[0]]
+    assert len(second) == 1 and second[0][1] == pytest.approx(2.0, abs=1e-9)
+    assert solve_mod.TIE_BREAK_OF_COST == 0.5
     assert "fewest GPU-hours" in plan.tie_break and _nodes(plan) == [("b", 2)]
 
 

@@ -188,9 +188,9 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
                        has_first: bool = False, threads: int = 1) -> tuple[Formulation, Solution | None, str]:
     """Solve for cost (from the constructive start); then, if asked and the cost solve left time, a second,
     time-boxed solve among cost-optimal fleets for fewer GPUs and offers, started from the cost solution (at most
-    ``TIE_BREAK_SHARE`` of the budget and ``TIE_BREAK_OF_COST`` of the cost solve's time; nothing is kept back for it, so a cost
-    solve that runs to the limit leaves it none). A second solve stopped by its limit before it found a smaller fleet
-    leaves the cost solution as it was, and says so.
+    ``TIE_BREAK_SHARE`` of the budget and ``TIE_BREAK_OF_COST`` of the cost solve's time; nothing is kept back for it,
+    so a cost solve that runs to the limit leaves it none). A second solve stopped by its limit before it found a
+    smaller fleet leaves the cost solution as it was, and says so.
 
     Returns the formulation whose columns the returned solution indexes (the tie-break problem has extra ones).
     ``has_first``: the caller holds a verified first plan (``_first_plan``), so nothing here may overrun the budget
