@@ -42,8 +42,9 @@ TIE_BREAK_SHARE = 0.15  # of the time limit, at most, for the tie-break's second
 # ... and at most TIE_BREAK_OF_COST x as long as the cost solve took (at least TIE_BREAK_MIN_S), from what the cost
 # solve left: nothing is kept back for it. On the M generator seeds 1, 4-7 and 9-12 (M-2 and M-8 are not proven within
 # 60 s; M-3 was not run) the second solve, run to its proof, never found a smaller fleet: GPU-hours and offers as the
-# cost solution's on all nine, proven in 0.4-22 s, 0.45-2.5x the cost solve (docs/BENCHMARKS.md, twenty-eighth pass). At 1x
-# it was half of M's end-to-end time; at 0.5x it still proves where the proof is quick (the examples, M-7: 0.4 s).
+# cost solution's on all nine, proven in 0.4-22 s, 0.45-2.5x the cost solve (docs/BENCHMARKS.md, twenty-eighth
+# pass). At 1x it was half of M's end-to-end time; at 0.5x it still proves where the proof is quick (the examples,
+# M-7: 0.4 s).
 # (Before the twentieth pass 15 % of the budget was kept back for it: 9 s less for the cost solve of M-2.)
 TIE_BREAK_OF_COST = 0.5
 TIE_BREAK_MIN_S = 1.0
