@@ -93,8 +93,8 @@ def test_tie_break_takes_only_what_the_cost_solve_left(monkeypatch):
     second = [c for c in calls if c[0]]
     assert len(second) == 1 and cost
     assert cost[-1][1] > 18.0   # 20 s less the 3 % finishing reserve and the few ms spent before it
-    expected = min(solve_mod.TIE_BREAK_SHARE * 20.0, max(solve_mod.TIE_BREAK_MIN_S,
-                                                                 0.5 * cost[-1][2].solve_seconds))
+    expected = min(solve_mod.TIE_BREAK_SHARE * 20.0,
+                   max(solve_mod.TIE_BREAK_MIN_S, 0.5 * cost[-1][2].solve_seconds))
     assert second[0][1] == pytest.approx(expected, abs=1e-9)
     assert "fewest GPU-hours" in plan.tie_break and _nodes(plan) == [("b", 2)]
 
