@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from planner.cli import app
 from planner.demand.accumulate import accumulate
-from planner.demand.buckets import Bucket, capacity_error, grid_buckets, kmeans_buckets, mean_bucket
+from planner.demand.buckets import SHARE_DIGITS, Bucket, capacity_error, grid_buckets, kmeans_buckets, mean_bucket
 from planner.demand.columns import resolve
 from planner.demand.rates import rates, statistic
 from planner.demand.read import read_trace
@@ -122,9 +122,17 @@ def test_buckets_keep_token_means_and_make_a_valid_size_mix(rows, k):
         true_mean = (n * vals).sum() / n.sum()
         got = sum(b.requests * getattr(b, attr) for b in bks) / n.sum()
         assert abs(got - true_mean) <= 0.5 + 1e-9 * true_mean
+    # shares are the requests' shares rounded to SHARE_DIGITS; the largest takes the others' rounding
+    exact = [b.requests / n.sum() for b in bks]
+    assert all(abs(b.share - e) <= len(bks) * 0.5 * 10.0 ** -SHARE_DIGITS + 1e-12 for b, e in zip(bks, exact))
+    # replica-time linear in the sizes, p + 8 o: with exact shares the bucketed mean is off the truth (requests at
+    # their rounded sizes) by at most 1 + 8 x 1 token-times (each mean rounded, <= 0.5, and each request's size
+    # rounded for the truth, <= 0.5, in p and in o); the shares' rounding adds sum_b |s_b - exact_b| (p_b + 8 o_b)
     lin = capacity_error(bks, np.repeat(np.rint(mp).astype(int), n.astype(int)),
                          np.repeat(np.rint(mo).astype(int), n.astype(int)), lambda p, o: 1.0 / (p + 8 * o))
-    assert abs(lin) < 0.02
+    truth = float((n * (np.rint(mp) + 8 * np.rint(mo))).sum() / n.sum())
+    slack = 9.0 + sum(abs(b.share - e) * (b.prompt_tokens + 8 * b.output_tokens) for b, e in zip(bks, exact))
+    assert abs(lin) <= slack / truth + 1e-9
 
 
 def test_more_buckets_cut_the_curvature_error_on_a_trace(tmp_path):
