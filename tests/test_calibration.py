@@ -71,12 +71,26 @@ def test_partial_yaml_keeps_the_defaults(tmp_path):
     ("eta_typo: 0.5\n", "eta_typo"),                   # unknown keys are errors, not ignored
     ("engines:\n  vllm:\n    speed: -1\n", "engines.vllm.speed"),
     ("- a\n- b\n", "expected a mapping"),
-    ("eta_bw: [\n", "not valid YAML"),
+    ("eta_bw: [\n", r"c.yaml:2:1: YAML syntax error"),
+    # found by fuzzing (each was an internal error, exit 1, or silently accepted)
+    ("1: 2\n", r"c.yaml: 1: keys are constant names \(strings\), got int"),
+    ("engines: [0, 0]\n", r"engines: expected a mapping of engine name to its constants \(engines: vllm, sglang, "
+                          r"trtllm\), got list"),
+    ("engines: true\n", "engines: expected a mapping.*got bool"),
+    ("engines:\n  vllm: [1]\n", "engines.vllm: expected a mapping of constants, got list"),
+    ("engines:\n  vllm:\n    1: 2\n", r"engines.vllm.1: keys are constant names"),
+    # a typo'd engine was added as a new engine nobody uses, leaving vllm at its defaults
+    ("engines:\n  vlm:\n    speed: 0.5\n", r"engines.vlm: unknown engine; did you mean 'vllm'\? \(engines: vllm, "
+                                            r"sglang, trtllm\)"),
+    # read with the scenario's bounded reader: nine to the sixth values once expanded is refused unbuilt
+    ("a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(f"{n}: &{n} [{', '.join(['*' + m] * 9)}]\n"
+                                                    for m, n in zip("abcde", "bcdef")), "once aliases .* are expanded"),
     # every constant but the roofline exponent (inf = the plain max) must be finite
     ("engines:\n  trtllm:\n    adp_balance_iters: .inf\n", "engines.trtllm.adp_balance_iters: .*finite"),
     ("engines:\n  vllm:\n    t_request_ms: .inf\n", "engines.vllm.t_request_ms: .*finite"),
     ("t_layer_us: .inf\n", "t_layer_us: .*finite"),
     ("gpu_speed:\n  h100-sxm: .nan\n", "gpu_speed.h100-sxm: .*finite"),
+    ("gpu_speed:\n  h100-sxm: 0\n", "gpu_speed.h100-sxm: Input should be greater than 0"),  # was a division by 0
 ])
 def test_bad_calibration_files_are_input_errors(tmp_path, text, fragment):
     path = tmp_path / "c.yaml"
@@ -103,7 +117,7 @@ def test_the_roofline_exponent_may_be_infinite(tmp_path):
 
 
 def test_missing_file_is_an_input_error(tmp_path):
-    with pytest.raises(InputError, match="cannot read"):
+    with pytest.raises(InputError, match="none.yaml: file not found"):
         load_calibration(tmp_path / "none.yaml")
 
 

@@ -43,7 +43,7 @@ schedule, detokenise), ``max_batch`` the engine's default cap on concurrent sequ
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -236,8 +236,8 @@ class Calibration(_Frozen):
                                                            "(InfiniBand/RoCE, multi-node replicas only)")
     workspace_gib: float = Field(1.0, ge=0, description="per-GPU base reserve (context, graphs, NCCL)")
     engines: dict[str, EngineFactors] = Field(default_factory=_default_engines)
-    gpu_speed: dict[str, float] = Field(
-        default_factory=dict, description="per-GPU factor on every efficiency (GPU id -> factor; absent = 1.0), "
+    gpu_speed: dict[str, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=dict, description="per-GPU factor on every efficiency (GPU id -> factor > 0; absent = 1.0), "
                                            "e.g. a power-capped part or a site's clocks; set by plan calibrate")
     source: str = Field("defaults: public kernel profiles and tool defaults (planner/perf/calibration.py docstring)")
 
@@ -288,31 +288,47 @@ def prior_calibration() -> Calibration:
 
 
 def load_calibration(path: str | Path) -> Calibration:
-    """Read a calibration YAML written by ``plan calibrate`` (or by hand: missing keys keep defaults)."""
-    import yaml  # noqa: PLC0415
+    """Read a calibration YAML written by ``plan calibrate`` (or by hand: missing keys keep defaults).
+
+    Read with the scenario's bounded YAML 1.2 reader (size, nesting and alias expansion bounded). Every problem is
+    one ``InputError`` line naming the field: a key that is not a string, ``engines`` that is not a mapping, an
+    engine other than those the planner serves with (``ENGINES``; a typo would otherwise add an engine that nothing
+    uses and leave the intended one at its defaults), and each field's own range."""
+    from planner.scenario.yaml_reader import read_yaml  # noqa: PLC0415
+    from planner.suggest import did_you_mean  # noqa: PLC0415
 
     p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise InputError(f"{p}: cannot read calibration file ({exc.strerror or exc})") from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"{p}: not valid YAML ({exc})") from None
+    data = read_yaml(p)
     if not isinstance(data, dict):
         raise InputError(f"{p}: expected a mapping of constants, got {type(data).__name__}")
+    _string_keys(p, "", data)
+    raw = data.pop("engines", None)
+    if raw is not None and not isinstance(raw, dict):
+        raise InputError(f"{p}: engines: expected a mapping of engine name to its constants "
+                         f"(engines: {', '.join(ENGINES)}), got {type(raw).__name__}")
     engines = dict(_default_engines())
-    for name, fields in (data.pop("engines", None) or {}).items():
-        base = engines.get(name, EngineFactors())
+    for name, fields in (raw or {}).items():
+        if name not in ENGINES:
+            raise InputError(f"{p}: engines.{name}: unknown engine{did_you_mean(str(name), ENGINES)} "
+                             f"(engines: {', '.join(ENGINES)})")
         if not isinstance(fields, dict):
-            raise InputError(f"{p}: engines.{name}: expected a mapping")
+            raise InputError(f"{p}: engines.{name}: expected a mapping of constants, got {type(fields).__name__}")
+        _string_keys(p, f"engines.{name}.", fields)
         try:
-            engines[name] = EngineFactors.model_validate({**base.model_dump(), **fields})
+            engines[name] = EngineFactors.model_validate({**engines[name].model_dump(), **fields})
         except ValidationError as exc:
             raise InputError(f"{p}: engines.{name}.{_field_error(exc, EngineFactors)}") from None
     try:
         return Calibration(**data, engines=engines)
     except ValidationError as exc:
         raise InputError(f"{p}: {_field_error(exc, Calibration)}") from None
+
+
+def _string_keys(p: Path, where: str, data: dict) -> None:
+    """InputError for the first key of ``data`` that is not a string (YAML allows ``1: 2``; no constant is named so)."""
+    for key in data:
+        if not isinstance(key, str):
+            raise InputError(f"{p}: {where}{key!r}: keys are constant names (strings), got {type(key).__name__}")
 
 
 def _field_error(exc: ValidationError, model: type[BaseModel]) -> str:
