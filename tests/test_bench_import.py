@@ -9,6 +9,7 @@ separators) and guidellm's report (``benchmarks[].args.strategy.type_``, ``metri
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -182,3 +183,70 @@ def test_cli_rows_neutralise_formula_like_text_from_the_result_file(tmp_path):
     cells = set(pd.read_csv(out)["model"])
     assert cells <= {"llama-3.1-8b", "'=HYPERLINK(\"http://x\")"}, cells
     assert not any(str(c).startswith("=") for c in cells)
+
+
+# ---------------------------------------------------------------- fields of the wrong kind (found by fuzzing)
+def _variant(tmp_path, name: str, change) -> Path:
+    d = json.loads((FIX / name).read_text())
+    change(d)
+    p = tmp_path / name
+    p.write_text(json.dumps(d, allow_nan=True))
+    return p
+
+
+@pytest.mark.parametrize("name, change, words", [
+    ("vllm_concurrency16.json", lambda d: d.update(max_concurrency="NaN"),
+     "max_concurrency: expected a whole number of clients (1 or more), got 'NaN'"),
+    ("vllm_concurrency16.json", lambda d: d.update(max_concurrency=[16]),
+     "max_concurrency: expected a whole number of clients (1 or more), got '[16]'"),
+    ("vllm_concurrency16.json", lambda d: d.update(max_concurrency=2.5),
+     "max_concurrency: expected a whole number of clients (1 or more), got '2.5'"),
+    ("profile_export_genai_perf.json", lambda d: d["input_config"].update(concurrency=0),
+     "input_config.concurrency: expected a whole number of clients"),
+])
+def test_a_load_that_is_not_a_number_of_clients_is_one_line_exit_2(tmp_path, name, change, words):
+    # before: int() of the value, an internal error (exit 1), or 2.5 clients read as 2
+    p = _variant(tmp_path, name, change)
+    with pytest.raises(InputError, match=re.escape(f"{p}: {words}")):
+        read_runs(p)
+    res = runner.invoke(app, ["capacity", "rows", str(p), "--gpu", "h100-sxm", "--tp", "1", "--precision", "bf16"])
+    assert res.exit_code == 2 and words in res.stderr and "internal error" not in res.output
+
+
+def test_metric_blocks_of_the_wrong_type_read_as_absent_and_the_run_says_so(tmp_path):
+    # before: AttributeError ('list' object has no attribute 'get'), exit 1
+    p = _variant(tmp_path, "profile_export_genai_perf.json",
+                 lambda d: d.update(input_sequence_length=[1000], output_token_throughput=7, input_config=[1]))
+    assert read_runs(p) == ([], [read_runs(p)[1][0]]) and "neither concurrency nor request_rate" in \
+        read_runs(p)[1][0].reason   # input_config a list: no load stated
+    p = _variant(tmp_path, "profile_export_genai_perf.json", lambda d: d.update(input_sequence_length=[1000]))
+    (run,), _ = read_runs(p)
+    assert run.prompt_tokens is None and run.concurrency == 8
+    rows, bad = measurement_rows([run], H100 | {"model": "llama-3.1-8b"})
+    assert rows == [] and [b.reason for b in bad] == ["mean input/output tokens not in the file"]
+
+
+def test_guidellm_records_that_are_not_mappings_are_listed(tmp_path):
+    p = _variant(tmp_path, "guidellm_report.json", lambda d: d["benchmarks"].insert(0, [1, 2]))
+    runs, bad = read_runs(p)
+    # the fixture's five benchmarks give four runs and one unknown strategy, whatever comes before them
+    assert len(runs) == 4 and "benchmarks[0]: expected a benchmark record (a mapping), got list" in bad[0].reason
+    p = _variant(tmp_path, "guidellm_report.json",
+                 lambda d: d["benchmarks"][1]["args"]["strategy"].update(streams=1.5))
+    runs, bad = read_runs(p)
+    assert [r.concurrency for r in runs if r.load == "concurrency"] == [1]   # the 4-stream run is listed instead
+    assert any("args.strategy.streams: expected a whole number of clients (1 or more), got '1.5'" in b.reason
+               for b in bad)
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda d: d.update(request_throughput=1e19), "request throughput 1e+19 req/s is not a rate a replica serves"),
+    (lambda d: d.update(request_throughput=-3.0), "request throughput -3 req/s is not a rate a replica serves"),
+    (lambda d: d.update(tp="2.5"), "tp '2.5' is not a whole number of GPUs"),
+])
+def test_capacity_import_lists_runs_no_override_could_hold(tmp_path, change, words):
+    # before: the override was written and the scenario then refused it, naming the scenario, not the result file
+    p = _variant(tmp_path, "vllm_rate4.json", change)
+    loaded = load_scenario(CHATBOT)
+    recs, bad = capacity_overrides(read_runs(p)[0], loaded.scenario, loaded.catalog, H100)
+    assert recs == [] and any(words in b.reason for b in bad), [b.reason for b in bad]

@@ -53,6 +53,7 @@ import numpy as np
 
 from planner.catalog import Catalog
 from planner.errors import CatalogError, InputError
+from planner.scenario.model import MAX_RATE_RPM
 
 ROW_COLUMNS = ("source", "gpu", "gpu_count", "tp", "model", "precision", "engine", "engine_version",
                "batch_or_concurrency", "input_len", "output_len", "scenario", "metric", "value", "unit", "notes")
@@ -95,6 +96,36 @@ class Unmapped:
     reason: str
 
 
+class _BadField(ValueError):
+    """A field of a result file that holds a value of the wrong kind (``read_runs`` adds the file's name)."""
+
+
+def _obj(v) -> dict:
+    """``v`` when it is a mapping, else an empty one: a metric block of the wrong type reads as absent, so the run
+    is listed with what it lacks (never an internal error)."""
+    return v if isinstance(v, dict) else {}
+
+
+def _text(v) -> str | None:
+    """A model name: a non-empty string, else None (the run is then listed as lacking it, or --model sets it)."""
+    return v if isinstance(v, str) and v.strip() else None
+
+
+def _count(v, field: str) -> int:
+    """A number of clients (or GPUs): a whole number >= 1 (``8``, ``8.0``, ``"8"``); ``_BadField`` naming ``field``
+    otherwise."""
+    x = _num(v) if not isinstance(v, bool) else None
+    if x is None or x < 1 or x != int(x) or x > 10 ** 9:
+        raise _BadField(f"{field}: expected a whole number of clients (1 or more), got {str(v)[:40]!r}")
+    return int(x)
+
+
+def _ms(x: float, digits: int) -> str:
+    """A latency for a message: ``digits`` decimals, or three significant digits where that would be a long number
+    (a result file may hold 1e308)."""
+    return f"{x:.{digits}f}" if abs(x) < 1e7 else f"{x:.3g}"
+
+
 def _num(v) -> float | None:
     try:
         x = float(str(v).replace(",", "")) if isinstance(v, str) else float(v)
@@ -124,6 +155,7 @@ def _meta(d: dict) -> dict[str, str]:
 def _vllm(d: dict, source: str) -> list[Run]:
     rate = _num(d.get("request_rate"))
     conc = d.get("max_concurrency")
+    conc = None if conc is None else _count(conc, "max_concurrency")
     done = _num(d.get("completed")) or 0
     meta = _meta(d)
     if meta.get("engine") in ("openai", "openai-chat", "openai-comp"):
@@ -134,8 +166,8 @@ def _vllm(d: dict, source: str) -> list[Run]:
         m = re.fullmatch(r"p(\d+(?:\.\d+)?)_ttft_ms", k)
         if m:
             ttft[f"p{m.group(1)}"] = _num(v)
-    return [Run(source=source, tool="vLLM", load=load, model=d.get("model_id"),
-                concurrency=int(conc) if conc is not None else None, rate_rps=rate,
+    return [Run(source=source, tool="vLLM", load=load, model=_text(d.get("model_id")),
+                concurrency=conc, rate_rps=rate,
                 prompt_tokens=(_num(d.get("total_input_tokens")) or 0) / done if done else None,
                 output_tokens=(_num(d.get("total_output_tokens")) or 0) / done if done else None,
                 request_throughput_rps=_num(d.get("request_throughput")), output_tok_s=_num(d.get("output_throughput")),
@@ -157,21 +189,22 @@ def _gp_stats(entry: dict | None) -> dict[str, float]:
 
 
 def _genai_perf_json(d: dict, source: str, load_hint: tuple[str, float] | None) -> list[Run]:
-    cfg = d.get("input_config") or {}
+    cfg = _obj(d.get("input_config"))
     model = cfg.get("model")
-    model = model[0] if isinstance(model, list) and model else model
-    rate, conc = _num(cfg.get("request_rate")), _num(cfg.get("concurrency"))
+    model = _text(model[0] if isinstance(model, list) and model else model)
+    rate, conc = _num(cfg.get("request_rate")), cfg.get("concurrency")
+    conc = None if conc is None else _count(conc, "input_config.concurrency")
     if rate is None and conc is None and load_hint:
-        rate, conc = (load_hint[1], None) if load_hint[0] == "rate" else (None, load_hint[1])
+        rate, conc = (load_hint[1], None) if load_hint[0] == "rate" else (None, _count(load_hint[1], "concurrency"))
     if rate is None and conc is None:
         return []
     itl = _gp_stats(d.get("inter_token_latency"))
     return [Run(source=source, tool="GenAI-Perf", load="rate" if rate is not None else "concurrency", model=model,
-                concurrency=int(conc) if rate is None else None, rate_rps=rate,
-                prompt_tokens=_num((d.get("input_sequence_length") or {}).get("avg")),
-                output_tokens=_num((d.get("output_sequence_length") or {}).get("avg")),
-                request_throughput_rps=_num((d.get("request_throughput") or {}).get("avg")),
-                output_tok_s=_num((d.get("output_token_throughput") or {}).get("avg")),
+                concurrency=conc if rate is None else None, rate_rps=rate,
+                prompt_tokens=_num(_obj(d.get("input_sequence_length")).get("avg")),
+                output_tokens=_num(_obj(d.get("output_sequence_length")).get("avg")),
+                request_throughput_rps=_num(_obj(d.get("request_throughput")).get("avg")),
+                output_tok_s=_num(_obj(d.get("output_token_throughput")).get("avg")),
                 ttft_ms=_gp_stats(d.get("time_to_first_token")), tpot_mean_ms=itl.get("mean"), meta=_meta(cfg))]
 
 
@@ -196,10 +229,10 @@ def _genai_perf_csv(text: str, source: str, load_hint: tuple[str, float] | None)
 
 
 def _dist(metrics: dict, name: str) -> dict[str, float]:
-    s = ((metrics.get(name) or {}).get("successful")) or {}
+    s = _obj(_obj(metrics.get(name)).get("successful"))
     out = {"mean": _num(s.get("mean")), "p50": _num(s.get("median"))}
     for p in PERCENTILES[1:]:
-        out[f"p{p}"] = _num((s.get("percentiles") or {}).get(f"p{p}"))
+        out[f"p{p}"] = _num(_obj(s.get("percentiles")).get(f"p{p}"))
     return {k: v for k, v in out.items() if v is not None}
 
 
@@ -207,24 +240,33 @@ def _guidellm(d: dict, source: str) -> tuple[list[Run], list[Unmapped]]:
     runs, bad = [], []
     for i, b in enumerate(d.get("benchmarks") or []):
         src = f"{source}#{i}"
-        strat = ((b.get("args") or {}).get("strategy")) or {}
+        if not isinstance(b, dict):
+            bad.append(Unmapped(src, f"benchmarks[{i}]: expected a benchmark record (a mapping), got "
+                                     f"{type(b).__name__}"))
+            continue
+        strat = _obj(_obj(b.get("args")).get("strategy"))
         kind = strat.get("type_")
-        m = b.get("metrics") or {}
-        common = dict(source=src, tool="guidellm", model=(b.get("worker") or {}).get("backend_model"),
+        m = _obj(b.get("metrics"))
+        common = dict(source=src, tool="guidellm", model=_text(_obj(b.get("worker")).get("backend_model")),
                       prompt_tokens=_dist(m, "prompt_token_count").get("mean"),
                       output_tokens=_dist(m, "output_token_count").get("mean"),
                       request_throughput_rps=_dist(m, "requests_per_second").get("mean"),
                       output_tok_s=_dist(m, "output_tokens_per_second").get("mean"),
                       ttft_ms=_dist(m, "time_to_first_token_ms"),
-                      tpot_mean_ms=_dist(m, "inter_token_latency_ms").get("mean"), meta=_meta(b.get("extras") or {}))
+                      tpot_mean_ms=_dist(m, "inter_token_latency_ms").get("mean"), meta=_meta(_obj(b.get("extras"))))
+        rate = _num(strat.get("rate"))
         if kind == "synchronous":
             runs.append(Run(load="concurrency", concurrency=1, **common))
-        elif kind == "concurrent" and _num(strat.get("streams")):
-            runs.append(Run(load="concurrency", concurrency=int(strat["streams"]), **common))
+        elif kind == "concurrent" and strat.get("streams") is not None:
+            try:
+                runs.append(Run(load="concurrency", concurrency=_count(strat["streams"], "args.strategy.streams"),
+                                **common))
+            except _BadField as exc:
+                bad.append(Unmapped(src, str(exc)))
         elif kind == "throughput":
             runs.append(Run(load="max_load", **common))
-        elif kind in ("constant", "poisson") and _num(strat.get("rate")):
-            runs.append(Run(load="rate", rate_rps=float(strat["rate"]), **common))
+        elif kind in ("constant", "poisson") and rate is not None and rate > 0:
+            runs.append(Run(load="rate", rate_rps=rate, **common))
         else:
             bad.append(Unmapped(src, f"guidellm strategy {kind!r} not recognised (synchronous, concurrent, "
                                      "throughput, constant, poisson)"))
@@ -254,17 +296,24 @@ def read_runs(path: str | Path, load: tuple[str, float] | None = None) -> tuple[
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
     except UnicodeDecodeError:
         raise InputError(f"{path}: not a text file; expected a benchmark result (JSON or GenAI-Perf CSV)") from None
-    src = path.name
-    hint = load or _load_from_path(path)
+    try:
+        return _parse(text, path.name, load or _load_from_path(path))
+    except _BadField as exc:
+        raise InputError(f"{path}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: neither JSON nor a GenAI-Perf CSV ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        raise InputError(f"{path}: nested too deeply to be a benchmark result") from None
+
+
+def _parse(text: str, src: str, hint: tuple[str, float] | None) -> tuple[list[Run], list[Unmapped]]:
+    """``read_runs`` of a file's text (``_BadField`` and JSON errors go up to it, which names the file)."""
     if text.lstrip().startswith("Metric,"):
         runs = _genai_perf_csv(text, src, hint)
         return runs, ([] if runs else [Unmapped(src, "GenAI-Perf CSV does not record the load: pass --concurrency "
                                                      "or --request-rate, or keep the artifact directory name "
                                                      "(...-concurrency8)")])
-    try:
-        d = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: neither JSON nor a GenAI-Perf CSV ({exc.msg} at line {exc.lineno})") from None
+    d = json.loads(text)
     if isinstance(d, dict) and isinstance(d.get("benchmarks"), list):
         return _guidellm(d, src)
     if isinstance(d, dict) and isinstance(d.get("request_throughput"), dict):
@@ -273,9 +322,9 @@ def read_runs(path: str | Path, load: tuple[str, float] | None = None) -> tuple[
     if isinstance(d, dict) and "request_throughput" in d and ("mean_ttft_ms" in d or "completed" in d):
         return _vllm(d, src), []
     keys = ", ".join(list(d)[:8]) if isinstance(d, dict) else type(d).__name__
-    raise InputError(f"{path}: not a recognised benchmark result (got keys {keys}); expected a vLLM "
-                     "benchmark_serving / vllm bench serve JSON (request_throughput, mean_ttft_ms, ...), a GenAI-Perf "
-                     "profile export (*_genai_perf.json or .csv) or a guidellm report (benchmarks: [...])")
+    raise _BadField(f"not a recognised benchmark result (got keys {keys}); expected a vLLM "
+                    "benchmark_serving / vllm bench serve JSON (request_throughput, mean_ttft_ms, ...), a GenAI-Perf "
+                    "profile export (*_genai_perf.json or .csv) or a guidellm report (benchmarks: [...])")
 
 
 # --------------------------------------------------------------------------- -> measurement rows
@@ -420,11 +469,22 @@ def capacity_overrides(runs: list[Run], scenario, catalog: Catalog, defaults: di
             bad.append(Unmapped(r.source, "model, mean sizes or request throughput not in the file (--model sets "
                                           "the model)"))
             continue
+        if not 0 < r.request_throughput_rps * 60.0 <= MAX_RATE_RPM:
+            bad.append(Unmapped(r.source, f"request throughput {r.request_throughput_rps:.3g} req/s is not a rate a "
+                                          f"replica serves (a capacity is > 0 and at most {MAX_RATE_RPM:g} "
+                                          "requests/min)"))
+            continue
+        tp_text = _setting(r, defaults, "tp")
+        try:
+            tp = _count(tp_text, "tp")
+        except _BadField:
+            bad.append(Unmapped(r.source, f"tp {str(tp_text)[:40]!r} is not a whole number of GPUs (1 or more)"))
+            continue
         ws = [w for w in scenario.workloads if w.model == model]
         if not ws:
             bad.append(Unmapped(r.source, f"no workload of the scenario serves {model}"))
             continue
-        precision, tp = _setting(r, defaults, "precision").lower(), int(_num(_setting(r, defaults, "tp")) or 1)
+        precision = _setting(r, defaults, "precision").lower()
         mig = _setting(r, defaults, "mig_profile")
         used = False
         for w in ws:
@@ -445,8 +505,8 @@ def capacity_overrides(runs: list[Run], scenario, catalog: Catalog, defaults: di
             rpm = r.request_throughput_rps * 60.0
             kept_up = r.load != "rate" or r.request_throughput_rps >= KEEP_UP * r.rate_rps
             meets = tt[1] <= w.ttft_slo_ms and (w.tpot_slo_ms is None or r.tpot_mean_ms <= w.tpot_slo_ms) and kept_up
-            why = (f"{r.tool} {r.source} ({r.load_text}): {tt[0]} TTFT {tt[1]:.0f} ms vs {w.ttft_slo_ms:g}"
-                   + (f", mean TPOT {r.tpot_mean_ms:.1f} ms vs {w.tpot_slo_ms:g}" if w.tpot_slo_ms else "")
+            why = (f"{r.tool} {r.source} ({r.load_text}): {tt[0]} TTFT {_ms(tt[1], 0)} ms vs {w.ttft_slo_ms:g}"
+                   + (f", mean TPOT {_ms(r.tpot_mean_ms, 1)} ms vs {w.tpot_slo_ms:g}" if w.tpot_slo_ms else "")
                    + ("" if kept_up else f", achieved {r.request_throughput_rps:.3g} of {r.rate_rps:g} req/s"))
             single = len(w.buckets) == 1
             key = (w.id, gpu, precision, tp, mig, None if single else (b.prompt_tokens, b.output_tokens))
