@@ -43,7 +43,8 @@ def test_aws_sample_rows_by_hand():
         ("p5.48xlarge", "h100-sxm", 8, "on_demand", ("ca-central-1",), 113.07, ""),
         ("p5.48xlarge", "h100-sxm", 8, "spot", ("ca-central-1",), 120.0, "spot above on-demand (113.07) in the source"),
     }
-    assert result.skipped == {"GPU T4 not in the GPU catalog": 1, "GPU count not a power of two": 1, "no GPU": 1}
+    assert result.skipped == {"GPU T4 not in the GPU catalog": 1, "GPU count not a power of two up to 64": 1,
+                              "no GPU": 1}
     p5 = next(r for r in result.rows if r.instance_type == "p5.48xlarge")
     assert (p5.vcpus, p5.ram_gib, p5.nvlink_group, p5.as_of, p5.source) == (
         192.0, 2048.0, 8, "2026-12-01", "SkyPilot catalog file aws-vms-sample.csv (aws)")
@@ -80,6 +81,46 @@ def test_provider_defaults_to_the_folder_name(tmp_path):
     result = runner.invoke(app, ["catalog", "import-skypilot", str(folder / "vms.csv"), "--format", "json"])
     assert result.exit_code == 0, result.output
     assert '"provider":"lambda"' in result.stdout.replace(" ", "")
+
+
+def test_a_folder_name_that_is_no_provider_id_is_made_into_one(tmp_path):
+    # before: "Lambda_Cloud" lower-cased to "lambda_cloud", which the offer row refuses: an internal error, exit 1
+    folder = tmp_path / "Lambda_Cloud"
+    folder.mkdir()
+    (folder / "vms.csv").write_text((FIX / "lambda-vms-sample.csv").read_text(encoding="utf-8"), encoding="utf-8")
+    result = runner.invoke(app, ["catalog", "import-skypilot", str(folder / "vms.csv"), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert '"provider":"lambda-cloud"' in result.stdout.replace(" ", "")
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--provider", "my_cloud"], "--provider 'my_cloud': a provider id is lowercase letters, digits and '-'"),
+    (["--as-of", "yesterday"], "--as-of 'yesterday': expected the date the file was fetched, YYYY-MM-DD"),
+    (["--as-of", "2026-13-01"], "--as-of '2026-13-01'"),
+])
+def test_a_provider_or_date_the_catalog_cannot_hold_is_one_line_exit_2(args, words):
+    result = runner.invoke(app, ["catalog", "import-skypilot", str(FIX / "aws-vms-sample.csv"), *args])
+    assert result.exit_code == 2, result.output
+    assert words in result.stderr and "Traceback" not in result.output and "internal error" not in result.output
+
+
+def test_more_gpus_than_an_offer_row_holds_is_skipped_and_counted():
+    text = ("InstanceType,AcceleratorName,AcceleratorCount,vCPUs,MemoryGiB,Price,SpotPrice,Region\n"
+            "big,H100,128,1,1,100,,us-east-1\nhuge,H100,18446744073709551616,1,1,100,,us-east-1\n"
+            "ok,H100,8,1,1,100,,us-east-1\n")
+    result = import_skypilot(text, provider="aws", as_of="2026-12-01", where="v.csv")
+    assert [r.instance_type for r in result.rows] == ["ok"]
+    assert result.skipped == {"GPU count not a power of two up to 64": 2}
+
+
+def test_names_with_spaces_or_control_characters_are_skipped_and_counted():
+    # before: a region "\x1b[2J" became an empty region once the output escaped it, and the catalog did not read back
+    text = ("InstanceType,AcceleratorName,AcceleratorCount,Price,Region\n"
+            "g6e.xlarge,L40S,1,1.8,\x1b[2J\ng6e.xlarge,L40S,1,1.8,us east 1\ng6e.xlarge,L40S,1,1.8,a;b\n"
+            "g6e xlarge,L40S,1,1.8,us-east-1\nStandard_NC24ads_A100_v4,A100-80GB,1,3.7,eastus\n")
+    result = import_skypilot(text, provider="azure", as_of="2026-12-01", where="v.csv")
+    assert [(r.instance_type, r.regions) for r in result.rows] == [("Standard_NC24ads_A100_v4", ("eastus",))]
+    assert result.skipped == {"instance type or region not a plain name": 4}
 
 
 @pytest.mark.parametrize(("text", "words"), [

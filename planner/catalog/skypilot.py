@@ -4,8 +4,9 @@ SkyPilot's catalog files (skypilot-org/skypilot-catalog, ``catalogs/v*/<cloud>/v
 repository's README) have one row per instance type and region (and availability zone, where the cloud has them)
 with the columns ``InstanceType, AcceleratorName, AcceleratorCount, vCPUs, MemoryGiB, Price, SpotPrice, Region``
 and optionally ``AvailabilityZone`` and ``GpuInfo``; column order differs between clouds, so columns are read by
-name. Rows without a GPU we know, with a fractional or non-power-of-two GPU count, or without a price are
-skipped and counted.
+name. Rows without a GPU we know, with a fractional or non-power-of-two GPU count (or more than 64), without a
+price, or whose instance type or region is not a plain name (``PLAIN_NAME``: no spaces, control characters or ';')
+are skipped and counted.
 
 Per instance type and region: the on-demand price is the highest ``Price`` over its zones (they are normally
 equal); the spot price is the highest ``SpotPrice`` over the zones that list one (conservative), and
@@ -21,11 +22,18 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import re
+
 from planner.catalog import Catalog
-from planner.catalog.offers import OfferRow
-from planner.errors import CatalogError
+from planner.catalog.offers import AS_OF_PATTERN, OfferRow
+from planner.errors import CatalogError, InputError
 
 REQUIRED_COLUMNS = ("InstanceType", "AcceleratorName", "AcceleratorCount", "Price", "Region")
+PROVIDER_PATTERN = r"[a-z0-9][a-z0-9-]*"   # ``OfferRow.provider``
+# instance types and regions as the clouds spell them (p5.48xlarge, Standard_ND96asr_v4, BM.GPU.H100.8, us-east-1):
+# no spaces, control characters, or the ';' that joins a row's regions
+PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/+-]*")
+MAX_GPUS_PER_NODE = 64   # the largest power of two ``OfferRow.gpus_per_node`` holds (<= 72, a GB200 NVL72 rack)
 
 # SkyPilot accelerator names -> GPU catalog ids, where the name alone decides (A100 is the 40 GB card there).
 ACCELERATOR_IDS = {
@@ -65,7 +73,14 @@ def gpu_id_for(accelerator: str, instance_type: str, catalog: Catalog) -> str | 
 
 def import_skypilot(text: str, *, provider: str, as_of: str, where: str = "vms.csv",
                     catalog: Catalog | None = None) -> ImportResult:
-    """Offer rows from the text of one SkyPilot ``vms.csv``; ``CatalogError`` naming the file on bad layout."""
+    """Offer rows from the text of one SkyPilot ``vms.csv``; ``CatalogError`` naming the file on bad layout,
+    ``InputError`` for a provider id or date the offer catalog cannot hold."""
+    if not re.fullmatch(PROVIDER_PATTERN, provider):
+        raise InputError(f"--provider {provider!r}: a provider id is lowercase letters, digits and '-', starting "
+                         "with a letter or digit (e.g. aws, lambda, my-cloud)")
+    if not re.fullmatch(AS_OF_PATTERN, as_of):
+        raise InputError(f"--as-of {as_of!r}: expected the date the file was fetched, YYYY-MM-DD (or YYYY-MM, YYYY, "
+                         "YYYY-Q1..Q4, YYYY-H1/H2)")
     cat = catalog or Catalog.builtin()
     reader = csv.DictReader(io.StringIO(text))
     header = reader.fieldnames or []
@@ -85,12 +100,15 @@ def import_skypilot(text: str, *, provider: str, as_of: str, where: str = "vms.c
             skipped[f"GPU {acc} not in the GPU catalog"] += 1
             continue
         count = _float(rec.get("AcceleratorCount"))
-        if count is None or count != int(count) or int(count) & (int(count) - 1):
-            skipped["GPU count not a power of two"] += 1
+        if count is None or count != int(count) or int(count) & (int(count) - 1) or count > MAX_GPUS_PER_NODE:
+            skipped[f"GPU count not a power of two up to {MAX_GPUS_PER_NODE}"] += 1
             continue
         region = (rec.get("Region") or "").strip()
         if not region:
             skipped["no region"] += 1
+            continue
+        if not (PLAIN_NAME.fullmatch(itype) and PLAIN_NAME.fullmatch(region)):
+            skipped["instance type or region not a plain name"] += 1
             continue
         shape = shapes.setdefault((itype, region), {"gpu": gid, "count": int(count), "price": [], "spot": [],
                                                     "vcpus": _float(rec.get("vCPUs")),

@@ -283,6 +283,7 @@ def import_skypilot_cmd(
 ) -> None:
     """Turn SkyPilot's instance catalog (on-demand and spot prices per region) into offer-catalog rows."""
     import datetime as dt  # noqa: PLC0415
+    import re  # noqa: PLC0415
     from pathlib import Path  # noqa: PLC0415
 
     from planner.catalog.skypilot import import_skypilot  # noqa: PLC0415
@@ -294,7 +295,9 @@ def import_skypilot_cmd(
         text = p.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise InputError(f"{p}: cannot read ({exc.strerror or exc})") from None
-    provider = (provider or p.resolve().parent.name).lower()
+    if provider is None:   # the folder's name made into a provider id (catalogs/v8/Lambda_Cloud -> lambda-cloud)
+        provider = re.sub(r"[^a-z0-9]+", "-", p.resolve().parent.name.lower()).strip("-") or "skypilot"
+    provider = provider.lower()
     result = import_skypilot(text, provider=provider, as_of=as_of or dt.date.today().isoformat(), where=p.name)
     skipped = ", ".join(f"{n} {why}" for why, n in result.skipped.items())
     err_console.print(f"{p}: {len(result.rows)} offer rows" + (f"; skipped {skipped}" if skipped else ""),
