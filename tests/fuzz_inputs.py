@@ -4,10 +4,12 @@ Used by ``tests/test_fuzz_inputs.py`` (hypothesis, seeded) and, for the counts i
 
     python -m tests.fuzz_inputs --mutants 150      # exit-code table per command
 
-A mutant is the parsed example (scenario YAML, plan JSON, measurement CSV, config.json) with a few changes:
+A mutant is the parsed example (scenario YAML, plan JSON, measurement CSV, config.json, the benchmark result files
+and SkyPilot vms.csv of ``tests/fixtures``, a calibration YAML) with a few changes:
 a leaf replaced by a wrong type, an extreme or non-finite number, unicode or control characters, deep nesting,
 an unknown key, a huge list, a key removed; or a text-level mutant (alias bomb, deep flow nesting, YAML 1.1
-spellings, merge keys). The runner calls the command in-process (typer's CliRunner) and records the exit code,
+spellings, merge keys); a CSV's cells replaced, removed or added, rows of junk inserted, the text cut short. The
+runner calls the command in-process (typer's CliRunner) and records the exit code,
 the seconds it took and stderr.
 """
 
@@ -28,6 +30,15 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
+FIXTURES = ROOT / "tests" / "fixtures"
+BENCH_JSONS = sorted((FIXTURES / "bench_results").glob("*.json"))   # vLLM (4 loads), GenAI-Perf, guidellm
+GENAI_PERF_CSV = (FIXTURES / "bench_results" / "genai-perf-llama-3.1-8b-openai-chat-concurrency8"
+                  / "profile_export_genai_perf.csv")
+SKYPILOT_CSVS = sorted((FIXTURES / "skypilot").glob("*.csv"))
+BASE_CALIBRATION = ("t_layer_us: 5\nengines:\n  vllm:\n    t_request_ms: 12\n    speed: 0.8\n"
+                    "gpu_speed:\n  h100-sxm: 0.9\n")
+CELLS = ("0", "-1", "inf", "nan", "1e400", "", "x", "\x1b[2J", "=cmd()", "0.0", "1e-300", "18446744073709551616", "é",
+         "99999999", "1,5", " ", "None", "[]", "-0", "128", "2.5")
 TIMEOUT_S = 20  # a command still running after this is stopped and counted as TIMED_OUT
 TIMED_OUT = -1
 CSV_ROWS = 6  # measurement rows kept from measured-public.csv (the silicon-era fit takes ~0.6 s per row here)
@@ -172,6 +183,39 @@ def csv_mutant(rows: list[dict], rng: random.Random) -> str:
     return buf.getvalue()
 
 
+def csv_text_mutant(text: str, rng: random.Random) -> str:
+    """Any CSV (header included): cells replaced by junk, removed or added, junk rows inserted, or the text cut."""
+    rows = list(csv.reader(io.StringIO(text)))
+    for _ in range(rng.choice((1, 2, 3))):
+        i = rng.randrange(len(rows))
+        kind = rng.randrange(8)
+        if kind == 7 or not rows[i]:
+            rows.insert(rng.randrange(len(rows) + 1), [rng.choice(CELLS)] * rng.randrange(1, 40))
+            continue
+        j = rng.randrange(len(rows[i]))
+        if kind < 5:
+            rows[i][j] = rng.choice(CELLS)
+        elif kind == 5:
+            del rows[i][j]
+        else:
+            rows[i].append(rng.choice(CELLS))
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    out = buf.getvalue()
+    return out[: rng.randrange(len(out) + 1)] if rng.random() < 0.1 else out
+
+
+def calibration_mutant(rng: random.Random) -> str:
+    """A calibration YAML (``--calibration``) with tree or text mutations."""
+    if rng.random() < 0.15:
+        return rng.choice(text_mutants(BASE_CALIBRATION))
+    mutated = mutate_tree(yaml.safe_load(BASE_CALIBRATION), rng, rng.choice((1, 1, 2)))
+    try:
+        return yaml.safe_dump(mutated, allow_unicode=rng.random() < 0.5, width=10 ** 6)
+    except (RecursionError, ValueError):
+        return json.dumps(mutated)
+
+
 # --------------------------------------------------------------------------- running
 
 
@@ -229,7 +273,27 @@ def one_round(rng: random.Random, tmp: Path, plan_json: dict, rows: list[dict], 
     cfg.write_text(json_mutant(config, rng), encoding="utf-8")
     out.append(run_cli(["catalog", "import-model", str(cfg), "--id", "fuzz-model", "--format", "json"],
                        "import-model"))
+    base = rng.choice(BENCH_JSONS)
+    res = tmp / base.name
+    res.write_text(json_mutant(json.loads(base.read_text(encoding="utf-8")), rng), encoding="utf-8")
+    out.append(run_cli(["capacity", "import", str(res), "--scenario", str(ROOT / "scenarios" / "chatbot.yaml"),
+                        *BENCH_FLAGS], "capacity-import"))
+    gp = tmp / GENAI_PERF_CSV.name
+    gp.write_text(csv_text_mutant(GENAI_PERF_CSV.read_text(encoding="utf-8"), rng), encoding="utf-8")
+    out.append(run_cli(["capacity", "rows", str(gp), *BENCH_FLAGS, "--model", "llama-3.1-8b", "--concurrency", "8"],
+                       "capacity-rows"))
+    vms = tmp / "vms.csv"
+    vms.write_text(csv_text_mutant(rng.choice(SKYPILOT_CSVS).read_text(encoding="utf-8"), rng), encoding="utf-8")
+    out.append(run_cli(["catalog", "import-skypilot", str(vms), "--provider", "aws", "--as-of", "2026-12-01"],
+                       "import-skypilot"))
+    cal = tmp / "calibration.yaml"
+    cal.write_text(calibration_mutant(rng), encoding="utf-8")
+    out.append(run_cli(["estimate", "--model", "llama-3.1-8b", "--gpu", "h100-sxm", "--calibration", str(cal),
+                        "--format", "json"], "calibration"))
     return out
+
+
+BENCH_FLAGS = ("--gpu", "h100-sxm", "--tp", "1", "--precision", "bf16")   # for runs that do not record them
 
 
 def base_plan_json(tmp: Path) -> dict:
@@ -272,7 +336,8 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover - a tool fo
                     slow.append((o.command, round(o.seconds, 1)))
                 if o.exit_code == 1:
                     internal.setdefault(o.command, []).append(o.stderr.strip()[:200])
-    for cmd in ("validate", "solve", "simulate", "calibrate", "import-model"):
+    for cmd in ("validate", "solve", "simulate", "calibrate", "import-model", "capacity-import", "capacity-rows",
+                "import-skypilot", "calibration"):
         row = {code: n for (c, code), n in sorted(counts.items()) if c == cmd}
         print(f"{cmd:13s} {row}")
     print(f"slow (>5 s): {slow}")
