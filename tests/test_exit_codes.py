@@ -48,6 +48,11 @@ BAD_INPUT = [
     ["solve", "{missing}"],
     ["solve", CHATBOT, "--solver", "nope"],
     ["solve", CHATBOT, "--time-limit", "0"],
+    # above a week (policy.time_limit_s's bound): before, exit 1 (inf reached the solver; 1e11 overflowed its clock)
+    ["solve", CHATBOT, "--time-limit", "1e400"],
+    ["solve", CHATBOT, "--time-limit", "nan"],
+    ["forecast", CHATBOT, "--time-limit", "99999999999"],
+    ["whatif", "{spot}", "--interruption-rate", "0", "--time-limit", "1e400"],
     ["whatif", "{spot}", "--interruption-rate", "0,0.1", "--solver", "nope"],
     ["whatif", "{spot}", "--interruption-rate", "0,abc"],
     ["whatif", "{missing}", "--interruption-rate", "0"],
@@ -59,10 +64,17 @@ BAD_INPUT = [
 ]
 
 
-@pytest.mark.parametrize("args", BAD_INPUT, ids=lambda a: " ".join(a[:3]))
+@pytest.mark.parametrize("args", BAD_INPUT, ids=lambda a: " ".join(a[:3] + a[-2:]))
 def test_bad_input_is_exit_2(args, files):
     r = _run(args, files)
     assert r.exit_code == 2, (r.exit_code, r.output)
+
+
+def test_the_time_limit_option_allows_what_the_scenario_allows():
+    from planner.cli.common import MAX_TIME_LIMIT_S  # noqa: PLC0415
+    from planner.scenario import model  # noqa: PLC0415
+
+    assert MAX_TIME_LIMIT_S == model.MAX_TIME_LIMIT_S
 
 
 @pytest.mark.parametrize("cmd", [["solve"], ["forecast", "--months", "2"]])

@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from planner.cli.common import err_console, fail, guard, out_console, output_format
+from planner.cli.common import err_console, fail, guard, out_console, output_format, time_limit_option
 from planner.cli.helptext import command_help
 from planner.cli.progress import QUIET_HELP, stage_progress
 from planner.cli.solve import Solver, write_text
@@ -44,8 +44,7 @@ def forecast_command(
                                          help="Also write an SVG chart: monthly cost by market, commitments marked."),
     report: Optional[Path] = typer.Option(None, "--report", help="Also write a self-contained HTML report."),
     solver: Optional[Solver] = typer.Option(None, "--solver", help="Backend (default: policy.solver)."),
-    time_limit: Optional[float] = typer.Option(None, "--time-limit", min=0.001,
-                                               help="Seconds per solve (default: policy.time_limit_s)."),
+    time_limit: Optional[float] = time_limit_option("Seconds per solve (default: policy.time_limit_s)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
 ) -> None:
     """Forecast the monthly cost of serving growing demand, and when to sign reserved terms.

@@ -9,7 +9,8 @@ from typing import Optional
 import typer
 
 from planner.cli.clock import command_started_at
-from planner.cli.common import check_out_dir, err_console, fail, guard, out_console, output_format, write_output
+from planner.cli.common import (check_out_dir, err_console, fail, guard, out_console, output_format, time_limit_option,
+                                write_output)
 from planner.cli.helptext import command_help
 from planner.cli.progress import QUIET_HELP, stage_progress
 
@@ -70,8 +71,7 @@ def write_text(path: Path, text: str) -> None:
 def solve_command(
     scenario: Path = typer.Argument(..., help="Scenario YAML file."),
     solver: Optional[Solver] = typer.Option(None, "--solver", help="Backend (default: policy.solver, highs)."),
-    time_limit: Optional[float] = typer.Option(None, "--time-limit", min=0.001,
-                                               help="Wall-clock budget in seconds for the whole solve: options, "
+    time_limit: Optional[float] = time_limit_option("Wall-clock budget in seconds for the whole solve: options, "
                                                     "building, solving, tie-break and baselines (default: "
                                                     "policy.time_limit_s)."),
     fmt: Optional[Format] = typer.Option(None, "--format", help="Output format (default: the table, and --out in "

@@ -10,7 +10,7 @@ from typing import List, Optional
 
 import typer
 
-from planner.cli.common import err_console, guard, out_console
+from planner.cli.common import err_console, guard, out_console, time_limit_option
 from planner.cli.helptext import command_help
 from planner.cli.progress import QUIET_HELP, stage_progress
 from planner.cli.solve import Solver, write_text
@@ -63,7 +63,7 @@ def whatif_command(
     hours: float = typer.Option(8760.0, "--hours", min=1e-6, help="Simulated hours per point (plan simulate)."),
     seed: int = typer.Option(1, "--seed", help="Simulation seed (the same at every point)."),
     solver: Optional[Solver] = typer.Option(None, "--solver", help="Backend (default: policy.solver)."),
-    time_limit: Optional[float] = typer.Option(None, "--time-limit", min=0.001, help="Seconds per solve."),
+    time_limit: Optional[float] = time_limit_option("Seconds per solve."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
 ) -> None:
     """Solve the scenario at every point of a sweep and simulate each plan's spot risk.
