@@ -239,6 +239,13 @@ def test_guidellm_records_that_are_not_mappings_are_listed(tmp_path):
                for b in bad)
 
 
+def test_measurement_rows_list_a_tp_that_is_not_a_number_of_gpus(tmp_path):
+    # before: int() of it, so "2.5" became a TP-2 row and "-4" a TP -4 one for plan calibrate to refuse
+    runs = read_runs(_variant(tmp_path, "vllm_concurrency16.json", lambda d: d.update(tp="2.5")))[0]
+    rows, bad = measurement_rows(runs, H100 | {"model": "llama-3.1-8b"})
+    assert rows == [] and [b.reason for b in bad] == ["tp '2.5' is not a whole number of GPUs (1 or more)"]
+
+
 @pytest.mark.parametrize("change, words", [
     (lambda d: d.update(request_throughput=1e19), "request throughput 1e+19 req/s is not a rate a replica serves"),
     (lambda d: d.update(request_throughput=-3.0), "request throughput -3 req/s is not a rate a replica serves"),

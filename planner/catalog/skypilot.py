@@ -19,10 +19,9 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-
-import re
 
 from planner.catalog import Catalog
 from planner.catalog.offers import AS_OF_PATTERN, OfferRow

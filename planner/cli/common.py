@@ -33,7 +33,7 @@ from planner.errors import InfeasibleError, InputError, PlannerError
 F = TypeVar("F", bound=Callable)
 E = TypeVar("E", bound=Enum)
 
-MAX_TIME_LIMIT_S = 7 * 86_400.0  # planner.scenario.model.MAX_TIME_LIMIT_S (not imported: start-up time; a test ties them)
+MAX_TIME_LIMIT_S = 7 * 86_400.0  # planner.scenario.model's (not imported here, for start-up time; a test ties them)
 
 
 def time_limit_option(help: str):
@@ -41,6 +41,7 @@ def time_limit_option(help: str):
     allows (before: 1e400 reached the solver as inf and 1e11 overflowed its clock, exit 1; nan fails the range
     check too)."""
     return typer.Option(None, "--time-limit", min=0.001, max=MAX_TIME_LIMIT_S, help=help)
+
 
 # C0 controls but tab and newline, DEL, C1 controls, and the bidi embedding/override/isolate characters
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")

@@ -120,6 +120,9 @@ def _count(v, field: str) -> int:
     return int(x)
 
 
+_NOT_GPUS = "tp {!r} is not a whole number of GPUs (1 or more)"   # a run's stated or --tp tensor-parallel degree
+
+
 def _ms(x: float, digits: int) -> str:
     """A latency for a message: ``digits`` decimals, or three significant digits where that would be a long number
     (a result file may hold 1e308)."""
@@ -353,7 +356,12 @@ def measurement_rows(runs: list[Run], defaults: dict[str, str]) -> tuple[list[di
         if r.prompt_tokens is None or r.output_tokens is None:
             bad.append(Unmapped(r.source, "mean input/output tokens not in the file"))
             continue
-        tp = int(_num(_setting(r, defaults, "tp")) or 1)
+        tp_text = _setting(r, defaults, "tp")
+        try:
+            tp = _count(tp_text, "tp")
+        except _BadField:
+            bad.append(Unmapped(r.source, _NOT_GPUS.format(str(tp_text)[:40])))
+            continue
         base = dict(source=f"{r.tool}: {r.source}", gpu=_setting(r, defaults, "gpu"), gpu_count=tp, tp=tp, model=model,
                     precision=_setting(r, defaults, "precision"), engine=_setting(r, defaults, "engine") or "vllm",
                     engine_version="", input_len=round(r.prompt_tokens), output_len=round(r.output_tokens), notes="")
@@ -478,7 +486,7 @@ def capacity_overrides(runs: list[Run], scenario, catalog: Catalog, defaults: di
         try:
             tp = _count(tp_text, "tp")
         except _BadField:
-            bad.append(Unmapped(r.source, f"tp {str(tp_text)[:40]!r} is not a whole number of GPUs (1 or more)"))
+            bad.append(Unmapped(r.source, _NOT_GPUS.format(str(tp_text)[:40])))
             continue
         ws = [w for w in scenario.workloads if w.model == model]
         if not ws:
