@@ -74,23 +74,18 @@ def test_cli_csv_reads_back_as_an_offer_catalog():
     assert "9 offer rows; skipped" in result.stderr
 
 
-def test_provider_defaults_to_the_folder_name(tmp_path):
-    folder = tmp_path / "lambda"
-    folder.mkdir()
-    (folder / "vms.csv").write_text((FIX / "lambda-vms-sample.csv").read_text(encoding="utf-8"), encoding="utf-8")
-    result = runner.invoke(app, ["catalog", "import-skypilot", str(folder / "vms.csv"), "--format", "json"])
-    assert result.exit_code == 0, result.output
-    assert '"provider":"lambda"' in result.stdout.replace(" ", "")
-
-
-def test_a_folder_name_that_is_no_provider_id_is_made_into_one(tmp_path):
+@pytest.mark.parametrize(("folder", "provider"), [
+    ("lambda", "lambda"),
     # before: "Lambda_Cloud" lower-cased to "lambda_cloud", which the offer row refuses: an internal error, exit 1
-    folder = tmp_path / "Lambda_Cloud"
-    folder.mkdir()
-    (folder / "vms.csv").write_text((FIX / "lambda-vms-sample.csv").read_text(encoding="utf-8"), encoding="utf-8")
-    result = runner.invoke(app, ["catalog", "import-skypilot", str(folder / "vms.csv"), "--format", "json"])
+    ("Lambda_Cloud", "lambda-cloud"),
+])
+def test_provider_defaults_to_the_folder_name_as_a_provider_id(tmp_path, folder, provider):
+    (tmp_path / folder).mkdir()
+    path = tmp_path / folder / "vms.csv"
+    path.write_text((FIX / "lambda-vms-sample.csv").read_text(encoding="utf-8"), encoding="utf-8")
+    result = runner.invoke(app, ["catalog", "import-skypilot", str(path), "--format", "json"])
     assert result.exit_code == 0, result.output
-    assert '"provider":"lambda-cloud"' in result.stdout.replace(" ", "")
+    assert f'"provider":"{provider}"' in result.stdout.replace(" ", "")
 
 
 @pytest.mark.parametrize(("args", "words"), [

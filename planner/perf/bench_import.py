@@ -120,7 +120,15 @@ def _count(v, field: str) -> int:
     return int(x)
 
 
-_NOT_GPUS = "tp {!r} is not a whole number of GPUs (1 or more)"   # a run's stated or --tp tensor-parallel degree
+def _tp(run: Run, defaults: dict[str, str], bad: list[Unmapped]) -> int | None:
+    """The run's tensor-parallel degree (stated, or ``--tp``); None, with the run listed in ``bad``, when it is not a
+    whole number of GPUs."""
+    text = _setting(run, defaults, "tp")
+    try:
+        return _count(text, "tp")
+    except _BadField:
+        bad.append(Unmapped(run.source, f"tp {str(text)[:40]!r} is not a whole number of GPUs (1 or more)"))
+        return None
 
 
 def _ms(x: float, digits: int) -> str:
@@ -356,11 +364,8 @@ def measurement_rows(runs: list[Run], defaults: dict[str, str]) -> tuple[list[di
         if r.prompt_tokens is None or r.output_tokens is None:
             bad.append(Unmapped(r.source, "mean input/output tokens not in the file"))
             continue
-        tp_text = _setting(r, defaults, "tp")
-        try:
-            tp = _count(tp_text, "tp")
-        except _BadField:
-            bad.append(Unmapped(r.source, _NOT_GPUS.format(str(tp_text)[:40])))
+        tp = _tp(r, defaults, bad)
+        if tp is None:
             continue
         base = dict(source=f"{r.tool}: {r.source}", gpu=_setting(r, defaults, "gpu"), gpu_count=tp, tp=tp, model=model,
                     precision=_setting(r, defaults, "precision"), engine=_setting(r, defaults, "engine") or "vllm",
@@ -482,11 +487,8 @@ def capacity_overrides(runs: list[Run], scenario, catalog: Catalog, defaults: di
                                           f"replica serves (a capacity is > 0 and at most {MAX_RATE_RPM:g} "
                                           "requests/min)"))
             continue
-        tp_text = _setting(r, defaults, "tp")
-        try:
-            tp = _count(tp_text, "tp")
-        except _BadField:
-            bad.append(Unmapped(r.source, _NOT_GPUS.format(str(tp_text)[:40])))
+        tp = _tp(r, defaults, bad)
+        if tp is None:
             continue
         ws = [w for w in scenario.workloads if w.model == model]
         if not ws:
