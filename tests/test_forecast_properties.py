@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from planner.forecast.run import forecast_horizon, with_overrides
 from planner.forecast.decompose import solve_forecast, solve_split
+from planner.perf.workers import run_forked
 from planner.problem import Problem, SolveOptions
 from planner.fleet.solve import SolveSettings, solve_scenario
 from solvers.registry import get_backend
@@ -100,3 +101,27 @@ def test_split_solve_reports_an_infeasible_block():
     p.add_rows("ok", [(0,)], [0], [x[0]], [1.0], ">=", 1.0)
     p.add_rows("bad", [(1,)], [0], [x[1]], [1.0], ">=", 2.0)
     assert solve_split(p, "highs", SolveOptions(time_limit_s=10)).status == "infeasible"
+
+
+@settings(max_examples=4, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])  # each run sets it anew
+@given(rpm=st.sampled_from([80.0, 130.0, 170.0]), opts=options, growth=multipliers, daily=st.booleans())
+def test_levels_in_forked_workers_give_the_in_process_plan(monkeypatch, rpm, opts, growth, daily):
+    # the higher levels of each month in forked workers (forced: every forecast here takes well under the 2 s that
+    # switches them on) are the same programs solved the same way: the same plan, and it verifies
+    import planner.forecast.decompose as decompose  # noqa: PLC0415
+
+    loaded = with_overrides(_instance(rpm, 4, opts, growth, 0, [0.5] * 12 + [1.0] * 12 if daily else None))
+    horizon = forecast_horizon(loaded)
+    monkeypatch.setattr(decompose, "PARALLEL_MIN_S", float("inf"))
+    alone, _ = solve_forecast(loaded, horizon, SETTINGS)
+    monkeypatch.setattr(decompose, "PARALLEL_MIN_S", 0.0)
+    monkeypatch.setenv("FLEETPLAN_WORKERS", "2")
+    forked = []
+    monkeypatch.setattr(decompose, "run_forked", lambda *a: forked.append(a[2]) or run_forked(*a))
+    spread, how = solve_forecast(loaded, horizon, SETTINGS)
+    assert forked == [2, 2]   # months 1-3 at level 0 in workers, then every month's higher levels
+    assert spread.objective_usd_per_hour == alone.objective_usd_per_hour
+    assert spread.model_dump(exclude={"verification", "solve_seconds", "wall_seconds"}) == \
+        alone.model_dump(exclude={"verification", "solve_seconds", "wall_seconds"})
+    assert spread.verification.ok

@@ -21,7 +21,10 @@ decouples it (about 25 s for the example, proven optimal):
     month e is infeasible get no z. Ubar bounds the level: max_nodes less the owned nodes, the option caps together,
     and the cost of committing nothing over the cheapest K (more nodes than that cost more than committing nothing).
 
-1. Evaluate F_e(0), F_e(1), ... per month until it is 0 (or Ubar is reached).
+1. Evaluate F_e(0), F_e(1), ... per month until it is 0 (or Ubar is reached). The months are independent: where
+   month 0's level-0 program took ``PARALLEL_MIN_S`` / months or more, the other months' level 0, then every month's
+   higher levels, are evaluated in forked workers, a month each (``planner.perf.workers``; the same programs solved
+   the same way as in process, so the same numbers).
 2. Solve the master with each F_e(R) at its proven lower bound (= F_e(R) when solved to optimality): its optimum
    is a lower bound on the whole program, and attained by step 3.
 3. Put the master's commitments and, month by month, the fleet of the level it chose into one solution vector of
@@ -56,10 +59,13 @@ from planner.problem import Problem, Solution, SolveOptions, finalize_solution
 from planner.scenario.io import LoadedScenario
 from planner.fleet.solve import SolveSettings, solve_scenario
 from planner.fleet.hedge import hedge_blocks
+from planner.perf.workers import PARALLEL_MIN, run_forked, worker_count
 from planner.verify import verify_plan
 from solvers.registry import get_backend
 
 ZERO_USD = 1e-6
+PARALLEL_MIN_S = 2.0   # month 0's level-0 seconds x months, from which the rest goes to forked workers (the example
+# forecast: ~0.8 s x 12, and ~50 s above level 0, on this machine; the property tests' forecasts: well under 1 s)
 
 
 @dataclasses.dataclass
@@ -156,8 +162,8 @@ def solve_split(problem: Problem, solver: str, opts: SolveOptions) -> Solution:
                              seconds=time.perf_counter() - t0, message="; ".join(dict.fromkeys(notes)))
 
 
-def _month_problem(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, month: int, offer: str | None,
-                   level: int, settings: SolveSettings) -> tuple[Formulation, Solution]:
+def _month_formulation(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, month: int, offer: str | None,
+                       level: int) -> Formulation:
     """Month ``month``'s periods alone, ``level`` more owned nodes of ``offer``, no commitments."""
     s = loaded.scenario
     offers = tuple(o.model_copy(update={"owned_nodes": o.owned_nodes + level}) if o.id == offer else o
@@ -165,7 +171,13 @@ def _month_problem(loaded: LoadedScenario, options: OptionSet, horizon: Horizon,
     sub = s.model_copy(update={"offers": offers})
     periods = tuple(dataclasses.replace(p, epoch=0) for p in horizon.periods if p.epoch == month)
     h = Horizon(periods=periods, epoch_names=(horizon.epoch_names[month],), commitments=())
-    f = build(sub, options, h, extra_blocks=hedge_blocks(sub))
+    return build(sub, options, h, extra_blocks=hedge_blocks(sub))
+
+
+def _month_problem(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, month: int, offer: str | None,
+                   level: int, settings: SolveSettings) -> tuple[Formulation, Solution]:
+    """``_month_formulation``, solved block by block."""
+    f = _month_formulation(loaded, options, horizon, month, offer, level)
     solver, opts = _options(loaded, settings)
     return f, solve_split(f.problem, solver, opts)
 
@@ -210,15 +222,17 @@ def _evaluate(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, offe
     E = horizon.n_epochs
     lv = _Levels(values=[{} for _ in range(E)], zero_from=[None] * E)
 
-    def run(e: int, level: int) -> bool:
-        f, sol = _month_problem(loaded, options, horizon, e, offer, level, settings)
+    def solve(e: int, level: int) -> tuple[Formulation, Solution]:
+        return _month_problem(loaded, options, horizon, e, offer, level, settings)
+
+    def record(e: int, level: int, f: Formulation | None, sol: Solution) -> bool:
         lv.runs += 1
         lv.seconds += sol.solve_seconds
         if sol.status == "infeasible":
             return True
         if not sol.has_values:
             return False
-        hours = f.horizon.total_hours
+        hours = horizon.epoch_hours[e]
         bound = sol.bound if sol.bound is not None and math.isfinite(sol.bound) else 0.0
         lv.values[e][level] = (bound * hours, sol.objective * hours)
         lv.solved[(e, level)] = (f, sol)
@@ -227,22 +241,54 @@ def _evaluate(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, offe
             lv.zero_from[e] = level
         return True
 
-    for e in range(E):
+    def level_0(months: tuple[int, int]) -> list[Solution]:
+        return [dataclasses.replace(solve(e, 0)[1], problem=None) for e in range(*months)]
+
+    t0 = time.perf_counter()
+    if progress:
+        progress("month", {"done": 0, "total": E, "month": horizon.epoch_names[0]})
+    if not record(0, 0, *solve(0, 0)):
+        return None
+    # month 0 at level 0 tells what the rest will take: every month, every level in workers where it is enough
+    workers = worker_count(PARALLEL_MIN) if (time.perf_counter() - t0) * E >= PARALLEL_MIN_S and E > 2 else 1
+    firsts = run_forked(level_0, [(e, e + 1) for e in range(1, E)], workers) if workers > 1 else None
+    for e in range(1, E):
         if progress:
             progress("month", {"done": e, "total": E, "month": horizon.epoch_names[e]})
-        if not run(e, 0):
+        if not record(e, 0, *((None, firsts[e - 1][0]) if firsts is not None else solve(e, 0))):
             return None
     feasible = all(0 in v for v in lv.values)
     cap = _level_cap(loaded, horizon, offer, sum(v[0][1] for v in lv.values) if feasible else None)
     if cap is None:
         return None
+
+    def levels_of(months: tuple[int, int]) -> list[list[tuple[int, Solution]]]:
+        """Levels 1, 2, ... of each month in ``[lo, hi)`` until its flexible fleet costs nothing, Ubar, or a
+        subproblem without an answer; each solution without its problem (rebuilt where step 3 needs it)."""
+        out = []
+        for e in range(*months):
+            got, level, zero = [], 0, lv.zero_from[e]
+            while zero is None and level < cap:
+                level += 1
+                sol = solve(e, level)[1]
+                got.append((level, dataclasses.replace(sol, problem=None)))
+                if sol.status != "infeasible" and not sol.has_values:
+                    break
+                if sol.has_values and sol.objective * horizon.epoch_hours[e] <= ZERO_USD:
+                    zero = level
+            out.append(got)
+        return out
+
+    todo = [e for e in range(E) if lv.zero_from[e] is None]
+    bounds = [(e, e + 1) for e in range(E)]
+    per_month = run_forked(levels_of, bounds, workers) if workers > 1 and len(todo) > 1 else None
+    if per_month is not None:
+        per_month = [m[0] for m in per_month]
     for e in range(E):
         if progress:
             progress("levels", {"done": e, "total": E, "month": horizon.epoch_names[e]})
-        level = 0
-        while lv.zero_from[e] is None and level < cap:
-            level += 1
-            if not run(e, level):
+        for level, sol in (per_month[e] if per_month is not None else levels_of((e, e + 1))[0]):
+            if not record(e, level, None, sol):
                 return None
         if not lv.values[e]:
             raise InfeasibleError(f"no fleet can serve month {horizon.epoch_names[e]} even with {cap} reserved "
@@ -283,9 +329,11 @@ def _master(horizon: Horizon, lv: _Levels, loaded: LoadedScenario, settings: Sol
     return get_backend(solver, p).solve(p, opts)
 
 
-def _assemble(full: Formulation, lv: _Levels, levels: list[int], offer: str,
-              fixed: tuple[CommitmentOption, ...]) -> np.ndarray | None:
-    """Step 3: the whole program's solution vector from the commitments and each month's level solution."""
+def _assemble(full: Formulation, lv: _Levels, levels: list[int], offer: str, fixed: tuple[CommitmentOption, ...],
+              rebuild: Callable[[int, int], Formulation]) -> np.ndarray | None:
+    """Step 3: the whole program's solution vector from the commitments and each month's level solution (its
+    program rebuilt by ``rebuild(month, level)`` where a worker solved it: ``build`` is deterministic, so the same
+    columns in the same order)."""
     p, x = full.problem, np.zeros(full.problem.n_vars)
     for k, c in enumerate(fixed):
         for s, n in enumerate(c.fixed_nodes):
@@ -293,7 +341,9 @@ def _assemble(full: Formulation, lv: _Levels, levels: list[int], offer: str,
     first = 0
     for e, level in enumerate(levels):
         x[p.index(("reserved", offer, e))] = level
-        sub, sol = lv.solved[(e, min(level, lv.zero_from[e]) if lv.zero_from[e] is not None else level)]
+        at = min(level, lv.zero_from[e]) if lv.zero_from[e] is not None else level
+        sub, sol = lv.solved[(e, at)]
+        sub = sub or rebuild(e, at)
         for col, key in enumerate(sub.problem.var_keys):
             if key[0] == "reserved":
                 continue  # no new reserved nodes in a level subproblem: its level is owned
@@ -338,7 +388,8 @@ def solve_forecast(loaded: LoadedScenario, horizon: Horizon, settings: SolveSett
             "no_commitment_usd": sum(v[0][1] for v in lv.values) if all(0 in v for v in lv.values) else None,
             "no_commitment_status": "optimal" if lv.all_optimal else "feasible"}
     full = build(s, options, fixed_horizon, extra_blocks=hedge_blocks(s))
-    x = _assemble(full, lv, levels, offer, fixed)
+    x = _assemble(full, lv, levels, offer, fixed,
+                  lambda e, level: _month_formulation(loaded, options, horizon, e, offer, level))
     solver, opts = _options(loaded, settings)
     seconds = lv.seconds + master.solve_seconds
     claimed = "optimal" if lv.all_optimal and master.status == "optimal" else "feasible"
