@@ -133,4 +133,4 @@ def test_cli_bad_file_is_one_line_exit_2(tmp_path):
     bad.write_text("a,b\n1,2\n", encoding="utf-8")
     result = runner.invoke(app, ["catalog", "import-skypilot", str(bad), "--provider", "aws"])
     assert result.exit_code == 2
-    assert "not a SkyPilot vms.csv" in result.output and "Traceback" not in result.output
+    assert f"{bad}: not a SkyPilot vms.csv" in result.output and "Traceback" not in result.output

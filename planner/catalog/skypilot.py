@@ -71,9 +71,10 @@ def gpu_id_for(accelerator: str, instance_type: str, catalog: Catalog) -> str | 
 
 
 def import_skypilot(text: str, *, provider: str, as_of: str, where: str = "vms.csv",
-                    catalog: Catalog | None = None) -> ImportResult:
+                    catalog: Catalog | None = None, path: str | None = None) -> ImportResult:
     """Offer rows from the text of one SkyPilot ``vms.csv``; ``CatalogError`` naming the file on bad layout,
-    ``InputError`` for a provider id or date the offer catalog cannot hold."""
+    ``InputError`` for a provider id or date the offer catalog cannot hold. ``where``: the file's name in the rows'
+    ``source``; ``path``: the file as the user gave it, for errors (default ``where``)."""
     if not re.fullmatch(PROVIDER_PATTERN, provider):
         raise InputError(f"--provider {provider!r}: a provider id is lowercase letters, digits and '-', starting "
                          "with a letter or digit (e.g. aws, lambda, my-cloud)")
@@ -85,7 +86,7 @@ def import_skypilot(text: str, *, provider: str, as_of: str, where: str = "vms.c
     header = reader.fieldnames or []
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
-        raise CatalogError(f"{where}: not a SkyPilot vms.csv: missing column(s) {', '.join(missing)} "
+        raise CatalogError(f"{path or where}: not a SkyPilot vms.csv: missing column(s) {', '.join(missing)} "
                            f"(got {', '.join(header) or 'no header'})")
     skipped: dict[str, int] = defaultdict(int)
     shapes: dict[tuple[str, str], dict] = {}

@@ -298,7 +298,8 @@ def import_skypilot_cmd(
     if provider is None:   # the folder's name made into a provider id (catalogs/v8/Lambda_Cloud -> lambda-cloud)
         provider = re.sub(r"[^a-z0-9]+", "-", p.resolve().parent.name.lower()).strip("-") or "skypilot"
     provider = provider.lower()
-    result = import_skypilot(text, provider=provider, as_of=as_of or dt.date.today().isoformat(), where=p.name)
+    result = import_skypilot(text, provider=provider, as_of=as_of or dt.date.today().isoformat(), where=p.name,
+                             path=str(p))
     skipped = ", ".join(f"{n} {why}" for why, n in result.skipped.items())
     err_console.print(f"{p}: {len(result.rows)} offer rows" + (f"; skipped {skipped}" if skipped else ""),
                       markup=False)
