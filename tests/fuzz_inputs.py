@@ -9,8 +9,7 @@ and SkyPilot vms.csv of ``tests/fixtures``, a calibration YAML) with a few chang
 a leaf replaced by a wrong type, an extreme or non-finite number, unicode or control characters, deep nesting,
 an unknown key, a huge list, a key removed; or a text-level mutant (alias bomb, deep flow nesting, YAML 1.1
 spellings, merge keys); a CSV's cells replaced, removed or added, rows of junk inserted, the text cut short. The
-runner calls the command in-process (typer's CliRunner) and records the exit code,
-the seconds it took and stderr.
+runner calls the command in-process (typer's CliRunner) and records the exit code, the seconds it took and stderr.
 """
 
 from __future__ import annotations
@@ -37,6 +36,7 @@ GENAI_PERF_CSV = (FIXTURES / "bench_results" / "genai-perf-llama-3.1-8b-openai-c
 SKYPILOT_CSVS = sorted((FIXTURES / "skypilot").glob("*.csv"))
 BASE_CALIBRATION = ("t_layer_us: 5\nengines:\n  vllm:\n    t_request_ms: 12\n    speed: 0.8\n"
                     "gpu_speed:\n  h100-sxm: 0.9\n")
+BENCH_FLAGS = ("--gpu", "h100-sxm", "--tp", "1", "--precision", "bf16")   # for runs that do not record them
 CELLS = ("0", "-1", "inf", "nan", "1e400", "", "x", "\x1b[2J", "=cmd()", "0.0", "1e-300", "18446744073709551616", "é",
          "99999999", "1,5", " ", "None", "[]", "-0", "128", "2.5")
 TIMEOUT_S = 20  # a command still running after this is stopped and counted as TIMED_OUT
@@ -292,8 +292,6 @@ def one_round(rng: random.Random, tmp: Path, plan_json: dict, rows: list[dict], 
                         "--format", "json"], "calibration"))
     return out
 
-
-BENCH_FLAGS = ("--gpu", "h100-sxm", "--tp", "1", "--precision", "bf16")   # for runs that do not record them
 
 
 def base_plan_json(tmp: Path) -> dict:

@@ -219,11 +219,15 @@ def _level_cap(loaded: LoadedScenario, horizon: Horizon, offer: str, no_commit_u
 def _evaluate(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, offer: str,
               settings: SolveSettings, progress: Callable[[str, dict], None] | None = None) -> _Levels | None:
     """Step 1. None when the levels cannot be bounded or a subproblem ends without an answer (solve directly)."""
-    E = horizon.n_epochs
+    E, hours = horizon.n_epochs, horizon.epoch_hours
     lv = _Levels(values=[{} for _ in range(E)], zero_from=[None] * E)
 
     def solve(e: int, level: int) -> tuple[Formulation, Solution]:
         return _month_problem(loaded, options, horizon, e, offer, level, settings)
+
+    def costs_nothing(e: int, sol: Solution) -> bool:
+        """Month e's flexible fleet costs nothing in ``sol`` (F_e = 0 from its level on)."""
+        return sol.has_values and sol.objective * hours[e] <= ZERO_USD
 
     def record(e: int, level: int, f: Formulation | None, sol: Solution) -> bool:
         lv.runs += 1
@@ -232,12 +236,11 @@ def _evaluate(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, offe
             return True
         if not sol.has_values:
             return False
-        hours = horizon.epoch_hours[e]
         bound = sol.bound if sol.bound is not None and math.isfinite(sol.bound) else 0.0
-        lv.values[e][level] = (bound * hours, sol.objective * hours)
+        lv.values[e][level] = (bound * hours[e], sol.objective * hours[e])
         lv.solved[(e, level)] = (f, sol)
         lv.all_optimal &= sol.status == "optimal"
-        if sol.objective * hours <= ZERO_USD:
+        if costs_nothing(e, sol):
             lv.zero_from[e] = level
         return True
 
@@ -274,7 +277,7 @@ def _evaluate(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, offe
                 got.append((level, dataclasses.replace(sol, problem=None)))
                 if sol.status != "infeasible" and not sol.has_values:
                     break
-                if sol.has_values and sol.objective * horizon.epoch_hours[e] <= ZERO_USD:
+                if costs_nothing(e, sol):
                     zero = level
             out.append(got)
         return out
