@@ -218,3 +218,131 @@ def test_imported_model_extends_the_catalog(tmp_path):
     spec = model_from_hf_config(_write(tmp_path, QWEN3_30B_A3B), id="my-qwen3-moe")
     cat = CAT.extended(models=[spec])
     assert cat.model("MY-QWEN3-MOE") == spec
+
+
+# The 2025-26 families added to the importer, each from its published config.json (trimmed). Counts worked out by
+# hand from planner.catalog.params' formulas; the published sizes (model cards) are the independent check.
+QWEN3_8B_TEXT = {  # Qwen/Qwen3-VL-8B-Instruct: its text_config is Qwen3-8B's decoder
+    "head_dim": 128, "hidden_size": 4096, "intermediate_size": 12288, "max_position_embeddings": 262144,
+    "model_type": "qwen3_vl_text", "num_attention_heads": 32, "num_hidden_layers": 36, "num_key_value_heads": 8,
+    "vocab_size": 151936,
+}
+QWEN3_VL_8B = {"architectures": ["Qwen3VLForConditionalGeneration"], "model_type": "qwen3_vl",
+               "text_config": QWEN3_8B_TEXT, "tie_word_embeddings": False,
+               "vision_config": {"depth": 27, "hidden_size": 1152, "intermediate_size": 4304, "model_type": "qwen3_vl"}}
+QWEN3_VL_30B_A3B = {"architectures": ["Qwen3VLMoeForConditionalGeneration"], "model_type": "qwen3_vl_moe",
+                    "text_config": {**{k: v for k, v in QWEN3_30B_A3B.items() if k != "architectures"},
+                                    "model_type": "qwen3_vl_moe_text", "max_position_embeddings": 262144},
+                    "tie_word_embeddings": False, "vision_config": {"depth": 27, "hidden_size": 1152}}
+QWEN3_CODER_480B = {
+    "architectures": ["Qwen3MoeForCausalLM"], "model_type": "qwen3_moe", "decoder_sparse_step": 1, "head_dim": 128,
+    "hidden_size": 6144, "intermediate_size": 8192, "max_position_embeddings": 262144, "mlp_only_layers": [],
+    "moe_intermediate_size": 2560, "num_attention_heads": 96, "num_experts": 160, "num_experts_per_tok": 8,
+    "num_hidden_layers": 62, "num_key_value_heads": 8, "shared_expert_intermediate_size": 0,
+    "tie_word_embeddings": False, "use_sliding_window": False, "vocab_size": 151936,
+}
+QWEN3_5_27B = {"architectures": ["Qwen3_5ForConditionalGeneration"], "model_type": "qwen3_5",
+               "tie_word_embeddings": False, "text_config": {
+                   "attn_output_gate": True, "head_dim": 256, "hidden_size": 5120, "intermediate_size": 17408,
+                   "layer_types": ["full_attention" if i % 4 == 3 else "linear_attention" for i in range(64)],
+                   "linear_conv_kernel_dim": 4, "linear_key_head_dim": 128, "linear_num_key_heads": 16,
+                   "linear_num_value_heads": 48, "linear_value_head_dim": 128, "max_position_embeddings": 262144,
+                   "mlp_only_layers": [], "model_type": "qwen3_5_text", "mtp_num_hidden_layers": 1,
+                   "num_attention_heads": 24, "num_hidden_layers": 64, "num_key_value_heads": 4,
+                   "vocab_size": 248320}}
+STEP_37_FLASH = {
+    "architectures": ["Step3p7FlashForCausalLM"], "model_type": "step3p7", "num_hidden_layers": 45,
+    "hidden_size": 4096, "num_attention_heads": 64, "num_key_value_heads": 8, "head_dim": 128, "vocab_size": 128896,
+    "max_position_embeddings": 65536, "intermediate_size": 11264, "sliding_window": 512,
+    "layer_types": ["full_attention" if i % 4 == 0 else "sliding_attention" for i in range(45)],
+    "first_k_dense_replace": 3, "num_experts": 288, "num_experts_per_tok": 8, "moe_intermediate_size": 1280,
+    "share_expert_dim": 1280, "n_shared_experts": 1, "num_nextn_predict_layers": 3,
+}
+MIMO_7B = {
+    "architectures": ["MiMoForCausalLM"], "model_type": "mimo", "num_hidden_layers": 36, "hidden_size": 4096,
+    "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 128, "intermediate_size": 11008,
+    "vocab_size": 151680, "max_position_embeddings": 32768, "attention_bias": True, "sliding_window": 32768,
+    "max_window_layers": 32, "use_sliding_window": False, "num_nextn_predict_layers": 1, "tie_word_embeddings": False,
+}
+
+
+def test_qwen3_vl_reads_its_text_decoder(tmp_path):
+    spec = model_from_hf_config(_write(tmp_path, QWEN3_VL_8B, "a"))
+    # 151936*4096*2 + 36*(4096*32*128*2 + 2*4096*8*128 + 3*4096*12288 + 2*4096) + 4096; the checkpoint's decoder
+    # has 8,190,735,360 (the q/k norms, 36*256, are not counted)
+    assert total_params(spec) == active_params(spec) == 8_190_726_144
+    assert (spec.num_kv_heads, spec.head_dim, spec.attention, spec.sliding_window_layers) == (8, 128, "gqa", 0)
+    assert "vision encoder (vision_config) is not counted" in spec.notes and "qwen3_vl_text" in spec.notes
+    moe = model_from_hf_config(_write(tmp_path, QWEN3_VL_30B_A3B, "b"))
+    ref = CAT.model("qwen3-30b-a3b")
+    assert (total_params(moe), active_params(moe)) == (total_params(ref), active_params(ref))
+
+
+def test_qwen3_coder_zero_shared_expert_width_is_no_shared_expert(tmp_path):
+    spec = model_from_hf_config(_write(tmp_path, QWEN3_CODER_480B, "a"))
+    # 151936*6144*2 + 62*(163,577,856 attention + 160*3*6144*2560 experts + 6144*160 router + 2*6144) + 6144
+    assert total_params(spec) == 480_154_859_520
+    assert total_params(spec) == pytest.approx(480e9, rel=0.001)         # published: 480B total, 35B active
+    assert active_params(spec) == pytest.approx(35e9, rel=0.02)
+    assert spec.n_shared_experts == 0
+    with pytest.raises(CatalogError, match="shared_expert_intermediate_size"):
+        model_from_hf_config(_write(tmp_path, {**QWEN3_CODER_480B, "shared_expert_intermediate_size": 2560}, "b"))
+
+
+def test_qwen3_5_dense_reads_its_gated_deltanet_layers(tmp_path):
+    spec = model_from_hf_config(_write(tmp_path, QWEN3_5_27B))
+    assert (spec.linear_attention_layers, spec.kv_cache_layers, spec.n_routed_experts) == (48, 16, 0)
+    assert (spec.linear_num_value_heads, spec.linear_key_head_dim, spec.intermediate_size) == (48, 128, 17408)
+    assert spec.confidence == "medium" and "Gated DeltaNet" in spec.notes
+    # 248320*5120*2 + 16*73,400,320 full attention + 48*115,875,840 Gated DeltaNet + 64*(3*5120*17408 + 2*5120) + 5120
+    assert total_params(spec) == 26_392_663_040
+    # the published 27B adds the ~0.46B vision encoder and the output gate (16 * 5120*24*256 = 0.50B), both uncounted
+    assert (total_params(spec) + 0.46e9 + 0.50e9) / 1e9 == pytest.approx(27, rel=0.02)
+
+
+def test_step_3_7_flash(tmp_path):
+    spec = model_from_hf_config(_write(tmp_path, STEP_37_FLASH))
+    assert (spec.sliding_window, spec.sliding_window_layers, spec.first_dense_layers) == (512, 33, 3)
+    assert (spec.n_routed_experts, spec.experts_per_token, spec.n_shared_experts) == (288, 8, 1)
+    assert total_params(spec) / 1e9 == pytest.approx(196, rel=0.01)     # Step-3.5-Flash's shape: 196B total, 11B active
+    assert active_params(spec) / 1e9 == pytest.approx(11, rel=0.02)
+    assert "3 multi-token-prediction" in spec.notes
+    with pytest.raises(CatalogError, match="share_expert_dim 2560 differs"):
+        model_from_hf_config(_write(tmp_path, {**STEP_37_FLASH, "share_expert_dim": 2560}, "b"))
+
+
+def test_mimo_is_read_as_qwen2_and_named_by_its_file(tmp_path):
+    path = tmp_path / "XiaomiMiMo--MiMo-7B-Base_config.json"
+    path.write_text(json.dumps(MIMO_7B))
+    spec = model_from_hf_config(path)
+    assert spec.id == "xiaomimimo-mimo-7b-base"
+    assert spec.sliding_window_layers == 0                  # use_sliding_window false, as Qwen2
+    assert "imported from mimo config" in spec.notes and "1 multi-token-prediction" in spec.notes
+    # 151680*4096*2 + 36*(4096*32*128*2 + 2*4096*8*128 + 3*4096*11008 + 2*4096) + 4096
+    assert total_params(spec) == 7_622_397_952
+
+
+REFUSED = [
+    # (description, config, words): a family the record cannot express names what it lacks
+    ("Nemotron-H, an Infinity in a key nobody reads",
+     {"model_type": "nemotron_h", "hybrid_override_pattern": "M-M*", "time_step_limit": [0.0, float("inf")],
+      "num_hidden_layers": 4, "hidden_size": 8}, "unsupported model_type 'nemotron_h': a hybrid stack"),
+    ("Gemma 4", {"model_type": "gemma4", "text_config": {"model_type": "gemma4_text", "global_head_dim": 512}},
+     "'gemma4_text': a second head shape"),
+    ("ModelOpt's hf_quant_config.json", {"producer": {"name": "modelopt", "version": "0.45.0"},
+                                         "quantization": {"quant_algo": "NVFP4"}},
+     "this is a quantization file (modelopt hf_quant_config.json)"),
+    ("a quantization file without a producer", {"quantization": {"quant_algo": "FP8"}},
+     "this is a quantization file (hf_quant_config.json)"),
+    ("a producer name that is not a plain name", {"producer": {"name": "\x1b[31mred"}, "quantization": {}},
+     "this is a quantization file (hf_quant_config.json)"),
+]
+
+
+@pytest.mark.parametrize("desc, config, words", REFUSED, ids=[r[0] for r in REFUSED])
+def test_refusals_name_what_the_record_lacks(tmp_path, desc, config, words):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))  # json writes inf as Infinity, as transformers does
+    with pytest.raises(CatalogError) as info:
+        model_from_hf_config(path)
+    assert words in str(info.value) and str(path) in str(info.value) and "\x1b" not in str(info.value)

@@ -19,7 +19,18 @@ phi3 (Phi-3 and phi-4), and the 2025-26 MoE families:
   ``index_head_dim`` -> sparse_attention_topk, index_n_heads, index_head_dim).
 - qwen3_5_moe / qwen3_5_moe_text (``text_config``): Gated DeltaNet linear attention on the
   ``linear_attention`` entries of ``layer_types`` (linear_* keys), a shared expert whose width must equal
+  ``moe_intermediate_size``. qwen3_5 / qwen3_5_text (Qwen3.5-27B, Qwen3.6-27B): the same layers with a dense MLP.
+- qwen3_vl / qwen3_vl_moe (``text_config``: qwen3_vl_text, qwen3_vl_moe_text): the Qwen3 / Qwen3-MoE decoder, read
+  with those families' rules (multimodal RoPE changes no weight and no cache).
+- mimo (Xiaomi MiMo-7B): the Qwen2 decoder plus multi-token-prediction layers (not counted, as DeepSeek-V3's).
+- step3p7 (Step-3.7-Flash): GQA with sliding layers from ``layer_types``, leading dense layers
+  (``first_k_dense_replace``) and one shared expert whose width (``share_expert_dim``) must equal
   ``moe_intermediate_size``.
+
+Vision towers are not counted (``vision_config``): the record is the text decoder, as the catalog's rows are, and
+an import with a ``vision_config`` says so in ``notes``. Families the record cannot express (Nemotron-H's Mamba-2
+layers, Gemma 4's two head shapes, DeepSeek-V4's compressed attention, ...) are refused with what they lack
+(:mod:`planner.catalog.hf_unsupported`).
 
 Field mapping (config key -> ModelSpec field):
 
@@ -55,6 +66,7 @@ from typing import Any, Union
 
 from pydantic import ValidationError
 
+from planner.catalog.hf_unsupported import quantization_file_hint, unsupported_reason
 from planner.catalog.params import active_params, total_params
 from planner.catalog.records import ModelSpec
 from planner.errors import CatalogError, InputError
@@ -63,12 +75,18 @@ SUPPORTED = (
     "llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen3_moe", "deepseek_v2", "deepseek_v3",
     "gemma", "gemma2", "gemma3", "gemma3_text", "phi3",
     "gpt_oss", "minimax_m2", "llama4", "llama4_text", "kimi_k2", "kimi_k25", "deepseek_v32", "glm_moe_dsa",
-    "qwen3_5_moe", "qwen3_5_moe_text",
+    "qwen3_5_moe", "qwen3_5_moe_text", "qwen3_5", "qwen3_5_text", "qwen3_vl", "qwen3_vl_text",
+    "qwen3_vl_moe", "qwen3_vl_moe_text", "mimo", "step3p7",
 )
 _TEXT_OF = {"gemma3": "gemma3_text", "llama4": "llama4_text", "kimi_k25": "kimi_k2",
-            "qwen3_5_moe": "qwen3_5_moe_text"}
+            "qwen3_5_moe": "qwen3_5_moe_text", "qwen3_5": "qwen3_5_text", "qwen3_vl": "qwen3_vl_text",
+            "qwen3_vl_moe": "qwen3_vl_moe_text"}
+# families read with another family's rules: the same decoder under another name
+_BACKBONE = {"qwen3_vl_text": "qwen3", "qwen3_vl_moe_text": "qwen3_moe", "mimo": "qwen2"}
 _MLA = ("deepseek_v2", "deepseek_v3", "deepseek_v32", "kimi_k2", "glm_moe_dsa")
 _EXPERT_WIDTH_IS_INTERMEDIATE = ("mixtral", "gpt_oss", "minimax_m2", "llama4_text")
+# families with one shared expert whose width has its own key (it must equal the routed experts')
+_SHARED_EXPERT_KEYS = {"qwen3_5_moe_text": "shared_expert_intermediate_size", "step3p7": "share_expert_dim"}
 
 # transformers' config-class defaults for keys the families' published configs leave out.
 _DEFAULTS: dict[str, dict[str, Any]] = {
@@ -88,6 +106,8 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "deepseek_v32": {"tie_word_embeddings": False},
     "glm_moe_dsa": {"tie_word_embeddings": False},
     "qwen3_5_moe_text": {"tie_word_embeddings": False},
+    "qwen3_5_text": {"tie_word_embeddings": False},
+    "step3p7": {"tie_word_embeddings": False},
     "gemma": {"tie_word_embeddings": True},
     "gemma2": {"tie_word_embeddings": True},
     "gemma3_text": {"tie_word_embeddings": True, "vocab_size": 262_208, "max_position_embeddings": 131_072,
@@ -112,15 +132,11 @@ def model_from_hf_config(path: Union[str, Path], id: str | None = None) -> Model
 _MAX_INT = 2 ** 31 - 1
 
 
-def _refuse_constant(name: str):
-    raise ValueError(f"{name} is not a finite number (every number in a config.json must be)")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text[:40]} is not a finite number (every number in a config.json must be)")
-    return value
+def _constant(name: str) -> float:
+    """``Infinity``, ``-Infinity`` and ``NaN``, as Python's json writes them: published configs hold them in keys
+    no import reads (Nemotron-H's ``time_step_limit: [0.0, Infinity]``); a key that is read must be finite
+    (``_ConfigReader.get_int``)."""
+    return float(name)
 
 
 def _load_json(file: Path) -> dict[str, Any]:
@@ -131,7 +147,7 @@ def _load_json(file: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{file}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
     try:
-        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        data = json.loads(text, parse_constant=_constant)
     except RecursionError:
         raise InputError(f"{file}: nested too deeply") from None
     except ValueError as exc:
@@ -174,9 +190,14 @@ class _ConfigReader:
                                f"a string (got {type(self.model_type).__name__}); supported: {', '.join(SUPPORTED)}")
         self.model_type = _TEXT_OF.get(self.model_type, self.model_type)
         if not self.model_type:
-            raise CatalogError(f"{file}: missing key 'model_type'; supported: {', '.join(SUPPORTED)}")
+            hint = quantization_file_hint(data)
+            raise CatalogError(f"{file}: missing key 'model_type'; " + (hint or f"supported: {', '.join(SUPPORTED)}"))
         if self.model_type not in SUPPORTED:
-            raise CatalogError(f"{file}: unsupported model_type {self.model_type!r}; supported: {', '.join(SUPPORTED)}")
+            why = unsupported_reason(self.model_type)
+            raise CatalogError(f"{file}: unsupported model_type {self.model_type!r}"
+                               + (f": {why}" if why else "") + f"; supported: {', '.join(SUPPORTED)}")
+        self.source_type = self.model_type  # as the file names it, for notes
+        self.model_type = _BACKBONE.get(self.model_type, self.model_type)
         self.defaults_used: list[str] = []
 
     # -- key access
@@ -197,10 +218,11 @@ class _ConfigReader:
             self.defaults_used.append(f"{key}={value}")
         if value is None:
             if default is ...:
-                raise CatalogError(f"{self.file}: missing key '{self.prefix}{key}' (needed for {self.model_type})")
+                raise CatalogError(f"{self.file}: missing key '{self.prefix}{key}' (needed for {self.source_type})")
             return default
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-                (isinstance(value, float) and not math.isfinite(value)) or int(value) != value:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise CatalogError(f"{self.file}: key '{self.prefix}{key}' is not a finite number (got {value})")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
             raise CatalogError(f"{self.file}: key '{self.prefix}{key}' must be an integer, got {str(value)[:40]}")
         if not 0 <= value <= _MAX_INT:  # sizes, counts, lengths: never negative, never past 2**31 - 1
             raise CatalogError(f"{self.file}: key '{self.prefix}{key}' must be between 0 and {_MAX_INT}, "
@@ -257,7 +279,7 @@ class _ConfigReader:
         else:
             intermediate = c.get_int("intermediate_size")
         window, window_layers = self._sliding(layers)
-        ident = id or _slug_from(self.top, self.file, c.model_type)
+        ident = id or _slug_from(self.top, self.file, c.source_type)
         hf_id = self.top.get("_name_or_path") if "/" in str(self.top.get("_name_or_path", "")) else None
         if hf_id and str(hf_id).startswith(("/", ".", "~")):
             hf_id = None
@@ -290,7 +312,7 @@ class _ConfigReader:
             loc = ".".join(str(p) for p in err["loc"])
             raise CatalogError(f"{self.file}: field {loc!r}: {err['msg']}") from None
         total, active = total_params(spec), active_params(spec)
-        notes = [f"imported from {c.model_type} config; published_* = computed counts (no published figure)"]
+        notes = [f"imported from {c.source_type} config; published_* = computed counts (no published figure)"]
         mtp = (c.get_int("num_nextn_predict_layers", default=0) or c.get_int("mtp_num_hidden_layers", default=0)
                or c.get_int("num_mtp_modules", default=0))
         if c.model_type == "llama4_text" and window_layers:
@@ -307,9 +329,16 @@ class _ConfigReader:
                          "tokens chosen by the indexer; the full MLA latent and the indexer key are cached per token")
         if mtp:
             notes.append(f"{mtp} multi-token-prediction layer(s) in the checkpoint are not counted")
+        if isinstance(self.top.get("vision_config"), dict):
+            notes.append("text decoder only: the vision encoder (vision_config) is not counted; its weights need "
+                         "memory beside these unless the engine serves text only")
         if self.defaults_used:
             notes.append("transformers defaults used: " + ", ".join(self.defaults_used))
+        # an architecture feature the performance model approximates (the catalog's rules for `confidence`)
+        approximated = fields.get("linear_attention_layers") or fields.get("sparse_attention_topk") or \
+            (c.model_type == "llama4_text" and window_layers)
         return spec.model_copy(update=dict(
+            confidence="medium" if approximated else "high",
             published_total_params_b=total / 1e9,
             published_active_params_b=active / 1e9,
             notes="; ".join(notes),
@@ -339,12 +368,13 @@ class _ConfigReader:
             return out
         if c.model_type == "minimax_m2" and c.get_int("shared_intermediate_size", default=0):
             raise CatalogError(f"{self.file}: shared_intermediate_size > 0 (MiniMax shared expert) is not supported")
-        if c.model_type == "qwen3_5_moe_text" and c.has("shared_expert_intermediate_size"):
-            width = c.get_int("shared_expert_intermediate_size")
+        width_key = _SHARED_EXPERT_KEYS.get(c.model_type)
+        if width_key and c.get_int(width_key, default=0):
+            width = c.get_int(width_key)
             if width != out["moe_intermediate_size"]:
-                raise CatalogError(f"{self.file}: shared_expert_intermediate_size {width} differs from "
+                raise CatalogError(f"{self.file}: {width_key} {width} differs from "
                                    f"moe_intermediate_size {out['moe_intermediate_size']}; not supported")
-            out["n_shared_experts"] = 1
+            out["n_shared_experts"] = max(1, out["n_shared_experts"])
         if c.get_int("moe_layer_freq", default=1) != 1:
             raise CatalogError(f"{self.file}: moe_layer_freq != 1 (interleaved dense/MoE layers) is not supported")
         first_dense = c.get_int("first_k_dense_replace", default=0)
@@ -363,7 +393,7 @@ class _ConfigReader:
                                    "only leading dense layers are supported")
             first_dense = len(dense_list)
         out["first_dense_layers"] = first_dense
-        if c.has("shared_expert_intermediate_size") and c.model_type != "qwen3_5_moe_text":
+        if c.get_int("shared_expert_intermediate_size", default=0) and c.model_type not in _SHARED_EXPERT_KEYS:
             raise CatalogError(f"{self.file}: shared_expert_intermediate_size (Qwen2-MoE style shared expert) "
                                "is not supported")
         return out
@@ -435,9 +465,11 @@ def _slug(text: str) -> str:
 
 
 def _slug_from(top: dict[str, Any], file: Path, model_type: str) -> str:
-    """An id for the import: the repo name in ``_name_or_path``, else the folder name, else model_type."""
+    """An id for the import: the repo name in ``_name_or_path``, else the file's name less ``config``, else the folder
+    name, else model_type."""
     name_or_path = str(top.get("_name_or_path") or "")
-    candidates = [name_or_path.rstrip("/").rsplit("/", 1)[-1], file.parent.name]
+    stem = re.sub(r"[_.-]?config$", "", file.stem)  # "Qwen--Qwen3-8B_config.json" names its model
+    candidates = [name_or_path.rstrip("/").rsplit("/", 1)[-1], stem, file.parent.name]
     for cand in candidates:
         slug = _slug(cand)
         if slug and not re.fullmatch(r"(tmp|temp|pytest|test)[\w.-]*|\d+", slug):

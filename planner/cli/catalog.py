@@ -179,10 +179,12 @@ with hf_config.
 @guard
 def import_model_cmd(
     path: str = typer.Argument(..., help="a Hugging Face config.json (or the folder holding it)"),
-    model_id: str = typer.Option(None, "--id", help="catalog id for the model (default: from the config/folder name)"),
+    model_id: str = typer.Option(None, "--id", help="catalog id for the model (default: from the config's "
+                                                     "_name_or_path, else the file or folder name)"),
     fmt: ImportFormat = typer.Option(ImportFormat.table, "--format", "-f", help="table or json (the full record)"),
 ) -> None:
-    """Read a local config.json (Llama, Mistral, Mixtral, Qwen2/3, Qwen3-MoE, DeepSeek-V3, Gemma-2/3, Phi-3/4)."""
+    """Read a local config.json: Llama (3, 4), Mistral, Mixtral, Qwen2/3 (MoE, VL, 3.5), DeepSeek-V3/V3.2, Kimi-K2,
+    GLM-5, MiniMax-M2, gpt-oss, Gemma-2/3, Phi-3/4, MiMo, Step-3.7."""
     spec = model_from_hf_config(path, id=model_id)
     if fmt is ImportFormat.json:
         typer.echo(json.dumps(spec.model_dump(mode="json"), indent=2))

@@ -83,7 +83,7 @@ FIELD_DOCS: dict[tuple[str, str], tuple[str, str, str]] = {
     ('offers_from_catalog[].overrides[]', 'max_nodes'): ('nodes, ≥ 0', 'none', 'Availability cap for this offer.'),
     ('offers_from_catalog[].overrides[]', 'owned_nodes'): ('nodes, ≥ 0', 'none', 'Reserved offers: nodes already committed (sunk cost).'),
     ('models[]', 'id'): ('text', 'required', 'Id the workloads use for this model; unique.'),
-    ('models[]', 'hf_config'): ('path', 'none', 'A local Hugging Face `config.json` (Llama, Mistral, Mixtral, Qwen2/3, Qwen3-MoE, DeepSeek-V3, Gemma styles), relative to the scenario file.'),
+    ('models[]', 'hf_config'): ('path', 'none', 'A local Hugging Face `config.json` (the families `plan catalog import-model --help` lists), relative to the scenario file.'),
     ('models[]', 'spec'): ('mapping', 'none', "The architecture written out, with the catalog's model fields (below); `spec.id` must equal `id`."),
     ('models[].spec', 'id'): ('catalog id', 'required', 'Lowercase kebab id, e.g. `llama-3.1-8b`.'),
     ('models[].spec', 'name'): ('text', 'required', 'Display name.'),
