@@ -250,6 +250,10 @@ def test_measurement_rows_list_a_tp_that_is_not_a_number_of_gpus(tmp_path):
     (lambda d: d.update(request_throughput=1e19), "request throughput 1e+19 req/s is not a rate a replica serves"),
     (lambda d: d.update(request_throughput=-3.0), "request throughput -3 req/s is not a rate a replica serves"),
     (lambda d: d.update(tp="2.5"), "tp '2.5' is not a whole number of GPUs"),
+    # found by the fuzz test at 5x its examples: a precision of [[[[[1]]]]] was written and the scenario refused it
+    (lambda d: d.update(precision=[[1]]), "precision '[[1]]' is not one a scenario takes (fp16, bf16, fp8"),
+    (lambda d: d.update(precision="fp9"), "precision 'fp9' is not one a scenario takes"),
+    (lambda d: d.update(mig_profile="9g.1tb"), "MIG profile '9g.1tb' is not one of h100-sxm's (1g.10gb"),
 ])
 def test_capacity_import_lists_runs_no_override_could_hold(tmp_path, change, words):
     # before: the override was written and the scenario then refused it, naming the scenario, not the result file
@@ -257,3 +261,10 @@ def test_capacity_import_lists_runs_no_override_could_hold(tmp_path, change, wor
     loaded = load_scenario(CHATBOT)
     recs, bad = capacity_overrides(read_runs(p)[0], loaded.scenario, loaded.catalog, H100)
     assert recs == [] and any(words in b.reason for b in bad), [b.reason for b in bad]
+
+
+def test_capacity_import_reads_torch_dtype_names_as_precisions(tmp_path):
+    p = _variant(tmp_path, "vllm_rate4.json", lambda d: d.update(precision="BFloat16"))
+    loaded = load_scenario(CHATBOT)
+    recs, bad = capacity_overrides(read_runs(p)[0], loaded.scenario, loaded.catalog, H100)
+    assert {r["precision"] for r in recs} == {"bf16"}, [b.reason for b in bad]

@@ -46,6 +46,7 @@ import io
 import json
 import math
 import re
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,7 +54,8 @@ import numpy as np
 
 from planner.catalog import Catalog
 from planner.errors import CatalogError, InputError
-from planner.scenario.model import MAX_RATE_RPM
+from planner.scenario.model import MAX_RATE_RPM, Precision
+from planner.suggest import did_you_mean
 
 ROW_COLUMNS = ("source", "gpu", "gpu_count", "tp", "model", "precision", "engine", "engine_version",
                "batch_or_concurrency", "input_len", "output_len", "scenario", "metric", "value", "unit", "notes")
@@ -129,6 +131,34 @@ def _tp(run: Run, defaults: dict[str, str], bad: list[Unmapped]) -> int | None:
     except _BadField:
         bad.append(Unmapped(run.source, f"tp {str(text)[:40]!r} is not a whole number of GPUs (1 or more)"))
         return None
+
+
+PRECISIONS = typing.get_args(Precision)
+_PRECISION_NAMES = {"bfloat16": "bf16", "float16": "fp16", "half": "fp16"}  # torch dtype names, as engines log them
+
+
+def _precision(run: Run, defaults: dict[str, str], bad: list[Unmapped]) -> str | None:
+    """The run's weight precision as a scenario names it (stated, or ``--precision``); None, with the run listed in
+    ``bad``, when it is none of those (an override the scenario would then refuse)."""
+    text = str(_setting(run, defaults, "precision")).strip()
+    value = _PRECISION_NAMES.get(text.lower(), text.lower())
+    if value in PRECISIONS:
+        return value
+    bad.append(Unmapped(run.source, f"precision {text[:40]!r} is not one a scenario takes ({', '.join(PRECISIONS)})"
+                                    f"{did_you_mean(value, PRECISIONS)}"))
+    return None
+
+
+def _mig(run: Run, defaults: dict[str, str], gpu: str, catalog: Catalog, bad: list[Unmapped]) -> str | None | bool:
+    """The run's MIG profile (stated, or ``--mig-profile``), None for whole GPUs; False, with the run listed in
+    ``bad``, when the GPU has no such profile."""
+    mig = _setting(run, defaults, "mig_profile")
+    profiles = catalog.gpu(gpu).mig_profiles
+    if mig is None or mig in profiles:
+        return mig
+    bad.append(Unmapped(run.source, f"MIG profile {str(mig)[:40]!r} is not one of {gpu}'s "
+                                    f"({', '.join(profiles) or 'none: no MIG'}){did_you_mean(mig, profiles)}"))
+    return False
 
 
 def _ms(x: float, digits: int) -> str:
@@ -494,8 +524,10 @@ def capacity_overrides(runs: list[Run], scenario, catalog: Catalog, defaults: di
         if not ws:
             bad.append(Unmapped(r.source, f"no workload of the scenario serves {model}"))
             continue
-        precision = _setting(r, defaults, "precision").lower()
-        mig = _setting(r, defaults, "mig_profile")
+        precision = _precision(r, defaults, bad)
+        mig = _mig(r, defaults, gpu, catalog, bad)
+        if precision is None or mig is False:
+            continue
         used = False
         for w in ws:
             b = _bucket(w, r.prompt_tokens, r.output_tokens, tolerance)
