@@ -34,6 +34,8 @@ EXPECTED_MODEL_IDS = {
     "deepseek-v3", "gemma-2-27b", "gemma-3-27b", "phi-4", "llama-2-7b", "llama-2-70b",
     "gpt-oss-120b", "gpt-oss-20b", "kimi-k2.5", "glm-5", "minimax-m2.5", "qwen3.5-397b-a17b", "deepseek-r1",
     "deepseek-v3.2", "llama-4-scout-17b-16e", "llama-4-maverick-17b-128e",
+    "qwen3-32b", "qwen3-8b", "qwen3-1.7b", "qwen3-0.6b", "qwen3-coder-480b-a35b", "qwen3.5-122b-a10b",
+    "qwen3.5-35b-a3b", "qwen3.5-27b",
 }
 
 
@@ -181,11 +183,21 @@ ACTIVE_TOLERANCE = {
     "minimax-m2.5": 0.11,        # '10B active' vs 11.03B counted (MiniMax's round number)
     "llama-4-scout-17b-16e": 0.02,      # '17B' vs 17.17B counted (the name's round number)
     "llama-4-maverick-17b-128e": 0.02,  # '17B' vs 17.18B counted
+    "qwen3-1.7b": 0.02,          # '1.7B' vs 1.72B counted (the card rounds)
+    "qwen3-coder-480b-a35b": 0.02,  # '35B activated' vs 35.47B counted
+    # 'A10B' vs 9.47B counted: the full-attention output gate (12 layers · 3072·32·256 = 0.30B) is not counted and
+    # the name rounds up
+    "qwen3.5-122b-a10b": 0.06,
+    "qwen3.5-35b-a3b": 0.13,     # 'A3B' vs 3.37B counted (the name rounds down, as Qwen3-30B-A3B's 3.3B card figure)
+    "qwen3.5-27b": 0.03,         # '27B' vs 26.39B counted: the output gate (16 · 5120·24·256 = 0.50B) is not counted
 }
 # Published totals coarser than 1 %.
 TOTAL_TOLERANCE = {
     "kimi-k2.5": 0.03,           # '1T' vs 1,026.4B counted (text decoder; rounded headline)
     "llama-4-scout-17b-16e": 0.02,  # 109B includes the vision encoder; text decoder 107.8B
+    "qwen3-1.7b": 0.02,          # '1.7B' vs 1.72B counted (the card rounds)
+    "qwen3.5-35b-a3b": 0.02,     # '35B' vs 34.58B counted (output gate and vision encoder not counted)
+    "qwen3.5-27b": 0.03,         # '27B' vs 26.39B: output gate (0.50B) and vision encoder (~0.46B) not counted
 }
 
 
@@ -430,6 +442,24 @@ IMPORTED = {
     "deepseek-v3.2": "deepseek-ai--DeepSeek-V3.2",
     "llama-4-scout-17b-16e": "meta-llama--Llama-4-Scout-17B-16E-Instruct",
     "llama-4-maverick-17b-128e": "meta-llama--Llama-4-Maverick-17B-128E-Instruct",
+    "qwen3-32b": "Qwen--Qwen3-32B", "qwen3-8b": "Qwen--Qwen3-8B", "qwen3-1.7b": "Qwen--Qwen3-1.7B",
+    "qwen3-0.6b": "Qwen--Qwen3-0.6B", "qwen3-coder-480b-a35b": "Qwen--Qwen3-Coder-480B-A35B-Instruct",
+    "qwen3.5-122b-a10b": "Qwen--Qwen3.5-122B-A10B", "qwen3.5-35b-a3b": "Qwen--Qwen3.5-35B-A3B",
+    "qwen3.5-27b": "Qwen--Qwen3.5-27B",
+}
+# Other checkpoints a row names as aliases: their config.json must hold the row's architecture (text decoder), and
+# the checkpoint's id must find the row.
+ALIASED = {
+    "zai-org--GLM-5.1": "glm-5", "nvidia--Kimi-K2.6-NVFP4": "kimi-k2.5", "nvidia--Kimi-K2.7-Code-NVFP4": "kimi-k2.5",
+    "nvidia--Qwen3.6-27B-NVFP4": "qwen3.5-27b", "nvidia--Qwen3.6-35B-A3B-NVFP4": "qwen3.5-35b-a3b",
+}
+# Same decoder, another context limit (max_position_embeddings): not aliases, since a row's max_context bounds the
+# scenarios that name it; these import through hf_config.
+NOT_ALIASED = {
+    "zai-org--GLM-5.2": "glm-5", "MiniMaxAI--MiniMax-M2.7": "minimax-m2.5", "moonshotai--Kimi-K2-Instruct": "kimi-k2.5",
+    "Qwen--Qwen3-VL-235B-A22B-Instruct": "qwen3-235b-a22b", "Qwen--Qwen3-VL-30B-A3B-Instruct": "qwen3-30b-a3b",
+    "Qwen--Qwen3-VL-32B-Instruct": "qwen3-32b", "Qwen--Qwen3-VL-8B-Instruct": "qwen3-8b",
+    "Qwen--Qwen3-VL-2B-Instruct": "qwen3-1.7b",
 }
 _NOT_ARCH = {"id", "name", "hf_id", "aliases", "published_total_params_b", "published_active_params_b", "source",
              "as_of", "notes", "confidence"}
@@ -454,11 +484,32 @@ def test_new_rows_are_the_hf_config_import(model_id):
     assert IMPORTED[model_id].replace("--", "/") in row.source
 
 
+@pytest.mark.parametrize("config, model_id", sorted(ALIASED.items()), ids=sorted(ALIASED))
+def test_aliased_checkpoints_hold_the_rows_architecture(config, model_id):
+    from planner.catalog.hf_config import model_from_hf_config
+    imported = model_from_hf_config(CONFIGS / f"{config}.json", id=model_id)
+    row = CAT.model(model_id)
+    diff = {k: (getattr(row, k), getattr(imported, k)) for k in type(row).model_fields
+            if k not in _NOT_ARCH | {"weight_only_4bit"} and getattr(row, k) != getattr(imported, k)}
+    assert not diff, diff
+    assert CAT.model(config.replace("--", "/")).id == model_id
+
+
+@pytest.mark.parametrize("config, model_id", sorted(NOT_ALIASED.items()), ids=sorted(NOT_ALIASED))
+def test_checkpoints_with_another_context_are_not_aliases(config, model_id):
+    from planner.catalog.hf_config import model_from_hf_config
+    imported = model_from_hf_config(CONFIGS / f"{config}.json", id=model_id)
+    assert imported.max_context != CAT.model(model_id).max_context
+    assert not CAT.has(config.replace("--", "/"), "model")
+
+
 # Hand-worked architecture facts of the new families (each from its config.json, arithmetic in the comment).
 NEW_ARCH = [
     # Qwen3.5: layer_types has full_attention every 4th of 60 layers -> 45 Gated DeltaNet layers;
     # state per sequence and layer = 64·128·128 + (2·16·128 + 64·128)·(4 − 1) = 1,048,576 + 36,864
     ("qwen3.5-397b-a17b", "linear", (45, 1_085_440)),
+    # Qwen3.5-27B (dense): 48 of 64; 48·128·128 + (2·16·128 + 48·128)·3 = 786,432 + 30,720
+    ("qwen3.5-27b", "linear", (48, 817_152)),
     # Maverick: interleave_moe_layer_step 2 -> MoE on layers 1, 3, ..., 47: 24 MoE, 24 dense; Scout: all MoE
     ("llama-4-maverick-17b-128e", "dense_layers", 24),
     ("llama-4-scout-17b-16e", "dense_layers", 0),
