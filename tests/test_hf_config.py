@@ -324,9 +324,9 @@ def test_mimo_is_read_as_qwen2_and_named_by_its_file(tmp_path):
 
 REFUSED = [
     # (description, config, words): a family the record cannot express names what it lacks
-    ("Nemotron-H, an Infinity in a key nobody reads",
-     {"model_type": "nemotron_h", "hybrid_override_pattern": "M-M*", "time_step_limit": [0.0, float("inf")],
-      "num_hidden_layers": 4, "hidden_size": 8}, "unsupported model_type 'nemotron_h': a hybrid stack"),
+    ("DeepSeek-V4, an Infinity in a key nobody reads",
+     {"model_type": "deepseek_v4", "compress_ratios": [0, 4, 128], "hc_eps": float("inf"), "num_hidden_layers": 3,
+      "hidden_size": 8}, "unsupported model_type 'deepseek_v4': compressed attention"),
     ("Gemma 4", {"model_type": "gemma4", "text_config": {"model_type": "gemma4_text", "global_head_dim": 512}},
      "'gemma4_text': a second head shape"),
     ("ModelOpt's hf_quant_config.json", {"producer": {"name": "modelopt", "version": "0.45.0"},

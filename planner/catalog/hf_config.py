@@ -26,11 +26,13 @@ phi3 (Phi-3 and phi-4), and the 2025-26 MoE families:
 - step3p7 (Step-3.7-Flash): GQA with sliding layers from ``layer_types``, leading dense layers
   (``first_k_dense_replace``) and one shared expert whose width (``share_expert_dim``) must equal
   ``moe_intermediate_size``.
+- nemotron_h (Nemotron-H-56B, Nemotron 3 Nano, Nemotron 3.5 Lightning): Mamba-2, attention, MLP and MoE blocks,
+  read by :mod:`planner.catalog.hf_hybrid`; Nemotron 3 Super and Ultra (a latent MoE) are refused there.
 
 Vision towers are not counted (``vision_config``): the record is the text decoder, as the catalog's rows are, and
-an import with a ``vision_config`` says so in ``notes``. Families the record cannot express (Nemotron-H's Mamba-2
-layers, Gemma 4's two head shapes, DeepSeek-V4's compressed attention, ...) are refused with what they lack
-(:mod:`planner.catalog.hf_unsupported`).
+an import with a ``vision_config`` says so in ``notes``. Families the record cannot express (Gemma 4's two head
+shapes, DeepSeek-V4's compressed attention, Nemotron 3 Super's latent MoE, ...) are refused with what they lack
+(:mod:`planner.catalog.hf_unsupported`, :mod:`planner.catalog.hf_hybrid`).
 
 Field mapping (config key -> ModelSpec field):
 
@@ -66,6 +68,7 @@ from typing import Any, Union
 
 from pydantic import ValidationError
 
+from planner.catalog.hf_hybrid import nemotron_h_fields, nemotron_h_note
 from planner.catalog.hf_unsupported import quantization_file_hint, unsupported_reason
 from planner.catalog.params import active_params, total_params
 from planner.catalog.records import ModelSpec
@@ -76,7 +79,7 @@ SUPPORTED = (
     "gemma", "gemma2", "gemma3", "gemma3_text", "phi3",
     "gpt_oss", "minimax_m2", "llama4", "llama4_text", "kimi_k2", "kimi_k25", "deepseek_v32", "glm_moe_dsa",
     "qwen3_5_moe", "qwen3_5_moe_text", "qwen3_5", "qwen3_5_text", "qwen3_vl", "qwen3_vl_text",
-    "qwen3_vl_moe", "qwen3_vl_moe_text", "mimo", "step3p7",
+    "qwen3_vl_moe", "qwen3_vl_moe_text", "mimo", "step3p7", "nemotron_h",
 )
 _TEXT_OF = {"gemma3": "gemma3_text", "llama4": "llama4_text", "kimi_k25": "kimi_k2",
             "qwen3_5_moe": "qwen3_5_moe_text", "qwen3_5": "qwen3_5_text", "qwen3_vl": "qwen3_vl_text",
@@ -108,6 +111,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "qwen3_5_moe_text": {"tie_word_embeddings": False},
     "qwen3_5_text": {"tie_word_embeddings": False},
     "step3p7": {"tie_word_embeddings": False},
+    "nemotron_h": {"tie_word_embeddings": False},
     "gemma": {"tie_word_embeddings": True},
     "gemma2": {"tie_word_embeddings": True},
     "gemma3_text": {"tie_word_embeddings": True, "vocab_size": 262_208, "max_position_embeddings": 131_072,
@@ -241,7 +245,8 @@ class _ConfigReader:
     # -- the record
     def model(self, id: str | None) -> ModelSpec:  # noqa: A002
         c = self
-        layers = c.get_int("num_hidden_layers")
+        hybrid = nemotron_h_fields(c) if c.model_type == "nemotron_h" else {}
+        layers = hybrid.pop("layers") if hybrid else c.get_int("num_hidden_layers")
         hidden = c.get_int("hidden_size")
         heads = c.get_int("num_attention_heads")
         kv_heads = c.get_int("num_key_value_heads", default=heads)
@@ -265,10 +270,11 @@ class _ConfigReader:
                 fields.update(sparse_attention_topk=c.get_int("index_topk"),
                               index_n_heads=c.get_int("index_n_heads"), index_head_dim=c.get_int("index_head_dim"))
         else:
-            head_dim = c.get_int("head_dim", default=0) or _even(hidden, heads, c)
+            head_dim = hybrid.pop("head_dim", 0) or c.get_int("head_dim", default=0) or _even(hidden, heads, c)
             fields["attention"] = "mha" if kv_heads == heads else "gqa"
         fields.update(self._moe())
         fields.update(self._linear(layers))
+        fields.update(hybrid)
         if c.model_type == "llama4_text":
             intermediate = c.get_int("intermediate_size_mlp") if fields.get("first_dense_layers") else \
                 c.get_int("intermediate_size_mlp", default=0)
@@ -321,7 +327,9 @@ class _ConfigReader:
         if c.model_type == "llama4_text" and fields.get("first_dense_layers"):
             notes.append(f"{fields['first_dense_layers']} dense layers interleaved with the MoE layers "
                          "(first_dense_layers holds their count)")
-        if fields.get("linear_attention_layers"):
+        if hybrid:
+            notes.append(nemotron_h_note(fields, layers))
+        elif fields.get("linear_attention_layers"):
             notes.append(f"{fields['linear_attention_layers']} of {layers} layers are Gated DeltaNet linear "
                          "attention (fixed state, no KV cache); full-attention output gate not counted")
         if fields.get("sparse_attention_topk"):

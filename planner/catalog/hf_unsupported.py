@@ -2,7 +2,7 @@
 express yet, each with what it lacks, and the ModelOpt quantization file that is often passed by mistake.
 
 A refusal names what the record (:class:`~planner.catalog.records.ModelSpec`: one attention kind and one MLP kind
-per layer, one head shape, a KV cache or a Gated DeltaNet state) would have to gain, so that the user knows the
+per layer, one head shape, a KV cache or a linear-attention state) would have to gain, so that the user knows the
 refusal is about the model's shape, not the file, and that approximating it would misstate memory or step time.
 """
 
@@ -13,9 +13,6 @@ from typing import Any
 
 # model_type -> what the architecture has that the record cannot hold (read from the published config.json files)
 NOT_REPRESENTABLE: dict[str, str] = {
-    "nemotron_h": "a hybrid stack whose layers are each one kind (Mamba-2, attention, MLP or MoE, "
-                  "hybrid_override_pattern); the record pairs an attention block with an MLP in every layer and "
-                  "has no Mamba-2 state",
     "nemotron-nas": "per-layer block_configs (layers with no attention or no MLP, and different widths), where the "
                     "record has one shape for every layer",
     "gemma4_text": "a second head shape on its full-attention layers (global_head_dim, num_global_key_value_heads) "

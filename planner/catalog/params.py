@@ -6,7 +6,8 @@ Symbols (all from :class:`~planner.catalog.records.ModelSpec`):
     n_q num_heads            n_kv num_kv_heads        d  head_dim
     I  intermediate_size     I_moe moe_intermediate_size
     E  n_routed_experts      k  experts_per_token     s  n_shared_experts
-    L_d dense layers = first_dense_layers if MoE else L;   L_moe = L − L_d
+    L_0 mlp_free_layers      g  MLP matrices: 3 gated (gate, up, down), 2 plain (up, down: ``mlp_gated`` false)
+    L_d dense layers = first_dense_layers if MoE else L − L_0;   L_moe = L − L_d − L_0 (0 for dense models)
     MLA: r_q q_lora_rank, r_kv kv_lora_rank, d_n qk_nope_head_dim, d_r qk_rope_head_dim, d_v v_head_dim
 
 Counts (weights, biases ignored):
@@ -18,8 +19,8 @@ Counts (weights, biases ignored):
                       = h·n_q·(d_n+d_r)              (r_q = 0)
                    kv = h·(r_kv+d_r) + r_kv·n_q·(d_n+d_v)
                    o  = n_q·d_v·h
-    dense MLP    P_mlp  = 3·h·I                                      gate, up, down (gated MLP)
-    MoE MLP      P_moe(e) = e·3·h·I_moe + h·E                        e experts' weights + router
+    dense MLP    P_mlp  = g·h·I                                      gate, up, down (gated MLP; plain: up, down)
+    MoE MLP      P_moe(e) = e·g·h·I_moe + h·E                        e experts' weights + router
       DSA indexer  + r_q·n_i·d_i + h·d_i + h·n_i       (query from the q latent, one key, head weights)
     linear attn  P_lin  = h·(2·n_k·d_k + 2·n_v·d_v) + h·2·n_v + (2·n_k·d_k + n_v·d_v)·K + n_v·d_v·h
                  (Gated DeltaNet: q, k, v, z projections, the b/a gates, a depthwise conv of width K, out)
@@ -36,6 +37,14 @@ does not carry (QKV biases of Qwen2, Gemma's extra post-norms, Qwen3/Gemma-3 q/k
 router bias, DeepSeek-V3's 14B multi-token-prediction module) are omitted: each is < 0.01 % of the total
 except the MTP module, which the published 671B excludes too. Where the layer order does not matter to the count
 (Llama-4 Maverick interleaves dense and MoE layers), ``first_dense_layers`` holds the number of dense layers.
+
+Hybrid stacks whose blocks are each one kind (Nemotron-H: ``hybrid_override_pattern`` of Mamba-2 ``M``, attention
+``*``, MLP ``-`` and MoE ``E`` blocks) are counted as L = mixer blocks (``M`` and ``*``), each with the MLP block
+that follows it, and L_0 mixer blocks with none. A Mamba-2 block is a linear-attention layer with n_k = n_groups,
+d_k = ssm_state_size, n_v = mamba_num_heads, d_v = mamba_head_dim: its in-projection (x, z, B, C, dt) is
+h·(2·n_v·d_v + 2·n_k·d_k + n_v), so P_lin counts h·n_v more than it has (0.02 % of Nemotron-3-Nano), and its state
+(heads × head_dim × state) and convolution window are S_lin exactly. Norms are one vector per block there, not two
+per layer (< 0.001 %).
 
 Recurrent state of a linear-attention layer, per sequence (elements; the engine keeps it in FP32 or BF16):
 
@@ -113,22 +122,33 @@ def norm_params_per_layer(m: ModelSpec) -> int:
     return 2 * m.hidden_size + extra
 
 
+def mlp_matrices(m: ModelSpec) -> int:
+    """Weight matrices of one MLP: 3 gated (gate, up, down), 2 plain (up, down)."""
+    return 3 if m.mlp_gated else 2
+
+
+def expert_params(m: ModelSpec) -> int:
+    """One expert MLP of width ``moe_intermediate_size`` (g·h·I_moe)."""
+    return mlp_matrices(m) * m.hidden_size * m.moe_intermediate_size
+
+
 def dense_mlp_params(m: ModelSpec) -> int:
-    """One gated MLP (gate, up, down) of width ``intermediate_size``."""
-    return 3 * m.hidden_size * m.intermediate_size
+    """One MLP (gate, up, down; plain: up, down) of width ``intermediate_size``."""
+    return mlp_matrices(m) * m.hidden_size * m.intermediate_size
 
 
 def moe_mlp_params(m: ModelSpec, experts: int) -> int:
     """``experts`` expert MLPs of width ``moe_intermediate_size`` plus the router (h·E)."""
-    return experts * 3 * m.hidden_size * m.moe_intermediate_size + m.hidden_size * m.n_routed_experts
+    return experts * expert_params(m) + m.hidden_size * m.n_routed_experts
 
 
 def layer_counts(m: ModelSpec) -> tuple[int, int]:
-    """(dense-MLP layers, MoE layers)."""
+    """(dense-MLP layers, MoE layers); the ``mlp_free_layers`` have neither."""
+    with_mlp = max(0, m.layers - m.mlp_free_layers)
     if not m.is_moe:
-        return m.layers, 0
-    dense = min(m.first_dense_layers, m.layers)
-    return dense, m.layers - dense
+        return with_mlp, 0
+    dense = min(m.first_dense_layers, with_mlp)
+    return dense, with_mlp - dense
 
 
 def _count(m: ModelSpec, experts_per_moe_layer: int) -> int:

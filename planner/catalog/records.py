@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Arch = Literal["ampere", "ada", "hopper", "blackwell", "cdna3", "cdna4"]
 Attention = Literal["mha", "gqa", "mla"]
@@ -90,6 +90,11 @@ class ModelSpec(_Record):
     moe_intermediate_size: int = Field(default=0, ge=0)
     n_shared_experts: int = Field(default=0, ge=0)
     first_dense_layers: int = Field(default=0, ge=0, description="leading layers with a dense MLP (DeepSeek-V3: 3)")
+    # hybrid stacks whose blocks are each one kind (Nemotron-H: Mamba-2, attention, MLP or MoE blocks): a layer here
+    # is one mixer block with the MLP block after it, and the mixer blocks with no MLP after them are counted apart
+    mlp_free_layers: int = Field(default=0, ge=0, description="layers whose mixer has no MLP after it (Nemotron-H)")
+    mlp_gated: bool = Field(default=True, description="gated MLPs (gate, up, down: SwiGLU/GeGLU), or plain ones "
+                                                      "(up, down: Nemotron-H's squared ReLU)")
     # MLA (DeepSeek-V2/V3)
     q_lora_rank: int = Field(default=0, ge=0)
     kv_lora_rank: int = Field(default=0, ge=0)
@@ -126,6 +131,14 @@ class ModelSpec(_Record):
         "high", description="how far the performance model can trust the row: high = config.json facts the model "
                             "uses as they are; medium = an architecture feature approximated (see notes)")
     notes: str = ""
+
+    @model_validator(mode="after")
+    def _mlp_layers_fit(self) -> "ModelSpec":
+        dense = self.first_dense_layers if self.n_routed_experts else 0
+        if self.mlp_free_layers + dense > self.layers:
+            raise ValueError(f"mlp_free_layers ({self.mlp_free_layers}) plus first_dense_layers ({dense}) exceed "
+                             f"layers ({self.layers})")
+        return self
 
     @property
     def is_moe(self) -> bool:

@@ -47,7 +47,7 @@ import functools
 import math
 from dataclasses import dataclass
 
-from planner.catalog.params import layer_counts, linear_state_elements_per_sequence, total_params
+from planner.catalog.params import expert_params, layer_counts, linear_state_elements_per_sequence, total_params
 from planner.catalog.records import ModelSpec
 from planner.perf.device import GIB, Device
 
@@ -79,7 +79,7 @@ def routed_expert_params(model: ModelSpec) -> float:
     if not model.is_moe:
         return 0.0
     _, moe_layers = layer_counts(model)
-    return float(moe_layers * model.n_routed_experts * 3 * model.hidden_size * model.moe_intermediate_size)
+    return float(moe_layers * model.n_routed_experts * expert_params(model))
 
 
 def weight_bytes_per_gpu(model: ModelSpec, bytes_per_weight: float, tp: int, dp: int = 1) -> float:

@@ -103,6 +103,8 @@ FIELD_DOCS: dict[tuple[str, str], tuple[str, str, str]] = {
     ('models[].spec', 'moe_intermediate_size'): ('count, ≥ 0', '`0`', 'MLP width of one expert.'),
     ('models[].spec', 'n_shared_experts'): ('count, ≥ 0', '`0`', 'Always-active shared experts per MoE layer.'),
     ('models[].spec', 'first_dense_layers'): ('count, ≥ 0', '`0`', 'Leading layers with a dense MLP instead of experts (DeepSeek-V3: 3).'),
+    ('models[].spec', 'mlp_free_layers'): ('count, ≥ 0', '`0`', "Layers whose mixer block has no MLP after it (Nemotron-H's hybrid stacks: a layer is a Mamba-2 or attention block with the MLP block that follows it)."),
+    ('models[].spec', 'mlp_gated'): ('true/false', '`true`', "Gated MLPs (gate, up, down: SwiGLU) or plain ones (up, down: Nemotron-H's squared ReLU)."),
     ('models[].spec', 'q_lora_rank'): ('count, ≥ 0', '`0`', 'MLA query compression rank.'),
     ('models[].spec', 'kv_lora_rank'): ('count, ≥ 0', '`0`', 'MLA key/value compression rank (the cached latent width).'),
     ('models[].spec', 'qk_nope_head_dim'): ('count, ≥ 0', '`0`', 'MLA per-head query/key dimension without rotary embedding.'),

@@ -1,0 +1,97 @@
+"""Nemotron-H configs (planner.catalog.hf_hybrid): the hybrid stack read into the record, its counts worked out by
+hand and against NVIDIA's published sizes, and every stack the record cannot hold refused with the reason."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from planner.catalog.hf_config import model_from_hf_config
+from planner.catalog.params import (
+    active_params, dense_mlp_params, layer_counts, linear_state_elements_per_sequence, total_params)
+from planner.catalog.records import ModelSpec
+from planner.errors import CatalogError
+
+# nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16 config.json (trimmed to the keys an import reads, plus the Infinity
+# its sibling Super writes in time_step_limit)
+NANO = {
+    "architectures": ["NemotronHForCausalLM"], "model_type": "nemotron_h", "conv_kernel": 4, "head_dim": 128,
+    "hidden_size": 2688, "hybrid_override_pattern": "MEMEM*EMEMEM*EMEMEM*EMEMEM*EMEMEM*EMEMEMEM*EMEMEMEME",
+    "intermediate_size": 1856, "mamba_head_dim": 64, "mamba_num_heads": 64, "mamba_ssm_cache_dtype": "float32",
+    "max_position_embeddings": 262144, "mlp_hidden_act": "relu2", "moe_intermediate_size": 1856,
+    "moe_shared_expert_intermediate_size": 3712, "n_groups": 8, "n_routed_experts": 128, "n_shared_experts": 1,
+    "num_attention_heads": 32, "num_experts_per_tok": 6, "num_hidden_layers": 52, "num_key_value_heads": 2,
+    "ssm_state_size": 128, "tie_word_embeddings": False, "time_step_limit": [0.0, float("inf")],
+    "vocab_size": 131072,
+}
+KINDS = {"M": "mamba", "*": "attention", "-": "mlp", "E": "moe"}
+
+
+def _import(tmp_path, config, name="config.json"):
+    path = tmp_path / name
+    path.write_text(json.dumps(config))   # inf is written as Infinity, as transformers writes it
+    return model_from_hf_config(path)
+
+
+def test_nemotron_3_nano_counts(tmp_path):
+    m = _import(tmp_path, NANO)
+    # 52 blocks: 23 Mamba-2 (M), 6 attention (*), 23 MoE (E); a layer = a mixer and the MLP after it
+    assert (m.layers, m.linear_attention_layers, m.kv_cache_layers, m.mlp_free_layers) == (29, 23, 6, 6)
+    assert layer_counts(m) == (0, 23) and not m.mlp_gated
+    # Mamba-2 as linear attention: n_k = 8 groups of d_k = 128 (state), n_v = 64 heads of d_v = 64
+    assert (m.linear_num_key_heads, m.linear_key_head_dim, m.linear_num_value_heads, m.linear_value_head_dim) == \
+        (8, 128, 64, 64)
+    # state per sequence and layer: 64 heads x 64 x 128 + conv window (2*1024 + 4096)*(4 - 1)
+    assert linear_state_elements_per_sequence(m) == 64 * 64 * 128 + 6144 * 3
+    # the 3712-wide shared expert = 2 experts of 1856 (same weights, same FLOPs)
+    assert m.n_shared_experts == 2
+    # 2*131072*2688 embeddings + 6 attention (2688*4096*2 + 2*2688*256) + 23 Mamba-2 (38,903,808)
+    # + 23 MoE layers (130 experts * 2*2688*1856 + router 2688*128) + 29*2*2688 norms + 2688
+    assert total_params(m) == 31_581_670_272
+    assert total_params(m) / 1e9 == pytest.approx(31.6, rel=0.002)   # NVIDIA's model card: 31.6B total
+    # a token reads 6 + 2 experts: 3.58B with both embedding matrices ("3.6B including embeddings")
+    assert active_params(m) == 3_583_806_336
+    assert m.confidence == "medium" and "Mamba-2" in m.notes
+
+
+def test_layers_block_type_reads_as_the_pattern(tmp_path):
+    listed = {k: v for k, v in NANO.items() if k != "hybrid_override_pattern"}
+    listed["layers_block_type"] = [KINDS[c] for c in NANO["hybrid_override_pattern"]]
+    named = {"id", "name", "source", "as_of"}   # from the file's name and date
+    a, b = _import(tmp_path, listed).model_dump(), _import(tmp_path, NANO, "other.json").model_dump()
+    assert {k: v for k, v in a.items() if k not in named} == {k: v for k, v in b.items() if k not in named}
+
+
+def test_dense_hybrid_has_plain_mlps_and_mixer_only_layers(tmp_path):
+    # Nemotron-H style dense stack: "M-M*-": 3 mixers, 2 MLPs -> one mixer without an MLP
+    dense = {k: v for k, v in NANO.items() if not k.startswith(("moe_", "n_routed", "n_shared", "num_experts"))}
+    m = _import(tmp_path, {**dense, "hybrid_override_pattern": "M-M*-", "num_hidden_layers": 5})
+    assert (m.layers, m.mlp_free_layers, layer_counts(m)) == (3, 1, (2, 0))
+    assert dense_mlp_params(m) == 2 * 2688 * 1856                     # up and down, no gate
+
+
+REFUSED = [
+    ("latent MoE (Nemotron 3 Super, Ultra)", {"moe_latent_size": 1024}, "a latent MoE"),
+    ("another MLP activation", {"mlp_hidden_act": "silu"}, "squared ReLU"),
+    ("an unknown block letter", {"hybrid_override_pattern": "MEX", "num_hidden_layers": 3}, "unknown block letter 'X'"),
+    ("more MLPs than mixers", {"hybrid_override_pattern": "MEE", "num_hidden_layers": 3}, "2 MLP blocks for 1 mixer"),
+    ("a pattern shorter than the layers", {"hybrid_override_pattern": "ME"}, "num_hidden_layers 52 differs"),
+    ("a shared expert of a fractional width", {"moe_shared_expert_intermediate_size": 2000}, "not a whole number"),
+    ("no pattern", {"hybrid_override_pattern": None}, "hybrid_override_pattern"),
+    ("Infinity in a key the import reads", {"hidden_size": float("inf")}, "'hidden_size' is not a finite number"),
+]
+
+
+@pytest.mark.parametrize("desc, change, words", REFUSED, ids=[r[0] for r in REFUSED])
+def test_refused_stacks_say_why(tmp_path, desc, change, words):
+    with pytest.raises(CatalogError) as info:
+        _import(tmp_path, {**NANO, **change})
+    assert words in str(info.value) and str(tmp_path) in str(info.value)
+
+
+def test_a_record_cannot_have_more_mlp_free_layers_than_layers():
+    from planner.catalog import builtin_models
+    m = builtin_models()[0]
+    with pytest.raises(ValueError, match="mlp_free_layers"):
+        ModelSpec(**{**m.model_dump(), "mlp_free_layers": m.layers + 1})
