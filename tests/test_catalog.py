@@ -35,7 +35,7 @@ EXPECTED_MODEL_IDS = {
     "gpt-oss-120b", "gpt-oss-20b", "kimi-k2.5", "glm-5", "minimax-m2.5", "qwen3.5-397b-a17b", "deepseek-r1",
     "deepseek-v3.2", "llama-4-scout-17b-16e", "llama-4-maverick-17b-128e",
     "qwen3-32b", "qwen3-8b", "qwen3-1.7b", "qwen3-0.6b", "qwen3-coder-480b-a35b", "qwen3.5-122b-a10b",
-    "qwen3.5-35b-a3b", "qwen3.5-27b",
+    "qwen3.5-35b-a3b", "qwen3.5-27b", "nemotron-3-nano-30b-a3b",
 }
 
 
@@ -445,7 +445,7 @@ IMPORTED = {
     "qwen3-32b": "Qwen--Qwen3-32B", "qwen3-8b": "Qwen--Qwen3-8B", "qwen3-1.7b": "Qwen--Qwen3-1.7B",
     "qwen3-0.6b": "Qwen--Qwen3-0.6B", "qwen3-coder-480b-a35b": "Qwen--Qwen3-Coder-480B-A35B-Instruct",
     "qwen3.5-122b-a10b": "Qwen--Qwen3.5-122B-A10B", "qwen3.5-35b-a3b": "Qwen--Qwen3.5-35B-A3B",
-    "qwen3.5-27b": "Qwen--Qwen3.5-27B",
+    "qwen3.5-27b": "Qwen--Qwen3.5-27B", "nemotron-3-nano-30b-a3b": "nvidia--NVIDIA-Nemotron-3-Nano-30B-A3B-BF16",
 }
 # Other checkpoints a row names as aliases: their config.json must hold the row's architecture (text decoder), and
 # the checkpoint's id must find the row.
