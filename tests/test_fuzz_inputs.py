@@ -120,6 +120,25 @@ def test_fuzz_hf_config_import_model(workdir, seed):
         assert json.loads(o.stdout)["layers"] >= 1
 
 
+# The families added in the thirtieth pass, each from its published config.json: a nested text_config (Qwen3-VL,
+# Qwen3.5), a hybrid block stack (Nemotron-H) and a checkpoint with a quantization_config (Kimi-K2.6).
+NEW_FAMILY_CONFIGS = ("nvidia--NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", "Qwen--Qwen3.5-27B", "Qwen--Qwen3-VL-8B-Instruct",
+                      "Qwen--Qwen3-Coder-480B-A35B-Instruct", "nvidia--Kimi-K2.6-NVFP4")
+
+
+@fuzz_settings(60)
+@given(seed=st.integers(0, 2 ** 32 - 1))
+def test_fuzz_hf_config_new_families(workdir, seed):
+    rng = random.Random(seed)
+    base = json.loads((ROOT / "tests/fixtures/model_configs" / f"{rng.choice(NEW_FAMILY_CONFIGS)}.json").read_text())
+    path = workdir / "config.json"
+    path.write_text(json_mutant(base, rng), encoding="utf-8")
+    o = run_cli(["catalog", "import-model", str(path), "--id", "fuzz-model", "--format", "json"], "import-model")
+    check(o, {0, 2}, path)
+    if o.exit_code == 0:
+        assert json.loads(o.stdout)["layers"] >= 1
+
+
 # Found by these four (each an internal error, exit 1, before the fix): a metric block or max_concurrency of the wrong
 # type in a benchmark result; ``engines:`` not a mapping, or a key that is not a string, in a calibration file; a
 # SkyPilot row with more GPUs than an offer row holds. And, in a calibration file, a misspelt engine was accepted as
