@@ -35,6 +35,8 @@ _FLOAT = re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]
 _NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
 
 
+_FEWER = "a scenario or calibration file needs far fewer"  # both are read here
+
 class _Resolver(yaml.resolver.BaseResolver):
     """Implicit tags of the YAML 1.2 core schema, plus the ``<<`` merge key."""
 
@@ -66,7 +68,7 @@ class _BoundedComposer(yaml.composer.Composer):
             event = self.peek_event()
             what = (f"nested deeper than {MAX_DEPTH} levels" if self._depth > MAX_DEPTH
                     else f"more than {MAX_NODES:,} values")
-            raise InputTooLarge(None, None, f"{what}; a scenario needs far fewer", event.start_mark)
+            raise InputTooLarge(None, None, f"{what}; {_FEWER}", event.start_mark)
         try:
             return super().compose_node(parent, index)
         finally:
@@ -79,13 +81,13 @@ class _BoundedScanner(yaml.scanner.Scanner):
 
     def fetch_flow_collection_start(self, TokenClass):
         if self.flow_level >= MAX_DEPTH:
-            raise InputTooLarge(None, None, f"nested deeper than {MAX_DEPTH} levels; a scenario needs far fewer",
+            raise InputTooLarge(None, None, f"nested deeper than {MAX_DEPTH} levels; {_FEWER}",
                                 self.get_mark())
         super().fetch_flow_collection_start(TokenClass)
 
     def add_indent(self, column):
         if len(self.indents) >= MAX_DEPTH:
-            raise InputTooLarge(None, None, f"nested deeper than {MAX_DEPTH} levels; a scenario needs far fewer",
+            raise InputTooLarge(None, None, f"nested deeper than {MAX_DEPTH} levels; {_FEWER}",
                                 self.get_mark())
         return super().add_indent(column)
 
@@ -297,7 +299,7 @@ def _load(path: Path, loader) -> tuple[Any, dict[tuple, tuple[int, int]]]:
             raise InputError(f"{path}: file is empty (no YAML content, only comments)")
         if expanded_size(node) > MAX_NODES:
             raise InputError(f"{path}: more than {MAX_NODES:,} values once aliases (*name) are expanded; "
-                             f"a scenario needs far fewer (an alias bomb?)")
+                             f"{_FEWER} (an alias bomb?)")
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
