@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from planner.catalog import Catalog
+from planner.catalog.params import active_params
 from planner.errors import InputError
 from planner.perf.silicon import SILICON_CSV, parse_silicon, predict_frame, read_silicon, resolve_gpu, resolve_model
 from planner.perf.silicon_fit import fit_engine
@@ -286,3 +287,26 @@ def test_a_kv_cache_dtype_column_says_what_the_run_used():
     assert "did you mean 'fp8_e4m3'?" in skipped[1].reason and "one of: auto, bf16" in skipped[1].reason
     ttft = predict_frame(cases, CAT)["ttft_pred_ms"].tolist()
     assert ttft[0] == ttft[2] == ttft[3] < 17000 < 40000 < ttft[1]     # BF16: a minute-long queue for KV slots
+
+
+
+@pytest.mark.parametrize("row, model", [
+    (dict(model_path="Qwen/Qwen3-32B", system="h200_sxm", backend="trtllm", tp_size=2, moe_tp_size=2), "qwen3-32b"),
+    (dict(model_path="Qwen/Qwen3-30B-A3B", system="h100_sxm", backend="sglang", tp_size=1, moe_tp_size=1),
+     "qwen3-30b-a3b"),
+    (dict(model_path="nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-NVFP4", system="b200_sxm", backend="vllm", tp_size=1,
+          moe_tp_size=1, precision="fp4", gemm_quant_mode="nvfp4", moe_quant_mode="nvfp4"), "nemotron-3-nano-30b-a3b"),
+    (dict(model_path="Qwen/Qwen3.5-35B-A3B", system="b200_sxm", backend="sglang", tp_size=2, moe_tp_size=2),
+     "qwen3.5-35b-a3b"),
+], ids=["qwen3-32b", "qwen3-30b-a3b", "nemotron-3-nano", "qwen3.5-35b-a3b"])
+def test_runs_of_the_added_models_are_predicted_not_skipped(row, model):
+    # aiconfigurator measures these models too (its model_configs); a run of one must map and be predicted
+    cases, skipped = parse_silicon(pd.DataFrame([_row(**row)]), CAT)
+    assert not skipped, skipped
+    assert cases[0].model == model
+    got = predict_frame(cases, CAT).iloc[0]
+    # a decode step reads at least the weights a token touches, spread over the TP group, at the GPU's bandwidth
+    m, gpu = CAT.model(model), CAT.gpu(cases[0].gpu)
+    bytes_per_weight = {"fp8": 1.0, "fp4": 0.5}[cases[0].precision]
+    floor_ms = active_params(m) * bytes_per_weight / cases[0].tp / (gpu.mem_bw_gbps * 1e9) * 1e3
+    assert floor_ms < got["tpot_pred_ms"] < 100 and got["ttft_pred_ms"] > got["tpot_pred_ms"]
