@@ -35,7 +35,7 @@ EXPECTED_MODEL_IDS = {
     "gpt-oss-120b", "gpt-oss-20b", "kimi-k2.5", "glm-5", "minimax-m2.5", "qwen3.5-397b-a17b", "deepseek-r1",
     "deepseek-v3.2", "llama-4-scout-17b-16e", "llama-4-maverick-17b-128e",
     "qwen3-32b", "qwen3-8b", "qwen3-1.7b", "qwen3-0.6b", "qwen3-coder-480b-a35b", "qwen3.5-122b-a10b",
-    "qwen3.5-35b-a3b", "qwen3.5-27b", "nemotron-3-nano-30b-a3b",
+    "qwen3.5-35b-a3b", "qwen3.5-27b", "nemotron-3-nano-30b-a3b", "nemotron-3-super-120b-a12b",
 }
 
 
@@ -190,6 +190,8 @@ ACTIVE_TOLERANCE = {
     "qwen3.5-122b-a10b": 0.06,
     "qwen3.5-35b-a3b": 0.13,     # 'A3B' vs 3.37B counted (the name rounds down, as Qwen3-30B-A3B's 3.3B card figure)
     "qwen3.5-27b": 0.03,         # '27B' vs 26.39B counted: the output gate (16 · 5120·24·256 = 0.50B) is not counted
+    # 'A12B' vs 12.79B counted with both embedding matrices (12.25B without the input one, 131072·4096)
+    "nemotron-3-super-120b-a12b": 0.07,
 }
 # Published totals coarser than 1 %.
 TOTAL_TOLERANCE = {
@@ -446,6 +448,7 @@ IMPORTED = {
     "qwen3-0.6b": "Qwen--Qwen3-0.6B", "qwen3-coder-480b-a35b": "Qwen--Qwen3-Coder-480B-A35B-Instruct",
     "qwen3.5-122b-a10b": "Qwen--Qwen3.5-122B-A10B", "qwen3.5-35b-a3b": "Qwen--Qwen3.5-35B-A3B",
     "qwen3.5-27b": "Qwen--Qwen3.5-27B", "nemotron-3-nano-30b-a3b": "nvidia--NVIDIA-Nemotron-3-Nano-30B-A3B-BF16",
+    "nemotron-3-super-120b-a12b": "nvidia--NVIDIA-Nemotron-3-Super-120B-A12B-FP8",
 }
 # Other checkpoints a row names as aliases: their config.json must hold the row's architecture (text decoder), and
 # the checkpoint's id must find the row.

@@ -71,8 +71,31 @@ def test_dense_hybrid_has_plain_mlps_and_mixer_only_layers(tmp_path):
     assert dense_mlp_params(m) == 2 * 2688 * 1856                     # up and down, no gate
 
 
+# nvidia/NVIDIA-Nemotron-3-Super-120B-A12B-FP8: a latent MoE (trimmed as NANO)
+SUPER = {**NANO, "hidden_size": 4096, "intermediate_size": 2688, "mamba_num_heads": 128, "moe_intermediate_size": 2688,
+         "moe_latent_size": 1024, "moe_shared_expert_intermediate_size": 5376, "n_routed_experts": 512,
+         "num_experts_per_tok": 22, "num_hidden_layers": 88,
+         "hybrid_override_pattern": "MEMEMEM*EMEMEMEM*EMEMEMEM*EMEMEMEMEM*EMEMEMEMEM*EMEMEMEMEM*EMEMEMEMEM*EMEMEMEM*"
+                                    "EMEMEMEME"}
+
+
+def test_nemotron_3_super_latent_moe_counts(tmp_path):
+    m = _import(tmp_path, SUPER)
+    assert (m.layers, m.linear_attention_layers, m.mlp_free_layers, m.moe_latent_size, m.n_shared_experts) == \
+        (48, 40, 8, 1024, 2)
+    # 2*131072*4096 embeddings + 8 attention (2*4096*4096 + 2*4096*256) + 40 Mamba-2 (110,141,440)
+    # + 40 MoE layers: 512 routed experts in the latent width (2*1024*2688 each) + the shared one in h
+    #   (2*4096*5376) + router 4096*512 + projections down and back 2*4096*1024; + 48*2*4096 norms + 4096
+    assert total_params(m) == 120_688_939_008
+    assert total_params(m) / 1e9 == pytest.approx(120, rel=0.006)            # NVIDIA: 120B total ...
+    # ... 12B active: 22 + 2 experts a token reads, without the input embedding (131072*4096)
+    assert (active_params(m) - 131072 * 4096) / 1e9 == pytest.approx(12, rel=0.03)
+    assert "latent MoE" in m.notes
+    with pytest.raises(CatalogError, match="moe_latent_size 4096 is not below hidden_size"):
+        _import(tmp_path, {**SUPER, "moe_latent_size": 4096}, "wide.json")
+
+
 REFUSED = [
-    ("latent MoE (Nemotron 3 Super, Ultra)", {"moe_latent_size": 1024}, "a latent MoE"),
     ("another MLP activation", {"mlp_hidden_act": "silu"}, "squared ReLU"),
     ("an unknown block letter", {"hybrid_override_pattern": "MEX", "num_hidden_layers": 3}, "unknown block letter 'X'"),
     ("more MLPs than mixers", {"hybrid_override_pattern": "MEE", "num_hidden_layers": 3}, "2 MLP blocks for 1 mixer"),
@@ -95,3 +118,19 @@ def test_a_record_cannot_have_more_mlp_free_layers_than_layers():
     m = builtin_models()[0]
     with pytest.raises(ValueError, match="mlp_free_layers"):
         ModelSpec(**{**m.model_dump(), "mlp_free_layers": m.layers + 1})
+
+
+@pytest.mark.parametrize("config", ["NANO", "SUPER", "catalog"])
+def test_the_step_models_split_of_the_weights_adds_up_to_the_count(tmp_path, config):
+    # what a step streams (p_fixed: all but the input embedding and the routed experts) plus every routed expert plus
+    # the input embedding is every weight, for the hybrid imports and every catalog model alike
+    from planner.catalog import builtin_models
+    from planner.perf.roofline import model_shape
+    models = list(builtin_models()) if config == "catalog" else [_import(tmp_path, globals()[config])]
+    for m in models:
+        s = model_shape(m)
+        input_embedding = 0 if m.tie_word_embeddings else m.vocab_size * m.hidden_size
+        streamed = s.p_fixed + s.p_expert * m.n_routed_experts + input_embedding
+        assert streamed == pytest.approx(total_params(m), rel=1e-12), m.id
+        assert s.p_active_body + 2 * m.vocab_size * m.hidden_size + m.hidden_size == pytest.approx(
+            active_params(m) + (m.vocab_size * m.hidden_size if m.tie_word_embeddings else 0), rel=1e-12), m.id

@@ -55,6 +55,7 @@ def test_names_resolve_through_the_catalog():
     assert resolve_model(CAT, "nvidia/Qwen3.6-35B-A3B-NVFP4") == "qwen3.5-35b-a3b"
     assert resolve_model(CAT, "zai-org/GLM-5.1-FP8") == "glm-5"
     assert resolve_model(CAT, "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-NVFP4") == "nemotron-3-nano-30b-a3b"
+    assert resolve_model(CAT, "nvidia/NVIDIA-Nemotron-3-Super-120B-A12B-NVFP4") == "nemotron-3-super-120b-a12b"
     assert resolve_model(CAT, "MiniMaxAI/MiniMax-M2.7") is None     # another context limit: imported, not aliased
     assert resolve_gpu(CAT, "h100_sxm") == "h100-sxm"
     assert resolve_gpu(CAT, "b200_sxm") == "b200"

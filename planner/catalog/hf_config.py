@@ -26,12 +26,12 @@ phi3 (Phi-3 and phi-4), and the 2025-26 MoE families:
 - step3p7 (Step-3.7-Flash): GQA with sliding layers from ``layer_types``, leading dense layers
   (``first_k_dense_replace``) and one shared expert whose width (``share_expert_dim``) must equal
   ``moe_intermediate_size``.
-- nemotron_h (Nemotron-H-56B, Nemotron 3 Nano, Nemotron 3.5 Lightning): Mamba-2, attention, MLP and MoE blocks,
-  read by :mod:`planner.catalog.hf_hybrid`; Nemotron 3 Super and Ultra (a latent MoE) are refused there.
+- nemotron_h (Nemotron-H-56B, Nemotron 3 Nano / Super / Ultra, Nemotron 3.5 Lightning): Mamba-2, attention, MLP
+  and MoE blocks, Super's and Ultra's latent MoE included, read by :mod:`planner.catalog.hf_hybrid`.
 
 Vision towers are not counted (``vision_config``): the record is the text decoder, as the catalog's rows are, and
 an import with a ``vision_config`` says so in ``notes``. Families the record cannot express (Gemma 4's two head
-shapes, DeepSeek-V4's compressed attention, Nemotron 3 Super's latent MoE, ...) are refused with what they lack
+shapes, DeepSeek-V4's compressed attention, Kimi-Linear, ...) are refused with what they lack
 (:mod:`planner.catalog.hf_unsupported`, :mod:`planner.catalog.hf_hybrid`).
 
 Field mapping (config key -> ModelSpec field):

@@ -12,10 +12,13 @@ order ``hybrid_override_pattern`` (or ``layers_block_type``) gives: ``M`` Mamba-
     dense layers      #-  (first_dense_layers in a MoE model)
     MLPs              plain squared ReLU (up, down): mlp_gated false
     shared expert     of width I_s = s·I_moe: s experts of the routed width (same weights and FLOPs)
+    latent MoE        ``moe_latent_size`` ℓ (Nemotron 3 Super, Ultra): the routed experts work in ℓ (2·ℓ·I_moe
+                      each), the tokens projected down and back up (2·h·ℓ per MoE layer), the shared expert in h.
+                      Checked against NVIDIA's sizes: Super 120.67B total / 12.23B active without the input
+                      embedding ("120B-A12B"), Ultra 549.3B / 55.0B ("550B-A55B").
 
-Refused, naming what the record lacks: a latent MoE (``moe_latent_size``: Nemotron 3 Super and Ultra route in a
-smaller latent space, with projections the record does not hold), more MLP blocks than mixers, an unknown block
-letter, and an MLP activation other than squared ReLU.
+Refused, naming what the record lacks: more MLP blocks than mixers, an unknown block letter, and an MLP activation
+other than squared ReLU.
 """
 
 from __future__ import annotations
@@ -63,10 +66,10 @@ def _pattern(c: _Reader) -> str:
 def nemotron_h_fields(c: _Reader) -> dict[str, Any]:
     """The record's fields for a Nemotron-H config (``layers`` and ``head_dim`` among them); CatalogError when the
     stack is one the record cannot hold."""
-    if c.has("moe_latent_size"):
-        raise CatalogError(f"{c.file}: {c.prefix}moe_latent_size: a latent MoE (experts routed in a "
-                           f"{c.get_int('moe_latent_size')}-wide latent space, with its own projections) is not "
-                           "something the architecture record holds; not supported")
+    latent = c.get_int("moe_latent_size", default=0)
+    if latent and latent >= c.get_int("hidden_size"):
+        raise CatalogError(f"{c.file}: {c.prefix}moe_latent_size {latent} is not below hidden_size "
+                           f"{c.get_int('hidden_size')}; a latent MoE works in a narrower space")
     act = c.cfg.get("mlp_hidden_act", "relu2")
     if act != "relu2":
         raise CatalogError(f"{c.file}: {c.prefix}mlp_hidden_act {str(act)[:40]!r}: only Nemotron-H's squared ReLU "
@@ -92,7 +95,7 @@ def nemotron_h_fields(c: _Reader) -> dict[str, Any]:
         if width < 1 or shared % width:
             raise CatalogError(f"{c.file}: {c.prefix}moe_shared_expert_intermediate_size {shared} is not a whole "
                                f"number of experts of moe_intermediate_size {width}; not supported")
-        out.update(n_shared_experts=shared // width, first_dense_layers=dense)
+        out.update(n_shared_experts=shared // width, first_dense_layers=dense, moe_latent_size=latent)
     elif not dense:
         raise CatalogError(f"{c.file}: {c.prefix}hybrid_override_pattern has no MLP block")
     return out
@@ -106,6 +109,9 @@ def nemotron_h_note(fields: dict[str, Any], layers: int) -> str:
              "linear attention (state heads x head_dim x ssm_state, FP32); squared-ReLU MLPs (up, down)"]
     if fields.get("n_shared_experts", 0) > 1:
         parts.append(f"the shared expert counted as {fields['n_shared_experts']} experts of the routed width")
+    if fields.get("moe_latent_size"):
+        parts.append(f"latent MoE: routed experts in a {fields['moe_latent_size']}-wide space, with the projections "
+                     "down and back counted per MoE layer")
     parts.append("confidence medium: the performance model charges the Mamba-2 state's read and write each step, "
                  "not its scan, and per-layer step costs once per mixer")
     return "; ".join(parts)

@@ -7,6 +7,7 @@ Symbols (all from :class:`~planner.catalog.records.ModelSpec`):
     I  intermediate_size     I_moe moe_intermediate_size
     E  n_routed_experts      k  experts_per_token     s  n_shared_experts
     L_0 mlp_free_layers      g  MLP matrices: 3 gated (gate, up, down), 2 plain (up, down: ``mlp_gated`` false)
+    ℓ  moe_latent_size (0: the routed experts work in h; else a latent MoE)
     L_d dense layers = first_dense_layers if MoE else L − L_0;   L_moe = L − L_d − L_0 (0 for dense models)
     MLA: r_q q_lora_rank, r_kv kv_lora_rank, d_n qk_nope_head_dim, d_r qk_rope_head_dim, d_v v_head_dim
 
@@ -20,16 +21,17 @@ Counts (weights, biases ignored):
                    kv = h·(r_kv+d_r) + r_kv·n_q·(d_n+d_v)
                    o  = n_q·d_v·h
     dense MLP    P_mlp  = g·h·I                                      gate, up, down (gated MLP; plain: up, down)
-    MoE MLP      P_moe(e) = e·g·h·I_moe + h·E                        e experts' weights + router
+    MoE MLP      P_moe(e) = e·p_e + s·g·h·I_moe + h·E + 2·h·ℓ       e routed experts, the shared ones, router,
+                 p_e = g·(ℓ or h)·I_moe                              and a latent MoE's down/up projections
       DSA indexer  + r_q·n_i·d_i + h·d_i + h·n_i       (query from the q latent, one key, head weights)
     linear attn  P_lin  = h·(2·n_k·d_k + 2·n_v·d_v) + h·2·n_v + (2·n_k·d_k + n_v·d_v)·K + n_v·d_v·h
                  (Gated DeltaNet: q, k, v, z projections, the b/a gates, a depthwise conv of width K, out)
     norms        P_norm = 2·h per layer (+ r_q + r_kv for MLA's latent norms) + h final
 
-    total  = P_emb + (L − L_lin)·P_att + L_lin·P_lin + L·P_norm + h + L_d·P_mlp + L_moe·P_moe(E + s)
+    total  = P_emb + (L − L_lin)·P_att + L_lin·P_lin + L·P_norm + h + L_d·P_mlp + L_moe·P_moe(E)
              (L_lin linear-attention layers; :func:`attention_params_per_layer` is the mean over all L layers,
               so ``L · attention_params_per_layer`` is the attention total for every kind of model)
-    active = same, with P_moe(k + s): a token reads its k routed experts plus the shared ones,
+    active = same, with P_moe(k): a token reads its k routed experts plus the shared ones,
              every attention weight, the router, and both embedding matrices.
 
 For Llama-3.1-8B this is exactly the checkpoint's 8,030,261,248 weights. Architecture details the record
@@ -128,8 +130,16 @@ def mlp_matrices(m: ModelSpec) -> int:
 
 
 def expert_params(m: ModelSpec) -> int:
-    """One expert MLP of width ``moe_intermediate_size`` (g·h·I_moe)."""
-    return mlp_matrices(m) * m.hidden_size * m.moe_intermediate_size
+    """One routed expert MLP of width ``moe_intermediate_size``: g·h·I_moe, or g·ℓ·I_moe in a latent MoE."""
+    return mlp_matrices(m) * (m.moe_latent_size or m.hidden_size) * m.moe_intermediate_size
+
+
+def moe_fixed_params(m: ModelSpec) -> int:
+    """What every token of a MoE layer reads besides its routed experts: the shared experts (in h, s·g·h·I_moe),
+    the router (h·E) and a latent MoE's projections down to ℓ and back (2·h·ℓ)."""
+    h = m.hidden_size
+    return (m.n_shared_experts * mlp_matrices(m) * h * m.moe_intermediate_size + h * m.n_routed_experts
+            + 2 * h * m.moe_latent_size)
 
 
 def dense_mlp_params(m: ModelSpec) -> int:
@@ -138,8 +148,8 @@ def dense_mlp_params(m: ModelSpec) -> int:
 
 
 def moe_mlp_params(m: ModelSpec, experts: int) -> int:
-    """``experts`` expert MLPs of width ``moe_intermediate_size`` plus the router (h·E)."""
-    return experts * expert_params(m) + m.hidden_size * m.n_routed_experts
+    """One MoE layer with ``experts`` of its routed experts: theirs plus :func:`moe_fixed_params`."""
+    return experts * expert_params(m) + moe_fixed_params(m)
 
 
 def layer_counts(m: ModelSpec) -> tuple[int, int]:
@@ -167,7 +177,7 @@ def _count(m: ModelSpec, experts_per_moe_layer: int) -> int:
 @functools.lru_cache(maxsize=1024)   # the options stage asks for every (workload bucket, GPU, TP) of a model
 def total_params(m: ModelSpec) -> int:
     """All weights of the decoder (every expert counted)."""
-    return _count(m, m.n_routed_experts + m.n_shared_experts)
+    return _count(m, m.n_routed_experts)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -175,4 +185,4 @@ def active_params(m: ModelSpec) -> int:
     """Weights one token touches: all but the unrouted experts. Equals the total for dense models."""
     if not m.is_moe:
         return total_params(m)
-    return _count(m, m.experts_per_token + m.n_shared_experts)
+    return _count(m, m.experts_per_token)

@@ -95,6 +95,10 @@ class ModelSpec(_Record):
     mlp_free_layers: int = Field(default=0, ge=0, description="layers whose mixer has no MLP after it (Nemotron-H)")
     mlp_gated: bool = Field(default=True, description="gated MLPs (gate, up, down: SwiGLU/GeGLU), or plain ones "
                                                       "(up, down: Nemotron-H's squared ReLU)")
+    # a latent MoE (Nemotron 3 Super, Ultra): tokens are projected from hidden_size down to this width, routed to
+    # experts that work in it, and projected back; the shared experts stay in hidden_size
+    moe_latent_size: int = Field(default=0, ge=0, description="width the routed experts work in (latent MoE); "
+                                                              "0 = hidden_size")
     # MLA (DeepSeek-V2/V3)
     q_lora_rank: int = Field(default=0, ge=0)
     kv_lora_rank: int = Field(default=0, ge=0)

@@ -59,7 +59,8 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 
 from planner.catalog.params import (
-    attention_params_per_layer, dense_mlp_params, expert_params, layer_counts, norm_params_per_layer)
+    attention_params_per_layer, dense_mlp_params, expert_params, layer_counts, moe_fixed_params,
+    norm_params_per_layer)
 from planner.catalog.records import ModelSpec
 from planner.perf.calibration import Calibration, EngineFactors
 from planner.perf.device import INT4_PATH, Device
@@ -98,7 +99,7 @@ def model_shape(m: ModelSpec) -> ModelShape:
     p_e = 0.0
     if m.is_moe:
         p_e = float(expert_params(m))
-        router_shared = moe_layers * (h * m.n_routed_experts + m.n_shared_experts * p_e)
+        router_shared = moe_layers * moe_fixed_params(m)
     fixed = m.layers * per_layer + dense_layers * dense_mlp_params(m) + router_shared + h + lm_head
     active_body = fixed - lm_head - h + moe_layers * m.experts_per_token * p_e
     if m.attention == "mla":

@@ -105,6 +105,7 @@ FIELD_DOCS: dict[tuple[str, str], tuple[str, str, str]] = {
     ('models[].spec', 'first_dense_layers'): ('count, ≥ 0', '`0`', 'Leading layers with a dense MLP instead of experts (DeepSeek-V3: 3).'),
     ('models[].spec', 'mlp_free_layers'): ('count, ≥ 0', '`0`', "Layers whose mixer block has no MLP after it (Nemotron-H's hybrid stacks: a layer is a Mamba-2 or attention block with the MLP block that follows it)."),
     ('models[].spec', 'mlp_gated'): ('true/false', '`true`', "Gated MLPs (gate, up, down: SwiGLU) or plain ones (up, down: Nemotron-H's squared ReLU)."),
+    ('models[].spec', 'moe_latent_size'): ('count, ≥ 0', '`0`', 'Width the routed experts work in (a latent MoE: Nemotron 3 Super and Ultra project tokens down to it and back); 0 = `hidden_size`.'),
     ('models[].spec', 'q_lora_rank'): ('count, ≥ 0', '`0`', 'MLA query compression rank.'),
     ('models[].spec', 'kv_lora_rank'): ('count, ≥ 0', '`0`', 'MLA key/value compression rank (the cached latent width).'),
     ('models[].spec', 'qk_nope_head_dim'): ('count, ≥ 0', '`0`', 'MLA per-head query/key dimension without rotary embedding.'),
