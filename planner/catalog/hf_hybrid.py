@@ -11,7 +11,7 @@ order ``hybrid_override_pattern`` (or ``layers_block_type``) gives: ``M`` Mamba-
     MLP-free layers   L_0 = L − (#- + #E)                mixers with no MLP after them (order does not count)
     dense layers      #-  (first_dense_layers in a MoE model)
     MLPs              plain squared ReLU (up, down): mlp_gated false
-    shared expert     of width I_s = s·I_moe: s experts of the routed width (same weights and FLOPs)
+    shared expert     of width I_s = s·I_moe: s experts of width I_moe in h (same weights and FLOPs)
     latent MoE        ``moe_latent_size`` ℓ (Nemotron 3 Super, Ultra): the routed experts work in ℓ (2·ℓ·I_moe
                       each), the tokens projected down and back up (2·h·ℓ per MoE layer), the shared expert in h.
                       Checked against NVIDIA's sizes: Super 120.67B total / 12.23B active without the input
@@ -108,7 +108,8 @@ def nemotron_h_note(fields: dict[str, Any], layers: int) -> str:
              f"layer with the MLP block after it ({fields['mlp_free_layers']} have none); Mamba-2 as "
              "linear attention (state heads x head_dim x ssm_state, FP32); squared-ReLU MLPs (up, down)"]
     if fields.get("n_shared_experts", 0) > 1:
-        parts.append(f"the shared expert counted as {fields['n_shared_experts']} experts of the routed width")
+        parts.append(f"the shared expert counted as {fields['n_shared_experts']} experts of moe_intermediate_size "
+                     "(in hidden_size)")
     if fields.get("moe_latent_size"):
         parts.append(f"latent MoE: routed experts in a {fields['moe_latent_size']}-wide space, with the projections "
                      "down and back counted per MoE layer")
