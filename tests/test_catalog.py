@@ -36,6 +36,8 @@ EXPECTED_MODEL_IDS = {
     "deepseek-v3.2", "llama-4-scout-17b-16e", "llama-4-maverick-17b-128e",
     "qwen3-32b", "qwen3-8b", "qwen3-1.7b", "qwen3-0.6b", "qwen3-coder-480b-a35b", "qwen3.5-122b-a10b",
     "qwen3.5-35b-a3b", "qwen3.5-27b", "nemotron-3-nano-30b-a3b", "nemotron-3-super-120b-a12b",
+    "kimi-k2", "nemotron-3-ultra-550b-a55b", "qwen3-vl-235b-a22b", "qwen3-vl-30b-a3b", "qwen3-vl-32b", "qwen3-vl-8b",
+    "qwen3-vl-4b",
 }
 
 
@@ -192,6 +194,11 @@ ACTIVE_TOLERANCE = {
     "qwen3.5-27b": 0.03,         # '27B' vs 26.39B counted: the output gate (16 · 5120·24·256 = 0.50B) is not counted
     # 'A12B' vs 12.79B counted with both embedding matrices (12.25B without the input one, 131072·4096)
     "nemotron-3-super-120b-a12b": 0.07,
+    "kimi-k2": 0.03,             # '32B activated' vs 32.86B counted (rounded), as Kimi-K2.5
+    "nemotron-3-ultra-550b-a55b": 0.03,  # 'A55B' vs 56.16B counted with both embeddings (55.0B without the input one)
+    # Qwen3-VL: the name's size includes the vision encoder, which is not counted, and rounds
+    "qwen3-vl-30b-a3b": 0.12,    # 'A3B' vs 3.35B counted (Qwen3-30B-A3B's card: 3.3B)
+    "qwen3-vl-32b": 0.03, "qwen3-vl-8b": 0.03,   # '32B' / '8B' vs 32.76B / 8.19B (the names round down)
 }
 # Published totals coarser than 1 %.
 TOTAL_TOLERANCE = {
@@ -200,6 +207,8 @@ TOTAL_TOLERANCE = {
     "qwen3-1.7b": 0.02,          # '1.7B' vs 1.72B counted (the card rounds)
     "qwen3.5-35b-a3b": 0.02,     # '35B' vs 34.58B counted (output gate and vision encoder not counted)
     "qwen3.5-27b": 0.03,         # '27B' vs 26.39B: output gate (0.50B) and vision encoder (~0.46B) not counted
+    "kimi-k2": 0.03,             # '1T' vs 1,026.4B counted, as Kimi-K2.5
+    "qwen3-vl-30b-a3b": 0.02, "qwen3-vl-32b": 0.03, "qwen3-vl-8b": 0.03,   # the names round down
 }
 
 
@@ -449,15 +458,21 @@ IMPORTED = {
     "qwen3.5-122b-a10b": "Qwen--Qwen3.5-122B-A10B", "qwen3.5-35b-a3b": "Qwen--Qwen3.5-35B-A3B",
     "qwen3.5-27b": "Qwen--Qwen3.5-27B", "nemotron-3-nano-30b-a3b": "nvidia--NVIDIA-Nemotron-3-Nano-30B-A3B-BF16",
     "nemotron-3-super-120b-a12b": "nvidia--NVIDIA-Nemotron-3-Super-120B-A12B-FP8",
+    "kimi-k2": "moonshotai--Kimi-K2-Instruct",
+    "nemotron-3-ultra-550b-a55b": "nvidia--NVIDIA-Nemotron-3-Ultra-550B-A55B-BF16",
+    "qwen3-vl-235b-a22b": "Qwen--Qwen3-VL-235B-A22B-Instruct", "qwen3-vl-30b-a3b": "Qwen--Qwen3-VL-30B-A3B-Instruct",
+    "qwen3-vl-32b": "Qwen--Qwen3-VL-32B-Instruct", "qwen3-vl-8b": "Qwen--Qwen3-VL-8B-Instruct",
+    "qwen3-vl-4b": "Qwen--Qwen3-VL-4B-Instruct",
 }
 # Other checkpoints a row names as aliases: their config.json must hold the row's architecture (text decoder), and
 # the checkpoint's id must find the row.
 ALIASED = {
     "zai-org--GLM-5.1": "glm-5", "nvidia--Kimi-K2.6-NVFP4": "kimi-k2.5", "nvidia--Kimi-K2.7-Code-NVFP4": "kimi-k2.5",
     "nvidia--Qwen3.6-27B-NVFP4": "qwen3.5-27b", "nvidia--Qwen3.6-35B-A3B-NVFP4": "qwen3.5-35b-a3b",
+    "Qwen--Qwen3-VL-32B-Thinking": "qwen3-vl-32b",
 }
-# Same decoder, another context limit (max_position_embeddings): not aliases, since a row's max_context bounds the
-# scenarios that name it; these import through hf_config.
+# Same decoder, another context limit (max_position_embeddings): not aliases of that row, since a row's max_context
+# bounds the scenarios that name it (the Qwen3-VL models and Kimi-K2 are rows of their own).
 NOT_ALIASED = {
     "zai-org--GLM-5.2": "glm-5", "MiniMaxAI--MiniMax-M2.7": "minimax-m2.5", "moonshotai--Kimi-K2-Instruct": "kimi-k2.5",
     "Qwen--Qwen3-VL-235B-A22B-Instruct": "qwen3-235b-a22b", "Qwen--Qwen3-VL-30B-A3B-Instruct": "qwen3-30b-a3b",
@@ -503,7 +518,8 @@ def test_checkpoints_with_another_context_are_not_aliases(config, model_id):
     from planner.catalog.hf_config import model_from_hf_config
     imported = model_from_hf_config(CONFIGS / f"{config}.json", id=model_id)
     assert imported.max_context != CAT.model(model_id).max_context
-    assert not CAT.has(config.replace("--", "/"), "model")
+    name = config.replace("--", "/")
+    assert not CAT.has(name, "model") or CAT.model(name).max_context == imported.max_context
 
 
 # Hand-worked architecture facts of the new families (each from its config.json, arithmetic in the comment).
