@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from planner.catalog.hf_config import model_from_hf_config
 from planner.catalog.params import (
@@ -134,3 +136,46 @@ def test_the_step_models_split_of_the_weights_adds_up_to_the_count(tmp_path, con
         assert streamed == pytest.approx(total_params(m), rel=1e-12), m.id
         assert s.p_active_body + 2 * m.vocab_size * m.hidden_size + m.hidden_size == pytest.approx(
             active_params(m) + (m.vocab_size * m.hidden_size if m.tie_word_embeddings else 0), rel=1e-12), m.id
+
+
+def _block_by_block(cfg: dict) -> int:
+    """An independent count: walk the pattern, each block with its own weights (Mamba-2's exact in-projection
+    x, z, B, C, dt; one norm vector per block), as the published modelling code lays them out."""
+    h, V = cfg["hidden_size"], cfg["vocab_size"]
+    nv, dv, g, n, k = (cfg["mamba_num_heads"], cfg["mamba_head_dim"], cfg["n_groups"], cfg["ssm_state_size"],
+                       cfg["conv_kernel"])
+    latent = cfg.get("moe_latent_size") or 0
+    block = {
+        "M": h * (2 * nv * dv + 2 * g * n + nv) + (nv * dv + 2 * g * n) * k + nv * dv * h,
+        "*": 2 * h * (cfg["num_attention_heads"] + cfg["num_key_value_heads"]) * cfg["head_dim"],
+        "-": 2 * h * cfg["intermediate_size"],
+        "E": (cfg.get("n_routed_experts", 0) * 2 * (latent or h) * cfg.get("moe_intermediate_size", 0)
+              + 2 * h * cfg.get("moe_shared_expert_intermediate_size", 0) + h * cfg.get("n_routed_experts", 0)
+              + 2 * h * latent),
+    }
+    pattern = cfg["hybrid_override_pattern"]
+    return 2 * V * h + sum(block[b] + h for b in pattern) + h
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(blocks=st.lists(st.sampled_from(["M", "*", "-", "E"]), min_size=1, max_size=40),
+       latent=st.sampled_from([0, 64]), shared=st.integers(0, 3))
+def test_the_import_counts_what_walking_the_blocks_counts(tmp_path_factory, blocks, latent, shared):
+    mixers = sum(b in "M*" for b in blocks)
+    mlps = len(blocks) - mixers
+    assume(mixers >= mlps and mlps > 0 and not ("-" in blocks and "E" not in blocks and latent))
+    cfg = {**NANO, "hidden_size": 256, "vocab_size": 1000, "intermediate_size": 96, "moe_intermediate_size": 32,
+           "n_routed_experts": 16, "num_experts_per_tok": 2, "moe_shared_expert_intermediate_size": 32 * shared,
+           "mamba_num_heads": 8, "mamba_head_dim": 16, "n_groups": 2, "ssm_state_size": 16,
+           "hybrid_override_pattern": "".join(blocks), "num_hidden_layers": len(blocks)}
+    if latent:
+        cfg["moe_latent_size"] = latent
+    if "E" not in blocks:   # a dense stack has no expert keys
+        cfg = {k: v for k, v in cfg.items() if not k.startswith(("moe_", "n_routed", "n_shared", "num_experts"))}
+        cfg["moe_shared_expert_intermediate_size"] = 0
+    m = _import(tmp_path_factory.mktemp("h"), cfg)
+    # the record's two known differences: P_lin's h·n_v more per Mamba-2 block, and two norms per layer, not one
+    # per block
+    mamba = blocks.count("M")
+    expected = _block_by_block(cfg) + mamba * 256 * 8 + (2 * 256 * m.layers - 256 * len(blocks))
+    assert total_params(m) == expected
