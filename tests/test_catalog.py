@@ -37,7 +37,7 @@ EXPECTED_MODEL_IDS = {
     "qwen3-32b", "qwen3-8b", "qwen3-1.7b", "qwen3-0.6b", "qwen3-coder-480b-a35b", "qwen3.5-122b-a10b",
     "qwen3.5-35b-a3b", "qwen3.5-27b", "nemotron-3-nano-30b-a3b", "nemotron-3-super-120b-a12b",
     "kimi-k2", "nemotron-3-ultra-550b-a55b", "qwen3-vl-235b-a22b", "qwen3-vl-30b-a3b", "qwen3-vl-32b", "qwen3-vl-8b",
-    "qwen3-vl-4b",
+    "qwen3-vl-4b", "gemma-4-31b", "gemma-4-26b-a4b",
 }
 
 
@@ -199,6 +199,7 @@ ACTIVE_TOLERANCE = {
     # Qwen3-VL: the name's size includes the vision encoder, which is not counted, and rounds
     "qwen3-vl-30b-a3b": 0.12,    # 'A3B' vs 3.35B counted (Qwen3-30B-A3B's card: 3.3B)
     "qwen3-vl-32b": 0.03, "qwen3-vl-8b": 0.03,   # '32B' / '8B' vs 32.76B / 8.19B (the names round down)
+    "gemma-4-26b-a4b": 0.05,     # 'A4B' vs 3.82B counted (the name rounds up)
 }
 # Published totals coarser than 1 %.
 TOTAL_TOLERANCE = {
@@ -209,6 +210,7 @@ TOTAL_TOLERANCE = {
     "qwen3.5-27b": 0.03,         # '27B' vs 26.39B: output gate (0.50B) and vision encoder (~0.46B) not counted
     "kimi-k2": 0.03,             # '1T' vs 1,026.4B counted, as Kimi-K2.5
     "qwen3-vl-30b-a3b": 0.02, "qwen3-vl-32b": 0.03, "qwen3-vl-8b": 0.03,   # the names round down
+    "gemma-4-26b-a4b": 0.04,     # '26B' vs 25.23B counted (text decoder; the name rounds up)
 }
 
 
@@ -463,6 +465,7 @@ IMPORTED = {
     "qwen3-vl-235b-a22b": "Qwen--Qwen3-VL-235B-A22B-Instruct", "qwen3-vl-30b-a3b": "Qwen--Qwen3-VL-30B-A3B-Instruct",
     "qwen3-vl-32b": "Qwen--Qwen3-VL-32B-Instruct", "qwen3-vl-8b": "Qwen--Qwen3-VL-8B-Instruct",
     "qwen3-vl-4b": "Qwen--Qwen3-VL-4B-Instruct",
+    "gemma-4-31b": "nvidia--Gemma-4-31B-IT-NVFP4", "gemma-4-26b-a4b": "google--gemma-4-26B-A4B",
 }
 # Other checkpoints a row names as aliases: their config.json must hold the row's architecture (text decoder), and
 # the checkpoint's id must find the row.

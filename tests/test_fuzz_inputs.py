@@ -121,9 +121,10 @@ def test_fuzz_hf_config_import_model(workdir, seed):
 
 
 # The families added in the thirtieth pass, each from its published config.json: a nested text_config (Qwen3-VL,
-# Qwen3.5), a hybrid block stack (Nemotron-H) and a checkpoint with a quantization_config (Kimi-K2.6).
+# Qwen3.5, Gemma 4), a hybrid block stack (Nemotron-H, its latent MoE) and a checkpoint with a quantization_config.
 NEW_FAMILY_CONFIGS = ("nvidia--NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", "Qwen--Qwen3.5-27B", "Qwen--Qwen3-VL-8B-Instruct",
-                      "Qwen--Qwen3-Coder-480B-A35B-Instruct", "nvidia--Kimi-K2.6-NVFP4")
+                      "Qwen--Qwen3-Coder-480B-A35B-Instruct", "nvidia--Kimi-K2.6-NVFP4",
+                      "nvidia--NVIDIA-Nemotron-3-Super-120B-A12B-FP8", "google--gemma-4-26B-A4B")
 
 
 @fuzz_settings(60)

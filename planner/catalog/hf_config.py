@@ -28,10 +28,13 @@ phi3 (Phi-3 and phi-4), and the 2025-26 MoE families:
   ``moe_intermediate_size``.
 - nemotron_h (Nemotron-H-56B, Nemotron 3 Nano / Super / Ultra, Nemotron 3.5 Lightning): Mamba-2, attention, MLP
   and MoE blocks, Super's and Ultra's latent MoE included, read by :mod:`planner.catalog.hf_hybrid`.
+- gemma4 / gemma4_text (``text_config``; Gemma 4 31B and 26B-A4B): sliding layers from ``layer_types``, the
+  full-attention layers' own head shape and the dense MLP beside the experts, read by
+  :mod:`planner.catalog.hf_gemma4`.
 
 Vision towers are not counted (``vision_config``): the record is the text decoder, as the catalog's rows are, and
-an import with a ``vision_config`` says so in ``notes``. Families the record cannot express (Gemma 4's two head
-shapes, DeepSeek-V4's compressed attention, Kimi-Linear, ...) are refused with what they lack
+an import with a ``vision_config`` says so in ``notes``. Families the record cannot express (DeepSeek-V4's
+compressed attention, Kimi-Linear, MiniMax-M3's block-sparse attention, ...) are refused with what they lack
 (:mod:`planner.catalog.hf_unsupported`, :mod:`planner.catalog.hf_hybrid`).
 
 Field mapping (config key -> ModelSpec field):
@@ -68,6 +71,7 @@ from typing import Any, Union
 
 from pydantic import ValidationError
 
+from planner.catalog.hf_gemma4 import gemma4_fields
 from planner.catalog.hf_hybrid import nemotron_h_fields, nemotron_h_note
 from planner.catalog.hf_unsupported import quantization_file_hint, unsupported_reason
 from planner.catalog.params import active_params, total_params
@@ -79,11 +83,11 @@ SUPPORTED = (
     "gemma", "gemma2", "gemma3", "gemma3_text", "phi3",
     "gpt_oss", "minimax_m2", "llama4", "llama4_text", "kimi_k2", "kimi_k25", "deepseek_v32", "glm_moe_dsa",
     "qwen3_5_moe", "qwen3_5_moe_text", "qwen3_5", "qwen3_5_text", "qwen3_vl", "qwen3_vl_text",
-    "qwen3_vl_moe", "qwen3_vl_moe_text", "mimo", "step3p7", "nemotron_h",
+    "qwen3_vl_moe", "qwen3_vl_moe_text", "mimo", "step3p7", "nemotron_h", "gemma4", "gemma4_text",
 )
 _TEXT_OF = {"gemma3": "gemma3_text", "llama4": "llama4_text", "kimi_k25": "kimi_k2",
             "qwen3_5_moe": "qwen3_5_moe_text", "qwen3_5": "qwen3_5_text", "qwen3_vl": "qwen3_vl_text",
-            "qwen3_vl_moe": "qwen3_vl_moe_text"}
+            "qwen3_vl_moe": "qwen3_vl_moe_text", "gemma4": "gemma4_text"}
 # families read with another family's rules: the same decoder under another name
 _BACKBONE = {"qwen3_vl_text": "qwen3", "qwen3_vl_moe_text": "qwen3_moe", "mimo": "qwen2"}
 _MLA = ("deepseek_v2", "deepseek_v3", "deepseek_v32", "kimi_k2", "glm_moe_dsa")
@@ -112,6 +116,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "qwen3_5_text": {"tie_word_embeddings": False},
     "step3p7": {"tie_word_embeddings": False},
     "nemotron_h": {"tie_word_embeddings": False},
+    "gemma4_text": {"tie_word_embeddings": True},
     "gemma": {"tie_word_embeddings": True},
     "gemma2": {"tie_word_embeddings": True},
     "gemma3_text": {"tie_word_embeddings": True, "vocab_size": 262_208, "max_position_embeddings": 131_072,
@@ -275,6 +280,8 @@ class _ConfigReader:
         fields.update(self._moe())
         fields.update(self._linear(layers))
         fields.update(hybrid)
+        if c.model_type == "gemma4_text":
+            fields.update(gemma4_fields(c))
         if c.model_type == "llama4_text":
             intermediate = c.get_int("intermediate_size_mlp") if fields.get("first_dense_layers") else \
                 c.get_int("intermediate_size_mlp", default=0)
@@ -337,6 +344,14 @@ class _ConfigReader:
                          "tokens chosen by the indexer; the full MLA latent and the indexer key are cached per token")
         if mtp:
             notes.append(f"{mtp} multi-token-prediction layer(s) in the checkpoint are not counted")
+        if fields.get("global_head_dim") or fields.get("global_kv_heads"):
+            n_full = layers - window_layers - fields.get("linear_attention_layers", 0)
+            notes.append(f"{n_full} full-attention layers with head_dim {fields['global_head_dim'] or head_dim} and "
+                         f"{fields['global_kv_heads'] or kv_heads} KV heads"
+                         + (" whose keys double as values (no value projection; the cache is charged keys and values, "
+                            "as the engines first implemented it)" if fields.get("global_k_eq_v") else ""))
+        if fields.get("dense_mlp_beside_moe"):
+            notes.append(f"a dense MLP of {intermediate} beside the experts in every MoE layer")
         if isinstance(self.top.get("vision_config"), dict):
             notes.append("text decoder only: the vision encoder (vision_config) is not counted; its weights need "
                          "memory beside these unless the engine serves text only")
@@ -344,7 +359,7 @@ class _ConfigReader:
             notes.append("transformers defaults used: " + ", ".join(self.defaults_used))
         # an architecture feature the performance model approximates (the catalog's rules for `confidence`)
         approximated = fields.get("linear_attention_layers") or fields.get("sparse_attention_topk") or \
-            (c.model_type == "llama4_text" and window_layers)
+            (c.model_type == "llama4_text" and window_layers) or fields.get("global_k_eq_v")
         return spec.model_copy(update=dict(
             confidence="medium" if approximated else "high",
             published_total_params_b=total / 1e9,
@@ -361,7 +376,8 @@ class _ConfigReader:
                 break
         if not experts:
             return {}
-        out = dict(n_routed_experts=experts, experts_per_token=c.get_int("num_experts_per_tok"))
+        per_token = "top_k_experts" if c.model_type == "gemma4_text" else "num_experts_per_tok"
+        out = dict(n_routed_experts=experts, experts_per_token=c.get_int(per_token))
         if c.model_type in _EXPERT_WIDTH_IS_INTERMEDIATE:
             out["moe_intermediate_size"] = c.get_int("intermediate_size")
         else:

@@ -15,8 +15,6 @@ from typing import Any
 NOT_REPRESENTABLE: dict[str, str] = {
     "nemotron-nas": "per-layer block_configs (layers with no attention or no MLP, and different widths), where the "
                     "record has one shape for every layer",
-    "gemma4_text": "a second head shape on its full-attention layers (global_head_dim, num_global_key_value_heads) "
-                   "whose keys double as values (attention_k_eq_v)",
     "deepseek_v4": "compressed attention with a per-layer compression ratio (compress_ratios), grouped low-rank "
                    "output projections and hyper-connections, none of which the record's MLA fields describe",
     "deepseek_ref": "DeepSeek-V4's compressed attention (per-layer compress_ratios) and hyper-connections",

@@ -15,6 +15,8 @@ Counts (weights, biases ignored):
 
     embeddings   P_emb  = V·h·(1 if tied else 2)                     input table + LM head
     attention    P_att  = h·n_q·d + 2·h·n_kv·d + n_q·d·h              q, k, v, o  (MHA / GQA)
+      global     the full-attention layers of a model with a head shape of their own (Gemma 4): d_g, n_g, and
+                 one k projection for both keys and values where they coincide (``global_k_eq_v``)
       MLA        P_att  = q + kv + o with
                    q  = h·r_q + r_q·n_q·(d_n+d_r)    (r_q > 0, low-rank query)
                       = h·n_q·(d_n+d_r)              (r_q = 0)
@@ -72,10 +74,9 @@ def attention_params_per_layer(m: ModelSpec) -> float:
     blocks (:func:`linear_attention_params_per_layer`); the mean keeps ``layers × this`` the exact total.
     """
     n_lin = min(m.linear_attention_layers, m.layers)
-    full = full_attention_params_per_layer(m)
-    if not n_lin:
-        return full
-    return ((m.layers - n_lin) * full + n_lin * linear_attention_params_per_layer(m)) / m.layers
+    if not n_lin and not has_global_shape(m):
+        return full_attention_params_per_layer(m)
+    return (kv_attention_params(m) + n_lin * linear_attention_params_per_layer(m)) / m.layers
 
 
 def linear_attention_params_per_layer(m: ModelSpec) -> int:
@@ -118,6 +119,34 @@ def full_attention_params_per_layer(m: ModelSpec) -> int:
     return h * m.num_heads * d + 2 * h * m.num_kv_heads * d + m.num_heads * d * h
 
 
+def has_global_shape(m: ModelSpec) -> bool:
+    """The full-attention layers have a head shape of their own (Gemma 4), unlike the sliding ones."""
+    return bool(m.global_head_dim or m.global_kv_heads or m.global_k_eq_v) and m.attention != "mla"
+
+
+def global_attention_params_per_layer(m: ModelSpec) -> int:
+    """Projection weights of one full-attention block in the global shape: q, k (and v unless keys double as
+    values), o with d_g = ``global_head_dim`` and n_g = ``global_kv_heads``; the default shape without one."""
+    if not has_global_shape(m):
+        return full_attention_params_per_layer(m)
+    h, d = m.hidden_size, m.global_head_dim or m.head_dim
+    kv = m.global_kv_heads or m.num_kv_heads
+    return h * m.num_heads * d + (1 if m.global_k_eq_v else 2) * h * kv * d + m.num_heads * d * h
+
+
+def kv_attention_layers(m: ModelSpec) -> tuple[int, int]:
+    """(full-attention layers, sliding-window layers) among the layers that are not linear attention."""
+    n_kv = m.layers - min(m.linear_attention_layers, m.layers)
+    n_sw = min(m.sliding_window_layers, n_kv) if m.sliding_window else 0
+    return n_kv - n_sw, n_sw
+
+
+def kv_attention_params(m: ModelSpec) -> int:
+    """Attention weights of all the non-linear layers: full ones in the global shape, sliding ones in the default."""
+    n_full, n_sw = kv_attention_layers(m)
+    return n_full * global_attention_params_per_layer(m) + n_sw * full_attention_params_per_layer(m)
+
+
 def norm_params_per_layer(m: ModelSpec) -> int:
     """Two RMSNorm weight vectors per layer, plus MLA's latent norms."""
     extra = (m.q_lora_rank + m.kv_lora_rank) if m.attention == "mla" else 0
@@ -136,10 +165,12 @@ def expert_params(m: ModelSpec) -> int:
 
 def moe_fixed_params(m: ModelSpec) -> int:
     """What every token of a MoE layer reads besides its routed experts: the shared experts (in h, s·g·h·I_moe),
-    the router (h·E) and a latent MoE's projections down to ℓ and back (2·h·ℓ)."""
+    the router (h·E), a latent MoE's projections down to ℓ and back (2·h·ℓ) and a dense MLP beside the experts
+    (``dense_mlp_beside_moe``: g·h·I)."""
     h = m.hidden_size
+    beside = dense_mlp_params(m) if m.dense_mlp_beside_moe else 0
     return (m.n_shared_experts * mlp_matrices(m) * h * m.moe_intermediate_size + h * m.n_routed_experts
-            + 2 * h * m.moe_latent_size)
+            + 2 * h * m.moe_latent_size + beside)
 
 
 def dense_mlp_params(m: ModelSpec) -> int:
@@ -165,7 +196,7 @@ def _count(m: ModelSpec, experts_per_moe_layer: int) -> int:
     dense_layers, moe_layers = layer_counts(m)
     return (
         embedding_params(m)
-        + (m.layers - min(m.linear_attention_layers, m.layers)) * full_attention_params_per_layer(m)
+        + kv_attention_params(m)
         + min(m.linear_attention_layers, m.layers) * linear_attention_params_per_layer(m)
         + m.layers * norm_params_per_layer(m)
         + m.hidden_size  # final norm

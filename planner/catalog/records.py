@@ -99,6 +99,15 @@ class ModelSpec(_Record):
     # experts that work in it, and projected back; the shared experts stay in hidden_size
     moe_latent_size: int = Field(default=0, ge=0, description="width the routed experts work in (latent MoE); "
                                                               "0 = hidden_size")
+    # a second head shape on the full-attention layers (Gemma 4: the sliding layers keep head_dim and num_kv_heads)
+    global_head_dim: int = Field(default=0, ge=0, description="head dimension of the full-attention layers; "
+                                                              "0 = head_dim")
+    global_kv_heads: int = Field(default=0, ge=0, description="key/value heads of the full-attention layers; "
+                                                              "0 = num_kv_heads")
+    global_k_eq_v: bool = Field(default=False, description="the full-attention layers' keys double as values (no "
+                                                           "value projection; the cache still holds both)")
+    dense_mlp_beside_moe: bool = Field(default=False, description="every MoE layer also runs a dense MLP of "
+                                                                  "intermediate_size (Gemma 4 26B-A4B)")
     # MLA (DeepSeek-V2/V3)
     q_lora_rank: int = Field(default=0, ge=0)
     kv_lora_rank: int = Field(default=0, ge=0)

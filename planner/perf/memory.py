@@ -20,6 +20,7 @@ Symbols (per replica; ``tp`` GPUs, quantities *per GPU* unless said otherwise):
                      tp·dp GPUs of the replica (moe_tp × ep), the rest over the attention TP group
                      and replicated on each of the dp attention data-parallel ranks
     KV per token     k_t = 2·L_kv·ceil(n_kv/tp)·d·b_kv       (GQA/MHA; heads replicate when tp > n_kv)
+                         (a global head shape, Gemma 4: the L_kv − L_sw full-attention layers with n_g, d_g)
                          = L_kv·(r_kv + d_r)·b_kv            (MLA latent, replicated on every rank)
                          = L_kv·(k_lat + d_i + 4)            (MLA with DeepSeek sparse attention, DSA: the latent
                      k_lat = (r_kv + d_r)·b_kv at 16 bits, and FlashMLA's FP8 layout at 8 bits, r_kv FP8 values,
@@ -47,7 +48,8 @@ import functools
 import math
 from dataclasses import dataclass
 
-from planner.catalog.params import expert_params, layer_counts, linear_state_elements_per_sequence, total_params
+from planner.catalog.params import (
+    expert_params, has_global_shape, layer_counts, linear_state_elements_per_sequence, total_params)
 from planner.catalog.records import ModelSpec
 from planner.perf.device import GIB, Device
 
@@ -64,6 +66,11 @@ def workspace_gib(model: ModelSpec, tp: int, base_gib: float, chunk_tokens: int,
         mlp = max(mlp if model.first_dense_layers else 0,
                   (model.experts_per_token + model.n_shared_experts) * model.moe_intermediate_size)
     qkv = (model.num_heads + 2 * model.num_kv_heads) * model.head_dim
+    if has_global_shape(model):  # the wider of the two head shapes (Gemma 4's full-attention layers)
+        qkv = max(qkv, (model.num_heads + 2 * (model.global_kv_heads or model.num_kv_heads))
+                  * (model.global_head_dim or model.head_dim))
+    if model.dense_mlp_beside_moe:
+        mlp = max(mlp, model.intermediate_size)
     act = chunk_tokens * (2 * h + qkv / tp + 2 * mlp / tp) * 2.0
     logits = max_batch * model.vocab_size * 4.0 / tp
     return base_gib + (act + logits) / GIB
@@ -106,10 +113,15 @@ def index_key_bytes(model: ModelSpec) -> float:
 
 
 @functools.lru_cache(maxsize=4096)
-def kv_bytes_per_token_per_layer(model: ModelSpec, kv_bytes: float, tp: int) -> float:
-    """Bytes one token adds to one layer's KV cache on one GPU."""
+def kv_bytes_per_token_per_layer(model: ModelSpec, kv_bytes: float, tp: int, global_layer: bool = False) -> float:
+    """Bytes one token adds to one layer's KV cache on one GPU; ``global_layer``: a full-attention layer of a model
+    whose full-attention layers have a head shape of their own (Gemma 4), which caches keys and values apart even
+    where the keys double as values (the engines' first implementations; the saving is a later cache layout)."""
     if model.attention == "mla":
         return mla_latent_bytes(model, kv_bytes) + index_key_bytes(model)  # replicated per rank
+    if global_layer and has_global_shape(model):
+        heads = math.ceil((model.global_kv_heads or model.num_kv_heads) / tp)
+        return 2 * heads * (model.global_head_dim or model.head_dim) * kv_bytes
     heads = math.ceil(model.num_kv_heads / tp)  # >= 1: replicated when tp > n_kv
     return 2 * heads * model.head_dim * kv_bytes
 
@@ -127,6 +139,10 @@ def kv_layers(model: ModelSpec) -> int:
 @functools.lru_cache(maxsize=65536)
 def kv_bytes_per_token(model: ModelSpec, kv_bytes: float, tp: int) -> float:
     """KV bytes per token per GPU with every KV layer holding the full context (the headline figure)."""
+    if has_global_shape(model):
+        l_sw = window_layers(model)
+        return ((kv_layers(model) - l_sw) * kv_bytes_per_token_per_layer(model, kv_bytes, tp, True)
+                + l_sw * kv_bytes_per_token_per_layer(model, kv_bytes, tp))
     return kv_layers(model) * kv_bytes_per_token_per_layer(model, kv_bytes, tp)
 
 
@@ -157,6 +173,9 @@ def kv_bytes_per_sequence(model: ModelSpec, kv_bytes: float, tp: int, context_to
     l_sw = window_layers(model)
     full = max(0, kv_layers(model) - l_sw) * _blocks(context_tokens)
     windowed = l_sw * _blocks(min(context_tokens, model.sliding_window or context_tokens))
+    if has_global_shape(model):
+        return (kv_bytes_per_token_per_layer(model, kv_bytes, tp, True) * full + per_layer * windowed
+                + state_bytes_per_sequence(model, tp))
     return per_layer * (full + windowed) + state_bytes_per_sequence(model, tp)
 
 

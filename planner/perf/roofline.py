@@ -19,6 +19,7 @@ a TP group of ``tp`` (all times in seconds, bytes in bytes, FLOP in FLOP):
                                                                MLA decode runs on the latent (absorbed);
                                                                c_eff, c_p: mean context over all L layers
                                                                (windows cap it, linear-attention layers 0,
+                                                               Gemma 4's full layers weighted by d_g/d,
                                                                DSA attends to min(c, K_s) picked tokens)
                + [B·c + T·c_p]·a_idx·L / tp                   DSA indexer: a_idx = 2·n_i·d_i per context
                                                                token, every token scored (charged at the
@@ -59,7 +60,7 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 
 from planner.catalog.params import (
-    attention_params_per_layer, dense_mlp_params, expert_params, layer_counts, moe_fixed_params,
+    attention_params_per_layer, dense_mlp_params, expert_params, has_global_shape, layer_counts, moe_fixed_params,
     norm_params_per_layer)
 from planner.catalog.records import ModelSpec
 from planner.perf.calibration import Calibration, EngineFactors
@@ -197,8 +198,15 @@ def effective_context(model: ModelSpec, context: float) -> float:
 def attention_flop_per_token(ctx: StepContext, context: float, per_context_token: float) -> float:
     """Attention FLOP of one token in one layer at ``context`` tokens of context: the attended context times
     ``per_context_token`` (``ModelShape.attn_dec`` or ``attn_pf``), plus a DSA model's indexer, which scores every
-    token of the context."""
-    return effective_context(ctx.model, context) * per_context_token + context * ctx.shape.index_flops
+    token of the context. Where the full-attention layers have a head shape of their own (Gemma 4: d_g), their
+    share of the attended context is weighted by d_g / d, ``per_context_token`` being the sliding layers' rate."""
+    m = ctx.model
+    if has_global_shape(m):
+        l_sw, l_lin = window_layers(m), linear_layers(m)
+        full = max(0, m.layers - l_sw - l_lin) * (m.global_head_dim or m.head_dim) / m.head_dim
+        attended = (full * context + l_sw * min(context, m.sliding_window or context)) / m.layers
+        return attended * per_context_token + context * ctx.shape.index_flops
+    return effective_context(m, context) * per_context_token + context * ctx.shape.index_flops
 
 
 def step_time(ctx: StepContext, decode_seqs, prefill_tokens, decode_context: float,
