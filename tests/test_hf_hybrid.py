@@ -104,6 +104,9 @@ REFUSED = [
     ("a pattern shorter than the layers", {"hybrid_override_pattern": "ME"}, "num_hidden_layers 52 differs"),
     ("a shared expert of a fractional width", {"moe_shared_expert_intermediate_size": 2000}, "not a whole number"),
     ("no pattern", {"hybrid_override_pattern": None}, "hybrid_override_pattern"),
+    # found by fuzzing the Ultra config (layers_block_type): a list in the list was an internal error
+    ("a block type that is not a name", {"hybrid_override_pattern": None, "layers_block_type": [["mamba"], "moe"]},
+     "unknown block type"),
     ("Infinity in a key the import reads", {"hidden_size": float("inf")}, "'hidden_size' is not a finite number"),
 ]
 

@@ -46,7 +46,7 @@ def _pattern(c: _Reader) -> str:
     if pattern is None and isinstance(c.cfg.get("layers_block_type"), list):
         where = "layers_block_type"
         kinds = c.cfg["layers_block_type"]
-        bad = [k for k in kinds if k not in _KINDS]
+        bad = [k for k in kinds if not isinstance(k, str) or k not in _KINDS]
         if bad:
             raise CatalogError(f"{c.file}: {c.prefix}{where}: unknown block type {str(bad[0])[:40]!r} "
                                f"(known: {', '.join(_KINDS)})")
