@@ -13,22 +13,13 @@ E2B/E4B models), layers that reuse another layer's KV (``num_kv_shared_layers``)
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
+from planner.catalog.hf_hybrid import ConfigReader
 from planner.errors import CatalogError
 
 
-class _Reader(Protocol):
-    file: Any
-    prefix: str
-    cfg: dict[str, Any]
-
-    def get_int(self, key: str, default: Any = ...) -> int: ...
-
-    def has(self, key: str) -> bool: ...
-
-
-def gemma4_fields(c: _Reader) -> dict[str, Any]:
+def gemma4_fields(c: ConfigReader) -> dict[str, Any]:
     """The global head shape and the MLP beside the experts; CatalogError for the variants the record cannot hold."""
     for key, what in (("hidden_size_per_layer_input", "per-layer input embeddings"),
                       ("num_kv_shared_layers", "layers that reuse another layer's KV cache")):

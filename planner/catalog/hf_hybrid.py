@@ -30,7 +30,9 @@ from planner.errors import CatalogError
 _KINDS = {"mamba": "M", "attention": "*", "mlp": "-", "moe": "E"}
 
 
-class _Reader(Protocol):
+class ConfigReader(Protocol):
+    """What the family readers use of ``planner.catalog.hf_config``'s reader (keys named with file and prefix)."""
+
     file: Any
     prefix: str
     cfg: dict[str, Any]
@@ -40,7 +42,7 @@ class _Reader(Protocol):
     def has(self, key: str) -> bool: ...
 
 
-def _pattern(c: _Reader) -> str:
+def _pattern(c: ConfigReader) -> str:
     pattern = c.cfg.get("hybrid_override_pattern")
     where = "hybrid_override_pattern"
     if pattern is None and isinstance(c.cfg.get("layers_block_type"), list):
@@ -63,7 +65,7 @@ def _pattern(c: _Reader) -> str:
     return pattern
 
 
-def nemotron_h_fields(c: _Reader) -> dict[str, Any]:
+def nemotron_h_fields(c: ConfigReader) -> dict[str, Any]:
     """The record's fields for a Nemotron-H config (``layers`` and ``head_dim`` among them); CatalogError when the
     stack is one the record cannot hold."""
     latent = c.get_int("moe_latent_size", default=0)
