@@ -327,7 +327,7 @@ REFUSED = [
     ("DeepSeek-V4, an Infinity in a key nobody reads",
      {"model_type": "deepseek_v4", "compress_ratios": [0, 4, 128], "hc_eps": float("inf"), "num_hidden_layers": 3,
       "hidden_size": 8}, "unsupported model_type 'deepseek_v4': compressed attention"),
-    ("MiMo-V2-Flash", {"model_type": "mimo_v2_flash", "swa_num_key_value_heads": 8}, "'mimo_v2_flash': sliding-window"),
+    ("Kimi-Linear", {"model_type": "kimi_linear", "linear_attn_config": {}}, "'kimi_linear': Kimi Delta Attention"),
     ("ModelOpt's hf_quant_config.json", {"producer": {"name": "modelopt", "version": "0.45.0"},
                                          "quantization": {"quant_algo": "NVFP4"}},
      "this is a quantization file (modelopt hf_quant_config.json)"),
@@ -345,3 +345,36 @@ def test_refusals_name_what_the_record_lacks(tmp_path, desc, config, words):
     with pytest.raises(CatalogError) as info:
         model_from_hf_config(path)
     assert words in str(info.value) and str(path) in str(info.value) and "\x1b" not in str(info.value)
+
+
+# XiaomiMiMo/MiMo-V2-Flash config.json (trimmed): 9 full-attention and 39 sliding layers, values narrower than keys
+MIMO_V2_FLASH = {
+    "architectures": ["MiMoV2FlashForCausalLM"], "model_type": "mimo_v2_flash", "num_hidden_layers": 48,
+    "hidden_size": 4096, "num_attention_heads": 64, "num_key_value_heads": 4, "head_dim": 192, "v_head_dim": 128,
+    "intermediate_size": 16384, "vocab_size": 152576, "max_position_embeddings": 262144, "sliding_window": 128,
+    "swa_num_attention_heads": 64, "swa_num_key_value_heads": 8, "swa_head_dim": 192, "swa_v_head_dim": 128,
+    "hybrid_layer_pattern": [0, 1, 1, 1, 1, 0] + [1, 1, 1, 1, 1, 0] * 7,
+    "moe_layer_freq": [0] + [1] * 47, "moe_intermediate_size": 2048, "n_routed_experts": 256,
+    "n_shared_experts": None, "num_experts_per_tok": 8, "tie_word_embeddings": False,
+}
+
+
+def test_mimo_v2_flash_two_kv_head_counts_and_narrow_values(tmp_path):
+    from planner.perf.memory import kv_bytes_per_sequence, kv_bytes_per_token
+    from planner.perf.roofline import model_shape
+    m = model_from_hf_config(_write(tmp_path, MIMO_V2_FLASH))
+    assert (m.num_kv_heads, m.global_kv_heads, m.head_dim, m.v_head_dim) == (8, 4, 192, 128)
+    assert (m.sliding_window, m.sliding_window_layers, m.first_dense_layers) == (128, 39, 1)
+    # 2*152576*4096 + 9 full (4096*64*192 + 4096*4*(192+128) + 64*128*4096) + 39 sliding (the same with 8 KV heads)
+    # + 1 dense MLP 3*4096*16384 + 47 MoE (256*3*4096*2048 + 4096*256) + 48*2*4096 + 4096
+    assert total_params(m) == 308_778_766_336
+    assert total_params(m) / 1e9 == pytest.approx(309, rel=0.002)      # Xiaomi: 309B total, 15B active
+    assert active_params(m) / 1e9 == pytest.approx(15, rel=0.04)
+    # BF16, TP 1: 39 sliding layers * 8 heads * (192 + 128) * 2 B + 9 full layers * 4 heads * 320 * 2 B
+    assert kv_bytes_per_token(m, 2.0, 1) == 39 * 5120 + 9 * 2560
+    assert kv_bytes_per_sequence(m, 2.0, 1, 4096) == 39 * 5120 * 128 + 9 * 2560 * 4096
+    assert model_shape(m).attn_dec == 64 * (2 * 192 + 2 * 128)
+    with pytest.raises(CatalogError, match="dense layers after MoE ones"):
+        model_from_hf_config(_write(tmp_path, {**MIMO_V2_FLASH, "moe_layer_freq": [1, 0] + [1] * 46}, "b"))
+    with pytest.raises(CatalogError, match="swa_head_dim 128 differs"):
+        model_from_hf_config(_write(tmp_path, {**MIMO_V2_FLASH, "swa_head_dim": 128}, "c"))

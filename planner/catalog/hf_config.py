@@ -31,6 +31,8 @@ phi3 (Phi-3 and phi-4), and the 2025-26 MoE families:
 - gemma4 / gemma4_text (``text_config``; Gemma 4 31B and 26B-A4B): sliding layers from ``layer_types``, the
   full-attention layers' own head shape and the dense MLP beside the experts, read by
   :mod:`planner.catalog.hf_gemma4`.
+- mimo_v2_flash (MiMo-V2-Flash): sliding and full layers with their own KV heads, values narrower than keys, read
+  by :mod:`planner.catalog.hf_mimo_v2`.
 
 Vision towers are not counted (``vision_config``): the record is the text decoder, as the catalog's rows are, and
 an import with a ``vision_config`` says so in ``notes``. Families the record cannot express (DeepSeek-V4's
@@ -73,6 +75,7 @@ from pydantic import ValidationError
 
 from planner.catalog.hf_gemma4 import gemma4_fields
 from planner.catalog.hf_hybrid import nemotron_h_fields, nemotron_h_note
+from planner.catalog.hf_mimo_v2 import mimo_v2_fields
 from planner.catalog.hf_unsupported import quantization_file_hint, unsupported_reason
 from planner.catalog.params import active_params, total_params
 from planner.catalog.records import ModelSpec
@@ -83,7 +86,7 @@ SUPPORTED = (
     "gemma", "gemma2", "gemma3", "gemma3_text", "phi3",
     "gpt_oss", "minimax_m2", "llama4", "llama4_text", "kimi_k2", "kimi_k25", "deepseek_v32", "glm_moe_dsa",
     "qwen3_5_moe", "qwen3_5_moe_text", "qwen3_5", "qwen3_5_text", "qwen3_vl", "qwen3_vl_text",
-    "qwen3_vl_moe", "qwen3_vl_moe_text", "mimo", "step3p7", "nemotron_h", "gemma4", "gemma4_text",
+    "qwen3_vl_moe", "qwen3_vl_moe_text", "mimo", "step3p7", "nemotron_h", "gemma4", "gemma4_text", "mimo_v2_flash",
 )
 _TEXT_OF = {"gemma3": "gemma3_text", "llama4": "llama4_text", "kimi_k25": "kimi_k2",
             "qwen3_5_moe": "qwen3_5_moe_text", "qwen3_5": "qwen3_5_text", "qwen3_vl": "qwen3_vl_text",
@@ -117,6 +120,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "step3p7": {"tie_word_embeddings": False},
     "nemotron_h": {"tie_word_embeddings": False},
     "gemma4_text": {"tie_word_embeddings": True},
+    "mimo_v2_flash": {"tie_word_embeddings": False},
     "gemma": {"tie_word_embeddings": True},
     "gemma2": {"tie_word_embeddings": True},
     "gemma3_text": {"tie_word_embeddings": True, "vocab_size": 262_208, "max_position_embeddings": 131_072,
@@ -251,10 +255,11 @@ class _ConfigReader:
     def model(self, id: str | None) -> ModelSpec:  # noqa: A002
         c = self
         hybrid = nemotron_h_fields(c) if c.model_type == "nemotron_h" else {}
+        mimo = mimo_v2_fields(c) if c.model_type == "mimo_v2_flash" else {}
         layers = hybrid.pop("layers") if hybrid else c.get_int("num_hidden_layers")
         hidden = c.get_int("hidden_size")
         heads = c.get_int("num_attention_heads")
-        kv_heads = c.get_int("num_key_value_heads", default=heads)
+        kv_heads = mimo.pop("num_kv_heads", 0) or c.get_int("num_key_value_heads", default=heads)
         for key, value in (("num_hidden_layers", layers), ("hidden_size", hidden), ("num_attention_heads", heads),
                            ("num_key_value_heads", kv_heads)):
             if value < 1:
@@ -282,6 +287,10 @@ class _ConfigReader:
         fields.update(hybrid)
         if c.model_type == "gemma4_text":
             fields.update(gemma4_fields(c))
+        window, window_layers = self._sliding(layers)
+        if mimo:
+            window, window_layers = mimo.pop("sliding_window"), mimo.pop("sliding_window_layers")
+            fields.update(mimo)
         if c.model_type == "llama4_text":
             intermediate = c.get_int("intermediate_size_mlp") if fields.get("first_dense_layers") else \
                 c.get_int("intermediate_size_mlp", default=0)
@@ -291,7 +300,6 @@ class _ConfigReader:
             intermediate = c.get_int("intermediate_size", default=0)  # unused when every layer is MoE
         else:
             intermediate = c.get_int("intermediate_size")
-        window, window_layers = self._sliding(layers)
         ident = id or _slug_from(self.top, self.file, c.source_type)
         hf_id = self.top.get("_name_or_path") if "/" in str(self.top.get("_name_or_path", "")) else None
         if hf_id and str(hf_id).startswith(("/", ".", "~")):
@@ -346,10 +354,13 @@ class _ConfigReader:
             notes.append(f"{mtp} multi-token-prediction layer(s) in the checkpoint are not counted")
         if fields.get("global_head_dim") or fields.get("global_kv_heads"):
             n_full = layers - window_layers - fields.get("linear_attention_layers", 0)
-            notes.append(f"{n_full} full-attention layers with head_dim {fields['global_head_dim'] or head_dim} and "
-                         f"{fields['global_kv_heads'] or kv_heads} KV heads"
+            notes.append(f"{n_full} full-attention layers with head_dim {fields.get('global_head_dim') or head_dim} "
+                         f"and {fields.get('global_kv_heads') or kv_heads} KV heads"
                          + (" whose keys double as values (no value projection; the cache is charged keys and values, "
                             "as the engines first implemented it)" if fields.get("global_k_eq_v") else ""))
+        if c.model_type == "mimo_v2_flash":
+            notes.append(f"values of {fields['v_head_dim']} per head against keys of {head_dim}; the sliding layers' "
+                         "attention-sink bias (one value per head) is not counted")
         if fields.get("dense_mlp_beside_moe"):
             notes.append(f"a dense MLP of {intermediate} beside the experts in every MoE layer")
         if isinstance(self.top.get("vision_config"), dict):
@@ -399,7 +410,7 @@ class _ConfigReader:
                 raise CatalogError(f"{self.file}: {width_key} {width} differs from "
                                    f"moe_intermediate_size {out['moe_intermediate_size']}; not supported")
             out["n_shared_experts"] = max(1, out["n_shared_experts"])
-        if c.get_int("moe_layer_freq", default=1) != 1:
+        if c.model_type != "mimo_v2_flash" and c.get_int("moe_layer_freq", default=1) != 1:
             raise CatalogError(f"{self.file}: moe_layer_freq != 1 (interleaved dense/MoE layers) is not supported")
         first_dense = c.get_int("first_k_dense_replace", default=0)
         # Qwen-MoE: dense layers listed in mlp_only_layers, or every decoder_sparse_step-th layer is MoE.

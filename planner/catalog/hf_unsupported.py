@@ -22,8 +22,6 @@ NOT_REPRESENTABLE: dict[str, str] = {
                    "and projections differ from the Gated DeltaNet the record holds",
     "minimax_m3": "block-sparse attention with its own indexer on most layers (sparse_attention_config: top "
                   "blocks of 128 tokens), unlike the token-level DeepSeek sparse attention the record holds",
-    "mimo_v2_flash": "sliding-window layers with their own head counts (swa_num_key_value_heads) and a value "
-                     "width unlike the key width (v_head_dim), plus attention sinks",
 }
 
 

@@ -15,6 +15,7 @@ Counts (weights, biases ignored):
 
     embeddings   P_emb  = V·h·(1 if tied else 2)                     input table + LM head
     attention    P_att  = h·n_q·d + 2·h·n_kv·d + n_q·d·h              q, k, v, o  (MHA / GQA)
+                        = h·n_q·d + h·n_kv·(d + d_v) + n_q·d_v·h    values narrower than keys (``v_head_dim``)
       global     the full-attention layers of a model with a head shape of their own (Gemma 4): d_g, n_g, and
                  one k projection for both keys and values where they coincide (``global_k_eq_v``)
       MLA        P_att  = q + kv + o with
@@ -116,6 +117,9 @@ def full_attention_params_per_layer(m: ModelSpec) -> int:
                 + h * m.index_n_heads
         return q + kv + o + index
     d = m.head_dim
+    if m.v_head_dim and m.v_head_dim != d:  # values narrower than keys (MiMo-V2-Flash: 192 / 128)
+        dv = m.v_head_dim
+        return h * m.num_heads * d + h * m.num_kv_heads * (d + dv) + m.num_heads * dv * h
     return h * m.num_heads * d + 2 * h * m.num_kv_heads * d + m.num_heads * d * h
 
 
@@ -131,6 +135,9 @@ def global_attention_params_per_layer(m: ModelSpec) -> int:
         return full_attention_params_per_layer(m)
     h, d = m.hidden_size, m.global_head_dim or m.head_dim
     kv = m.global_kv_heads or m.num_kv_heads
+    if m.v_head_dim and m.v_head_dim != m.head_dim and not m.global_head_dim and not m.global_k_eq_v:
+        dv = m.v_head_dim   # the same narrower values as the sliding layers
+        return h * m.num_heads * d + h * kv * (d + dv) + m.num_heads * dv * h
     return h * m.num_heads * d + (1 if m.global_k_eq_v else 2) * h * kv * d + m.num_heads * d * h
 
 

@@ -121,8 +121,12 @@ def kv_bytes_per_token_per_layer(model: ModelSpec, kv_bytes: float, tp: int, glo
         return mla_latent_bytes(model, kv_bytes) + index_key_bytes(model)  # replicated per rank
     if global_layer and has_global_shape(model):
         heads = math.ceil((model.global_kv_heads or model.num_kv_heads) / tp)
-        return 2 * heads * (model.global_head_dim or model.head_dim) * kv_bytes
+        if model.global_head_dim or model.global_k_eq_v or not model.v_head_dim:
+            return 2 * heads * (model.global_head_dim or model.head_dim) * kv_bytes
+        return heads * (model.head_dim + model.v_head_dim) * kv_bytes
     heads = math.ceil(model.num_kv_heads / tp)  # >= 1: replicated when tp > n_kv
+    if model.v_head_dim and model.v_head_dim != model.head_dim:  # values narrower than keys (MiMo-V2-Flash)
+        return heads * (model.head_dim + model.v_head_dim) * kv_bytes
     return 2 * heads * model.head_dim * kv_bytes
 
 

@@ -106,8 +106,9 @@ def model_shape(m: ModelSpec) -> ModelShape:
     if m.attention == "mla":
         d_qk_dec, d_v_dec = m.kv_lora_rank + m.qk_rope_head_dim, m.kv_lora_rank
         d_qk_pf, d_v_pf = m.qk_nope_head_dim + m.qk_rope_head_dim, m.v_head_dim
-    else:
-        d_qk_dec = d_v_dec = d_qk_pf = d_v_pf = m.head_dim
+    else:   # values may be narrower than keys (MiMo-V2-Flash's v_head_dim)
+        d_qk_dec = d_qk_pf = m.head_dim
+        d_v_dec = d_v_pf = m.v_head_dim or m.head_dim
     return ModelShape(
         layers=m.layers, hidden=h, vocab=m.vocab_size, p_fixed=fixed, p_expert=moe_layers * p_e,
         n_experts=m.n_routed_experts, k_experts=m.experts_per_token, p_active_body=active_body,
