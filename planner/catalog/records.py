@@ -113,7 +113,8 @@ class ModelSpec(_Record):
     kv_lora_rank: int = Field(default=0, ge=0)
     qk_nope_head_dim: int = Field(default=0, ge=0)
     qk_rope_head_dim: int = Field(default=0, ge=0)
-    v_head_dim: int = Field(default=0, ge=0)
+    v_head_dim: int = Field(default=0, ge=0, description="value width per head (MLA; or GQA values narrower than "
+                                                         "the keys, MiMo-V2-Flash); 0 = head_dim for GQA")
     # sliding window
     sliding_window: int | None = Field(default=None, gt=0)
     sliding_window_layers: int = Field(default=0, ge=0)

@@ -114,7 +114,7 @@ FIELD_DOCS: dict[tuple[str, str], tuple[str, str, str]] = {
     ('models[].spec', 'kv_lora_rank'): ('count, ≥ 0', '`0`', 'MLA key/value compression rank (the cached latent width).'),
     ('models[].spec', 'qk_nope_head_dim'): ('count, ≥ 0', '`0`', 'MLA per-head query/key dimension without rotary embedding.'),
     ('models[].spec', 'qk_rope_head_dim'): ('count, ≥ 0', '`0`', 'MLA per-head rotary dimension (cached alongside the latent).'),
-    ('models[].spec', 'v_head_dim'): ('count, ≥ 0', '`0`', 'MLA per-head value dimension.'),
+    ('models[].spec', 'v_head_dim'): ('count, ≥ 0', '`0`', "Per-head value dimension: MLA's, or a GQA model's values narrower than its keys (MiMo-V2-Flash: 128 against 192); 0 = `head_dim` for GQA."),
     ('models[].spec', 'sliding_window'): ('tokens, > 0', 'none', 'Sliding-window attention span, for models that use it.'),
     ('models[].spec', 'sliding_window_layers'): ('count, ≥ 0', '`0`', 'How many of the `layers` use the sliding window (the rest attend fully).'),
     ('models[].spec', 'linear_attention_layers'): ('count, ≥ 0', '`0`', 'Layers with linear attention (Gated DeltaNet: a fixed state per sequence, no KV cache).'),
