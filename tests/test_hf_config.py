@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import math
 import os
 
 import pytest
@@ -378,3 +379,43 @@ def test_mimo_v2_flash_two_kv_head_counts_and_narrow_values(tmp_path):
         model_from_hf_config(_write(tmp_path, {**MIMO_V2_FLASH, "moe_layer_freq": [1, 0] + [1] * 46}, "b"))
     with pytest.raises(CatalogError, match="swa_head_dim 128 differs"):
         model_from_hf_config(_write(tmp_path, {**MIMO_V2_FLASH, "swa_head_dim": 128}, "c"))
+
+
+# nvidia/Llama-3_3-Nemotron-Super-49B-v1: the layer shapes of its block_configs, in order (attention kept or not,
+# ffn_mult), run-length encoded
+NAS_RUNS = [(True, 2.625, 1), (True, 5.25, 5), (False, 2.625, 2), (True, 5.25, 3), (False, 3.28125, 1),
+            (True, 5.25, 30), (False, 1.3125, 1), (False, 2.625, 2), (False, 1.3125, 1), (False, 5.25, 1),
+            (False, 1.3125, 1), (False, 2.625, 1), (False, 1.3125, 3), (True, 5.25, 1), (False, 1.3125, 1),
+            (False, 1.0, 2), (False, 1.3125, 1), (False, 1.0, 3), (False, 1.3125, 2), (False, 0.5, 2), (False, 1.0, 2),
+            (False, 0.5, 2), (False, 1.0, 1), (False, 0.5, 2), (True, 5.25, 9)]
+NAS_BLOCKS = [{"attention": {"n_heads_in_group": 8 if keep else None, "no_op": not keep, "replace_with_linear": False,
+                             "sparsify": None, "window_length": None, "num_sink_tokens": None},
+               "ffn": {"ffn_mult": mult, "no_op": False, "replace_with_linear": False, "sparsify": None}}
+              for keep, mult, n in NAS_RUNS for _ in range(n)]
+NEMOTRON_NAS = {"architectures": ["DeciLMForCausalLM"], "model_type": "nemotron-nas", "block_configs": NAS_BLOCKS,
+                "hidden_size": 8192, "intermediate_size": None, "max_position_embeddings": 131072,
+                "num_attention_heads": 64, "num_hidden_layers": 80, "num_key_value_heads": None,
+                "tie_word_embeddings": False, "vocab_size": 128256}
+
+
+def test_nemotron_nas_layers_without_attention_and_mlps_of_many_widths(tmp_path):
+    from planner.perf.memory import kv_bytes_per_token
+    m = model_from_hf_config(_write(tmp_path, NEMOTRON_NAS))
+    assert (m.layers, m.attention_free_layers, m.kv_cache_layers, m.num_kv_heads, m.mlp_free_layers) == \
+        (80, 31, 49, 8, 0)
+    # block by block: 2*128256*8192 + 8192, 49 attention layers (2*8192*8192 + 2*8192*1024 + 8192), 80 MLPs of
+    # 3*8192*ceil(int(2*mult*8192/3)/256)*256 + 8192
+    widths = [math.ceil(int(2 * b["ffn"]["ffn_mult"] * 8192 / 3) / 256) * 256 for b in NAS_BLOCKS]
+    exact = 2 * 128256 * 8192 + 8192 + 49 * (2 * 8192 * 8192 + 2 * 8192 * 1024 + 8192) \
+        + sum(3 * 8192 * w + 8192 for w in widths)
+    assert exact == 49_867_145_216
+    assert abs(total_params(m) - exact) <= 3 * 8192 * 80 / 2      # the mean width stands for the 80 widths
+    assert total_params(m) / 1e9 == pytest.approx(49.9, rel=0.002)  # the name's 49B
+    assert kv_bytes_per_token(m, 2.0, 1) == 49 * 2 * 8 * 128 * 2    # only the 49 attention layers cache
+    with pytest.raises(CatalogError, match="KV head groups differ"):
+        odd = [dict(b, attention=dict(b["attention"], n_heads_in_group=4)) if i == 0 else b
+               for i, b in enumerate(NAS_BLOCKS)]
+        model_from_hf_config(_write(tmp_path, {**NEMOTRON_NAS, "block_configs": odd}, "b"))
+    with pytest.raises(CatalogError, match="one linear layer"):
+        lin = [dict(b, ffn=dict(b["ffn"], replace_with_linear=True)) if i == 3 else b for i, b in enumerate(NAS_BLOCKS)]
+        model_from_hf_config(_write(tmp_path, {**NEMOTRON_NAS, "block_configs": lin}, "c"))

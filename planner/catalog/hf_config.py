@@ -33,6 +33,8 @@ phi3 (Phi-3 and phi-4), and the 2025-26 MoE families:
   :mod:`planner.catalog.hf_gemma4`.
 - mimo_v2_flash (MiMo-V2-Flash): sliding and full layers with their own KV heads, values narrower than keys, read
   by :mod:`planner.catalog.hf_mimo_v2`.
+- nemotron-nas (Llama-3.3-Nemotron-Super-49B): per-layer ``block_configs`` (layers without attention, MLPs of
+  different widths), read by :mod:`planner.catalog.hf_nas`.
 
 Vision towers are not counted (``vision_config``): the record is the text decoder, as the catalog's rows are, and
 an import with a ``vision_config`` says so in ``notes``. Families the record cannot express (DeepSeek-V4's
@@ -76,6 +78,7 @@ from pydantic import ValidationError
 from planner.catalog.hf_gemma4 import gemma4_fields
 from planner.catalog.hf_hybrid import nemotron_h_fields, nemotron_h_note
 from planner.catalog.hf_mimo_v2 import mimo_v2_fields
+from planner.catalog.hf_nas import nas_fields
 from planner.catalog.hf_unsupported import quantization_file_hint, unsupported_reason
 from planner.catalog.params import active_params, total_params
 from planner.catalog.records import ModelSpec
@@ -87,6 +90,7 @@ SUPPORTED = (
     "gpt_oss", "minimax_m2", "llama4", "llama4_text", "kimi_k2", "kimi_k25", "deepseek_v32", "glm_moe_dsa",
     "qwen3_5_moe", "qwen3_5_moe_text", "qwen3_5", "qwen3_5_text", "qwen3_vl", "qwen3_vl_text",
     "qwen3_vl_moe", "qwen3_vl_moe_text", "mimo", "step3p7", "nemotron_h", "gemma4", "gemma4_text", "mimo_v2_flash",
+    "nemotron-nas",
 )
 _TEXT_OF = {"gemma3": "gemma3_text", "llama4": "llama4_text", "kimi_k25": "kimi_k2",
             "qwen3_5_moe": "qwen3_5_moe_text", "qwen3_5": "qwen3_5_text", "qwen3_vl": "qwen3_vl_text",
@@ -121,6 +125,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "nemotron_h": {"tie_word_embeddings": False},
     "gemma4_text": {"tie_word_embeddings": True},
     "mimo_v2_flash": {"tie_word_embeddings": False},
+    "nemotron-nas": {"tie_word_embeddings": False},
     "gemma": {"tie_word_embeddings": True},
     "gemma2": {"tie_word_embeddings": True},
     "gemma3_text": {"tie_word_embeddings": True, "vocab_size": 262_208, "max_position_embeddings": 131_072,
@@ -256,10 +261,12 @@ class _ConfigReader:
         c = self
         hybrid = nemotron_h_fields(c) if c.model_type == "nemotron_h" else {}
         mimo = mimo_v2_fields(c) if c.model_type == "mimo_v2_flash" else {}
+        nas = nas_fields(c) if c.model_type == "nemotron-nas" else {}
         layers = hybrid.pop("layers") if hybrid else c.get_int("num_hidden_layers")
         hidden = c.get_int("hidden_size")
         heads = c.get_int("num_attention_heads")
-        kv_heads = mimo.pop("num_kv_heads", 0) or c.get_int("num_key_value_heads", default=heads)
+        kv_heads = (mimo.pop("num_kv_heads", 0) or nas.pop("num_kv_heads", 0)
+                    or c.get_int("num_key_value_heads", default=heads))
         for key, value in (("num_hidden_layers", layers), ("hidden_size", hidden), ("num_attention_heads", heads),
                            ("num_key_value_heads", kv_heads)):
             if value < 1:
@@ -291,7 +298,10 @@ class _ConfigReader:
         if mimo:
             window, window_layers = mimo.pop("sliding_window"), mimo.pop("sliding_window_layers")
             fields.update(mimo)
-        if c.model_type == "llama4_text":
+        if nas:
+            intermediate = nas.pop("intermediate_size")
+            fields.update(nas)
+        elif c.model_type == "llama4_text":
             intermediate = c.get_int("intermediate_size_mlp") if fields.get("first_dense_layers") else \
                 c.get_int("intermediate_size_mlp", default=0)
         elif c.model_type in _EXPERT_WIDTH_IS_INTERMEDIATE:
@@ -358,6 +368,10 @@ class _ConfigReader:
                          f"and {fields.get('global_kv_heads') or kv_heads} KV heads"
                          + (" whose keys double as values (no value projection; the cache is charged keys and values, "
                             "as the engines first implemented it)" if fields.get("global_k_eq_v") else ""))
+        if c.model_type == "nemotron-nas":
+            notes.append(f"{fields['attention_free_layers']} of {layers} layers have no attention (no KV) and "
+                         f"{fields['mlp_free_layers']} no MLP; the MLPs' widths differ by layer, their mean "
+                         f"{intermediate} stands for them")
         if c.model_type == "mimo_v2_flash":
             notes.append(f"values of {fields['v_head_dim']} per head against keys of {head_dim}; the sliding layers' "
                          "attention-sink bias (one value per head) is not counted")

@@ -13,8 +13,6 @@ from typing import Any
 
 # model_type -> what the architecture has that the record cannot hold (read from the published config.json files)
 NOT_REPRESENTABLE: dict[str, str] = {
-    "nemotron-nas": "per-layer block_configs (layers with no attention or no MLP, and different widths), where the "
-                    "record has one shape for every layer",
     "deepseek_v4": "compressed attention with a per-layer compression ratio (compress_ratios), grouped low-rank "
                    "output projections and hyper-connections, none of which the record's MLA fields describe",
     "deepseek_ref": "DeepSeek-V4's compressed attention (per-layer compress_ratios) and hyper-connections",

@@ -75,7 +75,7 @@ def attention_params_per_layer(m: ModelSpec) -> float:
     blocks (:func:`linear_attention_params_per_layer`); the mean keeps ``layers × this`` the exact total.
     """
     n_lin = min(m.linear_attention_layers, m.layers)
-    if not n_lin and not has_global_shape(m):
+    if not n_lin and not has_global_shape(m) and not m.attention_free_layers:
         return full_attention_params_per_layer(m)
     return (kv_attention_params(m) + n_lin * linear_attention_params_per_layer(m)) / m.layers
 
@@ -142,8 +142,9 @@ def global_attention_params_per_layer(m: ModelSpec) -> int:
 
 
 def kv_attention_layers(m: ModelSpec) -> tuple[int, int]:
-    """(full-attention layers, sliding-window layers) among the layers that are not linear attention."""
-    n_kv = m.layers - min(m.linear_attention_layers, m.layers)
+    """(full-attention layers, sliding-window layers) among the layers that are neither linear attention nor
+    attention-free (``attention_free_layers``: no attention block at all)."""
+    n_kv = max(0, m.layers - min(m.linear_attention_layers, m.layers) - m.attention_free_layers)
     n_sw = min(m.sliding_window_layers, n_kv) if m.sliding_window else 0
     return n_kv - n_sw, n_sw
 

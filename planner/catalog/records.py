@@ -121,6 +121,8 @@ class ModelSpec(_Record):
     # linear attention (Qwen3.5 / Qwen3-Next Gated DeltaNet): these layers keep a fixed-size recurrent state per
     # sequence instead of a KV cache; the remaining ``layers - linear_attention_layers`` use full attention
     linear_attention_layers: int = Field(default=0, ge=0)
+    # layers whose block has no attention at all, only the MLP (Nemotron-NAS's no-op attention): no KV, no weights
+    attention_free_layers: int = Field(default=0, ge=0, description="layers with no attention block (Nemotron-NAS)")
     linear_num_key_heads: int = Field(default=0, ge=0)
     linear_num_value_heads: int = Field(default=0, ge=0)
     linear_key_head_dim: int = Field(default=0, ge=0)
@@ -152,6 +154,9 @@ class ModelSpec(_Record):
         if self.mlp_free_layers + dense > self.layers:
             raise ValueError(f"mlp_free_layers ({self.mlp_free_layers}) plus first_dense_layers ({dense}) exceed "
                              f"layers ({self.layers})")
+        if self.attention_free_layers + self.linear_attention_layers > self.layers:
+            raise ValueError(f"attention_free_layers ({self.attention_free_layers}) plus linear_attention_layers "
+                             f"({self.linear_attention_layers}) exceed layers ({self.layers})")
         return self
 
     @property
@@ -165,5 +170,5 @@ class ModelSpec(_Record):
 
     @property
     def kv_cache_layers(self) -> int:
-        """Layers that hold a per-token KV cache (all but the linear-attention layers)."""
-        return self.layers - min(self.linear_attention_layers, self.layers)
+        """Layers that hold a per-token KV cache (all but the linear-attention and attention-free layers)."""
+        return max(0, self.layers - min(self.linear_attention_layers, self.layers) - self.attention_free_layers)

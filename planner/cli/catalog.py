@@ -184,7 +184,8 @@ def import_model_cmd(
     fmt: ImportFormat = typer.Option(ImportFormat.table, "--format", "-f", help="table or json (the full record)"),
 ) -> None:
     """Read a local config.json: Llama (3, 4), Mistral, Mixtral, Qwen2/3 (MoE, VL, 3.5), DeepSeek-V3/V3.2, Kimi-K2,
-    GLM-5, MiniMax-M2, gpt-oss, Gemma-2/3/4, Phi-3/4, MiMo, Step-3.7, Nemotron-H (Nemotron 3)."""
+    GLM-5, MiniMax-M2, gpt-oss, Gemma-2/3/4, Phi-3/4, MiMo, Step-3.7, Nemotron-H (Nemotron 3),
+    Nemotron-NAS."""
     spec = model_from_hf_config(path, id=model_id)
     if fmt is ImportFormat.json:
         typer.echo(json.dumps(spec.model_dump(mode="json"), indent=2))

@@ -189,7 +189,7 @@ def effective_context(model: ModelSpec, context: float) -> float:
     apart: it scores every token, ``ModelShape.index_flops``)."""
     if model.sparse_mla:
         context = min(context, model.sparse_attention_topk)
-    l_sw, l_lin = window_layers(model), linear_layers(model)
+    l_sw, l_lin = window_layers(model), linear_layers(model) + model.attention_free_layers
     if not l_sw and not l_lin:
         return context
     full = max(0, model.layers - l_sw - l_lin)
@@ -203,7 +203,7 @@ def attention_flop_per_token(ctx: StepContext, context: float, per_context_token
     share of the attended context is weighted by d_g / d, ``per_context_token`` being the sliding layers' rate."""
     m = ctx.model
     if has_global_shape(m):
-        l_sw, l_lin = window_layers(m), linear_layers(m)
+        l_sw, l_lin = window_layers(m), linear_layers(m) + m.attention_free_layers
         full = max(0, m.layers - l_sw - l_lin) * (m.global_head_dim or m.head_dim) / m.head_dim
         attended = (full * context + l_sw * min(context, m.sliding_window or context)) / m.layers
         return attended * per_context_token + context * ctx.shape.index_flops

@@ -122,6 +122,7 @@ FIELD_DOCS: dict[tuple[str, str], tuple[str, str, str]] = {
     ('models[].spec', 'linear_num_value_heads'): ('count, ≥ 0', '`0`', 'Linear-attention value heads.'),
     ('models[].spec', 'linear_key_head_dim'): ('count, ≥ 0', '`0`', 'Linear-attention key head dimension.'),
     ('models[].spec', 'linear_value_head_dim'): ('count, ≥ 0', '`0`', 'Linear-attention value head dimension.'),
+    ('models[].spec', 'attention_free_layers'): ('count, ≥ 0', '`0`', "Layers whose block has no attention, only an MLP (Nemotron-NAS's no-op attention): no weights, no KV."),
     ('models[].spec', 'linear_conv_kernel_dim'): ('count, ≥ 0', '`0`', 'Width of the linear-attention short convolution.'),
     ('models[].spec', 'sparse_attention_topk'): ('tokens, ≥ 0', '`0`', 'DeepSeek sparse attention: earlier tokens each query attends to (0 = dense).'),
     ('models[].spec', 'index_n_heads'): ('count, ≥ 0', '`0`', 'Heads of the sparse-attention indexer.'),
