@@ -116,11 +116,7 @@ def full_attention_params_per_layer(m: ModelSpec) -> int:
             index = (m.q_lora_rank or h) * m.index_n_heads * m.index_head_dim + h * m.index_head_dim \
                 + h * m.index_n_heads
         return q + kv + o + index
-    d = m.head_dim
-    if m.v_head_dim and m.v_head_dim != d:  # values narrower than keys (MiMo-V2-Flash: 192 / 128)
-        dv = m.v_head_dim
-        return h * m.num_heads * d + h * m.num_kv_heads * (d + dv) + m.num_heads * dv * h
-    return h * m.num_heads * d + 2 * h * m.num_kv_heads * d + m.num_heads * d * h
+    return _gqa_params(m, global_layer=False)
 
 
 def has_global_shape(m: ModelSpec) -> bool:
@@ -128,17 +124,32 @@ def has_global_shape(m: ModelSpec) -> bool:
     return bool(m.global_head_dim or m.global_kv_heads or m.global_k_eq_v) and m.attention != "mla"
 
 
+def attention_shape(m: ModelSpec, global_layer: bool = False) -> tuple[int, int, int]:
+    """(KV heads, key width, value width) of one GQA/MHA layer: the default shape, or with ``global_layer`` the
+    full-attention layers' own one where the model has it (Gemma 4's d_g, n_g). Values are as wide as the keys
+    unless ``v_head_dim`` narrows them (MiMo-V2-Flash: 128 against 192); a global head dim, or keys that double as
+    values, bring values of the key width."""
+    if global_layer and has_global_shape(m):
+        d = m.global_head_dim or m.head_dim
+        dv = d if (m.global_head_dim or m.global_k_eq_v) else (m.v_head_dim or d)
+        return m.global_kv_heads or m.num_kv_heads, d, dv
+    return m.num_kv_heads, m.head_dim, m.v_head_dim or m.head_dim
+
+
+def _gqa_params(m: ModelSpec, global_layer: bool) -> int:
+    """q, k, v, o of one GQA/MHA block in the shape of :func:`attention_shape`; no v where keys double as values."""
+    h = m.hidden_size
+    kv, d, dv = attention_shape(m, global_layer)
+    v = 0 if (global_layer and has_global_shape(m) and m.global_k_eq_v) else h * kv * dv
+    return h * m.num_heads * d + h * kv * d + v + m.num_heads * dv * h
+
+
 def global_attention_params_per_layer(m: ModelSpec) -> int:
     """Projection weights of one full-attention block in the global shape: q, k (and v unless keys double as
     values), o with d_g = ``global_head_dim`` and n_g = ``global_kv_heads``; the default shape without one."""
     if not has_global_shape(m):
         return full_attention_params_per_layer(m)
-    h, d = m.hidden_size, m.global_head_dim or m.head_dim
-    kv = m.global_kv_heads or m.num_kv_heads
-    if m.v_head_dim and m.v_head_dim != m.head_dim and not m.global_head_dim and not m.global_k_eq_v:
-        dv = m.v_head_dim   # the same narrower values as the sliding layers
-        return h * m.num_heads * d + h * kv * (d + dv) + m.num_heads * dv * h
-    return h * m.num_heads * d + (1 if m.global_k_eq_v else 2) * h * kv * d + m.num_heads * d * h
+    return _gqa_params(m, global_layer=True)
 
 
 def kv_attention_layers(m: ModelSpec) -> tuple[int, int]:

@@ -49,7 +49,7 @@ import math
 from dataclasses import dataclass
 
 from planner.catalog.params import (
-    expert_params, has_global_shape, layer_counts, linear_state_elements_per_sequence, total_params)
+    attention_shape, expert_params, has_global_shape, layer_counts, linear_state_elements_per_sequence, total_params)
 from planner.catalog.records import ModelSpec
 from planner.perf.device import GIB, Device
 
@@ -119,15 +119,9 @@ def kv_bytes_per_token_per_layer(model: ModelSpec, kv_bytes: float, tp: int, glo
     where the keys double as values (the engines' first implementations; the saving is a later cache layout)."""
     if model.attention == "mla":
         return mla_latent_bytes(model, kv_bytes) + index_key_bytes(model)  # replicated per rank
-    if global_layer and has_global_shape(model):
-        heads = math.ceil((model.global_kv_heads or model.num_kv_heads) / tp)
-        if model.global_head_dim or model.global_k_eq_v or not model.v_head_dim:
-            return 2 * heads * (model.global_head_dim or model.head_dim) * kv_bytes
-        return heads * (model.head_dim + model.v_head_dim) * kv_bytes
-    heads = math.ceil(model.num_kv_heads / tp)  # >= 1: replicated when tp > n_kv
-    if model.v_head_dim and model.v_head_dim != model.head_dim:  # values narrower than keys (MiMo-V2-Flash)
-        return heads * (model.head_dim + model.v_head_dim) * kv_bytes
-    return 2 * heads * model.head_dim * kv_bytes
+    kv_heads, d, dv = attention_shape(model, global_layer)
+    heads = math.ceil(kv_heads / tp)  # >= 1: replicated when tp > n_kv
+    return heads * (d + dv) * kv_bytes
 
 
 def linear_layers(model: ModelSpec) -> int:

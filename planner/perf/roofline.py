@@ -60,8 +60,8 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 
 from planner.catalog.params import (
-    attention_params_per_layer, dense_mlp_params, expert_params, has_global_shape, layer_counts, moe_fixed_params,
-    norm_params_per_layer)
+    attention_params_per_layer, attention_shape, dense_mlp_params, expert_params, has_global_shape, layer_counts,
+    moe_fixed_params, norm_params_per_layer)
 from planner.catalog.records import ModelSpec
 from planner.perf.calibration import Calibration, EngineFactors
 from planner.perf.device import INT4_PATH, Device
@@ -107,8 +107,8 @@ def model_shape(m: ModelSpec) -> ModelShape:
         d_qk_dec, d_v_dec = m.kv_lora_rank + m.qk_rope_head_dim, m.kv_lora_rank
         d_qk_pf, d_v_pf = m.qk_nope_head_dim + m.qk_rope_head_dim, m.v_head_dim
     else:   # values may be narrower than keys (MiMo-V2-Flash's v_head_dim)
-        d_qk_dec = d_qk_pf = m.head_dim
-        d_v_dec = d_v_pf = m.v_head_dim or m.head_dim
+        _, d_qk_dec, d_v_dec = attention_shape(m)
+        d_qk_pf, d_v_pf = d_qk_dec, d_v_dec
     return ModelShape(
         layers=m.layers, hidden=h, vocab=m.vocab_size, p_fixed=fixed, p_expert=moe_layers * p_e,
         n_experts=m.n_routed_experts, k_experts=m.experts_per_token, p_active_body=active_body,
