@@ -99,6 +99,9 @@ _TEXT_OF = {"gemma3": "gemma3_text", "llama4": "llama4_text", "kimi_k25": "kimi_
 _BACKBONE = {"qwen3_vl_text": "qwen3", "qwen3_vl_moe_text": "qwen3_moe", "mimo": "qwen2"}
 _MLA = ("deepseek_v2", "deepseek_v3", "deepseek_v32", "kimi_k2", "glm_moe_dsa")
 _EXPERT_WIDTH_IS_INTERMEDIATE = ("mixtral", "gpt_oss", "minimax_m2", "llama4_text")
+# families whose shape needs a reader of its own (planner.catalog.hf_*): fields for the record, some of them core ones
+_FAMILY_FIELDS = {"nemotron_h": nemotron_h_fields, "gemma4_text": gemma4_fields, "mimo_v2_flash": mimo_v2_fields,
+                  "nemotron-nas": nas_fields}
 # families with one shared expert whose width has its own key (it must equal the routed experts')
 _SHARED_EXPERT_KEYS = {"qwen3_5_moe_text": "shared_expert_intermediate_size", "step3p7": "share_expert_dim"}
 
@@ -259,14 +262,16 @@ class _ConfigReader:
     # -- the record
     def model(self, id: str | None) -> ModelSpec:  # noqa: A002
         c = self
-        hybrid = nemotron_h_fields(c) if c.model_type == "nemotron_h" else {}
-        mimo = mimo_v2_fields(c) if c.model_type == "mimo_v2_flash" else {}
-        nas = nas_fields(c) if c.model_type == "nemotron-nas" else {}
-        layers = hybrid.pop("layers") if hybrid else c.get_int("num_hidden_layers")
+        # a family reader's fields; the core ones it sets (layers, heads, widths, windows) replace the generic reads
+        family = _FAMILY_FIELDS[c.model_type](c) if c.model_type in _FAMILY_FIELDS else {}
+        layers = family.pop("layers", 0) or c.get_int("num_hidden_layers")
         hidden = c.get_int("hidden_size")
         heads = c.get_int("num_attention_heads")
-        kv_heads = (mimo.pop("num_kv_heads", 0) or nas.pop("num_kv_heads", 0)
-                    or c.get_int("num_key_value_heads", default=heads))
+        kv_heads = family.pop("num_kv_heads", 0) or c.get_int("num_key_value_heads", default=heads)
+        family_head_dim = family.pop("head_dim", 0)
+        family_window = (family.pop("sliding_window"), family.pop("sliding_window_layers")) \
+            if "sliding_window_layers" in family else None
+        family_intermediate = family.pop("intermediate_size", None)
         for key, value in (("num_hidden_layers", layers), ("hidden_size", hidden), ("num_attention_heads", heads),
                            ("num_key_value_heads", kv_heads)):
             if value < 1:
@@ -287,20 +292,14 @@ class _ConfigReader:
                 fields.update(sparse_attention_topk=c.get_int("index_topk"),
                               index_n_heads=c.get_int("index_n_heads"), index_head_dim=c.get_int("index_head_dim"))
         else:
-            head_dim = hybrid.pop("head_dim", 0) or c.get_int("head_dim", default=0) or _even(hidden, heads, c)
+            head_dim = family_head_dim or c.get_int("head_dim", default=0) or _even(hidden, heads, c)
             fields["attention"] = "mha" if kv_heads == heads else "gqa"
         fields.update(self._moe())
         fields.update(self._linear(layers))
-        fields.update(hybrid)
-        if c.model_type == "gemma4_text":
-            fields.update(gemma4_fields(c))
-        window, window_layers = self._sliding(layers)
-        if mimo:
-            window, window_layers = mimo.pop("sliding_window"), mimo.pop("sliding_window_layers")
-            fields.update(mimo)
-        if nas:
-            intermediate = nas.pop("intermediate_size")
-            fields.update(nas)
+        fields.update(family)
+        window, window_layers = family_window or self._sliding(layers)
+        if family_intermediate is not None:
+            intermediate = family_intermediate
         elif c.model_type == "llama4_text":
             intermediate = c.get_int("intermediate_size_mlp") if fields.get("first_dense_layers") else \
                 c.get_int("intermediate_size_mlp", default=0)
@@ -352,7 +351,7 @@ class _ConfigReader:
         if c.model_type == "llama4_text" and fields.get("first_dense_layers"):
             notes.append(f"{fields['first_dense_layers']} dense layers interleaved with the MoE layers "
                          "(first_dense_layers holds their count)")
-        if hybrid:
+        if c.model_type == "nemotron_h":
             notes.append(nemotron_h_note(fields, layers))
         elif fields.get("linear_attention_layers"):
             notes.append(f"{fields['linear_attention_layers']} of {layers} layers are Gated DeltaNet linear "
