@@ -62,7 +62,7 @@ def read_frame(df):
     import pandas as pd  # noqa: PLC0415
 
     df = df.copy()
-    band = pd.cut(df.decode_requests, [0, 1, 4, 9, 10**6], labels=["1", "2-4", "5-9", "10+"]).astype(str)
+    band = pd.cut(df.decode_requests, [0, 1, 4, 9, 14, 10**6], labels=["1", "2-4", "5-9", "10-14", "15+"]).astype(str)
     kind = np.where(df.phase == "decode", "decode " + band,
                     np.where((df.phase == "context") & (df.ctx_requests == 1),
                              "context " + df.ctx_tokens.astype(str), "mixed"))
@@ -117,8 +117,8 @@ def table(pred) -> str:
                 w=("weights_read_ms", "median"), gc=("gemm_compute_ms", "median"),
                 kv=("kv_read_ms", "median"), ac=("attention_compute_ms", "median"),
                 ar=("allreduce_ms", "median"), fx=("overhead_ms", "median"))
-    order = ["context 128", "context 1024", "context 4096", "decode 1", "decode 2-4", "decode 5-9", "decode 10+",
-             "decode + <= 64 prompt tokens", "mixed"]
+    order = ["context 128", "context 1024", "context 4096", "decode 1", "decode 2-4", "decode 5-9", "decode 10-14",
+             "decode 15+", "decode + <= 64 prompt tokens", "mixed"]
     agg = agg.reset_index()
     agg["_o"] = [order.index(k) if k in order else len(order) for k in agg["kind"]]
     agg = agg.sort_values(["model", "tp", "_o"])
@@ -138,7 +138,7 @@ def decode_reading(pred, model_name: str) -> dict[str, float]:
     GPU reads and R one read rate for weights and cache. Returns R (TB/s), t_l and t_ar (us)."""
     cat = Catalog.builtin()
     model = cat.model(model_name)
-    rows_of = pred[(pred.phase == "decode") & (pred.model == model_name)]
+    rows_of = pred[(pred.phase == "decode") & (pred.model == model_name) & (pred.decode_requests <= 14)]
     d = rows_of.groupby(["tp", "decode_requests"]).agg(
         t=("latency_ms", "median"), kv=("decode_kv_tokens", "median")).reset_index()
     shape = model_shape(model)
@@ -150,6 +150,24 @@ def decode_reading(pred, model_name: str) -> dict[str, float]:
         y.append(r.t)
     (inv_rate, t_l, t_ar), *_ = np.linalg.lstsq(np.asarray(rows), np.asarray(y), rcond=None)
     return {"read_tb_s": 1e3 / inv_rate, "t_layer_us": t_l, "t_ar_us": t_ar}  # ms per TB -> TB/s
+
+
+def kv_rate_reading(pred, model_name: str) -> dict[int, float]:
+    """{TP: TB/s}: the rate at which the larger decode batches (15 or more sequences, the served workload's) read
+    their extra KV cache, ``(KV_B - KV_1) / (t_B - t_1)`` per GPU, medians against the one-sequence decode step."""
+    model = Catalog.builtin().model(model_name)
+    out = {}
+    d = pred[(pred.phase == "decode") & (pred.model == model_name)]
+    for tp, rows in d.groupby("tp"):
+        big, one = rows[rows.decode_requests >= 15], rows[rows.decode_requests == 1]
+        if big.empty or one.empty:
+            continue
+        def kv(r):
+            return r.decode_requests * kv_read_bytes_per_sequence(model, KV_DTYPE_BYTES["bf16"], int(tp),
+                                                                   int(r.decode_kv_tokens / r.decode_requests))
+        extra = big.apply(kv, axis=1).median() - one.apply(kv, axis=1).median()
+        out[int(tp)] = extra / (big.latency_ms.median() - one.latency_ms.median()) / 1e9  # bytes per ms -> TB/s
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,6 +189,11 @@ def main(argv: list[str] | None = None) -> int:
                   f"{fit['t_ar_us']:.1f} us per all-reduce; the model with vLLM's shipped constants: "
                   f"{shipped.bw_eff / 1e12:.2f} TB/s ({shipped.bw_eff / 1e9 / gpu.mem_bw_gbps:.2f}), t_layer_us "
                   f"{eng.t_layer_us:g}, t_ar_us {eng.t_ar_us:g}")
+            kv = kv_rate_reading(pred, name)
+            if kv:
+                print(f"- {name}: decode batches of 15 or more (the served workload, ~5k tokens of context) read their "
+                      "extra KV cache at " + ", ".join(f"{v:.2f} TB/s at TP {k}" for k, v in kv.items())
+                      + f"; the model reads it at the weights' rate ({shipped.bw_eff / 1e12:.2f} TB/s)")
         kept = rows[rows.read]
         med = kept.assign(r=kept.model_ms / kept.latency_ms).groupby("phase")["r"].median()
         print(f"- {name}: every step with prompt tokens carries t_prefill_layer_us {eng.t_prefill_layer_us:g} x "

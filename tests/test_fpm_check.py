@@ -50,7 +50,7 @@ def test_kinds_by_hand():
         ("Qwen/Qwen3.6-35B-A3B", "b300", 1, "context", 1024, 1, 0, 0, 0, 34.8),
         ("Qwen/Qwen3.6-35B-A3B", "b300", 1, "mixed", 2912, 3, 8448, 11, 45088, 40.2),
     ]))
-    assert list(df.kind) == ["context 128", "decode 2-4", "decode 10+", "decode + <= 64 prompt tokens", "mixed",
+    assert list(df.kind) == ["context 128", "decode 2-4", "decode 10-14", "decode + <= 64 prompt tokens", "mixed",
                              "context, split prompt (not read)", "context, split prompt (not read)", "context 1024",
                              "mixed, split prompt (not read)"]
     assert list(df.read) == [True] * 5 + [False, False, True, False]
@@ -82,3 +82,14 @@ def test_decode_reading_recovers_planted_constants():
     assert got["read_tb_s"] == pytest.approx(5.5, rel=1e-9)
     assert got["t_layer_us"] == pytest.approx(30.0, rel=1e-9)
     assert got["t_ar_us"] == pytest.approx(9.0, rel=1e-9)
+
+
+def test_kv_rate_reading_recovers_a_planted_rate():
+    model = CAT.model("qwen3-32b")
+    one = kv_read_bytes_per_sequence(model, 2.0, 1, 4096)
+    big = 24 * kv_read_bytes_per_sequence(model, 2.0, 1, 5000)
+    rate = 4.2e12  # bytes/s
+    rows = [("Qwen/Qwen3-32B", "b300", 1, "decode", 0, 0, 0, 1, 4096, 13.6),
+            ("Qwen/Qwen3-32B", "b300", 1, "decode", 0, 0, 0, 24, 24 * 5000, 13.6 + 1e3 * (big - one) / rate)]
+    got = fpm_check.kv_rate_reading(fpm_check.read_frame(_frame(rows)), "Qwen/Qwen3-32B")
+    assert got == {1: pytest.approx(4.2, rel=1e-9)}
