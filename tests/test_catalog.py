@@ -37,7 +37,7 @@ EXPECTED_MODEL_IDS = {
     "qwen3-32b", "qwen3-8b", "qwen3-1.7b", "qwen3-0.6b", "qwen3-coder-480b-a35b", "qwen3.5-122b-a10b",
     "qwen3.5-35b-a3b", "qwen3.5-27b", "nemotron-3-nano-30b-a3b", "nemotron-3-super-120b-a12b",
     "kimi-k2", "nemotron-3-ultra-550b-a55b", "qwen3-vl-235b-a22b", "qwen3-vl-30b-a3b", "qwen3-vl-32b", "qwen3-vl-8b",
-    "qwen3-vl-4b", "gemma-4-31b", "gemma-4-26b-a4b",
+    "qwen3-vl-4b", "gemma-4-31b", "gemma-4-26b-a4b", "minimax-m2.7",
 }
 
 
@@ -183,6 +183,7 @@ ACTIVE_TOLERANCE = {
     "kimi-k2.5": 0.03,           # '32B activated' vs 32.86B counted (rounded)
     "glm-5": 0.05,               # '40B active' vs 41.78B counted (rounded; Z.ai gives no finer figure)
     "minimax-m2.5": 0.11,        # '10B active' vs 11.03B counted (MiniMax's round number)
+    "minimax-m2.7": 0.11,        # the same architecture and card figure as M2.5
     "llama-4-scout-17b-16e": 0.02,      # '17B' vs 17.17B counted (the name's round number)
     "llama-4-maverick-17b-128e": 0.02,  # '17B' vs 17.18B counted
     "qwen3-1.7b": 0.02,          # '1.7B' vs 1.72B counted (the card rounds)
@@ -451,7 +452,8 @@ CONFIGS = Path(__file__).parent / "fixtures" / "model_configs"
 IMPORTED = {
     "gpt-oss-120b": "openai--gpt-oss-120b", "gpt-oss-20b": "openai--gpt-oss-20b",
     "kimi-k2.5": "moonshotai--Kimi-K2.5", "glm-5": "zai-org--GLM-5", "minimax-m2.5": "MiniMaxAI--MiniMax-M2.5",
-    "qwen3.5-397b-a17b": "Qwen--Qwen3.5-397B-A17B", "deepseek-r1": "deepseek-ai--DeepSeek-R1",
+    "minimax-m2.7": "MiniMaxAI--MiniMax-M2.7", "qwen3.5-397b-a17b": "Qwen--Qwen3.5-397B-A17B",
+    "deepseek-r1": "deepseek-ai--DeepSeek-R1",
     "deepseek-v3.2": "deepseek-ai--DeepSeek-V3.2",
     "llama-4-scout-17b-16e": "meta-llama--Llama-4-Scout-17B-16E-Instruct",
     "llama-4-maverick-17b-128e": "meta-llama--Llama-4-Maverick-17B-128E-Instruct",

@@ -56,7 +56,16 @@ def test_names_resolve_through_the_catalog():
     assert resolve_model(CAT, "zai-org/GLM-5.1-FP8") == "glm-5"
     assert resolve_model(CAT, "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-NVFP4") == "nemotron-3-nano-30b-a3b"
     assert resolve_model(CAT, "nvidia/NVIDIA-Nemotron-3-Super-120B-A12B-NVFP4") == "nemotron-3-super-120b-a12b"
-    assert resolve_model(CAT, "MiniMaxAI/MiniMax-M2.7") is None     # another context limit: imported, not aliased
+    # another context limit: a row of its own (M2.5's architecture), not an alias of minimax-m2.5
+    assert resolve_model(CAT, "MiniMaxAI/MiniMax-M2.7") == "minimax-m2.7"
+    assert resolve_model(CAT, "nvidia/MiniMax-M2.7-NVFP4") == "minimax-m2.7"
+    assert resolve_model(CAT, "zai-org/GLM-5.2") is None          # its indexer is shared across layers: not GLM-5's
+    # a quantised checkpoint's longer suffix, stripped one word at a time
+    assert resolve_model(CAT, "Qwen/Qwen3-32B-FP8-Static-PerTensor") == "qwen3-32b"
+    # aiconfigurator's system names (its support matrix): B60 is not a catalog GPU
+    assert resolve_gpu(CAT, "rtx_pro_6000_server") == "rtx-pro-6000"
+    assert resolve_gpu(CAT, "h200_sxm") == "h200"
+    assert resolve_gpu(CAT, "b60") is None
     assert resolve_gpu(CAT, "h100_sxm") == "h100-sxm"
     assert resolve_gpu(CAT, "b200_sxm") == "b200"
 
