@@ -23,23 +23,12 @@ other than squared ReLU.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
+from planner.catalog.hf_reader import ConfigReader
 from planner.errors import CatalogError
 
 _KINDS = {"mamba": "M", "attention": "*", "mlp": "-", "moe": "E"}
-
-
-class ConfigReader(Protocol):
-    """What the family readers use of ``planner.catalog.hf_config``'s reader (keys named with file and prefix)."""
-
-    file: Any
-    prefix: str
-    cfg: dict[str, Any]
-
-    def get_int(self, key: str, default: Any = ...) -> int: ...
-
-    def has(self, key: str) -> bool: ...
 
 
 def _pattern(c: ConfigReader) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from planner.catalog.hf_hybrid import ConfigReader
+from planner.catalog.hf_reader import ConfigReader
 from planner.errors import CatalogError
 
 

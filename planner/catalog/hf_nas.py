@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from planner.catalog.hf_hybrid import ConfigReader
+from planner.catalog.hf_reader import ConfigReader
 from planner.errors import CatalogError
 
 _UNSUPPORTED = (("replace_with_linear", "a block replaced by one linear layer"), ("sparsify", "a sparsified block"),
