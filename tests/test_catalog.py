@@ -37,7 +37,7 @@ EXPECTED_MODEL_IDS = {
     "qwen3-32b", "qwen3-8b", "qwen3-1.7b", "qwen3-0.6b", "qwen3-coder-480b-a35b", "qwen3.5-122b-a10b",
     "qwen3.5-35b-a3b", "qwen3.5-27b", "nemotron-3-nano-30b-a3b", "nemotron-3-super-120b-a12b",
     "kimi-k2", "nemotron-3-ultra-550b-a55b", "qwen3-vl-235b-a22b", "qwen3-vl-30b-a3b", "qwen3-vl-32b", "qwen3-vl-8b",
-    "qwen3-vl-4b", "gemma-4-31b", "gemma-4-26b-a4b", "minimax-m2.7",
+    "qwen3-vl-4b", "gemma-4-31b", "gemma-4-26b-a4b", "minimax-m2.7", "mimo-v2-flash", "mimo-7b", "qwen3-vl-2b",
 }
 
 
@@ -201,6 +201,9 @@ ACTIVE_TOLERANCE = {
     "qwen3-vl-30b-a3b": 0.12,    # 'A3B' vs 3.35B counted (Qwen3-30B-A3B's card: 3.3B)
     "qwen3-vl-32b": 0.03, "qwen3-vl-8b": 0.03,   # '32B' / '8B' vs 32.76B / 8.19B (the names round down)
     "gemma-4-26b-a4b": 0.05,     # 'A4B' vs 3.82B counted (the name rounds up)
+    "mimo-v2-flash": 0.04,       # '15B active' vs 15.45B counted (the card rounds)
+    "mimo-7b": 0.09,             # '7B' vs 7.62B counted (the name rounds down, as Qwen2-7B's 7.6B)
+    "qwen3-vl-2b": 0.15,         # '2B' vs 1.72B counted: the name's size includes the vision encoder (not counted)
 }
 # Published totals coarser than 1 %.
 TOTAL_TOLERANCE = {
@@ -212,6 +215,8 @@ TOTAL_TOLERANCE = {
     "kimi-k2": 0.03,             # '1T' vs 1,026.4B counted, as Kimi-K2.5
     "qwen3-vl-30b-a3b": 0.02, "qwen3-vl-32b": 0.03, "qwen3-vl-8b": 0.03,   # the names round down
     "gemma-4-26b-a4b": 0.04,     # '26B' vs 25.23B counted (text decoder; the name rounds up)
+    "mimo-7b": 0.09,             # '7B' vs 7.62B counted (the name rounds down)
+    "qwen3-vl-2b": 0.15,         # '2B' vs 1.72B counted: the vision encoder is in the name's size, not in the count
 }
 
 
@@ -466,7 +471,8 @@ IMPORTED = {
     "nemotron-3-ultra-550b-a55b": "nvidia--NVIDIA-Nemotron-3-Ultra-550B-A55B-BF16",
     "qwen3-vl-235b-a22b": "Qwen--Qwen3-VL-235B-A22B-Instruct", "qwen3-vl-30b-a3b": "Qwen--Qwen3-VL-30B-A3B-Instruct",
     "qwen3-vl-32b": "Qwen--Qwen3-VL-32B-Instruct", "qwen3-vl-8b": "Qwen--Qwen3-VL-8B-Instruct",
-    "qwen3-vl-4b": "Qwen--Qwen3-VL-4B-Instruct",
+    "qwen3-vl-4b": "Qwen--Qwen3-VL-4B-Instruct", "qwen3-vl-2b": "Qwen--Qwen3-VL-2B-Instruct",
+    "mimo-v2-flash": "XiaomiMiMo--MiMo-V2-Flash", "mimo-7b": "XiaomiMiMo--MiMo-7B-Base",
     "gemma-4-31b": "nvidia--Gemma-4-31B-IT-NVFP4", "gemma-4-26b-a4b": "google--gemma-4-26B-A4B",
 }
 # Other checkpoints a row names as aliases: their config.json must hold the row's architecture (text decoder), and
