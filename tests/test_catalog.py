@@ -38,6 +38,7 @@ EXPECTED_MODEL_IDS = {
     "qwen3.5-35b-a3b", "qwen3.5-27b", "nemotron-3-nano-30b-a3b", "nemotron-3-super-120b-a12b",
     "kimi-k2", "nemotron-3-ultra-550b-a55b", "qwen3-vl-235b-a22b", "qwen3-vl-30b-a3b", "qwen3-vl-32b", "qwen3-vl-8b",
     "qwen3-vl-4b", "gemma-4-31b", "gemma-4-26b-a4b", "minimax-m2.7", "mimo-v2-flash", "mimo-7b", "qwen3-vl-2b",
+    "glm-5.2",
 }
 
 
@@ -202,6 +203,7 @@ ACTIVE_TOLERANCE = {
     "qwen3-vl-32b": 0.03, "qwen3-vl-8b": 0.03,   # '32B' / '8B' vs 32.76B / 8.19B (the names round down)
     "gemma-4-26b-a4b": 0.05,     # 'A4B' vs 3.82B counted (the name rounds up)
     "mimo-v2-flash": 0.04,       # '15B active' vs 15.45B counted (the card rounds)
+    "glm-5.2": 0.04,             # GLM-5's '40B active' vs 41.25B counted (its shared layers carry no indexer)
     "mimo-7b": 0.09,             # '7B' vs 7.62B counted (the name rounds down, as Qwen2-7B's 7.6B)
     "qwen3-vl-2b": 0.15,         # '2B' vs 1.72B counted: the name's size includes the vision encoder (not counted)
 }
@@ -472,7 +474,7 @@ IMPORTED = {
     "qwen3-vl-235b-a22b": "Qwen--Qwen3-VL-235B-A22B-Instruct", "qwen3-vl-30b-a3b": "Qwen--Qwen3-VL-30B-A3B-Instruct",
     "qwen3-vl-32b": "Qwen--Qwen3-VL-32B-Instruct", "qwen3-vl-8b": "Qwen--Qwen3-VL-8B-Instruct",
     "qwen3-vl-4b": "Qwen--Qwen3-VL-4B-Instruct", "qwen3-vl-2b": "Qwen--Qwen3-VL-2B-Instruct",
-    "mimo-v2-flash": "XiaomiMiMo--MiMo-V2-Flash", "mimo-7b": "XiaomiMiMo--MiMo-7B-Base",
+    "mimo-v2-flash": "XiaomiMiMo--MiMo-V2-Flash", "mimo-7b": "XiaomiMiMo--MiMo-7B-Base", "glm-5.2": "zai-org--GLM-5.2",
     "gemma-4-31b": "nvidia--Gemma-4-31B-IT-NVFP4", "gemma-4-26b-a4b": "google--gemma-4-26B-A4B",
 }
 # Other checkpoints a row names as aliases: their config.json must hold the row's architecture (text decoder), and

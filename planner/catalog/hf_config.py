@@ -16,7 +16,9 @@ phi3 (Phi-3 and phi-4), and the 2025-26 MoE families:
   default) is a sliding window of the chunk size: at most one chunk of KV is attended.
 - kimi_k2 / kimi_k25 (``text_config``): DeepSeek-V3 fields.
 - deepseek_v32, glm_moe_dsa: MLA plus DeepSeek sparse attention (``index_topk``, ``index_n_heads``,
-  ``index_head_dim`` -> sparse_attention_topk, index_n_heads, index_head_dim).
+  ``index_head_dim`` -> sparse_attention_topk, index_n_heads, index_head_dim); GLM-5.2's ``indexer_types`` (one
+  ``full`` or ``shared`` per layer, the first ``full``) -> index_shared_layers: a shared layer reuses the tokens
+  the layer before it picked and has no indexer of its own.
 - qwen3_5_moe / qwen3_5_moe_text (``text_config``): Gated DeltaNet linear attention on the
   ``linear_attention`` entries of ``layer_types`` (linear_* keys), a shared expert whose width must equal
   ``moe_intermediate_size``. qwen3_5 / qwen3_5_text (Qwen3.5-27B, Qwen3.6-27B): the same layers with a dense MLP.
@@ -290,7 +292,8 @@ class _ConfigReader:
             head_dim = fields["qk_nope_head_dim"] + fields["qk_rope_head_dim"]
             if c.has("index_topk"):
                 fields.update(sparse_attention_topk=c.get_int("index_topk"),
-                              index_n_heads=c.get_int("index_n_heads"), index_head_dim=c.get_int("index_head_dim"))
+                              index_n_heads=c.get_int("index_n_heads"), index_head_dim=c.get_int("index_head_dim"),
+                              index_shared_layers=self._shared_indexers(layers))
         else:
             head_dim = family_head_dim or c.get_int("head_dim", default=0) or _even(hidden, heads, c)
             fields["attention"] = "mha" if kv_heads == heads else "gqa"
@@ -359,6 +362,10 @@ class _ConfigReader:
         if fields.get("sparse_attention_topk"):
             notes.append(f"DeepSeek sparse attention: each query attends to the top {fields['sparse_attention_topk']} "
                          "tokens chosen by the indexer; the full MLA latent and the indexer key are cached per token")
+            if fields.get("index_shared_layers"):
+                n = fields["index_shared_layers"]
+                notes.append(f"{n} of {layers} layers reuse the tokens the layer before them picked (indexer_types "
+                             f"'shared'): no indexer weights, key cache or scoring there; {layers - n} run the indexer")
         if mtp:
             notes.append(f"{mtp} multi-token-prediction layer(s) in the checkpoint are not counted")
         if fields.get("global_head_dim") or fields.get("global_kv_heads"):
@@ -445,6 +452,24 @@ class _ConfigReader:
             raise CatalogError(f"{self.file}: shared_expert_intermediate_size (Qwen2-MoE style shared expert) "
                                "is not supported")
         return out
+
+    def _shared_indexers(self, layers: int) -> int:
+        """Layers whose ``indexer_types`` entry is ``shared`` (0 without the key): one entry per layer, each
+        ``full`` or ``shared``, and the first layer ``full`` (a shared layer reuses the indices before it)."""
+        kinds = self._raw("indexer_types")
+        if kinds is None:
+            return 0
+        key = f"{self.prefix}indexer_types"
+        if not isinstance(kinds, list) or len(kinds) != layers:
+            got = f"{len(kinds)} entries" if isinstance(kinds, list) else type(kinds).__name__
+            raise CatalogError(f"{self.file}: key '{key}' must list one entry per layer ({layers}), got {got}")
+        bad = sorted({str(k)[:20] for k in kinds if k not in ("full", "shared")})
+        if bad:
+            raise CatalogError(f"{self.file}: key '{key}' has {', '.join(map(repr, bad))}; allowed: 'full', 'shared'")
+        if kinds[0] != "full":
+            raise CatalogError(f"{self.file}: key '{key}' starts with 'shared'; the first layer must have an indexer "
+                               "of its own ('full')")
+        return kinds.count("shared")
 
     def _linear(self, layers: int) -> dict[str, int]:
         """Gated DeltaNet layers of a hybrid model (``layer_types`` entries ``linear_attention``)."""

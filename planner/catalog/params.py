@@ -75,7 +75,7 @@ def attention_params_per_layer(m: ModelSpec) -> float:
     blocks (:func:`linear_attention_params_per_layer`); the mean keeps ``layers × this`` the exact total.
     """
     n_lin = min(m.linear_attention_layers, m.layers)
-    if not n_lin and not has_global_shape(m) and not m.attention_free_layers:
+    if not n_lin and not has_global_shape(m) and not m.attention_free_layers and not m.index_shared_layers:
         return full_attention_params_per_layer(m)
     return (kv_attention_params(m) + n_lin * linear_attention_params_per_layer(m)) / m.layers
 
@@ -111,12 +111,17 @@ def full_attention_params_per_layer(m: ModelSpec) -> int:
         kv = h * (m.kv_lora_rank + m.qk_rope_head_dim) + m.kv_lora_rank * m.num_heads * (
             m.qk_nope_head_dim + m.v_head_dim)
         o = m.num_heads * m.v_head_dim * h
-        index = 0
-        if m.sparse_attention_topk:
-            index = (m.q_lora_rank or h) * m.index_n_heads * m.index_head_dim + h * m.index_head_dim \
-                + h * m.index_n_heads
-        return q + kv + o + index
+        return q + kv + o + index_params_per_layer(m)
     return _gqa_params(m, global_layer=False)
+
+
+def index_params_per_layer(m: ModelSpec) -> int:
+    """One DSA indexer: its query projection from the q latent (r_q·n_i·d_i), key (h·d_i) and head weights (h·n_i);
+    0 without sparse attention. A layer that shares the indices before it (``index_shared_layers``) has none."""
+    if not m.sparse_attention_topk:
+        return 0
+    h = m.hidden_size
+    return (m.q_lora_rank or h) * m.index_n_heads * m.index_head_dim + h * m.index_head_dim + h * m.index_n_heads
 
 
 def has_global_shape(m: ModelSpec) -> bool:
@@ -161,9 +166,11 @@ def kv_attention_layers(m: ModelSpec) -> tuple[int, int]:
 
 
 def kv_attention_params(m: ModelSpec) -> int:
-    """Attention weights of all the non-linear layers: full ones in the global shape, sliding ones in the default."""
+    """Attention weights of all the non-linear layers: full ones in the global shape, sliding ones in the default;
+    the layers that share the indices before them without their indexer."""
     n_full, n_sw = kv_attention_layers(m)
-    return n_full * global_attention_params_per_layer(m) + n_sw * full_attention_params_per_layer(m)
+    return (n_full * global_attention_params_per_layer(m) + n_sw * full_attention_params_per_layer(m)
+            - m.index_shared_layers * index_params_per_layer(m))
 
 
 def norm_params_per_layer(m: ModelSpec) -> int:

@@ -133,6 +133,10 @@ class ModelSpec(_Record):
     sparse_attention_topk: int = Field(default=0, ge=0, description="0 = dense attention")
     index_n_heads: int = Field(default=0, ge=0)
     index_head_dim: int = Field(default=0, ge=0)
+    # GLM-5.2's ``indexer_types``: a "shared" layer reuses the tokens the full-indexer layer before it picked, and has
+    # no indexer of its own (no weights, no cached key, no scoring)
+    index_shared_layers: int = Field(default=0, ge=0, description="DSA layers that reuse the indices of the "
+                                                                  "layer before them and run no indexer of their own")
     max_context: int = Field(gt=0)
     # the format of the model's own 4-bit checkpoint, which picks the kernels of the weight-only 4-bit path (precision
     # int4, on GPUs without FP4 tensor cores): group-scaled integers (AWQ, GPTQ, compressed-tensors pack-quantized:
@@ -154,6 +158,10 @@ class ModelSpec(_Record):
         if self.mlp_free_layers + dense > self.layers:
             raise ValueError(f"mlp_free_layers ({self.mlp_free_layers}) plus first_dense_layers ({dense}) exceed "
                              f"layers ({self.layers})")
+        if self.index_shared_layers and (not self.sparse_attention_topk or self.index_shared_layers >= self.layers):
+            raise ValueError(f"index_shared_layers ({self.index_shared_layers}) needs sparse attention "
+                             f"(sparse_attention_topk > 0) and a first layer with an indexer of its own "
+                             f"(fewer than layers = {self.layers})")
         if self.attention_free_layers + self.linear_attention_layers > self.layers:
             raise ValueError(f"attention_free_layers ({self.attention_free_layers}) plus linear_attention_layers "
                              f"({self.linear_attention_layers}) exceed layers ({self.layers})")

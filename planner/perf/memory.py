@@ -22,10 +22,11 @@ Symbols (per replica; ``tp`` GPUs, quantities *per GPU* unless said otherwise):
     KV per token     k_t = 2·L_kv·ceil(n_kv/tp)·d·b_kv       (GQA/MHA; heads replicate when tp > n_kv)
                          (a global head shape, Gemma 4: the L_kv − L_sw full-attention layers with n_g, d_g)
                          = L_kv·(r_kv + d_r)·b_kv            (MLA latent, replicated on every rank)
-                         = L_kv·(k_lat + d_i + 4)            (MLA with DeepSeek sparse attention, DSA: the latent
+                         = L_kv·k_lat + L_idx·(d_i + 4)      (MLA with DeepSeek sparse attention, DSA: the latent
                      k_lat = (r_kv + d_r)·b_kv at 16 bits, and FlashMLA's FP8 layout at 8 bits, r_kv FP8 values,
                      one FP32 scale per 128 of them and the rope part in BF16: r_kv + 4·r_kv/128 + 2·d_r = 656 B
-                     for r_kv = 512, d_r = 64; plus the indexer's key, d_i FP8 values and one FP32 scale)
+                     for r_kv = 512, d_r = 64; plus the indexer's key, d_i FP8 values and one FP32 scale, on the
+                     L_idx = L − ``index_shared_layers`` layers that run an indexer: GLM-5.2's shared layers keep none)
                      L_kv = L − L_lin: linear-attention (Gated DeltaNet) layers keep no KV cache
     state/sequence   s_lin = L_lin·S_lin·⌈n_v/tp⌉/n_v·b_s    (their recurrent state, ``params.py``; value heads
                      split over tp; b_s = 4: FP32, SGLang's default ``--mamba-ssm-dtype float32``; vLLM makes it
@@ -33,7 +34,7 @@ Symbols (per replica; ``tp`` GPUs, quantities *per GPU* unless said otherwise):
     KV per sequence  k_s(ctx) = k_t/L_kv · [ (L_kv−L_sw)·⌈ctx⌉₁₆ + L_sw·⌈min(ctx, W)⌉₁₆ ] + s_lin   (16-token blocks)
     KV read/step     r_s(ctx) = k_s(ctx) for every model but DSA ones, whose decode step reads the latent of the
                      top-k tokens the indexer picks and every token's indexer key:
-                     r_s = L_kv·[k_lat·⌈min(ctx, K_s)⌉₁₆ + (d_i + 4)·⌈ctx⌉₁₆]   (K_s: sparse_attention_topk)
+                     r_s = L_kv·k_lat·⌈min(ctx, K_s)⌉₁₆ + L_idx·(d_i + 4)·⌈ctx⌉₁₆   (K_s: sparse_attention_topk)
     KV pool          F = u·M − W − ws             (vLLM, SGLang: utilisation of the whole memory)
                        = u·(M − W − ws)           (TensorRT-LLM: share of the memory left after the engine)
     KV capacity      floor(F / k_t) tokens
@@ -108,8 +109,11 @@ def mla_latent_bytes(model: ModelSpec, kv_bytes: float) -> float:
 
 
 def index_key_bytes(model: ModelSpec) -> float:
-    """Bytes of one token's DSA indexer key in one layer (FP8 and one FP32 scale; 0 without sparse attention)."""
-    return model.index_head_dim + INDEX_SCALE_BYTES if model.sparse_mla else 0.0
+    """Bytes of one token's DSA indexer key in one layer (FP8 and one FP32 scale; 0 without sparse attention),
+    averaged over the layers: those that share the indices before them (``index_shared_layers``) cache none."""
+    if not model.sparse_mla:
+        return 0.0
+    return (model.index_head_dim + INDEX_SCALE_BYTES) * (model.layers - model.index_shared_layers) / model.layers
 
 
 @functools.lru_cache(maxsize=4096)

@@ -127,6 +127,7 @@ FIELD_DOCS: dict[tuple[str, str], tuple[str, str, str]] = {
     ('models[].spec', 'sparse_attention_topk'): ('tokens, ≥ 0', '`0`', 'DeepSeek sparse attention: earlier tokens each query attends to (0 = dense).'),
     ('models[].spec', 'index_n_heads'): ('count, ≥ 0', '`0`', 'Heads of the sparse-attention indexer.'),
     ('models[].spec', 'index_head_dim'): ('count, ≥ 0', '`0`', 'Key dimension of the sparse-attention indexer (cached per token).'),
+    ('models[].spec', 'index_shared_layers'): ('count, ≥ 0', '`0`', 'Sparse-attention layers that reuse the tokens the layer before them picked, with no indexer of their own (no weights, cached key or scoring: GLM-5.2\'s `indexer_types` "shared").'),
     ('models[].spec', 'max_context'): ('tokens, > 0', 'required', 'Longest supported context.'),
     ('models[].spec', 'weight_only_4bit'): ('`wna16` | `mxfp4`', '`wna16`', "Format of the model's 4-bit checkpoint, which picks the kernels of the `int4` (weight-only) path: group-scaled integers (AWQ, GPTQ, compressed-tensors; vLLM reads their MoE experts at 0.28 of the bandwidth, `docs/perf-model.md` §1) or OpenAI's MXFP4 (gpt-oss, full rate)."),
     ('models[].spec', 'published_total_params_b'): ('billions of parameters, > 0', 'required', 'Published total size.'),
