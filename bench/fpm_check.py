@@ -71,21 +71,27 @@ def read_frame(df):
     small = (df.phase == "mixed") & (df.ctx_tokens <= 64)
     df.loc[small, "kind"] = "decode + <= 64 prompt tokens"
     df.loc[(df.phase == "mixed") & (df.ctx_tokens > 64) & (df.ctx_tokens < 4096), "kind"] = "mixed (small chunk)"
-    # a model whose engine split its prompts (a context step that continues a cached prompt): the two halves' time
-    # is reported unevenly (see the module docstring), so its steps of split prompts are not read
-    split_models = set(df.loc[(df.phase == "context") & (df.ctx_kv_tokens > 0), "model"])
-    of_split = df.model.isin(split_models)
-    unread = of_split & (((df.phase == "context") & ((df.ctx_kv_tokens > 0) | (df.ctx_tokens > 1024)))
-                         | (df.kind == "mixed (small chunk)"))
+    # a run whose engine split its prompts (a context step that continues a cached prompt): the two halves' time is
+    # reported unevenly (see the module docstring), so its split prompts' steps and its small chunks are not read
+    if "expert_parallel" not in df:
+        df["expert_parallel"] = 1
+    run = ["model", "tp", "expert_parallel"]
+    follows = df.groupby(run, sort=False)["ctx_kv_tokens"].shift(-1)   # the next step of the same run (file order)
+    split = (df.phase == "context") & ((df.ctx_kv_tokens > 0) | (follows == df.ctx_tokens))
+    split_runs = df.loc[split, run].drop_duplicates()
+    of_split = df.set_index(run).index.isin(pd.MultiIndex.from_frame(split_runs)) if len(split_runs) else False
+    unread = split | (of_split & (df.kind == "mixed (small chunk)"))
     df.loc[unread, "kind"] = df.loc[unread, "kind"].str.split(" ").str[0] + ", split prompt (not read)"
     df["read"] = ~unread
     return df
 
 
-def _context(model: str, gpu: str, tp: int, cal: Calibration):
-    """The step model's context for one BF16 replica (vLLM keeps a BF16 checkpoint's KV cache in BF16)."""
+def _context(model: str, gpu: str, tp: int, cal: Calibration, ep: int = 1):
+    """The step model's context for one BF16 replica (vLLM keeps a BF16 checkpoint's KV cache in BF16), its experts
+    over ``ep`` of its TP ranks."""
     cat = Catalog.builtin()
-    dev = make_device(cat.gpu(gpu), tp=tp, mig_profile=None, precision="bf16", kv_dtype="bf16", engine=ENGINE)
+    dev = make_device(cat.gpu(gpu), tp=tp, mig_profile=None, precision="bf16", kv_dtype="bf16", engine=ENGINE,
+                      expert_parallel=ep)
     if isinstance(dev, str):
         raise ValueError(dev)
     return step_context(cat.model(model), dev, bytes_per_weight=PRECISION_BYTES["bf16"],
@@ -94,10 +100,14 @@ def _context(model: str, gpu: str, tp: int, cal: Calibration):
 
 def predict(df, cal: Calibration | None = None):
     """``df`` with the model's step (``model_ms``) and its terms (``<term>_ms``), row by row."""
+    import pandas as pd  # noqa: PLC0415
+
     cal = cal or default_calibration()
     out = df.copy()
-    for (model, gpu, tp), _ in df.groupby(["model", "gpu", "tp"]):
-        ctx, m = _context(model, gpu, int(tp), cal), (df.model == model) & (df.gpu == gpu) & (df.tp == tp)
+    ep_of = df["expert_parallel"] if "expert_parallel" in df else pd.Series(1, index=df.index)
+    for (model, gpu, tp, ep), _ in df.assign(expert_parallel=ep_of).groupby(["model", "gpu", "tp", "expert_parallel"]):
+        ctx = _context(model, gpu, int(tp), cal, int(ep))
+        m = (df.model == model) & (df.gpu == gpu) & (df.tp == tp) & (ep_of == ep)
         b = df.loc[m, "decode_requests"].to_numpy(float)
         t = df.loc[m, "ctx_tokens"].to_numpy(float)
         n_pf = np.maximum(df.loc[m, "ctx_requests"].to_numpy(float), 1.0)

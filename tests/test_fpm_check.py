@@ -34,7 +34,8 @@ def test_committed_rows_carry_their_source():
     assert set(df.tp) == {1, 2, 4, 8} and (df.latency_ms > 0).all()
     assert {CAT.model(m).id for m in df.model.unique()} == {"qwen3-32b", "qwen3.5-35b-a3b"}
     # one row per step: (file, counter) is unique
-    assert not df.duplicated(["model", "tp", "counter_id"]).any()
+    assert not df.duplicated(["model", "tp", "expert_parallel", "counter_id"]).any()
+    assert set(zip(df.tp, df.expert_parallel)) == {(1, 1), (2, 1), (4, 1), (8, 1), (4, 4)}
 
 
 def test_kinds_by_hand():
@@ -56,6 +57,17 @@ def test_kinds_by_hand():
     assert list(df.read) == [True] * 5 + [False, False, True, False]
 
 
+def test_a_split_prompt_is_told_by_the_step_that_continues_it():
+    # 528 prompt tokens, then a step continuing them (528 cached): both halves unread; a 128-token prompt followed
+    # by a fresh one is read
+    df = fpm_check.read_frame(_frame([
+        ("Qwen/Qwen3.6-35B-A3B", "b300", 4, "context", 128, 1, 0, 0, 0, 15.8),
+        ("Qwen/Qwen3.6-35B-A3B", "b300", 4, "context", 528, 1, 0, 0, 0, 40.1),
+        ("Qwen/Qwen3.6-35B-A3B", "b300", 4, "context", 496, 1, 528, 0, 0, 16.3),
+    ]).assign(expert_parallel=4))
+    assert list(df.read) == [True, False, False]
+
+
 def test_prefill_context_handed_to_the_step_model():
     # 8,190 prompt tokens of 3 prompts, 4,095 of them cached: context 8190 / 6 + 4095 / 3 = 2,730 per token
     df = fpm_check.read_frame(_frame([("Qwen/Qwen3-32B", "b300", 2, "mixed", 8190, 3, 4095, 2, 8194, 236.0)]))
@@ -65,6 +77,16 @@ def test_prefill_context_handed_to_the_step_model():
     want = step_time(ctx, 2.0, 8190.0, 4097.0, 8190 / 6 + 4095 / 3)
     assert got.model_ms == pytest.approx(1e3 * float(want["total"]), rel=1e-12)
     assert got.allreduce_ms == pytest.approx(1e3 * float(want["allreduce"]), rel=1e-12)
+
+
+def test_expert_parallel_rows_get_an_expert_parallel_replica():
+    row = ("Qwen/Qwen3.6-35B-A3B", "b300", 4, "decode", 0, 0, 0, 4, 4 * 4096, 3.7)
+    ep4 = fpm_check.predict(fpm_check.read_frame(_frame([row]).assign(expert_parallel=4))).iloc[0]
+    tp4 = fpm_check.predict(fpm_check.read_frame(_frame([row]))).iloc[0]
+    cal = default_calibration()
+    want = step_time(fpm_check._context("Qwen/Qwen3.6-35B-A3B", "b300", 4, cal, 4), 4.0, 0.0, 4096.0, 0.0)
+    assert ep4.model_ms == pytest.approx(1e3 * float(want["total"]), rel=1e-12)
+    assert ep4.model_ms != pytest.approx(tp4.model_ms)   # the experts' all-to-all is charged, not an MLP all-reduce
 
 
 def test_decode_reading_recovers_planted_constants():
