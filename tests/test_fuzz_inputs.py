@@ -130,7 +130,8 @@ def test_fuzz_hf_config_import_model(workdir, seed):
 NEW_FAMILY_CONFIGS = ("nvidia--NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", "Qwen--Qwen3.5-27B", "Qwen--Qwen3-VL-8B-Instruct",
                       "Qwen--Qwen3-Coder-480B-A35B-Instruct", "nvidia--Kimi-K2.6-NVFP4",
                       "nvidia--NVIDIA-Nemotron-3-Super-120B-A12B-FP8", "nvidia--NVIDIA-Nemotron-3-Ultra-550B-A55B-BF16",
-                      "google--gemma-4-26B-A4B", "XiaomiMiMo--MiMo-V2-Flash", "nvidia--Llama-3_3-Nemotron-Super-49B-v1")
+                      "google--gemma-4-26B-A4B", "XiaomiMiMo--MiMo-V2-Flash", "nvidia--Llama-3_3-Nemotron-Super-49B-v1",
+                      "zai-org--GLM-5.2")   # its per-layer indexer_types list (thirty-first pass)
 
 
 @fuzz_settings(60)
