@@ -7,8 +7,8 @@ row): Qwen3-32B in BF16 served by vLLM 0.20.1 at TP 1, 2, 4 and 8, and Qwen3.6-3
 ``qwen3.5-35b-a3b``: 30 Gated-DeltaNet and 10 attention layers, every one a 256-expert MoE) at TP 1 and at TP 4
 with its experts over the 4 ranks (``expert_parallel`` 4), one step per row with what it carried (``ctx_tokens``
 prompt tokens of ``ctx_requests`` prompts, ``ctx_kv_tokens`` tokens of those prompts already cached from an earlier
-chunk, ``decode_requests`` decoding sequences holding ``decode_kv_tokens`` in all) and its latency. The rows are the runs' sweep segments, the first 16,000 characters of
-each file as stored (``segment`` sweep: single prompts of 128-4,096 tokens, decode batches of 1-14 at ~4,096 tokens
+chunk, ``decode_requests`` decoding sequences holding ``decode_kv_tokens`` in all) and its latency. The rows are
+the runs' sweep segments, the first 16,000 characters of each file as stored (``segment`` sweep: single prompts of 128-4,096 tokens, decode batches of 1-14 at ~4,096 tokens
 of context, and steps mixing chunks of up to 8,192 prompt tokens with decodes), and for Qwen3-32B at TP 1 and 8 the
 16,000 characters from offset 300,000 of its served workload (``segment`` real: decode steps of 22-26 sequences at
 ~5k tokens). The hybrid model's engine splits long prompts (a 4,096-token one at 3,168 tokens) and reports the two
