@@ -4,33 +4,33 @@ r"""The performance model's step time against forward passes measured in a servi
 
 The data: the forward-pass metrics (FPM) of aiconfigurator's golden runs (Apache-2.0; source and commit in every
 row): Qwen3-32B in BF16 served by vLLM 0.20.1 at TP 1, 2, 4 and 8, and Qwen3.6-35B-A3B (the catalog's
-``qwen3.5-35b-a3b``: 30 Gated-DeltaNet and 10 attention layers, every one a 256-expert MoE) at TP 1 and at TP 4
-with its experts over the 4 ranks (``expert_parallel`` 4), one step per row with what it carried (``ctx_tokens``
-prompt tokens of ``ctx_requests`` prompts, ``ctx_kv_tokens`` tokens of those prompts already cached from an earlier
-chunk, ``decode_requests`` decoding sequences holding ``decode_kv_tokens`` in all) and its latency. The rows are
-the runs' sweep segments, the first 16,000 characters of each file as stored (``segment`` sweep: single prompts of 128-4,096 tokens, decode batches of 1-14 at ~4,096 tokens
-of context, and steps mixing chunks of up to 8,192 prompt tokens with decodes), and for Qwen3-32B at TP 1 and 8 the
-16,000 characters from offset 300,000 of its served workload (``segment`` real: decode steps of 22-26 sequences at
-~5k tokens). The hybrid model's engine splits long prompts (a 4,096-token one at 3,168 tokens) and reports the two
-steps' time unevenly (a 928-token tail in 0.35-52 ms): a prompt step that the next step continues, the
-continuation, and that run's small chunks are not read. The runs' own files do not name the
-GPU; the collector's notes of the same day and image (``SMALL_PREFILL_WHY_GOLDEN_16MS.md``: "In-image B300 x8,
-vLLM 0.20.1") do, and the decode rate rules out Hopper (65.5 GB of weights in 13.6 ms at TP 1 is 4.8 TB/s).
+``qwen3.5-35b-a3b``: 30 Gated-DeltaNet and 10 attention layers, every one a 256-expert MoE) at TP 1 and at TP 4 with
+its experts over the 4 ranks (``expert_parallel`` 4), one step per row with what it carried (``ctx_tokens`` prompt
+tokens of ``ctx_requests`` prompts, ``ctx_kv_tokens`` tokens of those prompts already cached from an earlier chunk,
+``decode_requests`` decoding sequences holding ``decode_kv_tokens`` in all) and its latency. The rows are the runs'
+sweep segments, the first 16,000 characters of each file as stored (``segment`` sweep: single prompts of 128-4,096
+tokens, decode batches of 1-14 at ~4,096 tokens of context, and steps mixing chunks of up to 8,192 prompt tokens
+with decodes), and for Qwen3-32B at TP 1 and 8 the 16,000 characters from offset 300,000 of its served workload
+(``segment`` real: decode steps of 22-26 sequences at ~5k tokens). The hybrid model's engine splits long prompts (a
+4,096-token one at 3,168 tokens) and reports the two steps' time unevenly (a 928-token tail in 0.35-52 ms): a prompt
+step that the next step continues, the continuation, and that run's small chunks are not read. The runs' own files
+do not name the GPU; the collector's notes of the same day and image (``SMALL_PREFILL_WHY_GOLDEN_16MS.md``:
+"In-image B300 x8, vLLM 0.20.1") do, and the decode rate rules out Hopper (65.5 GB of weights in 13.6 ms at TP 1 is
+4.8 TB/s).
 
-Neither model is in ``bench/data/silicon-dev.csv`` (nor is any vLLM run of a Gated-DeltaNet model), and nothing
-here was fitted to these rows: each step is ``planner.perf.roofline.step_time`` for the row's catalog model on
-``b300`` at the row's TP with vLLM's
-shipped constants (``planner.perf.calibration.FITTED``), ``decode_seqs`` = decode_requests, ``prefill_tokens`` =
-ctx_tokens, the decode context their mean, and the prefill context ctx_tokens / (2 ctx_requests) + ctx_kv_tokens /
-ctx_requests (each prompt's tokens attend to half of their own chunk and to what is cached; attention is under a
-tenth of these steps, so the split's approximation moves little).
+Neither model is in ``bench/data/silicon-dev.csv`` (nor is any vLLM run of a Gated-DeltaNet model), and nothing here
+was fitted to these rows: each step is ``planner.perf.roofline.step_time`` for the row's catalog model on ``b300``
+at the row's TP with vLLM's shipped constants (``planner.perf.calibration.FITTED``), ``decode_seqs`` =
+decode_requests, ``prefill_tokens`` = ctx_tokens, the decode context their mean, and the prefill context ctx_tokens
+/ (2 ctx_requests) + ctx_kv_tokens / ctx_requests (each prompt's tokens attend to half of their own chunk and to
+what is cached; attention is under a tenth of these steps, so the split's approximation moves little).
 
 What it prints: per TP and kind of step, the measured median (the rows of one configuration), the model's whole
 step, their ratio, and the model's step split into its terms; and a least-squares reading of the decode rows with
 three constants of the same meaning as the model's: the weights' read rate, a fixed time per layer and an
 all-reduce latency (TP > 1, two a layer). A step here is the engine's forward pass; the engine's host work around
 it (HTTP, tokenising, scheduling, streaming) is not in these rows, while the model's fitted fixed costs hold
-whatever the measured TTFT and TPOT need (docs/perf-model.md §6d says what that difference means).
+whatever the measured TTFT and TPOT need (docs/perf-model.md §6e says what that difference means).
 """
 
 from __future__ import annotations
