@@ -59,7 +59,7 @@ def test_names_resolve_through_the_catalog():
     # another context limit: a row of its own (M2.5's architecture), not an alias of minimax-m2.5
     assert resolve_model(CAT, "MiniMaxAI/MiniMax-M2.7") == "minimax-m2.7"
     assert resolve_model(CAT, "nvidia/MiniMax-M2.7-NVFP4") == "minimax-m2.7"
-    assert resolve_model(CAT, "zai-org/GLM-5.2") is None          # its indexer is shared across layers: not GLM-5's
+    assert resolve_model(CAT, "zai-org/GLM-5.2") == "glm-5.2"     # a row of its own: its indexer is shared
     # a quantised checkpoint's longer suffix, stripped one word at a time
     assert resolve_model(CAT, "Qwen/Qwen3-32B-FP8-Static-PerTensor") == "qwen3-32b"
     # aiconfigurator's system names (its support matrix): B60 is not a catalog GPU

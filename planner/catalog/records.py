@@ -177,6 +177,11 @@ class ModelSpec(_Record):
         return self.attention == "mla" and self.sparse_attention_topk > 0
 
     @property
+    def index_layers(self) -> int:
+        """Layers that run a DSA indexer of their own: all but the ``index_shared_layers`` (0 without DSA)."""
+        return self.layers - self.index_shared_layers if self.sparse_mla else 0
+
+    @property
     def kv_cache_layers(self) -> int:
         """Layers that hold a per-token KV cache (all but the linear-attention and attention-free layers)."""
         return max(0, self.layers - min(self.linear_attention_layers, self.layers) - self.attention_free_layers)

@@ -111,9 +111,7 @@ def mla_latent_bytes(model: ModelSpec, kv_bytes: float) -> float:
 def index_key_bytes(model: ModelSpec) -> float:
     """Bytes of one token's DSA indexer key in one layer (FP8 and one FP32 scale; 0 without sparse attention),
     averaged over the layers: those that share the indices before them (``index_shared_layers``) cache none."""
-    if not model.sparse_mla:
-        return 0.0
-    return (model.index_head_dim + INDEX_SCALE_BYTES) * (model.layers - model.index_shared_layers) / model.layers
+    return (model.index_head_dim + INDEX_SCALE_BYTES) * model.index_layers / model.layers
 
 
 @functools.lru_cache(maxsize=4096)

@@ -35,9 +35,8 @@ a TP group of ``tp`` (all times in seconds, bytes in bytes, FLOP in FLOP):
     all-reduce t_c = [tp > 1]·2·L·( t_AR + 2·(tp−1)/tp · N·h·2 / (link·η_link) )   ring, BF16 activations
                                                                (η_pcie instead of η_link over PCIe)
     step       t   = t_g + t_a + t_c + L·t_layer + L_moe·t_moe_layer + L_dsa·t_sparse_layer + t_step + t_seq·B/dp
-                     + [T > 0]·L·t_pf                         L_dsa: layers with a DSA indexer of their own (a
-                                                               DSA model's all but ``index_shared_layers``;
-                                                               none of any other model's)
+                     + [T > 0]·L·t_pf                         L_dsa: layers with a DSA indexer of their own
+                                                               (``ModelSpec.index_layers``; 0 without DSA)
                                                                t_seq: host time per running sequence on one
                                                                rank's scheduler (bookkeeping, sampling, output);
                                                                t_pf: per layer of a step that carries prefill
@@ -87,9 +86,7 @@ class ModelShape:
     attn_pf: float          # same, prefill
     q_heads: int
     moe_layers: int = 0
-    # DSA indexer FLOP per (token × context token × layer): 2·n_i·d_i, averaged over the layers where some share the
-    # indices before them and score nothing (index_shared_layers); 0: dense attention
-    index_flops: float = 0.0
+    index_flops: float = 0.0  # DSA indexer FLOP per (token × context token × layer): 2·n_i·d_i·L_idx/L
 
 
 @functools.lru_cache(maxsize=512)
@@ -118,8 +115,7 @@ def model_shape(m: ModelSpec) -> ModelShape:
         p_active_experts=moe_layers * m.experts_per_token * p_e,
         lm_head=lm_head, attn_dec=m.num_heads * (2.0 * d_qk_dec + 2.0 * d_v_dec),
         attn_pf=m.num_heads * (2.0 * d_qk_pf + 2.0 * d_v_pf), q_heads=m.num_heads, moe_layers=moe_layers,
-        index_flops=(2.0 * m.index_n_heads * m.index_head_dim * (m.layers - m.index_shared_layers) / m.layers
-                     if m.sparse_mla else 0.0))
+        index_flops=2.0 * m.index_n_heads * m.index_head_dim * m.index_layers / m.layers)
 
 
 def experts_touched(shape: ModelShape, tokens: np.ndarray) -> np.ndarray:
@@ -154,11 +150,6 @@ class StepContext:
     link_eff: float      # link·η_link, bytes/s
 
 
-def _indexed_layers(model: ModelSpec) -> int:
-    """Layers that run a DSA indexer (each pays ``t_sparse_layer_us``): all but the shared ones; 0 without DSA."""
-    return model.layers - model.index_shared_layers if model.sparse_mla else 0
-
-
 def step_context(model: ModelSpec, dev: Device, *, bytes_per_weight: float, kv_bytes: float,
                  cal: Calibration, eng: EngineFactors) -> StepContext:
     """Pre-multiply the constants so that :func:`step_time` is a handful of array operations."""
@@ -178,7 +169,7 @@ def step_context(model: ModelSpec, dev: Device, *, bytes_per_weight: float, kv_b
         attn_eff=dev.peak_bf16_tflops * 1e12 * min(1.0, cal.eta_attn * speed),
         p=cal.roofline_p, t_step_s=eng.t_step_ms * 1e-3, t_seq_s=eng.t_seq_us * 1e-6, t_ar_s=t_ar * 1e-6,
         t_layers_s=(shape.layers * t_layer_us + shape.moe_layers * eng.t_moe_layer_us
-                    + _indexed_layers(model) * eng.t_sparse_layer_us) * 1e-6,
+                    + model.index_layers * eng.t_sparse_layer_us) * 1e-6,
         t_pf_s=model.layers * eng.t_prefill_layer_us * 1e-6,
         link_eff=dev.link_gbps * 1e9 * (cal.eta_pcie if dev.link_kind == "pcie" else cal.eta_link))
 
