@@ -8,6 +8,8 @@ separators) and guidellm's report (``benchmarks[].args.strategy.type_``, ``metri
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import re
 from pathlib import Path
@@ -91,6 +93,17 @@ def test_rows_tell_closed_loop_from_rate_runs_and_go_through_parse_rows():
 def test_runs_without_gpu_are_listed_with_the_reason():
     rows, bad = measurement_rows(read_runs(FIX / "vllm_rate4.json")[0] + read_runs(FIX / "vllm_maxload.json")[0], {})
     assert rows == [] and any("gpu, tp, precision not stated" in b.reason for b in bad)
+
+
+def test_a_row_carries_the_precision_a_scenario_names_or_the_run_is_listed():
+    # before: 'fp9' was written into the row, and plan calibrate skipped it later ("precision 'fp9' not recognised")
+    (run,) = read_runs(FIX / "vllm_concurrency16.json")[0]
+    rows, bad = measurement_rows([dataclasses.replace(run, meta={**run.meta, "precision": "fp9"})], H100)
+    assert rows == [] and len(bad) == 1
+    assert "precision 'fp9' is not one a scenario takes" in bad[0].reason and "did you mean 'fp8'" in bad[0].reason
+    # a torch dtype name, as engines log it, is the scenario's name in the row
+    rows, bad = measurement_rows([dataclasses.replace(run, meta={**run.meta, "precision": "bfloat16"})], H100)
+    assert {r["precision"] for r in rows} == {"bf16"} and not bad
 
 
 def test_fit_refuses_more_constants_than_the_rows_identify():

@@ -395,10 +395,11 @@ def measurement_rows(runs: list[Run], defaults: dict[str, str]) -> tuple[list[di
             bad.append(Unmapped(r.source, "mean input/output tokens not in the file"))
             continue
         tp = _tp(r, defaults, bad)
-        if tp is None:
+        precision = _precision(r, defaults, bad)   # a row of a precision plan calibrate cannot read would be skipped
+        if tp is None or precision is None:
             continue
         base = dict(source=f"{r.tool}: {r.source}", gpu=_setting(r, defaults, "gpu"), gpu_count=tp, tp=tp, model=model,
-                    precision=_setting(r, defaults, "precision"), engine=_setting(r, defaults, "engine") or "vllm",
+                    precision=precision, engine=_setting(r, defaults, "engine") or "vllm",
                     engine_version="", input_len=round(r.prompt_tokens), output_len=round(r.output_tokens), notes="")
         if r.load == "concurrency":
             base.update(batch_or_concurrency=f"concurrency {r.concurrency}", scenario=f"{r.tool} closed loop")
