@@ -101,15 +101,12 @@ def _context(model: str, gpu: str, tp: int, cal: Calibration, ep: int = 1):
 
 
 def predict(df, cal: Calibration | None = None):
-    """``df`` with the model's step (``model_ms``) and its terms (``<term>_ms``), row by row."""
-    import pandas as pd  # noqa: PLC0415
-
+    """``df`` (:func:`read_frame`'s) with the model's step (``model_ms``) and its terms (``<term>_ms``), row by row."""
     cal = cal or default_calibration()
     out = df.copy()
-    ep_of = df["expert_parallel"] if "expert_parallel" in df else pd.Series(1, index=df.index)
-    for (model, gpu, tp, ep), _ in df.assign(expert_parallel=ep_of).groupby(["model", "gpu", "tp", "expert_parallel"]):
+    for (model, gpu, tp, ep), _ in df.groupby(["model", "gpu", "tp", "expert_parallel"]):   # read_frame's columns
         ctx = _context(model, gpu, int(tp), cal, int(ep))
-        m = (df.model == model) & (df.gpu == gpu) & (df.tp == tp) & (ep_of == ep)
+        m = (df.model == model) & (df.gpu == gpu) & (df.tp == tp) & (df.expert_parallel == ep)
         b = df.loc[m, "decode_requests"].to_numpy(float)
         t = df.loc[m, "ctx_tokens"].to_numpy(float)
         n_pf = np.maximum(df.loc[m, "ctx_requests"].to_numpy(float), 1.0)

@@ -160,7 +160,7 @@ def global_attention_params_per_layer(m: ModelSpec) -> int:
 def kv_attention_layers(m: ModelSpec) -> tuple[int, int]:
     """(full-attention layers, sliding-window layers) among the layers that are neither linear attention nor
     attention-free (``attention_free_layers``: no attention block at all)."""
-    n_kv = max(0, m.layers - min(m.linear_attention_layers, m.layers) - m.attention_free_layers)
+    n_kv = m.kv_cache_layers
     n_sw = min(m.sliding_window_layers, n_kv) if m.sliding_window else 0
     return n_kv - n_sw, n_sw
 

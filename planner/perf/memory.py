@@ -132,8 +132,8 @@ def linear_layers(model: ModelSpec) -> int:
 
 
 def kv_layers(model: ModelSpec) -> int:
-    """Layers that keep a KV cache (full or sliding-window attention): L_kv = L − L_lin."""
-    return max(0, model.layers - linear_layers(model) - model.attention_free_layers)
+    """Layers that keep a KV cache (full or sliding-window attention): L_kv = L − L_lin, less attention-free ones."""
+    return model.kv_cache_layers
 
 
 @functools.lru_cache(maxsize=65536)

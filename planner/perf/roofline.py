@@ -182,17 +182,18 @@ def smooth_max(a: np.ndarray, b: np.ndarray, p: float) -> np.ndarray:
     return hi * ((a / hi) ** p + (b / hi) ** p) ** (1.0 / p)
 
 
-def effective_context(model: ModelSpec, context: float) -> float:
+def effective_context(model: ModelSpec, context: float, full_weight: float = 1.0) -> float:
     """Mean attended context per layer, over all L layers: sliding-window layers attend to at most W tokens,
     linear-attention layers to none (their per-token state update is negligible next to the GEMMs), a DSA
     model's layers to the ``sparse_attention_topk`` tokens its indexer picks (the indexer itself is charged
-    apart: it scores every token, ``ModelShape.index_flops``)."""
+    apart: it scores every token, ``ModelShape.index_flops``). ``full_weight`` scales the full-attention layers'
+    share (Gemma 4's d_g / d, :func:`attention_flop_per_token`)."""
     if model.sparse_mla:
         context = min(context, model.sparse_attention_topk)
     l_sw, l_lin = window_layers(model), linear_layers(model) + model.attention_free_layers
-    if not l_sw and not l_lin:
+    if not l_sw and not l_lin and full_weight == 1.0:
         return context
-    full = max(0, model.layers - l_sw - l_lin)
+    full = max(0, model.layers - l_sw - l_lin) * full_weight
     return (full * context + l_sw * min(context, model.sliding_window or context)) / model.layers
 
 
@@ -202,12 +203,8 @@ def attention_flop_per_token(ctx: StepContext, context: float, per_context_token
     token of the context. Where the full-attention layers have a head shape of their own (Gemma 4: d_g), their
     share of the attended context is weighted by d_g / d, ``per_context_token`` being the sliding layers' rate."""
     m = ctx.model
-    if has_global_shape(m):
-        l_sw, l_lin = window_layers(m), linear_layers(m) + m.attention_free_layers
-        full = max(0, m.layers - l_sw - l_lin) * (m.global_head_dim or m.head_dim) / m.head_dim
-        attended = (full * context + l_sw * min(context, m.sliding_window or context)) / m.layers
-        return attended * per_context_token + context * ctx.shape.index_flops
-    return effective_context(m, context) * per_context_token + context * ctx.shape.index_flops
+    weight = (m.global_head_dim or m.head_dim) / m.head_dim if has_global_shape(m) else 1.0
+    return effective_context(m, context, weight) * per_context_token + context * ctx.shape.index_flops
 
 
 def step_time(ctx: StepContext, decode_seqs, prefill_tokens, decode_context: float,

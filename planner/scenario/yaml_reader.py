@@ -37,6 +37,7 @@ _NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
 
 _FEWER = "a scenario or calibration file needs far fewer"  # both are read here
 
+
 class _Resolver(yaml.resolver.BaseResolver):
     """Implicit tags of the YAML 1.2 core schema, plus the ``<<`` merge key."""
 
