@@ -68,6 +68,7 @@ def test_the_step_scores_and_launches_the_indexer_on_21_layers():
     (["full"] * 77, "must list one entry per layer (78), got 77 entries"),
     ("full", "must list one entry per layer (78), got str"),
     (["full"] * 77 + ["dense"], "has 'dense'; allowed: 'full', 'shared'"),
+    (["full"] * 77 + ["shraed"], "has 'shraed'; allowed: 'full', 'shared'; did you mean 'shared'?"),
     (["shared"] + ["full"] * 77, "the first layer must have an indexer of its own"),
 ])
 def test_a_malformed_indexer_list_is_refused_with_its_key(tmp_path, kinds, message):

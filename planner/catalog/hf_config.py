@@ -85,6 +85,7 @@ from planner.catalog.hf_unsupported import quantization_file_hint, unsupported_r
 from planner.catalog.params import active_params, total_params
 from planner.catalog.records import ModelSpec
 from planner.errors import CatalogError, InputError
+from planner.suggest import did_you_mean
 
 SUPPORTED = (
     "llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen3_moe", "deepseek_v2", "deepseek_v3",
@@ -465,7 +466,8 @@ class _ConfigReader:
             raise CatalogError(f"{self.file}: key '{key}' must list one entry per layer ({layers}), got {got}")
         bad = sorted({str(k)[:20] for k in kinds if k not in ("full", "shared")})
         if bad:
-            raise CatalogError(f"{self.file}: key '{key}' has {', '.join(map(repr, bad))}; allowed: 'full', 'shared'")
+            raise CatalogError(f"{self.file}: key '{key}' has {', '.join(map(repr, bad))}; allowed: 'full', 'shared'"
+                               f"{did_you_mean(bad[0], ('full', 'shared'))}")
         if kinds[0] != "full":
             raise CatalogError(f"{self.file}: key '{key}' starts with 'shared'; the first layer must have an indexer "
                                "of its own ('full')")
