@@ -136,6 +136,18 @@ def installed() -> bool:
     return importlib.util.find_spec("highspy") is not None
 
 
+def new_highs():
+    """A ``highspy.Highs`` object, made with fd 1 and 2 redirected (``solvers.quiet``): HiGHS 1.16 prints a two-line
+    banner on stdout when a process makes its first one, and not every caller runs inside ``backend_call`` (the
+    workloads' own programs, ``planner.fleet.workload_programs``)."""
+    import highspy
+
+    from solvers.quiet import quiet_fds  # noqa: PLC0415
+
+    with quiet_fds():
+        return highspy.Highs()
+
+
 def highs_lp(arr: ProblemArrays, offset: float, integer: bool):
     """The arrays as a ``highspy.HighsLp`` (row-wise matrix); with ``integer`` the integrality marks too."""
     import highspy
@@ -170,7 +182,7 @@ def _run(arr: ProblemArrays, offset: float, options: SolveOptions, rewritten: bo
     import highspy
 
     entered = time.perf_counter()
-    h = highspy.Highs()
+    h = new_highs()
     h.setOptionValue("output_flag", bool(options.msg))
     h.setOptionValue("log_to_console", bool(options.msg))
     h.setOptionValue("mip_rel_gap", float(options.mip_gap))

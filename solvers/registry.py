@@ -11,26 +11,14 @@ may be unbounded against the LP relaxation, and rewrites integer columns unbound
 against a brute-force oracle and across backends caught CBC 2.10.3, HiGHS 1.15 and SCIP 10 each
 giving wrong answers on tiny MILPs with such columns or with unbounded relaxations).
 
-Native-library clash (why some solves run in a worker process): highspy and ortools each bundle
-their own, different ``libhighs.so.1``. The dynamic loader keeps the first library loaded under a
-SONAME, so whichever package loads second fails with "undefined symbol" (``import pulp`` alone
-imports highspy when it is installed). A backend whose library is already shadowed in this process
-(checked in ``/proc/self/maps``, or by a failed import) runs in a persistent worker subprocess
-instead: same code, same answer, ``solve_seconds`` measured inside the worker.
+Native-library clash (why some solves run in a worker process): ``solvers.isolation``.
 """
 
 from __future__ import annotations
 
-import atexit
 import difflib
 import importlib
 import importlib.util
-import os
-import pickle
-import select
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -40,6 +28,7 @@ import numpy as np
 from planner.errors import BackendChoiceError
 from planner.problem import (INTEGRALITY_TOL, CsrMatrix, Problem, ProblemArrays, Solution, SolveOptions,
                              finalize_solution)
+from solvers.isolation import isolated_solve, shadowed_libs
 from solvers.quiet import backend_call
 
 RawResult = tuple[str, "np.ndarray | None", "float | None", str]  # raw status, x, bound, message
@@ -104,7 +93,7 @@ class Capabilities:
                 return fail("error", reason)
             with backend_call(show_output=bool(options.msg)):  # no native output on fd 1/2; scratch cleaned
                 if self._must_isolate():
-                    return _isolated_solve(self, problem, options)
+                    return isolated_solve(self.name, self.module, problem, options)
                 return importlib.import_module(self.module).solve(problem, options)
         except Exception as exc:  # status that cannot lie: report, never raise
             return fail("error", f"{self.name} backend failed: {exc!r}")
@@ -115,7 +104,7 @@ class Capabilities:
         return not self._must_isolate()
 
     def _must_isolate(self) -> bool:
-        if _shadowed_libs(self.native_libs):
+        if shadowed_libs(self.native_libs):
             return True
         try:
             importlib.import_module(self.native_module)
@@ -310,96 +299,3 @@ def checked_solve(problem: Problem, options: SolveOptions | None, name: str, lab
                                  seconds=time.perf_counter() - t0, message=f"{label} failed: {exc!r}")
     return finalize_solution(problem, options, solver=name, claimed=raw, x=x, bound=bound,
                              seconds=time.perf_counter() - t0, message=msg)
-
-
-# ------------------------------------------------------------------ isolation (see module docstring)
-def _shadowed_libs(native_libs: dict[str, str]) -> list[str]:
-    """Mapped libraries named like ours but owned by another package (Linux only; else [])."""
-    if not native_libs:
-        return []
-    try:
-        with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
-            paths = {line.split(maxsplit=5)[-1].strip() for line in f if "/" in line}
-    except OSError:
-        return []
-    bad = []
-    for prefix, package in native_libs.items():
-        spec = importlib.util.find_spec(package)
-        dirs = [os.path.realpath(d) for d in (spec.submodule_search_locations or [])] if spec else []
-        for p in paths:
-            if os.path.basename(p).startswith(prefix) and not any(os.path.realpath(p).startswith(d) for d in dirs):
-                bad.append(p)
-    return bad
-
-
-class _Worker:
-    """A persistent ``python -c`` subprocess speaking pickles over its stdin/stdout."""
-
-    def __init__(self) -> None:
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-        code = "from solvers.registry import _worker_main; _worker_main()"
-        self.proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
-        self.lock = threading.Lock()
-
-    def call(self, request: tuple, timeout_s: float | None) -> tuple:
-        pickle.dump(request, self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-        self.proc.stdin.flush()
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout_s)
-        if not ready:
-            raise TimeoutError(f"isolated worker gave no answer within {timeout_s:.0f} s")
-        return pickle.load(self.proc.stdout)
-
-    def close(self) -> None:
-        try:
-            self.proc.stdin.close()
-            self.proc.wait(timeout=5)
-        except Exception:
-            self.proc.kill()
-
-
-_WORKERS: dict[str, _Worker] = {}
-
-
-@atexit.register
-def _close_workers() -> None:
-    while _WORKERS:
-        _WORKERS.popitem()[1].close()
-
-
-def _isolated_solve(cap: Capabilities, problem: Problem, options: SolveOptions) -> Solution:
-    worker = _WORKERS.get(cap.name)
-    if worker is None or worker.proc.poll() is not None:
-        worker = _WORKERS[cap.name] = _Worker()
-    # generous: the limit, a repeat solve to settle infeasible-or-unbounded, and start-up
-    timeout = None if options.time_limit_s is None else 3 * options.time_limit_s + 120
-    with worker.lock:
-        try:
-            status, objective, bound, gap, x, seconds, message = worker.call((cap.module, problem, options), timeout)
-        except BaseException as exc:
-            worker.proc.kill()
-            _WORKERS.pop(cap.name, None)
-            return finalize_solution(problem, options, solver=cap.name, claimed="error",
-                                     message=f"{cap.name} (isolated worker) failed: {exc!r}")
-    note = "ran in a worker process (highspy and ortools ship clashing libhighs builds)"
-    return Solution(status, objective, bound, gap, x, cap.name, seconds,
-                    f"{message}; {note}" if message else note, problem)
-
-
-def _worker_main() -> None:
-    """Worker loop: read (module, problem, options), answer with the Solution's fields."""
-    proto_in = sys.stdin.buffer
-    proto_out = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # solver logs must not corrupt the pickle stream
-    while True:
-        try:
-            module, problem, options = pickle.load(proto_in)
-        except EOFError:
-            return
-        try:
-            with backend_call(show_output=bool(options.msg)):
-                sol = importlib.import_module(module).solve(problem, options)
-            answer = (sol.status, sol.objective, sol.bound, sol.gap, sol.values, sol.solve_seconds, sol.message)
-        except BaseException as exc:
-            answer = ("error", None, None, None, None, 0.0, f"worker failed: {exc!r}")
-        pickle.dump(answer, proto_out, protocol=pickle.HIGHEST_PROTOCOL)
-        proto_out.flush()

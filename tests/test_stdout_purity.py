@@ -145,3 +145,33 @@ def test_quiet_fds_captures_c_level_writes_and_restores_the_descriptors(tmp_path
     for text in ("inside printf", "inside fd1", "inside fd2", "nested"):
         assert text in proc.stderr.split("captured=")[1]
     assert "inside" not in proc.stderr.split("captured=")[0]
+
+
+# HiGHS objects made outside a registry call (the workloads' own programs of ``planner.fleet.workload_programs``)
+# go through ``solvers.highs.new_highs``. Here the constructor itself prints, as HiGHS 1.16's does, on fd 1 and 2.
+DIRECT = textwrap.dedent('''
+    import os, sys
+    import highspy
+    BANNER = {banner!r}
+    class NoisyHighs(highspy.Highs):
+        def __init__(self, *a, **k):
+            os.write(1, (BANNER + " (fd 1)\\n").encode())
+            os.write(2, (BANNER + " (fd 2)\\n").encode())
+            super().__init__(*a, **k)
+    highspy.Highs = NoisyHighs
+    from planner.fleet.workload_programs import _Rows, solve_rows
+    rows = _Rows(2, [3.0, 5.0])  # min 3 x + 5 y, 2 x + 3 y >= 7, x, y integer >= 0: x = 2, y = 1, cost 11
+    rows.row({{0: 2.0, 1: 3.0}}, 7.0, float("inf"))
+    h = solve_rows(rows, 10.0, 0.0)
+    sys.stderr.write("objective %.6f\\n" % h.getInfo().objective_function_value)
+''').format(banner=BANNER)
+
+
+def test_a_highs_object_made_outside_a_backend_call_prints_nothing():
+    env = dict(os.environ, PYTHONPATH=str(ROOT), FLEETPLAN_DEBUG="0")
+    proc = subprocess.run([sys.executable, "-c", DIRECT], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout == ""
+    assert BANNER not in proc.stderr
+    assert "objective 11.000000" in proc.stderr  # the guarded object still solves: 3 x 2 + 5 x 1

@@ -151,10 +151,10 @@ def solve_rows(rows: _Rows, limit_s: float, gap: float):
     """HiGHS (one thread, quiet) run on a program's rows, within ``limit_s`` to ``gap``; the solver object."""
     import highspy  # noqa: PLC0415
 
-    from solvers.highs import run_pooled  # noqa: PLC0415
+    from solvers.highs import new_highs, run_pooled  # noqa: PLC0415
 
     inf = float("inf")
-    h = highspy.Highs()
+    h = new_highs()
     for key, value in (("output_flag", False), ("time_limit", float(limit_s)),
                        ("mip_rel_gap", gap), ("random_seed", 0)):
         h.setOptionValue(key, value)
