@@ -20,8 +20,8 @@ by a sub-MIP with the given integer values fixed, and keeps it only if it is fea
 
 Threads (``pooled``): HiGHS runs every instance of a process on one task scheduler, started by the first ``run``
 with that run's ``threads`` option (0, the default: an automatic count that grows with the machine's cores); a
-later run that asks for another count ends at once with model status ``kNotset`` (HiGHS 1.15). So every run here
-asks for the count the scheduler has, and ``SolveOptions.threads`` = N > 1 turns on HiGHS' parallel tree search
+later run that asks for another count ends at once with model status ``kNotset`` (HiGHS 1.15 and 1.16). So every
+run here asks for the count the scheduler has, and ``SolveOptions.threads`` = N > 1 turns on HiGHS' parallel tree search
 (``parallel = "on"``) with the scheduler restarted at N when no other run of this process is in flight. A serial
 run on an N-thread scheduler (``parallel = "off"``) searches exactly as on one thread (M-4: the same 411 nodes).
 A forked child inherits the scheduler without its worker threads and would wait for them forever: before a fork, a
