@@ -54,6 +54,7 @@ import numpy as np
 
 from planner.catalog import Catalog
 from planner.errors import CatalogError, InputError
+from planner.perf.silicon_harness import TORCH_DTYPE_NAMES
 from planner.scenario.model import MAX_RATE_RPM, Precision
 from planner.suggest import did_you_mean
 
@@ -134,14 +135,13 @@ def _tp(run: Run, defaults: dict[str, str], bad: list[Unmapped]) -> int | None:
 
 
 PRECISIONS = typing.get_args(Precision)
-_PRECISION_NAMES = {"bfloat16": "bf16", "float16": "fp16", "half": "fp16"}  # torch dtype names, as engines log them
 
 
 def _precision(run: Run, defaults: dict[str, str], bad: list[Unmapped]) -> str | None:
     """The run's weight precision as a scenario names it (stated, or ``--precision``); None, with the run listed in
     ``bad``, when it is none of those (an override the scenario would then refuse)."""
     text = str(_setting(run, defaults, "precision")).strip()
-    value = _PRECISION_NAMES.get(text.lower(), text.lower())
+    value = TORCH_DTYPE_NAMES.get(text.lower(), text.lower())
     if value in PRECISIONS:
         return value
     bad.append(Unmapped(run.source, f"precision {text[:40]!r} is not one a scenario takes ({', '.join(PRECISIONS)})"

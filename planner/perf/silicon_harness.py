@@ -13,7 +13,9 @@ import math
 
 from planner.perf.calibration import Calibration
 
-KV_NAMES = {"auto": "auto", "bf16": "bf16", "bfloat16": "bf16", "fp16": "fp16", "float16": "fp16", "half": "fp16",
+# torch dtype names, as engines log them, in a scenario's spelling (weights: ``planner.perf.bench_import``; KV cache)
+TORCH_DTYPE_NAMES = {"bfloat16": "bf16", "float16": "fp16", "half": "fp16"}
+KV_NAMES = {"auto": "auto", "bf16": "bf16", "fp16": "fp16", **TORCH_DTYPE_NAMES,
             "fp8": "fp8", "fp8_e4m3": "fp8", "fp8_e5m2": "fp8"}
 
 
