@@ -28,7 +28,13 @@ from solvers.quiet import backend_call
 
 def shadowed_libs(native_libs: dict[str, str]) -> list[str]:
     """Mapped libraries named like ours but owned by another package (Linux only; else [])."""
-    if not native_libs:
+    owned = {}
+    for prefix, package in native_libs.items():
+        spec = importlib.util.find_spec(package)
+        dirs = tuple(os.path.realpath(d) for d in (spec.submodule_search_locations or [])) if spec else ()
+        if _ships(prefix, dirs):  # else linked in statically (highspy 1.16): no SONAME another copy could shadow
+            owned[prefix] = dirs
+    if not owned:
         return []
     try:
         with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
@@ -36,11 +42,7 @@ def shadowed_libs(native_libs: dict[str, str]) -> list[str]:
     except OSError:
         return []
     bad = []
-    for prefix, package in native_libs.items():
-        spec = importlib.util.find_spec(package)
-        dirs = [os.path.realpath(d) for d in (spec.submodule_search_locations or [])] if spec else []
-        if not _ships(prefix, tuple(dirs)):
-            continue  # linked in statically (highspy 1.16): no SONAME of its own that another copy could shadow
+    for prefix, dirs in owned.items():
         for p in paths:
             if os.path.basename(p).startswith(prefix) and not any(os.path.realpath(p).startswith(d) for d in dirs):
                 bad.append(p)
@@ -53,7 +55,7 @@ def _ships(prefix: str, dirs: tuple[str, ...]) -> bool:
     did (``highspy/libhighs.so.1``, the clash above); 1.16 links HiGHS into its extension module, so ortools'
     ``libhighs.so.1`` in the same process is no longer highspy's library and nothing needs isolating."""
     for d in dirs:
-        for root, _subdirs, files in os.walk(d):
+        for _root, _subdirs, files in os.walk(d):
             if any(f.startswith(prefix) for f in files):
                 return True
     return False
