@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from planner.forecast.run import forecast_horizon, with_overrides
-from planner.forecast.decompose import solve_forecast, solve_split
+from planner.fleet.split import solve_split
+from planner.forecast.decompose import solve_forecast
 from planner.perf.workers import run_forked
 from planner.problem import Problem, SolveOptions
 from planner.fleet.solve import SolveSettings, solve_scenario
