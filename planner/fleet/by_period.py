@@ -1,0 +1,140 @@
+r"""Plans over several periods (``plan solve`` with an hourly profile) solved exactly, one reserved level at a time.
+
+In ``plan solve``'s program the periods share only the reserved node columns m (one per reserved offer and epoch: a
+reserved node is paid every hour, whether it serves or not). Every other column and row belongs to one period, the
+hourly budget row too once m is fixed. With c_r the reserved columns' cost and F_t(m) the least cost of period t's
+fleet when m reserved nodes are held (+inf where period t cannot be served):
+
+    min_x c.x  =  min_m [ c_r.m + sum_t F_t(m) ]          m integer, 0 <= m <= the columns' upper bounds
+
+For a fixed m the program falls apart into independent blocks, a period each or finer, solved one by one
+(``planner.fleet.split.solve_split``; exact: the optimum of a sum of independent programs is the sum of their
+optima). Every other cost is >= 0 (checked), so F_t >= 0 and a level whose reserved cost alone reaches the best total
+found cannot win: the levels are visited in increasing c_r.m (best first over the lattice of level vectors) until
+the next one's c_r.m reaches the best total. Lower bound: the least of c_r.m + sum of the blocks' bounds over the
+levels visited, and c_r.m of the first level not visited (every later one costs at least as much). Optimal when
+every level visited was solved to optimality (bound = objective).
+
+Why: branch and bound on the whole program multiplies the periods' trees. ``scenarios/forecast-growth.yaml`` under
+``plan solve`` (24 hours, one reserved offer of up to 6 nodes, a spot node) took HiGHS 15.6 s and 2,915 nodes to
+prove; its three levels below the optimum's reserved cost take about 2 s (docs/BENCHMARKS.md, thirty-third pass).
+Small programs the whole solve proves at once are not split: the caller (``planner.fleet.solve._by_period``) tries
+the whole program for ``WHOLE_FIRST_S`` first and hands the levels its incumbent. The issue's rule, decompose by hour
+only where one hour solves in about a second, is ``applies``: at least two blocks, none above ``MAX_BLOCK_COLUMNS``
+columns, in a program of at most ``MAX_PROGRAM_COLUMNS`` (XL's hours are 10,000s of columns: solved whole, from its
+start); every cost >= 0; no commitments (``plan forecast`` has its own decomposition over monthly levels,
+``planner.forecast.decompose``); and at most ``MAX_LEVELS`` level vectors visited (past them, or past the time
+limit, the best level's plan is the whole program's start, with its bound).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import time
+
+import numpy as np
+
+from planner.fleet.formulation import Formulation
+from planner.fleet.split import block_labels, solve_split
+from planner.problem import Solution, SolveOptions, finalize_solution
+
+MAX_BLOCK_COLUMNS = 1_000  # the largest block, columns (forecast-growth: ~40 an hour; M's single period: 1,311)
+MAX_PROGRAM_COLUMNS = 200_000  # above it the blocks are not looked for (seconds on XL's millions of columns, whose
+# hours are each far above MAX_BLOCK_COLUMNS anyway)
+MAX_LEVELS = 64  # level vectors visited at most; past them the best found is the whole program's start
+COST_EPS = 1e-9  # relative: a level whose reserved cost is within this of the best total is not visited
+
+
+def reserved_columns(f: Formulation) -> np.ndarray:
+    """The columns of reserved nodes bought beyond the owned ones (``("reserved", offer, epoch)``)."""
+    return np.array([j for j, k in enumerate(f.problem.var_keys) if k[0] == "reserved"], dtype=np.int64)
+
+
+def may_apply(f: Formulation) -> bool:
+    """The cheap half of ``applies``: several periods, no commitments, a program of at most ``MAX_PROGRAM_COLUMNS``."""
+    return f.horizon.commitments is None and len(f.horizon.periods) >= 2 and f.problem.n_vars <= MAX_PROGRAM_COLUMNS
+
+
+def applies(f: Formulation) -> np.ndarray | None:
+    """The reserved columns when the program splits by period as the module docstring says, else None."""
+    if not may_apply(f):
+        return None
+    p = f.problem
+    arr = p.to_arrays()
+    res = reserved_columns(f)
+    if (arr.c < 0).any() or (res.size and (arr.c[res] <= 0).any()):
+        return None  # the pruning needs F_t >= 0, and a free reserved node has no last level
+    q = p.with_bounds(res, arr.col_lower[res], arr.col_lower[res]) if res.size else p
+    var_label, row_label = block_labels(q)
+    live = np.isin(var_label, np.unique(row_label)) & ~np.isin(np.arange(p.n_vars), res)
+    sizes = np.bincount(var_label[live]) if live.any() else np.zeros(0, dtype=np.int64)
+    sizes = sizes[sizes > 0]
+    if sizes.size < 2 or sizes.max() > MAX_BLOCK_COLUMNS:
+        return None
+    return res
+
+
+def _levels(lower: np.ndarray, upper: np.ndarray, cost: np.ndarray):
+    """Level vectors m (lower <= m <= upper, integer; upper may be inf) in nondecreasing cost.m (cost >= 0), best
+    first over the lattice. A vector's parent is the vector with its last raised coordinate (the highest index above
+    its lower bound) one lower, so a popped vector pushes m + e_i for i from its own last raised coordinate on, and
+    every vector is pushed exactly once; a child costs at least its parent, so the heap pops in cost order."""
+    start = tuple(int(v) for v in lower)
+    heap = [(float(cost @ np.asarray(start, dtype=float)), start, 0)]
+    while heap:
+        c, m, first = heapq.heappop(heap)
+        yield c, np.asarray(m, dtype=float)
+        for i in range(first, len(m)):   # raise coordinate i >= the last one raised: each vector from one parent
+            if m[i] + 1 <= upper[i]:
+                nxt = m[:i] + (m[i] + 1,) + m[i + 1:]
+                heapq.heappush(heap, (c + float(cost[i]), nxt, i))
+
+
+def solve_by_period(f: Formulation, solver: str, time_limit_s: float, mip_gap: float,
+                    incumbent: Solution | None = None, reserved: np.ndarray | None = None) -> Solution | None:
+    """The program solved level by level (module docstring); None when it does not apply or no level gave a plan.
+    ``incumbent``: a solution of ``f.problem`` already in hand (the whole program's, stopped early): levels whose
+    reserved cost reaches it are not visited, and it is the answer if no level beats it. ``reserved``: ``applies(f)``,
+    if the caller has it. The solution is of ``f.problem`` itself (the reserved columns at the chosen level):
+    ``optimal`` when every level visited was proven, else ``feasible`` with the bound known so far (the caller then
+    solves the whole program from it)."""
+    res = applies(f) if reserved is None else reserved
+    if res is None:
+        return None
+    t0 = time.perf_counter()
+    p = f.problem
+    arr = p.to_arrays()
+    upper = np.where(np.isfinite(arr.col_upper[res]), arr.col_upper[res], np.inf)
+    best = incumbent if incumbent is not None and incumbent.has_values else None
+    bound, proven, visited, stopped = math.inf, True, 0, ""
+    for reserved_usd, m in _levels(arr.col_lower[res], upper, arr.c[res]):
+        floor = reserved_usd + p.objective_constant
+        if best is not None and floor >= best.objective - COST_EPS * max(1.0, abs(best.objective)):
+            bound = min(bound, floor)   # this level and every later one cost at least this
+            break
+        left = time_limit_s - (time.perf_counter() - t0)
+        if visited >= MAX_LEVELS or left <= 0:
+            stopped = f"stopped after {visited} levels ({'the level cap' if left > 0 else 'the time limit'})"
+            bound = min(bound, floor)
+            proven = False
+            break
+        visited += 1
+        sol = solve_split(p.with_bounds(res, m, m), solver, SolveOptions(time_limit_s=left, mip_gap=mip_gap))
+        if sol.status == "infeasible":
+            continue   # F = +inf at this level
+        if not sol.has_values:
+            stopped, proven = f"level {visited} ended {sol.status}", False
+            bound = min(bound, floor)
+            break
+        bound = min(bound, sol.bound if sol.bound is not None and math.isfinite(sol.bound) else floor)
+        proven &= sol.status == "optimal"
+        if best is None or sol.objective < best.objective:
+            best = sol
+    if best is None:
+        return None   # no level served the demand in time: the whole program says why
+    opts = SolveOptions(mip_gap=mip_gap)
+    note = f"exact decomposition by period over {visited} reserved level{'s' if visited != 1 else ''}"
+    return finalize_solution(p, opts, solver=solver, claimed="optimal" if proven and not stopped else "feasible",
+                             x=best.values, bound=bound, seconds=time.perf_counter() - t0,
+                             message=f"{note}; {stopped}" if stopped else note)

@@ -1,0 +1,138 @@
+"""Hourly plans solved level by level (``planner.fleet.by_period``) against the whole program solved at once.
+
+- On seeded random 24-hour scenarios (capacities fixed by overrides; on-demand, reserved, spot and 4-GPU nodes that
+  pack two workloads; an hourly budget on some) the decomposition's optimum is the whole program's, found by HiGHS
+  on the same program with nothing split, and its bound is the optimum.
+- The walk over reserved levels visits every level vector of a box once, cheapest first (against a sorted product).
+- It stays out where it cannot help or would not be exact: one period, a block above the size cap, a negative cost.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import planner.fleet.by_period as by_period
+import planner.fleet.solve as solve_module
+from planner.fleet.by_period import _levels, applies, solve_by_period
+from planner.fleet.solve import SolveSettings, build_cost_formulation, solve_scenario
+from planner.problem import SolveOptions
+from solvers.registry import get_backend
+from tests.solve_helpers import offer, override, scenario, workload
+
+FAST = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+DAY = [0.2, 0.2, 0.3, 0.5, 0.8, 1.0, 1.0, 0.9, 0.7, 0.6, 0.5, 0.4] * 2
+
+
+def _scenario(rpm_a: float, rpm_b: float, reserved_rate: float, reserved_cap, spot: bool, budget, shift: int):
+    profile_b = DAY[shift:] + DAY[:shift]
+    workloads = [workload("a", rpm_a, profile={"hourly": DAY}),
+                 workload("b", rpm_b, model="llama-3.1-8b", profile={"hourly": profile_b})]
+    offers = [offer("l40s-od", "l40s", 1.0),
+              offer("h100-od", "h100-sxm", 2.5, gpus_per_node=4, max_nodes=3),
+              offer("h100-res", "h100-sxm", reserved_rate, market="reserved", gpus_per_node=4, term_months=12,
+                    **({"max_nodes": reserved_cap} if reserved_cap is not None else {}))]
+    if spot:
+        offers.append(offer("l40s-spot", "l40s", 0.4, market="spot", interruption_rate_per_hour=0.05, max_nodes=2))
+    overrides = [override("a", "l40s", 100.0), override("a", "h100-sxm", 260.0),
+                 override("b", "l40s", 40.0), override("b", "h100-sxm", 150.0, tp=2)]
+    policy = {"mip_gap": 0.0} | ({"budget_usd_per_hour": budget} if budget else {})
+    return scenario(workloads, offers, overrides, **policy)
+
+
+@FAST
+@given(rpm_a=st.sampled_from([150.0, 400.0, 900.0]), rpm_b=st.sampled_from([60.0, 200.0, 500.0]),
+       reserved_rate=st.sampled_from([1.2, 1.6, 2.2]), reserved_cap=st.sampled_from([None, 1, 2, 4]),
+       spot=st.booleans(), budget=st.sampled_from([None, None, 40.0]), shift=st.integers(0, 11))
+def test_the_levels_find_the_optimum_of_the_whole_program(rpm_a, rpm_b, reserved_rate, reserved_cap, spot, budget,
+                                                          shift):
+    loaded = _scenario(rpm_a, rpm_b, reserved_rate, reserved_cap, spot, budget, shift)
+    f = build_cost_formulation(loaded, SolveSettings(baselines=False, tie_break=False))
+    assert applies(f) is not None and len(applies(f)) == 1   # one reserved offer, one epoch
+    split = solve_by_period(f, "highs", 60.0, 0.0)
+    whole = get_backend("highs", f.problem).solve(f.problem, SolveOptions(time_limit_s=60.0, mip_gap=0.0))
+    assert whole.status in ("optimal", "infeasible")
+    if whole.status == "infeasible":   # the hourly budget too tight: no level serves every hour
+        assert split is None
+        return
+    assert split.status == "optimal", split.message
+    assert split.objective == pytest.approx(whole.objective, rel=1e-9, abs=1e-7)
+    assert split.bound == pytest.approx(whole.objective, rel=1e-9, abs=1e-7)
+    assert not f.problem.violations(split.values)
+
+
+def test_plan_solve_takes_the_levels_and_verifies_the_plan(monkeypatch):
+    # the whole program is tried first for WHOLE_FIRST_S and proves such a small one at once: given no time, it hands
+    # the levels nothing but its start
+    monkeypatch.setattr(solve_module, "WHOLE_FIRST_S", 1e-6)
+    loaded = _scenario(900.0, 500.0, 1.6, 4, True, None, 5)
+    plan = solve_scenario(loaded, SolveSettings(baselines=False, tie_break=False))
+    assert plan.status == "optimal" and plan.gap == 0.0
+    assert "exact decomposition by period" in plan.message
+    assert plan.verification.ok
+
+
+def test_an_incumbent_cuts_the_walk_and_the_answer_stays_the_optimum():
+    loaded = _scenario(900.0, 500.0, 1.2, None, False, None, 3)
+    f = build_cost_formulation(loaded, SolveSettings(baselines=False, tie_break=False))
+    alone = solve_by_period(f, "highs", 60.0, 0.0)
+    whole = get_backend("highs", f.problem).solve(f.problem, SolveOptions(time_limit_s=60.0, mip_gap=0.0))
+    helped = solve_by_period(f, "highs", 60.0, 0.0, incumbent=whole)
+    assert alone.status == helped.status == "optimal"
+    assert alone.objective == pytest.approx(whole.objective) and helped.objective == pytest.approx(whole.objective)
+    visited = [int(sol.message.split(" over ")[1].split()[0]) for sol in (alone, helped)]
+    assert visited[1] <= visited[0] and visited[0] >= 2   # the unbounded level is cut by its cost either way
+
+
+@settings(max_examples=6, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(limit=st.sampled_from([0.3, 0.6, 1.5, 4.0]), shift=st.integers(0, 11))
+def test_under_any_time_limit_the_plan_verifies_and_optimal_means_gap_zero(monkeypatch, limit, shift):
+    monkeypatch.setattr(solve_module, "WHOLE_FIRST_S", 1e-6)
+    loaded = _scenario(900.0, 500.0, 1.6, None, True, None, shift)
+    plan = solve_scenario(loaded, SolveSettings(baselines=False, time_limit_s=limit))
+    assert plan.verification.ok
+    assert plan.status in ("optimal", "feasible")
+    assert (plan.status == "optimal") == (plan.gap == 0.0)
+    assert plan.bound_usd_per_hour <= plan.objective_usd_per_hour + 1e-9
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(upper=st.lists(st.integers(0, 3), min_size=1, max_size=3), lower=st.lists(st.integers(0, 1), min_size=3,
+       max_size=3), cost=st.lists(st.sampled_from([0.5, 1.0, 1.5, 3.0]), min_size=3, max_size=3))
+def test_the_walk_visits_every_level_once_cheapest_first(upper, lower, cost):
+    k = len(upper)
+    lo = np.array([min(a, b) for a, b in zip(lower[:k], upper)], dtype=float)
+    hi, c = np.array(upper, dtype=float), np.array(cost[:k])
+    walked = list(_levels(lo, hi, c))
+    box = sorted(itertools.product(*[range(int(a), int(b) + 1) for a, b in zip(lo, hi)]))
+    assert sorted(tuple(int(v) for v in m) for _, m in walked) == box          # each vector exactly once
+    costs = [cm for cm, _ in walked]
+    assert costs == sorted(costs)                                             # nondecreasing cost
+    assert all(cm == pytest.approx(float(c @ m)) for cm, m in walked)
+
+
+def test_an_unbounded_level_is_cut_by_its_cost():
+    levels = _levels(np.zeros(1), np.array([np.inf]), np.array([2.0]))
+    assert [cm for cm, _ in itertools.islice(levels, 4)] == [0.0, 2.0, 4.0, 6.0]
+
+
+def test_it_stays_out_of_one_period_and_of_blocks_above_the_cap(monkeypatch):
+    one_period = scenario([workload("a", 300.0)], [offer("od", "l40s", 1.0),
+                                                   offer("res", "l40s", 0.6, market="reserved", term_months=12)],
+                          [override("a", "l40s", 100.0)])
+    assert applies(build_cost_formulation(one_period, SolveSettings())) is None
+    f = build_cost_formulation(_scenario(400.0, 200.0, 1.6, 2, False, None, 0), SolveSettings())
+    assert applies(f) is not None
+    monkeypatch.setattr(by_period, "MAX_BLOCK_COLUMNS", 1)
+    assert applies(f) is None
+
+
+def test_a_negative_cost_keeps_it_out():
+    f = build_cost_formulation(_scenario(400.0, 200.0, 1.6, 2, False, None, 0), SolveSettings())
+    f.problem.add_cost("rebate", [0], [-1e6])
+    assert applies(f) is None
