@@ -2,11 +2,12 @@
 instance, time to optimal, gap at the limit and whether the optimum is unchanged.
 
     python -m bench.frozen                       # the whole set (about 20 min on the shared 2-core machine)
-    python -m bench.frozen --only M,melange      # a subset (names: M, L, XL, forecast, melange)
+    python -m bench.frozen --only M,melange      # a subset (names: M, L, XL, forecast, hourly, melange)
     python -m bench.frozen --repeats 3 --update-best
 
-Instances (``INSTANCES``): 5 M, 3 L and 2 XL generator seeds (``bench.generate``), the forecast, and 20
-Mélange-format instances (``melange_instance``: Mélange's own problem shape, one workload whose request sizes
+Instances (``INSTANCES``): 5 M, 3 L and 2 XL generator seeds (``bench.generate``), the forecast, six days of hourly
+periods whose hours share reserved nodes under ``plan solve`` (``hourly_instance``: the example forecast's and the
+generator forecast case's of seeds 1-5), and 20 Mélange-format instances (``melange_instance``: Mélange's own problem shape, one workload whose request sizes
 form a 6 x 6 = 36-bucket histogram, served from 4 single-GPU on-demand offers: L4, A10G, A100 80 GB, H100 PCIe,
 priced from pricing.md through ``bench.generate.TEMPLATES``). Best-known objectives live in
 ``bench/data/frozen-best.csv`` (instance, best_known_usd_per_hour, proven, found_by, perf_model: the last commit
@@ -43,7 +44,7 @@ from bench import generate
 
 ROOT = Path(__file__).resolve().parent.parent
 BEST_CSV = ROOT / "bench" / "data" / "frozen-best.csv"
-LIMITS_S = {"M": 60.0, "L": 60.0, "XL": 120.0, "forecast": 120.0, "melange": 60.0}
+LIMITS_S = {"M": 60.0, "L": 60.0, "XL": 120.0, "forecast": 120.0, "melange": 60.0, "hourly": 60.0}
 MELANGE_TEMPLATES = ("l4", "a10g", "a100-80gb", "h100-pcie")  # Mélange's GPU types (its A100 is the 80 GB one)
 PROMPTS = (100, 400, 1000, 2000, 4000, 8000)
 OUTPUTS = (25, 100, 250, 500, 1000, 2000)
@@ -77,11 +78,27 @@ def melange_instance(seed: int) -> dict:
 @dataclass(frozen=True)
 class Instance:
     name: str
-    kind: str  # M, L, XL, forecast, melange
+    kind: str  # M, L, XL, forecast, hourly, melange
     seed: int
 
     def data(self) -> dict:
+        if self.kind == "hourly":
+            return hourly_instance(self.seed)
         return melange_instance(self.seed) if self.kind == "melange" else generate.generate(self.kind, self.seed)
+
+
+def hourly_instance(seed: int) -> dict:
+    """A day of hourly periods under ``plan solve`` whose hours share reserved nodes (``planner.fleet.by_period``):
+    seed 0 is ``scenarios/forecast-growth.yaml``, any other the generator's forecast case of that seed, each without
+    its ``forecast:`` block (``plan solve`` plans one day at the base rates)."""
+    import yaml  # noqa: PLC0415
+
+    if seed == 0:
+        data = yaml.safe_load((ROOT / "scenarios" / "forecast-growth.yaml").read_text(encoding="utf-8"))
+    else:
+        data = generate.generate("forecast", seed)
+    data.pop("forecast", None)
+    return data
 
 
 INSTANCES: tuple[Instance, ...] = (
@@ -89,6 +106,8 @@ INSTANCES: tuple[Instance, ...] = (
     *(Instance(f"L-{s}", "L", s) for s in (1, 2, 3)),
     *(Instance(f"XL-{s}", "XL", s) for s in (1, 2)),
     Instance("forecast", "forecast", generate.DEFAULT_SEED),
+    Instance("hourly-example", "hourly", 0),
+    *(Instance(f"hourly-{s}", "hourly", s) for s in (1, 2, 3, 4, 5)),
     *(Instance(f"melange-{s}", "melange", s) for s in range(1, 21)),
 )
 
@@ -279,8 +298,8 @@ def splice(doc: str, section: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.frozen", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--only", default=None, help="comma list of kinds: M, L, XL, forecast, melange")
-    ap.add_argument("--repeats", type=int, default=3, help="repeats for M and melange (L, XL, forecast once)")
+    ap.add_argument("--only", default=None, help="comma list of kinds: M, L, XL, forecast, hourly, melange")
+    ap.add_argument("--repeats", type=int, default=3, help="repeats for M and melange (L, XL, forecast, hourly once)")
     ap.add_argument("--limit-scale", type=float, default=1.0, help="multiply every time limit")
     ap.add_argument("--threads", type=int, default=1, help="plan solve --threads for the solves (not the forecast)")
     ap.add_argument("--update-best", action="store_true", help="record better verified objectives and proofs")
