@@ -68,8 +68,13 @@ def installed() -> bool:
 def _cmd(options: SolveOptions, log_path: str | None, extra: tuple[str, ...] = ()):
     import pulp
 
+    # One thread: no -threads option at all. "-threads 1" takes CBC's threaded branch and bound with one worker, whose
+    # hand-over stalls at random for 10 s in a timed wait (CbcThread::waitThread while the main thread joins it in
+    # CbcBaseModel::waitForThreadsInTree; gdb on a stalled test solve): 7 of 100 runs of one small model on a loaded
+    # 2-core machine, 0 of 200 without the option, which takes the serial search (docs/BENCHMARKS.md, thirty-third pass)
+    threads = int(options.threads)
     kwargs = dict(msg=False, timeLimit=options.time_limit_s, gapRel=float(options.mip_gap),
-                  threads=int(options.threads), options=["randomCbcSeed 1", *extra])
+                  threads=threads if threads > 1 else None, options=["randomCbcSeed 1", *extra])
     if log_path:
         kwargs["logPath"] = log_path
     with warnings.catch_warnings():  # PULP_CBC_CMD is marked deprecated in pulp 3; still the bundled CBC

@@ -13,6 +13,7 @@ import planner.fleet.restricted as restricted_mod
 import planner.fleet.solve as solve_mod
 from planner.cli import app
 from planner.fleet.solve import SolveSettings, solve_scenario
+from planner.problem import SolveOptions
 from tests.test_tie_break import _loaded
 
 
@@ -96,3 +97,14 @@ def test_the_api_refuses_bad_threads_with_an_input_error(bad):
 def test_plan_solve_refuses_zero_threads():
     res = CliRunner().invoke(app, ["solve", "scenarios/chatbot.yaml", "--threads", "0"])
     assert res.exit_code == 2 and "--threads" in res.output
+
+
+def test_cbc_on_one_thread_gets_no_thread_option():
+    # "-threads 1" takes CBC's threaded search with one worker, which stalled 10 s at random (docs/BENCHMARKS.md,
+    # thirty-third pass); one thread is CBC's serial search, asked for by giving no option
+    from solvers.pulp_cbc import _cmd  # noqa: PLC0415
+
+    one = _cmd(SolveOptions(time_limit_s=10, threads=1), None).getOptions()
+    two = _cmd(SolveOptions(time_limit_s=10, threads=2), None).getOptions()
+    assert not any(o.startswith("threads") for o in one)
+    assert "threads 2" in two
