@@ -63,6 +63,8 @@ def test_the_levels_find_the_optimum_of_the_whole_program(rpm_a, rpm_b, reserved
     assert split.objective == pytest.approx(whole.objective, rel=1e-9, abs=1e-7)
     assert split.bound == pytest.approx(whole.objective, rel=1e-9, abs=1e-7)
     assert not f.problem.violations(split.values)
+    two = solve_by_period(f, "highs", 60.0, 0.0, workers=2)   # two blocks at once, in threads: the same plan
+    assert two.status == "optimal" and np.array_equal(two.values, split.values)
 
 
 def test_plan_solve_takes_the_levels_and_verifies_the_plan(monkeypatch):

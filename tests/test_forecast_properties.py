@@ -94,6 +94,8 @@ def test_split_solve_equals_the_joint_solve(blocks):
     assert split.status == joint.status == "optimal"
     assert split.objective == pytest.approx(joint.objective) and split.bound == pytest.approx(joint.objective)
     assert split.values[lonely] == 2.0  # ceil(1.2)
+    threaded = solve_split(p, "highs", SolveOptions(time_limit_s=30), workers=3)   # blocks at once: the same answer
+    assert threaded.status == "optimal" and list(threaded.values) == list(split.values)
 
 
 def test_split_solve_reports_an_infeasible_block():

@@ -92,13 +92,14 @@ def _levels(lower: np.ndarray, upper: np.ndarray, cost: np.ndarray):
 
 
 def solve_by_period(f: Formulation, solver: str, time_limit_s: float, mip_gap: float,
-                    incumbent: Solution | None = None, reserved: np.ndarray | None = None) -> Solution | None:
+                    incumbent: Solution | None = None, reserved: np.ndarray | None = None,
+                    workers: int = 1) -> Solution | None:
     """The program solved level by level (module docstring); None when it does not apply or no level gave a plan.
     ``incumbent``: a solution of ``f.problem`` already in hand (the whole program's, stopped early): levels whose
     reserved cost reaches it are not visited, and it is the answer if no level beats it. ``reserved``: ``applies(f)``,
-    if the caller has it. The solution is of ``f.problem`` itself (the reserved columns at the chosen level):
-    ``optimal`` when every level visited was proven, else ``feasible`` with the bound known so far (the caller then
-    solves the whole program from it)."""
+    if the caller has it. ``workers``: blocks solved at once (``solve_split``; the same answer). The solution is of
+    ``f.problem`` itself (the reserved columns at the chosen level): ``optimal`` when every level visited was proven,
+    else ``feasible`` with the bound known so far (the caller then solves the whole program from it)."""
     res = applies(f) if reserved is None else reserved
     if res is None:
         return None
@@ -120,7 +121,8 @@ def solve_by_period(f: Formulation, solver: str, time_limit_s: float, mip_gap: f
             proven = False
             break
         visited += 1
-        sol = solve_split(p.with_bounds(res, m, m), solver, SolveOptions(time_limit_s=left, mip_gap=mip_gap))
+        sol = solve_split(p.with_bounds(res, m, m), solver, SolveOptions(time_limit_s=left, mip_gap=mip_gap),
+                          workers)
         if sol.status == "infeasible":
             continue   # F = +inf at this level
         if not sol.has_values:

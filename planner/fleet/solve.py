@@ -268,7 +268,7 @@ def _by_period(f: Formulation, solver: str, budget: _Budget, keep_share: float, 
         return _run(f, solver, budget.solver_limit(keep_share), mip_gap,
                     (np.arange(f.problem.n_vars), first.values) if first.has_values else start, threads)
     split = solve_by_period(f, solver, budget.solver_limit(keep_share), mip_gap, first if first.has_values else None,
-                            reserved)
+                            reserved, workers=threads)
     if split is not None:
         split = replace(split, solve_seconds=first.solve_seconds + split.solve_seconds)
         if split.status == "optimal":

@@ -32,12 +32,13 @@ def block_labels(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
     return labels[:n], labels[n:]
 
 
-def solve_split(problem: Problem, solver: str, opts: SolveOptions) -> Solution:
+def solve_split(problem: Problem, solver: str, opts: SolveOptions, workers: int = 1) -> Solution:
     """Solve a program whose rows fall into independent blocks (connected components of the row-variable graph,
     ``block_labels``) block by block. Exact: the optimum of a sum of independent programs is the sum of their optima,
     and so is the bound. Branch and bound on the sum instead multiplies the blocks' trees (seconds instead of
     milliseconds for a month of 24 hours). Variables in no row sit at their cheapest bound. Each block gets what is
-    left of ``opts.time_limit_s``, at least 1 s."""
+    left of ``opts.time_limit_s``, at least 1 s. ``workers`` > 1: that many blocks are solved at once, in threads
+    (the solvers release the GIL while they run; each block is solved as it would be alone, so the same answer)."""
     t0 = time.perf_counter()
     arr = problem.to_arrays()
     fixed = _fixed(arr)
@@ -54,6 +55,7 @@ def solve_split(problem: Problem, solver: str, opts: SolveOptions) -> Solution:
     for j, lab in enumerate(var_label):
         if not fixed[j]:
             cols_of.setdefault(int(lab), []).append(j)
+    subs = []
     for lab, rows in rows_of.items():
         cols = cols_of.get(lab, [])
         if not cols:  # an empty row: 0 must satisfy it
@@ -77,8 +79,24 @@ def solve_split(problem: Problem, solver: str, opts: SolveOptions) -> Solution:
                              [pos[int(r)] for r in block.row[keep]], block.col[keep], block.data[keep], sense,
                              rhs[local])
         sub.add_cost("c", np.arange(len(cols)), arr.c[cols])
+        subs.append((cols, sub))
+
+    def solve(sub: Problem) -> Solution:
         left = None if opts.time_limit_s is None else max(1.0, opts.time_limit_s - (time.perf_counter() - t0))
-        sol = get_backend(solver, sub).solve(sub, dataclasses.replace(opts, time_limit_s=left))
+        return get_backend(solver, sub).solve(sub, dataclasses.replace(opts, time_limit_s=left))
+
+    if workers > 1 and len(subs) > 1:
+        from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            sols = list(pool.map(solve, [sub for _, sub in subs]))
+    else:
+        sols = []
+        for _, sub in subs:   # one by one: the first block without an answer ends the solve
+            sols.append(solve(sub))
+            if not sols[-1].has_values:
+                break
+    for (cols, _), sol in zip(subs, sols):
         if not sol.has_values:
             return finalize_solution(problem, opts, solver=solver, claimed=sol.status,
                                      seconds=time.perf_counter() - t0, message=sol.message)
