@@ -138,3 +138,18 @@ def test_a_negative_cost_keeps_it_out():
     f = build_cost_formulation(_scenario(400.0, 200.0, 1.6, 2, False, None, 0), SolveSettings())
     f.problem.add_cost("rebate", [0], [-1e6])
     assert applies(f) is None
+
+
+def test_a_split_solve_without_a_floor_starts_no_block_past_its_limit():
+    from planner.fleet.split import solve_split  # noqa: PLC0415
+    from planner.problem import Problem  # noqa: PLC0415
+
+    p = Problem("split")
+    for i in range(4):
+        cols = p.add_vars("x", [(i, 0), (i, 1)], 0, 10, integer=True)
+        p.add_cost("c", cols, [2.0, 3.0])
+        p.add_rows("cover", [(i,)], [0, 0], cols, [3.0, 5.0], ">=", 7.5)
+    late = solve_split(p, "highs", SolveOptions(time_limit_s=1e-9), min_block_s=None)
+    assert late.status == "error" and not late.has_values and "time limit" in late.message
+    floored = solve_split(p, "highs", SolveOptions(time_limit_s=1e-9))   # the forecast's 1 s floor: solved
+    assert floored.status == "optimal" and floored.objective == pytest.approx(4 * 5.0)

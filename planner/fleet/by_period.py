@@ -122,11 +122,11 @@ def solve_by_period(f: Formulation, solver: str, time_limit_s: float, mip_gap: f
             break
         visited += 1
         sol = solve_split(p.with_bounds(res, m, m), solver, SolveOptions(time_limit_s=left, mip_gap=mip_gap),
-                          workers)
+                          workers, min_block_s=None)
         if sol.status == "infeasible":
             continue   # F = +inf at this level
         if not sol.has_values:
-            stopped, proven = f"level {visited} ended {sol.status}", False
+            stopped, proven = f"level {visited} not finished ({sol.message or sol.status})", False
             bound = min(bound, floor)
             break
         bound = min(bound, sol.bound if sol.bound is not None and math.isfinite(sol.bound) else floor)

@@ -274,6 +274,8 @@ def _by_period(f: Formulation, solver: str, budget: _Budget, keep_share: float, 
         if split.status == "optimal":
             return split
     best = split if split is not None else first
+    if split is not None and budget.solver_limit(keep_share) < max(SOLVE_MIN_S, PASS_S_PER_VAR * f.problem.n_vars):
+        return split   # the budget is spent: passing the whole program again would only overrun it
     again = _run(f, solver, budget.solver_limit(keep_share), mip_gap,
                  (np.arange(f.problem.n_vars), best.values) if best.has_values else start, threads)
     if not again.has_values or split is None or split.bound is None or (again.bound is not None

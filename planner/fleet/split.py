@@ -32,13 +32,16 @@ def block_labels(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
     return labels[:n], labels[n:]
 
 
-def solve_split(problem: Problem, solver: str, opts: SolveOptions, workers: int = 1) -> Solution:
+def solve_split(problem: Problem, solver: str, opts: SolveOptions, workers: int = 1,
+                min_block_s: float | None = 1.0) -> Solution:
     """Solve a program whose rows fall into independent blocks (connected components of the row-variable graph,
     ``block_labels``) block by block. Exact: the optimum of a sum of independent programs is the sum of their optima,
     and so is the bound. Branch and bound on the sum instead multiplies the blocks' trees (seconds instead of
     milliseconds for a month of 24 hours). Variables in no row sit at their cheapest bound. Each block gets what is
-    left of ``opts.time_limit_s``, at least 1 s. ``workers`` > 1: that many blocks are solved at once, in threads
-    (the solvers release the GIL while they run; each block is solved as it would be alone, so the same answer)."""
+    left of ``opts.time_limit_s``, at least ``min_block_s`` (None: no floor, and a block that finds the limit spent is
+    not started: the solve ends with status ``error`` and no values). ``workers`` > 1: that many blocks are solved at
+    once, in threads (the solvers release the GIL while they run; each block is solved as it would be alone, so the
+    same answer)."""
     t0 = time.perf_counter()
     arr = problem.to_arrays()
     fixed = _fixed(arr)
@@ -82,7 +85,11 @@ def solve_split(problem: Problem, solver: str, opts: SolveOptions, workers: int 
         subs.append((cols, sub))
 
     def solve(sub: Problem) -> Solution:
-        left = None if opts.time_limit_s is None else max(1.0, opts.time_limit_s - (time.perf_counter() - t0))
+        left = None if opts.time_limit_s is None else opts.time_limit_s - (time.perf_counter() - t0)
+        if left is not None and min_block_s is not None:
+            left = max(min_block_s, left)
+        elif left is not None and left <= 0:
+            return Solution("error", None, None, None, None, solver, 0.0, "time limit reached before this block")
         return get_backend(solver, sub).solve(sub, dataclasses.replace(opts, time_limit_s=left))
 
     if workers > 1 and len(subs) > 1:
