@@ -46,11 +46,6 @@ MAX_LEVELS = 64  # level vectors visited at most; past them the best found is th
 COST_EPS = 1e-9  # relative: a level whose reserved cost is within this of the best total is not visited
 
 
-def reserved_columns(f: Formulation) -> np.ndarray:
-    """The columns of reserved nodes bought beyond the owned ones (``("reserved", offer, epoch)``)."""
-    return np.array([j for j, k in enumerate(f.problem.var_keys) if k[0] == "reserved"], dtype=np.int64)
-
-
 def may_apply(f: Formulation) -> bool:
     """The cheap half of ``applies``: several periods, no commitments, a program of at most ``MAX_PROGRAM_COLUMNS``."""
     return f.horizon.commitments is None and len(f.horizon.periods) >= 2 and f.problem.n_vars <= MAX_PROGRAM_COLUMNS
@@ -62,7 +57,7 @@ def applies(f: Formulation) -> np.ndarray | None:
         return None
     p = f.problem
     arr = p.to_arrays()
-    res = reserved_columns(f)
+    res = p.block_columns("reserved")   # reserved nodes bought beyond the owned ones, ("reserved", offer, epoch)
     if (arr.c < 0).any() or (res.size and (arr.c[res] <= 0).any()):
         return None  # the pruning needs F_t >= 0, and a free reserved node has no last level
     q = p.with_bounds(res, arr.col_lower[res], arr.col_lower[res]) if res.size else p

@@ -254,28 +254,24 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
 def _by_period(f: Formulation, solver: str, budget: _Budget, keep_share: float, mip_gap: float, start,
                threads: int) -> Solution | None:
     """Several periods that share only reserved nodes (``planner.fleet.by_period``; None where the program has one
-    period or is too large): the whole program for ``WHOLE_FIRST_S``; unproven and split by period (``applies``; else
-    the whole program again from its incumbent, for what is left), the reserved levels one by one from its incumbent;
-    still unproven (time or the level cap), the whole program again from the best plan, for what is left, its bound
-    the better of the two."""
+    period or is too large): the whole program for ``WHOLE_FIRST_S``; unproven, the reserved levels one by one from
+    its incumbent where the program splits by period (``applies``); still unproven (it does not split, time, the level
+    cap), the whole program again from the best plan, for what is left, its bound the better of the two."""
     if not may_apply(f):
         return None
     first = _run(f, solver, min(budget.solver_limit(keep_share), WHOLE_FIRST_S), mip_gap, start, threads)
     if first.status in ("optimal", "infeasible", "unbounded"):
         return first
     reserved = applies(f)   # the blocks are looked for only now: scipy's import and the graph cost ~0.2 s
-    if reserved is None:  # the whole program goes on from its incumbent
-        return _run(f, solver, budget.solver_limit(keep_share), mip_gap,
-                    (np.arange(f.problem.n_vars), first.values) if first.has_values else start, threads)
-    split = solve_by_period(f, solver, budget.solver_limit(keep_share), mip_gap, first if first.has_values else None,
-                            reserved, workers=threads)
+    split = None if reserved is None else solve_by_period(f, solver, budget.solver_limit(keep_share), mip_gap,
+                                                          first if first.has_values else None, reserved,
+                                                          workers=threads)
     if split is not None:
         split = replace(split, solve_seconds=first.solve_seconds + split.solve_seconds)
-        if split.status == "optimal":
-            return split
+        if split.status == "optimal" or budget.solver_limit(keep_share) < max(SOLVE_MIN_S,
+                                                                              PASS_S_PER_VAR * f.problem.n_vars):
+            return split   # proven; or the budget is spent: passing the whole program again would only overrun it
     best = split if split is not None else first
-    if split is not None and budget.solver_limit(keep_share) < max(SOLVE_MIN_S, PASS_S_PER_VAR * f.problem.n_vars):
-        return split   # the budget is spent: passing the whole program again would only overrun it
     again = _run(f, solver, budget.solver_limit(keep_share), mip_gap,
                  (np.arange(f.problem.n_vars), best.values) if best.has_values else start, threads)
     if not again.has_values or split is None or split.bound is None or (again.bound is not None
