@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -153,3 +154,98 @@ def test_a_split_solve_without_a_floor_starts_no_block_past_its_limit():
     assert late.status == "error" and not late.has_values and "time limit" in late.message
     floored = solve_split(p, "highs", SolveOptions(time_limit_s=1e-9))   # the forecast's 1 s floor: solved
     assert floored.status == "optimal" and floored.objective == pytest.approx(4 * 5.0)
+
+
+def _four_blocks():
+    """Four equal blocks, each min 2 x0 + 3 x1 s.t. 3 x0 + 5 x1 >= 7.5, x integer in [0, 10]: integer optimum 5
+    (x0 = x1 = 1), LP optimum 4.5 (x1 = 1.5); the program's 20 and 18."""
+    from planner.problem import Problem  # noqa: PLC0415
+
+    p = Problem("split")
+    for i in range(4):
+        cols = p.add_vars("x", [(i, 0), (i, 1)], 0, 10, integer=True)
+        p.add_cost("c", cols, [2.0, 3.0])
+        p.add_rows("cover", [(i,)], [0, 0], cols, [3.0, 5.0], ">=", 7.5)
+    return p, np.tile([0.0, 4.5], 4)   # c_j x_j at the LP optimum
+
+
+def test_a_split_solve_is_left_midway_once_its_blocks_bounds_reach_the_cutoff():
+    from planner.fleet.split import solve_split  # noqa: PLC0415
+
+    p, parts = _four_blocks()
+    opts = SolveOptions(time_limit_s=30.0, mip_gap=0.0)
+    # after k blocks solved one by one the bound is 5 k + 4.5 (4 - k) = 18 + 0.5 k
+    first = solve_split(p, "highs", opts, cutoff=18.4, floors=parts)
+    assert first.status == "error" and not first.has_values and first.bound == pytest.approx(18.5)
+    third = solve_split(p, "highs", opts, cutoff=19.4, floors=parts)
+    assert third.status == "error" and third.bound == pytest.approx(19.5)
+    whole = solve_split(p, "highs", opts, cutoff=19.6, floors=parts)   # never reached before the last block
+    assert whole.status == "optimal" and whole.objective == pytest.approx(20.0)
+    # no floors: a block's floor is its cheapest point, 0 here, so the bound after k blocks is 5 k
+    bare = solve_split(p, "highs", opts, cutoff=10.0)
+    assert bare.status == "error" and bare.bound == pytest.approx(10.0)
+    for cutoff in (18.4, 19.4, 21.0):   # two blocks at once: stopped somewhere, with a valid bound, or solved
+        two = solve_split(p, "highs", opts, workers=2, cutoff=cutoff, floors=parts)
+        if two.has_values:
+            assert two.status == "optimal" and two.objective == pytest.approx(20.0)
+        else:
+            assert cutoff <= two.bound <= 20.0 + 1e-9
+
+
+@settings(max_examples=6, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(rpm_a=st.sampled_from([400.0, 900.0]), spot=st.booleans(), budget=st.sampled_from([None, 40.0]),
+       shift=st.integers(0, 11))
+def test_a_levels_lp_bound_never_exceeds_its_integer_optimum(rpm_a, spot, budget, shift):
+    from planner.fleet.level_bound import LevelBounds  # noqa: PLC0415
+    from planner.fleet.split import solve_split  # noqa: PLC0415
+
+    f = build_cost_formulation(_scenario(rpm_a, 300.0, 1.6, 3, spot, budget, shift),
+                               SolveSettings(baselines=False, tie_break=False))
+    res = applies(f)
+    lp = LevelBounds(f.problem, res)
+    for level in range(4):
+        m = np.array([float(level)])
+        bound, parts = lp(m, 30.0)
+        exact = solve_split(f.problem.with_bounds(res, m, m), "highs", SolveOptions(time_limit_s=30.0, mip_gap=0.0))
+        if exact.status == "infeasible":
+            assert bound == math.inf or bound is not None   # an infeasible relaxation implies this; not the converse
+            continue
+        assert exact.status == "optimal"
+        assert bound is not None and bound <= exact.objective + 1e-9
+        # the columns' parts add up to the LP optimum (the bound plus its slack) less the program's constant
+        assert float(parts.sum()) + f.problem.objective_constant == pytest.approx(bound, rel=1e-5)
+    if budget is None:   # without a budget every level serves the demand
+        assert lp(np.array([0.0]), 30.0)[0] != math.inf
+
+
+def _fake_lp(extra):
+    """A stand-in for ``LevelBounds``: the level's reserved cost plus ``extra(m)``."""
+    cost = np.array([1.0, 1.5])
+    return lambda m, limit_s: (float(cost @ m) + extra(m), None), cost
+
+
+def test_the_walk_hands_out_the_least_bound_first_and_prunes_what_reaches_the_cut():
+    # bound = c.m + max(0, 5 - 2 m0 - m1) on the box [0, 2]^2, c = (1, 1.5): (0,0) 5, (1,0) 4, (0,1) 5.5, (2,0) 3,
+    # (1,1) 4.5, (0,2) 6, (2,1) 3.5, (1,2) 5, (2,2) 5; the floors c.m in the same order 0, 1, 1.5, 2, 2.5, 3, 3.5, 4, 5
+    lp, cost = _fake_lp(lambda m: max(0.0, 5 - 2 * m[0] - m[1]))
+    walk = by_period._Walk(_levels(np.zeros(2), np.full(2, 2.0), cost), 0.0, lp)
+    bound, m, _ = walk.next(math.inf, 10.0)
+    assert (bound, tuple(m)) == (3.0, (2.0, 0.0))   # taken while the floors were below the least bound: 5 levels
+    assert walk.taken == 5
+    assert walk.next(3.0, 10.0) is None     # a plan of cost 3 in hand: every level left costs at least that
+    assert walk.floor() == 3.0              # (0,2)'s reserved cost, not yet taken
+    assert walk.pruned == 4                 # (0,0), (1,0), (0,1), (1,1): floors below 3, LP bounds above
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(extra=st.lists(st.sampled_from([0.0, 0.5, 2.0, 7.0, math.inf]), min_size=16, max_size=16))
+def test_without_a_cut_the_walk_hands_out_every_feasible_level_once_in_bound_order(extra):
+    table = {(a, b): extra[4 * a + b] for a in range(4) for b in range(4)}
+    lp, cost = _fake_lp(lambda m: table[(int(m[0]), int(m[1]))])
+    walk = by_period._Walk(_levels(np.zeros(2), np.full(2, 3.0), cost), 0.0, lp)
+    out = []
+    while (nxt := walk.next(math.inf, 10.0)) is not None:
+        out.append((nxt[0], tuple(int(v) for v in nxt[1])))
+    assert [b for b, _ in out] == sorted(b for b, _ in out)
+    assert sorted(m for _, m in out) == sorted(k for k, v in table.items() if v != math.inf)
+    assert walk.infeasible == sum(v == math.inf for v in table.values())
