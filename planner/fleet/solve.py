@@ -51,8 +51,11 @@ TIE_BREAK_OF_COST = 0.5
 TIE_BREAK_MIN_S = 1.0
 # Several periods that share only reserved nodes (planner.fleet.by_period): the whole program is tried this long before
 # the reserved levels are solved one by one (the generator's forecast day, 3,003 columns: proven whole in 0.28 s, its
-# 5 levels take 1.1 s; scenarios/forecast-growth.yaml: whole 15.6 s, its levels 2.1 s)
-WHOLE_FIRST_S = 1.0
+# 5 levels take 1.1 s; scenarios/forecast-growth.yaml: whole 15.6 s, its levels 2.1 s). 1 s until the levels were
+# bounded by their LP relaxation; at 0.5 s the frozen hourly days and the generator's day take 22.2 CPU s together
+# against 24.4-25.6 at 1 s (0.3 s: 21.3-21.5, but the generator's day, proven whole in 0.28 s, then sometimes
+# misses: docs/BENCHMARKS.md, thirty-fourth pass)
+WHOLE_FIRST_S = 0.5
 BASELINE_SHARE = 0.15  # of the time limit kept back from the cost solve for the baselines
 FINISH_SHARE = 0.03  # of the time limit kept back for decoding and verification
 FINISH_S_PER_VAR = 1e-5  # and this many seconds per variable (decode and verify grow with the problem: L ~3 s)
