@@ -1,4 +1,5 @@
-r"""A lower bound on one reserved level's total cost: the program's LP relaxation with the reserved columns fixed.
+r"""Lower bounds from LP relaxations: one reserved level's total cost, the program's relaxation with the reserved
+columns fixed (``LevelBounds``), and a whole program's (``relaxation_bound``: the forecast's month-level programs).
 
 For a level vector m of the reserved columns (``planner.fleet.by_period``), with x the other columns,
 
@@ -26,6 +27,31 @@ import numpy as np
 from planner.problem import Problem
 
 SLACK = 1e-6  # relative: the LP optimum's tolerance, taken off every bound
+
+
+def relaxation_bound(problem: Problem, limit_s: float | None = None) -> float | None:
+    """The LP relaxation's optimum of ``problem`` less ``SLACK``, a lower bound on its integer optimum; +inf when the
+    relaxation is infeasible (so is the program); None when not known (no HiGHS, the time limit, a failure). One cold
+    solve: for many levels of one program, ``LevelBounds``."""
+    from solvers.highs import highs_lp, installed, new_highs, run_pooled  # noqa: PLC0415
+
+    if not installed():
+        return None
+    import highspy  # noqa: PLC0415
+
+    arr = problem.to_arrays()
+    h = new_highs()
+    for key, value in (("output_flag", False), ("random_seed", 0), ("time_limit", float(limit_s or math.inf))):
+        h.setOptionValue(key, value)
+    h.passModel(highs_lp(arr._replace(integrality=np.zeros_like(arr.integrality)), problem.objective_constant, False))
+    run_pooled(h)
+    status = h.getModelStatus()
+    if status == highspy.HighsModelStatus.kInfeasible:
+        return math.inf
+    if status != highspy.HighsModelStatus.kOptimal:
+        return None
+    value = float(h.getInfo().objective_function_value)
+    return value - SLACK * max(1.0, abs(value))
 
 
 class LevelBounds:

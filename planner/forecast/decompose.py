@@ -21,12 +21,20 @@ decouples it (about 25 s for the example, proven optimal):
     month e is infeasible get no z. Ubar bounds the level: max_nodes less the owned nodes, the option caps together,
     and the cost of committing nothing over the cheapest K (more nodes than that cost more than committing nothing).
 
-1. Evaluate F_e(0), F_e(1), ... per month until it is 0 (or Ubar is reached). The months are independent: where
-   month 0's level-0 program took ``PARALLEL_MIN_S`` / months or more, the other months' level 0, then every month's
-   higher levels, are evaluated in forked workers, a month each (``planner.perf.workers``; the same programs solved
-   the same way as in process, so the same numbers).
-2. Solve the master with each F_e(R) at its proven lower bound (= F_e(R) when solved to optimality): its optimum
-   is a lower bound on the whole program, and attained by step 3.
+1. Evaluate F_e(0) for every month; Ubar. Price every other level R <= Ubar of every month at a lower bound on
+   F_e(R): its LP relaxation (``planner.fleet.level_bound.relaxation_bound``, milliseconds), raised to the proven
+   bound of any level evaluated above it (F_e does not increase with R); a level below one proven infeasible, or
+   whose relaxation is infeasible, cannot serve the month and gets no z.
+2. Solve the master with each level at its price (the evaluated ones at their proven lower bound, = F_e(R) when
+   solved to optimality): its optimum is a lower bound on the whole program. Evaluate the levels it chose that were
+   not evaluated, and solve it again, until it chooses only evaluated levels: its optimum is then attained by
+   step 3 (every price it pays is exact), so it is the optimum. On ``scenarios/forecast-growth.yaml`` 46 month-level
+   programs and 4 masters instead of every level of every month (69 programs), 33-41 s instead of 47-52 s for
+   ``plan forecast`` (docs/BENCHMARKS.md, thirty-fourth pass): the relaxation sits a near-constant 5-7 USD/h below
+   F_e(R), so the master asks only for the levels near its choice.
+   The months are independent: where month 0's level-0 program took ``PARALLEL_MIN_S`` / months or more, the other
+   months' level 0, their LP prices and each round's levels are evaluated in forked workers, a month each
+   (``planner.perf.workers``; the same programs solved the same way as in process, so the same numbers).
 3. Put the master's commitments and, month by month, the fleet of the level it chose into one solution vector of
    the whole program (its period keys end with the period index), check every row of the whole program
    (``planner.problem.finalize_solution``), decode and verify it like any plan. Were a row violated, the whole
@@ -58,6 +66,7 @@ from planner.problem import Problem, Solution, SolveOptions, finalize_solution
 from planner.scenario.io import LoadedScenario
 from planner.fleet.solve import SolveSettings, solve_scenario
 from planner.fleet.hedge import hedge_blocks
+from planner.fleet.level_bound import relaxation_bound
 from planner.perf.workers import PARALLEL_MIN, run_forked, worker_count
 from planner.verify import verify_plan
 from solvers.registry import get_backend
@@ -79,6 +88,11 @@ class _Levels:
     runs: int = 0
     seconds: float = 0.0
     all_optimal: bool = True
+    lp: list[dict[int, float]] = dataclasses.field(default_factory=list)  # USD lower bounds of levels not evaluated
+    infeasible: list[set[int]] = dataclasses.field(default_factory=list)  # levels whose program is infeasible
+    workers: int = 1
+    rounds: int = 0
+    offer: str = ""
 
 
 def _options(loaded: LoadedScenario, settings: SolveSettings) -> tuple[str, SolveOptions]:
@@ -145,29 +159,13 @@ def _evaluate(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, offe
               settings: SolveSettings, progress: Callable[[str, dict], None] | None = None) -> _Levels | None:
     """Step 1. None when the levels cannot be bounded or a subproblem ends without an answer (solve directly)."""
     E, hours = horizon.n_epochs, horizon.epoch_hours
-    lv = _Levels(values=[{} for _ in range(E)], zero_from=[None] * E)
+    lv = _Levels(values=[{} for _ in range(E)], zero_from=[None] * E, infeasible=[set() for _ in range(E)])
 
     def solve(e: int, level: int) -> tuple[Formulation, Solution]:
         return _month_problem(loaded, options, horizon, e, offer, level, settings)
 
-    def costs_nothing(e: int, sol: Solution) -> bool:
-        """Month e's flexible fleet costs nothing in ``sol`` (F_e = 0 from its level on)."""
-        return sol.has_values and sol.objective * hours[e] <= ZERO_USD
-
     def record(e: int, level: int, f: Formulation | None, sol: Solution) -> bool:
-        lv.runs += 1
-        lv.seconds += sol.solve_seconds
-        if sol.status == "infeasible":
-            return True
-        if not sol.has_values:
-            return False
-        bound = sol.bound if sol.bound is not None and math.isfinite(sol.bound) else 0.0
-        lv.values[e][level] = (bound * hours[e], sol.objective * hours[e])
-        lv.solved[(e, level)] = (f, sol)
-        lv.all_optimal &= sol.status == "optimal"
-        if costs_nothing(e, sol):
-            lv.zero_from[e] = level
-        return True
+        return _record(lv, hours[e], e, level, f, sol)
 
     def level_0(months: tuple[int, int]) -> list[Solution]:
         return [dataclasses.replace(solve(e, 0)[1], problem=None) for e in range(*months)]
@@ -190,39 +188,84 @@ def _evaluate(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, offe
     if cap is None:
         return None
 
-    def levels_of(months: tuple[int, int]) -> list[list[tuple[int, Solution]]]:
-        """Levels 1, 2, ... of each month in ``[lo, hi)`` until its flexible fleet costs nothing, Ubar, or a
-        subproblem without an answer; each solution without its problem (rebuilt where step 3 needs it)."""
-        out = []
-        for e in range(*months):
-            got, level, zero = [], 0, lv.zero_from[e]
-            while zero is None and level < cap:
-                level += 1
-                sol = solve(e, level)[1]
-                got.append((level, dataclasses.replace(sol, problem=None)))
-                if sol.status != "infeasible" and not sol.has_values:
-                    break
-                if costs_nothing(e, sol):
-                    zero = level
-            out.append(got)
-        return out
+    def lp_prices(months: tuple[int, int]) -> list[dict[int, float]]:
+        """Each month's levels 1 .. Ubar priced at their LP relaxation (``level_bound.relaxation_bound``), USD."""
+        return [{level: (relaxation_bound(_month_formulation(loaded, options, horizon, e, offer, level).problem)
+                         or 0.0) * hours[e] for level in range(1, cap + 1)} for e in range(*months)]
 
     todo = [e for e in range(E) if lv.zero_from[e] is None]
-    bounds = [(e, e + 1) for e in range(E)]
-    per_month = run_forked(levels_of, bounds, workers) if workers > 1 and len(todo) > 1 else None
-    if per_month is not None:
-        per_month = [m[0] for m in per_month]
-    for e in range(E):
-        if progress:
-            progress("levels", {"done": e, "total": E, "month": horizon.epoch_names[e]})
-        for level, sol in (per_month[e] if per_month is not None else levels_of((e, e + 1))[0]):
-            if not record(e, level, None, sol):
-                return None
-        if not lv.values[e]:
-            raise InfeasibleError(f"no fleet can serve month {horizon.epoch_names[e]} even with {cap} reserved "
-                                  f"nodes of {offer}")
-    lv.cap = cap
+    per_month = run_forked(lp_prices, [(e, e + 1) for e in todo], workers) if workers > 1 and len(todo) > 1 else None
+    got = {e: (per_month[i][0] if per_month is not None else lp_prices((e, e + 1))[0]) for i, e in enumerate(todo)}
+    lv.lp = [got.get(e, {}) for e in range(E)]
+    lv.cap, lv.workers, lv.offer = cap, workers, offer
     return lv
+
+
+def _record(lv: _Levels, hours: float, e: int, level: int, f: Formulation | None, sol: Solution) -> bool:
+    """Enter month e's level program's answer in ``lv``; False when it ended without one (nor a proof of none)."""
+    lv.runs += 1
+    lv.seconds += sol.solve_seconds
+    if sol.status == "infeasible":
+        lv.infeasible[e].add(level)
+        return True
+    if not sol.has_values:
+        return False
+    bound = sol.bound if sol.bound is not None and math.isfinite(sol.bound) else 0.0
+    lv.values[e][level] = (bound * hours, sol.objective * hours)
+    lv.solved[(e, level)] = (f, sol)
+    lv.all_optimal &= sol.status == "optimal"
+    if sol.objective * hours <= ZERO_USD and (lv.zero_from[e] is None or level < lv.zero_from[e]):
+        lv.zero_from[e] = level
+    return True
+
+
+def _chosen(horizon: Horizon, master: Solution) -> list[int]:
+    """The reserved level of each month in the master's solution: the commitments active in it."""
+    return [sum(int(round(master.value(("commit", k, s)))) for k, c in enumerate(horizon.commitments)
+                for s in range(horizon.n_epochs) if c.active(s, e)) for e in range(horizon.n_epochs)]
+
+
+def _refine(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, offer: str, settings: SolveSettings,
+            lv: _Levels, progress: Callable[[str, dict], None] | None = None) -> Solution | None:
+    """Steps 1 and 2 together: the master solved with every level not evaluated priced at its lower bound, the levels
+    it chooses evaluated, until it chooses only evaluated ones (module docstring). None when a level program ends
+    without an answer (the caller solves directly)."""
+    hours = horizon.epoch_hours
+    while True:
+        master = _master(horizon, lv, loaded, settings)
+        if not master.has_values:
+            return master
+        lv.rounds += 1
+        todo = [(e, level) for e, level in enumerate(_chosen(horizon, master))
+                if level not in lv.values[e] and (lv.zero_from[e] is None or level < lv.zero_from[e])]
+        if not todo:
+            return master
+
+        def level_of(pair: tuple[int, int]) -> Solution:
+            return dataclasses.replace(_month_problem(loaded, options, horizon, pair[0], offer, pair[1], settings)[1], problem=None)
+
+        done = run_forked(level_of, todo, lv.workers) if lv.workers > 1 and len(todo) > 1 else None
+        for i, (e, level) in enumerate(todo):
+            if progress:
+                progress("levels", {"done": i, "total": len(todo), "month": horizon.epoch_names[e]})
+            if not _record(lv, hours[e], e, level, None, done[i] if done is not None else level_of((e, level))):
+                return None
+
+
+def _prices(lv: _Levels, e: int) -> dict[int, float]:
+    """Month e's levels below R_e^0 that may serve it, each at a lower bound on F_e (USD): its proven bound where
+    evaluated; else the larger of its LP relaxation's and the evaluated levels' above it (F_e does not increase with
+    the level). None below a level proven infeasible (fewer nodes cannot serve what more could not)."""
+    zero, done = lv.zero_from[e], lv.values[e]
+    top = lv.cap if zero is None else zero - 1
+    low = max(lv.infeasible[e], default=-1) + 1
+    out = {}
+    for r in range(low, top + 1):
+        if r in done:
+            out[r] = done[r][0]
+        elif math.isfinite(lp := lv.lp[e].get(r, math.inf)):
+            out[r] = max([lp] + [done[s][0] for s in done if s > r])
+    return out
 
 
 def _master(horizon: Horizon, lv: _Levels, loaded: LoadedScenario, settings: SolveSettings) -> Solution:
@@ -235,10 +278,13 @@ def _master(horizon: Horizon, lv: _Levels, loaded: LoadedScenario, settings: Sol
         cols = p.add_vars("commit", [(k, s) for s in range(E)], 0, ub, integer=True)
         p.add_cost("commitments", cols, [_whole_cost(c, s, horizon.epoch_hours) / H for s in range(E)])
     for e in range(E):
-        zero = lv.zero_from[e]
-        levels = sorted(r for r in lv.values[e] if zero is None or r < zero)
+        zero, price = lv.zero_from[e], _prices(lv, e)
+        levels = sorted(price)
+        if not levels and zero is None:
+            raise InfeasibleError(f"no fleet can serve month {horizon.epoch_names[e]} even with {cap} reserved "
+                                  f"nodes of {lv.offer}")
         cols = p.add_vars("level", [(e, r) for r in levels], 0, 1, integer=True)
-        p.add_cost("flex", cols, [lv.values[e][r][0] / H for r in levels])
+        p.add_cost("flex", cols, [price[r] / H for r in levels])
         one = {("level", e, r): 1.0 for r in levels}
         link = {("commit", k, s): 1.0 for k, c in commits for s in range(E) if c.active(s, e)}
         link.update({("level", e, r): -float(r) for r in levels if r})
@@ -303,7 +349,9 @@ def solve_forecast(loaded: LoadedScenario, horizon: Horizon, settings: SolveSett
         return solve_scenario(loaded, settings, horizon=horizon, progress=progress), direct
     if progress:
         progress("master", {"subproblems": lv.runs})
-    master = _master(horizon, lv, loaded, settings)
+    master = _refine(loaded, options, horizon, offer, settings, lv, progress)
+    if master is None:
+        return solve_scenario(loaded, settings, horizon=horizon, progress=progress), direct
     if not master.has_values:
         raise SolverError(f"forecast master program: {master.status}: {master.message}")
     E = horizon.n_epochs
@@ -312,7 +360,7 @@ def solve_forecast(loaded: LoadedScenario, horizon: Horizon, settings: SolveSett
                   for k, c in enumerate(horizon.commitments))
     fixed_horizon = dataclasses.replace(horizon, commitments=fixed)
     levels = [sum(n for c in fixed for st, n in enumerate(c.fixed_nodes) if c.active(st, e)) for e in range(E)]
-    info = {"method": "decomposition", "subproblems": lv.runs + 1,  # month-level programs and the master
+    info = {"method": "decomposition", "subproblems": lv.runs + lv.rounds,  # month-level programs and the masters
             "no_commitment_usd": sum(v[0][1] for v in lv.values) if all(0 in v for v in lv.values) else None,
             "no_commitment_status": "optimal" if lv.all_optimal else "feasible"}
     full = build(s, options, fixed_horizon, extra_blocks=hedge_blocks(s))
@@ -323,7 +371,8 @@ def solve_forecast(loaded: LoadedScenario, horizon: Horizon, settings: SolveSett
     claimed = "optimal" if lv.all_optimal and master.status == "optimal" else "feasible"
     sol = None if x is None else finalize_solution(full.problem, opts, solver=solver, claimed=claimed, x=x,
                                                    bound=master.bound, seconds=seconds,
-                                                   message=f"exact decomposition over {lv.cap + 1} reserved levels")
+                                                   message=f"exact decomposition over {lv.cap + 1} reserved levels "
+                                                           f"({lv.runs} month-level programs, {lv.rounds} masters)")
     if sol is None or full.problem.violations(sol.values):  # cannot happen unless a block couples months
         return solve_scenario(loaded, settings, horizon=fixed_horizon, progress=progress), direct
     plan = build_plan(full, sol, gpu_ids={o.id: loaded.catalog.gpu(o.gpu).id for o in s.offers}, tie_break="off")
