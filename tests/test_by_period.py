@@ -249,3 +249,17 @@ def test_without_a_cut_the_walk_hands_out_every_feasible_level_once_in_bound_ord
     assert [b for b, _ in out] == sorted(b for b, _ in out)
     assert sorted(m for _, m in out) == sorted(k for k, v in table.items() if v != math.inf)
     assert walk.infeasible == sum(v == math.inf for v in table.values())
+
+
+def test_a_walk_stopped_by_its_limit_or_its_cap_keeps_the_plan_in_hand_with_an_honest_bound(monkeypatch):
+    f = build_cost_formulation(_scenario(900.0, 500.0, 1.2, None, False, None, 3),
+                               SolveSettings(baselines=False, tie_break=False))
+    whole = get_backend("highs", f.problem).solve(f.problem, SolveOptions(time_limit_s=60.0, mip_gap=0.0))
+    late = solve_by_period(f, "highs", 1e-9, 0.0, incumbent=whole)   # the limit spent before any level
+    assert late.status == "feasible" and "the time limit" in late.message
+    assert late.objective == pytest.approx(whole.objective) and late.bound <= whole.objective
+    assert solve_by_period(f, "highs", 1e-9, 0.0) is None             # no plan in hand, none found
+    monkeypatch.setattr(by_period, "MAX_BOUNDED", 1)                   # one level bounded, then the cap
+    capped = solve_by_period(f, "highs", 60.0, 0.0)
+    assert "the level cap" in capped.message and not f.problem.violations(capped.values)
+    assert capped.bound <= whole.objective + 1e-9 and capped.objective >= whole.objective - 1e-9

@@ -45,3 +45,35 @@ def test_the_relaxation_bounds_the_integer_optimum_and_sees_infeasibility():
     assert relaxation_bound(p) == pytest.approx(4.5, rel=1e-5) and relaxation_bound(p) <= 4.5
     p.add_rows("too_much", [(0,)], [0, 0], cols, [1.0, 1.0], ">=", 21.0)   # x0 + x1 <= 20 at most
     assert relaxation_bound(p) == math.inf
+
+
+def test_a_level_found_infeasible_takes_every_level_below_it_out_of_the_master(monkeypatch):
+    import dataclasses  # noqa: PLC0415
+
+    import planner.forecast.decompose as decompose  # noqa: PLC0415
+    from planner.fleet.solve import SolveSettings  # noqa: PLC0415
+    from planner.forecast.run import forecast_horizon, with_overrides  # noqa: PLC0415
+    from tests.forecast_helpers import forecast_scenario, option  # noqa: PLC0415
+
+    # 160 req/min: two nodes at 80 each; a 2-month term at 0.3 USD/node-hour beats on-demand at 1.0, so the optimum
+    # commits 2 nodes in month 0. Month 0's level 2 is made to read infeasible: the master must then hold 3 or more.
+    loaded = with_overrides(forecast_scenario(rpm=160.0, months=2, options=[option(2, 0.3)]))
+    horizon = forecast_horizon(loaded)
+    settings = SolveSettings(baselines=False, tie_break=False)
+    honest, _ = decompose.solve_forecast(loaded, horizon, settings)
+    real, masters = decompose._month_problem, []
+
+    def lying(loaded_, options, horizon_, month, offer, level, settings_):
+        f, sol = real(loaded_, options, horizon_, month, offer, level, settings_)
+        if (month, level) == (0, 2):
+            sol = dataclasses.replace(sol, status="infeasible", values=None, objective=None, bound=None)
+        return f, sol
+
+    real_master = decompose._master
+    monkeypatch.setattr(decompose, "_month_problem", lying)
+    monkeypatch.setattr(decompose, "_master", lambda *a: masters.append(real_master(*a)) or masters[-1])
+    plan, how = decompose.solve_forecast(loaded, horizon, settings)
+    assert decompose._chosen(horizon, masters[0])[0] == 2          # it first asked for the level it then lost
+    assert decompose._chosen(horizon, masters[-1])[0] >= 3         # and ended above it
+    assert plan.verification.ok and how["method"] == "decomposition"
+    assert plan.objective_usd_per_hour > honest.objective_usd_per_hour

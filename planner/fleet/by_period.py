@@ -173,7 +173,9 @@ def solve_by_period(f: Formulation, solver: str, time_limit_s: float, mip_gap: f
         cut = math.inf if best is None else best.objective - COST_EPS * max(1.0, abs(best.objective))
         nxt = walk.next(cut, left)
         if nxt is None:   # every level left reaches the best plan: this one and every later one cost at least that
-            bound = min(bound, walk.floor())
+            bound = min(bound, walk.floor())   # ... or the cap stopped the walk short of the levels below it
+            if walk.capped:
+                stopped, proven = f"stopped after {visited} levels (the level cap)", False
             break
         lb, m, parts = nxt
         left = time_limit_s - (time.perf_counter() - t0)
