@@ -124,7 +124,7 @@ class _Walk:
     def pruned(self) -> int:
         """Levels whose reserved cost alone was below the last cut but that were not handed out: their LP bound
         reached it, or their relaxation is infeasible."""
-        return self.infeasible + sum(1 for _, _, fl, _, _ in self._heap if fl < self._cut)
+        return self.infeasible + sum(1 for b, _, fl, _, _ in self._heap if fl < self._cut <= b)
 
     def next(self, cut: float, left_s: float) -> tuple[float, np.ndarray, np.ndarray | None] | None:
         """(bound, m, the columns' costs at the LP's optimum or None) of the next level to solve; None when every
