@@ -101,7 +101,10 @@ class SolveSettings:
     output_reserve: tuple[float, float, float] = (0.0, 0.0, 0.0)
     merge: str = "equal_price"  # interchangeable on-demand offers merged (exact): planner.fleet.merge.MERGE_POLICIES
     project_loads: bool = True  # single-bucket loads projected out (exact: planner.fleet.formulation, _demand_cover)
-    share_routing: bool = False  # spot states: equal deployments share one routing (exact; planner.fleet.hedge._serve)
+    # spot states: equal deployments share one routing (exact; planner.fleet.hedge._serve). On since HiGHS 1.16: off
+    # while HiGHS 1.15 spent 30-200 s in one round of root cuts with it on L-2 and XL-1; with 1.16 both end within
+    # their limits, and XL-1's bound at 120 s is 264-268 USD/h against 230 (docs/BENCHMARKS.md, thirty-fourth pass)
+    share_routing: bool = True
     threads: int = 1  # the full solve's and tie-break's (HiGHS' parallel search; N - 1 beside the ladder); 1: same plan
 
     def __post_init__(self) -> None:
