@@ -29,21 +29,27 @@ from planner.problem import Problem
 SLACK = 1e-6  # relative: the LP optimum's tolerance, taken off every bound
 
 
-def relaxation_bound(problem: Problem, limit_s: float | None = None) -> float | None:
-    """The LP relaxation's optimum of ``problem`` less ``SLACK``, a lower bound on its integer optimum; +inf when the
-    relaxation is infeasible (so is the program); None when not known (no HiGHS, the time limit, a failure). One cold
-    solve: for many levels of one program, ``LevelBounds``."""
-    from solvers.highs import highs_lp, installed, new_highs, run_pooled  # noqa: PLC0415
+def _relaxed(problem: Problem, **options):
+    """A quiet HiGHS object holding ``problem``'s LP relaxation, with ``options`` set; None without HiGHS."""
+    from solvers.highs import highs_lp, installed, new_highs  # noqa: PLC0415
 
     if not installed():
         return None
-    import highspy  # noqa: PLC0415
-
     arr = problem.to_arrays()
     h = new_highs()
-    for key, value in (("output_flag", False), ("random_seed", 0), ("time_limit", float(limit_s or math.inf))):
+    for key, value in {"output_flag": False, "random_seed": 0, **options}.items():
         h.setOptionValue(key, value)
     h.passModel(highs_lp(arr._replace(integrality=np.zeros_like(arr.integrality)), problem.objective_constant, False))
+    return h
+
+
+def _run_bound(h) -> float | None:
+    """Run ``h`` (one thread, the process's HiGHS scheduler): its LP optimum less ``SLACK``; +inf when infeasible;
+    None when it ended without an optimum."""
+    import highspy  # noqa: PLC0415
+
+    from solvers.highs import run_pooled  # noqa: PLC0415
+
     run_pooled(h)
     status = h.getModelStatus()
     if status == highspy.HighsModelStatus.kInfeasible:
@@ -54,24 +60,21 @@ def relaxation_bound(problem: Problem, limit_s: float | None = None) -> float | 
     return value - SLACK * max(1.0, abs(value))
 
 
+def relaxation_bound(problem: Problem, limit_s: float | None = None) -> float | None:
+    """The LP relaxation's optimum of ``problem`` less ``SLACK``, a lower bound on its integer optimum; +inf when the
+    relaxation is infeasible (so is the program); None when not known (no HiGHS, the time limit, a failure). One cold
+    solve: for many levels of one program, ``LevelBounds``."""
+    h = _relaxed(problem, time_limit=float(limit_s or math.inf))
+    return None if h is None else _run_bound(h)
+
+
 class LevelBounds:
     """LP(m) of ``problem`` at reserved level vectors m of the columns ``reserved`` (module docstring)."""
 
     def __init__(self, problem: Problem, reserved: np.ndarray):
-        from solvers.highs import highs_lp, installed, new_highs  # noqa: PLC0415
-
-        self._h = None
         self._cols = np.asarray(reserved, dtype=np.int32)
-        if not installed():
-            return
-        arr = problem.to_arrays()
-        self._c = arr.c
-        lp = highs_lp(arr._replace(integrality=np.zeros_like(arr.integrality)), problem.objective_constant, False)
-        h = new_highs()
-        for key, value in (("output_flag", False), ("random_seed", 0), ("presolve", "off")):
-            h.setOptionValue(key, value)
-        h.passModel(lp)
-        self._h = h
+        self._c = problem.to_arrays().c
+        self._h = _relaxed(problem, presolve="off")   # re-solved warm from the last basis
 
     def __call__(self, m: np.ndarray, limit_s: float) -> tuple[float | None, np.ndarray | None]:
         """(LP(m) less ``SLACK``, each column's cost at the LP's optimum, c_j x*_j); (+inf, None) when the
@@ -80,19 +83,11 @@ class LevelBounds:
         relaxation with m fixed falls apart into the same blocks, so each block's part is its own LP optimum."""
         if self._h is None or limit_s <= 0:
             return None, None
-        import highspy  # noqa: PLC0415
-
-        from solvers.highs import run_pooled  # noqa: PLC0415
-
         h = self._h
         m = np.asarray(m, dtype=np.float64)
         h.changeColsBounds(len(self._cols), self._cols, m, m)
         h.setOptionValue("time_limit", float(limit_s))
-        run_pooled(h)
-        status = h.getModelStatus()
-        if status == highspy.HighsModelStatus.kInfeasible:
-            return math.inf, None
-        if status != highspy.HighsModelStatus.kOptimal:
-            return None, None
-        value = float(h.getInfo().objective_function_value)
-        return value - SLACK * max(1.0, abs(value)), self._c * np.asarray(h.getSolution().col_value)
+        bound = _run_bound(h)
+        if bound is None or bound == math.inf:
+            return bound, None
+        return bound, self._c * np.asarray(h.getSolution().col_value)
