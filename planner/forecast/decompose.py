@@ -231,6 +231,11 @@ def _refine(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, offer:
     it chooses evaluated, until it chooses only evaluated ones (module docstring). None when a level program ends
     without an answer (the caller solves directly)."""
     hours = horizon.epoch_hours
+
+    def level_of(pair: tuple[int, int]) -> Solution:
+        sol = _month_problem(loaded, options, horizon, pair[0], offer, pair[1], settings)[1]
+        return dataclasses.replace(sol, problem=None)   # rebuilt where step 3 needs it
+
     while True:
         master = _master(horizon, lv, loaded, settings)
         if not master.has_values:
@@ -240,10 +245,6 @@ def _refine(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, offer:
                 if level not in lv.values[e] and (lv.zero_from[e] is None or level < lv.zero_from[e])]
         if not todo:
             return master
-
-        def level_of(pair: tuple[int, int]) -> Solution:
-            return dataclasses.replace(_month_problem(loaded, options, horizon, pair[0], offer, pair[1], settings)[1], problem=None)
-
         done = run_forked(level_of, todo, lv.workers) if lv.workers > 1 and len(todo) > 1 else None
         for i, (e, level) in enumerate(todo):
             if progress:
@@ -359,7 +360,7 @@ def solve_forecast(loaded: LoadedScenario, horizon: Horizon, settings: SolveSett
                                                           for st in range(E)))
                   for k, c in enumerate(horizon.commitments))
     fixed_horizon = dataclasses.replace(horizon, commitments=fixed)
-    levels = [sum(n for c in fixed for st, n in enumerate(c.fixed_nodes) if c.active(st, e)) for e in range(E)]
+    levels = _chosen(horizon, master)
     info = {"method": "decomposition", "subproblems": lv.runs + lv.rounds,  # month-level programs and the masters
             "no_commitment_usd": sum(v[0][1] for v in lv.values) if all(0 in v for v in lv.values) else None,
             "no_commitment_status": "optimal" if lv.all_optimal else "feasible"}
