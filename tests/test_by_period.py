@@ -143,13 +143,8 @@ def test_a_negative_cost_keeps_it_out():
 
 def test_a_split_solve_without_a_floor_starts_no_block_past_its_limit():
     from planner.fleet.split import solve_split  # noqa: PLC0415
-    from planner.problem import Problem  # noqa: PLC0415
 
-    p = Problem("split")
-    for i in range(4):
-        cols = p.add_vars("x", [(i, 0), (i, 1)], 0, 10, integer=True)
-        p.add_cost("c", cols, [2.0, 3.0])
-        p.add_rows("cover", [(i,)], [0, 0], cols, [3.0, 5.0], ">=", 7.5)
+    p, _ = _four_blocks()
     late = solve_split(p, "highs", SolveOptions(time_limit_s=1e-9), min_block_s=None)
     assert late.status == "error" and not late.has_values and "time limit" in late.message
     floored = solve_split(p, "highs", SolveOptions(time_limit_s=1e-9))   # the forecast's 1 s floor: solved
