@@ -618,8 +618,8 @@ def build(scenario: Scenario, options: OptionSet, horizon: Horizon, *, allow_unm
     minimise GPU-hours then offers used. ``merge``: scenario and options are the merged ones of
     ``planner.fleet.merge.merge_offers`` and this is its record. ``project_loads``: one-bucket workloads get no
     load variables (exact, module docstring); off, the program as first written (the oracle tests compare the two).
-    ``share_routing``: in the spot hedge's states, deployments of equal capacities share one routing (exact; off by
-    default, see ``planner.fleet.hedge._serve``). ``deadline`` (a ``time.perf_counter()`` value): raise
+    ``share_routing``: in the spot hedge's states, deployments of equal capacities share one routing (exact; off here,
+    on in ``plan solve``: ``planner.fleet.hedge._serve``). ``deadline`` (a ``time.perf_counter()`` value): raise
     BuildOutOfTime once past it (``check_deadline``); None builds whatever it takes. ``max_vars``: BuildOutOfTime once
     the program has more columns (written or collected).
     """

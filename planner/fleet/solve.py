@@ -101,11 +101,12 @@ class SolveSettings:
     output_reserve: tuple[float, float, float] = (0.0, 0.0, 0.0)
     merge: str = "equal_price"  # interchangeable on-demand offers merged (exact): planner.fleet.merge.MERGE_POLICIES
     project_loads: bool = True  # single-bucket loads projected out (exact: planner.fleet.formulation, _demand_cover)
-    # spot states: equal deployments share one routing (exact; planner.fleet.hedge._serve). Off: with HiGHS 1.15 it
-    # stalled 30-200 s in root cuts on L-2 and XL-1; with 1.16 XL-1's bound at 120 s is 264-268 USD/h with it against
-    # 230, but `plan solve --time-limit 10` on L-1 returns in 10.86 s median (11.21 slowest, over N + 10 %) against
-    # 10.21 without it (docs/BENCHMARKS.md, thirty-fourth pass)
-    share_routing: bool = False
+    # spot states: equal deployments share one routing (exact; planner.fleet.hedge._serve). On since the thirty-fifth
+    # pass: with HiGHS 1.16, `plan solve --time-limit N` on M-1, L-1..3 and XL-1..2 returns as fast with it as without
+    # (three interleaved runs each: the overruns of N + 10 % came in both, L-2 at 5 s and L-3 at 10 s), and it
+    # proves more: L-1's gap at 10 s 16.5-18.9 % against 46.8-47.6 %, XL-1's at 120 s 19 % against 29-32 %
+    # (docs/BENCHMARKS.md, thirty-fourth and thirty-fifth passes). Off, the program as first written.
+    share_routing: bool = True
     threads: int = 1  # the full solve's and tie-break's (HiGHS' parallel search; N - 1 beside the ladder); 1: same plan
 
     def __post_init__(self) -> None:
