@@ -288,3 +288,23 @@ def test_extend_moves_the_next_rungs_deadline_only_later():
     assert ladder._until == 10.0
     ladder.extend(20.0)
     assert ladder._until == 20.0
+
+
+def test_on_several_periods_bound_beside_takes_every_level_and_the_ladder_reports_the_higher_bound():
+    from planner.fleet.options import enumerate_options  # noqa: PLC0415
+    from tests.test_workload_bound import _ramp  # noqa: PLC0415
+
+    loaded = _ramp()   # 24 hours; every level: 136 / 24 USD/h, the optimum; four levels: less (test_workload_bound)
+    s = loaded.scenario
+    horizon = horizon_for(s)
+    ladder = restricted_mod.Ladder(loaded, enumerate_options(loaded), horizon, SolveSettings(), hedge_blocks(s),
+                                   "highs", lambda stage, info: None)
+    ladder.bound_beside(time.perf_counter() + 60.0)
+    assert ladder.bound() is None   # the next rungs never ran: nothing beside them
+    ladder._started = True
+    ladder._bound = 5.0   # what the thread's four levels gave (stand-in)
+    ladder.bound_beside(time.perf_counter() + 60.0)
+    assert ladder._bound_all == pytest.approx(136 / 24)
+    assert ladder.bound() == pytest.approx(136 / 24)
+    ladder._bound = 6.0
+    assert ladder.bound() == 6.0   # the higher of the two

@@ -98,6 +98,7 @@ ENVELOPE_SHARE = 0.6
 # ... and there the next rungs first spend up to this share of their time on a lower bound from the workloads' own
 # programs (planner.fleet.workload_bound; XL-2: 13 s): the share bound is all the full program gives there
 BOUND_SHARE = 0.25
+BESIDE_MIN_S = 3.0  # ... and at every level beside them (bound_beside) with this long left: its set-up is ~1 s on XL
 # building and solving it take at most this share of the budget (its build stops at that deadline), and it is not
 # started with less than RESTRICT_MIN_S for it
 RESTRICT_SHARE = 0.2
@@ -257,6 +258,8 @@ class Ladder:
         self.finish_s = 0.0
         self._started = False   # the next rungs ran (or run) already
         self._bound: float | None = None   # planner.fleet.workload_bound, computed by the thread first
+        self._bound_all: float | None = None   # ... at every demand level by bound_beside; _memo: their programs
+        self._memo: dict = {}
         self._until = 0.0   # the next rungs' deadline (time.perf_counter): start_next sets it, extend moves it on
         self._search_until = 0.0   # the search after them (search_until; several periods: BY_PERIOD); none unless asked
 
@@ -327,11 +330,16 @@ class Ladder:
             self._until = max(self._until, until)
 
     def bound_beside(self, until: float) -> None:
-        """On one period where the full program is left unsolved (its root bound is then missing): the workloads' own
-        programs' bound (``planner.fleet.workload_bound``), computed in the calling thread until ``until`` while the
-        next rungs run in theirs; only when they do (a budget too short for them is too short for both)."""
+        """Where the full program is left unsolved (no root bound): the workloads' own programs' bound
+        (``planner.fleet.workload_bound``) in the calling thread until ``until``, while the next rungs run in theirs
+        (only then: a budget too short for them is too short for both). On several periods the thread had one from
+        four demand levels; this one takes every period's level, the memo giving those solved (XL-2 at 120 s: 174.0
+        USD/h from the thread, this thread idle the last ~20 s)."""
         loaded, options, horizon, settings = self._args[:4]
-        if self._started and self._bound is None and len(horizon.periods) == 1:
+        if self._started and len(horizon.periods) > 1 and until - time.perf_counter() >= BESIDE_MIN_S:
+            self._bound_all = workload_bound(loaded.scenario, options, horizon, until, settings.allow_unmet,
+                                             all_levels=True, memo=self._memo)
+        elif self._started and self._bound is None:
             self._bound = workload_bound(loaded.scenario, options, horizon, until, settings.allow_unmet)
 
     def hand_over(self, until: float) -> None:
@@ -370,7 +378,8 @@ class Ladder:
             if len(horizon.periods) > 1:   # the horizon's own program is never solved there (XL): no bound but this
                 now = time.perf_counter()
                 self._bound = workload_bound(loaded.scenario, options, horizon,
-                                             now + BOUND_SHARE * (self._until - now), settings.allow_unmet)
+                                             now + BOUND_SHARE * (self._until - now), settings.allow_unmet,
+                                             memo=self._memo)
             best = self._rung
             for k in (RESTRICT_LADDER if len(horizon.periods) == 1 else PERIOD_LADDER)[1:]:
                 if (self._periods_until() if k == BY_PERIOD else self._until) - time.perf_counter() < RESTRICT_MIN_S:
@@ -394,10 +403,11 @@ class Ladder:
             self._error = exc
 
     def bound(self) -> float | None:
-        """The next rungs' lower bound on every plan of the scenario (``planner.fleet.workload_bound``, on horizons of
-        several periods, or ``bound_beside``'s), once they are over; None where there is none."""
+        """The next rungs' lower bound on every plan (``planner.fleet.workload_bound`` on several periods and
+        ``bound_beside``'s: the higher), once they are over; None where there is none."""
         self.next_plan()
-        return self._bound
+        found = [b for b in (self._bound, self._bound_all) if b is not None]
+        return max(found) if found else None
 
     def next_plan(self) -> Plan | None:
         """Wait for the next rungs (bounded by their limit, plus decoding and verifying) and return their plan."""

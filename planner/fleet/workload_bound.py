@@ -27,7 +27,10 @@ early the solver stopped.
 Monotone in demand: every row of w's program in t is a share of lambda_{w,t} on its right-hand side, or
 independent of it, so LB_{w}(lambda) does not decrease with lambda (prices equal). On a horizon of many periods
 each workload's program is solved only at a few demand levels (``LEVELS``, the smallest and largest among them)
-and each period takes the LB of the largest level at or below its demand: valid, a little weaker.
+and each period takes the LB of the largest level at or below its demand: valid, a little weaker. Given more time
+(``all_levels``: every period's own demand level), each period gets its own LB; a ``memo`` shared between calls
+keeps the levels already solved (XL-2: 194.7 USD/h from four levels in 29 s, 204.5 from all of them in 78 s;
+docs/BENCHMARKS.md, thirty-fifth pass).
 
 Not given (None) where ``share_bound`` is not: unmet demand allowed, commitments.
 """
@@ -48,10 +51,12 @@ PROGRAM_LIMIT_S = 1.0  # each program's time; its proven bound is used whenever 
 
 
 def workload_bound(s: Scenario, options: OptionSet, horizon: Horizon, deadline: float,
-                   allow_unmet: bool = False) -> float | None:
+                   allow_unmet: bool = False, all_levels: bool = False, memo: dict | None = None) -> float | None:
     """The bound of the module docstring, USD/hour; None where it is not given or some workload cannot be served
     (the program is then infeasible). Workloads not reached by ``deadline`` (``time.perf_counter``) keep their
-    share term."""
+    share term. ``all_levels``: every period's demand level, not ``LEVELS`` of them per workload and prices;
+    ``memo``: the proven LB of each (workload, prices, level) solved with its whole ``PROGRAM_LIMIT_S``, read and
+    added to (one scenario, options and horizon only)."""
     terms = share_terms(s, options, horizon, allow_unmet)
     if terms is None:
         return None
@@ -66,19 +71,23 @@ def workload_bound(s: Scenario, options: OptionSet, horizon: Horizon, deadline: 
             if (w.id, t) in terms:
                 key = tuple(sorted((d.offer, gpu_price(offers[d.offer], per)) for d in deps))
                 groups.setdefault(key, []).append(t)
-        for ts in groups.values():
+        for key, ts in groups.items():
             per0 = horizon.periods[ts[0]]
             prices = [gpu_price(offers[d.offer], per0) * d.gpu_share for d in deps]
             demand = sorted({horizon.periods[t].demand_rpm[w.id] for t in ts})
-            levels = _levels(demand)
             floor: dict[float, float] = {}
-            for lam in levels:
-                if time.perf_counter() >= deadline:
-                    break
-                got = _floor(s, w, deps, lam, prices, sets, min(PROGRAM_LIMIT_S, deadline - time.perf_counter()))
-                if got is None:
-                    return None
-                floor[lam] = got
+            for lam in _levels(demand, None if all_levels else LEVELS):
+                known = memo.get((w.id, key, lam)) if memo is not None else None
+                if known is None:
+                    if time.perf_counter() >= deadline:
+                        break
+                    limit = min(PROGRAM_LIMIT_S, deadline - time.perf_counter())
+                    known = _floor(s, w, deps, lam, prices, sets, limit)
+                    if known is None:
+                        return None
+                    if memo is not None and limit >= PROGRAM_LIMIT_S:   # one the deadline cut short is tried again
+                        memo[(w.id, key, lam)] = known
+                floor[lam] = known
             for t in ts:
                 lam = horizon.periods[t].demand_rpm[w.id]
                 below = [floor[x] for x in floor if x <= lam]
@@ -87,13 +96,15 @@ def workload_bound(s: Scenario, options: OptionSet, horizon: Horizon, deadline: 
     return hourly_mean(best, horizon)
 
 
-def _levels(demand: list[float]) -> list[float]:
-    """The demand levels to solve at: all of them up to ``LEVELS``, else the largest, the smallest and evenly spaced
-    ones between, largest first (the bound's weight is at the peak)."""
-    if len(demand) <= LEVELS:
+def _levels(demand: list[float], levels: int | None) -> list[float]:
+    """The demand levels to solve at (``demand`` sorted ascending): all of them up to ``levels`` (None: all), else the
+    largest, the smallest and evenly spaced ones between; largest first (the bound's weight is at the peak)."""
+    if levels is None or len(demand) <= levels:
         return demand[::-1]
-    step = (len(demand) - 1) / (LEVELS - 1)
-    return sorted({demand[round(k * step)] for k in range(LEVELS)}, reverse=True)
+    if levels == 1:
+        return [demand[-1]]
+    step = (len(demand) - 1) / (levels - 1)
+    return sorted({demand[round(k * step)] for k in range(levels)}, reverse=True)
 
 
 def _floor(s: Scenario, w, deps: list[Deployment], lam: float, prices: list[float], sets,
