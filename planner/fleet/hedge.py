@@ -28,7 +28,7 @@ Blocks (``hedge_blocks``), all linear; every row below is exactly the rule it st
         sum_b y^S_{d,b,t} / (a_d cap_{d,b}) <= r_{d,t}         (100 % utilisation, survivors at expected capacity)
     With ``share_routing`` (``plan solve``'s default), deployments with equal capacities and a_d (one GPU,
     precision and TP sold by several offers) share one routing y^S_{g,b,t} and one row with r summed over the group
-    (``_serve``: exact, proof there; why it is on, there too).
+    (``_serve``: exact, proof there; why ``plan solve`` turns it on: ``SolveSettings``).
     With one request size the routing collapses to one row, sum_d a_d cap_d r_{d,t} >= delta L (the same in (d):
     sum_d cap_d x survivors_d >= L), so no loads are added for it.
     Rows are written only for workloads with a deployment in S: for the others y^S = delta x satisfies them
@@ -316,13 +316,10 @@ def _serve(c: _Ctx, name: str, w, ts: list[int], supply: list, share: float, act
     g} replicas_d. Exact: per-deployment loads meeting their rows sum to group loads meeting the group's; group
     loads split as y_{d,b} = y_{g,b} replicas_d / sum_g replicas (all >= 0) meet every deployment's row. The
     group's first deployment names its loads and row. Off (``Formulation.share_routing``; ``build``'s default, the
-    program the oracle tests compare), every deployment is its own group: the program as first written.
-
-    ``plan solve`` turns it on (``SolveSettings.share_routing``, docs/BENCHMARKS.md): it was off while HiGHS 1.15
-    spent 30-200 s in one round of root cut separation on L-2 and XL-1 with it, unchecked by its time limit; with
-    HiGHS 1.16 those end within their limits, XL-1's bound at 120 s rises from ~230 to 264-268 USD/h, L-1's gap at
-    a 10 s limit falls from 47 % to 17-19 %, and the short limits are held as well as without it (thirty-fifth pass,
-    interleaved runs; the thirty-fourth pass's single comparison had read a slow moment of the machine as its cost).
+    program the oracle tests compare), every deployment is its own group: the program as first written. ``plan
+    solve`` turns it on: why, and what it was measured to do, beside ``planner.fleet.solve.SolveSettings``. (It was
+    off while HiGHS 1.15 spent 30-200 s in one round of root cut separation on L-2 and XL-1 with it, unchecked by
+    its time limit.)
 
     Written for the periods ``ts`` at once (every row and column of one period, for each period in turn: the
     program and its order as period by period). ``supply``: (d, derate, its variable's columns by period, or
