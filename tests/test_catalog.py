@@ -38,7 +38,7 @@ EXPECTED_MODEL_IDS = {
     "qwen3.5-35b-a3b", "qwen3.5-27b", "nemotron-3-nano-30b-a3b", "nemotron-3-super-120b-a12b",
     "kimi-k2", "nemotron-3-ultra-550b-a55b", "qwen3-vl-235b-a22b", "qwen3-vl-30b-a3b", "qwen3-vl-32b", "qwen3-vl-8b",
     "qwen3-vl-4b", "gemma-4-31b", "gemma-4-26b-a4b", "minimax-m2.7", "mimo-v2-flash", "mimo-7b", "qwen3-vl-2b",
-    "glm-5.2",
+    "glm-5.2", "step-3.7-flash", "nemotron-super-49b", "nemotron-h-56b", "nemotron-3.5-30b-a3b",
 }
 
 
@@ -206,6 +206,8 @@ ACTIVE_TOLERANCE = {
     "glm-5.2": 0.04,             # GLM-5's '40B active' vs 41.25B counted (its shared layers carry no indexer)
     "mimo-7b": 0.09,             # '7B' vs 7.62B counted (the name rounds down, as Qwen2-7B's 7.6B)
     "qwen3-vl-2b": 0.15,         # '2B' vs 1.72B counted: the name's size includes the vision encoder (not counted)
+    "nemotron-super-49b": 0.02,  # '49B' vs 49.87B counted (the name rounds down)
+    "nemotron-3.5-30b-a3b": 0.2,  # 'A3B' vs 3.58B counted with both embeddings (Nano's card: 3.6B)
 }
 # Published totals coarser than 1 %.
 TOTAL_TOLERANCE = {
@@ -219,6 +221,8 @@ TOTAL_TOLERANCE = {
     "gemma-4-26b-a4b": 0.04,     # '26B' vs 25.23B counted (text decoder; the name rounds up)
     "mimo-7b": 0.09,             # '7B' vs 7.62B counted (the name rounds down)
     "qwen3-vl-2b": 0.15,         # '2B' vs 1.72B counted: the vision encoder is in the name's size, not in the count
+    "nemotron-super-49b": 0.02,  # '49B' vs 49.87B counted (the name rounds down)
+    "nemotron-3.5-30b-a3b": 0.06,  # '30B' vs 31.58B counted (Nano's card, the same decoder: 31.6B)
 }
 
 
@@ -476,13 +480,16 @@ IMPORTED = {
     "qwen3-vl-4b": "Qwen--Qwen3-VL-4B-Instruct", "qwen3-vl-2b": "Qwen--Qwen3-VL-2B-Instruct",
     "mimo-v2-flash": "XiaomiMiMo--MiMo-V2-Flash", "mimo-7b": "XiaomiMiMo--MiMo-7B-Base", "glm-5.2": "zai-org--GLM-5.2",
     "gemma-4-31b": "nvidia--Gemma-4-31B-IT-NVFP4", "gemma-4-26b-a4b": "google--gemma-4-26B-A4B",
+    "step-3.7-flash": "stepfun-ai--Step-3.7-Flash", "nemotron-h-56b": "nvidia--Nemotron-H-56B-Base-8K",
+    "nemotron-super-49b": "nvidia--Llama-3_3-Nemotron-Super-49B-v1",
+    "nemotron-3.5-30b-a3b": "nvidia--NVIDIA-Nemotron-3.5-Lightning-30B-A3B-NVFP4",
 }
 # Other checkpoints a row names as aliases: their config.json must hold the row's architecture (text decoder), and
 # the checkpoint's id must find the row.
 ALIASED = {
     "zai-org--GLM-5.1": "glm-5", "nvidia--Kimi-K2.6-NVFP4": "kimi-k2.5", "nvidia--Kimi-K2.7-Code-NVFP4": "kimi-k2.5",
     "nvidia--Qwen3.6-27B-NVFP4": "qwen3.5-27b", "nvidia--Qwen3.6-35B-A3B-NVFP4": "qwen3.5-35b-a3b",
-    "Qwen--Qwen3-VL-32B-Thinking": "qwen3-vl-32b",
+    "Qwen--Qwen3-VL-32B-Thinking": "qwen3-vl-32b", "stepfun-ai--Step-3.7-Flash-FP8": "step-3.7-flash",
 }
 # Same decoder, another context limit (max_position_embeddings): not aliases of that row, since a row's max_context
 # bounds the scenarios that name it (the Qwen3-VL models and Kimi-K2 are rows of their own).
@@ -491,6 +498,8 @@ NOT_ALIASED = {
     "Qwen--Qwen3-VL-235B-A22B-Instruct": "qwen3-235b-a22b", "Qwen--Qwen3-VL-30B-A3B-Instruct": "qwen3-30b-a3b",
     "Qwen--Qwen3-VL-32B-Instruct": "qwen3-32b", "Qwen--Qwen3-VL-8B-Instruct": "qwen3-8b",
     "Qwen--Qwen3-VL-2B-Instruct": "qwen3-1.7b",
+    # Nemotron 3.5 Lightning holds Nemotron 3 Nano's decoder with a 1,048,576-token context (262,144 there)
+    "nvidia--NVIDIA-Nemotron-3.5-Lightning-30B-A3B-NVFP4": "nemotron-3-nano-30b-a3b",
 }
 _NOT_ARCH = {"id", "name", "hf_id", "aliases", "published_total_params_b", "published_active_params_b", "source",
              "as_of", "notes", "confidence"}

@@ -56,6 +56,13 @@ def test_names_resolve_through_the_catalog():
     assert resolve_model(CAT, "zai-org/GLM-5.1-FP8") == "glm-5"
     assert resolve_model(CAT, "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-NVFP4") == "nemotron-3-nano-30b-a3b"
     assert resolve_model(CAT, "nvidia/NVIDIA-Nemotron-3-Super-120B-A12B-NVFP4") == "nemotron-3-super-120b-a12b"
+    # the importable reference configs that had no row until the thirty-sixth pass, under their checkpoints' names
+    assert resolve_model(CAT, "stepfun-ai/Step-3.7-Flash-FP8") == "step-3.7-flash"
+    assert resolve_model(CAT, "nvidia/Llama-3_3-Nemotron-Super-49B-v1") == "nemotron-super-49b"
+    assert resolve_model(CAT, "nvidia/Nemotron-H-56B-Base-8K") == "nemotron-h-56b"
+    for ckpt in ("NVFP4", "FP8", "BF16"):   # Nano's decoder with a 1,048,576-token context: a row of its own
+        assert resolve_model(CAT, f"nvidia/NVIDIA-Nemotron-3.5-Lightning-30B-A3B-{ckpt}") == "nemotron-3.5-30b-a3b"
+    assert resolve_model(CAT, "nvidia/Llama-3_3-Nemotron-Super-49B-v1_5") is None   # v1.5: another checkpoint
     # another context limit: a row of its own (M2.5's architecture), not an alias of minimax-m2.5
     assert resolve_model(CAT, "MiniMaxAI/MiniMax-M2.7") == "minimax-m2.7"
     assert resolve_model(CAT, "nvidia/MiniMax-M2.7-NVFP4") == "minimax-m2.7"
