@@ -12,8 +12,8 @@ limit stopped it. A limit never reads as convergence.
 - ``soft_l1``: ``ρ(s) = 2 f² (√(1 + s/f²) − 1)``: about ``s`` near 0 and ``2 f |r|`` far out, so a wild row pulls
   with a bounded but constant force, however wild;
 - ``cauchy``: ``ρ(s) = f² ln(1 + s/f²)``: redescending, a row's pull ``r / (1 + (r/f)²)`` peaks at ``|r| = f`` and
-  falls as ``f²/r`` beyond, so rows ten times off pull a tenth as hard as rows at the scale (not convex: started
-  near a sensible point, as every fit here is, from its defaults).
+  falls as ``f²/r`` beyond: a row at ten scales pulls a fifth as hard as one at the scale, at a hundred scales a
+  fiftieth (not convex: started near a sensible point, as every fit here is, from its defaults).
 """
 
 from __future__ import annotations

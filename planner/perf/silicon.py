@@ -57,9 +57,11 @@ from planner.suggest import did_you_mean
 SILICON_CSV = Path(__file__).resolve().parents[2] / "bench" / "data" / "silicon-dev.csv"
 _PRECISION = {"bf16": "bf16", "fp16": "fp16", "fp8": "fp8", "fp8_block": "fp8", "fp4": "fp4", "nvfp4": "fp4",
               "int4": "int4", "int4_wo": "int4", "w4a16": "int4", "int8": "int8"}
-# quantisation and release suffixes of a checkpoint's name, stripped one at a time from the end
+# quantisation and release suffixes of a checkpoint's name, stripped one at a time from the end (-BF16 and -FP16 too,
+# the dtype names NVIDIA gives its unquantised checkpoints)
 # (Qwen3-32B-FP8-Static-PerTensor -> Qwen3-32B-FP8-Static -> Qwen3-32B-FP8 -> Qwen3-32B)
-_SUFFIX = re.compile(r"-(fp8|bf16|fp16|nvfp4|mxfp4|fp4|instruct|awq|int4|gptq|w8a8|w4a16|static|dynamic|pertensor)$", re.I)
+_SUFFIX = re.compile(r"-(fp8|bf16|fp16|nvfp4|mxfp4|fp4|instruct|awq|int4|gptq|w8a8|w4a16|static|dynamic|pertensor)$",
+                     re.I)
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,9 @@ Objective, over the rows of one engine (``r`` = ln(predicted / measured), TTFT a
 
     Σ ρ(r_ttft) + Σ ρ(r_tpot) + λ²·Σ_j ((θ_j − θ_j,0) / range_j)²
 
-with ``ρ`` the Cauchy loss at a 10 % scale (``planner.perf.bounded_fit``: redescending, so a row ten times off
-pulls a tenth as hard as one at the scale) and a weak pull (λ = 0.1) to the defaults.
+with ``ρ`` the Cauchy loss at a 10 % scale (``planner.perf.bounded_fit``: redescending, so a run measured at ten
+times the prediction, r = −ln 10, pulls a twelfth as hard as one 10 % off; under soft-L1 it pulled 1.4 times as
+hard) and a weak pull (λ = 0.1) to the defaults.
 ``scipy.optimize.least_squares``, trust-region reflective inside the bounds. The data hold clusters no step model
 explains (SGLang's DeepSeek-R1 FP4 runs without expert parallel: a flat 7–9 s mean TTFT from 32 to 128 clients
 where their TPOT is the model's within 10 %; 67 rows measure over 4× the prediction): under the soft-L1 loss used
