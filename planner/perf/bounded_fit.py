@@ -39,9 +39,6 @@ class BoundedFit:
     evaluations: int
 
 
-LOSSES = ("soft_l1", "cauchy")
-
-
 def soft_l1_cost(r: np.ndarray, f_scale: float) -> float:
     """``½ Σ 2 f² (√(1 + (r/f)²) − 1)``: the objective ``least_squares(loss='soft_l1')`` minimises."""
     z = (np.asarray(r, float) / f_scale) ** 2
@@ -55,6 +52,7 @@ def cauchy_cost(r: np.ndarray, f_scale: float) -> float:
 
 
 _COST = {"soft_l1": soft_l1_cost, "cauchy": cauchy_cost}
+LOSSES = tuple(_COST)
 
 
 def bounded_least_squares(residuals: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, *,

@@ -36,10 +36,9 @@ times the prediction, r = −ln 10, pulls a twelfth as hard as one 10 % off; und
 hard) and a weak pull (λ = 0.1) to the defaults.
 ``scipy.optimize.least_squares``, trust-region reflective inside the bounds. The data hold clusters no step model
 explains (SGLang's DeepSeek-R1 FP4 runs without expert parallel: a flat 7–9 s mean TTFT from 32 to 128 clients
-where their TPOT is the model's within 10 %; 67 rows measure over 4× the prediction): under the soft-L1 loss used
-until the thirty-sixth pass each such row pulled the constants with a constant force, however wild. Measured
-(docs/perf-model.md §6b): in sample TTFT 23.2 → 22.2 %, TPOT 8.8 → 8.1 %; out of family 27.7 → 26.7 %,
-9.8 → 9.4 %.
+where their TPOT is the model's within a third; 67 rows measure over 4× the prediction): under the soft-L1 loss
+used until the thirty-sixth pass each such row pulled the constants with a constant force, however wild. What the
+change did to the error tables: docs/perf-model.md §6b, thirty-sixth pass.
 
 Identifiability: a constant is fitted only when at least ``MIN_ROWS`` rows move with it, and the set is
 refused (InputError) when the Jacobian at the start has fewer independent columns than constants
