@@ -131,6 +131,26 @@ def test_calibration_changes_the_estimate():
     assert halved.tpot_ms - fixed > 1.8 * (base.tpot_ms - fixed)
 
 
+def test_sglang_chunk_budget_follows_gpu_memory_and_attention_dp_ranks():
+    """SGLang's server_args: chunked_prefill_size 8192 below 160 GiB of GPU memory, 16384 from it (B200, B300,
+    GB200), divided by dp_size under DP attention; vLLM and TensorRT-LLM keep one budget per rank."""
+    sg = default_calibration().engine("sglang")
+    assert sg.on_device(179.06).chunk_tokens == 16384            # B200
+    assert sg.on_device(160.0).chunk_tokens == 16384
+    assert sg.on_device(159.9).chunk_tokens == 8192
+    assert sg.on_device(140.4).chunk_tokens == 8192              # H200
+    assert sg.on_device(179.06, attention_dp=8).chunk_tokens == 2048   # 16384 // 8
+    assert sg.on_device(79.65, attention_dp=4).chunk_tokens == 2048    # 8192 // 4
+    assert sg.on_device(179.06, attention_dp=8).on_device(179.06, attention_dp=8).chunk_tokens == 2048  # resolved
+    for name in ("vllm", "trtllm"):
+        eng = default_calibration().engine(name)
+        assert eng.on_device(179.06, attention_dp=8) is eng
+    for gpu, budget in (("b200", 16384), ("h200", 8192), ("h100-sxm", 8192)):
+        est = estimate(CAT.model("qwen3-235b-a22b"), CAT.gpu(gpu), tp=8, precision="fp8", engine="sglang",
+                       prompt_tokens=12000, output_tokens=100, concurrency=1)
+        assert est.fits and est.terms["batch_cap_prefill_budget_seqs"] == budget, gpu
+
+
 # ------------------------------------------------------------------------------------ the fit
 
 def test_split_is_seeded_and_stratified(public_cases):

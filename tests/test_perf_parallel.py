@@ -87,7 +87,8 @@ def test_paged_concurrency_is_the_largest_batch_within_the_pool_one_sigma_up(mod
 def test_the_fast_step_time_equals_the_term_by_term_one(model, layout, b, t, ctx):
     from planner.perf.calibration import default_calibration
     from planner.perf.device import make_device
-    from planner.perf.roofline import step_context, step_fn, step_time
+    from planner.perf.roofline import step_context, step_time
+    from planner.perf.step_coef import step_fn
 
     m = CAT.model(model)
     tp, dp, ep = layout
@@ -124,7 +125,8 @@ def _added_ms(model: str, dev, constant: str, value: float, b: float, t: float, 
     """Milliseconds one step gains when the engine constant ``constant`` (``engine.field``) goes from 0 to
     ``value``: by the term-by-term step time and by the fast closure (they must agree)."""
     from planner.perf.calibration import default_calibration
-    from planner.perf.roofline import step_context, step_fn, step_time
+    from planner.perf.roofline import step_context, step_time
+    from planner.perf.step_coef import step_fn
 
     engine = constant.split(".")[0]
     base = default_calibration().with_values({constant: 0.0})

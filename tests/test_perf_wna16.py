@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from planner.catalog import Catalog
 from planner.perf.calibration import WNA16_MOE_READ_VLLM, default_calibration
 from planner.perf.device import PRECISION_BYTES, make_device
-from planner.perf.roofline import step_context, step_fn, step_time
+from planner.perf.roofline import step_context, step_time
+from planner.perf.step_coef import step_fn
 
 CAT = Catalog.builtin()
 CONFIGS = Path(__file__).parent / "fixtures" / "model_configs"

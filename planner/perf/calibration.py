@@ -107,6 +107,14 @@ class EngineFactors(_Frozen):
         "total", description="total: KV = util*VRAM - weights - workspace (vLLM, SGLang); "
                              "free: KV = util*(VRAM - weights - workspace) (TensorRT-LLM)")
     chunk_tokens: int = Field(8192, ge=64, description="prefill tokens per scheduler step (chunked prefill)")
+    chunk_tokens_large: int | None = Field(None, ge=64, description="the same on a GPU with at least "
+                                                                    "large_gpu_gib of memory (None: chunk_tokens)")
+    large_gpu_gib: float = Field(160.0, gt=0, description="memory (GiB) from which chunk_tokens_large applies")
+    separate_prefill: bool = Field(False, description="a prefill chunk runs as a forward pass of its own between "
+                                                      "decode steps (SGLang without --enable-mixed-chunk), not "
+                                                      "inside a decode step")
+    chunk_split_by_dp: bool = Field(False, description="the chunk budget is the replica's, split evenly over its "
+                                                       "attention data-parallel ranks (else each rank's own)")
     t_layer_us: float | None = Field(None, ge=0, description="fixed time per layer per step (None: the "
                                                              "calibration's t_layer_us)")
     t_moe_layer_us: float = Field(0.0, ge=0, description="extra fixed time per mixture-of-experts layer per step "
@@ -131,6 +139,20 @@ class EngineFactors(_Frozen):
                                                             "timeout_iters); 0 = no hold")
     source: str = ""
 
+    def on_device(self, mem_gib: float, attention_dp: int = 1) -> "EngineFactors":
+        """These factors where one replica runs: ``chunk_tokens`` becomes the chunk budget of one attention rank
+        on a GPU (or MIG instance) with ``mem_gib`` of memory, the engine's default for that memory (SGLang picks
+        16,384 tokens from 160 GiB up, 8,192 below), divided by the ranks where the engine splits the replica's
+        budget over them (SGLang with DP attention). The result is resolved: applied again, it stays as it is."""
+        if self.chunk_tokens_large is None and not self.chunk_split_by_dp:
+            return self
+        chunk = self.chunk_tokens
+        if self.chunk_tokens_large is not None and mem_gib >= self.large_gpu_gib:
+            chunk = self.chunk_tokens_large
+        if self.chunk_split_by_dp and attention_dp > 1:
+            chunk = max(64, chunk // attention_dp)
+        return self.model_copy(update={"chunk_tokens": chunk, "chunk_tokens_large": None, "chunk_split_by_dp": False})
+
 
 # Engine constants fitted to the measured serving runs (bench/data/silicon-dev.csv, all rows; out-of-family
 # error in docs/perf-model.md §6b). Regenerate: python -m planner.perf.report --silicon (the table
@@ -149,8 +171,12 @@ FITTED: dict[str, dict[str, float]] = {
     # t_layer_us 86.7 -> 103, moe_speed 0.252 -> 0.386, t_prefill_layer_us 771 -> 915, t_ar_us 10.0 -> 3.39;
     # TRT-LLM: t_request_ms 98.6 -> 121, speed 1.01 -> 1.08, t_layer_us 39.3 -> 29.9, moe_speed 0.635 -> 0.539,
     # t_seq_us 4.80 -> 7.48, t_ar_us 12.7 -> 16.1; vLLM: t_request_ms 9.64 -> 6.68, the others within 6 %
-    "sglang": dict(t_request_ms=118.0, speed=1.15, t_layer_us=103.0, phase=0.135, moe_speed=0.386, t_seq_us=30.1,
-                   t_prefill_layer_us=915.0, t_ar_us=3.39, t_sparse_layer_us=86.7),
+    # SGLang refitted 2026-12-06 (thirty-seventh pass) when its step took its own defaults: a prefill chunk as a
+    # forward pass of its own (enable_mixed_chunk false) and a 16,384-token chunk on GPUs of >= 160 GiB (every
+    # SGLang row is B200, B300 or GB200): t_request_ms 118 -> 165, moe_speed 0.386 -> 0.167, t_prefill_layer_us
+    # 915 -> 582, phase 0.135 -> 0.119, t_seq_us 30.1 -> 26.9, t_ar_us 3.39 -> 3.81, the others within 3 %
+    "sglang": dict(t_request_ms=165.0, speed=1.15, t_layer_us=103.0, phase=0.119, moe_speed=0.167, t_seq_us=26.9,
+                   t_prefill_layer_us=582.0, t_ar_us=3.81, t_sparse_layer_us=84.5),
     # TRT-LLM refitted 2026-12-04 when attention-DP replicas got the balance hold (adp_balance_iters, the recipes'
     # 60 steps): moe_speed rose from 0.40 to 0.63, the DeepSeek attention-DP rows no longer pulling it down
     "trtllm": dict(t_request_ms=121.0, speed=1.08, t_layer_us=29.9, phase=0.0651, moe_speed=0.539, t_seq_us=7.48,
@@ -210,9 +236,13 @@ def _prior_engines() -> dict[str, EngineFactors]:
                    "(V1 on >=70 GiB GPUs); speed 1.0 (no public vLLM max-throughput rows in the reference set); "
                    f"wna16_moe_read: {WNA16_MOE_READ_SOURCE}"),
         "sglang": EngineFactors(
-            max_batch=1024, mem_util=0.88, mem_mode="total", chunk_tokens=8192,
+            max_batch=1024, mem_util=0.88, mem_mode="total", chunk_tokens=8192, chunk_tokens_large=16384,
+            large_gpu_gib=160.0, chunk_split_by_dp=True, separate_prefill=True,
             source="SGLang defaults: mem_fraction_static ~0.88 on 80 GB GPUs (weights + KV), chunked_prefill_size "
-                   "8192, max_running_requests sized from memory (1024 used as cap); speed 1.0 (assumed parity)"),
+                   "8192 below 160 GiB of GPU memory and 16384 from 160 GiB (B200, B300, GB200; server_args), "
+                   "divided by dp_size with DP attention, enable_mixed_chunk false (a prefill batch is a forward "
+                   "pass of its own), max_running_requests sized from memory (1024 used as "
+                   "cap); speed 1.0 (assumed parity)"),
         "trtllm": EngineFactors(
             max_batch=2048, mem_util=0.90, mem_mode="free", chunk_tokens=8192, adp_balance_iters=60.0,
             source="TensorRT-LLM defaults: kv_cache_free_gpu_mem_fraction 0.9 of memory left after the engine, "

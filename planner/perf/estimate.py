@@ -69,8 +69,8 @@ from planner.errors import InputError
 from planner.perf.device import KV_DTYPE_BYTES, Device, check_precision, make_device, resolve_kv_dtype
 from planner.perf.memory import memory_plan, paged_concurrency, workspace_gib
 from planner.perf.queueing import Loop, prefill_wait_percentile, solve
-from planner.perf.roofline import (StepContext, decode_terms, experts_touched, prefill_time, step_context,
-                                   step_fn, step_time)
+from planner.perf.roofline import StepContext, experts_touched, prefill_time, step_context, step_time
+from planner.perf.step_coef import decode_terms, step_fn
 
 if TYPE_CHECKING:  # types only
     from planner.scenario.model import CapacityOverride, Workload
@@ -457,6 +457,7 @@ def _replica(model: ModelSpec, gpu: GpuSpec, *, tp: int, mig_profile: str | None
                   attention_dp=attention_dp, expert_parallel=expert_parallel, allow_multi_node=allow_multi_node)
     if isinstance(dev, str):
         return dev
+    eng = eng.on_device(dev.mem_gib, dev.dp)
     if expert_parallel > 1 and not model.is_moe:
         return f"expert_parallel={expert_parallel} needs a mixture-of-experts model; {model.id} is dense"
     if expert_parallel > 1 and model.n_routed_experts % expert_parallel:

@@ -4,7 +4,7 @@ The planner asks the performance model for thousands of cases (workload bucket �
 profile): 100 workloads × 12 GPUs is ~11,000 SLO searches, each a regula-falsi solve on a ≤ 64-point load
 grid. One case at a time, numpy's per-call overhead dominates (each solve is ~16 rounds on 64 numbers).
 Here the grids of all cases are laid end to end — point ``j`` of the stack belongs to case ``k(j)`` — and
-the step-time coefficients (``planner.perf.roofline.StepCoef``) and the loop's fields
+the step-time coefficients (``planner.perf.step_coef.StepCoef``) and the loop's fields
 (``planner.perf.queueing.Loop``) become arrays indexed the same way, so one ``solve`` runs every case::
 
     stack   = grid_1 ‖ grid_2 ‖ … ‖ grid_K          coef[j] = coef_{k(j)},  loop[j] = loop_{k(j)}
@@ -31,7 +31,7 @@ from planner.perf.estimate import (CurveRows, Estimate, _check_args, _loop, _mee
                                    apply_override, bucket_kwargs, curve_terms, erlang_c_grouped, estimate, LOW_LOADS,
                                    slo_estimate, slo_grid, slo_seconds)
 from planner.perf.queueing import Loop, solve
-from planner.perf.roofline import CoefStep, decode_terms, stack_coefs, step_coef
+from planner.perf.step_coef import CoefStep, decode_terms, stack_coefs, step_coef
 
 if TYPE_CHECKING:  # types only
     from planner.perf.calibration import Calibration
