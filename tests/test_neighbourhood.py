@@ -50,7 +50,7 @@ def _search(m, rung, until_s, seed=0):
 
 
 def test_re_planning_every_workload_reaches_the_full_programs_optimum(monkeypatch):
-    # oracle: the full program over every option, solved alone to optimality (M-1: 100.1691 USD/h); the search with
+    # oracle: the full program over every option, solved alone to optimality (M-1: 100.707 USD/h); the search with
     # a neighbourhood of all 20 workloads holds nothing, so its first step is that program, and it stops there
     m, rung = _first(monkeypatch)
     s = m["loaded"].scenario
@@ -146,5 +146,5 @@ def test_a_full_solve_that_ends_before_its_limit_ends_the_search(monkeypatch):
     monkeypatch.setattr(restricted_mod.Ladder, "stop_search", spy)
     plan = solve_mod.solve_scenario(m["loaded"], SolveSettings(time_limit_s=60.0, baselines=False, tie_break=False))
     assert plan.status == "optimal" and plan.verification.ok
-    assert plan.objective_usd_per_hour == pytest.approx(100.1691, abs=1e-3)
+    assert plan.objective_usd_per_hour == pytest.approx(100.707, abs=1e-3)
     assert len(seen) == 1 and seen[0][0] <= seen[0][1]

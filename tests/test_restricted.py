@@ -73,13 +73,13 @@ def test_a_cheaper_restricted_plan_is_printed_with_the_workloads_own_bound(monke
     assert plan.verification.ok and plan.status == "feasible" and "restricted program" in plan.message
     assert plan.objective_usd_per_hour < start_only.objective_usd_per_hour - 1.0  # 117.37 against 136.59
     # the bound: the workloads' own programs' (Ladder.bound_beside: one period, the full program left unsolved),
-    # between the closed-form share bound and M-1's proven optimum, 100.1691 USD/h; the start alone (no rungs ran
+    # between the closed-form share bound and M-1's proven optimum, 100.707 USD/h; the start alone (no rungs ran
     # beside: RESTRICT_SHARE 0) has only the share bound
     s = m["loaded"].scenario
     horizon = horizon_for(s)
     share = share_bound(s, m["options"], horizon)
     bound = workload_bound(s, m["options"], horizon, time.perf_counter() + 60.0)
-    assert share + 1.0 < bound < 100.1691
+    assert share + 1.0 < bound < 100.707
     assert plan.bound_usd_per_hour == pytest.approx(bound, rel=1e-9)
     assert plan.gap == pytest.approx((plan.objective_usd_per_hour - bound) / plan.objective_usd_per_hour)
     assert start_only.bound_usd_per_hour == pytest.approx(share, rel=1e-9)
@@ -90,7 +90,7 @@ def test_with_time_to_spare_the_optimum_is_the_full_programs(monkeypatch):
     monkeypatch.setattr(restricted_mod, "RESTRICT_MIN_OPTIONS", 0)
     plan = solve_scenario(m["loaded"], SolveSettings(solver="highs", baselines=False, tie_break=False))
     assert plan.status == "optimal" and plan.gap == 0.0 and "restricted" not in plan.message
-    assert plan.objective_usd_per_hour == pytest.approx(100.1691, abs=1e-4)  # bench/data/frozen-best.csv, M-1
+    assert plan.objective_usd_per_hour == pytest.approx(100.707, abs=1e-4)  # bench/data/frozen-best.csv, M-1
 
 
 def _plan(base, objective: float, bound: float | None, status: str = "feasible"):
