@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
                              f"{last['objective_usd_per_hour']:.6g}" if last.get("objective_usd_per_hour") else "–",
                              "–" if gap is None else f"{100 * gap:.2f} %", "yes" if verified else "NO",
                              ",".join(str(c) for _, _, c in runs), str(args.repeats)])
-                print(f"{name} at {limit:g} s: {', '.join(f'{w:.2f}' for w in walls)} s", file=sys.stderr)
+                objs = ", ".join(repr(p.get("objective_usd_per_hour")) for p in plans if p)   # to record a best
+                print(f"{name} at {limit:g} s: {', '.join(f'{w:.2f}' for w in walls)} s; USD/h {objs}", file=sys.stderr)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"`python -m bench.time_limit {' '.join(argv or sys.argv[1:])}`; load average at the end {load} "
           f"(2 shared cores).\n")

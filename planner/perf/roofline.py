@@ -48,6 +48,11 @@ GEMMs and attention are separate kernels, so their times add; each is bounded by
 smooth maximum charges the transition region, where a kernel is neither purely bandwidth- nor compute-bound
 (p = 2 adds 41 % when both sides are equal, 12 % at a 2:1 ratio, 0.5 % at 10:1); it never goes below the
 plain roofline, so bandwidth and compute ceilings still hold.
+
+An engine that runs a prefill chunk as a forward pass of its own (SGLang without ``--enable-mixed-chunk``:
+``EngineFactors.separate_prefill``) pays, for a step with B > 0 decodes and a chunk of T tokens, the decode step and
+the chunk's own pass, t(B, 0) + t(0, T), each with its fixed costs and weight read (at least the mixed t(B, T)).
+The same arithmetic in coefficient form, computed once per case for the fixed point: ``planner.perf.step_coef``.
 """
 
 from __future__ import annotations
