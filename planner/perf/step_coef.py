@@ -108,9 +108,12 @@ def _pair(c: StepCoef, b, t):
     Where the chunk is a pass of its own (``sep``) and ``b > 0``: the decode step plus that pass, the mixed
     formula's step at (0, t), at least the mixed step (:func:`step_time`)."""
     decode, total = _mixed(c, b, t)
-    if isinstance(c.sep, float) and c.sep == 0.0:
+    if not np.any(c.sep):   # no case of this (stacked) batch runs a separate pass: the mixed step only
         return decode, total
-    alone = _mixed(c, np.zeros_like(total), t)[1]
+    # the chunk's own pass: the mixed step at b = 0, whose decode part is the weight read and the fixed costs
+    pf = c.t_pf * (t > 0)
+    alone = _smax(_weights(c, t), c.g_n * t, c.p) + c.a_t * t + c.c_n * t + pf + c.fixed
+    alone = np.maximum(alone, c.w_fixed + c.fixed + pf + t * (c.g_n + c.a_t + c.c_n))
     return decode, np.where((np.asarray(c.sep) > 0) & (b > 0) & (t > 0), np.maximum(total, decode + alone), total)
 
 
