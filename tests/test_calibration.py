@@ -142,9 +142,25 @@ def test_sglang_chunk_budget_follows_gpu_memory_and_attention_dp_ranks():
     assert sg.on_device(179.06, attention_dp=8).chunk_tokens == 2048   # 16384 // 8
     assert sg.on_device(79.65, attention_dp=4).chunk_tokens == 2048    # 8192 // 4
     assert sg.on_device(179.06, attention_dp=8).on_device(179.06, attention_dp=8).chunk_tokens == 2048  # resolved
-    for name in ("vllm", "trtllm"):
-        eng = default_calibration().engine(name)
-        assert eng.on_device(179.06, attention_dp=8) is eng
+    trt = default_calibration().engine("trtllm")
+    assert trt.on_device(179.06, attention_dp=8) is trt
+
+
+def test_vllm_chunk_budget_follows_gpu_memory_and_name():
+    """vLLM's EngineArgs batch defaults for its API server: max_num_batched_tokens 8192 on GPUs of >= 70 GiB that are
+    not A100, 2048 on the others (A100's larger budget lowered its throughput: vLLM PR #17885); one budget per
+    attention-DP rank (each rank is an engine core of its own)."""
+    vl = default_calibration().engine("vllm")
+    assert vl.on_device(79.65, gpu_id="h100-sxm").chunk_tokens == 8192
+    assert vl.on_device(179.06, attention_dp=8, gpu_id="b200").chunk_tokens == 8192
+    assert vl.on_device(70.0, gpu_id="h100-pcie").chunk_tokens == 8192
+    assert vl.on_device(69.9, gpu_id="x").chunk_tokens == 2048
+    assert vl.on_device(80.0, gpu_id="a100-80gb").chunk_tokens == 2048          # the name rule
+    assert vl.on_device(44.99, gpu_id="l40s").chunk_tokens == 2048
+    for gpu, budget in (("l4", 2048), ("a100-80gb", 2048), ("h100-sxm", 8192)):
+        est = estimate(CAT.model("llama-3.1-8b"), CAT.gpu(gpu), engine="vllm", prompt_tokens=3000, output_tokens=100,
+                       concurrency=1)
+        assert est.fits and est.terms["batch_cap_prefill_budget_seqs"] == budget, gpu
     for gpu, budget in (("b200", 16384), ("h200", 8192), ("h100-sxm", 8192)):
         est = estimate(CAT.model("qwen3-235b-a22b"), CAT.gpu(gpu), tp=8, precision="fp8", engine="sglang",
                        prompt_tokens=12000, output_tokens=100, concurrency=1)

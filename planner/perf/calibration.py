@@ -110,6 +110,8 @@ class EngineFactors(_Frozen):
     chunk_tokens_large: int | None = Field(None, ge=64, description="the same on a GPU with at least "
                                                                     "large_gpu_gib of memory (None: chunk_tokens)")
     large_gpu_gib: float = Field(160.0, gt=0, description="memory (GiB) from which chunk_tokens_large applies")
+    large_gpu_excluded: tuple[str, ...] = Field((), description="GPU ids (prefixes) that keep chunk_tokens whatever "
+                                                                "their memory")
     separate_prefill: bool = Field(False, description="a prefill chunk runs as a forward pass of its own between "
                                                       "decode steps (SGLang without --enable-mixed-chunk), not "
                                                       "inside a decode step")
@@ -139,7 +141,7 @@ class EngineFactors(_Frozen):
                                                             "timeout_iters); 0 = no hold")
     source: str = ""
 
-    def on_device(self, mem_gib: float, attention_dp: int = 1) -> "EngineFactors":
+    def on_device(self, mem_gib: float, attention_dp: int = 1, gpu_id: str = "") -> "EngineFactors":
         """These factors where one replica runs: ``chunk_tokens`` becomes the chunk budget of one attention rank
         on a GPU (or MIG instance) with ``mem_gib`` of memory, the engine's default for that memory (SGLang picks
         16,384 tokens from 160 GiB up, 8,192 below), divided by the ranks where the engine splits the replica's
@@ -147,7 +149,8 @@ class EngineFactors(_Frozen):
         if self.chunk_tokens_large is None and not self.chunk_split_by_dp:
             return self
         chunk = self.chunk_tokens
-        if self.chunk_tokens_large is not None and mem_gib >= self.large_gpu_gib:
+        if (self.chunk_tokens_large is not None and mem_gib >= self.large_gpu_gib
+                and not gpu_id.startswith(self.large_gpu_excluded)):
             chunk = self.chunk_tokens_large
         if self.chunk_split_by_dp and attention_dp > 1:
             chunk = max(64, chunk // attention_dp)
@@ -231,9 +234,11 @@ def _prior_engines() -> dict[str, EngineFactors]:
     """Engine factors before any fit: documented engine settings, neutral speed, small overheads."""
     return {
         "vllm": EngineFactors(
-            max_batch=256, mem_util=0.90, mem_mode="total", chunk_tokens=8192, wna16_moe_read=WNA16_MOE_READ_VLLM,
+            max_batch=256, mem_util=0.90, mem_mode="total", chunk_tokens=2048, chunk_tokens_large=8192,
+            large_gpu_gib=70.0, large_gpu_excluded=("a100",), wna16_moe_read=WNA16_MOE_READ_VLLM,
             source="vLLM defaults: gpu_memory_utilization 0.9, max_num_seqs 256, max_num_batched_tokens 8192 "
-                   "(V1 on >=70 GiB GPUs); speed 1.0 (no public vLLM max-throughput rows in the reference set); "
+                   "on GPUs of >= 70 GiB other than A100 and 2048 on the others (V1 API server, EngineArgs batch "
+                   "defaults); speed 1.0 (no public vLLM max-throughput rows in the reference set); "
                    f"wna16_moe_read: {WNA16_MOE_READ_SOURCE}"),
         "sglang": EngineFactors(
             max_batch=1024, mem_util=0.88, mem_mode="total", chunk_tokens=8192, chunk_tokens_large=16384,

@@ -457,7 +457,7 @@ def _replica(model: ModelSpec, gpu: GpuSpec, *, tp: int, mig_profile: str | None
                   attention_dp=attention_dp, expert_parallel=expert_parallel, allow_multi_node=allow_multi_node)
     if isinstance(dev, str):
         return dev
-    eng = eng.on_device(dev.mem_gib, dev.dp)
+    eng = eng.on_device(dev.mem_gib, dev.dp, dev.gpu_id)
     if expert_parallel > 1 and not model.is_moe:
         return f"expert_parallel={expert_parallel} needs a mixture-of-experts model; {model.id} is dense"
     if expert_parallel > 1 and model.n_routed_experts % expert_parallel:

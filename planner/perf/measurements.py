@@ -313,7 +313,7 @@ def _roofline_ctx(case: MeasuredCase, model, gpu, cal: Calibration):
     dev = make_device(gpu, tp=case.tp, mig_profile=None, precision=case.precision, kv_dtype=kv, engine=case.engine)
     if isinstance(dev, str):
         return None, dev
-    eng = cal.engine(case.engine).on_device(dev.mem_gib, dev.dp)
+    eng = cal.engine(case.engine).on_device(dev.mem_gib, dev.dp, dev.gpu_id)
     mem = memory_plan(model, dev, bytes_per_weight=PRECISION_BYTES[case.precision], kv_bytes=KV_DTYPE_BYTES[kv],
                       context_tokens=case.prompt_tokens + case.output_tokens, mem_util=eng.mem_util,
                       mem_mode=eng.mem_mode, max_batch=10 ** 9,

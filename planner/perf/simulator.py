@@ -383,7 +383,7 @@ def simulate(model, gpu, *, tp: int = 1, precision: str = "bf16", kv_dtype: str 
     dev = make_device(gpu, tp=tp, mig_profile=None, precision=precision, kv_dtype=kv_name, engine=engine, **par)
     if isinstance(dev, str):
         return dev
-    eng = eng.on_device(dev.mem_gib, dev.dp)
+    eng = eng.on_device(dev.mem_gib, dev.dp, dev.gpu_id)
     ctx = step_context(model, dev, bytes_per_weight=check_precision(precision), kv_bytes=KV_DTYPE_BYTES[kv_name],
                        cal=cal, eng=eng)
 
