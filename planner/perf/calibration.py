@@ -143,9 +143,10 @@ class EngineFactors(_Frozen):
 
     def on_device(self, mem_gib: float, attention_dp: int = 1, gpu_id: str = "") -> "EngineFactors":
         """These factors where one replica runs: ``chunk_tokens`` becomes the chunk budget of one attention rank
-        on a GPU (or MIG instance) with ``mem_gib`` of memory, the engine's default for that memory (SGLang picks
-        16,384 tokens from 160 GiB up, 8,192 below), divided by the ranks where the engine splits the replica's
-        budget over them (SGLang with DP attention). The result is resolved: applied again, it stays as it is."""
+        on a GPU (or MIG instance) ``gpu_id`` with ``mem_gib`` of memory, the engine's default there (SGLang picks
+        16,384 tokens from 160 GiB up, 8,192 below; vLLM 8,192 from 70 GiB up except on A100, 2,048 otherwise),
+        divided by the ranks where the engine splits the replica's budget over them (SGLang with DP attention).
+        The result is resolved: applied again, it stays as it is."""
         if self.chunk_tokens_large is None and not self.chunk_split_by_dp:
             return self
         chunk = self.chunk_tokens
