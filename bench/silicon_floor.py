@@ -22,6 +22,13 @@ did not grow from a few clients to hundreds says the server decoded only a few s
 running sequences that is not among the run's columns (the rest of the clients wait, and their TTFT is their
 queue). The table lists them per engine and model, with the band's in-sample TTFT error with and without them.
 
+A fourth control, :func:`gpu_pairs`: the same configuration (architecture, engine, precision, layout, ISL, OSL and
+client count) measured on two GPUs (``GPU_PAIR``: B200 and B300). Per engine, model, the two engine versions and
+ISL, the measured TTFT and TPOT ratios (second GPU / first, medians over pairs) beside the model's. The catalog gives
+the two GPUs the same BF16/FP8 peak and bandwidth (only FP4 differs), so the model's ratio is ~1 off FP4; where one
+family's measured ratio goes the other way from every other family's, the runs disagree about the GPU, and a model
+of a planner's inputs (which name the GPU, not the engine build) can follow at most one of them.
+
 Run from the repository root:  python bench/silicon_floor.py
 """
 
@@ -155,6 +162,40 @@ def capped_table(pred, capped) -> str:
     return "\n".join(lines)
 
 
+GPU_PAIR = ("b200", "b300")
+PAIR_KEY = ("arch", "engine", "precision", "tp", "attention_dp", "expert_parallel", "isl", "osl", "concurrency")
+
+
+def gpu_pairs(pred, versions):
+    """One row per configuration measured on both GPUs of ``GPU_PAIR`` (the module docstring): the engine version on
+    each, and the measured and predicted TTFT and TPOT ratios second / first (medians over duplicates of either
+    side); rows the model does not predict take no part. ``versions`` as for :func:`twins`."""
+    import pandas as pd  # noqa: PLC0415
+
+    version = pd.Series(list(versions), index=pred.index)
+    df = pred[pred["ttft_pred_ms"].notna()].copy()
+    df["version"] = version.loc[df.index]
+    df["arch"] = df["model"].replace(SAME_ARCH)
+    agg = dict(model=("model", "first"), version=("version", "first"), ttft=("ttft_ms", "median"),
+               tpot=("tpot_ms", "median"), ttft_pred=("ttft_pred_ms", "median"), tpot_pred=("tpot_pred_ms", "median"))
+    first, second = (df[df["gpu"] == g].groupby(list(PAIR_KEY), as_index=False).agg(**agg) for g in GPU_PAIR)
+    p = first.merge(second.drop(columns="model"), on=list(PAIR_KEY), suffixes=("", "_2"))
+    return pd.DataFrame(dict(engine=p["engine"], model=p["arch"], isl=p["isl"], version=p["version"],
+                             version_2=p["version_2"], ttft=p["ttft_2"] / p["ttft"], tpot=p["tpot_2"] / p["tpot"],
+                             ttft_pred=p["ttft_pred_2"] / p["ttft_pred"], tpot_pred=p["tpot_pred_2"] / p["tpot_pred"]))
+
+
+def gpu_pair_table(pairs) -> str:
+    """Markdown: per engine, model, versions and ISL, the pairs and the median ratios second GPU / first."""
+    a, b = GPU_PAIR
+    lines = [f"| engine | architecture | version on {a} | on {b} | ISL | pairs | TTFT {b} / {a} measured | model | "
+             f"TPOT {b} / {a} measured | model |", "|---|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    for (eng, model, va, vb, isl), g in pairs.groupby(["engine", "model", "version", "version_2", "isl"]):
+        lines.append(f"| {eng} | {model} | {va} | {vb} | {isl} | {len(g)} | {g['ttft'].median():.2f} | "
+                     f"{g['ttft_pred'].median():.2f} | {g['tpot'].median():.2f} | {g['tpot_pred'].median():.2f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     from planner.catalog import Catalog  # noqa: PLC0415
     from planner.perf.calibration import default_calibration  # noqa: PLC0415
@@ -164,11 +205,14 @@ def main() -> None:
     frame = read_silicon(SILICON_CSV).reset_index(drop=True)
     cases, _ = parse_silicon(frame, cat)
     pred = predict_frame(cases, cat, default_calibration())
-    print(table(twins(pred, frame.loc[pred["row"], "backend_version"].astype(str))))
+    versions = frame.loc[pred["row"], "backend_version"].astype(str)
+    print(table(twins(pred, versions)))
     print()
     print(osl_table(osl_pairs(pred)))
     print()
     print(capped_table(pred, capped_runs(pred)))
+    print()
+    print(gpu_pair_table(gpu_pairs(pred, versions)))
 
 
 if __name__ == "__main__":

@@ -85,3 +85,27 @@ def test_capped_runs_are_the_many_client_runs_whose_tpot_did_not_grow_by_hand():
     assert "| trtllm | gpt-oss-120b | 1 | 1.25 | 20.0 | 0.5 |" in md
     # the band: rows 2, 3, 4 with APE 0.975, 0.1, 0.9 (median 90 %); without row 2: 0.1 and 0.9 (median 50 %)
     assert "in-sample TTFT median APE: 90.0 % on 3 rows; 50.0 % on the 2 without these" in md
+
+
+def test_gpu_pairs_compare_one_configuration_on_two_gpus_by_hand():
+    from bench.silicon_floor import gpu_pair_table, gpu_pairs
+
+    pred = _frame([
+        # one configuration on B200 (two builds of one architecture) and on B300
+        dict(model="deepseek-r1", gpu="b200", ttft_ms=200.0, tpot_ms=10.0, ttft_pred_ms=150.0, tpot_pred_ms=9.0),
+        dict(model="deepseek-v3", gpu="b200", ttft_ms=300.0, tpot_ms=10.0, ttft_pred_ms=150.0, tpot_pred_ms=9.0),
+        dict(model="deepseek-v3", gpu="b300", ttft_ms=750.0, tpot_ms=15.0, ttft_pred_ms=150.0, tpot_pred_ms=9.0),
+        # B300 only: no partner
+        dict(model="deepseek-v3", gpu="b300", concurrency=64, ttft_ms=900.0, tpot_ms=20.0, ttft_pred_ms=300.0,
+             tpot_pred_ms=12.0),
+        # a pair whose B300 side is not predicted takes no part
+        dict(model="glm-5", gpu="b200", ttft_ms=250.0, tpot_ms=17.0, ttft_pred_ms=290.0, tpot_pred_ms=16.0),
+        dict(model="glm-5", gpu="b300", ttft_ms=150.0, tpot_ms=16.0, ttft_pred_ms=float("nan"), tpot_pred_ms=16.0),
+    ])
+    p = gpu_pairs(pred, ["0.5.9", "0.5.9", "0.5.10", "0.5.10", "dev", "dev"])
+    assert len(p) == 1
+    r = p.iloc[0]
+    assert r["model"] == "deepseek-r1" and (r["version"], r["version_2"]) == ("0.5.9", "0.5.10")
+    assert r["ttft"] == pytest.approx(3.0)            # 750 / median(200, 300)
+    assert r["tpot"] == pytest.approx(1.5) and r["ttft_pred"] == pytest.approx(1.0)
+    assert "| trtllm | deepseek-r1 | 0.5.9 | 0.5.10 | 1024 | 1 | 3.00 | 1.00 | 1.50 | 1.00 |" in gpu_pair_table(p)
