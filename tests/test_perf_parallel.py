@@ -83,8 +83,9 @@ def test_paged_concurrency_is_the_largest_batch_within_the_pool_one_sigma_up(mod
 @settings(max_examples=60, deadline=None)
 @given(model=st.sampled_from(["llama-3.1-8b", "deepseek-v3", "mixtral-8x7b", "gemma-2-27b", "qwen3.5-397b-a17b"]),
        layout=st.sampled_from([(1, 1, 1), (4, 1, 1), (8, 1, 8), (2, 4, 8), (1, 8, 8)]),
-       b=st.floats(0.0, 2000.0), t=st.floats(0.0, 16_000.0), ctx=st.integers(1, 30_000))
-def test_the_fast_step_time_equals_the_term_by_term_one(model, layout, b, t, ctx):
+       b=st.floats(0.0, 2000.0), t=st.floats(0.0, 16_000.0), ctx=st.integers(1, 30_000),
+       share=st.one_of(st.none(), st.floats(0.0, 1.0)))
+def test_the_fast_step_time_equals_the_term_by_term_one(model, layout, b, t, ctx, share):
     from planner.perf.calibration import default_calibration
     from planner.perf.device import make_device
     from planner.perf.roofline import step_context, step_time
@@ -102,6 +103,48 @@ def test_the_fast_step_time_equals_the_term_by_term_one(model, layout, b, t, ctx
     ctx_ = step_context(m, dev, bytes_per_weight=1.0, kv_bytes=1.0, cal=cal, eng=cal.engine("sglang"))
     slow = float(step_time(ctx_, b, t, float(ctx), ctx / 2.0)["total"])
     assert float(step_fn(ctx_, float(ctx), ctx / 2.0)(b, t)) == pytest.approx(slow, rel=1e-9)
+    if share is not None:   # the busiest rank carries between 1/dp of the chunk and all of it
+        rank = t / dp + share * (t - t / dp)
+        slow = float(step_time(ctx_, b, t, float(ctx), ctx / 2.0, rank_prefill=rank)["total"])
+        fast = step_fn(ctx_, float(ctx), ctx / 2.0).pair(b, t, dp * rank)[1]
+        assert float(fast) == pytest.approx(slow, rel=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(model=st.sampled_from(["deepseek-v3", "mixtral-8x22b", "qwen3.5-397b-a17b", "llama-3.1-8b"]),
+       layout=st.sampled_from([(2, 4, 8), (1, 8, 8), (4, 2, 8), (8, 1, 1)]),
+       b=st.floats(0.0, 2000.0), t=st.floats(1.0, 16_000.0), share=st.floats(0.0, 1.0), ctx=st.integers(1, 30_000))
+def test_a_step_waits_for_its_busiest_rank_and_counts_the_experts_work_once(model, layout, b, t, share, ctx):
+    """``rank_prefill``: T/dp (balanced) is the default step; more on the busiest rank only lengthens the step, and
+    never past the step of dp ranks each carrying the busiest rank's tokens (the charge that counts the experts'
+    work dp times); the weights read (the experts the replica's tokens touch) does not move; each rank's attention
+    work is the busiest rank's: with every prefill token on one rank, dp times the balanced prefill share."""
+    from planner.perf.calibration import default_calibration
+    from planner.perf.device import make_device
+    from planner.perf.roofline import step_context, step_time
+
+    m = CAT.model(model)
+    tp, dp, ep = layout
+    if ep > 1 and not m.is_moe:
+        return
+    dev = make_device(CAT.gpu("b200"), tp=tp, mig_profile=None, precision="fp8", kv_dtype="fp8", engine="vllm",
+                      attention_dp=dp, expert_parallel=ep)
+    if isinstance(dev, str) or m.num_heads % tp:
+        return
+    cal = default_calibration()
+    c = step_context(m, dev, bytes_per_weight=1.0, kv_bytes=1.0, cal=cal, eng=cal.engine("vllm"))
+    rank = t / dp + share * (t - t / dp)          # between balanced and all on one rank
+    step = lambda t_, r=None: step_time(c, b, t_, float(ctx), ctx / 2.0, rank_prefill=r)   # noqa: E731
+    base, even, busy, every = step(t), step(t, t / dp), step(t, rank), step(dp * rank, rank)
+    for k in base:
+        assert float(even[k]) == pytest.approx(float(base[k]), rel=1e-12)
+    assert float(busy["total"]) >= float(base["total"]) * (1 - 1e-12)
+    assert float(busy["total"]) <= float(every["total"]) * (1 + 1e-12)
+    assert float(busy["weights_read"]) == pytest.approx(float(base["weights_read"]), rel=1e-12)
+    dec = float(step(0.0)["attention_compute"])   # the decodes' share
+    if dp > 1 and share == 1.0:
+        assert float(busy["attention_compute"]) - dec == pytest.approx(dp * (float(base["attention_compute"]) - dec),
+                                                                        rel=1e-9, abs=1e-15)
 
 
 def test_a_decode_step_reads_and_writes_back_the_linear_state():

@@ -22,7 +22,7 @@ CAT = Catalog.builtin()
 
 def linear(a=2e-3, per_seq=1e-5, per_tok=5e-6):
     """A synthetic step time: fixed a + per decode sequence + per prefill token (contexts ignored)."""
-    return lambda b, t, c, cp: a + per_seq * b + per_tok * t
+    return lambda b, t, c, cp, t_rank=None: a + per_seq * b + per_tok * t
 
 
 def test_one_client_ttft_is_overhead_plus_prefill_chunks_exactly():
@@ -239,13 +239,21 @@ def test_an_attention_dp_balance_hold_waits_for_the_release_clock_at_light_load(
 
 
 def test_an_attention_dp_rank_chunks_within_its_own_budget_and_sets_the_step():
-    # 2 ranks, 1024 tokens per step in all: 512 per rank. A lone 1000-token prompt is prefilled on its own rank in
-    # chunks of 512 and 488, and each step lasts as if every rank carried that chunk (the busiest rank sets it):
-    # TTFT = t_req + 2a + 5e-6·2·(512 + 488). One rank with the same 1024 tokens: one step, t_req + a + 5e-6·1000.
-    f = linear()
+    # 2 ranks, 1024 tokens per step in all: 512 per rank. The step time gets the replica's prefill tokens T (the
+    # experts' work: 3e-6 s a token) and the busiest rank's T_rank (each rank's own work: 2e-6 s a token), plus
+    # a = 2e-3 per step. A lone 1000-token prompt is prefilled on its own rank in chunks of 512 and 488:
+    # TTFT = t_req + 2a + (3e-6 + 2e-6)·1000 = 3 + 4 + 5 = 12 ms. Two prompts sent together land on the two ranks
+    # and share both steps (T = 1024 then 976, T_rank = 512 then 488): 3 + 4 + 3e-6·2000 + 2e-6·1000 = 15 ms, where
+    # charging every rank as the busiest one (T = 2·T_rank: the experts' work counted per rank) would read 17 ms.
+    # One rank with 1024 tokens a step prefills the lone prompt in one step: 3 + 2 + 5 = 10 ms.
+    def f(b, t, c, cp, t_rank=None):
+        return 2e-3 + 1e-5 * b + 3e-6 * t + 2e-6 * (t if t_rank is None else t_rank)
+
     kw = dict(prompt_tokens=1000, output_tokens=20, kv_tokens=100_000, max_batch=8, chunk_tokens=1024,
-              t_request_s=3e-3, concurrency=1, n_requests=40)
-    two = simulate_replica(f, **kw, ranks=2)
-    one = simulate_replica(f, **kw)
-    assert two.ttft_mean_ms == pytest.approx((3e-3 + 2 * 2e-3 + 5e-6 * 2 * 1000) * 1e3, rel=1e-9)
-    assert one.ttft_mean_ms == pytest.approx((3e-3 + 2e-3 + 5e-6 * 1000) * 1e3, rel=1e-9)
+              t_request_s=3e-3, n_requests=40)
+    lone = simulate_replica(f, **kw, concurrency=1, ranks=2)
+    pair = simulate_replica(f, **kw, concurrency=2, ranks=2, stagger=False)
+    one = simulate_replica(f, **kw, concurrency=1)
+    assert lone.ttft_mean_ms == pytest.approx(12.0, rel=1e-9)
+    assert pair.ttft_mean_ms == pytest.approx(15.0, rel=1e-9)
+    assert one.ttft_mean_ms == pytest.approx(10.0, rel=1e-9)

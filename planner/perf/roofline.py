@@ -212,7 +212,7 @@ def attention_flop_per_token(ctx: StepContext, context: float, per_context_token
 
 
 def step_time(ctx: StepContext, decode_seqs, prefill_tokens, decode_context: float,
-              prefill_context: float, mixed: bool = False) -> dict[str, np.ndarray]:
+              prefill_context: float, mixed: bool = False, rank_prefill=None) -> dict[str, np.ndarray]:
     """Seconds of one step, with every term of the formula above (arrays broadcast together).
 
     ``decode_seqs`` and ``prefill_tokens`` are the replica's totals; with ``dp`` attention ranks each rank
@@ -220,13 +220,21 @@ def step_time(ctx: StepContext, decode_seqs, prefill_tokens, decode_context: flo
     as a forward pass of its own (``EngineFactors.separate_prefill``) takes, for a step with both, the decode
     step plus the chunk's own pass (``τ(b, 0) + τ(0, t)``, each with its fixed costs and weight read), never
     less than the mixed step; ``mixed=True`` gives the mixed step whatever the engine.
+
+    ``rank_prefill``: the prefill tokens of the busiest attention rank, where the ranks do not share the chunk
+    evenly (default ``prefill_tokens / dp``, balanced). A rank's own work (its dense GEMMs, attention,
+    all-reduces, its GPUs' share of the all-to-all) is done by every rank at once and the step waits for the
+    busiest (the experts' all-to-all joins the ranks in every MoE layer), so those terms take its tokens; the
+    experts' GEMMs and weight reads see every rank's tokens, the replica's total. Decodes stay balanced (b/dp).
     """
     s, tp, dp, ep = ctx.shape, ctx.dev.tp, ctx.dev.dp, ctx.dev.ep
     gpus = tp * dp
     b = np.asarray(decode_seqs, dtype=float)
     t = np.asarray(prefill_tokens, dtype=float)
     n = b + t
-    b_r, n_r = b / dp, n / dp   # per attention rank
+    t_r = t / dp if rank_prefill is None else np.asarray(rank_prefill, dtype=float)   # the busiest rank's
+    b_r = b / dp
+    n_r = b_r + t_r   # per attention rank (the busiest)
     t_w = ctx.bytes_per_weight * (s.p_fixed / tp / ctx.bw_eff + s.p_expert * experts_touched(s, n) / gpus
                                   / ctx.exp_bw_eff)
     t_gc = ((2.0 * (s.p_active_body - s.p_active_experts) * n_r + 2.0 * s.lm_head * b_r) / tp / ctx.gemm_eff
@@ -238,7 +246,7 @@ def step_time(ctx: StepContext, decode_seqs, prefill_tokens, decode_context: flo
     # attention FLOP per layer of one decode token and of one prefill token (the DSA indexer's included)
     f_dec = attention_flop_per_token(ctx, decode_context, s.attn_dec)
     f_pf = attention_flop_per_token(ctx, prefill_context, s.attn_pf)
-    t_ac = (b_r * f_dec + t / dp * f_pf) * s.layers / heads_tp / ctx.attn_eff
+    t_ac = (b_r * f_dec + t_r * f_pf) * s.layers / heads_tp / ctx.attn_eff
     t_comm = np.zeros_like(n)
     moe_layers = s.moe_layers
     if tp > 1:  # attention output all-reduce in every layer; the MLP one too where the MLP is tensor-parallel
@@ -246,7 +254,7 @@ def step_time(ctx: StepContext, decode_seqs, prefill_tokens, decode_context: flo
         t_comm = t_comm + ar_layers * (ctx.t_ar_s + 2.0 * (tp - 1) / tp * n_r * s.hidden * 2.0 / ctx.link_eff)
     if gpus > 1 and (dp > 1 or ep > 1) and moe_layers:
         # all-to-all dispatch + combine: each GPU sends its tokens' k expert copies, (gpus-1)/gpus leave it
-        a2a_bytes = 2.0 * n / gpus * s.k_experts * s.hidden * 2.0 * (gpus - 1) / gpus
+        a2a_bytes = 2.0 * n_r / tp * s.k_experts * s.hidden * 2.0 * (gpus - 1) / gpus
         t_comm = t_comm + moe_layers * (2.0 * ctx.t_ar_s + a2a_bytes / ctx.link_eff)
     t_gemm = smooth_max(t_w, t_gc, ctx.p)
     t_attn = smooth_max(t_kv, t_ac, ctx.p)
@@ -256,13 +264,14 @@ def step_time(ctx: StepContext, decode_seqs, prefill_tokens, decode_context: flo
     # tokens at full compute (the smooth maximum's knee would otherwise hide them under the weight read)
     if np.any(t > 0):
         dec = step_time(ctx, b, np.zeros_like(t), decode_context, prefill_context)
-        per_tok = ((2.0 * (s.p_active_body - s.p_active_experts) / dp / tp) / ctx.gemm_eff
-                   + 2.0 * s.p_active_experts / gpus / ctx.moe_eff
-                   + f_pf * s.layers / heads_tp / dp / ctx.attn_eff
-                   + ((t_comm - dec["allreduce"]) / np.maximum(t, 1e-300)))
-        total = np.maximum(total, dec["total"] + ctx.t_pf_s * (t > 0) + t * per_tok)
+        rank_tok = (2.0 * (s.p_active_body - s.p_active_experts) / tp) / ctx.gemm_eff \
+            + f_pf * s.layers / heads_tp / ctx.attn_eff           # per prefill token on the busiest rank
+        moe_tok = 2.0 * s.p_active_experts / gpus / ctx.moe_eff   # per prefill token of the replica
+        total = np.maximum(total, dec["total"] + ctx.t_pf_s * (t > 0) + t_r * rank_tok + t * moe_tok
+                           + (t_comm - dec["allreduce"]))
         if ctx.eng.separate_prefill and not mixed:
-            alone = step_time(ctx, np.zeros_like(b), t, decode_context, prefill_context, mixed=True)["total"]
+            alone = step_time(ctx, np.zeros_like(b), t, decode_context, prefill_context, mixed=True,
+                              rank_prefill=rank_prefill)["total"]
             total = np.where((b > 0) & (t > 0), np.maximum(total, dec["total"] + alone), total)
     return {"total": total, "weights_read": t_w, "gemm_compute": t_gc, "kv_read": t_kv,
             "attention_compute": t_ac, "allreduce": t_comm, "overhead": np.full_like(total, fixed)}

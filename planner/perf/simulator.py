@@ -18,8 +18,10 @@ Engine (the vLLM V1 / SGLang / TensorRT-LLM in-flight-batching scheduler, reduce
   and none is free, the most recently admitted running sequence is **preempted** (recompute, as vLLM does):
   its blocks are freed and it returns to the head of the queue, later re-prefilling prompt + generated tokens.
 - **Attention-DP ranks** (``ranks`` > 1): request i is on rank i mod ranks, each rank has its own share of the
-  token budget, and a step lasts as long as its busiest rank's (charged as every rank carrying that rank's
-  prefill tokens, as ``planner.perf.queueing`` charges a chunk step).
+  token budget, and a step lasts as long as its busiest rank's: the step time is given the replica's prefill
+  tokens and the busiest rank's (``step_seconds(B, T, c, c_p, T_rank)``; ``planner.perf.roofline.step_time``'s
+  ``rank_prefill``): each rank's own work (dense GEMMs, attention) is the busiest rank's, the experts' work is
+  every rank's tokens.
 - **Per-request overhead** ``t_req`` (tokenise, schedule, detokenise; the engine's ``t_request_ms``): a request
   reaches the scheduler ``t_req`` after it is submitted, and its TTFT counts from submission.
 
@@ -35,7 +37,7 @@ second between the first measured submission and the last submission. Quantiles 
 
 Speed: per scheduling event a handful of NumPy operations over the ≤ ``max_batch`` running slots; a
 decode-only stretch (no prompt to prefill, nothing arriving, no sequence finishing) is advanced in one go,
-its steps' times looked up per 16-token block. The step time is memoised on ``(B, T, ⌈c⌉₁₆, ⌈c_p⌉₁₆)``
+its steps' times looked up per 16-token block. The step time is memoised on ``(B, T, ⌈c⌉₁₆, ⌈c_p⌉₁₆, T_rank)``
 (contexts rounded up to the KV block, the granularity at which a paged engine reads them). A few thousand
 requests take a fraction of a second.
 """
@@ -85,7 +87,8 @@ def simulate_replica(step_seconds: Callable[[int, int, float, float], float], *,
                      t_request_s: float = 0.0, concurrency: int | None = None, rate_per_s: float | None = None,
                      n_requests: int = 2000, percentile: float = 95.0, seed: int = 0, stagger: bool = True,
                      max_steps: int = 5_000_000, ranks: int = 1, balance_iters: float = 0.0) -> SimResult:
-    """Simulate one replica (see the module docstring). ``step_seconds(B, T, c, c_p)`` is the step time.
+    """Simulate one replica (see the module docstring). ``step_seconds(B, T, c, c_p)`` is the step time; with
+    ``ranks`` > 1 it is called with a fifth argument, the busiest rank's prefill tokens.
 
     Closed loop with ``stagger``: the C clients start at independent uniform times within one uncontended
     request cycle (``t_req`` + prefill + ``O − 1`` single-sequence steps), the steady state of clients that do
@@ -145,9 +148,10 @@ def simulate_replica(step_seconds: Callable[[int, int, float, float], float], *,
     if closed:
         starts = np.zeros(min(concurrency, n))
         if stagger and concurrency > 1:
-            chunks_1 = -(-I // X)
-            cycle = t_request_s + chunks_1 * float(step_seconds(0, min(I, X), 0.0, I / 2.0)) \
-                + (O - 1) * float(step_seconds(1, 0, float(I + O / 2), 0.0))
+            x_1 = max(1, X // ranks)   # one request alone: its rank's budget
+            chunk_1 = (0, min(I, x_1), 0.0, I / 2.0) + ((min(I, x_1),) if ranks > 1 else ())
+            cycle = t_request_s + -(-I // x_1) * float(step_seconds(*chunk_1)) \
+                + (O - 1) * float(step_seconds(*(1, 0, float(I + O / 2), 0.0) + ((0,) if ranks > 1 else ())))
             starts = np.sort(rng.uniform(0.0, cycle, size=starts.size))
         for t in starts:
             submit_request(float(t))
@@ -158,13 +162,14 @@ def simulate_replica(step_seconds: Callable[[int, int, float, float], float], *,
     pending.sort()
     p_idx = 0
 
-    memo: dict[tuple[int, int, int, int], float] = {}
+    memo: dict[tuple[int, int, int, int, int], float] = {}
 
-    def step_time(b: int, t_tokens: int, c: float, c_p: float) -> float:
-        key = (b, t_tokens, -(-int(c) // BLOCK), -(-int(c_p) // BLOCK))
+    def step_time(b: int, t_tokens: int, c: float, c_p: float, t_rank: int = 0) -> float:
+        key = (b, t_tokens, -(-int(c) // BLOCK), -(-int(c_p) // BLOCK), t_rank)
         v = memo.get(key)
         if v is None:
-            v = float(step_seconds(b, t_tokens, key[2] * BLOCK, key[3] * BLOCK))
+            args = (b, t_tokens, key[2] * BLOCK, key[3] * BLOCK) + ((t_rank,) if ranks > 1 else ())
+            v = float(step_seconds(*args))
             memo[key] = v
         return v
 
@@ -241,10 +246,10 @@ def simulate_replica(step_seconds: Callable[[int, int, float, float], float], *,
         for rid in taken:
             queue.remove(rid)
         t_tokens = sum(k for _, k in chunks)
-        t_charge = t_tokens   # several ranks: the step lasts as long as its busiest rank's (every rank as that one)
+        t_rank = 0   # several ranks: the busiest rank's prefill tokens (its own work sets the step)
         if ranks > 1 and t_tokens:
-            t_charge = ranks * max(np.bincount(s_req[[c for c, _ in chunks]] % ranks,
-                                               weights=[k for _, k in chunks], minlength=ranks))
+            t_rank = int(max(np.bincount(s_req[[c for c, _ in chunks]] % ranks, weights=[k for _, k in chunks],
+                                         minlength=ranks)))
         if b == 0 and t_tokens == 0:
             if active.any():
                 # every running sequence is mid-prefill and the pool is full: preempt the newest to make room
@@ -286,7 +291,7 @@ def simulate_replica(step_seconds: Callable[[int, int, float, float], float], *,
         if hold_iters and k_steps > 1:
             clock = (clock + k_steps - 1) % hold_iters
         if k_steps == 1:
-            now += step_time(b, int(t_charge), c_dec, c_pf)
+            now += step_time(b, t_tokens, c_dec, c_pf, t_rank)
         steps += k_steps
         batch_sum += b * k_steps
 
@@ -361,9 +366,9 @@ def simulate(model, gpu, *, tp: int = 1, precision: str = "bf16", kv_dtype: str 
     :func:`planner.perf.estimate.estimate`; returns the reason string when the replica cannot run.
 
     The KV pool is the estimate's ``kv_capacity_tokens``; batch cap, chunk budget and ``t_req`` are the
-    engine's calibrated constants. With ``attention_dp`` = dp ranks the replica is scheduled as one pool of
-    dp × (batch cap, chunk budget, KV) — the ranks kept perfectly balanced, as the step time assumes (it takes
-    the replica's totals and splits them evenly over the ranks); real per-rank imbalance only adds to this.
+    engine's calibrated constants. With ``attention_dp`` = dp ranks the replica holds dp × (batch cap, chunk
+    budget, KV); requests are dealt to the ranks round-robin, each rank chunks within its own budget, and a step
+    is charged with the replica's prefill tokens and its busiest rank's (``step_time``'s ``rank_prefill``).
     """
     from planner.perf.calibration import default_calibration  # noqa: PLC0415
     from planner.perf.device import KV_DTYPE_BYTES, check_precision, make_device, resolve_kv_dtype  # noqa: PLC0415
@@ -387,8 +392,8 @@ def simulate(model, gpu, *, tp: int = 1, precision: str = "bf16", kv_dtype: str 
     ctx = step_context(model, dev, bytes_per_weight=check_precision(precision), kv_bytes=KV_DTYPE_BYTES[kv_name],
                        cal=cal, eng=eng)
 
-    def step_seconds(b: int, t: int, c: float, c_p: float) -> float:
-        return float(step_time(ctx, b, t, max(c, 1.0), c_p)["total"])
+    def step_seconds(b: int, t: int, c: float, c_p: float, t_rank: int | None = None) -> float:
+        return float(step_time(ctx, b, t, max(c, 1.0), c_p, rank_prefill=t_rank)["total"])
 
     return simulate_replica(step_seconds, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
                             kv_tokens=int(est.kv_capacity_tokens), max_batch=eng.max_batch * attention_dp,

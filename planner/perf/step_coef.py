@@ -26,7 +26,8 @@ class StepCoef(NamedTuple):
     w_fixed: Any    # s: weights read every step
     w_exp_e: Any    # s: E routed experts' weights (0 for a dense model)
     keep: Any       # 1 − k/E (1 for a dense model)
-    g_n: Any        # s per token in the pass: GEMM compute
+    g_n: Any        # s per token in the pass: GEMM compute (g_r of it each rank's own, the rest the experts')
+    g_r: Any        # s per token: the dense GEMMs (attention projections, dense MLPs), work of the token's rank
     g_b: Any        # s per decode token: LM head
     kv_b: Any       # s per decoding sequence: KV (and linear state) read
     a_b: Any        # s per decoding sequence: attention compute
@@ -48,7 +49,8 @@ def step_coef(ctx: StepContext, decode_context: float, prefill_context: float) -
     w_exp = ctx.bytes_per_weight * s.p_expert / gpus / ctx.exp_bw_eff
     e, k = s.n_experts, s.k_experts
     keep = (1.0 - k / e) if e else 1.0
-    g_n = 2.0 * (s.p_active_body - s.p_active_experts) / dp / tp / ctx.gemm_eff + 2.0 * s.p_active_experts / gpus / ctx.moe_eff
+    g_r = 2.0 * (s.p_active_body - s.p_active_experts) / dp / tp / ctx.gemm_eff
+    g_n = g_r + 2.0 * s.p_active_experts / gpus / ctx.moe_eff
     g_b = 2.0 * s.lm_head / dp / tp / ctx.gemm_eff
     seq_kv = (kv_read_bytes_per_sequence(ctx.model, ctx.kv_bytes, tp, max(1, int(round(decode_context))))
               + state_bytes_per_sequence(ctx.model, tp))
@@ -64,7 +66,8 @@ def step_coef(ctx: StepContext, decode_context: float, prefill_context: float) -
     if gpus > 1 and (dp > 1 or ep > 1) and s.moe_layers:
         c0 += s.moe_layers * 2.0 * ctx.t_ar_s
         c_n += s.moe_layers * 2.0 / gpus * k * s.hidden * 2.0 * (gpus - 1) / gpus / ctx.link_eff
-    return StepCoef(w_fixed=w_fixed, w_exp_e=(w_exp * e if e else 0.0), keep=keep, g_n=g_n, g_b=g_b, kv_b=kv_b,
+    return StepCoef(w_fixed=w_fixed, w_exp_e=(w_exp * e if e else 0.0), keep=keep, g_n=g_n, g_r=g_r, g_b=g_b,
+                    kv_b=kv_b,
                     a_b=a_b, a_t=a_t, c_n=c_n, fixed=ctx.t_layers_s + ctx.t_step_s + c0, c0=c0,
                     seq=ctx.t_seq_s / dp, t_pf=ctx.t_pf_s,
                     sep=1.0 if ctx.eng.separate_prefill else 0.0, p=float(ctx.p))
@@ -99,25 +102,30 @@ def _weights(c: StepCoef, n):
     return c.w_fixed + c.w_exp_e * (1.0 - c.keep ** n)
 
 
-def _pair(c: StepCoef, b, t):
+def _pair(c: StepCoef, b, t, t_rank=None):
     """(decode-only step, step with ``t`` prefill tokens) for ``b`` decoding sequences; see :func:`eval_step`.
 
-    The step with a chunk is ``S(w(b + t), g_n·(b + t) + g_b·b) + S(kv_b·b, a_b·b + a_t·t) + c_n·(b + t) +
-    fixed + seq·b + t_pf`` (S the smooth maximum, w the weights a pass over that many tokens touches), and
-    never less than the decode step plus ``t_pf`` and the chunk at full compute, ``t·(g_n + a_t + c_n)``.
+    The step with a chunk is ``S(w(b + t), g_n·b + g_b·b + g_r·u + (g_n − g_r)·t) + S(kv_b·b, a_b·b + a_t·u) +
+    c_n·(b + u) + fixed + seq·b + t_pf`` (S the smooth maximum, w the weights a pass over that many tokens touches),
+    and never less than the decode step plus ``t_pf`` and the chunk at full compute, ``u·(g_r + a_t + c_n) +
+    t·(g_n − g_r)``. ``u`` = ``t_rank``, the chunk's tokens as every rank would carry if each carried the busiest
+    rank's (``dp`` × that rank's; :func:`step_time`'s ``rank_prefill``): a rank's own work (dense GEMMs, attention,
+    collectives) is the busiest rank's, the experts' the replica's; by default ``u = t`` (balanced ranks).
     Where the chunk is a pass of its own (``sep``) and ``b > 0``: the decode step plus that pass, the mixed
     formula's step at (0, t), at least the mixed step (:func:`step_time`)."""
-    decode, total = _mixed(c, b, t)
+    u = t if t_rank is None else t_rank
+    decode, total = _mixed(c, b, t, u)
     if not np.any(c.sep):   # no case of this (stacked) batch runs a separate pass: the mixed step only
         return decode, total
     # the chunk's own pass: the mixed step at b = 0, whose decode part is the weight read and the fixed costs
     pf = c.t_pf * (t > 0)
-    alone = _smax(_weights(c, t), c.g_n * t, c.p) + c.a_t * t + c.c_n * t + pf + c.fixed
-    alone = np.maximum(alone, c.w_fixed + c.fixed + pf + t * (c.g_n + c.a_t + c.c_n))
+    work = u * (c.g_r + c.a_t + c.c_n) + t * (c.g_n - c.g_r)
+    alone = _smax(_weights(c, t), c.g_r * u + (c.g_n - c.g_r) * t, c.p) + c.a_t * u + c.c_n * u + pf + c.fixed
+    alone = np.maximum(alone, c.w_fixed + c.fixed + pf + work)
     return decode, np.where((np.asarray(c.sep) > 0) & (b > 0) & (t > 0), np.maximum(total, decode + alone), total)
 
 
-def _mixed(c: StepCoef, b, t):
+def _mixed(c: StepCoef, b, t, u):
     """:func:`_pair` with the chunk inside the decode step (every engine's step but a separate pass's)."""
     ab = c.a_b * b
     t_kv = c.kv_b * b
@@ -125,10 +133,10 @@ def _mixed(c: StepCoef, b, t):
     per_b = (c.c_n + c.seq) * b + c.fixed        # collectives' bandwidth on the decodes, host cost, fixed costs
     pf = c.t_pf * (t > 0)
     decode = _smax(_weights(c, b), gbb, c.p) + _smax(t_kv, ab, c.p) + per_b
-    total = (_smax(_weights(c, b + t), gbb + c.g_n * t, c.p) + _smax(t_kv, ab + c.a_t * t, c.p)
-             + (c.c_n * t + pf + per_b))
+    total = (_smax(_weights(c, b + t), gbb + c.g_r * u + (c.g_n - c.g_r) * t, c.p) + _smax(t_kv, ab + c.a_t * u, c.p)
+             + (c.c_n * u + pf + per_b))
     # prefill tokens are compute-bound: never hidden under the decode part's weight and KV reads
-    return decode, np.maximum(total, decode + (pf + t * (c.g_n + c.a_t + c.c_n)))
+    return decode, np.maximum(total, decode + (pf + u * (c.g_r + c.a_t + c.c_n) + t * (c.g_n - c.g_r)))
 
 
 def decode_terms(c: StepCoef, b) -> dict[str, np.ndarray]:
@@ -165,10 +173,11 @@ class CoefStep:
     def __call__(self, b, t):
         return eval_step(self.coef, b, t)
 
-    def pair(self, b, t):
+    def pair(self, b, t, t_rank=None):
         """(step of ``b`` decodes alone, step of ``b`` decodes and ``t`` prefill tokens): :func:`eval_step` at
-        ``(b, 0)`` and ``(b, t)``, sharing the decode part (at t = 0 the step is its decode part)."""
-        return _pair(self.coef, b, t)
+        ``(b, 0)`` and ``(b, t)``, sharing the decode part (at t = 0 the step is its decode part); ``t_rank`` as
+        in :func:`_pair` (default ``t``: the ranks share the chunk evenly)."""
+        return _pair(self.coef, b, t, t_rank)
 
     def take(self, idx: np.ndarray) -> "CoefStep":
         return CoefStep(StepCoef(*(v[idx] if isinstance(v, np.ndarray) else v for v in self.coef)))
