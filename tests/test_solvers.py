@@ -259,6 +259,8 @@ CASES = [
     ("feasible", 10.0, 0.0, "optimal", 0.0),  # time limit hit, but the bound closes the gap
     ("feasible", None, 0.0, "feasible", math.inf),  # no bound known
     ("optimal", 10.0000005, 0.0, "optimal", 0.0),  # bound above objective by noise
+    ("optimal", 9.999991, 0.0, "optimal", 0.0),  # below it by noise: 9e-6 <= 1e-6 + 1e-6·10 (a backend's feastol)
+    ("optimal", 9.99998, 0.0, "feasible", 2e-6),  # 2e-5 below: a gap, however small
 ]
 
 
