@@ -279,8 +279,8 @@ def test_an_attention_dp_chunk_step_is_shared_by_every_rank_in_phase_and_by_few_
     # 4 ranks, a 1,000-token prompt in one chunk (8,192 tokens a rank). Closed loop, one client: the busy case,
     # every rank charged a chunk and the step shared by the 4 ranks' prompts: S = 4·1000·(moe + rank)/4 = 5 ms.
     # Open loop at a vanishing load: chunks on independent ranks (r·p/(1 − (1 − p)^r) → 1 rank per chunk step), so
-    # a prompt's step carries its own chunk alone, the experts' work of its 1,000 tokens and its rank's work as
-    # the busiest (every rank as it): S = 1000·moe + 4·1000·rank = 3 + 8 = 11 ms.
+    # a prompt's step in the mean (the TPOT's) carries its own chunk alone, the experts' work of its 1,000 tokens and
+    # its rank's work as the busiest (every rank as it): S = 1000·moe + 4·1000·rank = 3 + 8 = 11 ms.
     step = _RankStep()
     base = dict(prompt=1000, output=100, c_max=256, budget=8192, t_req_s=0.0, ranks=4)
     closed = solve(step, Loop(**base), [1.0])
@@ -288,6 +288,8 @@ def test_an_attention_dp_chunk_step_is_shared_by_every_rank_in_phase_and_by_few_
     assert closed["step_chunk"][0] - closed["step_decode"][0] == pytest.approx(4 * 1000 * 5e-6, rel=1e-9)
     light = solve(step, Loop(**base, closed=False), [1e-3])
     assert light["prefill_work"][0] == pytest.approx(11e-3, rel=1e-3)
+    # ... while the prompt's own chunk step (its TTFT) stays the busy case's, every rank's chunk beside its own
+    assert light["step_chunk"][0] - light["step_decode"][0] == pytest.approx(4 * 1000 * 5e-6, rel=1e-9)
     # under load the open loop's chunk steps fill up with the other ranks' chunks and the work per prompt falls
     # towards the busy case's (never below it)
     heavy = solve(step, Loop(**base, closed=False), [200.0])

@@ -64,10 +64,14 @@ loop, what the planner serves) reach the ranks independently (round-robin), so a
 arrivals per step; the zero-truncated mean, 1 at light load, → r under load). Such a step is as long as its busiest
 rank's own work (dense GEMMs, attention, collectives: one chunk, charged as every rank carrying it) plus the experts'
 work on the ``k`` chunks (``CoefStep.pair``'s ``t_rank``; ``roofline.step_time``'s ``rank_prefill``), and its
-extra time is shared by those ``k`` prompts: ``S = S_rank/k``. A balance hold (below) waits for every rank to have
-a prompt, so the open loop keeps the busy case under it. Charged as the busy case, the open-loop capacity of an
-attention-DP replica was 1.1–2.7× what the simulator (``planner.perf.simulator``, ranks stepping together) sustains
-at the same SLOs; docs/perf-model.md §4, 2026-12-06.
+extra time is shared by those ``k`` prompts: ``S = S_rank/k`` in the mean step (the TPOT). A balance hold (below)
+waits for every rank to have a prompt, so the open loop keeps the busy case under it. A prompt's own chunk steps
+(its TTFT) and its rank's M/D/1 queue keep the busy case's step: when other ranks' prefills overlap a long prompt's
+they lengthen every one of its steps, a tail the mean k does not carry (with k in them too, a 19,100-token prompt's
+capacity on 8 H100s as DP 2 read 1.6× the simulator's; as it is, 0.5×). Charged as the busy case throughout, the
+open-loop capacity of an attention-DP replica whose TPOT binds was 1.1–2.7× what the simulator
+(``planner.perf.simulator``, ranks stepping together) sustains at the same SLOs, now 0.85–1.05×; where the TTFT of
+long prompts binds the model stays below the simulator (0.5–0.75×); docs/perf-model.md §4, 2026-12-06.
 
 The attention-DP balance hold (TensorRT-LLM's ``attention_dp_config``: ``enable_balance: true``, ``timeout_iters``
 B, ``batching_wait_iters: 0``, as its DeepSeek-R1 serving recipes set them; ``balance`` = B, 0 = no hold). The
@@ -213,26 +217,29 @@ def _at(step: StepFn, loop: Loop, q: np.ndarray, fx: _Fixed, full: bool = True):
     # ... and no more than the requests in service that are not decoding (with c_max = 1 nothing is shared)
     cap = np.maximum(np.minimum(room * n / i, in_svc - b), 1.0)
     pack = np.minimum(np.maximum(neg_lam / np.expm1(neg_lam), 1.0), cap)
-    # ranks that carry a chunk in a chunk step: all r in the closed loop (the busy case: clients in phase) and
-    # under a balance hold (it waits for every rank to have a prompt); in the open loop otherwise the zero-truncated
-    # mean over r independent ranks, each carrying one with probability p = 1 − e^−λ: r·p / (1 − (1 − p)^r)
-    if one_rank or loop.closed:
-        ranks_in = r
-    else:
-        p_rank = np.minimum(-np.expm1(neg_lam), 1.0 - 1e-12)
-        ranks_in = np.maximum(r * p_rank / -np.expm1(r * np.log1p(-p_rank)), 1.0)
-        ranks_in = np.where(_num(loop.balance) > 0.0, r, ranks_in)
-    chunk = pack * i / n if one_rank else pack * i * ranks_in / n
+    chunk = pack * i / n if one_rank else pack * i * r / n   # the busy case: every rank carries a chunk
     pair = getattr(step, "pair", None)
     if pair is not None:   # decode alone, and with a chunk, sharing the decode part (t1 >= t0)
-        t0, t1 = pair(b, chunk) if one_rank else pair(b, chunk, pack * i * r / n)   # the busiest rank: one chunk
+        t0, t1 = pair(b, chunk)
         extra, top = t1 - t0, t1
     else:
         both = step(np.stack((b, b)), np.stack((fx.zeros, chunk)))   # rows: decode only, with a chunk
         t0, t1 = both[0], both[1]
         extra, top = np.maximum(t1 - t0, 0.0), np.maximum(t1, t0)
     s_rank = n * extra / pack   # what one prompt adds to the steps it rides in (on its own rank)
-    s = s_rank if one_rank else s_rank / ranks_in   # ... spread over the ranks' prompts that share those steps
+    s = s_rank if one_rank else s_rank / r   # ... spread over the r ranks' prompts that share those steps
+    if not (one_rank or loop.closed or pair is None):
+        # the open loop's mean step: a chunk step carries the chunks of the ranks Poisson prompts reach, on average
+        # k = r·p / (1 − (1 − p)^r) of them (each rank has one with probability p = 1 − e^−λ; 1 at light load, r
+        # under load), its busiest rank's own work (one chunk) and the experts' work on k, shared by k prompts; a
+        # balance hold waits for every rank (k = r). The TTFT keeps the busy case's chunk step (every rank's chunk
+        # beside its own: what a prompt meets when others' prefills overlap it, which this mean does not carry)
+        p_rank = np.minimum(-np.expm1(neg_lam), 1.0 - 1e-12)
+        ranks_in = np.maximum(r * p_rank / -np.expm1(r * np.log1p(-p_rank)), 1.0)
+        ranks_in = np.where(_num(loop.balance) > 0.0, r, ranks_in)
+        _, t1_k = pair(b, pack * i * ranks_in / n, chunk)
+        s = n * (t1_k - t0) / pack / ranks_in
+        top = t1_k
     # τ̄ = (1 − share)·t0 + share·t1 with share = a·X·n·τ̄/(r·m) (other requests' chunks: a decoding sequence's own
     # prefill came before its first token) ⇒ τ̄ = t0/(1 − a·ρ), at most t1 (every step carries a chunk)
     a = 1.0 if fx.busy else others
