@@ -234,12 +234,7 @@ def _at(step: StepFn, loop: Loop, q: np.ndarray, fx: _Fixed, full: bool = True):
         # under load), its busiest rank's own work (one chunk) and the experts' work on k, shared by k prompts; a
         # balance hold waits for every rank (k = r). The TTFT keeps the busy case's chunk step (every rank's chunk
         # beside its own: what a prompt meets when others' prefills overlap it, which this mean does not carry)
-        p_rank = np.minimum(-np.expm1(neg_lam), 1.0 - 1e-12)
-        ranks_in = np.maximum(r * p_rank / -np.expm1(r * np.log1p(-p_rank)), 1.0)
-        ranks_in = np.where(_num(loop.balance) > 0.0, r, ranks_in)
-        _, t1_k = pair(b, pack * i * ranks_in / n, chunk)
-        s = n * (t1_k - t0) / pack / ranks_in
-        top = t1_k
+        s, top = _open_dp_step(step, loop, r, i, n, b, pack, neg_lam, chunk, t0, s, top)
     # τ̄ = (1 − share)·t0 + share·t1 with share = a·X·n·τ̄/(r·m) (other requests' chunks: a decoding sequence's own
     # prefill came before its first token) ⇒ τ̄ = t0/(1 − a·ρ), at most t1 (every step carries a chunk)
     a = 1.0 if fx.busy else others
@@ -276,6 +271,33 @@ def _at(step: StepFn, loop: Loop, q: np.ndarray, fx: _Fixed, full: bool = True):
     return dict(x=x, tpot=tau, decode_batch=b, wait_share=rho * others, chunks=n, chunk_share=share,
                 step_decode=t0, step_chunk=t1, prefill_work=s, rho=rho, wait_prefill=w_pf, wait_balance=w_bal,
                 residual=residual, prefill=prefill, ttft_service=ttft_svc, hold=hold, in_service=in_svc)
+
+
+def _open_dp_step(step, loop: Loop, r, i, n, b, pack, neg_lam, chunk, t0, s, top):
+    """(S, the mean step's cap) of the open loop's attention-DP points (``_at``): a chunk step carries the chunks of
+    k = r·p / (1 − (1 − p)^r) ranks, p = 1 − e^−λ, k = r under a balance hold; the busiest rank's own work is one
+    chunk's (``chunk``: every rank as it), the experts' work k chunks', shared by k prompts. Only the points with
+    more than one rank are evaluated (a stacked batch's others keep ``s`` and ``top``)."""
+    multi = np.asarray(r) > 1.0
+    if not np.any(multi):
+        return s, top
+    idx = None if multi.ndim == 0 or multi.all() else np.flatnonzero(multi)
+
+    def sub(v):
+        return v[idx] if idx is not None and isinstance(v, np.ndarray) and v.ndim else v
+
+    r_, n_, b_, pack_, lam_, chunk_, t0_ = (sub(v) for v in (r, n, b, pack, neg_lam, chunk, t0))
+    p_rank = np.minimum(-np.expm1(lam_), 1.0 - 1e-12)
+    k = np.maximum(r_ * p_rank / -np.expm1(r_ * np.log1p(-p_rank)), 1.0)
+    k = np.where(sub(_num(loop.balance)) > 0.0, r_, k)
+    part = step.take(idx) if idx is not None else step
+    _, t1_k = part.pair(b_, pack_ * sub(i) * k / n_, chunk_)
+    s_k = n_ * (t1_k - t0_) / pack_ / k
+    if idx is None:
+        return s_k, t1_k
+    s, top = np.array(s, dtype=float), np.array(top, dtype=float)
+    s[idx], top[idx] = s_k, t1_k
+    return s, top
 
 
 def _upper(step: StepFn, loop: Loop, fx: _Fixed, x_hi: np.ndarray) -> np.ndarray:
