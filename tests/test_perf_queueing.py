@@ -302,8 +302,8 @@ def test_an_attention_dp_chunk_step_is_shared_by_every_rank_in_phase_and_by_few_
 def test_the_open_loop_capacity_of_an_attention_dp_replica_holds_in_the_simulator():
     # DeepSeek-V3 on 8 B200s as 8 attention-DP ranks with expert parallelism (SGLang), 2,000-token prompts, SLOs
     # 3 s (p95) and 60 ms. Poisson prompts land on the ranks round-robin and mostly alone in their chunk steps;
-    # the capacity charged as if every rank's chunk shared one step (1.25 k requests/min before 2026-12-06) put
-    # the simulated replica at a TPOT of 260 ms, four times the SLO. Now the simulator, fed the analytic
+    # the capacity charged as if every rank's chunk shared one step (659 requests/min before 2026-12-06) put the
+    # simulated replica at a TPOT of 260 ms, four times the SLO. Now the simulator, fed the analytic
     # capacity, meets both SLOs within 5 % and serves what it is offered (it measured 51 ms, 566 ms).
     from planner.perf.simulator import simulate
 
