@@ -44,6 +44,18 @@ SAME_ARCH = {"deepseek-v3": "deepseek-r1"}
 KEY = ("arch", "gpu", "engine", "precision", "tp", "attention_dp", "expert_parallel", "isl", "osl", "concurrency")
 
 
+def _predicted(pred, versions=None):
+    """The rows the model predicts, with their architecture (``SAME_ARCH``) and, given ``versions`` (the engine
+    version of each row of ``pred``, in order), their engine version."""
+    import pandas as pd  # noqa: PLC0415
+
+    df = pred[pred["ttft_pred_ms"].notna()].copy()
+    df["arch"] = df["model"].replace(SAME_ARCH)
+    if versions is not None:
+        df["version"] = pd.Series(list(versions), index=pred.index).loc[df.index]
+    return df
+
+
 def twins(pred, versions):
     """One row per run that has a twin: the twins' median relative difference and the model's error (fractions).
 
@@ -51,10 +63,7 @@ def twins(pred, versions):
     (in order); rows the model does not predict take no part."""
     import pandas as pd  # noqa: PLC0415
 
-    version = pd.Series(list(versions), index=pred.index)
-    df = pred[pred["ttft_pred_ms"].notna()].copy()
-    df["version"] = version.loc[df.index]
-    df["arch"] = df["model"].replace(SAME_ARCH)
+    df = _predicted(pred, versions)
     out = []
     for _, grp in df.groupby(list(KEY)):
         if len(grp) < 2:
@@ -102,8 +111,7 @@ def osl_pairs(pred):
     take no part."""
     import pandas as pd  # noqa: PLC0415
 
-    df = pred[pred["ttft_pred_ms"].notna()].copy()
-    df["arch"] = df["model"].replace(SAME_ARCH)
+    df = _predicted(pred)
     agg = dict(model=("model", "first"), ttft=("ttft_ms", "median"), pred=("ttft_pred_ms", "median"))
     short = df[df["osl"] < LONG_OSL].groupby([*OSL_KEY, "osl"], as_index=False).agg(**agg)
     long = df[df["osl"] == LONG_OSL].groupby(list(OSL_KEY), as_index=False).agg(**agg)
@@ -134,8 +142,7 @@ def capped_runs(pred):
     model does not predict take no part."""
     import pandas as pd  # noqa: PLC0415
 
-    df = pred[pred["ttft_pred_ms"].notna()].copy()
-    df["arch"] = df["model"].replace(SAME_ARCH)
+    df = _predicted(pred)
     few = (df[df["concurrency"] <= FEW_CLIENTS].groupby(list(CAP_KEY), as_index=False)
            .agg(tpot_few=("tpot_ms", "median")))
     many = df[df["concurrency"] > MANY_CLIENTS].merge(few, on=list(CAP_KEY))
@@ -172,10 +179,7 @@ def gpu_pairs(pred, versions):
     side); rows the model does not predict take no part. ``versions`` as for :func:`twins`."""
     import pandas as pd  # noqa: PLC0415
 
-    version = pd.Series(list(versions), index=pred.index)
-    df = pred[pred["ttft_pred_ms"].notna()].copy()
-    df["version"] = version.loc[df.index]
-    df["arch"] = df["model"].replace(SAME_ARCH)
+    df = _predicted(pred, versions)
     agg = dict(model=("model", "first"), version=("version", "first"), ttft=("ttft_ms", "median"),
                tpot=("tpot_ms", "median"), ttft_pred=("ttft_pred_ms", "median"), tpot_pred=("tpot_pred_ms", "median"))
     first, second = (df[df["gpu"] == g].groupby(list(PAIR_KEY), as_index=False).agg(**agg) for g in GPU_PAIR)
