@@ -290,7 +290,7 @@ def _open_dp_step(step, loop: Loop, r, i, n, b, pack, neg_lam, chunk, t0, s, top
     p_rank = np.minimum(-np.expm1(lam_), 1.0 - 1e-12)
     k = np.maximum(r_ * p_rank / -np.expm1(r_ * np.log1p(-p_rank)), 1.0)
     k = np.where(sub(_num(loop.balance)) > 0.0, r_, k)
-    part = step.take(idx) if idx is not None else step
+    part = _take(step, idx) if idx is not None else step
     _, t1_k = part.pair(b_, pack_ * sub(i) * k / n_, chunk_)
     s_k = n_ * (t1_k - t0_) / pack_ / k
     if idx is None:

@@ -145,13 +145,16 @@ def simulate_replica(step_seconds: Callable[[int, int, float, float], float], *,
         pending.append((t + t_request_s, next_id))
         next_id += 1
 
+    def seconds(b: int, t_tokens: int, c: float, c_p: float, t_rank: int) -> float:
+        """``step_seconds``, given the busiest rank's prefill tokens only where there are ranks."""
+        return float(step_seconds(b, t_tokens, c, c_p, t_rank) if ranks > 1 else step_seconds(b, t_tokens, c, c_p))
+
     if closed:
         starts = np.zeros(min(concurrency, n))
         if stagger and concurrency > 1:
             x_1 = max(1, X // ranks)   # one request alone: its rank's budget
-            chunk_1 = (0, min(I, x_1), 0.0, I / 2.0) + ((min(I, x_1),) if ranks > 1 else ())
-            cycle = t_request_s + -(-I // x_1) * float(step_seconds(*chunk_1)) \
-                + (O - 1) * float(step_seconds(*(1, 0, float(I + O / 2), 0.0) + ((0,) if ranks > 1 else ())))
+            cycle = t_request_s + -(-I // x_1) * seconds(0, min(I, x_1), 0.0, I / 2.0, min(I, x_1)) \
+                + (O - 1) * seconds(1, 0, float(I + O / 2), 0.0, 0)
             starts = np.sort(rng.uniform(0.0, cycle, size=starts.size))
         for t in starts:
             submit_request(float(t))
@@ -168,9 +171,7 @@ def simulate_replica(step_seconds: Callable[[int, int, float, float], float], *,
         key = (b, t_tokens, -(-int(c) // BLOCK), -(-int(c_p) // BLOCK), t_rank)
         v = memo.get(key)
         if v is None:
-            args = (b, t_tokens, key[2] * BLOCK, key[3] * BLOCK) + ((t_rank,) if ranks > 1 else ())
-            v = float(step_seconds(*args))
-            memo[key] = v
+            v = memo[key] = seconds(b, t_tokens, key[2] * BLOCK, key[3] * BLOCK, t_rank)
         return v
 
     now = 0.0
