@@ -15,14 +15,15 @@ that changed ``planner/perf`` when the value was found, since capacities, hence 
 model); ``--update-best`` records a better verified objective, or a proof, there, never silently a worse one;
 ``--refresh-best`` replaces every value by this run's verified result, for a changed performance model.
 
-What is measured, per instance and repeat: ``solve_scenario`` as ``plan solve --no-baselines`` runs it (options,
-build, solve, tie-break, decode, verify), its wall seconds and the CPU seconds of the process and its children
-(HiGHS runs one thread, in-process or, on programs of 100,000 columns or more, in a child process:
-``solvers.highs_guard``; so CPU seconds are one solver thread plus the Python around it, and do not grow when other
-work shares the cores, as wall seconds do). For Mélange instances also the whole ``plan solve --no-baselines``
-process, wall. Medians over repeats. No timing is asserted by a test. Each run's line on stderr carries, for a run
-not proven optimal, the plan's message (which program's plan it is, why the solve stopped): XL's plans vary by ~10 %
-from run to run (docs/BENCHMARKS.md, twentieth pass), and the message says which rung gave the plan.
+What is measured, per instance and repeat: ``solve_scenario`` as ``plan solve --no-baselines`` runs it (options, build,
+solve, tie-break, decode, verify), its wall seconds and the CPU seconds of the process and its children (HiGHS runs one
+thread, in-process or, on programs of 100,000 columns or more, in a child process: ``solvers.highs_guard``; so CPU
+seconds are one solver thread plus the Python around it, and do not grow when other work shares the cores, as wall
+seconds do). For Mélange instances also the whole ``plan solve --no-baselines`` process, wall, with its modules'
+bytecode compiled beforehand as an installed package's is (``bench.bytecode``). Medians over repeats. No timing is
+asserted by a test. Each run's line on stderr carries, for a run not proven optimal, the plan's message (which program's
+plan it is, why the solve stopped): XL's plans vary by ~10 % from run to run (docs/BENCHMARKS.md, twentieth pass), and
+the message says which rung gave the plan.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import csv
 import math
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -41,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import generate
+from bench.bytecode import cached_env
 
 ROOT = Path(__file__).resolve().parent.parent
 BEST_CSV = ROOT / "bench" / "data" / "frozen-best.csv"
@@ -186,25 +189,30 @@ def solve_once(inst: Instance, limit_s: float, threads: int = 1) -> Run:
                    time.perf_counter() - t0, cpu_seconds() - c0)
 
 
-def plan_solve_process(path: Path, *args: str) -> tuple[float, subprocess.CompletedProcess]:
+def _plan_solve(path: Path, *args: str) -> list[str]:
+    return [sys.executable, "-c", "from planner.cli import main; main()", "solve", str(path), "--no-baselines",
+            "--format", "json", *args]
+
+
+def plan_solve_process(path: Path, *args: str, env: dict | None = None) -> tuple[float, subprocess.CompletedProcess]:
     """(wall seconds, the finished process) of a fresh ``plan solve FILE --no-baselines --format json ARGS`` on
-    this checkout (stdout captured as text)."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    this checkout (stdout captured as text), in ``env`` (default: this process's, with the checkout on the path)."""
+    env = env if env is not None else dict(os.environ, PYTHONPATH=str(ROOT))
     t0 = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", "from planner.cli import main; main()", "solve", str(path),
-                           "--no-baselines", "--format", "json", *args],
-                          check=False, capture_output=True, env=env, cwd=ROOT, text=True)
+    done = subprocess.run(_plan_solve(path, *args), check=False, capture_output=True, env=env, cwd=ROOT, text=True)
     return time.perf_counter() - t0, done
 
 
-def process_seconds(inst: Instance) -> float:
-    """Wall seconds of the whole ``plan solve --no-baselines --format json`` process on the instance."""
+def process_seconds(inst: Instance, cache: Path) -> float:
+    """Wall seconds of the whole ``plan solve --no-baselines --format json`` process on the instance, its modules'
+    bytecode read from ``cache`` as an installed package's is (``bench.bytecode``; written by an untimed run)."""
     import yaml  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{inst.name}.yaml"
         path.write_text(yaml.safe_dump(inst.data(), sort_keys=False), encoding="utf-8")
-        return plan_solve_process(path)[0]
+        env = cached_env(dict(os.environ, PYTHONPATH=str(ROOT)), cache, [_plan_solve(path)], ROOT)
+        return plan_solve_process(path, env=env)[0]
 
 
 def _median(xs: list[float]) -> float | None:
@@ -312,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     model = perf_model_commit()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     rows = []
+    cache = Path(tempfile.mkdtemp(prefix="frozen-pycache-"))
     for inst in INSTANCES:
         if kinds and inst.kind not in kinds:
             continue
@@ -320,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(reps):
             run = solve_once(inst, LIMITS_S[inst.kind] * args.limit_scale, args.threads)
             if inst.kind == "melange":
-                run.process_s = process_seconds(inst)
+                run.process_s = process_seconds(inst, cache)
             runs.append(run)
             print(f"{inst.name}: {run.status} {run.objective} gap {run.gap} cpu {run.cpu_s:.2f} s wall "
                   f"{run.wall_s:.2f} s" + (f"\n  {run.message}" if run.status != "optimal" and run.message else ""),
@@ -349,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
                                        "proven": "yes" if proven else "no",
                                        "found_by": f"bench.frozen highs {time.strftime('%Y-%m-%d', time.gmtime())}",
                                        "perf_model": model}
+    shutil.rmtree(cache, ignore_errors=True)
     if args.update_best or args.refresh_best:
         write_best(best)
     command = "python -m bench.frozen " + " ".join(argv if argv is not None else sys.argv[1:])

@@ -31,6 +31,7 @@ from pathlib import Path
 import yaml
 
 from bench import generate
+from bench.bytecode import cached_env
 from bench.frozen import melange_instance
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,11 +107,8 @@ def bytecode_env(env: dict, mode: str, cache: Path, path: Path, root: Path) -> d
     compiled from source in every run (about a quarter of a second here)."""
     if mode == "inherit":
         return env
-    timed = {**env, "PYTHONPYCACHEPREFIX": str(cache)}
-    writing = {k: v for k, v in timed.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    run_process([sys.executable, "-c", PLAN, "solve", str(path), "--no-baselines"], writing, root)
-    subprocess.run([sys.executable, "-c", STAGES, str(path)], capture_output=True, cwd=root, env=writing)
-    return timed
+    return cached_env(env, cache, [[sys.executable, "-c", PLAN, "solve", str(path), "--no-baselines"],
+                                   [sys.executable, "-c", STAGES, str(path)]], root)
 
 
 def main(argv: list[str] | None = None) -> int:
