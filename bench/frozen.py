@@ -33,7 +33,6 @@ import csv
 import math
 import os
 import random
-import shutil
 import statistics
 import subprocess
 import sys
@@ -203,15 +202,20 @@ def plan_solve_process(path: Path, *args: str, env: dict | None = None) -> tuple
     return time.perf_counter() - t0, done
 
 
-def process_seconds(inst: Instance, cache: Path) -> float:
+_BYTECODE: list[tempfile.TemporaryDirectory] = []  # one cache per run of this module, removed when it exits
+
+
+def process_seconds(inst: Instance) -> float:
     """Wall seconds of the whole ``plan solve --no-baselines --format json`` process on the instance, its modules'
-    bytecode read from ``cache`` as an installed package's is (``bench.bytecode``; written by an untimed run)."""
+    bytecode read from a cache as an installed package's is (``bench.bytecode``; written by an untimed run)."""
     import yaml  # noqa: PLC0415
 
+    if not _BYTECODE:
+        _BYTECODE.append(tempfile.TemporaryDirectory(prefix="frozen-pycache-"))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{inst.name}.yaml"
         path.write_text(yaml.safe_dump(inst.data(), sort_keys=False), encoding="utf-8")
-        env = cached_env(dict(os.environ, PYTHONPATH=str(ROOT)), cache, [_plan_solve(path)], ROOT)
+        env = cached_env(dict(os.environ, PYTHONPATH=str(ROOT)), Path(_BYTECODE[0].name), [_plan_solve(path)], ROOT)
         return plan_solve_process(path, env=env)[0]
 
 
@@ -320,7 +324,6 @@ def main(argv: list[str] | None = None) -> int:
     model = perf_model_commit()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     rows = []
-    cache = Path(tempfile.mkdtemp(prefix="frozen-pycache-"))
     for inst in INSTANCES:
         if kinds and inst.kind not in kinds:
             continue
@@ -329,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(reps):
             run = solve_once(inst, LIMITS_S[inst.kind] * args.limit_scale, args.threads)
             if inst.kind == "melange":
-                run.process_s = process_seconds(inst, cache)
+                run.process_s = process_seconds(inst)
             runs.append(run)
             print(f"{inst.name}: {run.status} {run.objective} gap {run.gap} cpu {run.cpu_s:.2f} s wall "
                   f"{run.wall_s:.2f} s" + (f"\n  {run.message}" if run.status != "optimal" and run.message else ""),
@@ -358,7 +361,6 @@ def main(argv: list[str] | None = None) -> int:
                                        "proven": "yes" if proven else "no",
                                        "found_by": f"bench.frozen highs {time.strftime('%Y-%m-%d', time.gmtime())}",
                                        "perf_model": model}
-    shutil.rmtree(cache, ignore_errors=True)
     if args.update_best or args.refresh_best:
         write_best(best)
     command = "python -m bench.frozen " + " ".join(argv if argv is not None else sys.argv[1:])
