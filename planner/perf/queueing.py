@@ -227,7 +227,8 @@ def _at(step: StepFn, loop: Loop, q: np.ndarray, fx: _Fixed, full: bool = True):
         t0, t1 = both[0], both[1]
         extra, top = np.maximum(t1 - t0, 0.0), np.maximum(t1, t0)
     s_rank = n * extra / pack   # what one prompt adds to the steps it rides in (on its own rank)
-    s = s_rank if one_rank else s_rank / r   # ... spread over the r ranks' prompts that share those steps
+    s_busy = s_rank if one_rank else s_rank / r   # ... spread over the r ranks' prompts that share those steps
+    s = s_busy
     if not (one_rank or loop.closed or pair is None):
         # the open loop's mean step: a chunk step carries the chunks of the ranks Poisson prompts reach, on average
         # k = r·p / (1 − (1 − p)^r) of them (each rank has one with probability p = 1 − e^−λ; 1 at light load, r
@@ -244,7 +245,7 @@ def _at(step: StepFn, loop: Loop, q: np.ndarray, fx: _Fixed, full: bool = True):
         capped = qs > RHO_MAX * tau_free
     tau = np.minimum(np.where(capped, t0 / (1.0 - RHO_MAX * a), tau_free), top)
     x = q / tau
-    rho = np.minimum(x * s_rank if one_rank else x * s_rank / r, RHO_MAX)   # (X/r)·S_rank: one rank's prefill queue
+    rho = np.minimum(x * s_busy, RHO_MAX)   # (X/r)·S_rank: one rank's prefill queue (the busy case's step)
     # only requests in service queue for prefill: the clients beyond c_max wait for a slot (W_slot), not here
     ahead = fx.ahead
     w_pf = rho * s_rank / (2.0 * (1.0 - rho))   # M/D/1 on the prompt's own rank
