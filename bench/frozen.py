@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import math
 import os
 import random
@@ -202,7 +203,10 @@ def plan_solve_process(path: Path, *args: str, env: dict | None = None) -> tuple
     return time.perf_counter() - t0, done
 
 
-_BYTECODE: list[tempfile.TemporaryDirectory] = []  # one cache per run of this module, removed when it exits
+@functools.cache
+def _bytecode_cache() -> tempfile.TemporaryDirectory:
+    """The compiled-bytecode folder of this run's timed processes (one per run, removed when it exits)."""
+    return tempfile.TemporaryDirectory(prefix="frozen-pycache-")
 
 
 def process_seconds(inst: Instance) -> float:
@@ -210,12 +214,10 @@ def process_seconds(inst: Instance) -> float:
     bytecode read from a cache as an installed package's is (``bench.bytecode``; written by an untimed run)."""
     import yaml  # noqa: PLC0415
 
-    if not _BYTECODE:
-        _BYTECODE.append(tempfile.TemporaryDirectory(prefix="frozen-pycache-"))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{inst.name}.yaml"
         path.write_text(yaml.safe_dump(inst.data(), sort_keys=False), encoding="utf-8")
-        env = cached_env(dict(os.environ, PYTHONPATH=str(ROOT)), Path(_BYTECODE[0].name), [_plan_solve(path)], ROOT)
+        env = cached_env(dict(os.environ, PYTHONPATH=str(ROOT)), Path(_bytecode_cache().name), [_plan_solve(path)], ROOT)
         return plan_solve_process(path, env=env)[0]
 
 
