@@ -67,10 +67,9 @@ def step_coef(ctx: StepContext, decode_context: float, prefill_context: float) -
         c0 += s.moe_layers * 2.0 * ctx.t_ar_s
         c_n += s.moe_layers * 2.0 / gpus * k * s.hidden * 2.0 * (gpus - 1) / gpus / ctx.link_eff
     return StepCoef(w_fixed=w_fixed, w_exp_e=(w_exp * e if e else 0.0), keep=keep, g_n=g_n, g_r=g_r, g_b=g_b,
-                    kv_b=kv_b,
-                    a_b=a_b, a_t=a_t, c_n=c_n, fixed=ctx.t_layers_s + ctx.t_step_s + c0, c0=c0,
-                    seq=ctx.t_seq_s / dp, t_pf=ctx.t_pf_s,
-                    sep=1.0 if ctx.eng.separate_prefill else 0.0, p=float(ctx.p))
+                    kv_b=kv_b, a_b=a_b, a_t=a_t, c_n=c_n, fixed=ctx.t_layers_s + ctx.t_step_s + c0, c0=c0,
+                    seq=ctx.t_seq_s / dp, t_pf=ctx.t_pf_s, sep=1.0 if ctx.eng.separate_prefill else 0.0,
+                    p=float(ctx.p))
 
 
 def stack_coefs(coefs: Sequence[StepCoef], counts: Sequence[int]) -> StepCoef:
