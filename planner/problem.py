@@ -37,7 +37,7 @@ bound; differences below ``ZERO_GAP_ABS + ZERO_GAP_REL·|objective|`` count as z
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Literal, NamedTuple
@@ -73,6 +73,8 @@ class SolveOptions:
         start: a MIP start ``(columns, values)``, possibly partial: HiGHS takes it as its first incumbent and,
             when partial, completes it with the given integer columns fixed (``setSolution``); other backends
             ignore it. It changes how fast a solution is found, never which optimum is reported.
+        on_incumbent: called with each improving solution (all the problem's columns) as HiGHS finds it, from the
+            solving thread; other backends ignore it. It is told, never asked: what it returns changes nothing.
     """
 
     time_limit_s: float | None = None
@@ -80,6 +82,7 @@ class SolveOptions:
     threads: int = 1
     msg: bool = False
     start: tuple[np.ndarray, np.ndarray] | None = field(default=None, compare=False, repr=False)
+    on_incumbent: Callable[[np.ndarray], None] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.time_limit_s is not None and not self.time_limit_s > 0:

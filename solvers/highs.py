@@ -173,11 +173,12 @@ def highs_lp(arr: ProblemArrays, offset: float, integer: bool):
 
 
 def _run(arr: ProblemArrays, offset: float, options: SolveOptions, rewritten: bool = False,
-         report=None) -> RawResult:
+         report=None, bounds: bool = True) -> RawResult:
     """One HiGHS solve. Returns (raw status, x, bound, message); raw status may be 'ambiguous'.
 
     ``report(kind, bound, x)``, when given, hears each improving solution (``"x"``, HiGHS' dual bound then, the
-    point) and each rise of the dual bound (``"bound"``, the bound, None) as they come (``solvers.highs_guard``)."""
+    point) and, with ``bounds``, each rise of the dual bound (``"bound"``, the bound, None) as they come
+    (``solvers.highs_guard``; ``_telling``)."""
     import time  # noqa: PLC0415
 
     import highspy
@@ -208,7 +209,7 @@ def _run(arr: ProblemArrays, offset: float, options: SolveOptions, rewritten: bo
     if options.time_limit_s is not None:  # the limit covers this call: passing a large model takes seconds
         h.setOptionValue("time_limit", max(float(options.time_limit_s) - (time.perf_counter() - entered), 0.01))
     if report is not None and is_mip:
-        _subscribe(h, report)
+        _subscribe(h, report, bounds)
     run_pooled(h, int(options.threads) if is_mip else 1)
     ms = h.getModelStatus()
     name = ms.name if hasattr(ms, "name") else str(ms).split(".")[-1]
@@ -222,7 +223,7 @@ def _run(arr: ProblemArrays, offset: float, options: SolveOptions, rewritten: bo
             # its reported optimum is better: solve again without the start, in the time left
             left = None if options.time_limit_s is None else \
                 max(float(options.time_limit_s) - (time.perf_counter() - entered), 0.01)
-            return _run(arr, offset, replace(options, start=None, time_limit_s=left), rewritten, report)
+            return _run(arr, offset, replace(options, start=None, time_limit_s=left), rewritten, report, bounds)
         return "optimal", x, bound, ""
     if name == "kInfeasible":
         return "infeasible", None, None, "HiGHS reported infeasible"
@@ -250,8 +251,8 @@ def _stale_start(arr: ProblemArrays, offset: float, x: np.ndarray, info) -> bool
     return float(arr.c @ x) + offset - reported > ZERO_GAP_ABS + ZERO_GAP_REL * abs(reported)
 
 
-def _subscribe(h, report) -> None:
-    """Pass HiGHS' improving solutions and dual-bound rises to ``report`` (see ``_run``)."""
+def _subscribe(h, report, bounds: bool = True) -> None:
+    """Pass HiGHS' improving solutions and, with ``bounds``, its dual-bound rises to ``report`` (see ``_run``)."""
     best = [-np.inf]
 
     def improving(e) -> None:
@@ -265,7 +266,8 @@ def _subscribe(h, report) -> None:
             report("bound", bound, None)
 
     h.cbMipImprovingSolution.subscribe(improving)
-    h.cbMipInterrupt.subscribe(interrupt)
+    if bounds:
+        h.cbMipInterrupt.subscribe(interrupt)
 
 
 def solve(problem: Problem, options: SolveOptions | None = None) -> Solution:
@@ -276,4 +278,27 @@ def solve(problem: Problem, options: SolveOptions | None = None) -> Solution:
     run = _run
     if options.time_limit_s is not None and problem.n_vars >= GUARD_MIN_COLUMNS:
         from solvers.highs_guard import run_guarded as run  # noqa: PLC0415
+    if options.on_incumbent is not None:
+        run = _telling(run, options.on_incumbent)
     return checked_solve(problem, options, NAME, "HiGHS", run)
+
+
+def _telling(run, hook):
+    """``run`` that passes each improving point HiGHS finds to ``hook`` (``SolveOptions.on_incumbent``). In this
+    process only HiGHS' improving-solution callback is set (its interrupt callback, called far more often, would take
+    the GIL from the caller's other threads each time); a guarded child sends its points as it does anyway. Not for a
+    program whose free integers were rewritten: its columns are not the caller's."""
+
+    def tell(kind: str, bound, x) -> None:  # noqa: ARG001
+        if kind == "x":
+            try:
+                hook(x)
+            except Exception:  # noqa: BLE001 - a listener's failure is its own; the solve goes on
+                pass
+
+    def telling(arr: ProblemArrays, offset: float, options: SolveOptions, rewritten: bool = False) -> RawResult:
+        if rewritten:
+            return run(arr, offset, options, rewritten)
+        return run(arr, offset, options, rewritten, report=tell, bounds=False)
+
+    return telling

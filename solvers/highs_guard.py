@@ -62,8 +62,11 @@ def child_main(fd: int) -> None:
     conn.close()
 
 
-def run_guarded(arr: ProblemArrays, offset: float, options: SolveOptions, rewritten: bool = False) -> RawResult:
-    """``solvers.highs._run`` in a child process, stopped at ``limit × (1 + GRACE_SHARE) + GRACE_S``."""
+def run_guarded(arr: ProblemArrays, offset: float, options: SolveOptions, rewritten: bool = False, report=None,
+                bounds: bool = True) -> RawResult:
+    """``solvers.highs._run`` in a child process, stopped at ``limit × (1 + GRACE_SHARE) + GRACE_S``; ``report``,
+    when given, hears what the child sends as ``_run``'s does (the child always sends both kinds: ``bounds`` is
+    accepted for the same signature). ``options.on_incumbent`` stays here: a function is not sent to the child."""
     from multiprocessing.connection import Connection  # noqa: PLC0415
 
     t0 = time.perf_counter()
@@ -80,7 +83,7 @@ def run_guarded(arr: ProblemArrays, offset: float, options: SolveOptions, rewrit
     best_x, bound = None, None
     try:
         pickle.dump(list(sys.path), proc.stdin)
-        pickle.dump((RUN, arr, offset, options, rewritten, t0 + limit), proc.stdin,
+        pickle.dump((RUN, arr, offset, replace(options, on_incumbent=None), rewritten, t0 + limit), proc.stdin,
                     protocol=pickle.HIGHEST_PROTOCOL)
         proc.stdin.close()
         while True:
@@ -100,6 +103,8 @@ def run_guarded(arr: ProblemArrays, offset: float, options: SolveOptions, rewrit
             bound = value if bound is None else max(bound, value)
             if kind == "x":
                 best_x = x
+            if report is not None and (bounds or kind == "x"):
+                report(kind, value, x)
     except (BrokenPipeError, OSError) as exc:  # the child could not be fed
         return "error", None, bound, f"HiGHS' child process failed: {exc!r}"
     finally:

@@ -21,6 +21,7 @@ import select
 import subprocess
 import sys
 import threading
+from dataclasses import replace
 
 from planner.problem import Problem, Solution, SolveOptions, finalize_solution
 from solvers.quiet import backend_call
@@ -104,7 +105,9 @@ def isolated_solve(name: str, module: str, problem: Problem, options: SolveOptio
     timeout = None if options.time_limit_s is None else 3 * options.time_limit_s + 120
     with worker.lock:
         try:
-            status, objective, bound, gap, x, seconds, message = worker.call((module, problem, options), timeout)
+            # a hook (SolveOptions.on_incumbent) stays here: a function is not sent to the worker, which never calls it
+            sent = replace(options, on_incumbent=None)
+            status, objective, bound, gap, x, seconds, message = worker.call((module, problem, sent), timeout)
         except BaseException as exc:
             worker.proc.kill()
             _WORKERS.pop(name, None)

@@ -54,7 +54,7 @@ def test_the_envelope_rung_runs_the_peak_fleet_in_every_hour_and_by_period_sizes
     until = time.perf_counter() + 60.0
     per = restricted_mod._by_period(*args[:1], horizon, *args[3:], lambda: until, env)
     assert per is not None and per.by_period and per.sol.objective == pytest.approx(7.0)
-    plan = restricted_mod._plan_of(loaded, options, horizon, SolveSettings(), per)
+    plan = restricted_mod.plan_of(loaded, options, horizon, SolveSettings(), per)
     assert plan.verification.ok and "each period's own program" in plan.message
     # the full program's optimum, the oracle: 7 GPUs every hour
     full = solve_scenario(loaded, SolveSettings(solver="highs", baselines=False, tie_break=False))

@@ -93,7 +93,7 @@ def test_a_step_holds_the_other_workloads_replicas_and_its_plan_verifies():
         keys = {d.key for d in g.options.deployments}
         assert {d.key for w in chosen for d in by_w[w]} <= keys and base <= keys
         assert all(k in base or k[0] in chosen for k in keys)
-    plan = restricted_mod._plan_of(m["loaded"], m["options"], horizon, SolveSettings(),
+    plan = restricted_mod.plan_of(m["loaded"], m["options"], horizon, SolveSettings(),
                                    restricted_mod.Rung(g, new, rung.kept, searched=1))
     assert plan is not None and plan.verification.ok and plan.status == "feasible"
     assert "1 steps of a neighbourhood search" in plan.message

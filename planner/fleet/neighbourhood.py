@@ -15,7 +15,7 @@ others leave and the others' loads re-route. The incumbent is a point of the ste
 fleet with every other deployment at 0 replicas), so a step's solution costs at most the incumbent's; it is kept
 when it is cheaper. Every step's program is the scenario's own formulation over a subset of its deployments, so
 its solution is a plan of the scenario (the others at 0, as for a restricted program); the plan is then checked
-against every row of the program it came from and verified independently (``restricted._plan_of``).
+against every row of the program it came from and verified independently (``restricted.plan_of``).
 
 A heuristic for the incumbent: it proves nothing, and the plan it improves is printed ``feasible`` with the full
 program's bound. W is drawn at random (seeded, so one scenario gives the same sequence of steps), its size ``m``
@@ -51,17 +51,23 @@ MIN_STEP_S = 0.3  # no step is started with less left
 
 
 def search(s: Scenario, options: OptionSet, horizon: Horizon, settings, extra_blocks, solver: str,
-           start: tuple[Formulation, Solution], until: Callable[[], float],
-           seed: int = 0) -> tuple[Formulation, Solution, int] | None:
+           start: tuple[Formulation, Solution], until: Callable[[], float], seed: int = 0,
+           fresher: Callable[[float], tuple[Formulation, Solution] | None] | None = None,
+           ) -> tuple[Formulation, Solution, int] | None:
     """Steps of the module docstring from the incumbent ``start`` (a program over a subset of ``options`` and its
     solution) until ``until()`` (a ``time.perf_counter`` value; it may move while the search runs); (program,
-    solution, steps that improved) of the cheapest plan found, None when no step improved."""
+    solution, steps that improved) of the cheapest plan found, None when no step improved. ``fresher(objective)``,
+    when given, is asked before each step for a cheaper incumbent found elsewhere (the full program's solver beside
+    the search: ``planner.fleet.incumbents``), which the search then continues from."""
     f, sol = start
     base = {d.key for d in f.options.deployments}
     ids = [w.id for w in s.workloads if options.for_workload(w.id)]
     rng, m, idle, improved = random.Random(seed), min(WORKLOADS, len(ids)), 0, 0
     gap = s.policy.mip_gap
     while ids and until() - time.perf_counter() >= MIN_STEP_S:
+        newer = fresher(sol.objective) if fresher is not None else None
+        if newer is not None:
+            f, sol = newer
         chosen = set(rng.sample(ids, m))
         step = _step(s, options, horizon, settings, extra_blocks, solver, (f, sol), base, chosen, gap,
                      min(STEP_S, until() - time.perf_counter()))

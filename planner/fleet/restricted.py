@@ -207,21 +207,21 @@ def _by_period(s: Scenario, horizon: Horizon, settings, extra_blocks, solver: st
     return None if done is None else Rung(previous.f, done, previous.kept, previous.env, by_period=True)
 
 
-def _plan_of(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, settings, rung) -> Plan | None:
+def plan_of(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, settings, rung, note=None) -> Plan | None:
     """A rung's solution as a verified plan of the scenario (every option of ``options`` listed), ``feasible``
-    with the closed-form bound of all the scenario's options; None when the verifier rejects it."""
-    s = loaded.scenario
-    f, sol, (k, own), env = rung[:4]
+    with the closed-form bound of all the scenario's options, its message ``note`` where given; None when the
+    verifier rejects it."""
+    s, (f, sol, (k, own), env) = loaded.scenario, rung[:4]
     which = f"the {k} cheapest options per request of each workload" + (
         ", those the workloads' own programs chose" if own else "")
-    note = (f"the plan of the restricted program ({which} and the constructive start's, planner.fleet.restricted), "
-            "solved within its share of the budget")
+    note = note or (f"the plan of the restricted program ({which} and the constructive start's, "
+                    "planner.fleet.restricted), solved within its share of the budget")
     if env is not None:
         note += (f", for the peak envelope of the {len(horizon.periods)} periods (every workload at its busiest, "
                  "planner.fleet.envelope) and run in every period")
         if rung.by_period:
             note += ", then each period's own program solved from it"
-    if rung.searched:
+    if rung.searched and "neighbourhood search" not in note:
         note += (f", then improved in {rung.searched} steps of a neighbourhood search (a few workloads at a time "
                  "over all their options, the others' replicas held: planner.fleet.neighbourhood)")
     # optimal for the restricted program at most: a plan of the scenario, with the closed-form bound of all the
@@ -281,7 +281,7 @@ class Ladder:
             return None
         self._emit("verification", {})
         t_plan = time.perf_counter()
-        plan = _plan_of(loaded, options, horizon, settings, self._rung)
+        plan = plan_of(loaded, options, horizon, settings, self._rung)
         self.finish_s = time.perf_counter() - t_plan
         self._extra_s = max(time.perf_counter() - t0 - limit_s, 0.0)
         return plan
@@ -398,7 +398,7 @@ class Ladder:
                 if found is not None:
                     best = Rung(found[0], found[1], best.kept, searched=found[2])
             if best is not self._rung:
-                self._next = _plan_of(loaded, options, horizon, settings, best)
+                self._next = plan_of(loaded, options, horizon, settings, best)
         except BaseException as exc:  # noqa: BLE001 -- re-raised in the caller's thread by next_plan
             self._error = exc
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from planner.fleet.baselines import baselines
+from planner.fleet.beside import AFTER_SHARE, FullSearch
 from planner.fleet.by_period import applies, may_apply, solve_by_period
 from planner.fleet.diagnose import explain_infeasible, joint_reason
 from planner.errors import InfeasibleError, InputError, SolverError
@@ -169,10 +170,11 @@ def _solvable_columns(limit_s: float) -> int:
     return n
 
 
-def _run(f: Formulation, solver: str, time_limit: float, mip_gap: float, start=None, threads: int = 1) -> Solution:
+def _run(f: Formulation, solver: str, time_limit: float, mip_gap: float, start=None, threads: int = 1,
+         on_incumbent=None) -> Solution:
     backend = get_backend(solver, f.problem)
     return backend.solve(f.problem, SolveOptions(time_limit_s=time_limit, mip_gap=mip_gap, start=start,
-                                                 threads=threads))
+                                                 threads=threads, on_incumbent=on_incumbent))
 
 
 def _complete_start(f: Formulation, solver: str, start, limit: float, mip_gap: float) -> Solution | None:
@@ -199,7 +201,8 @@ def _fallback(f: Formulation, completed: Solution, first: Solution, mip_gap: flo
 
 def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: float, tie_break: bool,
                        extra_blocks=(), keep_share: float = 0.0, built_s: float = 0.0,
-                       has_first: bool = False, threads: int = 1) -> tuple[Formulation, Solution | None, str]:
+                       has_first: bool = False, threads: int = 1,
+                       on_incumbent=None) -> tuple[Formulation, Solution | None, str]:
     """Solve for cost (from the constructive start); then, if asked and the cost solve left time, a second,
     time-boxed solve among cost-optimal fleets for fewer GPUs and offers, started from the cost solution (at most
     ``TIE_BREAK_SHARE`` of the budget and ``TIE_BREAK_OF_COST`` of the cost solve's time; nothing is kept back for it,
@@ -210,7 +213,8 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
     ``has_first``: the caller holds a verified first plan (``_first_plan``), so nothing here may overrun the budget
     to make one: the start is completed only within what is left, there is no last resort, and the solution is
     None when no plan came out in time (the caller then prints its first plan). ``threads``: the cost solve's and
-    the second solve's (``SolveSettings.threads``); completing the start takes one.
+    the second solve's (``SolveSettings.threads``); completing the start takes one. ``on_incumbent``: told the
+    completed start and each improving point of the cost solve (``SolveOptions.on_incumbent``, ``fleet.beside``).
     """
     skipped = NO_TIME if tie_break else "off"
     pass_s = max(SOLVE_MIN_S, PASS_S_PER_VAR * f.problem.n_vars)
@@ -230,6 +234,8 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
         completed = _complete_start(f, solver, start, done_limit, mip_gap)
         if completed is not None:
             start = (np.arange(f.problem.n_vars), completed.values)
+            if on_incumbent is not None:
+                on_incumbent(completed.values)
     limit = budget.solver_limit(keep_share)
     if has_first and completed is None and limit < pass_s:
         return f, None, skipped
@@ -248,7 +254,7 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
                                         claimed="feasible", x=completed.values, bound=bound_of(f),
                                         seconds=completed.solve_seconds, message=note), skipped
     sol = _by_period(f, solver, budget, keep_share, mip_gap, start, threads) or _run(f, solver, limit, mip_gap, start,
-                                                                                   threads)
+                                                                                   threads, on_incumbent)
     if has_first and not sol.has_values and completed is None and sol.status not in ("infeasible", "unbounded"):
         return f, None, skipped
     if not sol.has_values and completed is None and start is not None and sol.status not in ("infeasible",
@@ -474,19 +480,28 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
                                f"out while building the full program ({stop})")
     built_s = time.perf_counter() - t_build
     budget.finish_s = FINISH_S_PER_VAR * f.problem.n_vars
+    # where the ladder does not run (M), the search beside the full solve from its own incumbents (planner.fleet.beside)
+    beside = FullSearch(loaded, options, horizon, settings, extra_blocks, solver)
+    tell = None if restricted is not None else beside.start(f, budget.deadline - (1 - AFTER_SHARE) * budget.limit_s,
+                                                            until)
     emit("solving", {"solver": solver, "time_limit_s": budget.limit_s})
-    # one thread fewer while the restricted programs' thread runs beside it (on L and XL)
+    # one thread fewer while the restricted programs' thread runs beside it (on L and XL); the search beside (M) waits
+    # a third of the budget first and takes none from the solve
     threads = max(1, settings.threads - 1) if ladder.beside else settings.threads
     f, sol, note = _solve_formulation(f, solver, budget, s.policy.mip_gap, settings.tie_break, extra_blocks, keep,
-                                      built_s, has_first=first is not None, threads=threads)
+                                      built_s, has_first=first is not None, threads=threads, on_incumbent=tell)
     if sol is not None and sol.status != "feasible":
         ladder.stop_search()   # optimal (nothing can beat it) or no plan; a solve stopped by its limit ran as long
+    if sol is None or sol.status != "feasible":
+        beside.stop()
     if sol is None:  # the next rungs, now or on beside, with what the full program's solve cannot use
+        beside.plan()
         return _rest_of_ladder(ladder, until, first, s.policy.mip_gap, emit, f"too little of the "
                                f"{budget.limit_s:g} s budget was left after building the full program "
                                f"({f.problem.n_vars:,} columns) to complete its start and solve it")
     if sol.status in ("infeasible", "unbounded") or not sol.has_values:
         ladder.next_plan()  # its solves redirect fd 1/2 (solvers.quiet): over before an error is printed
+        beside.plan()
         if sol.status == "infeasible":
             reasons = explain_infeasible(s, options, loaded.catalog)
             min_cost = None
@@ -501,7 +516,7 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     plan = build_plan(f, sol, gpu_ids=_gpu_ids(loaded), tie_break=note)
     # a solver stopped before its root bound (XL at 120 s) has none: the closed-form one then, if higher
     plan = with_bound(plan, bound_of(f), s.policy.mip_gap)
-    plan = adopt_cheaper(plan, cheaper(restricted, ladder.next_plan()), s.policy.mip_gap)
+    plan = adopt_cheaper(plan, cheaper(cheaper(restricted, ladder.next_plan()), beside.plan()), s.policy.mip_gap)
     plan = with_workload_bound(plan, ladder.bound(), s.policy.mip_gap)  # on several periods
     if settings.baselines:
         emit("baselines", {"time_limit_s": budget.solver_limit()})
