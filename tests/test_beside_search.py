@@ -169,3 +169,26 @@ def test_solve_scenario_with_the_search_beside_from_the_start(monkeypatch):
     assert plan.objective_usd_per_hour == pytest.approx(100.707, abs=1e-3)
     assert posted and min(posted) == pytest.approx(100.707, abs=1e-3)
     assert time.perf_counter() - t0 < 60.0   # the search ended with the proof, not at the budget's end
+
+
+def test_a_background_failure_is_raised_once_in_the_collecting_thread():
+    import threading
+
+    from planner.fleet.background import Background
+
+    class Worker(Background):
+        def __init__(self):
+            def work():
+                try:
+                    raise ValueError("in the worker")
+                except ValueError as exc:
+                    self._error = exc
+
+            self._thread = threading.Thread(target=work)
+            self._thread.start()
+
+    w = Worker()
+    with pytest.raises(ValueError, match="in the worker"):
+        w._collect()
+    w._collect()   # raised once: the error is the caller's now
+    assert w._thread is None and w._error is None

@@ -1,6 +1,6 @@
 """The fleet program: deployment options, the horizon, the formulation and its spot-hedge blocks, the solve (with its
-restricted program, bounds and baselines), and the decoding of a solution into a Plan (with the infeasibility
-diagnosis when there is none)."""
+restricted programs, the searches beside it, bounds and baselines), and the decoding of a solution into a Plan (with
+the infeasibility diagnosis when there is none)."""
 
 from planner.fleet.solve import SolveSettings, solve_scenario
 

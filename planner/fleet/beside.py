@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from planner.fleet.background import Background
 from planner.fleet.formulation import Formulation
 from planner.fleet.horizon import Horizon
 from planner.fleet.incumbents import Incumbents
@@ -45,7 +46,7 @@ MIN_OPTIONS = 200  # deployments from which it runs (S: 17-26, Mélange-format: 
 POLL_S = 0.25  # how often a search that has no incumbent yet looks for one
 
 
-class FullSearch:
+class FullSearch(Background):
     """The search of the module docstring for one ``solve_scenario`` call: ``start`` (after the full program is
     built), ``stop`` (its solve is over), ``plan`` (wait for the thread; its verified plan or None)."""
 
@@ -55,6 +56,7 @@ class FullSearch:
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
         self._until = 0.0
+        self._discard = False
         self._plan: Plan | None = None
         self._error: BaseException | None = None
         self.incumbents: Incumbents | None = None
@@ -75,8 +77,10 @@ class FullSearch:
         self._thread.start()
         return self.incumbents.post
 
-    def stop(self) -> None:
-        """End the search at its current step (the full solve is over: the answer is waiting for it)."""
+    def stop(self, discard: bool = False) -> None:
+        """End the search at its current step (the full solve is over: the answer is waiting for it); with
+        ``discard`` (the full solve proved its optimum: nothing can beat it) its plan is not decoded or verified."""
+        self._discard = self._discard or discard
         self._until = min(self._until, time.perf_counter())
         self._stopped.set()
 
@@ -92,7 +96,7 @@ class FullSearch:
                 first = self.incumbents.take(math.inf)
             found = search(loaded.scenario, options, horizon, settings, extra_blocks, solver, first,
                            lambda: self._until, fresher=self.incumbents.take)
-            if found is not None:
+            if found is not None and not self._discard:
                 f, sol, steps = found
                 note = (f"the full program's incumbent within the limit, improved in {steps} steps of a neighbourhood "
                         "search beside its solve (a few workloads at a time over all their options, the others' "
@@ -104,10 +108,5 @@ class FullSearch:
 
     def plan(self) -> Plan | None:
         """Wait for the thread (stopped or at its deadline, plus decoding and verifying) and return its plan."""
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-        if self._error is not None:
-            error, self._error = self._error, None
-            raise error
+        self._collect()
         return self._plan

@@ -65,6 +65,7 @@ import time
 from collections.abc import Callable
 from typing import NamedTuple
 
+from planner.fleet.background import Background
 from planner.fleet.envelope import by_period, envelope_horizon, spread
 from planner.fleet.formulation import BuildOutOfTime, Formulation, build
 from planner.fleet.horizon import Horizon
@@ -237,7 +238,7 @@ def plan_of(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, settin
     return plan.model_copy(update={"verification": verification}) if verification.ok else None
 
 
-class Ladder:
+class Ladder(Background):
     """The restricted programs of one ``solve_scenario`` call: ``first`` solves the first rung (synchronously) and
     returns its verified plan; ``start_next`` solves the next rungs from it in a background thread; ``next_plan``
     waits for them and returns the plan of the last rung that improved, or None; ``rest`` is ``next_plan`` that
@@ -411,10 +412,5 @@ class Ladder:
 
     def next_plan(self) -> Plan | None:
         """Wait for the next rungs (bounded by their limit, plus decoding and verifying) and return their plan."""
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-        if self._error is not None:
-            error, self._error = self._error, None
-            raise error
+        self._collect()
         return self._next
