@@ -30,9 +30,9 @@ def _spy(monkeypatch):
     """Record (is the tie-break, threads) of every solve through ``planner.fleet.solve._run``."""
     calls, real = [], solve_mod._run
 
-    def run(f, solver, time_limit, mip_gap, start=None, threads=1):
+    def run(f, solver, time_limit, mip_gap, start=None, threads=1, on_incumbent=None):
         calls.append((f.cost_cap is not None, threads))
-        return real(f, solver, time_limit, mip_gap, start, threads)
+        return real(f, solver, time_limit, mip_gap, start, threads, on_incumbent)
 
     monkeypatch.setattr(solve_mod, "_run", run)
     return calls

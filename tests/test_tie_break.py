@@ -33,8 +33,8 @@ def _spy(monkeypatch, second_as=None, cost_as=None):
     solve's result, ``cost_as(result)`` the cost solve's."""
     calls, real = [], solve_mod._run
 
-    def run(f, solver, time_limit, mip_gap, start=None, threads=1):
-        sol = real(f, solver, time_limit, mip_gap, start, threads)
+    def run(f, solver, time_limit, mip_gap, start=None, threads=1, on_incumbent=None):
+        sol = real(f, solver, time_limit, mip_gap, start, threads, on_incumbent)
         second = f.cost_cap is not None
         if second and second_as is not None:
             sol = second_as(sol, start)

@@ -10,6 +10,7 @@ back for the stages after it) is decided here beside the stage, so that one read
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -202,7 +203,7 @@ def _fallback(f: Formulation, completed: Solution, first: Solution, mip_gap: flo
 def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: float, tie_break: bool,
                        extra_blocks=(), keep_share: float = 0.0, built_s: float = 0.0,
                        has_first: bool = False, threads: int = 1,
-                       on_incumbent=None) -> tuple[Formulation, Solution | None, str]:
+                       beside: Callable[[], Callable | None] | None = None) -> tuple[Formulation, Solution | None, str]:
     """Solve for cost (from the constructive start); then, if asked and the cost solve left time, a second,
     time-boxed solve among cost-optimal fleets for fewer GPUs and offers, started from the cost solution (at most
     ``TIE_BREAK_SHARE`` of the budget and ``TIE_BREAK_OF_COST`` of the cost solve's time; nothing is kept back for it,
@@ -213,8 +214,9 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
     ``has_first``: the caller holds a verified first plan (``_first_plan``), so nothing here may overrun the budget
     to make one: the start is completed only within what is left, there is no last resort, and the solution is
     None when no plan came out in time (the caller then prints its first plan). ``threads``: the cost solve's and
-    the second solve's (``SolveSettings.threads``); completing the start takes one. ``on_incumbent``: told the
-    completed start and each improving point of the cost solve (``SolveOptions.on_incumbent``, ``fleet.beside``).
+    the second solve's (``SolveSettings.threads``); completing the start takes one. ``beside``: called just before
+    the cost solve is started (never where it is not), it starts the search beside it and returns the hook to tell
+    the completed start and each improving point of the cost solve (``SolveOptions.on_incumbent``, ``fleet.beside``).
     """
     skipped = NO_TIME if tie_break else "off"
     pass_s = max(SOLVE_MIN_S, PASS_S_PER_VAR * f.problem.n_vars)
@@ -234,8 +236,6 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
         completed = _complete_start(f, solver, start, done_limit, mip_gap)
         if completed is not None:
             start = (np.arange(f.problem.n_vars), completed.values)
-            if on_incumbent is not None:
-                on_incumbent(completed.values)
     limit = budget.solver_limit(keep_share)
     if has_first and completed is None and limit < pass_s:
         return f, None, skipped
@@ -253,8 +253,11 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
             return f, finalize_solution(completed.problem, SolveOptions(mip_gap=mip_gap), solver=completed.solver,
                                         claimed="feasible", x=completed.values, bound=bound_of(f),
                                         seconds=completed.solve_seconds, message=note), skipped
+    tell = beside() if beside is not None else None
+    if tell is not None and completed is not None:
+        tell(completed.values)
     sol = _by_period(f, solver, budget, keep_share, mip_gap, start, threads) or _run(f, solver, limit, mip_gap, start,
-                                                                                   threads, on_incumbent)
+                                                                                   threads, on_incumbent=tell)
     if has_first and not sol.has_values and completed is None and sol.status not in ("infeasible", "unbounded"):
         return f, None, skipped
     if not sol.has_values and completed is None and start is not None and sol.status not in ("infeasible",
@@ -482,14 +485,14 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     budget.finish_s = FINISH_S_PER_VAR * f.problem.n_vars
     # where the ladder does not run (M), the search beside the full solve from its own incumbents (planner.fleet.beside)
     beside = FullSearch(loaded, options, horizon, settings, extra_blocks, solver)
-    tell = None if restricted is not None else beside.start(f, budget.deadline - (1 - AFTER_SHARE) * budget.limit_s,
-                                                            until)
+    begin = None if restricted is not None else functools.partial(
+        beside.start, f, budget.deadline - (1 - AFTER_SHARE) * budget.limit_s, until)
     emit("solving", {"solver": solver, "time_limit_s": budget.limit_s})
     # one thread fewer while the restricted programs' thread runs beside it (on L and XL); the search beside (M) waits
     # a third of the budget first and takes none from the solve
     threads = max(1, settings.threads - 1) if ladder.beside else settings.threads
     f, sol, note = _solve_formulation(f, solver, budget, s.policy.mip_gap, settings.tie_break, extra_blocks, keep,
-                                      built_s, has_first=first is not None, threads=threads, on_incumbent=tell)
+                                      built_s, has_first=first is not None, threads=threads, beside=begin)
     if sol is not None and sol.status != "feasible":
         ladder.stop_search()   # optimal (nothing can beat it) or no plan; a solve stopped by its limit ran as long
     if sol is None or sol.status != "feasible":
