@@ -53,12 +53,10 @@ class FullSearch(Background):
     def __init__(self, loaded: LoadedScenario, options: OptionSet, horizon: Horizon, settings, extra_blocks,
                  solver: str):
         self._args = (loaded, options, horizon, settings, extra_blocks, solver)
-        self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
         self._until = 0.0
         self._discard = False
         self._plan: Plan | None = None
-        self._error: BaseException | None = None
         self.incumbents: Incumbents | None = None
 
     def start(self, f: Formulation, after: float, until: float) -> Callable | None:
@@ -101,8 +99,7 @@ class FullSearch(Background):
                 note = (f"the full program's incumbent within the limit, improved in {steps} steps of a neighbourhood "
                         "search beside its solve (a few workloads at a time over all their options, the others' "
                         "replicas held: planner.fleet.neighbourhood, planner.fleet.beside)")
-                self._plan = plan_of(loaded, options, horizon, settings, Rung(f, sol, (0, False), searched=steps),
-                                      note)
+                self._plan = plan_of(loaded, options, horizon, settings, Rung(f, sol, (0, False)), note)
         except BaseException as exc:  # noqa: BLE001 -- re-raised in the caller's thread by plan
             self._error = exc
 

@@ -222,7 +222,7 @@ def plan_of(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, settin
                  "planner.fleet.envelope) and run in every period")
         if rung.by_period:
             note += ", then each period's own program solved from it"
-    if rung.searched and "neighbourhood search" not in note:
+    if rung.searched:
         note += (f", then improved in {rung.searched} steps of a neighbourhood search (a few workloads at a time "
                  "over all their options, the others' replicas held: planner.fleet.neighbourhood)")
     # optimal for the restricted program at most: a plan of the scenario, with the closed-form bound of all the
