@@ -20,7 +20,8 @@ others' replicas held) finds such plans when it starts from HiGHS' incumbent; fr
   full solve's bound (``planner.fleet.incumbent.adopt_cheaper``).
 
 A heuristic for the incumbent, like the ladder: it proves nothing, and the full solve's status and bound stay what
-HiGHS proved. HiGHS does not see the search's points.
+HiGHS proved. HiGHS does not see the search's points: handed over through its user-solution callback they did not
+shorten M's proofs, which wait on the bound, not the incumbent (docs/BENCHMARKS.md, "Forty-first pass").
 """
 
 from __future__ import annotations
