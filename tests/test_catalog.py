@@ -26,7 +26,7 @@ CAT = Catalog.builtin()
 EXPECTED_GPU_IDS = {
     "rtx-4090", "l4", "a10g", "l40s", "a100-40gb", "a100-40gb-pcie", "a100-80gb", "a100-80gb-pcie",
     "h100-pcie", "h100-sxm", "h100-nvl", "h200", "h200-nvl", "b200", "b300", "mi300x",
-    "rtx-5090", "rtx-pro-6000", "gb200", "gb300", "mi325x", "mi355x",
+    "rtx-5090", "rtx-pro-6000", "gb200", "gb300", "mi325x", "mi355x", "gh200",
 }
 EXPECTED_MODEL_IDS = {
     "llama-3.1-8b", "llama-3.1-70b", "llama-3.1-405b", "llama-3.2-1b", "llama-3.2-3b", "mistral-7b",
@@ -131,7 +131,7 @@ def test_interconnect(gpu_id, gbps, group):
 
 
 MIG_GPUS = {"a100-40gb", "a100-40gb-pcie", "a100-80gb", "a100-80gb-pcie", "h100-pcie", "h100-sxm", "h100-nvl",
-            "h200", "h200-nvl", "b200", "b300"}
+            "h200", "h200-nvl", "b200", "b300", "gh200"}
 SLOTS = ["1g", "1g", "2g", "3g", "4g", "7g"]  # slot order of the shared MIG geometry (mig.md §2)
 
 
@@ -156,6 +156,7 @@ MIG_NAMES = [
     ("a100-40gb", "1g.5gb;1g.10gb;2g.10gb;3g.20gb;4g.20gb;7g.40gb"),
     ("h100-sxm", "1g.10gb;1g.20gb;2g.20gb;3g.40gb;4g.40gb;7g.80gb"),
     ("h100-nvl", "1g.12gb;1g.24gb;2g.24gb;3g.47gb;4g.47gb;7g.94gb"),
+    ("gh200", "1g.12gb;1g.24gb;2g.24gb;3g.48gb;4g.48gb;7g.96gb"),     # mig-parted; 1g.24gb by the geometry
     ("h200-nvl", "1g.18gb;1g.35gb;2g.35gb;3g.71gb;4g.71gb;7g.141gb"),  # same names as H200 SXM (mig-parted)
     ("b200", "1g.23gb;1g.45gb;2g.45gb;3g.90gb;4g.90gb;7g.180gb"),
     ("b300", "1g.34gb;1g.67gb;2g.67gb;3g.135gb;4g.135gb;7g.269gb"),    # AWS HyperPod / GPU Operator 25.3

@@ -44,7 +44,6 @@ def test_every_row_is_predicted_or_skipped_with_a_reason(parsed):
     (3, "SEED"),        # B200 MLPerf v5.1 figure that does not match the verified row
     (4, "MLPerf"),      # MLPerf rows give neither the dataset's input length nor the replica layout
     (6, "MLPerf"),      # ... the TTFT and TPOT rows of the Server run too
-    (24, "GH200"),      # GH200-96GB is not a catalog GPU
     (87, "ambiguous"),  # notes: per-GPU vs total ambiguous
 ])
 def test_known_skips(parsed, row, reason):
@@ -57,6 +56,7 @@ def test_known_skips(parsed, row, reason):
     (19, "h100-sxm", "llama-3.1-8b", "fp8", "trtllm", "offline"),        # trtllm-bench max load
     (22, "a100-80gb-pcie", "llama-3.1-8b", "bf16", "trtllm", "offline"),  # "FP16/BF16 (Mixed)" -> bf16
     (59, "h100-sxm", "mistral-7b", "fp8", "trtllm", "offline"),
+    (24, "gh200", "llama-3.1-8b", "fp8", "trtllm", "offline"),           # "GH200-96GB" alias
     (80, "h100-sxm", "llama-2-7b", "fp8", "trtllm", "static"),           # "LLaMA-7B (Llama-2-7B)"
     (85, "a100-80gb", "llama-2-7b", "fp16", "trtllm", "static"),          # "A100-SXM-80GB?" read as SXM
     (93, "a100-80gb", "llama-2-7b", "fp16", "trtllm", "prefill"),
@@ -86,6 +86,20 @@ def test_median_error_within_the_bar(table, group):
     if not apes:
         pytest.skip(f"no expressible {group} row in the public set (see the skipped list in docs/perf-model.md)")
     assert np.median(apes) <= BARS[group], (group, np.median(apes), len(apes))
+
+
+def test_gh200_rows_follow_its_bandwidth_and_memory(table):
+    """GH200-96GB is an H100 with 4.0 TB/s (3.35 on H100 SXM) and 95.6 GiB (79.6): on the rows measured on both
+    (TensorRT-LLM's perf-overview, same model, precision, TP 1 and sizes), the model's GH200/H100 throughput ratio
+    is above 1 and at most the bandwidth ratio where 80 GB leaves room for a large batch (measured 1.06-1.24), and
+    well above it for Llama-3.1-70B FP8 on one GPU, where the H100's 80 GB leave almost no KV cache (measured 2.03)."""
+    pred = {r["row"]: r["predicted"] for r in table.rows}
+    meas = {r["row"]: r["measured"] for r in table.rows}
+    for gh, h100 in [(24, 19), (30, 25), (36, 31), (42, 37), (64, 59), (66, 65)]:
+        assert 1.0 < meas[gh] / meas[h100] < 1.25
+        assert 1.0 < pred[gh] / pred[h100] <= 4000 / 3350 + 1e-9, (gh, pred[gh] / pred[h100])
+    assert meas[44] / meas[43] == pytest.approx(2.03, abs=0.01)
+    assert 1.5 < pred[44] / pred[43] < 2.5
 
 
 def test_enough_rows_are_expressed(table):
