@@ -189,6 +189,8 @@ def _run(arr: ProblemArrays, offset: float, options: SolveOptions, rewritten: bo
     h.setOptionValue("log_to_console", bool(options.msg))
     h.setOptionValue("mip_rel_gap", float(options.mip_gap))
     h.setOptionValue("random_seed", 0)
+    # mip_lifting_for_probing stays at HiGHS' default (off): on in HiGHS 1.16 it "proved" M-2 optimal at 57.2013 USD/h,
+    # against a verified plan of 54.8013 (docs/BENCHMARKS.md, "Forty-first pass")
 
     is_mip = bool(arr.integrality.any())
     lp = highs_lp(arr, offset, integer=is_mip)
