@@ -122,7 +122,25 @@ def test_a_plan_without_a_solver_bound_takes_the_closed_form_one():
     assert incumbent.with_bound(_plan(base, 120.0, 100.0), 90.0, mip_gap=1e-4).bound_usd_per_hour == 100.0
     assert incumbent.with_bound(none, None, mip_gap=1e-4) is none
     assert incumbent.with_bound(base, 1e9, mip_gap=1e-4) is base  # optimal: proven already
-    assert incumbent.with_bound(none, 130.0, mip_gap=1e-4).status == "optimal"  # a bound at the objective closes it
+    assert incumbent.with_bound(none, 120.0, mip_gap=1e-4).status == "optimal"  # a bound at the objective closes it
+    at = incumbent.with_bound(none, 120.0 * (1 + 5e-7), mip_gap=1e-4)   # above it within the zero-gap tolerance
+    assert (at.status, at.bound_usd_per_hour, at.gap) == ("optimal", 120.0, 0.0)
+
+
+def test_a_bound_above_a_verified_plan_is_a_failed_proof_and_is_not_carried():
+    # a lower bound cannot exceed the cost of a feasible plan: 130 over a verified 120 is a proof that failed (HiGHS
+    # with lifting for probing, docs/BENCHMARKS.md "Forty-first pass"); carried, it closed the gap and printed optimal
+    m = bench_medium()
+    base = solve_scenario(m["loaded"], SolveSettings(solver="highs", baselines=False, tie_break=False))
+    own = _plan(base, 120.0, 90.0)
+    got = incumbent.with_bound(own, 130.0, mip_gap=1e-4)
+    assert (got.status, got.bound_usd_per_hour, got.gap) == ("feasible", 90.0, pytest.approx(0.25))
+    assert "130 USD/h was not carried" in got.message and "the proof behind it failed" in got.message
+    # the full program "proved" 57.2013 optimal; the search beside it has a verified 54.8013: printed feasible
+    full = _plan(base, 57.2013, 57.2013, status="optimal")
+    adopted = incumbent.adopt_cheaper(full, _plan(base, 54.8013, None), mip_gap=1e-4)
+    assert adopted.objective_usd_per_hour == 54.8013 and adopted.status == "feasible"
+    assert adopted.bound_usd_per_hour is None and "not carried" in adopted.message
 
 
 def _rung(m, k, deadline_s=60.0, previous=None):

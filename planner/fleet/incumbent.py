@@ -12,6 +12,7 @@ import numpy as np
 from planner.fleet.formulation import Formulation
 from planner.fleet.share_bound import share_bound
 from planner.plan import Plan
+from planner.problem import ZERO_GAP_ABS, ZERO_GAP_REL
 
 
 def bound_of(f: Formulation, solver_bound: float | None = None) -> float | None:
@@ -32,11 +33,21 @@ def cheaper(a: Plan | None, b: Plan | None) -> Plan | None:
 
 def with_bound(plan: Plan, bound: float | None, mip_gap: float) -> Plan:
     """``plan`` with ``bound`` (a lower bound on every plan of the scenario) where it is higher than its own, and
-    the gap and status that follow: ``optimal`` only when that gap is within ``mip_gap``."""
+    the gap and status that follow: ``optimal`` only when that gap is within ``mip_gap``.
+
+    A bound above the cost of ``plan``, a verified plan of the scenario, by more than the zero-gap tolerance of
+    ``planner.problem`` cannot be a lower bound: it is not carried, and the message says so. Such a bound is a proof
+    that failed (HiGHS 1.16 with lifting for probing "proved" 57.20 USD/h optimal on a program with a verified plan
+    of 54.80: docs/BENCHMARKS.md, "Forty-first pass"); carried, it would have closed the gap and printed
+    ``optimal``."""
     own = plan.bound_usd_per_hour
     if plan.status == "optimal" or bound is None or (own is not None and own >= bound):
         return plan
     obj = plan.objective_usd_per_hour
+    if bound - obj > ZERO_GAP_ABS + ZERO_GAP_REL * abs(obj):
+        return plan.model_copy(update={"message": f"{plan.message}; a lower bound of {bound:.6g} USD/h was not "
+                                                  f"carried: it is above this verified plan's {obj:.6g} USD/h, so "
+                                                  "the proof behind it failed"})
     bound = min(bound, obj)
     gap = max(0.0, (obj - bound) / max(abs(obj), 1e-9))
     return plan.model_copy(update={"status": "optimal" if gap <= mip_gap else "feasible",
