@@ -149,6 +149,41 @@ def test_it_does_not_run_where_the_ladder_does_or_on_small_or_merged_programs(mo
     assert start() is None   # a merged program's deployments are not the scenario's options
 
 
+@pytest.mark.parametrize("found, proven, decoded", [
+    (95.0, None, True),        # the full solve stopped at its limit: the searched plan may be the cheaper one
+    (95.0, 100.0, True),       # below a claimed optimum: the claim is wrong, and the plan must reach the printer
+    (100.0, 100.0, False),     # at the claimed optimum: nothing to gain, not decoded
+    (100.0 - 5e-5, 100.0, False),   # within the zero-gap tolerance of it
+])
+def test_a_searched_plan_is_decoded_after_a_claimed_optimum_only_where_it_is_cheaper(monkeypatch, found, proven,
+                                                                                     decoded):
+    import threading
+    from types import SimpleNamespace
+
+    m, f = _full_program()
+    s = m["loaded"].scenario
+    monkeypatch.setattr(beside_mod, "RESTRICT_MIN_OPTIONS", 10**9)
+    entered, release, calls = threading.Event(), threading.Event(), []
+
+    def search(*args, **kwargs):   # the search's result once the full solve is over
+        entered.set()
+        release.wait(30.0)
+        return f, SimpleNamespace(objective=found), 3
+
+    monkeypatch.setattr(beside_mod, "search", search)
+    monkeypatch.setattr(beside_mod, "plan_of", lambda *args: calls.append(args) or "plan")
+    fs = beside_mod.FullSearch(m["loaded"], m["options"], horizon_for(s), SolveSettings(), hedge_blocks(s), "highs")
+    start = solve_mod._complete_start(f, "highs", greedy_start(f), 30.0, 0.0).values
+    now = time.perf_counter()
+    hook = fs.start(f, now, now + 60.0)
+    assert hook is not None
+    hook(start)
+    assert entered.wait(30.0)   # the search runs; the full solve ends while it does
+    fs.stop(proven=proven)
+    release.set()
+    assert (fs.plan() == "plan") == decoded and len(calls) == int(decoded)
+
+
 def test_solve_scenario_with_the_search_beside_from_the_start(monkeypatch):
     # M-1 (710 deployments, below the ladder's size) with the search started at once: it runs beside the full solve,
     # which proves the optimum (100.707 USD/h); the search is stopped then and the plan is the full solve's, verified

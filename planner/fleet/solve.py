@@ -496,7 +496,7 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     if sol is not None and sol.status != "feasible":
         ladder.stop_search()   # optimal (nothing can beat it) or no plan; a solve stopped by its limit ran as long
     if sol is None or sol.status != "feasible":
-        beside.stop(discard=sol is not None and sol.status == "optimal")
+        beside.stop(proven=sol.objective if sol is not None and sol.status == "optimal" else None)
     if sol is None:  # the next rungs, now or on beside, with what the full program's solve cannot use
         beside.plan()
         return _rest_of_ladder(ladder, until, first, s.policy.mip_gap, emit, f"too little of the "
