@@ -57,6 +57,12 @@ ZERO_GAP_ABS = 1e-6  # HiGHS' default mip_abs_gap; smaller objective − bound d
 # that far off a row can sit that far above the optimum): SCIP "optimal" at 4.000003 over its bound 4, HiGHS at a
 # relative 1.5e-7, both on random 5-column programs of tests/test_solvers.py (2026-12-06), were "feasible" at 1e-9
 ZERO_GAP_REL = 1e-6
+
+
+def zero_gap(value: float) -> float:
+    """The objective − bound difference at ``value`` that counts as zero (the two tolerances above)."""
+    return ZERO_GAP_ABS + ZERO_GAP_REL * abs(value)
+
 INTEGRALITY_TOL = 1e-6  # integer columns within this of an integer are snapped to it
 VIOLATION_TOL = 1e-5  # a returned point violating a row/bound by more than this is flagged
 
@@ -597,7 +603,7 @@ def finalize_solution(problem: Problem, options: SolveOptions, *, solver: str, c
     vals = np.where(np.abs(clipped - vals) <= VIOLATION_TOL, clipped, vals)  # solver noise only
     objective = problem.objective_value(vals)
     notes = [message] if message else []
-    tol = ZERO_GAP_ABS + ZERO_GAP_REL * abs(objective)
+    tol = zero_gap(objective)
 
     if bound is None or math.isnan(bound):
         bound = objective if claimed == "optimal" else -math.inf

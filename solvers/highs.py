@@ -40,7 +40,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from planner.problem import ZERO_GAP_ABS, ZERO_GAP_REL, Problem, ProblemArrays, Solution, SolveOptions
+from planner.problem import Problem, ProblemArrays, Solution, SolveOptions, zero_gap
 from solvers.registry import RawResult, checked_solve
 
 NAME = "highs"
@@ -250,7 +250,7 @@ def _stale_start(arr: ProblemArrays, offset: float, x: np.ndarray, info) -> bool
     """Whether HiGHS' returned point costs more than the optimum it reports, beyond the zero-gap tolerance of
     ``planner.problem`` (found on a tiny fleet program, ``tests/test_solvers.py``)."""
     reported = float(info.objective_function_value)
-    return float(arr.c @ x) + offset - reported > ZERO_GAP_ABS + ZERO_GAP_REL * abs(reported)
+    return float(arr.c @ x) + offset - reported > zero_gap(reported)
 
 
 def _subscribe(h, report, bounds: bool = True) -> None:

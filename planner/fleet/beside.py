@@ -41,7 +41,7 @@ from planner.fleet.neighbourhood import MIN_STEP_S, search
 from planner.fleet.options import OptionSet
 from planner.fleet.restricted import RESTRICT_MIN_OPTIONS, Rung, plan_of
 from planner.plan import Plan
-from planner.problem import ZERO_GAP_ABS, ZERO_GAP_REL
+from planner.problem import zero_gap
 from planner.scenario.io import LoadedScenario
 from solvers.registry import get_backend
 
@@ -92,7 +92,7 @@ class FullSearch(Background):
 
     def _beats_the_claim(self, objective: float) -> bool:
         proven = self._proven
-        return proven is None or objective < proven - (ZERO_GAP_ABS + ZERO_GAP_REL * abs(proven))
+        return proven is None or objective < proven - zero_gap(proven)
 
     def _run(self, after: float) -> None:
         loaded, options, horizon, settings, extra_blocks, solver = self._args

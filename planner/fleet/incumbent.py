@@ -12,7 +12,7 @@ import numpy as np
 from planner.fleet.formulation import Formulation
 from planner.fleet.share_bound import share_bound
 from planner.plan import Plan
-from planner.problem import ZERO_GAP_ABS, ZERO_GAP_REL
+from planner.problem import zero_gap
 
 
 def bound_of(f: Formulation, solver_bound: float | None = None) -> float | None:
@@ -44,7 +44,7 @@ def with_bound(plan: Plan, bound: float | None, mip_gap: float) -> Plan:
     if plan.status == "optimal" or bound is None or (own is not None and own >= bound):
         return plan
     obj = plan.objective_usd_per_hour
-    if bound - obj > ZERO_GAP_ABS + ZERO_GAP_REL * abs(obj):
+    if bound - obj > zero_gap(obj):
         return plan.model_copy(update={"message": f"{plan.message}; a lower bound of {bound:.6g} USD/h was not "
                                                   f"carried: it is above this verified plan's {obj:.6g} USD/h, so "
                                                   "the proof behind it failed"})
