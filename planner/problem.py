@@ -63,6 +63,11 @@ def zero_gap(value: float) -> float:
     """The objective − bound difference at ``value`` that counts as zero (the two tolerances above)."""
     return ZERO_GAP_ABS + ZERO_GAP_REL * abs(value)
 
+
+def cheaper_than(value: float, than: float) -> bool:
+    """Whether an objective of ``value`` improves on one of ``than`` by more than 1e-9 relative (rounding noise)."""
+    return value < than - 1e-9 * max(1.0, abs(than))
+
 INTEGRALITY_TOL = 1e-6  # integer columns within this of an integer are snapped to it
 VIOLATION_TOL = 1e-5  # a returned point violating a row/bound by more than this is flagged
 

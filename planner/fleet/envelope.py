@@ -42,7 +42,7 @@ from planner.fleet.formulation import BuildOutOfTime, Formulation, build
 from planner.fleet.horizon import Horizon, PeriodSpec
 from planner.fleet.restrict import complete
 from planner.fleet.start import carry_start
-from planner.problem import Solution, SolveOptions
+from planner.problem import Solution, SolveOptions, cheaper_than
 from planner.scenario.model import Scenario
 from solvers.registry import get_backend
 
@@ -123,7 +123,7 @@ def by_period(s: Scenario, horizon: Horizon, settings, extra_blocks, solver: str
         sol = get_backend(solver, problem).solve(problem, SolveOptions(time_limit_s=max(limit, 0.1), mip_gap=gap,
                                                                        start=start))
         now = best[t].objective if t in best else sol_env.objective
-        if sol.has_values and sol.objective < now - 1e-9 * max(1.0, now):
+        if sol.has_values and cheaper_than(sol.objective, now):
             best[t] = sol
 
     for t, per in enumerate(horizon.periods):

@@ -12,7 +12,7 @@ import numpy as np
 from planner.fleet.formulation import Formulation
 from planner.fleet.share_bound import share_bound
 from planner.plan import Plan
-from planner.problem import zero_gap
+from planner.problem import cheaper_than, zero_gap
 
 
 def bound_of(f: Formulation, solver_bound: float | None = None) -> float | None:
@@ -28,7 +28,7 @@ def cheaper(a: Plan | None, b: Plan | None) -> Plan | None:
     """The cheaper of two verified plans (either may be None); a on ties."""
     if a is None or b is None:
         return a if b is None else b
-    return b if b.objective_usd_per_hour < a.objective_usd_per_hour - 1e-9 * max(1.0, a.objective_usd_per_hour) else a
+    return b if cheaper_than(b.objective_usd_per_hour, a.objective_usd_per_hour) else a
 
 
 def with_bound(plan: Plan, bound: float | None, mip_gap: float) -> Plan:

@@ -20,7 +20,7 @@ import threading
 import numpy as np
 
 from planner.fleet.formulation import Formulation
-from planner.problem import Solution, SolveOptions, finalize_solution
+from planner.problem import Solution, SolveOptions, cheaper_than, finalize_solution
 
 
 class Incumbents:
@@ -52,7 +52,7 @@ class Incumbents:
         more than 1e-9 relative; else None (none kept, not cheaper, or it fails f's rows)."""
         with self._lock:
             x, obj = self._x, self._objective
-        if x is None or (math.isfinite(than) and not obj < than - 1e-9 * max(1.0, abs(than))):
+        if x is None or (math.isfinite(than) and not cheaper_than(obj, than)):
             return None
         sol = finalize_solution(self.f.problem, SolveOptions(), solver="highs", claimed="feasible", x=x,
                                 message="the full program's incumbent")

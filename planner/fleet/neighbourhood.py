@@ -40,7 +40,7 @@ from planner.fleet.formulation import BuildOutOfTime, Formulation, build
 from planner.fleet.horizon import Horizon
 from planner.fleet.options import OptionSet
 from planner.fleet.start import carry_start
-from planner.problem import Solution, SolveOptions
+from planner.problem import Solution, SolveOptions, cheaper_than
 from planner.scenario.model import Scenario
 from solvers.registry import get_backend
 
@@ -74,7 +74,7 @@ def search(s: Scenario, options: OptionSet, horizon: Horizon, settings, extra_bl
         if step is None:
             break
         g, new = step
-        better = new.has_values and new.objective < sol.objective - 1e-9 * max(1.0, abs(sol.objective))
+        better = new.has_values and cheaper_than(new.objective, sol.objective)
         if better:
             f, sol, idle, improved = g, new, 0, improved + 1
         if new.status == "optimal" and m == len(ids):
