@@ -69,11 +69,13 @@ def fit_and_predict(job: tuple[tuple[str, ...], float]):
     cases, cat, base = _STATE
     engine = next(c.engine for c in cases if c.family == left_out[0])
     train = sf.thin([c for c in cases if c.engine == engine and c.family not in left_out], PER_FAMILY)
-    sf.LOSS_SCALE = scale
+    shipped, sf.LOSS_SCALE = sf.LOSS_SCALE, scale
     try:
         cal = sf.apply(base, [sf.fit_engine(train, cat, base, engine, max_evals=MAX_EVALS)])
     except InputError:   # too few rows to fit: the priors, as leave_one_family_out does
         cal = base
+    finally:
+        sf.LOSS_SCALE = shipped
     return job, {f: predict_frame([c for c in cases if c.family == f], cat, cal) for f in left_out}
 
 
