@@ -9,8 +9,8 @@ leave-one-family-out" the honest way, with a second level of folds:
   fit on E minus {f} at s*(f). f's rows are never seen while its scale is chosen;
 - criterion (fixed before the run): the pooled inner median APE of TTFT plus that of TPOT, the smaller scale on a
   tie;
-- every fit as the out-of-family tables make them (``leave_one_family_out``): training families thinned to
-  ``PER_FAMILY`` rows, ``MAX_EVALS`` least-squares evaluations, from and pulled towards the priors.
+- every fit is a fold of the out-of-family tables (``planner.perf.silicon_fit.fit_without``): training families
+  thinned to ``PER_FAMILY`` rows, ``MAX_EVALS`` least-squares evaluations, from and pulled towards the priors.
 
 The fit on E minus {f, g} serves two inner folds (g's for outer f, f's for outer g), so one engine of n families
 takes n·|GRID| outer fits and C(n, 2)·|GRID| inner ones: 404 fits for the 23 families and four scales, ~50 minutes
@@ -58,36 +58,26 @@ def jobs(engine_of: dict[str, str], grid=GRID) -> list[tuple[tuple[str, ...], fl
 
 
 def fit_and_predict(job: tuple[tuple[str, ...], float]):
-    """Fit the engine on its families other than ``job[0]`` at loss scale ``job[1]``; predict each left-out one."""
-    import planner.perf.silicon_fit as sf  # noqa: PLC0415
-    from planner.errors import InputError  # noqa: PLC0415
+    """Fit the engine on its families other than ``job[0]`` at loss scale ``job[1]`` (one fold as
+    ``leave_one_family_out`` fits it); predict each left-out family."""
     from planner.perf.silicon import predict_frame  # noqa: PLC0415
+    from planner.perf.silicon_fit import fit_without  # noqa: PLC0415
 
     if _STATE is None:
         _init()
     left_out, scale = job
     cases, cat, base = _STATE
-    engine = next(c.engine for c in cases if c.family == left_out[0])
-    train = sf.thin([c for c in cases if c.engine == engine and c.family not in left_out], PER_FAMILY)
-    shipped, sf.LOSS_SCALE = sf.LOSS_SCALE, scale
-    try:
-        cal = sf.apply(base, [sf.fit_engine(train, cat, base, engine, max_evals=MAX_EVALS)])
-    except InputError:   # too few rows to fit: the priors, as leave_one_family_out does
-        cal = base
-    finally:
-        sf.LOSS_SCALE = shipped
+    cal, _ = fit_without(cases, set(left_out), cat, base, max_evals=MAX_EVALS, per_family=PER_FAMILY,
+                         loss_scale=scale)
     return job, {f: predict_frame([c for c in cases if c.family == f], cat, cal) for f in left_out}
 
 
 def score(frame) -> tuple[float, float]:
     """Median APE of TTFT and of TPOT over the predicted rows (fractions; NaN where nothing is predicted)."""
-    import numpy as np  # noqa: PLC0415
+    from planner.perf.silicon_report import summary  # noqa: PLC0415
 
-    ok = frame.dropna(subset=["ttft_pred_ms", "tpot_pred_ms"])
-    if ok.empty:
-        return float("nan"), float("nan")
-    return (float(np.median(np.abs(ok.ttft_pred_ms / ok.ttft_ms - 1))),
-            float(np.median(np.abs(ok.tpot_pred_ms / ok.tpot_ms - 1))))
+    s = summary(frame)
+    return s["ttft_ape"] / 100.0, s["tpot_ape"] / 100.0
 
 
 def choose(inner: dict[float, tuple[float, float]]) -> float:

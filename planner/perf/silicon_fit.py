@@ -154,12 +154,13 @@ def identifiable(cases: list[SiliconCase], catalog: Catalog, base: Calibration, 
 
 def fit_engine(cases: list[SiliconCase], catalog: Catalog | None = None, base: Calibration | None = None,
                engine: str | None = None, names=None, max_evals: int = 60,
-               time_limit_s: float | None = None) -> EngineFit:
+               time_limit_s: float | None = None, loss_scale: float = LOSS_SCALE) -> EngineFit:
     """Fit the constants ``names`` (default: the identifiable ones) of one engine to its ``cases``.
 
     InputError when the rows do not identify the constants asked for (too few rows, a constant no row
     moves, or constants whose effects the rows cannot tell apart). ``time_limit_s`` bounds the search
-    (the best point evaluated is kept; ``success`` is then False)."""
+    (the best point evaluated is kept; ``success`` is then False). ``loss_scale``: the Cauchy loss's scale in log
+    space (``LOSS_SCALE``; ``bench/nested_scale.py`` measures others)."""
 
     cat = catalog or Catalog.builtin()
     base = base or prior_calibration()
@@ -201,7 +202,7 @@ def fit_engine(cases: list[SiliconCase], catalog: Catalog | None = None, base: C
         r = np.log(np.where(np.isfinite(pred) & (pred > 0), pred, measured) / measured)[rows]
         return np.concatenate([r, PRIOR_WEIGHT * (z - (x0 - lo) / span)])
 
-    res = bounded_least_squares(residuals, (x0 - lo) / span, time_limit_s=time_limit_s, f_scale=LOSS_SCALE,
+    res = bounded_least_squares(residuals, (x0 - lo) / span, time_limit_s=time_limit_s, f_scale=loss_scale,
                                 loss=LOSS, bounds=(0.0, 1.0), max_nfev=max_evals, diff_step=0.02)
     x = np.clip(lo + res.x * span, lo, hi)
     return EngineFit(engine, dict(zip(names, map(float, x))), int(rows.sum()), res.success, res.message)
@@ -247,6 +248,24 @@ def thin(cases: list[SiliconCase], per_family: int) -> list[SiliconCase]:
     return out
 
 
+def fit_without(cases: list[SiliconCase], left_out: set[str], catalog: Catalog, base: Calibration,
+                max_evals: int = 60, per_family: int | None = 40,
+                loss_scale: float = LOSS_SCALE) -> tuple[Calibration, str]:
+    """``(calibration, note)``: the engine of the ``left_out`` families fitted on its other families (each thinned to
+    ``per_family`` rows, :func:`thin`), from and pulled towards ``base``; ``base`` itself, with the reason in the
+    note, where those rows cannot identify a constant. One fold of :func:`leave_one_family_out` (and of the nested
+    folds of ``bench/nested_scale.py``, which leave out two families of one engine)."""
+    eng = next(c.engine for c in cases if c.family in left_out)
+    train = [c for c in cases if c.engine == eng and c.family not in left_out]
+    if per_family:
+        train = thin(train, per_family)
+    try:
+        f = fit_engine(train, catalog, base, eng, max_evals=max_evals, loss_scale=loss_scale)
+    except InputError as exc:
+        return base, f"defaults ({exc})"
+    return apply(base, [f]), ", ".join(f"{n}={v:.3g}" for n, v in f.values.items())
+
+
 def leave_one_family_out(cases: list[SiliconCase], catalog: Catalog | None = None,
                          base: Calibration | None = None, max_evals: int = 60, progress=None,
                          per_family: int | None = 40):
@@ -262,16 +281,7 @@ def leave_one_family_out(cases: list[SiliconCase], catalog: Catalog | None = Non
     fams = sorted({c.family for c in cases})
     for k, fam in enumerate(fams):
         held = [c for c in cases if c.family == fam]
-        eng = held[0].engine
-        train = [c for c in cases if c.engine == eng and c.family != fam]
-        if per_family:
-            train = thin(train, per_family)
-        try:
-            f = fit_engine(train, cat, base, eng, max_evals=max_evals)
-            cal = apply(base, [f])
-            note = ", ".join(f"{n}={v:.3g}" for n, v in f.values.items())
-        except InputError as exc:
-            cal, note = base, f"defaults ({exc})"
+        cal, note = fit_without(cases, {fam}, cat, base, max_evals=max_evals, per_family=per_family)
         df = predict_frame(held, cat, cal)
         df["fit_note"] = note
         out.append(df)
