@@ -18,7 +18,7 @@ on two cores. Printed: every fixed scale's out-of-family figures, each family's 
 nested figures, which are what "choose the scale by leave-one-family-out" would deliver on a family nobody measured.
 
     python -m bench.nested_scale                      # the grid 0.03, 0.05, 0.1, 0.2 on two processes
-    python -m bench.nested_scale --grid 0.05,0.1 --workers 1 --save /tmp/nested.pkl
+    python -m bench.nested_scale --grid 0.05,0.1 --workers 1 --save nested.pkl
 """
 
 from __future__ import annotations
