@@ -99,12 +99,12 @@ count, the prompts per chunk step (Poisson rate ``a·q·n/r`` per step) and so `
 ``S`` need neither X nor τ̄; τ̄ then has the closed form ``min(τ(b, 0) + a·q·S, τ_c)`` (``ρ = q·S/τ̄`` at most
 0.999, where ``τ(b, 0)/(1 − 0.999·a)`` replaces the first term), and ``X = q/τ̄``. Little's law is one equation
 in q, ``g(q) = X·hold − min(C, c_max)``: −C_s as q → 0 and >= 0 once every step is the longest one
-(``q = x_hi·τ(b_hi, K)``, ``x_hi = C_s/hold(q → 0)``); regula falsi (Illinois) on that bracket finds the root to
-0.01 % of the load, or a jump of g — the chunk count is an integer — bracketed to 1e-4 of q, in about 9
-evaluations. (Until 2026-12-03 the search ran over X, with the step time carried between
-evaluations and three rounds of ``τ̄ ← τ(b(τ̄))`` per evaluation: the answer then depended on the path the
-search took, by up to ±6 % of a capacity and 10 % of a closed-loop rate; ``python -m bench.fixed_point``
-measures the shipped search against the root to 1e-9.)
+(``q = x_hi·τ(b_hi, K)``, ``x_hi = C_s/hold(q → 0)``); regula falsi (Anderson–Björck, :func:`solve`) on that
+bracket finds the root to 0.01 % of the load, or a jump of g — the chunk count is an integer — bracketed to 1e-4
+of q, in 7–8 evaluations for a 64-load SLO grid (``bench/perf_timing.py``'s cases). (Until 2026-12-03 the search
+ran over X, with the step time carried between evaluations and three rounds of ``τ̄ ← τ(b(τ̄))`` per evaluation:
+the answer then depended on the path the search took, by up to ±6 % of a capacity and 10 % of a closed-loop rate;
+``python -m bench.fixed_point`` measures the shipped search against the root to 1e-9.)
 
 Closed versus open loop. Both share the step time, the chunk budget, S and ρ; they differ only in how
 requests arrive. Benchmark clients resubmit on completion, so at most C_s − 1 prompts can be ahead of one (the
@@ -129,6 +129,7 @@ ITERATIONS = 24
 TOL = 1e-4      # the root: Little's law met to this share of the load
 JUMP_X = 1e-4   # a bracket this narrow (relative to q) around a jump of g is settled
 SUBSET_MIN = 512   # below this many loads the search evaluates every load each round (frozen ones ignored)
+AB_FLOOR = 0.2   # the Anderson-Björck factor's floor: a jump of g (m ~ 0) is not shrunk to nothing
 RHO_MAX = 0.999   # the prefill queue's utilisation is capped here (its wait stays finite)
 
 
@@ -317,8 +318,12 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS) -> dict[
 
     Searched over ``q = X·τ̄`` (requests arriving per step), in which every term is explicit (:func:`_at`):
     ``g(q) = X(q)·hold(q) − C_s`` is ``−C_s`` at q → 0 and >= 0 at :func:`_upper`. The first point is
-    ``x_hi·τ(b_lo, 0)`` (the rate and step of no load), then regula falsi (Illinois variant) on g, which is close
-    to linear in q. Each element stops on its own (on the root to TOL of the load, or on a jump of g
+    ``x_hi·τ(b_lo, 0)`` (the rate and step of no load), then regula falsi on g, which is close to linear in q.
+    When the same end of the bracket moves twice in a row, the other end's secant value is scaled by the
+    Anderson–Björck factor ``m = 1 − g(q_new)/g(q_end)`` (``q_end``: the end being replaced), at least AB_FLOOR, or
+    by ½ (Illinois) where m <= 0: where g bends near the root (a high load's step at its cap) the factor follows how
+    little the moving end gained, and the floor keeps a jump of g, where m → 0, from pinning the next point to the
+    stale end. Each element stops on its own (on the root to TOL of the load, or on a jump of g
     — the chunk count is an integer — bracketed to JUMP_X of q, where the bracket end nearer to Little's law is
     taken) and is frozen there: its answer does not depend on the other elements of ``conc`` (nor, through the
     stacked coefficients of a batch, on the other cases solved with it), nor on the order of the search.
@@ -340,7 +345,7 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS) -> dict[
         q_hi = np.where(short, 2.0 * q_hi, q_hi)
         x1, hold1 = _at(step, loop, q_hi, fx, full=False)
         g_hi = np.where(short, x1 * hold1 - in_svc, g_hi)
-    f_lo, f_hi = -in_svc, g_hi.copy()              # the secant's values there (Illinois halves them)
+    f_lo, f_hi = -in_svc, g_hi.copy()              # the secant's values there (scaled down at a stale end)
     side = np.zeros_like(c)
     done = g_hi <= tol   # the upper end is the root already (a load that fills every step)
     q_fin = q_hi.copy()
@@ -359,7 +364,7 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS) -> dict[
         live = ~done
         if k == 0:   # first, where every request would take the no-load hold and step: x_hi·τ(b_lo, 0)
             q = np.minimum(q_hi, in_svc / hold0 * idle["tpot"])
-        elif k < iterations:   # Illinois; then, for rare stiff cases, bisection inside the bracket
+        elif k < iterations:   # the scaled secant; then, for rare stiff cases, bisection inside the bracket
             df = f_hi - f_lo
             q = np.where(df > 0, (q_lo * f_hi - q_hi * f_lo) / np.maximum(df, 1e-300), q_hi)
         else:
@@ -367,9 +372,14 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS) -> dict[
         x, hold = live_eval(q, live)
         g = x * hold - in_svc
         up, dn = live & (g > 0), live & ~(g > 0)
-        if k < iterations:   # halve the stale end's value when the same end moves twice in a row
-            np.multiply(f_lo, 0.5, out=f_lo, where=up & (side > 0))
-            np.multiply(f_hi, 0.5, out=f_hi, where=dn & (side < 0))
+        if k < iterations:   # scale the stale end's value when the same end moves twice in a row (docstring)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                m_up = 1.0 - g / g_hi
+                m_dn = 1.0 - g / g_lo
+            m_up = np.where(m_up > 0.0, np.maximum(m_up, AB_FLOOR), 0.5)
+            m_dn = np.where(m_dn > 0.0, np.maximum(m_dn, AB_FLOOR), 0.5)
+            np.multiply(f_lo, m_up, out=f_lo, where=up & (side > 0))
+            np.multiply(f_hi, m_dn, out=f_hi, where=dn & (side < 0))
             np.putmask(side, up, 1.0)
             np.putmask(side, dn, -1.0)
         for end, new, mask in ((q_lo, q, dn), (g_lo, g, dn), (f_lo, g, dn), (q_hi, q, up), (g_hi, g, up),
