@@ -2,8 +2,10 @@
 
 Run from the repository root:  python bench/perf_timing.py [--repeats N]
 
-Per case: the median and 90th percentile of wall µs per call, and the median CPU µs of the calling thread
-(``time.thread_time``: what another process on the shared cores does not add). The last rows time the SLO
+Per case: the median and 90th percentile of wall µs per call, the median CPU µs of the calling thread
+(``time.thread_time``: what another process on the shared cores does not add), and the evaluations of the queueing
+fixed point's terms (``planner.perf.queueing._at``) one call makes: a count that does not vary with the host's
+speed, which on this shared machine moves the timings by up to 2x between runs minutes apart. The last rows time the SLO
 cases asked together through ``planner.perf.many.estimate_many`` (what the planner's options stage does):
 µs per estimate when K copies of the four SLO cases are solved in one stacked pass.
 """
@@ -47,22 +49,42 @@ def _time(fn, repeats: int) -> tuple[float, float, float]:
     return statistics.median(wall), wall[int(0.9 * len(wall))], statistics.median(cpu)
 
 
+def evaluations(fn) -> int:
+    """How many times one ``fn()`` evaluates the fixed point's terms (each over every live load of its solve)."""
+    import planner.perf.queueing as queueing  # noqa: PLC0415
+
+    real, calls = queueing._at, []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    queueing._at = counted
+    try:
+        fn()
+    finally:
+        queueing._at = real
+    return len(calls)
+
+
 def main(repeats: int = 300) -> None:
     from planner.perf.many import Request, estimate_many
 
     cat = Catalog.builtin()
-    print(f"| {'case':46s} | {'median µs':>10s} | {'p90 µs':>8s} | {'CPU µs':>8s} |")
-    print(f"|{'-' * 48}|{'-' * 11}:|{'-' * 9}:|{'-' * 9}:|")
+    print(f"| {'case':46s} | {'median µs':>10s} | {'p90 µs':>8s} | {'CPU µs':>8s} | {'evaluations':>11s} |")
+    print(f"|{'-' * 48}|{'-' * 11}:|{'-' * 9}:|{'-' * 9}:|{'-' * 12}:|")
     for label, model, gpu, kw in CASES:
         m, g = cat.model(model), cat.gpu(gpu)
         med, p90, cpu = _time(lambda: estimate(m, g, **kw), repeats)
-        print(f"| {label:46s} | {med:10.0f} | {p90:8.0f} | {cpu:8.0f} |")
+        n = evaluations(lambda: estimate(m, g, **kw))
+        print(f"| {label:46s} | {med:10.0f} | {p90:8.0f} | {cpu:8.0f} | {n:11d} |")
     slo = [Request(cat.model(model), cat.gpu(gpu), kw) for _, model, gpu, kw in CASES if "ttft_slo_ms" in kw]
     for k in (1, 16, 256):
         reqs = slo * k
         med, p90, cpu = _time(lambda: estimate_many(reqs), max(3, repeats // (4 * k)))
         label = f"{len(reqs)} SLO estimates stacked, per estimate"
-        print(f"| {label:46s} | {med / len(reqs):10.0f} | {p90 / len(reqs):8.0f} | {cpu / len(reqs):8.0f} |")
+        per = [v / len(reqs) for v in (med, p90, cpu)]
+        print(f"| {label:46s} | {per[0]:10.0f} | {per[1]:8.0f} | {per[2]:8.0f} | {'–':>11s} |")
 
 
 if __name__ == "__main__":
