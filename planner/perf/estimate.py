@@ -375,6 +375,15 @@ def _grid(servers: int) -> np.ndarray:
     return g
 
 
+@functools.lru_cache(maxsize=4096)
+def _throughput_grid(servers: int) -> np.ndarray:
+    """The whole loads the maximum-throughput search evaluates first: a geometric grid over ``1 … c_max``, at
+    most 64 of them (then every whole load between the best one's neighbours)."""
+    g = np.unique(np.round(np.geomspace(1.0, float(servers), num=min(servers, SLO_GRID))))
+    g.flags.writeable = False   # shared between calls
+    return g
+
+
 def _slo_search(case: _Case, ttft_slo_s: float, tpot_slo_s: float, vals: dict[str, np.ndarray] | None = None,
                 low: dict[str, np.ndarray] | None = None) -> tuple[bool, float, dict[str, float]]:
     """Load (mean requests in service) with the most requests/s meeting both SLOs: one vectorised solve on
@@ -569,7 +578,7 @@ def estimate(model: ModelSpec, gpu: GpuSpec, *, tp: int = 1, mig_profile: str | 
         conc = concurrency
         vals = _pick(_curve(case, np.array([conc]), open_loop=False), 0)
     else:  # the maximum-throughput point: the best rate over the loads the replica admits
-        grid = np.unique(np.round(np.geomspace(1.0, float(case.c_max), num=min(case.c_max, SLO_GRID))))
+        grid = _throughput_grid(int(case.c_max))
         curve = _curve(case, grid, open_loop=False)
         j = int(np.argmax(curve["rps"] + 1e-12 * grid))
         fine = np.unique(np.round(np.linspace(grid[max(j - 1, 0)], grid[min(j + 1, len(grid) - 1)], 17)))

@@ -373,13 +373,11 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS) -> dict[
         g = x * hold - in_svc
         up, dn = live & (g > 0), live & ~(g > 0)
         if k < iterations:   # scale the stale end's value when the same end moves twice in a row (docstring)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                m_up = 1.0 - g / g_hi
-                m_dn = 1.0 - g / g_lo
-            m_up = np.where(m_up > 0.0, np.maximum(m_up, AB_FLOOR), 0.5)
-            m_dn = np.where(m_dn > 0.0, np.maximum(m_dn, AB_FLOOR), 0.5)
-            np.multiply(f_lo, m_up, out=f_lo, where=up & (side > 0))
-            np.multiply(f_hi, m_dn, out=f_hi, where=dn & (side < 0))
+            for stale, moved, f_stale in ((up & (side > 0), g_hi, f_lo), (dn & (side < 0), g_lo, f_hi)):
+                if np.count_nonzero(stale):
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        m = 1.0 - g / moved
+                    np.multiply(f_stale, np.where(m > 0.0, np.maximum(m, AB_FLOOR), 0.5), out=f_stale, where=stale)
             np.putmask(side, up, 1.0)
             np.putmask(side, dn, -1.0)
         for end, new, mask in ((q_lo, q, dn), (g_lo, g, dn), (f_lo, g, dn), (q_hi, q, up), (g_hi, g, up),

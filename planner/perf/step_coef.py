@@ -114,7 +114,8 @@ def _pair(c: StepCoef, b, t, t_rank=None):
     formula's step at (0, t), at least the mixed step (:func:`step_time`)."""
     u = t if t_rank is None else t_rank
     decode, total = _mixed(c, b, t, u)
-    if not np.any(c.sep):   # no case of this (stacked) batch runs a separate pass: the mixed step only
+    sep = c.sep if isinstance(c.sep, float) else np.any(c.sep)   # (np.any on one float costs more than the test)
+    if not sep:   # no case of this (stacked) batch runs a separate pass: the mixed step only
         return decode, total
     # the chunk's own pass: the mixed step at b = 0, whose decode part is the weight read and the fixed costs
     pf = c.t_pf * (t > 0)
