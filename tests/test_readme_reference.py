@@ -116,3 +116,27 @@ def test_tests_block_is_what_ci_runs():
     assert _code_blocks_after("## Tests") == ["pytest"]
     ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
     assert re.search(r"^pytest\s*$", ci, flags=re.M), ".ci/run must run exactly the README's test command"
+
+
+def test_the_accuracy_the_readme_quotes_is_the_one_the_docs_tables_print():
+    """"How far to trust the capacities" quotes the out-of-family error of docs/perf-model.md §6b's generated
+    tables (``python -m planner.perf.report --silicon --write docs/perf-model.md``); a regeneration that moves them
+    must move the README too."""
+    doc = (README.parent / "docs" / "perf-model.md").read_text(encoding="utf-8")
+    block = doc.split("<!-- silicon-table:start -->", 1)[1].split("<!-- silicon-table:end -->", 1)[0]
+    overall = re.search(r"\*\*Out-of-family \(leave one architecture × GPU × engine out\): all rows\*\* — "
+                        r"([\d,]+) rows; TTFT median APE ([\d.]+) % \(signed -([\d.]+) %.*?TPOT median APE ([\d.]+) %",
+                        block)
+    assert overall, ("§6b's out-of-family summary not found, or its signed TTFT is no longer negative "
+                     "(then the README's \"faster\" is wrong)")
+    rows, ttft, signed, tpot = overall.groups()
+    by_engine = block.split("**Out-of-family (leave one architecture × GPU × engine out), by engine**", 1)[1]
+    engine = {m.group(1): m.group(2) for m in re.finditer(r"^\| (vllm|sglang|trtllm) \| \d+ \| ([\d.]+) \|",
+                                                           by_engine.split("\n\n**", 1)[0], re.M)}
+    text = README.read_text(encoding="utf-8")
+    section = text.split("## How far to trust the capacities", 1)[1].split("\n## ", 1)[0]
+    assert f"checked against {int(rows.replace(',', '')):,} of" in section
+    assert f"TTFT is off by a median {ttft} %, and the median run is predicted {signed} % *faster*" in section
+    assert f"TPOT is off by a median {tpot} %" in section
+    assert (f"{engine['vllm']} % on vLLM, {engine['sglang']} % on SGLang and {engine['trtllm']} % on "
+            "TensorRT-LLM") in section
