@@ -14,6 +14,7 @@ and the evaluations of the loop per load. Nothing is asserted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 
 import numpy as np
@@ -22,26 +23,40 @@ from bench import generate
 from bench.report import markdown_table
 
 
+@contextlib.contextmanager
+def counting_evaluations():
+    """Count the fixed point's evaluations (``planner.perf.queueing._at``) inside the block: yields ``[calls,
+    loads]`` (the loads summed over the calls), and puts the real function back on the way out."""
+    import planner.perf.queueing as queueing  # noqa: PLC0415
+
+    real, counts = queueing._at, [0, 0]
+
+    def counted(step, loop, q, fx, full=True):
+        counts[0] += 1
+        counts[1] += len(q)
+        return real(step, loop, q, fx, full)
+
+    queueing._at = counted
+    try:
+        yield counts
+    finally:
+        queueing._at = real
+
+
 def _capacities(loaded, cal, tol: float, jump: float) -> tuple[dict, float, float]:
     import planner.perf.queueing as queueing  # noqa: PLC0415
     from planner.fleet.options import _capacities as caps_of  # noqa: PLC0415
 
-    saved = queueing.TOL, queueing.JUMP_X, queueing._at
-    calls = [0, 0]
-
-    def counted(step, loop, q, fx, full=True):
-        calls[0] += 1
-        calls[1] += len(q)
-        return saved[2](step, loop, q, fx, full)
-
-    queueing.TOL, queueing.JUMP_X, queueing._at = tol, jump, counted
+    saved = queueing.TOL, queueing.JUMP_X
+    queueing.TOL, queueing.JUMP_X = tol, jump
     try:
-        t = time.process_time()
-        caps = caps_of(loaded, cal)
-        cpu = time.process_time() - t
+        with counting_evaluations() as counts:
+            t = time.process_time()
+            caps = caps_of(loaded, cal)
+            cpu = time.process_time() - t
     finally:
-        queueing.TOL, queueing.JUMP_X, queueing._at = saved
-    return {k: np.array([e.requests_per_min for e in v]) for k, v in caps.items()}, cpu, calls[1]
+        queueing.TOL, queueing.JUMP_X = saved
+    return {k: np.array([e.requests_per_min for e in v]) for k, v in caps.items()}, cpu, counts[1]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -51,20 +51,11 @@ def _time(fn, repeats: int) -> tuple[float, float, float]:
 
 def evaluations(fn) -> int:
     """How many times one ``fn()`` evaluates the fixed point's terms (each over every live load of its solve)."""
-    import planner.perf.queueing as queueing  # noqa: PLC0415
+    from bench.fixed_point import counting_evaluations  # noqa: PLC0415
 
-    real, calls = queueing._at, []
-
-    def counted(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    queueing._at = counted
-    try:
+    with counting_evaluations() as counts:
         fn()
-    finally:
-        queueing._at = real
-    return len(calls)
+    return counts[0]
 
 
 def main(repeats: int = 300) -> None:
