@@ -1,0 +1,82 @@
+"""The maximum-throughput point (``estimate`` without a concurrency or SLOs; ``planner.perf.estimate._max_throughput``).
+
+Its definition: the best load of the geometric grid over ``1 … c_max``, then the best of 17 whole loads from that
+point's left neighbour to its right one. Until 2026-12-07 that was two fixed-point solves; now the loads around the
+grid's top are solved with the grid, and the second solve runs only where the best grid point is inside. The oracle
+below is the definition written out with two solves of the model's own curve.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+
+from planner.catalog import Catalog
+from planner.perf.estimate import _curve, _prepare, _throughput_grid, estimate
+from tests.test_perf_properties import SETTINGS, configs
+
+CAT = Catalog.builtin()
+
+
+def _case(model, gpu, **kw):
+    prep = _prepare(model, gpu, mig_profile=None, kv_dtype="auto", context_tokens=None, ttft_percentile=95.0,
+                    calibration=None, attention_dp=1, expert_parallel=1, allow_multi_node=False, **kw)
+    return prep[0]
+
+
+def _two_solves(case) -> tuple[int, float]:
+    """(load, requests/s) of the definition: the grid solved, then the 17 loads around its best point."""
+    grid = _throughput_grid(int(case.c_max))
+    rps = np.asarray(_curve(case, grid, open_loop=False)["rps"])
+    j = int(np.argmax(rps + 1e-12 * grid))
+    fine = np.unique(np.round(np.linspace(grid[max(j - 1, 0)], grid[min(j + 1, len(grid) - 1)], 17)))
+    if len(fine) > 1:
+        grid, rps = fine, np.asarray(_curve(case, fine, open_loop=False)["rps"])
+        j = int(np.argmax(rps + 1e-12 * grid))
+    return int(grid[j]), float(rps[j])
+
+
+def _kw(cfg):
+    return {k: v for k, v in cfg.items() if k not in ("model", "gpu")}
+
+
+@SETTINGS
+@given(cfg=configs)
+def test_the_one_solve_search_finds_the_load_and_rate_of_the_two_solve_definition(cfg):
+    m, g = CAT.model(cfg["model"]), CAT.gpu(cfg["gpu"])
+    e = estimate(m, g, **_kw(cfg))
+    if not e.fits:
+        return
+    load, rps = _two_solves(_case(m, g, **_kw(cfg)))
+    assert e.concurrency == load
+    assert e.requests_per_min == pytest.approx(60.0 * rps, rel=1e-12)
+
+
+def test_a_peak_inside_the_grid_is_refined_around_it():
+    # Llama-3.1-8B on one H100, 1,000-token prompts and 2-token answers: the rate peaks at 223 clients of 256
+    # slots (the chunk count's steps make the prefill-bound curve bend down before c_max), so the 17 loads around the
+    # best inner grid point get their own solve, and the answer is one of them, not a grid point
+    m, g = CAT.model("llama-3.1-8b"), CAT.gpu("h100-sxm")
+    kw = dict(tp=1, precision="bf16", engine="vllm", prompt_tokens=1000, output_tokens=2)
+    e = estimate(m, g, **kw)
+    case = _case(m, g, **kw)
+    grid = _throughput_grid(int(case.c_max))
+    assert int(case.c_max) == 256 and e.concurrency == 223 and 223 not in grid
+    load, rps = _two_solves(case)
+    assert (e.concurrency, e.requests_per_min) == (load, pytest.approx(60.0 * rps, rel=1e-12))
+
+
+def test_a_rate_that_peaks_at_c_max_takes_one_solve(monkeypatch):
+    # Mixtral-8x7B at TP2 on H100 (perf_timing's "max throughput" case): the rate grows up to the 256 slots, so the
+    # 47-load grid and the 15 loads the refinement adds between its last two points (234 and 256) are one solve of
+    # 62 loads: the no-load and upper ends, four secant steps and the answer's evaluation (the two solves took 14
+    # evaluations, 7 of 47 loads and 7 of 17)
+    import planner.perf.queueing as queueing
+
+    calls = []
+    real = queueing._at
+    monkeypatch.setattr(queueing, "_at", lambda *a, **k: calls.append(len(a[2])) or real(*a, **k))
+    e = estimate(CAT.model("mixtral-8x7b"), CAT.gpu("h100-sxm"), tp=2)
+    assert e.fits and e.concurrency == 256
+    assert calls == [62] * 7
