@@ -1,8 +1,8 @@
 """The performance model: model × GPU config × precision → memory fit, TPOT, TTFT and requests/min at the SLOs.
 
 This module is longer than ~400 lines because it is the one public entry point and keeps its argument
-checks, the case preparation shared by ``estimate`` and ``closed_loop_curve``, the SLO search and the
-``--explain`` terms together; the engine's serving model itself lives in ``planner.perf.queueing``.
+checks, the case preparation shared by ``estimate`` and ``closed_loop_curve``, the SLO and maximum-throughput
+searches and the ``--explain`` terms together; the engine's serving model itself lives in ``planner.perf.queueing``.
 
 Pure functions; nothing is printed or read from disk. Memory lives in ``perf_memory``, the step-time roofline
 in ``perf_roofline``, the hardware view (MIG, TP links, precision support) in ``perf_device``, the constants
