@@ -28,10 +28,16 @@ CASES = [
     ("SLO search, DeepSeek-V3 TP8 B200 FP4", "deepseek-v3", "b200", dict(tp=8, precision="fp4", ttft_slo_ms=2000,
                                                                          engine="trtllm")),
     ("SLO search, MIG 3g.40gb", "llama-3.1-8b", "a100-80gb", dict(mig_profile="3g.40gb", ttft_slo_ms=800)),
+    # answers of 2 tokens (classification): the grid's high loads settle where the prefill queue fills (rho -> 1),
+    # where Little's law is steepest in q, and take three times the rounds
+    ("SLO search, 2-token answers, 8B on H100", "llama-3.1-8b", "h100-sxm", dict(prompt_tokens=1000, output_tokens=2,
+                                                                                ttft_slo_ms=500)),
     ("fixed concurrency 32", "llama-3.1-8b", "h100-sxm", dict(concurrency=32)),
     ("DeepSeek-V3 DP8 EP8 B200 FP4, concurrency 256", "deepseek-v3", "b200",
      dict(attention_dp=8, expert_parallel=8, precision="fp4", engine="sglang", concurrency=256)),
     ("max throughput", "mixtral-8x7b", "h100-sxm", dict(tp=2)),
+    # the rate peaks inside the load grid (2-token answers): the refinement around it takes a second solve
+    ("max throughput, peak inside the grid", "llama-3.1-8b", "h100-sxm", dict(prompt_tokens=1000, output_tokens=2)),
     ("does not fit", "llama-3.1-405b", "h100-sxm", dict(tp=8)),
 ]
 
