@@ -54,15 +54,15 @@ def test_the_one_solve_search_finds_the_load_and_rate_of_the_two_solve_definitio
 
 
 def test_a_peak_inside_the_grid_is_refined_around_it():
-    # Llama-3.1-8B on one H100, 1,000-token prompts and 2-token answers: the rate peaks at 223 clients of 256
-    # slots (the chunk count's steps make the prefill-bound curve bend down before c_max), so the 17 loads around the
-    # best inner grid point get their own solve, and the answer is one of them, not a grid point
-    m, g = CAT.model("llama-3.1-8b"), CAT.gpu("h100-sxm")
-    kw = dict(tp=1, precision="bf16", engine="vllm", prompt_tokens=1000, output_tokens=2)
+    # Qwen3-32B at TP2 on B200, 8,000-token prompts and 2-token answers: the rate's largest grid value is at 121 of
+    # 131 slots, not at the last point, so the 17 loads from 112 to 131 get a solve of their own, and the answer is
+    # one of them that is not on the grid
+    m, g = CAT.model("qwen3-32b"), CAT.gpu("b200")
+    kw = dict(tp=2, precision="bf16", engine="vllm", prompt_tokens=8000, output_tokens=2)
     e = estimate(m, g, **kw)
     case = _case(m, g, **kw)
     grid = _throughput_grid(int(case.c_max))
-    assert int(case.c_max) == 256 and e.concurrency == 223 and 223 not in grid
+    assert int(case.c_max) == 131 and e.concurrency == 129 and 129 not in grid
     load, rps = _two_solves(case)
     assert (e.concurrency, e.requests_per_min) == (load, pytest.approx(60.0 * rps, rel=1e-12))
 

@@ -324,9 +324,11 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS) -> dict[
     by ½ (Illinois) where m <= 0: where g bends near the root (a high load's step at its cap) the factor follows how
     little the moving end gained, and the floor keeps a jump of g, where m → 0, from pinning the next point to the
     stale end. Each element stops on its own (on the root to TOL of the load, or on a jump of g
-    — the chunk count is an integer — bracketed to JUMP_X of q, where the bracket end nearer to Little's law is
-    taken) and is frozen there: its answer does not depend on the other elements of ``conc`` (nor, through the
-    stacked coefficients of a batch, on the other cases solved with it), nor on the order of the search.
+    — the chunk count is an integer — bracketed to JUMP_X of q, where the secant point of the bracket's two ends is
+    taken: near a full prefill queue g is continuous but all but vertical, and that point lies far nearer the root
+    than either end, which had left Little's law off by up to 3 % there) and is frozen there: its answer does not
+    depend on the other elements of ``conc`` (nor, through the stacked coefficients of a batch, on the other cases
+    solved with it), nor on the order of the search.
     """
     c = np.atleast_1d(np.asarray(conc, dtype=float))
     fx = _fixed(loop, c)
@@ -387,7 +389,8 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS) -> dict[
         jump = q_hi - q_lo <= JUMP_X * q_hi
         now = live & (on_root | jump)
         if np.count_nonzero(now):   # (count_nonzero: a third of any()'s cost on short vectors)
-            near = np.where(np.abs(g_lo) <= np.abs(g_hi), q_lo, q_hi)
+            with np.errstate(divide="ignore", invalid="ignore"):   # the secant point of the bracket's ends
+                near = np.where(g_hi > g_lo, (q_lo * g_hi - q_hi * g_lo) / (g_hi - g_lo), q_hi)
             q_fin = np.where(now, np.where(on_root, q, near), q_fin)
             done = done | now
         if np.count_nonzero(done) == n_all:
