@@ -326,7 +326,7 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS) -> dict[
     stale end. Each element stops on its own (on the root to TOL of the load, or on a jump of g
     — the chunk count is an integer — bracketed to JUMP_X of q, where the secant point of the bracket's two ends is
     taken: near a full prefill queue g is continuous but all but vertical, and that point lies far nearer the root
-    than either end, which had left Little's law off by up to 3 % there) and is frozen there: its answer does not
+    than either end, where Little's law can be off by a few per cent) and is frozen there: its answer does not
     depend on the other elements of ``conc`` (nor, through the stacked coefficients of a batch, on the other cases
     solved with it), nor on the order of the search.
     """
@@ -390,8 +390,8 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS) -> dict[
         now = live & (on_root | jump)
         if np.count_nonzero(now):   # (count_nonzero: a third of any()'s cost on short vectors)
             with np.errstate(divide="ignore", invalid="ignore"):   # the secant point of the bracket's ends
-                near = np.where(g_hi > g_lo, (q_lo * g_hi - q_hi * g_lo) / (g_hi - g_lo), q_hi)
-            q_fin = np.where(now, np.where(on_root, q, near), q_fin)
+                inside = np.where(g_hi > g_lo, (q_lo * g_hi - q_hi * g_lo) / (g_hi - g_lo), q_hi)
+            q_fin = np.where(now, np.where(on_root, q, inside), q_fin)
             done = done | now
         if np.count_nonzero(done) == n_all:
             break
