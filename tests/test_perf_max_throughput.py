@@ -13,16 +13,16 @@ import pytest
 from hypothesis import given
 
 from planner.catalog import Catalog
-from planner.perf.estimate import _curve, _prepare, _throughput_grid, estimate
+from planner.perf.estimate import _curve, _throughput_grid, estimate
 from tests.test_perf_properties import SETTINGS, configs
+from tests.test_perf_slo_search import _prep
 
 CAT = Catalog.builtin()
 
 
 def _case(model, gpu, **kw):
-    prep = _prepare(model, gpu, mig_profile=None, kv_dtype="auto", context_tokens=None, ttft_percentile=95.0,
-                    calibration=None, attention_dp=1, expert_parallel=1, allow_multi_node=False, **kw)
-    return prep[0]
+    """The case ``estimate(model, gpu, **kw)`` solves."""
+    return _prep(model, gpu, **kw)[0]
 
 
 def _two_solves(case) -> tuple[int, float]:

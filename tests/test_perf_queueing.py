@@ -338,13 +338,12 @@ def test_loads_near_a_full_prefill_queue_meet_littles_law(open_loop):
     # fills (rho 0.97-0.998), where Little's law g(q) = X·hold − C_s rises by ~130 requests over 1 % of q. The search
     # stops there on a bracket 1e-4 of q wide; its ends left g at up to 0.19 % of the load (5 of the grid's loads
     # above the 1e-4 tolerance, closed and open loop alike). The secant point of the two ends meets it on every load
-    from planner.perf.estimate import _loop, _prepare, _step_fn, _throughput_grid, slo_grid
+    from planner.perf.estimate import _loop, _step_fn, _throughput_grid, slo_grid
     from planner.perf.queueing import TOL
+    from tests.test_perf_slo_search import _prep
 
-    prep = _prepare(CAT.model("llama-3.1-8b"), CAT.gpu("h100-sxm"), tp=1, mig_profile=None, precision="bf16",
-                    kv_dtype="auto", engine="vllm", prompt_tokens=1000, output_tokens=2, context_tokens=None,
-                    ttft_percentile=95.0, calibration=None, attention_dp=1, expert_parallel=1, allow_multi_node=False)
-    case = prep[0]
+    case = _prep(CAT.model("llama-3.1-8b"), CAT.gpu("h100-sxm"), tp=1, precision="bf16", engine="vllm",
+                 prompt_tokens=1000, output_tokens=2)[0]
     loads = slo_grid(case) if open_loop else _throughput_grid(int(case.c_max))
     st_ = solve(_step_fn(case), _loop(case, open_loop), loads)
     c_s = np.minimum(loads, case.c_max)

@@ -597,10 +597,11 @@ def _max_throughput(case: _Case) -> tuple[int, dict[str, float]]:
     grid = _throughput_grid(int(case.c_max))
     loads = np.union1d(grid, _refined(grid, len(grid) - 1))
     curve = _curve(case, loads, open_loop=False)
-    j = int(np.argmax(curve["rps"][np.searchsorted(loads, grid)] + 1e-12 * grid))
+    on_grid = np.searchsorted(loads, grid)   # where each grid load sits among the loads solved
+    j = int(np.argmax(curve["rps"][on_grid] + 1e-12 * grid))
     fine = _refined(grid, j)
     if len(fine) <= 1:
-        return int(grid[j]), _pick(curve, int(np.searchsorted(loads, grid[j])))
+        return int(grid[j]), _pick(curve, int(on_grid[j]))
     at = np.searchsorted(loads, fine)   # every whole load between the best grid point's neighbours (at most 17)
     if not np.array_equal(loads[np.minimum(at, len(loads) - 1)], fine):   # not all solved yet: solve them
         loads, curve, at = fine, _curve(case, fine, open_loop=False), np.arange(len(fine))
