@@ -232,14 +232,18 @@ def _loop(case: _Case, open_loop: bool) -> Loop:
                 closed=not open_loop)
 
 
-def _curve(case: _Case, conc: np.ndarray, open_loop: bool) -> dict[str, np.ndarray]:
+def _curve(case: _Case, conc: np.ndarray, open_loop: bool, ttft_cap=None) -> dict[str, np.ndarray]:
     """TPOT, TTFT (mean, percentile) and requests/s for each concurrency in ``conc`` (seconds);
     ``planner.perf.queueing`` has the engine model, this adds the slot queue of the open loop
-    (:func:`curve_terms`, which a stacked batch calls on its own fixed point)."""
+    (:func:`curve_terms`, which a stacked batch calls on its own fixed point). ``ttft_cap``: the solve's
+    (``queueing.solve``); the loads it settles come back under ``"settled"``, their other values not at the root."""
     c = np.asarray(conc, dtype=float)
     step = _step_fn(case)
-    st = solve(step, _loop(case, open_loop), c)
-    return curve_terms(st, c, float(case.c_max), case.p, open_loop, decode_terms(step.coef, st["decode_batch"]))
+    st = solve(step, _loop(case, open_loop), c, ttft_cap=ttft_cap)
+    vals = curve_terms(st, c, float(case.c_max), case.p, open_loop, decode_terms(step.coef, st["decode_batch"]))
+    if ttft_cap is not None:
+        vals["settled"] = st["settled"]
+    return vals
 
 
 def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -387,7 +391,8 @@ def _throughput_grid(servers: int) -> np.ndarray:
 def _slo_search(case: _Case, ttft_slo_s: float, tpot_slo_s: float, vals: dict[str, np.ndarray] | None = None,
                 low: dict[str, np.ndarray] | None = None) -> tuple[bool, float, dict[str, float]]:
     """Load (mean requests in service) with the most requests/s meeting both SLOs: one vectorised solve on
-    :func:`slo_grid`, then linear interpolation between the best feasible grid
+    :func:`slo_grid` (where the loads proven above the TTFT SLO stop before their roots: ``queueing.solve``'s
+    settling, with :func:`slo_caps`), then linear interpolation between the best feasible grid
     point and its infeasible neighbour, to where the binding SLO is met exactly (TTFT and TPOT grow with the
     load, about linearly over one grid step of ≤ 13 %). Where no load of a grid starting at 1 qualifies, the loads
     below 1 (``LOW_LOADS``, and the grid's first point to interpolate towards) are searched the same way. When no
@@ -396,7 +401,13 @@ def _slo_search(case: _Case, ttft_slo_s: float, tpot_slo_s: float, vals: dict[st
     ``LOW_LOADS``."""
     grid = slo_grid(case)
     if vals is None:
-        vals = _curve(case, grid, open_loop=True)
+        vals = _curve(case, grid, open_loop=True, ttft_cap=slo_caps(ttft_slo_s, len(grid)))
+        j = settled_neighbour(grid, vals, ttft_slo_s, tpot_slo_s)
+        if j is not None:   # the interpolation reads it: solved to its root after all (a first load never settles)
+            one = _curve(case, grid[j:j + 1], open_loop=True, ttft_cap=slo_caps(ttft_slo_s, 1))
+            vals = {k: np.array(np.broadcast_to(v, grid.shape), dtype=float) for k, v in vals.items()}
+            for k, v in one.items():
+                vals[k][j] = v[0]
     found = _best_load(grid, vals, ttft_slo_s, tpot_slo_s)
     if found is not None:
         return found
@@ -406,6 +417,16 @@ def _slo_search(case: _Case, ttft_slo_s: float, tpot_slo_s: float, vals: dict[st
         low = _curve(case, LOW_LOADS, open_loop=True)
     found = _best_load(np.concatenate([LOW_LOADS, grid[:1]]), _joined(low, vals), ttft_slo_s, tpot_slo_s)
     return found if found is not None else (False, float(LOW_LOADS[0]), _pick(low, 0))
+
+
+def slo_caps(ttft_slo_s, counts) -> np.ndarray:
+    """The TTFT caps of an SLO search's solve (``queueing.solve``'s ``ttft_cap``): each grid's TTFT SLO at every load
+    but its first, which is solved to its root whatever its TTFT (the search below load 1 and the "unreachable"
+    reason read it). One grid (``counts`` its length, the SLO one number) or grids laid end to end (one each)."""
+    counts = np.atleast_1d(counts)
+    cap = np.repeat(np.broadcast_to(np.asarray(ttft_slo_s, dtype=float), counts.shape), counts)
+    cap[np.concatenate([[0], np.cumsum(counts)[:-1]])] = np.inf
+    return cap
 
 
 def _joined(low, grid_vals) -> CurveRows:
@@ -426,14 +447,37 @@ def _meets(vals, ttft_slo_s, tpot_slo_s) -> np.ndarray:
     return (vals["ttft_p"] <= ttft_slo_s) & (vals["tpot"] <= tpot_slo_s)
 
 
-def _best_load(grid: np.ndarray, vals, ttft_slo_s: float,
-               tpot_slo_s: float) -> tuple[bool, float, dict[str, float]] | None:
-    """The search of :func:`_slo_search` on one grid and its curve; None when no load of it meets the SLOs."""
+def _best_index(grid: np.ndarray, vals, ttft_slo_s: float, tpot_slo_s: float) -> tuple[np.ndarray, int] | None:
+    """(which loads of a curve meet both SLOs, the one of them with the most requests/s); None when none does.
+    A curve with a ``"settled"`` row marks the loads whose solve stopped once their TTFT was proven above the SLO
+    (:func:`slo_caps`; their other values are not at the root): they do not meet it."""
     ok = _meets(vals, ttft_slo_s, tpot_slo_s)
+    if "settled" in vals:
+        ok &= vals["settled"] == 0
     if not ok.any():
         return None
     idx = np.flatnonzero(ok)
-    best = int(idx[np.argmax(vals["rps"][idx] + 1e-12 * grid[idx])])
+    return ok, int(idx[np.argmax(vals["rps"][idx] + 1e-12 * grid[idx])])
+
+
+def settled_neighbour(grid: np.ndarray, vals, ttft_slo_s: float, tpot_slo_s: float) -> int | None:
+    """The load after the best one when its solve settled early (None otherwise): :func:`_best_load` interpolates
+    towards it, so the caller solves it to its root first and puts those values in its place."""
+    found = _best_index(grid, vals, ttft_slo_s, tpot_slo_s)
+    if found is None or "settled" not in vals:
+        return None
+    j = found[1] + 1
+    return j if j < len(grid) and vals["settled"][j] != 0 else None
+
+
+def _best_load(grid: np.ndarray, vals, ttft_slo_s: float,
+               tpot_slo_s: float) -> tuple[bool, float, dict[str, float]] | None:
+    """The search of :func:`_slo_search` on one grid and its curve; None when no load of it meets the SLOs. The
+    best load's neighbour must have been solved to its root (:func:`settled_neighbour`)."""
+    found = _best_index(grid, vals, ttft_slo_s, tpot_slo_s)
+    if found is None:
+        return None
+    ok, best = found
     out = _pick(vals, best)
     if best + 1 >= len(grid) or ok[best + 1]:
         return True, float(grid[best]), out

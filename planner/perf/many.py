@@ -29,7 +29,7 @@ import numpy as np
 from planner.catalog import GpuSpec, ModelSpec
 from planner.perf.estimate import (CurveRows, Estimate, _check_args, _loop, _meets, _prepare, _replica,
                                    apply_override, bucket_kwargs, curve_terms, erlang_c_grouped, estimate, LOW_LOADS,
-                                   slo_estimate, slo_grid, slo_seconds)
+                                   settled_neighbour, slo_caps, slo_estimate, slo_grid, slo_seconds)
 from planner.perf.queueing import Loop, solve
 from planner.perf.step_coef import CoefStep, decode_terms, stack_coefs, step_coef
 
@@ -55,10 +55,13 @@ class Request:
     kwargs: dict[str, Any]
 
 
-def _solve_stack(items: list[tuple[int, Any, np.ndarray]]) -> tuple[dict[int, CurveRows], CurveRows | None]:
+def _solve_stack(items: list[tuple[int, Any, np.ndarray]],
+                 ttft_slos: dict[int, float] | None = None) -> tuple[dict[int, CurveRows], CurveRows | None]:
     """Solve the open-loop fixed points of ``items`` ((index, case, grid)) in one stacked pass, and what
     the SLO search reads of them (slot queue, TTFT percentile, decode-step terms) over the whole stack:
-    (index -> that curve on the case's grid, the whole stack's curve; None without items)."""
+    (index -> that curve on the case's grid, the whole stack's curve; None without items). ``ttft_slos``: index ->
+    TTFT SLO (seconds) of an SLO search's grid, whose loads proven above it settle early (``estimate.slo_caps``);
+    every curve has the ``"settled"`` row, 0 where a load was solved to its root."""
     if not items:
         return {}, None
     cases = [case for _, case, _ in items]
@@ -70,11 +73,13 @@ def _solve_stack(items: list[tuple[int, Any, np.ndarray]]) -> tuple[dict[int, Cu
         if np.all(fields[f] == fields[f][0]):   # scalar 1 rank, 0 phase (always, open loop) or 0 hold leaves out
             fields[f] = float(fields[f][0])
     conc = np.concatenate([grid for _, _, grid in items])
-    st = solve(CoefStep(coef), Loop(**fields, closed=False), conc)
+    caps = None if ttft_slos is None else slo_caps([ttft_slos[idx] for idx, _, _ in items], counts)
+    st = solve(CoefStep(coef), Loop(**fields, closed=False), conc, ttft_cap=caps)
     servers = fields["c_max"]
     p = np.repeat(np.array([c.p for c in cases]), counts)
     vals = curve_terms(st, conc, servers, p, True, decode_terms(coef, st["decode_batch"]),
                        p_wait=erlang_c_grouped(servers, conc))
+    vals["settled"] = st["settled"] if caps is not None else 0.0
     row = {k: i for i, k in enumerate(vals)}
     matrix = np.vstack([np.broadcast_to(np.asarray(v, dtype=float), conc.shape) for v in vals.values()])
     out, start = {}, 0
@@ -92,7 +97,7 @@ def _none_met(items: list[tuple[int, Any, np.ndarray]], whole: CurveRows,
     counts = [len(grid) for _, _, grid in items]
     ttft_s, tpot_s = (np.repeat(np.array([slos[idx][k] for idx, _, _ in items]), counts) for k in (0, 1))
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    met = np.logical_or.reduceat(_meets(whole, ttft_s, tpot_s), starts)
+    met = np.logical_or.reduceat(_meets(whole, ttft_s, tpot_s) & (whole["settled"] == 0), starts)
     return {idx for (idx, _, grid), any_met in zip(items, met) if grid[0] >= 1 and not any_met}
 
 
@@ -129,9 +134,15 @@ def estimate_many(requests: Sequence[Request]) -> list[Estimate]:
         size = 0
         for item in items + [None]:
             if item is None or (batch and size + len(item[2]) > MAX_POINTS):
-                curves, whole = _solve_stack(batch)
-                none_met = _none_met(batch, whole, {i: slo_seconds(preps[i][1]["ttft_slo_ms"],
-                                                                   preps[i][1]["tpot_slo_ms"]) for i, _, _ in batch})
+                slos = {i: slo_seconds(preps[i][1]["ttft_slo_ms"], preps[i][1]["tpot_slo_ms"]) for i, _, _ in batch}
+                curves, whole = _solve_stack(batch, {i: slo[0] for i, slo in slos.items()})
+                none_met = _none_met(batch, whole, slos)
+                # the loads the search interpolates towards that settled early: solved to their roots in one more pass
+                again = [(i, case, grid[j:j + 1], j) for i, case, grid in batch
+                         if (j := settled_neighbour(grid, curves[i], *slos[i])) is not None]
+                roots = _solve_stack([(i, case, one) for i, case, one, _ in again])[0]
+                for i, _, _, j in again:
+                    curves[i].matrix[:, j] = roots[i].matrix[:, 0]
                 # the cases no load of whose grid meets the SLOs: their loads below 1 in one more stacked pass
                 low = _solve_stack([(i, case, LOW_LOADS) for i, case, _ in batch if i in none_met])[0]
                 for i, vals in curves.items():

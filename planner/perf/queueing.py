@@ -1,5 +1,7 @@
 """Serving one replica under load: closed loop (benchmark clients) and open loop (Poisson), one engine model.
 
+This module is longer than ~400 lines because the engine model it solves is written out here (~120 lines of docstring).
+
 The engine is a step loop. A step with ``b`` decoding sequences and ``t`` prefill tokens takes
 ``τ(b, t)`` seconds (``planner.perf.roofline.step_time``, every fixed cost included); one step admits at
 most ``K`` tokens (the engine's chunk budget: decodes + prefill chunk). Symbols, per replica:
@@ -131,6 +133,8 @@ JUMP_X = 1e-4   # a bracket this narrow (relative to q) around a jump of g is se
 SUBSET_MIN = 512   # below this many loads the search evaluates every load each round (frozen ones ignored)
 AB_FLOOR = 0.2   # the Anderson-Björck factor's floor: a jump of g (m ~ 0) is not shrunk to nothing
 RHO_MAX = 0.999   # the prefill queue's utilisation is capped here (its wait stays finite)
+SETTLE_C = 0.98      # settling: Little's law taken 2 % short (a load stopped on a jump of g meets it to ~1.4 %)
+SETTLE_TAU = 0.99   # ... and the mean step 1 % short of the lower end's (it grows with q below the root)
 
 
 @dataclass(frozen=True)
@@ -205,12 +209,9 @@ def _at(step: StepFn, loop: Loop, q: np.ndarray, fx: _Fixed, full: bool = True):
 
     and ``X = q/τ̄``. ``full=False``: only (X, hold), what the root search needs."""
     i, o, r = _num(loop.prompt), _num(loop.output), _num(loop.ranks)
-    in_svc, others, b_lo, b_hi = fx.in_svc, fx.others, fx.b_lo, fx.b_hi
+    in_svc, others = fx.in_svc, fx.others
     one_rank = isinstance(r, float) and r == 1.0     # skip the exact ·1 and /1 (the common case)
-    # a decoding sequence sees at least itself in the batch (and the weights are read for it)
-    b = np.minimum(np.maximum(q * (o - 1.0), b_lo), b_hi)
-    room = np.maximum(loop.budget - (b if one_rank else b / r), 64.0)
-    n = np.ceil(i / room)   # >= 1: I >= 1 and room >= 64
+    b, room, n = _chunks(loop, q, fx, one_rank)
     # prompts that share one chunk step: Poisson arrivals λ per step, a step with any carries them all
     # (the zero-truncated mean λ/(1 − e^−λ)), as many as the chunk budget holds
     qa = others * q if one_rank else others * q / r     # one rank's arrivals per step from the others
@@ -275,6 +276,16 @@ def _at(step: StepFn, loop: Loop, q: np.ndarray, fx: _Fixed, full: bool = True):
                 residual=residual, prefill=prefill, ttft_service=ttft_svc, hold=hold, in_service=in_svc)
 
 
+def _chunks(loop: Loop, q: np.ndarray, fx: _Fixed, one_rank: bool):
+    """(decode batch, a rank's room for prompt tokens in a step, chunks of one prompt) when q requests arrive per
+    step: ``b = q·(O − 1)`` clipped to ``[b_lo, b_hi]``, ``room = max(K − b/r, 64)``, ``n = ceil(I/room)``. Each grows
+    or stays with q (the room shrinks)."""
+    # a decoding sequence sees at least itself in the batch (and the weights are read for it)
+    b = np.minimum(np.maximum(q * (_num(loop.output) - 1.0), fx.b_lo), fx.b_hi)
+    room = np.maximum(loop.budget - (b if one_rank else b / _num(loop.ranks)), 64.0)
+    return b, room, np.ceil(_num(loop.prompt) / room)   # n >= 1: I >= 1 and room >= 64
+
+
 def _open_dp_step(step, loop: Loop, r, i, n, b, pack, neg_lam, chunk, t0, s, top):
     """(S, the mean step's cap) of the open loop's attention-DP points (``_at``): a chunk step carries the chunks of
     k = r·p / (1 − (1 − p)^r) ranks, p = 1 − e^−λ, k = r under a balance hold; the busiest rank's own work is one
@@ -313,7 +324,7 @@ def _upper(step: StepFn, loop: Loop, fx: _Fixed, x_hi: np.ndarray) -> np.ndarray
     return x_hi * top
 
 
-def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS) -> dict[str, np.ndarray]:
+def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS, ttft_cap=None) -> dict[str, np.ndarray]:
     """The fixed point ``min(C, c_max) = X·hold(X)`` for each C in ``conc``; returns every term there.
 
     Searched over ``q = X·τ̄`` (requests arriving per step), in which every term is explicit (:func:`_at`):
@@ -329,6 +340,24 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS) -> dict[
     than either end, where Little's law can be off by a few per cent) and is frozen there: its answer does not
     depend on the other elements of ``conc`` (nor, through the stacked coefficients of a batch, on the other cases
     solved with it), nor on the order of the search.
+
+    Settling (``ttft_cap``: seconds, one per element or one for all; the SLO search passes its TTFT SLO). An element
+    whose TTFT service time at its root is proven above its cap stops before the root: the search only needs to know
+    that such a load misses the SLO. At a root Little's law gives ``hold = C_s·τ̄/q`` (``X = q/τ̄``), so::
+
+        TTFT_svc = hold − (O − 1)·τ̄ = τ̄·(C_s/q − (O − 1)) >= τ̄(q_lo)·(C_s/q_hi − (O − 1))
+
+    since the root lies in the bracket (q <= q_hi) and the mean step does not fall as q grows below the root while the
+    chunk count stays the same (τ̄ >= τ̄(q_lo) when n(q_lo) = n(q_hi), and n grows or stays with q, :func:`_chunks`).
+    That is a property of this model's step, not of every step function: where the chunk count grows the chunk step
+    can shorten (a prompt split in two), so the mean step can fall, by up to 2.3 % on random catalog configurations;
+    with the count unchanged the largest fall found is 2.2·10⁻⁴ of the step (docs/perf-model.md §9). An element
+    settles once that bound, with C_s taken SETTLE_C short (a load stopped on a jump of g meets Little's law to ~1.4 %)
+    and τ̄(q_lo) SETTLE_TAU short, exceeds its cap and both ends of its bracket have the same chunk count; at q = 0,
+    τ̄(q_lo) is the idle step. Its terms are returned at the bracket's upper end (not the root), flagged in
+    ``"settled"``. Every percentile of the
+    TTFT is at least TTFT_svc (``estimate.curve_terms``), so a settled load misses a TTFT SLO equal to its cap; every
+    other element's answer is the one the search gives without caps, to the bit.
     """
     c = np.atleast_1d(np.asarray(conc, dtype=float))
     fx = _fixed(loop, c)
@@ -348,6 +377,8 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS) -> dict[
         x1, hold1 = _at(step, loop, q_hi, fx, full=False)
         g_hi = np.where(short, x1 * hold1 - in_svc, g_hi)
     f_lo, f_hi = -in_svc, g_hi.copy()              # the secant's values there (scaled down at a stale end)
+    if ttft_cap is not None:   # settling (docstring): the mean step at the lower end, the idle one at q = 0
+        tau_lo, o1, settled = idle["tpot"] + np.zeros_like(c), _num(loop.output) - 1.0, np.zeros(n_all, dtype=bool)
     side = np.zeros_like(c)
     done = g_hi <= tol   # the upper end is the root already (a load that fills every step)
     q_fin = q_hi.copy()
@@ -393,11 +424,26 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS) -> dict[
                 inside = np.where(g_hi > g_lo, (q_lo * g_hi - q_hi * g_lo) / (g_hi - g_lo), q_hi)
             q_fin = np.where(now, np.where(on_root, q, inside), q_fin)
             done = done | now
+        if ttft_cap is not None:
+            np.putmask(tau_lo, dn & (q > 0), q / np.where(x > 0, x, 1.0))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                bound = SETTLE_TAU * tau_lo * (SETTLE_C * in_svc / q_hi - o1)
+            now = ~done & (bound > ttft_cap)
+            if np.count_nonzero(now):   # ... and the chunk count is the same at both ends (so all along the bracket)
+                one_rank = isinstance(loop.ranks, (int, float)) and float(loop.ranks) == 1.0
+                now &= _chunks(loop, q_lo, fx, one_rank)[2] == _chunks(loop, q_hi, fx, one_rank)[2]
+            if np.count_nonzero(now):
+                np.putmask(q_fin, now, q_hi)
+                settled |= now
+                done = done | now
         if np.count_nonzero(done) == n_all:
             break
     else:
         q_fin = np.where(done, q_fin, q)
-    return _at(step, loop, q_fin, fx)
+    out = _at(step, loop, q_fin, fx)
+    if ttft_cap is not None:
+        out["settled"] = settled
+    return out
 
 
 def prefill_wait_percentile(st: dict[str, np.ndarray], p: float) -> np.ndarray:
