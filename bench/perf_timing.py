@@ -28,8 +28,9 @@ CASES = [
     ("SLO search, DeepSeek-V3 TP8 B200 FP4", "deepseek-v3", "b200", dict(tp=8, precision="fp4", ttft_slo_ms=2000,
                                                                          engine="trtllm")),
     ("SLO search, MIG 3g.40gb", "llama-3.1-8b", "a100-80gb", dict(mig_profile="3g.40gb", ttft_slo_ms=800)),
-    # answers of 2 tokens (classification): the grid's high loads settle where the prefill queue fills (rho -> 1),
-    # where Little's law is steepest in q, and take three times the rounds
+    # answers of 2 tokens (classification): the grid's high loads sit where the prefill queue fills (rho -> 1), where
+    # Little's law is steepest in q; they are far above the SLO and stop once that is proven (settling), the last of
+    # them after about twice the rounds of the other cases
     ("SLO search, 2-token answers, 8B on H100", "llama-3.1-8b", "h100-sxm", dict(prompt_tokens=1000, output_tokens=2,
                                                                                 ttft_slo_ms=500)),
     ("fixed concurrency 32", "llama-3.1-8b", "h100-sxm", dict(concurrency=32)),

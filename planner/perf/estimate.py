@@ -402,7 +402,7 @@ def _slo_search(case: _Case, ttft_slo_s: float, tpot_slo_s: float, vals: dict[st
     grid = slo_grid(case)
     if vals is None:
         vals = _curve(case, grid, open_loop=True, ttft_cap=slo_caps(ttft_slo_s, len(grid)))
-        j = settled_neighbour(grid, vals, ttft_slo_s, tpot_slo_s)
+        j = settled_neighbour(grid, vals, ttft_slo_s, tpot_slo_s) if np.count_nonzero(vals["settled"]) else None
         if j is not None:   # the interpolation reads it: solved to its root after all (a first load never settles)
             one = _curve(case, grid[j:j + 1], open_loop=True, ttft_cap=slo_caps(ttft_slo_s, 1))
             vals = {k: np.array(np.broadcast_to(v, grid.shape), dtype=float) for k, v in vals.items()}
@@ -423,8 +423,12 @@ def slo_caps(ttft_slo_s, counts) -> np.ndarray:
     """The TTFT caps of an SLO search's solve (``queueing.solve``'s ``ttft_cap``): each grid's TTFT SLO at every load
     but its first, which is solved to its root whatever its TTFT (the search below load 1 and the "unreachable"
     reason read it). One grid (``counts`` its length, the SLO one number) or grids laid end to end (one each)."""
-    counts = np.atleast_1d(counts)
-    cap = np.repeat(np.broadcast_to(np.asarray(ttft_slo_s, dtype=float), counts.shape), counts)
+    if isinstance(counts, int):
+        cap = np.full(counts, float(ttft_slo_s))
+        cap[0] = np.inf
+        return cap
+    counts = np.asarray(counts)
+    cap = np.repeat(np.asarray(ttft_slo_s, dtype=float), counts)
     cap[np.concatenate([[0], np.cumsum(counts)[:-1]])] = np.inf
     return cap
 

@@ -135,6 +135,7 @@ AB_FLOOR = 0.2   # the Anderson-Björck factor's floor: a jump of g (m ~ 0) is n
 RHO_MAX = 0.999   # the prefill queue's utilisation is capped here (its wait stays finite)
 SETTLE_C = 0.98      # settling: Little's law taken 2 % short (a load stopped on a jump of g meets it to ~1.4 %)
 SETTLE_TAU = 0.99   # ... and the mean step 1 % short of the lower end's (it grows with q below the root)
+SETTLE_FROM = 5   # the round from which the bound is checked: most loads have converged by then, and a check costs time
 
 
 @dataclass(frozen=True)
@@ -353,11 +354,11 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS, ttft_cap
     can shorten (a prompt split in two), so the mean step can fall, by up to 2.3 % on random catalog configurations;
     with the count unchanged the largest fall found is 2.2·10⁻⁴ of the step (docs/perf-model.md §9). An element
     settles once that bound, with C_s taken SETTLE_C short (a load stopped on a jump of g meets Little's law to ~1.4 %)
-    and τ̄(q_lo) SETTLE_TAU short, exceeds its cap and both ends of its bracket have the same chunk count; at q = 0,
-    τ̄(q_lo) is the idle step. Its terms are returned at the bracket's upper end (not the root), flagged in
-    ``"settled"``. Every percentile of the
-    TTFT is at least TTFT_svc (``estimate.curve_terms``), so a settled load misses a TTFT SLO equal to its cap; every
-    other element's answer is the one the search gives without caps, to the bit.
+    and τ̄(q_lo) SETTLE_TAU short, exceeds its cap and both ends of its bracket have the same chunk count (checked from
+    round SETTLE_FROM); at q = 0, τ̄(q_lo) is the idle step. Its terms are returned at the bracket's upper end (not
+    the root), flagged in ``"settled"``. Every percentile of the TTFT is at least TTFT_svc (``estimate.curve_terms``),
+    so a settled load misses a TTFT SLO equal to its cap; every other element's answer is the one the search gives
+    without caps, to the bit.
     """
     c = np.atleast_1d(np.asarray(conc, dtype=float))
     fx = _fixed(loop, c)
@@ -377,8 +378,8 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS, ttft_cap
         x1, hold1 = _at(step, loop, q_hi, fx, full=False)
         g_hi = np.where(short, x1 * hold1 - in_svc, g_hi)
     f_lo, f_hi = -in_svc, g_hi.copy()              # the secant's values there (scaled down at a stale end)
-    if ttft_cap is not None:   # settling (docstring): the mean step at the lower end, the idle one at q = 0
-        tau_lo, o1, settled = idle["tpot"] + np.zeros_like(c), _num(loop.output) - 1.0, np.zeros(n_all, dtype=bool)
+    if ttft_cap is not None:   # settling (docstring): the rate at the lower end (the mean step is q/X there)
+        x_lo, o1, settled = np.zeros_like(c), _num(loop.output) - 1.0, np.zeros(n_all, dtype=bool)
     side = np.zeros_like(c)
     done = g_hi <= tol   # the upper end is the root already (a load that fills every step)
     q_fin = q_hi.copy()
@@ -425,8 +426,10 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS, ttft_cap
             q_fin = np.where(now, np.where(on_root, q, inside), q_fin)
             done = done | now
         if ttft_cap is not None:
-            np.putmask(tau_lo, dn & (q > 0), q / np.where(x > 0, x, 1.0))
-            with np.errstate(divide="ignore", invalid="ignore"):
+            np.putmask(x_lo, dn, x)
+        if ttft_cap is not None and k >= SETTLE_FROM:
+            with np.errstate(divide="ignore", invalid="ignore"):   # at q = 0 (X = 0) the mean step is the idle one
+                tau_lo = np.where(q_lo > 0, q_lo / x_lo, idle["tpot"])
                 bound = SETTLE_TAU * tau_lo * (SETTLE_C * in_svc / q_hi - o1)
             now = ~done & (bound > ttft_cap)
             if np.count_nonzero(now):   # ... and the chunk count is the same at both ends (so all along the bracket)
