@@ -101,6 +101,12 @@ def _none_met(items: list[tuple[int, Any, np.ndarray]], whole: CurveRows,
     return {idx for (idx, _, grid), any_met in zip(items, met) if grid[0] >= 1 and not any_met}
 
 
+def _any_settled(items: list[tuple[int, Any, np.ndarray]], whole: CurveRows) -> np.ndarray:
+    """For each item of a solved stack, whether any load of its grid settled (``whole``: the stack's curve)."""
+    starts = np.concatenate([[0], np.cumsum([len(grid) for _, _, grid in items])[:-1]])
+    return np.logical_or.reduceat(whole["settled"] != 0, starts)
+
+
 def estimate_many(requests: Sequence[Request]) -> list[Estimate]:
     """``[estimate(r.model, r.gpu, **r.kwargs) for r in requests]``, with the SLO-mode fixed points solved in
     stacked batches. Requests without an SLO (a concurrency, or the maximum-throughput point) and nonsense
@@ -138,8 +144,9 @@ def estimate_many(requests: Sequence[Request]) -> list[Estimate]:
                 curves, whole = _solve_stack(batch, {i: slo[0] for i, slo in slos.items()})
                 none_met = _none_met(batch, whole, slos)
                 # the loads the search interpolates towards that settled early: solved to their roots in one more pass
-                again = [(i, case, grid[j:j + 1], j) for i, case, grid in batch
-                         if (j := settled_neighbour(grid, curves[i], *slos[i])) is not None]
+                # (only the cases with a settled load are looked at: one test over the whole stack)
+                again = [(i, case, grid[j:j + 1], j) for (i, case, grid), hit in zip(batch, _any_settled(batch, whole))
+                         if hit and (j := settled_neighbour(grid, curves[i], *slos[i])) is not None]
                 roots = _solve_stack([(i, case, one) for i, case, one, _ in again])[0]
                 for i, _, _, j in again:
                     curves[i].matrix[:, j] = roots[i].matrix[:, 0]
