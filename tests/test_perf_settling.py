@@ -50,6 +50,16 @@ def _case(cfg):
     return prep[0] if isinstance(prep, tuple) else None
 
 
+def _grid_solved(cfg):
+    """(grid, step, loop, the grid's open-loop fixed point solved to every root) of ``cfg``; None where it does not
+    fit."""
+    case = _case(cfg)
+    if case is None:
+        return None
+    grid, step, loop = slo_grid(case), _step_fn(case), _loop(case, open_loop=True)
+    return grid, step, loop, solve(step, loop, grid)
+
+
 def _oracle(case, ttft_slo_s, tpot_slo_s):
     """The search with every load of the grid solved to its root: handed a curve solved without caps."""
     return _slo_search(case, ttft_slo_s, tpot_slo_s, vals=_curve(case, slo_grid(case), open_loop=True))
@@ -64,12 +74,10 @@ def _same(found, oracle):
 @SETTINGS
 @given(cfg=cases, share=st.floats(0.05, 1.5))
 def test_a_settled_load_misses_its_cap_at_the_root_and_the_others_are_solved_as_before(cfg, share):
-    case = _case(cfg)
-    if case is None:
+    solved = _grid_solved(cfg)
+    if solved is None:
         return
-    grid = slo_grid(case)
-    step, loop = _step_fn(case), _loop(case, open_loop=True)
-    ref = solve(step, loop, grid)
+    grid, step, loop, ref = solved
     cap = share * float(np.median(ref["ttft_service"]))   # a cap inside the curve's own range: some loads settle
     got = solve(step, loop, grid, ttft_cap=slo_caps(cap, len(grid)))
     settled = got["settled"]
@@ -85,12 +93,10 @@ def test_the_mean_step_does_not_fall_as_the_arrivals_per_step_grow_below_the_roo
     # the property the settling bound rests on: tau(q_lo) <= tau(q*) for every q_lo below the root q* with the root's
     # chunk count, to SETTLE_TAU (near c_max the step can dip by ~2e-4 of itself just below the root where the
     # chunk's packing meets its cap; nemotron-super-49b FP8 at TP2 on A100-40GB, 21-token prompts, 2-token answers)
-    case = _case(cfg)
-    if case is None:
+    solved = _grid_solved(cfg)
+    if solved is None:
         return
-    grid = slo_grid(case)
-    step, loop = _step_fn(case), _loop(case, open_loop=True)
-    root = solve(step, loop, grid)
+    grid, step, loop, root = solved
     q_star = root["x"] * root["tpot"]
     share = np.linspace(1e-4, 1.0, 100)
     below = queueing._at(step, loop, (q_star[:, None] * share).ravel(), queueing._fixed(loop, np.repeat(grid, 100)))
