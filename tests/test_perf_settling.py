@@ -1,5 +1,5 @@
 """Settling in the SLO search: loads proven above the TTFT SLO stop before their root (``queueing.solve``'s
-``ttft_cap``, ``estimate.slo_caps``, ``estimate.settled_neighbour``).
+``ttft_cap`` and ``tpot_cap``, ``estimate.slo_caps``, ``estimate.settled_neighbour``).
 
 The search reads a load's exact values only if it meets the SLOs or is the best load's neighbour, so a load whose
 TTFT is proven above the SLO need not be solved to its root. The proof rests on Little's law at the root and on one
@@ -72,17 +72,20 @@ def _same(found, oracle):
 
 
 @SETTINGS
-@given(cfg=cases, share=st.floats(0.05, 1.5))
-def test_a_settled_load_misses_its_cap_at_the_root_and_the_others_are_solved_as_before(cfg, share):
+@given(cfg=cases, share=st.floats(0.05, 1.5), tpot_share=st.one_of(st.none(), st.floats(0.5, 1.5)))
+def test_a_settled_load_misses_a_cap_at_the_root_and_the_others_are_solved_as_before(cfg, share, tpot_share):
     solved = _grid_solved(cfg)
     if solved is None:
         return
     grid, step, loop, ref = solved
-    cap = share * float(np.median(ref["ttft_service"]))   # a cap inside the curve's own range: some loads settle
-    got = solve(step, loop, grid, ttft_cap=slo_caps(cap, len(grid)))
+    # caps inside the curve's own range, so that some loads settle (the TPOT cap only in some examples)
+    cap = share * float(np.median(ref["ttft_service"]))
+    tpot = np.inf if tpot_share is None else tpot_share * float(np.median(ref["tpot"]))
+    ttft_cap, tpot_cap = slo_caps(cap, tpot, len(grid))
+    got = solve(step, loop, grid, ttft_cap=ttft_cap, tpot_cap=tpot_cap)
     settled = got["settled"]
     assert not settled[0]   # a grid's first load is always solved to its root
-    assert np.all(ref["ttft_service"][settled] > cap)
+    assert np.all((ref["ttft_service"][settled] > cap) | (ref["tpot"][settled] > tpot))
     for key in ("x", "hold", "tpot", "ttft_service", "rho"):
         assert np.array_equal(got[key][~settled], ref[key][~settled])
 
@@ -146,7 +149,7 @@ def test_the_loads_past_a_short_answer_slo_settle_and_the_search_ends_sooner(mon
                       prompt_tokens=1000, output_tokens=2, ttft_percentile=95.0, attention_dp=1))
     grid = slo_grid(case)
     calls = _counting(monkeypatch)
-    vals = _curve(case, grid, open_loop=True, ttft_cap=slo_caps(0.5, len(grid)))
+    vals = _curve(case, grid, open_loop=True, caps=slo_caps(0.5, np.inf, len(grid)))
     settled_evals = len(calls)
     calls.clear()
     _curve(case, grid, open_loop=True)
@@ -165,7 +168,7 @@ def test_a_settled_neighbour_of_the_best_load_is_solved_to_its_root(model, outpu
     m, g = CAT.model(model), CAT.gpu("a100-80gb")
     case = _case(dict(model=model, gpu="a100-80gb", attention_dp=1, **kw))
     grid = slo_grid(case)
-    capped = _curve(case, grid, open_loop=True, ttft_cap=slo_caps(ttft_slo_ms / 1e3, len(grid)))
+    capped = _curve(case, grid, open_loop=True, caps=slo_caps(ttft_slo_ms / 1e3, np.inf, len(grid)))
     assert settled_neighbour(grid, capped, ttft_slo_ms / 1e3, np.inf) == neighbour
     _same(_slo_search(case, ttft_slo_ms / 1e3, np.inf), _oracle(case, ttft_slo_ms / 1e3, np.inf))
     alone = estimate(m, g, ttft_slo_ms=ttft_slo_ms, **kw)

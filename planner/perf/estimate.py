@@ -232,16 +232,18 @@ def _loop(case: _Case, open_loop: bool) -> Loop:
                 closed=not open_loop)
 
 
-def _curve(case: _Case, conc: np.ndarray, open_loop: bool, ttft_cap=None) -> dict[str, np.ndarray]:
+def _curve(case: _Case, conc: np.ndarray, open_loop: bool, caps: tuple | None = None) -> dict[str, np.ndarray]:
     """TPOT, TTFT (mean, percentile) and requests/s for each concurrency in ``conc`` (seconds);
     ``planner.perf.queueing`` has the engine model, this adds the slot queue of the open loop
-    (:func:`curve_terms`, which a stacked batch calls on its own fixed point). ``ttft_cap``: the solve's
-    (``queueing.solve``); the loads it settles come back under ``"settled"``, their other values not at the root."""
+    (:func:`curve_terms`, which a stacked batch calls on its own fixed point). ``caps``: the solve's TTFT and TPOT caps
+    (``queueing.solve``, :func:`slo_caps`); the loads it settles come back under ``"settled"``, their other values
+    not at the root."""
     c = np.asarray(conc, dtype=float)
     step = _step_fn(case)
-    st = solve(step, _loop(case, open_loop), c, ttft_cap=ttft_cap)
+    ttft_cap, tpot_cap = (None, None) if caps is None else caps
+    st = solve(step, _loop(case, open_loop), c, ttft_cap=ttft_cap, tpot_cap=tpot_cap)
     vals = curve_terms(st, c, float(case.c_max), case.p, open_loop, decode_terms(step.coef, st["decode_batch"]))
-    if ttft_cap is not None:
+    if caps is not None:
         vals["settled"] = st["settled"]
     return vals
 
@@ -401,10 +403,10 @@ def _slo_search(case: _Case, ttft_slo_s: float, tpot_slo_s: float, vals: dict[st
     ``LOW_LOADS``."""
     grid = slo_grid(case)
     if vals is None:
-        vals = _curve(case, grid, open_loop=True, ttft_cap=slo_caps(ttft_slo_s, len(grid)))
+        vals = _curve(case, grid, open_loop=True, caps=slo_caps(ttft_slo_s, tpot_slo_s, len(grid)))
         j = settled_neighbour(grid, vals, ttft_slo_s, tpot_slo_s) if np.count_nonzero(vals["settled"]) else None
         if j is not None:   # the interpolation reads it: solved to its root after all (a first load never settles)
-            one = _curve(case, grid[j:j + 1], open_loop=True, ttft_cap=slo_caps(ttft_slo_s, 1))
+            one = _curve(case, grid[j:j + 1], open_loop=True, caps=slo_caps(ttft_slo_s, tpot_slo_s, 1))
             vals = {k: np.array(np.broadcast_to(v, grid.shape), dtype=float) for k, v in vals.items()}
             for k, v in one.items():
                 vals[k][j] = v[0]
@@ -419,18 +421,21 @@ def _slo_search(case: _Case, ttft_slo_s: float, tpot_slo_s: float, vals: dict[st
     return found if found is not None else (False, float(LOW_LOADS[0]), _pick(low, 0))
 
 
-def slo_caps(ttft_slo_s, counts) -> np.ndarray:
-    """The TTFT caps of an SLO search's solve (``queueing.solve``'s ``ttft_cap``): each grid's TTFT SLO at every load
-    but its first, which is solved to its root whatever its TTFT (the search below load 1 and the "unreachable"
-    reason read it). One grid (``counts`` its length, the SLO one number) or grids laid end to end (one each)."""
-    if isinstance(counts, int):
-        cap = np.full(counts, float(ttft_slo_s))
-        cap[0] = np.inf
-        return cap
-    counts = np.asarray(counts)
-    cap = np.repeat(np.asarray(ttft_slo_s, dtype=float), counts)
-    cap[np.concatenate([[0], np.cumsum(counts)[:-1]])] = np.inf
-    return cap
+def slo_caps(ttft_slo_s, tpot_slo_s, counts) -> tuple[np.ndarray, np.ndarray]:
+    """The TTFT and TPOT caps of an SLO search's solve (``queueing.solve``'s ``ttft_cap``, ``tpot_cap``): each grid's
+    SLOs at every load but its first, which is solved to its root whatever its TTFT and TPOT (the search below load 1
+    and the "unreachable" reason read it). One grid (``counts`` its length, each SLO one number) or grids laid end to
+    end (one each)."""
+    out = []
+    for slo in (ttft_slo_s, tpot_slo_s):
+        if isinstance(counts, int):
+            cap = np.full(counts, float(slo))
+            cap[0] = np.inf
+        else:
+            cap = np.repeat(np.asarray(slo, dtype=float), counts)
+            cap[np.concatenate([[0], np.cumsum(counts)[:-1]])] = np.inf
+        out.append(cap)
+    return out[0], out[1]
 
 
 def _joined(low, grid_vals) -> CurveRows:

@@ -56,11 +56,11 @@ class Request:
 
 
 def _solve_stack(items: list[tuple[int, Any, np.ndarray]],
-                 ttft_slos: dict[int, float] | None = None) -> tuple[dict[int, CurveRows], CurveRows | None]:
+                 slos: dict[int, tuple[float, float]] | None = None) -> tuple[dict[int, CurveRows], CurveRows | None]:
     """Solve the open-loop fixed points of ``items`` ((index, case, grid)) in one stacked pass, and what
     the SLO search reads of them (slot queue, TTFT percentile, decode-step terms) over the whole stack:
-    (index -> that curve on the case's grid, the whole stack's curve; None without items). ``ttft_slos``: index ->
-    TTFT SLO (seconds) of an SLO search's grid, whose loads proven above it settle early (``estimate.slo_caps``);
+    (index -> that curve on the case's grid, the whole stack's curve; None without items). ``slos``: index -> TTFT
+    and TPOT SLOs (seconds) of an SLO search's grid, whose loads proven above one settle early (``estimate.slo_caps``);
     every curve has the ``"settled"`` row, 0 where a load was solved to its root."""
     if not items:
         return {}, None
@@ -73,8 +73,9 @@ def _solve_stack(items: list[tuple[int, Any, np.ndarray]],
         if np.all(fields[f] == fields[f][0]):   # scalar 1 rank, 0 phase (always, open loop) or 0 hold leaves out
             fields[f] = float(fields[f][0])
     conc = np.concatenate([grid for _, _, grid in items])
-    caps = None if ttft_slos is None else slo_caps([ttft_slos[idx] for idx, _, _ in items], counts)
-    st = solve(CoefStep(coef), Loop(**fields, closed=False), conc, ttft_cap=caps)
+    caps = None if slos is None else slo_caps(*([slos[idx][k] for idx, _, _ in items] for k in (0, 1)), counts)
+    ttft_cap, tpot_cap = (None, None) if caps is None else caps
+    st = solve(CoefStep(coef), Loop(**fields, closed=False), conc, ttft_cap=ttft_cap, tpot_cap=tpot_cap)
     servers = fields["c_max"]
     p = np.repeat(np.array([c.p for c in cases]), counts)
     vals = curve_terms(st, conc, servers, p, True, decode_terms(coef, st["decode_batch"]),
@@ -141,7 +142,7 @@ def estimate_many(requests: Sequence[Request]) -> list[Estimate]:
         for item in items + [None]:
             if item is None or (batch and size + len(item[2]) > MAX_POINTS):
                 slos = {i: slo_seconds(preps[i][1]["ttft_slo_ms"], preps[i][1]["tpot_slo_ms"]) for i, _, _ in batch}
-                curves, whole = _solve_stack(batch, {i: slo[0] for i, slo in slos.items()})
+                curves, whole = _solve_stack(batch, slos)
                 none_met = _none_met(batch, whole, slos)
                 # the loads the search interpolates towards that settled early: solved to their roots in one more pass
                 # (only the cases with a settled load are looked at: one test over the whole stack)

@@ -325,7 +325,8 @@ def _upper(step: StepFn, loop: Loop, fx: _Fixed, x_hi: np.ndarray) -> np.ndarray
     return x_hi * top
 
 
-def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS, ttft_cap=None) -> dict[str, np.ndarray]:
+def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS, ttft_cap=None,
+          tpot_cap=None) -> dict[str, np.ndarray]:
     """The fixed point ``min(C, c_max) = X·hold(X)`` for each C in ``conc``; returns every term there.
 
     Searched over ``q = X·τ̄`` (requests arriving per step), in which every term is explicit (:func:`_at`):
@@ -342,9 +343,10 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS, ttft_cap
     depend on the other elements of ``conc`` (nor, through the stacked coefficients of a batch, on the other cases
     solved with it), nor on the order of the search.
 
-    Settling (``ttft_cap``: seconds, one per element or one for all; the SLO search passes its TTFT SLO). An element
-    whose TTFT service time at its root is proven above its cap stops before the root: the search only needs to know
-    that such a load misses the SLO. At a root Little's law gives ``hold = C_s·τ̄/q`` (``X = q/τ̄``), so::
+    Settling (``ttft_cap``, ``tpot_cap``: seconds, one per element or one for all; the SLO search passes its SLOs). An
+    element whose TTFT service time or mean step at its root is proven above its cap stops before the root: the search
+    only needs to know that such a load misses an SLO. At a root Little's law gives ``hold = C_s·τ̄/q`` (``X = q/τ̄``),
+    so::
 
         TTFT_svc = hold − (O − 1)·τ̄ = τ̄·(C_s/q − (O − 1)) >= τ̄(q_lo)·(C_s/q_hi − (O − 1))
 
@@ -354,11 +356,12 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS, ttft_cap
     can shorten (a prompt split in two), so the mean step can fall, by up to 2.3 % on random catalog configurations;
     with the count unchanged the largest fall found is 2.2·10⁻⁴ of the step (docs/perf-model.md §9). An element
     settles once that bound, with C_s taken SETTLE_C short (a load stopped on a jump of g meets Little's law to ~1.4 %)
-    and τ̄(q_lo) SETTLE_TAU short, exceeds its cap and both ends of its bracket have the same chunk count (checked from
-    round SETTLE_FROM); at q = 0, τ̄(q_lo) is the idle step. Its terms are returned at the bracket's upper end (not
-    the root), flagged in ``"settled"``. Every percentile of the TTFT is at least TTFT_svc (``estimate.curve_terms``),
-    so a settled load misses a TTFT SLO equal to its cap; every other element's answer is the one the search gives
-    without caps, to the bit.
+    and τ̄(q_lo) SETTLE_TAU short, exceeds its TTFT cap, or once τ̄(q_lo) SETTLE_TAU short exceeds its TPOT cap (the
+    TPOT is τ̄, and τ̄ >= τ̄(q_lo)), and both ends of its bracket have the same chunk count (checked from round
+    SETTLE_FROM); at q = 0, τ̄(q_lo) is the idle step. Its terms are returned at the bracket's upper end (not the
+    root), flagged in ``"settled"``. Every percentile of the TTFT is at least TTFT_svc (``estimate.curve_terms``), so a
+    settled load misses a TTFT SLO equal to its cap or a TPOT SLO equal to its cap; every other element's answer is
+    the one the search gives without caps, to the bit.
     """
     c = np.atleast_1d(np.asarray(conc, dtype=float))
     fx = _fixed(loop, c)
@@ -378,7 +381,10 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS, ttft_cap
         x1, hold1 = _at(step, loop, q_hi, fx, full=False)
         g_hi = np.where(short, x1 * hold1 - in_svc, g_hi)
     f_lo, f_hi = -in_svc, g_hi.copy()              # the secant's values there (scaled down at a stale end)
-    if ttft_cap is not None:   # settling (docstring): the rate at the lower end (the mean step is q/X there)
+    capped = ttft_cap is not None or tpot_cap is not None
+    if capped:   # settling (docstring): the rate at the lower end (the mean step is q/X there)
+        ttft_cap = np.inf if ttft_cap is None else ttft_cap
+        tpot_cap = np.inf if tpot_cap is None else tpot_cap
         x_lo, o1, settled = np.zeros_like(c), _num(loop.output) - 1.0, np.zeros(n_all, dtype=bool)
     side = np.zeros_like(c)
     done = g_hi <= tol   # the upper end is the root already (a load that fills every step)
@@ -425,13 +431,13 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS, ttft_cap
                 inside = np.where(g_hi > g_lo, (q_lo * g_hi - q_hi * g_lo) / (g_hi - g_lo), q_hi)
             q_fin = np.where(now, np.where(on_root, q, inside), q_fin)
             done = done | now
-        if ttft_cap is not None:
+        if capped:
             np.putmask(x_lo, dn, x)
-        if ttft_cap is not None and k >= SETTLE_FROM:
+        if capped and k >= SETTLE_FROM:
             with np.errstate(divide="ignore", invalid="ignore"):   # at q = 0 (X = 0) the mean step is the idle one
                 tau_lo = np.where(q_lo > 0, q_lo / x_lo, idle["tpot"])
                 bound = SETTLE_TAU * tau_lo * (SETTLE_C * in_svc / q_hi - o1)
-            now = ~done & (bound > ttft_cap)
+            now = ~done & ((bound > ttft_cap) | (SETTLE_TAU * tau_lo > tpot_cap))
             if np.count_nonzero(now):   # ... and the chunk count is the same at both ends (so all along the bracket)
                 one_rank = isinstance(loop.ranks, (int, float)) and float(loop.ranks) == 1.0
                 now &= _chunks(loop, q_lo, fx, one_rank)[2] == _chunks(loop, q_hi, fx, one_rank)[2]
@@ -444,7 +450,7 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS, ttft_cap
     else:
         q_fin = np.where(done, q_fin, q)
     out = _at(step, loop, q_fin, fx)
-    if ttft_cap is not None:
+    if capped:
         out["settled"] = settled
     return out
 
