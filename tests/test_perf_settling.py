@@ -128,10 +128,9 @@ def test_where_the_chunk_count_grows_the_mean_step_can_fall():
 @given(cfg=cases, ttft_slo_ms=st.floats(20.0, 20000.0), tpot_slo_ms=st.one_of(st.none(), st.floats(2.0, 200.0)))
 def test_the_search_with_settling_gives_the_answer_of_the_search_without(cfg, ttft_slo_ms, tpot_slo_ms):
     case = _case(cfg)
-    if case is None:
-        return
     ttft_s, tpot_s = slo_seconds(ttft_slo_ms, tpot_slo_ms)
-    _same(_slo_search(case, ttft_s, tpot_s), _oracle(case, ttft_s, tpot_s))
+    if case is not None:   # (a replica that does not fit has no search)
+        _same(_slo_search(case, ttft_s, tpot_s), _oracle(case, ttft_s, tpot_s))
 
 
 def _counting(monkeypatch) -> list[int]:
