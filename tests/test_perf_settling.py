@@ -1,8 +1,8 @@
-"""Settling in the SLO search: loads proven above the TTFT SLO stop before their root (``queueing.solve``'s
+"""Settling in the SLO search: loads proven above the TTFT or TPOT SLO stop before their root (``queueing.solve``'s
 ``ttft_cap`` and ``tpot_cap``, ``estimate.slo_caps``, ``estimate.settled_neighbour``).
 
 The search reads a load's exact values only if it meets the SLOs or is the best load's neighbour, so a load whose
-TTFT is proven above the SLO need not be solved to its root. The proof rests on Little's law at the root and on one
+TTFT or TPOT is proven above the SLO need not be solved to its root. The proof rests on Little's law at the root and on one
 property of the model, that the mean step does not fall as the arrivals per step grow below the root; both are tested
 here, and every answer is compared with the search that solves every load to its root (the oracle: the same search
 handed a curve solved without caps).
