@@ -8,10 +8,12 @@ to the fleet cost.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import replace
 
 import numpy as np
+from pydantic import TypeAdapter
 
 from planner.fleet.formulation import Formulation, fleet_cost, offer_costs
 from planner.fleet.merge import normalise, split_replicas
@@ -219,31 +221,35 @@ def _workload_lines(f: Formulation, periods: list[PeriodPlan]) -> list[WorkloadL
 def option_lines(f: Formulation, chosen: set[tuple[int, str]]) -> list[OptionLine]:
     """Every option considered: chosen ones ((deployment index, real offer) in ``chosen``), feasible
     alternatives, dominated and dropped with reasons. A merged group's deployment is listed once per real offer.
-    (Validated construction: pydantic's ``model_construct`` is pure Python and 4x slower than its validator.)"""
-    out = []
+    (Validated construction, all lines in one call of pydantic's list validator: ``model_construct`` is pure Python and
+    4x slower than the validator, and one call per line adds Python's call overhead to each of an L scenario's ~38,000.)"""
+    rows = []
     groups = f.merge.groups if f.merge else {}
     workloads = {w.id: w for w in f.scenario.workloads}
-    for d, offer in ((x, m) for x in f.options.deployments for m in groups.get(x.offer) or (None,)):
+    for d in f.options.deployments:
         w = workloads[d.workload]
-        cap = sum(b.share * c for b, c in zip(w.buckets, d.capacity_rpm))
+        cap = _round(sum(b.share * c for b, c in zip(w.buckets, d.capacity_rpm)))
+        ttft = _round(float(np.mean(d.ttft_ms)))
         gpus = d.tp if not d.mig_profile else None
-        if offer is not None:  # a member of a merged group: its own id and price
-            d = replace(d, offer=offer.id, price_usd_per_gpu_hour=offer.price_usd_per_node_hour_effective
-                        / offer.gpus_per_node)
-        cost = None if gpus is None else d.price_usd_per_gpu_hour * gpus
-        out.append(OptionLine(workload=d.workload, offer=d.offer, gpu=d.gpu, precision=d.precision, tp=d.tp,
-                              mig_profile=d.mig_profile,
-                              state="chosen" if (d.index, d.offer) in chosen else "feasible",
-                              capacity_requests_per_min=_round(cap),
-                              usd_per_hour_per_replica=None if cost is None else _round(cost),
-                              predicted_ttft_ms=_round(float(np.mean(d.ttft_ms))),
-                              attention_dp=d.attention_dp, expert_parallel=d.expert_parallel))
-    for r in f.options.rejected:
-        out.append(OptionLine(workload=r.workload, offer=r.offer, gpu=r.gpu, precision=r.precision, tp=r.tp,
-                              mig_profile=r.mig_profile, state=r.state, reason=r.reason,
-                              predicted_ttft_ms=r.best_ttft_ms, attention_dp=r.attention_dp,
-                              expert_parallel=r.expert_parallel))
-    return out
+        for member in groups.get(d.offer) or (None,):
+            # a member of a merged group: its own id and price
+            offer, price = ((d.offer, d.price_usd_per_gpu_hour) if member is None else
+                            (member.id, member.price_usd_per_node_hour_effective / member.gpus_per_node))
+            rows.append(dict(workload=d.workload, offer=offer, gpu=d.gpu, precision=d.precision, tp=d.tp,
+                             mig_profile=d.mig_profile, state="chosen" if (d.index, offer) in chosen else "feasible",
+                             capacity_requests_per_min=cap,
+                             usd_per_hour_per_replica=None if gpus is None else _round(price * gpus),
+                             predicted_ttft_ms=ttft, attention_dp=d.attention_dp, expert_parallel=d.expert_parallel))
+    rows.extend(dict(workload=r.workload, offer=r.offer, gpu=r.gpu, precision=r.precision, tp=r.tp,
+                     mig_profile=r.mig_profile, state=r.state, reason=r.reason, predicted_ttft_ms=r.best_ttft_ms,
+                     attention_dp=r.attention_dp, expert_parallel=r.expert_parallel) for r in f.options.rejected)
+    return _option_lines_adapter().validate_python(rows)
+
+
+@functools.cache
+def _option_lines_adapter() -> TypeAdapter:
+    """pydantic's validator of a list of OptionLine (built on first use: start-up pays nothing for it)."""
+    return TypeAdapter(list[OptionLine])
 
 
 def _commitments(f: Formulation, x: np.ndarray) -> tuple[CommitmentLine, ...] | None:
