@@ -433,9 +433,14 @@ def slo_caps(ttft_slo_s, tpot_slo_s, counts) -> tuple[np.ndarray, np.ndarray]:
             cap[0] = np.inf
         else:
             cap = np.repeat(np.asarray(slo, dtype=float), counts)
-            cap[np.concatenate([[0], np.cumsum(counts)[:-1]])] = np.inf
+            cap[grid_starts(counts)] = np.inf
         out.append(cap)
     return out[0], out[1]
+
+
+def grid_starts(counts) -> np.ndarray:
+    """Where each grid starts when grids of lengths ``counts`` are laid end to end (a stacked batch)."""
+    return np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(int)
 
 
 def _joined(low, grid_vals) -> CurveRows:

@@ -29,7 +29,7 @@ import numpy as np
 from planner.catalog import GpuSpec, ModelSpec
 from planner.perf.estimate import (CurveRows, Estimate, _check_args, _loop, _meets, _prepare, _replica,
                                    apply_override, bucket_kwargs, curve_terms, erlang_c_grouped, estimate, LOW_LOADS,
-                                   settled_neighbour, slo_caps, slo_estimate, slo_grid, slo_seconds)
+                                   grid_starts, settled_neighbour, slo_caps, slo_estimate, slo_grid, slo_seconds)
 from planner.perf.queueing import Loop, solve
 from planner.perf.step_coef import CoefStep, decode_terms, stack_coefs, step_coef
 
@@ -97,15 +97,14 @@ def _none_met(items: list[tuple[int, Any, np.ndarray]], whole: CurveRows,
     ``estimate._slo_search`` looks below load 1: the search's own test (``estimate._meets``) over the whole stack."""
     counts = [len(grid) for _, _, grid in items]
     ttft_s, tpot_s = (np.repeat(np.array([slos[idx][k] for idx, _, _ in items]), counts) for k in (0, 1))
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    starts = grid_starts(counts)
     met = np.logical_or.reduceat(_meets(whole, ttft_s, tpot_s) & (whole["settled"] == 0), starts)
     return {idx for (idx, _, grid), any_met in zip(items, met) if grid[0] >= 1 and not any_met}
 
 
 def _any_settled(items: list[tuple[int, Any, np.ndarray]], whole: CurveRows) -> np.ndarray:
     """For each item of a solved stack, whether any load of its grid settled (``whole``: the stack's curve)."""
-    starts = np.concatenate([[0], np.cumsum([len(grid) for _, _, grid in items])[:-1]])
-    return np.logical_or.reduceat(whole["settled"] != 0, starts)
+    return np.logical_or.reduceat(whole["settled"] != 0, grid_starts([len(grid) for _, _, grid in items]))
 
 
 def estimate_many(requests: Sequence[Request]) -> list[Estimate]:

@@ -211,7 +211,7 @@ def _at(step: StepFn, loop: Loop, q: np.ndarray, fx: _Fixed, full: bool = True):
     and ``X = q/τ̄``. ``full=False``: only (X, hold), what the root search needs."""
     i, o, r = _num(loop.prompt), _num(loop.output), _num(loop.ranks)
     in_svc, others = fx.in_svc, fx.others
-    one_rank = isinstance(r, float) and r == 1.0     # skip the exact ·1 and /1 (the common case)
+    one_rank = _one_rank(loop)     # skip the exact ·1 and /1 (the common case)
     b, room, n = _chunks(loop, q, fx, one_rank)
     # prompts that share one chunk step: Poisson arrivals λ per step, a step with any carries them all
     # (the zero-truncated mean λ/(1 − e^−λ)), as many as the chunk budget holds
@@ -275,6 +275,12 @@ def _at(step: StepFn, loop: Loop, q: np.ndarray, fx: _Fixed, full: bool = True):
     return dict(x=x, tpot=tau, decode_batch=b, wait_share=rho * others, chunks=n, chunk_share=share,
                 step_decode=t0, step_chunk=t1, prefill_work=s, rho=rho, wait_prefill=w_pf, wait_balance=w_bal,
                 residual=residual, prefill=prefill, ttft_service=ttft_svc, hold=hold, in_service=in_svc)
+
+
+def _one_rank(loop: Loop) -> bool:
+    """Whether every point of the loop has one attention rank, as one number (so ·r and /r can be left out)."""
+    r = _num(loop.ranks)
+    return isinstance(r, float) and r == 1.0
 
 
 def _chunks(loop: Loop, q: np.ndarray, fx: _Fixed, one_rank: bool):
@@ -439,7 +445,7 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS, ttft_cap
                 bound = SETTLE_TAU * tau_lo * (SETTLE_C * in_svc / q_hi - o1)
             now = ~done & ((bound > ttft_cap) | (SETTLE_TAU * tau_lo > tpot_cap))
             if np.count_nonzero(now):   # ... and the chunk count is the same at both ends (so all along the bracket)
-                one_rank = isinstance(loop.ranks, (int, float)) and float(loop.ranks) == 1.0
+                one_rank = _one_rank(loop)
                 now &= _chunks(loop, q_lo, fx, one_rank)[2] == _chunks(loop, q_hi, fx, one_rank)[2]
             if np.count_nonzero(now):
                 np.putmask(q_fin, now, q_hi)
