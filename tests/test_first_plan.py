@@ -15,7 +15,7 @@ from planner.fleet.horizon import horizon_for
 from planner.fleet.options import enumerate_options
 from planner.fleet.share_bound import share_bound
 from planner.fleet.solve import SolveSettings, solve_scenario
-from planner.fleet.start import greedy_values, start_options
+from planner.fleet.start import RULES, greedy_values, start_options
 from tests.solve_helpers import bench_medium, scenario
 from tests.test_solve_oracle import random_case
 
@@ -66,21 +66,25 @@ def _case(kind: str, seed: int):
 @pytest.mark.parametrize("kind, seed", [(k, n) for k in ("oracle", "twins") for n in range(6)]
                          + [("S", n) for n in range(1, 5)])
 def test_the_start_over_its_own_options_is_the_start(kind, seed):
-    # start_options keeps only what the start uses; greedy over those alone must make the same choices, or the
-    # first plan's program would not contain the start (this fails if a tie or a max_nodes check picked another)
+    # start_options keeps only what the two rules' starts use; each rule over those alone must make the same
+    # choices, or the first plan's program would not contain its start (this fails if a tie or a max_nodes check
+    # picked another)
     loaded = _case(kind, seed)
     s = loaded.scenario
     options, horizon = enumerate_options(loaded), horizon_for(s)
-    full = greedy_values(s, options, horizon)
+    full = {rule: greedy_values(s, options, horizon, rule) for rule in RULES}
     sub = start_options(s, options, horizon)
-    if full is None:
+    if all(v is None for v in full.values()):
         assert sub is None
         return
     assert [d.index for d in sub.deployments] == list(range(len(sub.deployments)))
     assert {d.key for d in sub.deployments} == {
         d.key for d in options.deployments if any(k[0] == "replicas" and k[1] == d.index and v > 0
-                                                  for k, v in full.items())}
-    assert _by_key(greedy_values(s, sub, horizon), sub) == _by_key(full, options)
+                                                  for values in full.values() if values is not None
+                                                  for k, v in values.items())}
+    for rule, values in full.items():
+        got = greedy_values(s, sub, horizon, rule)
+        assert (got is None) if values is None else _by_key(got, sub) == _by_key(values, options)
 
 
 def test_the_start_over_its_own_options_is_the_start_on_the_benchmark():
@@ -89,7 +93,9 @@ def test_the_start_over_its_own_options_is_the_start_on_the_benchmark():
     horizon = horizon_for(s)
     sub = start_options(s, options, horizon)
     assert 0 < len(sub.deployments) < len(options.deployments) / 10
-    assert _by_key(greedy_values(s, sub, horizon), sub) == _by_key(greedy_values(s, options, horizon), options)
+    for rule in RULES:
+        assert _by_key(greedy_values(s, sub, horizon, rule), sub) == _by_key(greedy_values(s, options, horizon, rule),
+                                                                             options)
 
 
 def test_a_build_past_its_deadline_stops():

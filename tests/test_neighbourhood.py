@@ -17,7 +17,7 @@ from planner.fleet.hedge import hedge_blocks
 from planner.fleet.horizon import horizon_for
 from planner.fleet.solve import SolveSettings
 from planner.fleet.restrict import complete
-from planner.fleet.start import carry_start, greedy_start
+from planner.fleet.start import carry_start, greedy_values, start_columns
 from tests.solve_helpers import bench_medium
 
 
@@ -68,14 +68,16 @@ def test_re_planning_every_workload_reaches_the_full_programs_optimum(monkeypatc
 
 
 def test_a_step_holds_the_other_workloads_replicas_and_its_plan_verifies():
-    # the start: the constructive start (cheapest non-spot option per workload) completed in the k = 6 program, far
-    # from that program's optimum, so a step that held nothing would move the other workloads too
+    # the start: the share rule's constructive start (each workload on its least node share) completed in the k = 6
+    # program, far from that program's optimum, so a step that held nothing would move the other workloads too (the
+    # cheaper packing rule's start, which greedy_start keeps on M-1, is within 0.3 USD/h of it)
     m = bench_medium()
     s = m["loaded"].scenario
     horizon = horizon_for(s)
     f6 = build(s, restricted_mod.restricted_options(s, m["options"], horizon, 6), horizon,
                extra_blocks=hedge_blocks(s))
-    rung = restricted_mod.Rung(f6, complete(f6.problem, "highs", greedy_start(f6), 30.0, 0.0), (6, False))
+    share = start_columns(f6, greedy_values(s, f6.options, horizon, "share"))
+    rung = restricted_mod.Rung(f6, complete(f6.problem, "highs", share, 30.0, 0.0), (6, False))
     by_w = {}
     for d in m["options"].deployments:
         by_w.setdefault(d.workload, []).append(d)

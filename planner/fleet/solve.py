@@ -86,6 +86,7 @@ FIRST_PLAN_WHEN_SHORT = True
 # (16 % of 19.8 s of building) and ended at 29.6 s with 0.85, and at 32-34 s on slower moments of the machine
 FIRST_BUILD_SHARE = 0.75
 OUTPUT_MAX_SHARE = 0.5  # of the time limit, at most, kept back for the caller's output (``output_reserve``)
+START = "the constructive start (one non-spot option per workload, the cheaper of two rules: planner.fleet.start)"
 NO_TIME = "skipped: no time left in the budget"  # the tie-break's note when the budget is spent before it
 
 
@@ -193,8 +194,8 @@ def _last_resort(f: Formulation, solver: str, start, budget: _Budget, mip_gap: f
 def _fallback(f: Formulation, completed: Solution, first: Solution, mip_gap: float) -> Solution:
     """The completed start, reported as ``feasible`` with the first solve's proven bound, if it had one, or the
     closed-form one (``share_bound``) where that is higher."""
-    note = (f"the solver found no plan within its limit ({first.message or first.status}); this is the constructive "
-            "start (cheapest non-spot option per workload), completed by the solver")
+    note = (f"the solver found no plan within its limit ({first.message or first.status}); this is {START}, "
+            "completed by the solver")
     return finalize_solution(completed.problem, SolveOptions(mip_gap=mip_gap), solver=first.solver,
                              claimed="feasible", x=completed.values, bound=bound_of(f, first.bound),
                              seconds=first.solve_seconds + completed.solve_seconds, message=note)
@@ -248,8 +249,8 @@ def _solve_formulation(f: Formulation, solver: str, budget: _Budget, mip_gap: fl
             completed = _last_resort(f, solver, start, budget, mip_gap)
         if completed is not None:
             note = (f"too little of the {budget.limit_s:g} s budget left after building and completing the start "
-                    f"to hand the {f.problem.n_vars:,}-column program to the solver; this is the constructive start "
-                    "(cheapest non-spot option per workload), completed by the solver")
+                    f"to hand the {f.problem.n_vars:,}-column program to the solver; this is {START}, completed "
+                    "by the solver")
             return f, finalize_solution(completed.problem, SolveOptions(mip_gap=mip_gap), solver=completed.solver,
                                         claimed="feasible", x=completed.values, bound=bound_of(f),
                                         seconds=completed.solve_seconds, message=note), skipped
@@ -374,9 +375,9 @@ def _first_plan(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, se
     if done is None:
         return None
     bound = share_bound(s, options, horizon, settings.allow_unmet)
-    note = ("this is the constructive start (cheapest non-spot option per workload), completed by the solver on its "
-            "own deployments; " + ("no bound" if bound is None else "bound: every request on the GPU share it "
-                                   "needs at the cheapest price per request (planner.fleet.share_bound)"))
+    note = (f"this is {START}, completed by the solver on its own deployments; "
+            + ("no bound" if bound is None else "bound: every request on the GPU share it needs at the cheapest price "
+               "per request (planner.fleet.share_bound)"))
     done = finalize_solution(f.problem, SolveOptions(mip_gap=s.policy.mip_gap), solver=done.solver,
                              claimed="feasible", x=done.values, bound=bound, seconds=done.solve_seconds)
     plan = build_plan(f, replace(done, message=note), gpu_ids=_gpu_ids(loaded),

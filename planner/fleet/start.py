@@ -1,22 +1,31 @@
-r"""A constructive start: every workload on its cheapest non-spot whole-GPU option, on whole nodes.
+r"""A constructive start: every workload on one non-spot whole-GPU option, on whole nodes; two rules, the cheaper kept.
 
 For each period t and workload w with demand, every on-demand deployment d (no MIG) that can serve all of w's
 buckets needs
 
     r_d = max(min_replicas_w, ceil( sum_b sigma_b lambda_{w,t} / (a_d cap_{d,b}) / rho ))
 
-replicas to carry the whole demand alone (``_replica_capacity`` with x_{d,b,t} = sigma_b lambda_{w,t}); the start
-picks the d of least r_d tp_d p_o / G_o (its share of node cost) among those whose offer still has room under
-``max_nodes``, then buys n_{o,t} = ceil(sum_d tp_d r_d / G_o) nodes of each offer (on reserved offers the owned
-nodes first, and m_{o,e} = the most any period of epoch e needs beyond them). Power-of-two TP degrees that
-divide G_o pack exactly (``planner.fleet.formulation``, ``_node_packing``), so this fleet satisfies every base
-row: demand, capacity, packing, caps, min_replicas, the node cuts (implied) and the non-spot floor (no spot).
-What it leaves open (the spot hedge's binaries and routing) the solver completes with these integers fixed.
+replicas to carry the whole demand alone (``_replica_capacity`` with x_{d,b,t} = sigma_b lambda_{w,t}). Among the d
+whose offer still has room under ``max_nodes`` a rule picks one (``RULES``):
+
+- ``share``: the least r_d tp_d p_o / G_o, its share of node cost, the workloads in the scenario's order;
+- ``packing``: the least marginal cost of whole nodes, p_o (N_o(g + r_d tp_d) − N_o(g)) with g the GPUs the offer
+  holds so far and N_o(g) = max(0, ceil(g / G_o) − owned_o) the nodes paid for (owned reserved nodes are sunk), ties
+  by the node share; the workloads in decreasing order of the node share the ``share`` rule gave them (biggest first).
+  Where the share rule puts a small replica alone on an 8-GPU node this one fills nodes already bought.
+
+then buys n_{o,t} = ceil(sum_d tp_d r_d / G_o) nodes of each offer (on reserved offers the owned nodes first, and
+m_{o,e} = the most any period of epoch e needs beyond them). Power-of-two TP degrees that divide G_o pack exactly
+(``planner.fleet.formulation``, ``_node_packing``), so either fleet satisfies every base row: demand, capacity,
+packing, caps, min_replicas, the node cuts (implied) and the non-spot floor (no spot). What it leaves open (the spot
+hedge's binaries and routing) the solver completes with these integers fixed. ``greedy_start`` keeps the cheaper of
+the two fleets by the program's own cost terms (``fleet_cost``), the share rule's on a tie: neither rule wins on
+every benchmark instance (docs/BENCHMARKS.md, forty-sixth pass).
 
 It is a start, never an answer: 15-50 % above the optimum on the benchmark instances. HiGHS takes it as its first
 incumbent (``SolveOptions.start``); ``planner.fleet.solve`` completes it itself when the solver found nothing.
-Returns None when some workload has no such option (MIG-only, spot-only, caps exhausted) or in ``plan forecast``
-(commitments), where the start would have to sign terms.
+A rule returns None when some workload has no such option (MIG-only, spot-only, caps exhausted); both do in ``plan
+forecast`` (commitments), where the start would have to sign terms.
 """
 
 from __future__ import annotations
@@ -26,13 +35,14 @@ from dataclasses import replace
 
 import numpy as np
 
-from planner.fleet.formulation import Formulation
+from planner.fleet.formulation import Formulation, fleet_cost
 from planner.fleet.horizon import Horizon
 from planner.fleet.options import OptionSet
 from planner.scenario.model import Scenario
 
 
 START_BLOCKS = ("nodes", "reserved", "replicas", "mig", "load", "unmet")  # what a start fixes; the solver the rest
+RULES = ("share", "packing")   # the constructive rules (module docstring), in the order ties are kept
 
 
 def start_columns(f: Formulation, values: dict[tuple, float]) -> tuple[np.ndarray, np.ndarray]:
@@ -48,16 +58,99 @@ def start_columns(f: Formulation, values: dict[tuple, float]) -> tuple[np.ndarra
 
 
 def greedy_start(f: Formulation) -> tuple[np.ndarray, np.ndarray] | None:
-    """(columns, values) of a feasible fleet of f's base rows (nodes, replicas, loads, MIG patterns), or None."""
-    values = greedy_values(f.scenario, f.options, f.horizon)
-    return None if values is None else start_columns(f, values)
+    """(columns, values) of a feasible fleet of f's base rows (nodes, replicas, loads, MIG patterns), or None: the
+    cheaper of the rules' fleets by f's cost terms, the first rule's on a tie."""
+    best = None
+    for values in _starts(f.scenario, f.options, f.horizon).values():
+        if values is None:
+            continue
+        cols, vals = start_columns(f, values)
+        x = np.zeros(f.problem.n_vars)
+        x[cols] = vals
+        cost = sum(fleet_cost(f, x).values())
+        if best is None or cost < best[0]:
+            best = (cost, (cols, vals))
+    return None if best is None else best[1]
 
 
-def greedy_values(s: Scenario, options: OptionSet, horizon: Horizon) -> dict[tuple, float] | None:
-    """The start's non-zero values by variable key (``("replicas", d.index, t)``, ``("nodes", o, t)``, ...; the
-    keys of ``planner.fleet.formulation``), from the options alone; None where there is no start (docstring)."""
-    if horizon.commitments is not None:
+def _sized(w, demand: float, shares: list[float], deps: list, rho: float) -> list[tuple]:
+    """(d, r_d) for each of w's candidate deployments that can serve all its buckets (module docstring)."""
+    out = []
+    for d in deps:
+        if any(sh > 0 and c <= 0 for sh, c in zip(shares, d.capacity_rpm)):
+            continue
+        need = sum(sh * demand / (d.availability * c) for sh, c in zip(shares, d.capacity_rpm) if sh > 0)
+        r = max(w.min_replicas, math.ceil(need / rho - 1e-9))
+        if r * rho < need:  # the tolerance above must never under-provision
+            r += 1
+        out.append((d, r))
+    return out
+
+
+def _offer_terms(offers: dict, per) -> dict[str, tuple[float, int, int, float]]:
+    """Per offer in period ``per``: (node price, GPUs per node, owned nodes, GPUs allowed: max_nodes or inf)."""
+    return {oid: (o.price_usd_per_node_hour_effective * per.price_multiplier(oid), o.gpus_per_node,
+                  o.owned_nodes if o.market == "reserved" else 0,
+                  math.inf if o.max_nodes is None else o.max_nodes * o.gpus_per_node) for oid, o in offers.items()}
+
+
+def _by_share(sized: list[list[tuple]], terms: dict) -> list[tuple] | None:
+    """The ``share`` rule's (d, r, node share) per workload, in order; None where one has no option with room."""
+    used: dict[str, int] = {}
+    picks = []
+    for cands in sized:
+        best = None
+        for d, r in cands:
+            price, G, _, room = terms[d.offer]
+            if used.get(d.offer, 0) + r * d.tp > room:
+                continue
+            cost = r * d.tp * price / G
+            if best is None or cost < best[2]:
+                best = (d, r, cost)
+        if best is None:
+            return None
+        used[best[0].offer] = used.get(best[0].offer, 0) + best[1] * best[0].tp
+        picks.append(best)
+    return picks
+
+
+def _by_packing(sized: list[list[tuple]], terms: dict, share: list[tuple] | None) -> list[tuple] | None:
+    """The ``packing`` rule's (d, r, key) per workload, in the workloads' order (module docstring); ``share`` is the
+    share rule's picks, whose node shares order the workloads."""
+    if share is None:
         return None
+    used: dict[str, int] = {}
+    picks: list = [None] * len(sized)
+    for i in sorted(range(len(sized)), key=lambda k: -share[k][2]):   # stable: ties in the scenario's order
+        best = None
+        for d, r in sized[i]:
+            price, G, owned, room = terms[d.offer]
+            g0, g = used.get(d.offer, 0), r * d.tp
+            if g0 + g > room:
+                continue
+            paid0 = -(-g0 // G) - owned
+            added = max(0, -(-(g0 + g) // G) - owned) - max(0, paid0)
+            key = (added * price, g * price / G)
+            if best is None or key < best[2]:
+                best = (d, r, key)
+        if best is None:
+            return None
+        used[best[0].offer] = used.get(best[0].offer, 0) + best[1] * best[0].tp
+        picks[i] = best
+    return picks
+
+
+def greedy_values(s: Scenario, options: OptionSet, horizon: Horizon, rule: str = "share") -> dict[tuple, float] | None:
+    """The start's non-zero values by variable key (``("replicas", d.index, t)``, ``("nodes", o, t)``, ...; the
+    keys of ``planner.fleet.formulation``) under ``rule`` (``RULES``), from the options alone; None where there is no
+    start (docstring)."""
+    return _starts(s, options, horizon)[rule]
+
+
+def _starts(s: Scenario, options: OptionSet, horizon: Horizon) -> dict[str, dict[tuple, float] | None]:
+    """``greedy_values`` of every rule, each workload's candidates and replicas worked out once per period."""
+    if horizon.commitments is not None:
+        return dict.fromkeys(RULES)
     T = horizon.periods
     rho = s.policy.target_utilization
     offers = {o.id: o for o in s.offers}
@@ -66,61 +159,56 @@ def greedy_values(s: Scenario, options: OptionSet, horizon: Horizon) -> dict[tup
         o = offers[d.offer]
         if o.market != "spot" and not d.mig_profile:
             by_w.setdefault(d.workload, []).append(d)
-    values: dict[tuple, float] = {}
+    values: dict[str, dict[tuple, float] | None] = {rule: {} for rule in RULES}
     for t, per in enumerate(T):
-        gpus_used: dict[str, int] = {}
-        for w in s.workloads:
-            demand = per.demand_rpm[w.id]
-            if demand <= 0 and w.min_replicas <= 0:
-                continue
-            shares = [b.share for b in w.buckets]
-            best = None
-            for d in by_w.get(w.id, []):
-                if any(sh > 0 and c <= 0 for sh, c in zip(shares, d.capacity_rpm)):
-                    continue
-                need = sum(sh * demand / (d.availability * c) for sh, c in zip(shares, d.capacity_rpm) if sh > 0)
-                r = max(w.min_replicas, math.ceil(need / rho - 1e-9))
-                if r * rho < need:  # the tolerance above must never under-provision
-                    r += 1
-                o = offers[d.offer]
-                if o.max_nodes is not None and gpus_used.get(o.id, 0) + r * d.tp > o.max_nodes * o.gpus_per_node:
-                    continue
-                cost = r * d.tp * o.price_usd_per_node_hour_effective * per.price_multiplier(o.id) / o.gpus_per_node
-                if best is None or cost < best[0]:
-                    best = (cost, d, r)
-            if best is None:
-                return None
-            _, d, r = best
-            gpus_used[d.offer] = gpus_used.get(d.offer, 0) + r * d.tp
-            values[("replicas", d.index, t)] = float(r)
-            if demand > 0:
-                for b, sh in enumerate(shares):
-                    if sh > 0:
-                        values[("load", d.index, b, t)] = sh * demand
-        for oid, g in gpus_used.items():
-            o = offers[oid]
-            n = math.ceil(g / o.gpus_per_node)
-            if o.market == "reserved":  # owned nodes first; one reserved count per epoch (the most any period needs)
-                key = ("reserved", oid, per.epoch)
-                values[key] = max(values.get(key, 0.0), float(max(0, n - o.owned_nodes)))
-            else:
-                values[("nodes", oid, t)] = float(n)
+        served = [(w, per.demand_rpm[w.id]) for w in s.workloads
+                  if per.demand_rpm[w.id] > 0 or w.min_replicas > 0]
+        shares = [[b.share for b in w.buckets] for w, _ in served]
+        sized = [_sized(w, demand, sh, by_w.get(w.id, []), rho) for (w, demand), sh in zip(served, shares)]
+        terms = _offer_terms(offers, per)
+        share = _by_share(sized, terms)
+        for rule, kept in values.items():
+            if kept is not None:
+                picks = share if rule == "share" else _by_packing(sized, terms, share)
+                values[rule] = None if picks is None else _record(kept, picks, served, shares, offers, per, t)
+    return values
+
+
+def _record(values: dict, picks: list[tuple], served: list, shares: list, offers: dict, per, t: int) -> dict:
+    """``values`` with period t's replicas, loads and nodes of ``picks`` (one (d, r, _) per served workload)."""
+    gpus_used: dict[str, int] = {}
+    for (w, demand), sh_w, (d, r, _) in zip(served, shares, picks):
+        gpus_used[d.offer] = gpus_used.get(d.offer, 0) + r * d.tp
+        values[("replicas", d.index, t)] = float(r)
+        if demand > 0:
+            for b, sh in enumerate(sh_w):
+                if sh > 0:
+                    values[("load", d.index, b, t)] = sh * demand
+    for oid, g in gpus_used.items():
+        o = offers[oid]
+        n = math.ceil(g / o.gpus_per_node)
+        if o.market == "reserved":  # owned nodes first; one reserved count per epoch (the most any period needs)
+            key = ("reserved", oid, per.epoch)
+            values[key] = max(values.get(key, 0.0), float(max(0, n - o.owned_nodes)))
+        else:
+            values[("nodes", oid, t)] = float(n)
     return values
 
 
 def start_options(s: Scenario, options: OptionSet, horizon: Horizon) -> OptionSet | None:
-    """The options the start uses (replicas in some period), renumbered 0.. in their order; None where there is no
-    start.
+    """The options either rule's start uses (replicas in some period), renumbered 0.. in their order; None where
+    there is no start.
 
-    The program built over these alone has the start as a point of its base rows: greedy over them makes the same
-    choices (each choice was the cheapest over a superset, ties go to the first in the same order, and the GPUs
-    used so far, hence the room under ``max_nodes``, are the same at every step), and none of them is on spot, so
+    The program built over these alone has both starts as points of its base rows: each rule over them makes the
+    same choices (each choice was the cheapest over a superset, ties go to the first in the same order, and the GPUs
+    used so far, hence the room under ``max_nodes``, are the same at every step; the packing rule's order is the
+    share rule's costs, the same again), so ``greedy_start`` keeps the same one, and none of them is on spot, so
     the spot hedge writes no state rows for them. ``planner.fleet.solve`` builds it to have a verified plan before
     a large program is built."""
-    values = greedy_values(s, options, horizon)
-    if values is None:
+    starts = [v for v in _starts(s, options, horizon).values() if v is not None]
+    if not starts:
         return None
-    used = sorted({int(k[1]) for k, v in values.items() if k[0] == "replicas" and v > 0})
+    used = sorted({int(k[1]) for values in starts for k, v in values.items() if k[0] == "replicas" and v > 0})
     by_index = {d.index: d for d in options.deployments}
     deps = [replace(by_index[i], index=j) for j, i in enumerate(used)]
     # no rejected options: the first plan lists every option of the scenario once it is made (relist_options)
