@@ -87,9 +87,10 @@ def _sized(w, demand: float, shares: list[float], deps: list, rho: float) -> lis
     return out
 
 
-def _offer_terms(offers: dict, per) -> dict[str, tuple[float, int, int, float]]:
-    """Per offer in period ``per``: (node price, GPUs per node, owned nodes, GPUs allowed: max_nodes or inf)."""
-    return {oid: (o.price_usd_per_node_hour_effective * per.price_multiplier(oid), o.gpus_per_node,
+def _offer_terms(offers: dict, per) -> dict[str, tuple[float, float, int, int, float]]:
+    """Per offer in period ``per``: (node price, the period's price multiplier, GPUs per node, owned nodes, GPUs
+    allowed: max_nodes or inf)."""
+    return {oid: (o.price_usd_per_node_hour_effective, per.price_multiplier(oid), o.gpus_per_node,
                   o.owned_nodes if o.market == "reserved" else 0,
                   math.inf if o.max_nodes is None else o.max_nodes * o.gpus_per_node) for oid, o in offers.items()}
 
@@ -101,10 +102,10 @@ def _by_share(sized: list[list[tuple]], terms: dict) -> list[tuple] | None:
     for cands in sized:
         best = None
         for d, r in cands:
-            price, G, _, room = terms[d.offer]
+            price, mult, G, _, room = terms[d.offer]
             if used.get(d.offer, 0) + r * d.tp > room:
                 continue
-            cost = r * d.tp * price / G
+            cost = r * d.tp * price * mult / G   # the products in the order the rule has always taken them
             if best is None or cost < best[2]:
                 best = (d, r, cost)
         if best is None:
@@ -124,10 +125,11 @@ def _by_packing(sized: list[list[tuple]], terms: dict, share: list[tuple] | None
     for i in sorted(range(len(sized)), key=lambda k: -share[k][2]):   # stable: ties in the scenario's order
         best = None
         for d, r in sized[i]:
-            price, G, owned, room = terms[d.offer]
+            price, mult, G, owned, room = terms[d.offer]
             g0, g = used.get(d.offer, 0), r * d.tp
             if g0 + g > room:
                 continue
+            price *= mult
             paid0 = -(-g0 // G) - owned
             added = max(0, -(-(g0 + g) // G) - owned) - max(0, paid0)
             key = (added * price, g * price / G)
