@@ -78,7 +78,7 @@ def test_the_start_over_its_own_options_is_the_start(kind, seed):
         assert sub is None
         return
     assert [d.index for d in sub.deployments] == list(range(len(sub.deployments)))
-    assert {d.key for d in sub.deployments} == {
+    assert {d.key for d in sub.deployments} >= {   # and the options the moves may take (start.MOVE_K a workload)
         d.key for d in options.deployments if any(k[0] == "replicas" and k[1] == d.index and v > 0
                                                   for values in full.values() if values is not None
                                                   for k, v in values.items())}
@@ -92,7 +92,7 @@ def test_the_start_over_its_own_options_is_the_start_on_the_benchmark():
     s, options = m["loaded"].scenario, m["options"]
     horizon = horizon_for(s)
     sub = start_options(s, options, horizon)
-    assert 0 < len(sub.deployments) < len(options.deployments) / 10
+    assert 0 < len(sub.deployments) < len(options.deployments) / 5
     for rule in RULES:
         assert _by_key(greedy_values(s, sub, horizon, rule), sub) == _by_key(greedy_values(s, options, horizon, rule),
                                                                              options)

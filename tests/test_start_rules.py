@@ -11,14 +11,17 @@ Two workloads: 16 against 6, the packing rule's start is kept. Eight: 16 against
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
 from planner.fleet.formulation import build, fleet_cost
 from planner.fleet.horizon import horizon_for
 from planner.fleet.options import enumerate_options
-from planner.fleet.start import RULES, greedy_start, greedy_values, start_options
+from planner.fleet.start import RULES, _moves, greedy_start, greedy_values, start_columns, start_options
 from tests.solve_helpers import offer, override, scenario, workload
+from tests.test_first_plan import _case as _first_plan_case
 
 
 def _case(n: int):
@@ -77,3 +80,40 @@ def test_the_union_of_both_starts_holds_both():
     assert offers_used == {"small", "big"}
     for rule in RULES:   # each rule over the union makes the choices it made over every option
         assert _nodes(greedy_values(s, sub, horizon, rule)) == _nodes(greedy_values(s, options, horizon, rule))
+
+
+def test_a_move_fills_a_node_already_paid_for():
+    # two offers: A an 8-GPU node at 16 USD/h, B a 1-GPU node at 5 USD/h; w0 on B (5), w1 on A (16): 21 USD/h.
+    # Moving w0 onto A's node frees B's node (-5) and adds no node to A (its 8 GPUs hold both): 16 USD/h. w0 moves
+    # first (the workloads' order); then moving w1 to B would add a B node (+5) and free nothing on A (w0 is there):
+    # the moves stop at 16
+    terms = {"A": (16.0, 1.0, 8, 0, np.inf), "B": (5.0, 1.0, 1, 0, np.inf)}
+    a0, b0 = SimpleNamespace(offer="A", tp=1), SimpleNamespace(offer="B", tp=1)
+    a1, b1 = SimpleNamespace(offer="A", tp=1), SimpleNamespace(offer="B", tp=1)
+    picks = [(b0, 1, 5.0), (a1, 1, 2.0)]
+    got = _moves([[(a0, 1), (b0, 1)], [(a1, 1), (b1, 1)]], terms, picks)
+    assert [(d.offer, r) for d, r, _ in got] == [("A", 1), ("A", 1)]
+    # A allowed one GPU (max_nodes): w0 cannot join w1 there, so w1 leaves A for a second B node (+5 - 16): 10 USD/h
+    full = {"A": (16.0, 1.0, 8, 0, 1), "B": (5.0, 1.0, 1, 0, np.inf)}
+    assert [(d.offer, r) for d, r, _ in _moves([[(a0, 1), (b0, 1)], [(a1, 1), (b1, 1)]], full, picks)] == [
+        ("B", 1), ("B", 1)]
+
+
+@pytest.mark.parametrize("kind, seed", [(k, n) for k in ("oracle", "twins") for n in range(6)]
+                         + [("S", n) for n in range(1, 5)])
+def test_moves_never_raise_the_cost_of_one_period(kind, seed):
+    # one period: the whole nodes the moves count (owned reserved nodes free) are the program's own cost terms, so
+    # a rule's start after its moves costs no more than before them, and greedy_start is the cheapest of all
+    loaded = _first_plan_case(kind, seed)
+    s = loaded.scenario
+    options, horizon = enumerate_options(loaded), horizon_for(s)
+    assert len(horizon.periods) == 1
+    f = build(s, options, horizon)
+    cost = {rule: None if (v := greedy_values(s, options, horizon, rule)) is None else _cost(f, start_columns(f, v))
+            for rule in RULES}
+    for rule in ("share", "packing"):
+        if cost[rule] is not None:
+            assert cost[f"{rule}+moves"] <= cost[rule] + 1e-9
+    start = greedy_start(f)
+    if start is not None:
+        assert _cost(f, start) == pytest.approx(min(c for c in cost.values() if c is not None), abs=1e-9)

@@ -86,7 +86,7 @@ FIRST_PLAN_WHEN_SHORT = True
 # (16 % of 19.8 s of building) and ended at 29.6 s with 0.85, and at 32-34 s on slower moments of the machine
 FIRST_BUILD_SHARE = 0.75
 OUTPUT_MAX_SHARE = 0.5  # of the time limit, at most, kept back for the caller's output (``output_reserve``)
-START = "the constructive start (one non-spot option per workload, the cheaper of two rules: planner.fleet.start)"
+START = "the constructive start (one non-spot option per workload, the cheapest of four rules: planner.fleet.start)"
 NO_TIME = "skipped: no time left in the budget"  # the tie-break's note when the budget is spent before it
 
 

@@ -1,4 +1,4 @@
-r"""A constructive start: every workload on one non-spot whole-GPU option, on whole nodes; two rules, the cheaper kept.
+r"""A constructive start: each workload on one non-spot whole-GPU option, on whole nodes; four rules, the cheapest kept.
 
 For each period t and workload w with demand, every on-demand deployment d (no MIG) that can serve all of w's
 buckets needs
@@ -13,14 +13,18 @@ whose offer still has room under ``max_nodes`` a rule picks one (``RULES``):
   holds so far and N_o(g) = max(0, ceil(g / G_o) − owned_o) the nodes paid for (owned reserved nodes are sunk), ties
   by the node share; the workloads in decreasing order of the node share the ``share`` rule gave them (biggest first).
   Where the share rule puts a small replica alone on an 8-GPU node this one fills nodes already bought.
+- ``share+moves``, ``packing+moves``: that rule's picks, then (``_moves``) each workload in turn moved to another of
+  its MOVE_K options of least node share where that lowers the whole nodes paid for most (the same N_o, the freed
+  nodes of its old offer counted), until no move lowers them (at most MOVE_PASSES rounds). In a plan of one period
+  N_o is the program's own cost, so a rule's moves never make its start dearer (``tests/test_start_rules.py``).
 
 then buys n_{o,t} = ceil(sum_d tp_d r_d / G_o) nodes of each offer (on reserved offers the owned nodes first, and
 m_{o,e} = the most any period of epoch e needs beyond them). Power-of-two TP degrees that divide G_o pack exactly
 (``planner.fleet.formulation``, ``_node_packing``), so either fleet satisfies every base row: demand, capacity,
 packing, caps, min_replicas, the node cuts (implied) and the non-spot floor (no spot). What it leaves open (the spot
-hedge's binaries and routing) the solver completes with these integers fixed. ``greedy_start`` keeps the cheaper of
-the two fleets by the program's own cost terms (``fleet_cost``), the share rule's on a tie: neither rule wins on
-every benchmark instance (docs/BENCHMARKS.md, forty-sixth pass).
+hedge's binaries and routing) the solver completes with these integers fixed. ``greedy_start`` keeps the cheapest of
+the fleets by the program's own cost terms (``fleet_cost``), the first in ``RULES`` on a tie: no rule wins on every
+benchmark instance (docs/BENCHMARKS.md, forty-sixth pass).
 
 It is a start, never an answer: 15-50 % above the optimum on the benchmark instances. HiGHS takes it as its first
 incumbent (``SolveOptions.start``); ``planner.fleet.solve`` completes it itself when the solver found nothing.
@@ -42,7 +46,11 @@ from planner.scenario.model import Scenario
 
 
 START_BLOCKS = ("nodes", "reserved", "replicas", "mig", "load", "unmet")  # what a start fixes; the solver the rest
-RULES = ("share", "packing")   # the constructive rules (module docstring), in the order ties are kept
+# the constructive rules (module docstring), in the order ties are kept; "+moves": the rule's picks improved by moving
+# one workload at a time among its MOVE_K options of least node share (``_moves``)
+RULES = ("share", "packing", "share+moves", "packing+moves")
+MOVE_K = 4
+MOVE_PASSES = 20
 
 
 def start_columns(f: Formulation, values: dict[tuple, float]) -> tuple[np.ndarray, np.ndarray]:
@@ -59,7 +67,7 @@ def start_columns(f: Formulation, values: dict[tuple, float]) -> tuple[np.ndarra
 
 def greedy_start(f: Formulation) -> tuple[np.ndarray, np.ndarray] | None:
     """(columns, values) of a feasible fleet of f's base rows (nodes, replicas, loads, MIG patterns), or None: the
-    cheaper of the rules' fleets by f's cost terms, the first rule's on a tie."""
+    cheapest of the rules' fleets by f's cost terms, the first in ``RULES`` on a tie."""
     best = None
     for values in _starts(f.scenario, f.options, f.horizon).values():
         if values is None:
@@ -142,6 +150,60 @@ def _by_packing(sized: list[list[tuple]], terms: dict, share: list[tuple] | None
     return picks
 
 
+def _cheapest(sized: list[list[tuple]], terms: dict) -> list[list[tuple]]:
+    """Each workload's MOVE_K candidates (d, r) of least node share, ties in the options' order."""
+    def share(dr):
+        price, mult, G, _, _ = terms[dr[0].offer]
+        return dr[1] * dr[0].tp * price * mult / G
+    return [sorted(cands, key=share)[:MOVE_K] for cands in sized]
+
+
+def _moves(cheapest: list[list[tuple]], terms: dict, picks: list[tuple] | None) -> list[tuple] | None:
+    """``picks`` improved by moves of one workload to another of its ``cheapest`` candidates: in the workloads' order,
+    each takes the move that lowers the whole nodes paid for (module docstring's N_o, at the period's prices) most,
+    ties by node share, while some move lowers them by more than 1e-9 USD/h (at most MOVE_PASSES rounds). The room
+    under ``max_nodes`` is kept; every pick stays one of the workload's candidates, so the fleet meets the base rows
+    as the rule's own does."""
+    if picks is None:
+        return None
+    picks = list(picks)
+    used: dict[str, int] = {}
+    for d, r, _ in picks:
+        used[d.offer] = used.get(d.offer, 0) + r * d.tp
+
+    def paid(oid: str, g: int) -> float:
+        price, mult, G, owned, _ = terms[oid]
+        return max(0, -(-g // G) - owned) * price * mult
+
+    for _ in range(MOVE_PASSES):
+        moved = False
+        for i, cands in enumerate(cheapest):
+            d0, r0, _ = picks[i]
+            g0 = r0 * d0.tp
+            freed = paid(d0.offer, used[d0.offer] - g0) - paid(d0.offer, used[d0.offer])
+            best = None
+            for d, r in cands:
+                if d is d0:
+                    continue
+                price, mult, G, _, room = terms[d.offer]
+                g, u = r * d.tp, used.get(d.offer, 0) - (g0 if d.offer == d0.offer else 0)
+                if u + g > room:
+                    continue
+                delta = (paid(d.offer, u + g) - paid(d.offer, used[d0.offer]) if d.offer == d0.offer else
+                         paid(d.offer, u + g) - paid(d.offer, u) + freed)
+                key = (delta, g * price * mult / G)
+                if delta < -1e-9 and (best is None or key < best[2]):
+                    best = (d, r, key)
+            if best is not None:
+                used[d0.offer] -= g0
+                used[best[0].offer] = used.get(best[0].offer, 0) + best[1] * best[0].tp
+                picks[i] = best
+                moved = True
+        if not moved:
+            break
+    return picks
+
+
 def greedy_values(s: Scenario, options: OptionSet, horizon: Horizon, rule: str = "share") -> dict[tuple, float] | None:
     """The start's non-zero values by variable key (``("replicas", d.index, t)``, ``("nodes", o, t)``, ...; the
     keys of ``planner.fleet.formulation``) under ``rule`` (``RULES``), from the options alone; None where there is no
@@ -149,8 +211,10 @@ def greedy_values(s: Scenario, options: OptionSet, horizon: Horizon, rule: str =
     return _starts(s, options, horizon)[rule]
 
 
-def _starts(s: Scenario, options: OptionSet, horizon: Horizon) -> dict[str, dict[tuple, float] | None]:
-    """``greedy_values`` of every rule, each workload's candidates and replicas worked out once per period."""
+def _starts(s: Scenario, options: OptionSet, horizon: Horizon,
+            support: set[int] | None = None) -> dict[str, dict[tuple, float] | None]:
+    """``greedy_values`` of every rule, each workload's candidates and replicas worked out once per period; the
+    deployments the moves may take (``_cheapest``) are added to ``support`` where given."""
     if horizon.commitments is not None:
         return dict.fromkeys(RULES)
     T = horizon.periods
@@ -169,9 +233,13 @@ def _starts(s: Scenario, options: OptionSet, horizon: Horizon) -> dict[str, dict
         sized = [_sized(w, demand, sh, by_w.get(w.id, []), rho) for (w, demand), sh in zip(served, shares)]
         terms = _offer_terms(offers, per)
         share = _by_share(sized, terms)
+        base = {"share": share, "packing": _by_packing(sized, terms, share)}
+        cheapest = _cheapest(sized, terms)
+        if support is not None:
+            support.update(d.index for cands in cheapest for d, _ in cands)
         for rule, kept in values.items():
             if kept is not None:
-                picks = share if rule == "share" else _by_packing(sized, terms, share)
+                picks = base[rule] if rule in base else _moves(cheapest, terms, base[rule.split("+")[0]])
                 values[rule] = None if picks is None else _record(kept, picks, served, shares, offers, per, t)
     return values
 
@@ -198,19 +266,21 @@ def _record(values: dict, picks: list[tuple], served: list, shares: list, offers
 
 
 def start_options(s: Scenario, options: OptionSet, horizon: Horizon) -> OptionSet | None:
-    """The options either rule's start uses (replicas in some period), renumbered 0.. in their order; None where
-    there is no start.
+    """The options any rule's start uses (replicas in some period), with every option the moves may take (each
+    workload's MOVE_K of least node share in a period), renumbered 0.. in their order; None where there is no start.
 
-    The program built over these alone has both starts as points of its base rows: each rule over them makes the
+    The program built over these alone has every start as a point of its base rows: each rule over them makes the
     same choices (each choice was the cheapest over a superset, ties go to the first in the same order, and the GPUs
     used so far, hence the room under ``max_nodes``, are the same at every step; the packing rule's order is the
-    share rule's costs, the same again), so ``greedy_start`` keeps the same one, and none of them is on spot, so
-    the spot hedge writes no state rows for them. ``planner.fleet.solve`` builds it to have a verified plan before
-    a large program is built."""
-    starts = [v for v in _starts(s, options, horizon).values() if v is not None]
+    share rule's costs, the same again; the moves see the same MOVE_K candidates, which are all here and rank first
+    among these as among all), so ``greedy_start`` keeps the same one, and none of them is on spot, so the spot
+    hedge writes no state rows for them. ``planner.fleet.solve`` builds it to have a verified plan before a large
+    program is built."""
+    support: set[int] = set()
+    starts = [v for v in _starts(s, options, horizon, support).values() if v is not None]
     if not starts:
         return None
-    used = sorted({int(k[1]) for values in starts for k, v in values.items() if k[0] == "replicas" and v > 0})
+    used = sorted(support | {int(k[1]) for values in starts for k, v in values.items() if k[0] == "replicas" and v > 0})
     by_index = {d.index: d for d in options.deployments}
     deps = [replace(by_index[i], index=j) for j, i in enumerate(used)]
     # no rejected options: the first plan lists every option of the scenario once it is made (relist_options)
