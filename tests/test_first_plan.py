@@ -63,15 +63,21 @@ def _case(kind: str, seed: int):
     return scenario(c["workloads"], c["offers"], c["overrides"], target_utilization=c["rho"])
 
 
-@pytest.mark.parametrize("kind, seed", [(k, n) for k in ("oracle", "twins") for n in range(6)]
-                         + [("S", n) for n in range(1, 5)])
-def test_the_start_over_its_own_options_is_the_start(kind, seed):
-    # start_options keeps only what the two rules' starts use; each rule over those alone must make the same
-    # choices, or the first plan's program would not contain its start (this fails if a tie or a max_nodes check
-    # picked another)
+CASES = [(k, n) for k in ("oracle", "twins") for n in range(6)] + [("S", n) for n in range(1, 5)]
+
+
+def case_options(kind: str, seed: int):
+    """(scenario, options, horizon) of one of CASES."""
     loaded = _case(kind, seed)
-    s = loaded.scenario
-    options, horizon = enumerate_options(loaded), horizon_for(s)
+    return loaded.scenario, enumerate_options(loaded), horizon_for(loaded.scenario)
+
+
+@pytest.mark.parametrize("kind, seed", CASES)
+def test_the_start_over_its_own_options_is_the_start(kind, seed):
+    # start_options keeps what the rules' starts use and the options their moves may take; each rule over those
+    # alone must make the same choices, or the first plan's program would not contain its start (this fails if a
+    # tie, a max_nodes check or a move picked another)
+    s, options, horizon = case_options(kind, seed)
     full = {rule: greedy_values(s, options, horizon, rule) for rule in RULES}
     sub = start_options(s, options, horizon)
     if all(v is None for v in full.values()):

@@ -21,7 +21,7 @@ from planner.fleet.horizon import horizon_for
 from planner.fleet.options import enumerate_options
 from planner.fleet.start import RULES, _moves, greedy_start, greedy_values, start_columns, start_options
 from tests.solve_helpers import offer, override, scenario, workload
-from tests.test_first_plan import _case as _first_plan_case
+from tests.test_first_plan import CASES, case_options
 
 
 def _case(n: int):
@@ -99,14 +99,11 @@ def test_a_move_fills_a_node_already_paid_for():
         ("B", 1), ("B", 1)]
 
 
-@pytest.mark.parametrize("kind, seed", [(k, n) for k in ("oracle", "twins") for n in range(6)]
-                         + [("S", n) for n in range(1, 5)])
+@pytest.mark.parametrize("kind, seed", CASES)
 def test_moves_never_raise_the_cost_of_one_period(kind, seed):
     # one period: the whole nodes the moves count (owned reserved nodes free) are the program's own cost terms, so
     # a rule's start after its moves costs no more than before them, and greedy_start is the cheapest of all
-    loaded = _first_plan_case(kind, seed)
-    s = loaded.scenario
-    options, horizon = enumerate_options(loaded), horizon_for(s)
+    s, options, horizon = case_options(kind, seed)
     assert len(horizon.periods) == 1
     f = build(s, options, horizon)
     cost = {rule: None if (v := greedy_values(s, options, horizon, rule)) is None else _cost(f, start_columns(f, v))
