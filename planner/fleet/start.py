@@ -103,6 +103,19 @@ def _offer_terms(offers: dict, per) -> dict[str, tuple[float, float, int, int, f
                   math.inf if o.max_nodes is None else o.max_nodes * o.gpus_per_node) for oid, o in offers.items()}
 
 
+def _node_share(d, r: int, terms: dict) -> float:
+    """r_d tp_d p_o m_t / G_o: the share of node cost of r replicas of d (the share rule's cost, in that order)."""
+    price, mult, G, _, _ = terms[d.offer]
+    return r * d.tp * price * mult / G
+
+
+def _nodes_paid(term: tuple, g: int) -> int:
+    """N_o(g) = max(0, ceil(g / G_o) − owned_o): the offer's nodes paid for when it holds g GPUs (``term``: its
+    ``_offer_terms`` entry)."""
+    _, _, G, owned, _ = term
+    return max(0, -(-g // G) - owned)
+
+
 def _by_share(sized: list[list[tuple]], terms: dict) -> list[tuple] | None:
     """The ``share`` rule's (d, r, node share) per workload, in order; None where one has no option with room."""
     used: dict[str, int] = {}
@@ -110,10 +123,10 @@ def _by_share(sized: list[list[tuple]], terms: dict) -> list[tuple] | None:
     for cands in sized:
         best = None
         for d, r in cands:
-            price, mult, G, _, room = terms[d.offer]
+            *_, room = terms[d.offer]
             if used.get(d.offer, 0) + r * d.tp > room:
                 continue
-            cost = r * d.tp * price * mult / G   # the products in the order the rule has always taken them
+            cost = _node_share(d, r, terms)
             if best is None or cost < best[2]:
                 best = (d, r, cost)
         if best is None:
@@ -133,13 +146,12 @@ def _by_packing(sized: list[list[tuple]], terms: dict, share: list[tuple] | None
     for i in sorted(range(len(sized)), key=lambda k: -share[k][2]):   # stable: ties in the scenario's order
         best = None
         for d, r in sized[i]:
-            price, mult, G, owned, room = terms[d.offer]
+            price, mult, G, _, room = terms[d.offer]
             g0, g = used.get(d.offer, 0), r * d.tp
             if g0 + g > room:
                 continue
             price *= mult
-            paid0 = -(-g0 // G) - owned
-            added = max(0, -(-(g0 + g) // G) - owned) - max(0, paid0)
+            added = _nodes_paid(terms[d.offer], g0 + g) - _nodes_paid(terms[d.offer], g0)
             key = (added * price, g * price / G)
             if best is None or key < best[2]:
                 best = (d, r, key)
@@ -152,10 +164,7 @@ def _by_packing(sized: list[list[tuple]], terms: dict, share: list[tuple] | None
 
 def _cheapest(sized: list[list[tuple]], terms: dict) -> list[list[tuple]]:
     """Each workload's MOVE_K candidates (d, r) of least node share, ties in the options' order."""
-    def share(dr):
-        price, mult, G, _, _ = terms[dr[0].offer]
-        return dr[1] * dr[0].tp * price * mult / G
-    return [sorted(cands, key=share)[:MOVE_K] for cands in sized]
+    return [sorted(cands, key=lambda dr: _node_share(dr[0], dr[1], terms))[:MOVE_K] for cands in sized]
 
 
 def _moves(cheapest: list[list[tuple]], terms: dict, picks: list[tuple] | None) -> list[tuple] | None:
@@ -172,8 +181,8 @@ def _moves(cheapest: list[list[tuple]], terms: dict, picks: list[tuple] | None) 
         used[d.offer] = used.get(d.offer, 0) + r * d.tp
 
     def paid(oid: str, g: int) -> float:
-        price, mult, G, owned, _ = terms[oid]
-        return max(0, -(-g // G) - owned) * price * mult
+        price, mult, *_ = terms[oid]
+        return _nodes_paid(terms[oid], g) * price * mult
 
     for _ in range(MOVE_PASSES):
         moved = False
@@ -185,13 +194,13 @@ def _moves(cheapest: list[list[tuple]], terms: dict, picks: list[tuple] | None) 
             for d, r in cands:
                 if d is d0:
                     continue
-                price, mult, G, _, room = terms[d.offer]
+                *_, room = terms[d.offer]
                 g, u = r * d.tp, used.get(d.offer, 0) - (g0 if d.offer == d0.offer else 0)
                 if u + g > room:
                     continue
                 delta = (paid(d.offer, u + g) - paid(d.offer, used[d0.offer]) if d.offer == d0.offer else
                          paid(d.offer, u + g) - paid(d.offer, u) + freed)
-                key = (delta, g * price * mult / G)
+                key = (delta, _node_share(d, r, terms))
                 if delta < -1e-9 and (best is None or key < best[2]):
                     best = (d, r, key)
             if best is not None:
