@@ -15,7 +15,7 @@ from planner.fleet.horizon import horizon_for
 from planner.fleet.options import enumerate_options
 from planner.fleet.share_bound import share_bound
 from planner.fleet.solve import SolveSettings, solve_scenario
-from planner.fleet.start import RULES, greedy_values, start_options
+from planner.fleet.start import RULES, greedy_start, greedy_values, start_options
 from tests.solve_helpers import bench_medium, scenario
 from tests.test_solve_oracle import random_case
 
@@ -72,36 +72,45 @@ def case_options(kind: str, seed: int):
     return loaded.scenario, enumerate_options(loaded), horizon_for(loaded.scenario)
 
 
-@pytest.mark.parametrize("kind, seed", CASES)
-def test_the_start_over_its_own_options_is_the_start(kind, seed):
-    # start_options keeps what the rules' starts use and the options their moves may take; each rule over those
-    # alone must make the same choices, or the first plan's program would not contain its start (this fails if a
-    # tie, a max_nodes check or a move picked another)
-    s, options, horizon = case_options(kind, seed)
+def _fleet(f, start) -> dict:
+    """A start's non-zero (column, value) pairs of f by variable key, each deployment index replaced by its key."""
+    key = {d.index: d.key for d in f.options.deployments}
+    out = {}
+    for c, v in zip(*start):
+        if v != 0:
+            k = f.problem.var_key(int(c))
+            out[(k[0], key[k[1]], *k[2:]) if k[0] in ("replicas", "load") else k] = float(v)
+    return out
+
+
+def _assert_first_program_holds_the_start(s, options, horizon) -> None:
+    """start_options keeps exactly the deployments the rules' starts over every option use, and the start mapped
+    onto the program over them (greedy_start's ``over``) is the start of the program over every option, value for
+    value by deployment key: fails if a start used an option left out or the mapping moved a value."""
     full = {rule: greedy_values(s, options, horizon, rule) for rule in RULES}
     sub = start_options(s, options, horizon)
     if all(v is None for v in full.values()):
         assert sub is None
         return
     assert [d.index for d in sub.deployments] == list(range(len(sub.deployments)))
-    assert {d.key for d in sub.deployments} >= {   # and the options the moves may take (start.MOVE_K a workload)
-        d.key for d in options.deployments if any(k[0] == "replicas" and k[1] == d.index and v > 0
-                                                  for values in full.values() if values is not None
-                                                  for k, v in values.items())}
-    for rule, values in full.items():
-        got = greedy_values(s, sub, horizon, rule)
-        assert (got is None) if values is None else _by_key(got, sub) == _by_key(values, options)
+    used = {k[1] for values in full.values() if values is not None
+            for k, v in _by_key(values, options).items() if k[0] == "replicas" and v > 0}
+    assert {d.key for d in sub.deployments} == used
+    f_sub, f_all = build(s, sub, horizon), build(s, options, horizon)
+    assert _fleet(f_sub, greedy_start(f_sub, over=options)) == _fleet(f_all, greedy_start(f_all))
 
 
-def test_the_start_over_its_own_options_is_the_start_on_the_benchmark():
+@pytest.mark.parametrize("kind, seed", CASES)
+def test_the_first_plans_program_holds_the_start(kind, seed):
+    _assert_first_program_holds_the_start(*case_options(kind, seed))
+
+
+def test_the_first_plans_program_holds_the_start_on_the_benchmark():
     m = _bench_m()
     s, options = m["loaded"].scenario, m["options"]
     horizon = horizon_for(s)
-    sub = start_options(s, options, horizon)
-    assert 0 < len(sub.deployments) < len(options.deployments) / 5
-    for rule in RULES:
-        assert _by_key(greedy_values(s, sub, horizon, rule), sub) == _by_key(greedy_values(s, options, horizon, rule),
-                                                                             options)
+    assert 0 < len(start_options(s, options, horizon).deployments) < len(options.deployments) / 5
+    _assert_first_program_holds_the_start(s, options, horizon)
 
 
 def test_a_build_past_its_deadline_stops():

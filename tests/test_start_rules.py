@@ -15,11 +15,14 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from planner.fleet.formulation import build, fleet_cost
 from planner.fleet.horizon import horizon_for
 from planner.fleet.options import enumerate_options
-from planner.fleet.start import RULES, _moves, greedy_start, greedy_values, start_columns, start_options
+from planner.fleet.start import (MOVE_PASSES, RULES, _candidates, _moved_to, _moves, greedy_start, greedy_values,
+                                  start_columns, start_options)
 from tests.solve_helpers import offer, override, scenario, workload
 from tests.test_first_plan import CASES, case_options
 
@@ -73,13 +76,16 @@ def test_a_tie_keeps_the_share_rule():
     assert x_share[("nodes", "big", 0)] == 1.0
 
 
-def test_the_union_of_both_starts_holds_both():
+def test_the_union_of_the_starts_holds_each():
     s, options, horizon = _case(2)
     sub = start_options(s, options, horizon)
-    offers_used = {d.offer for d in sub.deployments}
-    assert offers_used == {"small", "big"}
-    for rule in RULES:   # each rule over the union makes the choices it made over every option
-        assert _nodes(greedy_values(s, sub, horizon, rule)) == _nodes(greedy_values(s, options, horizon, rule))
+    assert {d.offer for d in sub.deployments} == {"small", "big"}   # share: both on big; packing: both on small
+    f = build(s, sub, horizon)
+    for rule in RULES:   # each rule's start is a point of the union's program: the nodes it buys are there
+        cols, vals = start_columns(f, _moved_to(greedy_values(s, options, horizon, rule), options, sub))
+        assert {f.problem.var_key(int(c)): v for c, v in zip(cols, vals) if v and f.problem.var_key(int(c))[0] ==
+                "nodes"} == {("nodes", o, 0): n for o, n in _nodes(greedy_values(s, options, horizon, rule)).items()}
+    assert _cost(f, greedy_start(f, over=options)) == pytest.approx(6.0)
 
 
 def test_a_move_fills_a_node_already_paid_for():
@@ -114,3 +120,60 @@ def test_moves_never_raise_the_cost_of_one_period(kind, seed):
     start = greedy_start(f)
     if start is not None:
         assert _cost(f, start) == pytest.approx(min(c for c in cost.values() if c is not None), abs=1e-9)
+
+
+def _reference_moves(sized, terms, picks, passes):
+    """The moves written the slow way, an oracle for ``_moves`` over ``_candidates``: every option of a workload tried
+    (ties by node share, then the options' order), each move's gain the whole fleet's node cost recomputed."""
+    def fleet(p):
+        g = {}
+        for d, r, _ in p:
+            g[d.offer] = g.get(d.offer, 0) + r * d.tp
+        return g, sum(max(0, -(-n // terms[o][2]) - terms[o][3]) * terms[o][0] * terms[o][1] for o, n in g.items())
+
+    picks = list(picks)
+    for _ in range(passes):
+        moved = False
+        for i, cands in enumerate(sized):
+            _, before = fleet(picks)
+            best = None
+            for d, r in sorted(cands, key=lambda dr: dr[1] * dr[0].tp * terms[dr[0].offer][0] / terms[dr[0].offer][2]):
+                trial = picks[:i] + [(d, r, None)] + picks[i + 1:]
+                g, after = fleet(trial)
+                if d is picks[i][0] or g[d.offer] > terms[d.offer][4]:
+                    continue
+                key = (after - before, r * d.tp * terms[d.offer][0] / terms[d.offer][2])
+                if key[0] < -1e-9 and (best is None or key < best[2]):
+                    best = (d, r, key)
+            if best is not None:
+                picks[i] = best
+                moved = True
+        if not moved:
+            break
+    return picks
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_moves_over_the_pruned_candidates_are_the_moves_over_all(data):
+    # integer prices and one multiplier: every sum exact, so the two must agree move for move, ties included (this
+    # fails if _candidates dropped an option a move would take, or the skip of workloads that free no node skipped
+    # one whose move gains)
+    n_off = data.draw(st.integers(1, 4))
+    terms = {f"o{k}": (float(data.draw(st.integers(1, 20))), 1.0, data.draw(st.sampled_from([1, 2, 4, 8])),
+                       data.draw(st.integers(0, 2)), data.draw(st.sampled_from([np.inf, 8, 16])))
+             for k in range(n_off)}
+    sized = []
+    for _ in range(data.draw(st.integers(1, 6))):
+        cands = [(SimpleNamespace(offer=f"o{data.draw(st.integers(0, n_off - 1))}",
+                                  tp=data.draw(st.sampled_from([1, 2, 4]))), data.draw(st.integers(1, 3)))
+                 for _ in range(data.draw(st.integers(1, 6)))]
+        sized.append(cands)
+    picks = [(*c[data.draw(st.integers(0, len(c) - 1))], None) for c in sized]
+    used = {}
+    for d, r, _ in picks:
+        used[d.offer] = used.get(d.offer, 0) + r * d.tp
+    assume(all(g <= terms[o][4] for o, g in used.items()))
+    got = _moves(_candidates(sized, terms), terms, picks)
+    want = _reference_moves(sized, terms, picks, MOVE_PASSES)
+    assert [(d.offer, r * d.tp) for d, r, _ in got] == [(d.offer, r * d.tp) for d, r, _ in want]

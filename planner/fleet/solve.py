@@ -86,7 +86,7 @@ FIRST_PLAN_WHEN_SHORT = True
 # (16 % of 19.8 s of building) and ended at 29.6 s with 0.85, and at 32-34 s on slower moments of the machine
 FIRST_BUILD_SHARE = 0.75
 OUTPUT_MAX_SHARE = 0.5  # of the time limit, at most, kept back for the caller's output (``output_reserve``)
-START = "the constructive start (one non-spot option per workload, the cheapest of four rules: planner.fleet.start)"
+START = "the constructive start (one non-spot option per workload, the cheapest of five rules: planner.fleet.start)"
 NO_TIME = "skipped: no time left in the budget"  # the tie-break's note when the budget is spent before it
 
 
@@ -368,7 +368,7 @@ def _first_plan(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, se
         return None
     f = build(s, sub, horizon, allow_unmet=settings.allow_unmet, extra_blocks=extra_blocks,
               project_loads=settings.project_loads)
-    start = greedy_start(f)
+    start = greedy_start(f, over=options)   # the rules over every option, mapped onto the program's
     if start is None:
         return None
     done = _complete_start(f, solver, start, max(budget.solver_limit(), SKIP_BELOW_S), s.policy.mip_gap)

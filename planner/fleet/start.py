@@ -1,4 +1,4 @@
-r"""A constructive start: each workload on one non-spot whole-GPU option, on whole nodes; four rules, the cheapest kept.
+r"""A constructive start: each workload on one non-spot whole-GPU option, on whole nodes; five rules, the cheapest kept.
 
 For each period t and workload w with demand, every on-demand deployment d (no MIG) that can serve all of w's
 buckets needs
@@ -13,10 +13,16 @@ whose offer still has room under ``max_nodes`` a rule picks one (``RULES``):
   holds so far and N_o(g) = max(0, ceil(g / G_o) − owned_o) the nodes paid for (owned reserved nodes are sunk), ties
   by the node share; the workloads in decreasing order of the node share the ``share`` rule gave them (biggest first).
   Where the share rule puts a small replica alone on an 8-GPU node this one fills nodes already bought.
-- ``share+moves``, ``packing+moves``: that rule's picks, then (``_moves``) each workload in turn moved to another of
-  its MOVE_K options of least node share where that lowers the whole nodes paid for most (the same N_o, the freed
-  nodes of its old offer counted), until no move lowers them (at most MOVE_PASSES rounds). In a plan of one period
-  N_o is the program's own cost, so a rule's moves never make its start dearer (``tests/test_start_rules.py``).
+- ``share+wide``: the share rule's picks, then (``_moves``) each workload in turn moved to another of its options
+  where that lowers the whole nodes paid for most (the same N_o, the freed nodes of its old offer counted), until no
+  move lowers them (at most MOVE_PASSES rounds). In a plan of one period N_o is the program's own cost, so moves never
+  make a start dearer (``tests/test_start_rules.py``). Of one offer's options only the one with the fewest GPUs
+  r_d tp_d is tried (``_candidates``): N_o does not fall as g grows, so it gains at least as much as any other
+  there, at a smaller node share.
+- ``share+moves``, ``packing+moves``: that rule's picks, the same moves first among each workload's MOVE_K candidates
+  of least node share alone, then among all. The moves are a local search whose end depends on its path: on the
+  share rule's picks neither kind ends cheaper on every benchmark instance (docs/BENCHMARKS.md, forty-seventh pass),
+  so both are kept; the packing rule's fill their nodes, and moves rarely free one there.
 
 then buys n_{o,t} = ceil(sum_d tp_d r_d / G_o) nodes of each offer (on reserved offers the owned nodes first, and
 m_{o,e} = the most any period of epoch e needs beyond them). Power-of-two TP degrees that divide G_o pack exactly
@@ -27,7 +33,9 @@ the fleets by the program's own cost terms (``fleet_cost``), the first in ``RULE
 benchmark instance (docs/BENCHMARKS.md, forty-sixth pass).
 
 It is a start, never an answer: 15-50 % above the optimum on the benchmark instances. HiGHS takes it as its first
-incumbent (``SolveOptions.start``); ``planner.fleet.solve`` completes it itself when the solver found nothing.
+incumbent (``SolveOptions.start``); ``planner.fleet.solve`` completes it itself when the solver found nothing. The
+rules run over every option of the scenario even where the program is smaller (``greedy_start``'s ``over``: the first
+plan's program holds only the deployments the starts use, ``start_options``), so the moves may go anywhere.
 A rule returns None when some workload has no such option (MIG-only, spot-only, caps exhausted); both do in ``plan
 forecast`` (commitments), where the start would have to sign terms.
 """
@@ -46,10 +54,10 @@ from planner.scenario.model import Scenario
 
 
 START_BLOCKS = ("nodes", "reserved", "replicas", "mig", "load", "unmet")  # what a start fixes; the solver the rest
-# the constructive rules (module docstring), in the order ties are kept; "+moves": the rule's picks improved by moving
-# one workload at a time among its MOVE_K options of least node share (``_moves``)
-RULES = ("share", "packing", "share+moves", "packing+moves")
-MOVE_K = 4
+# the constructive rules (module docstring), in the order ties are kept; "+moves", "+wide": the rule's picks improved
+# by moving one workload at a time to another of its options (``_moves``, ``_improved``)
+RULES = ("share", "packing", "share+moves", "packing+moves", "share+wide")
+MOVE_K = 4   # "+moves" moves first among each workload's MOVE_K candidates of least node share
 MOVE_PASSES = 20
 
 
@@ -65,20 +73,39 @@ def start_columns(f: Formulation, values: dict[tuple, float]) -> tuple[np.ndarra
     return np.asarray(cols, dtype=np.int64), np.asarray(vals, dtype=float)
 
 
-def greedy_start(f: Formulation) -> tuple[np.ndarray, np.ndarray] | None:
+def greedy_start(f: Formulation, over: OptionSet | None = None) -> tuple[np.ndarray, np.ndarray] | None:
     """(columns, values) of a feasible fleet of f's base rows (nodes, replicas, loads, MIG patterns), or None: the
-    cheapest of the rules' fleets by f's cost terms, the first in ``RULES`` on a tie."""
+    cheapest of the rules' fleets by f's cost terms, the first in ``RULES`` on a tie. The rules run over ``over``
+    (default f's own options): options of the same scenario and horizon holding f's, every deployment a start uses
+    among f's (``start_options``; ValueError otherwise), matched by key."""
     best = None
-    for values in _starts(f.scenario, f.options, f.horizon)[0].values():
+    over = f.options if over is None else over
+    for values in _starts(f.scenario, over, f.horizon).values():
         if values is None:
             continue
-        cols, vals = start_columns(f, values)
+        cols, vals = start_columns(f, values if over is f.options else _moved_to(values, over, f.options))
         x = np.zeros(f.problem.n_vars)
         x[cols] = vals
         cost = sum(fleet_cost(f, x).values())
         if best is None or cost < best[0]:
             best = (cost, (cols, vals))
     return None if best is None else best[1]
+
+
+def _moved_to(values: dict[tuple, float], over: OptionSet, options: OptionSet) -> dict[tuple, float]:
+    """``values`` (keys over ``over``'s deployment indices) with each replicas and load key's index that of the same
+    deployment in ``options``."""
+    index = {d.key: d.index for d in options.deployments}
+    key = {d.index: d.key for d in over.deployments}
+    out = {}
+    for k, v in values.items():
+        if k[0] in ("replicas", "load"):
+            to = index.get(key[k[1]])
+            if to is None:
+                raise ValueError(f"the start uses deployment {key[k[1]]}, which is not among the program's options")
+            k = (k[0], to, *k[2:])
+        out[k] = v
+    return out
 
 
 def _sized(w, demand: float, shares: list[float], deps: list, rho: float) -> list[tuple]:
@@ -162,17 +189,39 @@ def _by_packing(sized: list[list[tuple]], terms: dict, share: list[tuple] | None
     return picks
 
 
-def _cheapest(sized: list[list[tuple]], terms: dict) -> list[list[tuple]]:
-    """Each workload's MOVE_K candidates (d, r) of least node share, ties in the options' order."""
-    return [sorted(cands, key=lambda dr: _node_share(dr[0], dr[1], terms))[:MOVE_K] for cands in sized]
+def _candidates(sized: list[list[tuple]], terms: dict) -> list[list[tuple]]:
+    """Each workload's move candidates (d, r): of each offer the option of fewest GPUs r tp (the first in the options'
+    order on a tie), by node share (ties in the options' order). ``_moves`` takes the same moves over every option:
+    a move's gain and its tie key depend on the offer and r tp alone, neither falls as r tp grows, and the first of
+    equal keys is kept."""
+    least: dict[str, tuple] = {}
+    out = []
+    for cands in sized:
+        least.clear()
+        for d, r in cands:
+            g = r * d.tp
+            if d.offer not in least or g < least[d.offer][1] * least[d.offer][0].tp:
+                least[d.offer] = (d, r)
+        kept = {id(dr[0]) for dr in least.values()}
+        out.append(sorted((dr for dr in cands if id(dr[0]) in kept), key=lambda dr: _node_share(dr[0], dr[1], terms)))
+    return out
 
 
-def _moves(cheapest: list[list[tuple]], terms: dict, picks: list[tuple] | None) -> list[tuple] | None:
-    """``picks`` improved by moves of one workload to another of its ``cheapest`` candidates: in the workloads' order,
-    each takes the move that lowers the whole nodes paid for (module docstring's N_o, at the period's prices) most,
-    ties by node share, while some move lowers them by more than 1e-9 USD/h (at most MOVE_PASSES rounds). The room
-    under ``max_nodes`` is kept; every pick stays one of the workload's candidates, so the fleet meets the base rows
-    as the rule's own does."""
+def _improved(rule: str, candidates: list[list[tuple]], terms: dict, picks: list[tuple] | None) -> list[tuple] | None:
+    """``rule``'s picks after its moves (``RULES``): ``+wide`` moves among all ``candidates``; ``+moves`` among each
+    workload's first MOVE_K of them, then among all."""
+    if rule.endswith("+wide"):
+        return _moves(candidates, terms, picks)
+    return _moves(candidates, terms, _moves([c[:MOVE_K] for c in candidates], terms, picks))
+
+
+def _moves(candidates: list[list[tuple]], terms: dict, picks: list[tuple] | None) -> list[tuple] | None:
+    """``picks`` improved by moves of one workload to another of its ``candidates``: in the workloads' order, each
+    takes the move that lowers the whole nodes paid for (module docstring's N_o, at the period's prices) most, ties by
+    node share, while some move lowers them by more than 1e-9 USD/h (at most MOVE_PASSES rounds). The room under
+    ``max_nodes`` is kept; every pick stays one of the workload's candidates, so the fleet meets the base rows as the
+    rule's own does. A workload whose leaving frees no node is not tried: every move then costs at least what its
+    leaving frees (N_o does not fall as g grows), so none gains."""
     if picks is None:
         return None
     picks = list(picks)
@@ -186,25 +235,31 @@ def _moves(cheapest: list[list[tuple]], terms: dict, picks: list[tuple] | None) 
 
     for _ in range(MOVE_PASSES):
         moved = False
-        for i, cands in enumerate(cheapest):
+        for i, cands in enumerate(candidates):
             d0, r0, _ = picks[i]
-            g0 = r0 * d0.tp
-            freed = paid(d0.offer, used[d0.offer] - g0) - paid(d0.offer, used[d0.offer])
+            o0, g0 = d0.offer, r0 * d0.tp
+            now = paid(o0, used[o0])
+            freed = paid(o0, used[o0] - g0) - now
+            if freed > -1e-9:
+                continue
             best = None
             for d, r in cands:
                 if d is d0:
                     continue
-                *_, room = terms[d.offer]
-                g, u = r * d.tp, used.get(d.offer, 0) - (g0 if d.offer == d0.offer else 0)
+                o, g = d.offer, r * d.tp
+                price, mult, G, owned, room = terms[o]
+                u = used.get(o, 0) - (g0 if o == o0 else 0)
                 if u + g > room:
                     continue
-                delta = (paid(d.offer, u + g) - paid(d.offer, used[d0.offer]) if d.offer == d0.offer else
-                         paid(d.offer, u + g) - paid(d.offer, u) + freed)
-                key = (delta, _node_share(d, r, terms))
-                if delta < -1e-9 and (best is None or key < best[2]):
-                    best = (d, r, key)
+                n1 = max(0, -(-(u + g) // G) - owned)   # paid(o, u + g), written out: this loop is the start's cost
+                delta = n1 * price * mult - now if o == o0 else \
+                    n1 * price * mult - max(0, -(-u // G) - owned) * price * mult + freed
+                if delta < -1e-9:
+                    key = (delta, _node_share(d, r, terms))
+                    if best is None or key < best[2]:
+                        best = (d, r, key)
             if best is not None:
-                used[d0.offer] -= g0
+                used[o0] -= g0
                 used[best[0].offer] = used.get(best[0].offer, 0) + best[1] * best[0].tp
                 picks[i] = best
                 moved = True
@@ -217,15 +272,14 @@ def greedy_values(s: Scenario, options: OptionSet, horizon: Horizon, rule: str =
     """The start's non-zero values by variable key (``("replicas", d.index, t)``, ``("nodes", o, t)``, ...; the
     keys of ``planner.fleet.formulation``) under ``rule`` (``RULES``), from the options alone; None where there is no
     start (docstring)."""
-    return _starts(s, options, horizon)[0][rule]
+    return _starts(s, options, horizon)[rule]
 
 
-def _starts(s: Scenario, options: OptionSet, horizon: Horizon) -> tuple[dict[str, dict[tuple, float] | None], set[int]]:
-    """(``greedy_values`` of every rule, the deployments the moves may take (``_cheapest``)), each workload's
-    candidates and replicas worked out once per period. Kept on ``options`` for the same scenario, horizon and
-    deployments (as ``OptionSet.for_workload`` keeps its index; read-only to callers): one ``plan solve`` asks for
-    them up to three times over the same options (the first plan's, the restricted ladder's and the full program's
-    start: 0.7-1.6 s each on XL-1)."""
+def _starts(s: Scenario, options: OptionSet, horizon: Horizon) -> dict[str, dict[tuple, float] | None]:
+    """``greedy_values`` of every rule, each workload's candidates and replicas worked out once per period. Kept on
+    ``options`` for the same scenario, horizon and deployments (as ``OptionSet.for_workload`` keeps its index;
+    read-only to callers): one ``plan solve`` asks for them up to three times over the same options (the first
+    plan's, the restricted ladder's and the full program's start: 0.7-1.6 s each on XL-1)."""
     cached = options.__dict__.get("_starts")
     if cached is not None and cached[0] is s and cached[1] is horizon and cached[2] is options.deployments \
             and cached[3] == len(options.deployments):
@@ -235,11 +289,10 @@ def _starts(s: Scenario, options: OptionSet, horizon: Horizon) -> tuple[dict[str
     return got
 
 
-def _work_out_starts(s: Scenario, options: OptionSet, horizon: Horizon) -> tuple[dict, set[int]]:
+def _work_out_starts(s: Scenario, options: OptionSet, horizon: Horizon) -> dict[str, dict[tuple, float] | None]:
     """``_starts`` without the memo."""
-    support: set[int] = set()
     if horizon.commitments is not None:
-        return dict.fromkeys(RULES), support
+        return dict.fromkeys(RULES)
     T = horizon.periods
     rho = s.policy.target_utilization
     offers = {o.id: o for o in s.offers}
@@ -257,13 +310,13 @@ def _work_out_starts(s: Scenario, options: OptionSet, horizon: Horizon) -> tuple
         terms = _offer_terms(offers, per)
         share = _by_share(sized, terms)
         base = {"share": share, "packing": _by_packing(sized, terms, share)}
-        cheapest = _cheapest(sized, terms)
-        support.update(d.index for cands in cheapest for d, _ in cands)
+        candidates = _candidates(sized, terms)
         for rule, kept in values.items():
             if kept is not None:
-                picks = base[rule] if rule in base else _moves(cheapest, terms, base[rule.split("+")[0]])
+                picks = (base[rule] if rule in base else
+                         _improved(rule, candidates, terms, base[rule.split("+")[0]]))
                 values[rule] = None if picks is None else _record(kept, picks, served, shares, offers, per, t)
-    return values, support
+    return values
 
 
 def _record(values: dict, picks: list[tuple], served: list, shares: list, offers: dict, per, t: int) -> dict:
@@ -288,21 +341,18 @@ def _record(values: dict, picks: list[tuple], served: list, shares: list, offers
 
 
 def start_options(s: Scenario, options: OptionSet, horizon: Horizon) -> OptionSet | None:
-    """The options any rule's start uses (replicas in some period), with every option the moves may take (each
-    workload's MOVE_K of least node share in a period), renumbered 0.. in their order; None where there is no start.
+    """The options any rule's start over ``options`` uses (replicas in some period), renumbered 0.. in their order;
+    None where there is no start.
 
-    The program built over these alone has every start as a point of its base rows: each rule over them makes the
-    same choices (each choice was the cheapest over a superset, ties go to the first in the same order, and the GPUs
-    used so far, hence the room under ``max_nodes``, are the same at every step; the packing rule's order is the
-    share rule's costs, the same again; the moves see the same MOVE_K candidates, which are all here and rank first
-    among these as among all), so ``greedy_start`` keeps the same one, and none of them is on spot, so the spot
-    hedge writes no state rows for them. ``planner.fleet.solve`` builds it to have a verified plan before a large
-    program is built."""
-    values_by_rule, support = _starts(s, options, horizon)
-    starts = [v for v in values_by_rule.values() if v is not None]
+    The program built over these alone has every rule's start as a point of its base rows (``greedy_start`` with
+    ``over=options`` maps them onto it by key), and none of them is on spot, so the spot hedge writes no state rows
+    for them. The rules run over these alone could choose otherwise (a move to an option not here): the start is
+    worked out over ``options``, not over these. ``planner.fleet.solve`` builds it to have a verified plan before a
+    large program is built."""
+    starts = [v for v in _starts(s, options, horizon).values() if v is not None]
     if not starts:
         return None
-    used = sorted(support | {int(k[1]) for values in starts for k, v in values.items() if k[0] == "replicas" and v > 0})
+    used = sorted({int(k[1]) for values in starts for k, v in values.items() if k[0] == "replicas" and v > 0})
     by_index = {d.index: d for d in options.deployments}
     deps = [replace(by_index[i], index=j) for j, i in enumerate(used)]
     # no rejected options: the first plan lists every option of the scenario once it is made (relist_options)
