@@ -19,7 +19,9 @@ from planner.fleet.horizon import horizon_for
 from planner.fleet.restricted import RESTRICT_K, restricted_options, unit_price
 from planner.fleet.share_bound import share_bound
 from planner.fleet.solve import SolveSettings, solve_scenario
-from planner.fleet.start import start_options
+from planner.fleet.formulation import build
+from planner.fleet.options import enumerate_options
+from planner.fleet.start import greedy_start, start_options
 from planner.fleet.workload_bound import workload_bound
 from planner.fleet.options import Deployment
 from tests.solve_helpers import bench_medium, offer, scenario, workload
@@ -147,6 +149,36 @@ def _rung(m, k, deadline_s=60.0, previous=None):
     s = m["loaded"].scenario
     return restricted_mod._rung(s, m["options"], horizon_for(s), SolveSettings(), hedge_blocks(s), "highs", k,
                                 time.perf_counter() + deadline_s, previous)
+
+
+def test_a_first_rung_of_one_period_starts_from_the_start_over_every_option(monkeypatch):
+    # M-2: the start rules run over the rung's k = 2 options alone end at 89.64 USD/h, over every option at 84.69
+    # (the first plan's); the rung starts from the latter, by deployment key (this fails if it took its own)
+    from bench import generate  # noqa: PLC0415
+    from tests.test_first_plan import _fleet  # noqa: PLC0415
+
+    loaded = generate.load("M", 2)
+    m = {"loaded": loaded, "options": enumerate_options(loaded)}
+    s = loaded.scenario
+    built, seen = [], {}
+    real = restricted_mod.build
+    monkeypatch.setattr(restricted_mod, "build", lambda *a, **k: built.append(real(*a, **k)) or built[-1])
+
+    class Stop(Exception):
+        pass
+
+    class Backend:
+        def solve(self, problem, options):
+            seen["start"] = options.start
+            raise Stop
+
+    monkeypatch.setattr(restricted_mod, "get_backend", lambda name, problem: Backend())
+    with pytest.raises(Stop):
+        _rung(m, 2)
+    f_all = build(s, m["options"], horizon_for(s))
+    want = _fleet(f_all, greedy_start(f_all))
+    assert _fleet(built[-1], seen["start"]) == want
+    assert _fleet(built[-1], greedy_start(built[-1])) != want   # the rules over the rung's own options
 
 
 def test_carry_start_is_the_same_fleet_in_the_larger_program(monkeypatch):

@@ -179,7 +179,10 @@ def _rung(s: Scenario, options: OptionSet, horizon: Horizon, settings, extra_blo
     if left < 0.1:
         return None
     before = None if previous is None else (previous.env or (previous.f, previous.sol))
-    start = greedy_start(f) if before is None else carry_start(before[0], before[1].values, f)
+    if before is not None:
+        start = carry_start(before[0], before[1].values, f)
+    else:   # over every option where the horizon is the scenario's: the first plan's start, which these options hold
+        start = greedy_start(f, over=options if peak is None else None)
     sol = get_backend(solver, f.problem).solve(f.problem, SolveOptions(
         time_limit_s=left * (ENVELOPE_SHARE if peak else 1.0), mip_gap=max(s.policy.mip_gap, RESTRICT_GAP),
         start=start))
