@@ -45,7 +45,7 @@ def test_the_restricted_options_are_the_k_cheapest_per_workload_and_the_starts()
     s, options = m["loaded"].scenario, m["options"]
     horizon = horizon_for(s)
     sub = restricted_options(s, options, horizon)
-    start = {d.key for d in start_options(s, options, horizon).deployments}
+    start = {d.key for d in start_options(s, options, horizon, near=True).deployments}
     kept = {d.key for d in sub.deployments}
     assert start <= kept and kept <= {d.key for d in options.deployments}
     assert [d.index for d in sub.deployments] == list(range(len(sub.deployments)))
@@ -152,8 +152,9 @@ def _rung(m, k, deadline_s=60.0, previous=None):
 
 
 def test_a_first_rung_of_one_period_starts_from_the_start_over_every_option(monkeypatch):
-    # M-2: the start rules run over the rung's k = 2 options alone end at 89.64 USD/h, over every option at 84.69
-    # (the first plan's); the rung starts from the latter, by deployment key (this fails if it took its own)
+    # M-2 at k = 2, the rung's options without the options the moves look at first (start_options' near): the rules
+    # over those alone end at 89.64 USD/h, over every option at 84.69 (the first plan's); the rung starts from the
+    # latter, by deployment key (this fails if it took its own)
     from bench import generate  # noqa: PLC0415
     from tests.test_first_plan import _fleet  # noqa: PLC0415
 
@@ -161,6 +162,8 @@ def test_a_first_rung_of_one_period_starts_from_the_start_over_every_option(monk
     m = {"loaded": loaded, "options": enumerate_options(loaded)}
     s = loaded.scenario
     built, seen = [], {}
+    used_only = restricted_mod.start_options
+    monkeypatch.setattr(restricted_mod, "start_options", lambda s, o, h, near=False: used_only(s, o, h))
     real = restricted_mod.build
     monkeypatch.setattr(restricted_mod, "build", lambda *a, **k: built.append(real(*a, **k)) or built[-1])
 

@@ -121,10 +121,10 @@ RESTRICT_NEXT_SHARE = 0.6
 
 def restricted_options(s: Scenario, options: OptionSet, horizon: Horizon, k: int = RESTRICT_K,
                        also: frozenset | set = frozenset()) -> OptionSet | None:
-    """The k cheapest deployments per workload (u_d, ties by option order), the start's and those whose keys are in
-    ``also``, renumbered 0.. in the options' order; None where there is no constructive start (``plan forecast``,
-    or no non-spot option)."""
-    start = start_options(s, options, horizon)
+    """The k cheapest deployments per workload (u_d, ties by option order), the start's with those its moves look at
+    first (``start_options`` with ``near``) and those whose keys are in ``also``, renumbered 0.. in the options'
+    order; None where there is no constructive start (``plan forecast``, or no non-spot option)."""
+    start = start_options(s, options, horizon, near=True)
     if start is None:
         return None
     keep = {d.key for d in start.deployments} | set(also)

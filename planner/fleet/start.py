@@ -80,7 +80,7 @@ def greedy_start(f: Formulation, over: OptionSet | None = None) -> tuple[np.ndar
     among f's (``start_options``; ValueError otherwise), matched by key."""
     best = None
     over = f.options if over is None else over
-    for values in _starts(f.scenario, over, f.horizon).values():
+    for values in _starts(f.scenario, over, f.horizon)[0].values():
         if values is None:
             continue
         cols, vals = start_columns(f, values if over is f.options else _moved_to(values, over, f.options))
@@ -272,11 +272,13 @@ def greedy_values(s: Scenario, options: OptionSet, horizon: Horizon, rule: str =
     """The start's non-zero values by variable key (``("replicas", d.index, t)``, ``("nodes", o, t)``, ...; the
     keys of ``planner.fleet.formulation``) under ``rule`` (``RULES``), from the options alone; None where there is no
     start (docstring)."""
-    return _starts(s, options, horizon)[rule]
+    return _starts(s, options, horizon)[0][rule]
 
 
-def _starts(s: Scenario, options: OptionSet, horizon: Horizon) -> dict[str, dict[tuple, float] | None]:
-    """``greedy_values`` of every rule, each workload's candidates and replicas worked out once per period. Kept on
+def _starts(s: Scenario, options: OptionSet, horizon: Horizon) -> tuple[dict[str, dict[tuple, float] | None],
+                                                                         set[int]]:
+    """(``greedy_values`` of every rule, the indices of each workload's MOVE_K options of least node share in some
+    period, ties in the options' order), each workload's candidates and replicas worked out once per period. Kept on
     ``options`` for the same scenario, horizon and deployments (as ``OptionSet.for_workload`` keeps its index;
     read-only to callers): one ``plan solve`` asks for them up to three times over the same options (the first
     plan's, the restricted ladder's and the full program's start: 0.7-1.6 s each on XL-1)."""
@@ -289,10 +291,11 @@ def _starts(s: Scenario, options: OptionSet, horizon: Horizon) -> dict[str, dict
     return got
 
 
-def _work_out_starts(s: Scenario, options: OptionSet, horizon: Horizon) -> dict[str, dict[tuple, float] | None]:
+def _work_out_starts(s: Scenario, options: OptionSet, horizon: Horizon) -> tuple[dict, set[int]]:
     """``_starts`` without the memo."""
+    near: set[int] = set()
     if horizon.commitments is not None:
-        return dict.fromkeys(RULES)
+        return dict.fromkeys(RULES), near
     T = horizon.periods
     rho = s.policy.target_utilization
     offers = {o.id: o for o in s.offers}
@@ -311,12 +314,14 @@ def _work_out_starts(s: Scenario, options: OptionSet, horizon: Horizon) -> dict[
         share = _by_share(sized, terms)
         base = {"share": share, "packing": _by_packing(sized, terms, share)}
         candidates = _candidates(sized, terms)
+        near.update(d.index for cands in sized
+                    for d, _ in sorted(cands, key=lambda dr: _node_share(dr[0], dr[1], terms))[:MOVE_K])
         for rule, kept in values.items():
             if kept is not None:
                 picks = (base[rule] if rule in base else
                          _improved(rule, candidates, terms, base[rule.split("+")[0]]))
                 values[rule] = None if picks is None else _record(kept, picks, served, shares, offers, per, t)
-    return values
+    return values, near
 
 
 def _record(values: dict, picks: list[tuple], served: list, shares: list, offers: dict, per, t: int) -> dict:
@@ -340,19 +345,22 @@ def _record(values: dict, picks: list[tuple], served: list, shares: list, offers
     return values
 
 
-def start_options(s: Scenario, options: OptionSet, horizon: Horizon) -> OptionSet | None:
-    """The options any rule's start over ``options`` uses (replicas in some period), renumbered 0.. in their order;
-    None where there is no start.
+def start_options(s: Scenario, options: OptionSet, horizon: Horizon, near: bool = False) -> OptionSet | None:
+    """The options any rule's start over ``options`` uses (replicas in some period), with ``near`` also each
+    workload's MOVE_K options of least node share in each period (``_starts``; the restricted ladder keeps them),
+    renumbered 0.. in their order; None where there is no start.
 
     The program built over these alone has every rule's start as a point of its base rows (``greedy_start`` with
     ``over=options`` maps them onto it by key), and none of them is on spot, so the spot hedge writes no state rows
     for them. The rules run over these alone could choose otherwise (a move to an option not here): the start is
     worked out over ``options``, not over these. ``planner.fleet.solve`` builds it to have a verified plan before a
     large program is built."""
-    starts = [v for v in _starts(s, options, horizon).values() if v is not None]
+    values_by_rule, nearby = _starts(s, options, horizon)
+    starts = [v for v in values_by_rule.values() if v is not None]
     if not starts:
         return None
-    used = sorted({int(k[1]) for values in starts for k, v in values.items() if k[0] == "replicas" and v > 0})
+    used = {int(k[1]) for values in starts for k, v in values.items() if k[0] == "replicas" and v > 0}
+    used = sorted(used | nearby if near else used)
     by_index = {d.index: d for d in options.deployments}
     deps = [replace(by_index[i], index=j) for j, i in enumerate(used)]
     # no rejected options: the first plan lists every option of the scenario once it is made (relist_options)
