@@ -189,22 +189,19 @@ def _by_packing(sized: list[list[tuple]], terms: dict, share: list[tuple] | None
     return picks
 
 
-def _candidates(sized: list[list[tuple]], terms: dict) -> list[list[tuple]]:
-    """Each workload's move candidates (d, r): of each offer the option of fewest GPUs r tp (the first in the options'
-    order on a tie), by node share (ties in the options' order). ``_moves`` takes the same moves over every option:
-    a move's gain and its tie key depend on the offer and r tp alone, neither falls as r tp grows, and the first of
-    equal keys is kept."""
-    least: dict[str, tuple] = {}
-    out = []
+def _candidates(sized: list[list[tuple]], terms: dict) -> tuple[list[list[tuple]], list[list[tuple]]]:
+    """(each workload's move candidates (d, r), its MOVE_K options of least node share), from its options ranked by
+    node share (ties in the options' order). The candidates are the first of each offer in that ranking, the option
+    of fewest GPUs r tp there (the node share grows with r tp on one offer). ``_moves`` takes the same moves over them
+    as over every option: a move's gain and its tie key depend on the offer and r tp alone, neither falls as r tp
+    grows, and the first of equal keys is kept."""
+    moves, near = [], []
     for cands in sized:
-        least.clear()
-        for d, r in cands:
-            g = r * d.tp
-            if d.offer not in least or g < least[d.offer][1] * least[d.offer][0].tp:
-                least[d.offer] = (d, r)
-        kept = {id(dr[0]) for dr in least.values()}
-        out.append(sorted((dr for dr in cands if id(dr[0]) in kept), key=lambda dr: _node_share(dr[0], dr[1], terms)))
-    return out
+        ranked = sorted(cands, key=lambda dr: _node_share(dr[0], dr[1], terms))
+        offers: set[str] = set()
+        moves.append([dr for dr in ranked if dr[0].offer not in offers and not offers.add(dr[0].offer)])
+        near.append(ranked[:MOVE_K])
+    return moves, near
 
 
 def _improved(rule: str, candidates: list[list[tuple]], terms: dict, picks: list[tuple] | None) -> list[tuple] | None:
@@ -313,9 +310,8 @@ def _work_out_starts(s: Scenario, options: OptionSet, horizon: Horizon) -> tuple
         terms = _offer_terms(offers, per)
         share = _by_share(sized, terms)
         base = {"share": share, "packing": _by_packing(sized, terms, share)}
-        candidates = _candidates(sized, terms)
-        near.update(d.index for cands in sized
-                    for d, _ in sorted(cands, key=lambda dr: _node_share(dr[0], dr[1], terms))[:MOVE_K])
+        candidates, nearest = _candidates(sized, terms)
+        near.update(d.index for cands in nearest for d, _ in cands)
         for rule, kept in values.items():
             if kept is not None:
                 picks = (base[rule] if rule in base else
