@@ -113,9 +113,11 @@ RESTRICT_MIN_OPTIONS = 2_000
 # short budget cannot spare: L-1 at --time-limit 5 returned after 5.65-5.84 s with them)
 RESTRICT_NEXT_MIN_S = 5.0
 # the next rungs run beside the full program's solve (another core: they take no time from it) within this share of
-# the budget (the workloads' own programs, their rung's build and solve need ~5 s on L), where the first rung's
-# program was solved to its gap; where it was not (XL: 24 periods, ~56,000 columns), no larger rung improved on it
-# within 20-40 s either, and they keep RESTRICT_SHARE, so as not to hold the answer back
+# the budget (the workloads' own programs, their rung's build and solve need ~5 s on L), on one period where the
+# first rung's program was solved to its gap; where it was not, no larger rung improved on it within 20-40 s either,
+# and on several periods (XL: 24 periods, ~56,000 columns) the "own" rung's envelope took the longer share and left
+# the periods' own programs too little even where the first envelope was solved (XL-1 at 120 s: 379-380 USD/h
+# against 329-346, docs/BENCHMARKS.md, forty-seventh pass); they keep RESTRICT_SHARE, so as not to hold the answer back
 RESTRICT_NEXT_SHARE = 0.6
 
 
@@ -296,9 +298,10 @@ class Ladder(Background):
         return self._thread is not None and self._thread.is_alive()
 
     def next_share(self) -> float:
-        """Share of the budget for the next rungs: RESTRICT_NEXT_SHARE after a first rung solved to its gap, else
-        RESTRICT_SHARE (the constants say why)."""
-        return RESTRICT_NEXT_SHARE if self._rung is not None and self._rung.solved else RESTRICT_SHARE
+        """Share of the budget for the next rungs: RESTRICT_NEXT_SHARE on one period after a first rung solved to its
+        gap, else RESTRICT_SHARE (the constants say why)."""
+        one = len(self._args[2].periods) == 1
+        return RESTRICT_NEXT_SHARE if one and self._rung is not None and self._rung.solved else RESTRICT_SHARE
 
     def rest(self, limit_s: float) -> Plan | None:
         """The next rungs' plan (as ``next_plan``); when they did not run beside the full solve (its budget was too
