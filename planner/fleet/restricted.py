@@ -112,12 +112,10 @@ RESTRICT_MIN_OPTIONS = 2_000
 # for both L-2 found nothing; and their plan is decoded and verified after their limit, ~0.5 s on L, which a
 # short budget cannot spare: L-1 at --time-limit 5 returned after 5.65-5.84 s with them)
 RESTRICT_NEXT_MIN_S = 5.0
-# the next rungs run beside the full program's solve (another core: they take no time from it) within this share of
-# the budget (the workloads' own programs, their rung's build and solve need ~5 s on L), on one period where the
-# first rung's program was solved to its gap; where it was not, no larger rung improved on it within 20-40 s either,
-# and on several periods (XL: 24 periods, ~56,000 columns) the "own" rung's envelope took the longer share and left
-# the periods' own programs too little even where the first envelope was solved (XL-1 at 120 s: 379-380 USD/h
-# against 329-346, docs/BENCHMARKS.md, forty-seventh pass); they keep RESTRICT_SHARE, so as not to hold the answer back
+# the next rungs run beside the full program's solve (another core) within this share of the budget (on L the own
+# programs, their rung's build and solve need ~5 s), on one period after a first rung solved to its gap. Otherwise no
+# larger rung improved on it in 20-40 s, and on 24 periods the "own" rung took the share from the periods' programs
+# (XL-1 at 120 s: 379-380 USD/h against 329-346, BENCHMARKS forty-seventh pass): RESTRICT_SHARE, not to hold it back
 RESTRICT_NEXT_SHARE = 0.6
 
 
@@ -181,10 +179,9 @@ def _rung(s: Scenario, options: OptionSet, horizon: Horizon, settings, extra_blo
     if left < 0.1:
         return None
     before = None if previous is None else (previous.env or (previous.f, previous.sol))
-    if before is not None:
-        start = carry_start(before[0], before[1].values, f)
-    else:   # over every option where the horizon is the scenario's: the first plan's start, which these options hold
-        start = greedy_start(f, over=options if peak is None else None)
+    # from the previous rung, else over every option where the horizon is the scenario's (the first plan's start)
+    start = (carry_start(before[0], before[1].values, f) if before is not None else
+             greedy_start(f, over=options if peak is None else None))
     sol = get_backend(solver, f.problem).solve(f.problem, SolveOptions(
         time_limit_s=left * (ENVELOPE_SHARE if peak else 1.0), mip_gap=max(s.policy.mip_gap, RESTRICT_GAP),
         start=start))
