@@ -74,13 +74,7 @@ def case_options(kind: str, seed: int):
 
 def _fleet(f, start) -> dict:
     """A start's non-zero (column, value) pairs of f by variable key, each deployment index replaced by its key."""
-    key = {d.index: d.key for d in f.options.deployments}
-    out = {}
-    for c, v in zip(*start):
-        if v != 0:
-            k = f.problem.var_key(int(c))
-            out[(k[0], key[k[1]], *k[2:]) if k[0] in ("replicas", "load") else k] = float(v)
-    return out
+    return _by_key({f.problem.var_key(int(c)): float(v) for c, v in zip(*start) if v != 0}, f.options)
 
 
 def _assert_first_program_holds_the_start(s, options, horizon) -> None:

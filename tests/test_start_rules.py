@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from planner.fleet.formulation import build, fleet_cost
 from planner.fleet.horizon import horizon_for
 from planner.fleet.options import enumerate_options
-from planner.fleet.start import (MOVE_PASSES, RULES, _candidates, _moved_to, _moves, greedy_start, greedy_values,
+from planner.fleet.start import (MOVE_PASSES, RULES, _candidates, _moves, _reindexed, greedy_start, greedy_values,
                                   start_columns, start_options)
 from tests.solve_helpers import offer, override, scenario, workload
 from tests.test_first_plan import CASES, case_options
@@ -82,7 +82,7 @@ def test_the_union_of_the_starts_holds_each():
     assert {d.offer for d in sub.deployments} == {"small", "big"}   # share: both on big; packing: both on small
     f = build(s, sub, horizon)
     for rule in RULES:   # each rule's start is a point of the union's program: the nodes it buys are there
-        cols, vals = start_columns(f, _moved_to(greedy_values(s, options, horizon, rule), options, sub))
+        cols, vals = start_columns(f, _reindexed(greedy_values(s, options, horizon, rule), options, sub))
         assert {f.problem.var_key(int(c)): v for c, v in zip(cols, vals) if v and f.problem.var_key(int(c))[0] ==
                 "nodes"} == {("nodes", o, 0): n for o, n in _nodes(greedy_values(s, options, horizon, rule)).items()}
     assert _cost(f, greedy_start(f, over=options)) == pytest.approx(6.0)

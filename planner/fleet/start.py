@@ -77,13 +77,13 @@ def greedy_start(f: Formulation, over: OptionSet | None = None) -> tuple[np.ndar
     """(columns, values) of a feasible fleet of f's base rows (nodes, replicas, loads, MIG patterns), or None: the
     cheapest of the rules' fleets by f's cost terms, the first in ``RULES`` on a tie. The rules run over ``over``
     (default f's own options): options of the same scenario and horizon holding f's, every deployment a start uses
-    among f's (``start_options``; ValueError otherwise), matched by key."""
+    among f's (``start_options``; ValueError otherwise), matched by key (``_reindexed``)."""
     best = None
     over = f.options if over is None else over
     for values in _starts(f.scenario, over, f.horizon)[0].values():
         if values is None:
             continue
-        cols, vals = start_columns(f, values if over is f.options else _moved_to(values, over, f.options))
+        cols, vals = start_columns(f, values if over is f.options else _reindexed(values, over, f.options))
         x = np.zeros(f.problem.n_vars)
         x[cols] = vals
         cost = sum(fleet_cost(f, x).values())
@@ -92,9 +92,10 @@ def greedy_start(f: Formulation, over: OptionSet | None = None) -> tuple[np.ndar
     return None if best is None else best[1]
 
 
-def _moved_to(values: dict[tuple, float], over: OptionSet, options: OptionSet) -> dict[tuple, float]:
+def _reindexed(values: dict[tuple, float], over: OptionSet, options: OptionSet) -> dict[tuple, float]:
     """``values`` (keys over ``over``'s deployment indices) with each replicas and load key's index that of the same
-    deployment in ``options``."""
+    deployment in ``options``. A deployment ``options`` lacks must have no replicas (ValueError otherwise): its loads
+    are dropped with it."""
     index = {d.key: d.index for d in options.deployments}
     key = {d.index: d.key for d in over.deployments}
     out = {}
@@ -102,7 +103,9 @@ def _moved_to(values: dict[tuple, float], over: OptionSet, options: OptionSet) -
         if k[0] in ("replicas", "load"):
             to = index.get(key[k[1]])
             if to is None:
-                raise ValueError(f"the start uses deployment {key[k[1]]}, which is not among the program's options")
+                if k[0] == "replicas" and v > 0.5:
+                    raise ValueError(f"deployment {key[k[1]]} has replicas but is not in the program")
+                continue
             k = (k[0], to, *k[2:])
         out[k] = v
     return out
@@ -369,18 +372,6 @@ def carry_start(f_from, values, f_to) -> tuple[np.ndarray, np.ndarray]:
     key (``start_columns``: f_to's other replicas and loads 0). What is left open (the spot hedge's columns) the
     solver completes. A deployment of f_from that f_to lacks must have no replicas (ValueError otherwise): its loads
     are dropped with it (``planner.fleet.neighbourhood`` drops the options a step added and did not use)."""
-    index_to = {d.key: d.index for d in f_to.options.deployments}
-    key_from = {d.index: d.key for d in f_from.options.deployments}
-    by_key = {}
-    for block in START_BLOCKS:
-        for j in f_from.problem.block_columns(block):
-            key = f_from.problem.var_key(int(j))
-            if block in ("replicas", "load"):
-                to = index_to.get(key_from[key[1]])
-                if to is None:
-                    if block == "replicas" and values[int(j)] > 0.5:
-                        raise ValueError(f"deployment {key_from[key[1]]} has replicas but is not in the program")
-                    continue
-                key = (block, to, *key[2:])
-            by_key[key] = float(values[int(j)])
-    return start_columns(f_to, by_key)
+    p = f_from.problem
+    by_key = {p.var_key(int(j)): float(values[int(j)]) for block in START_BLOCKS for j in p.block_columns(block)}
+    return start_columns(f_to, _reindexed(by_key, f_from.options, f_to.options))
