@@ -37,7 +37,8 @@ CASES = [
     ("DeepSeek-V3 DP8 EP8 B200 FP4, concurrency 256", "deepseek-v3", "b200",
      dict(attention_dp=8, expert_parallel=8, precision="fp4", engine="sglang", concurrency=256)),
     ("max throughput", "mixtral-8x7b", "h100-sxm", dict(tp=2)),
-    # the rate's largest grid value is inside the grid (at 121 of 131 slots): the refinement takes a second solve
+    # the rate's largest grid value is inside the grid (at 121 of 131 slots, the second-last point): its refinement is
+    # solved with the grid (until 2026-12-07 it took a second solve)
     ("max throughput, peak inside the grid", "qwen3-32b", "b200", dict(tp=2, prompt_tokens=8000, output_tokens=2)),
     ("does not fit", "llama-3.1-405b", "h100-sxm", dict(tp=8)),
 ]

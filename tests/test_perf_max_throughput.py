@@ -2,8 +2,8 @@
 
 Its definition: the best load of the geometric grid over ``1 … c_max``, then the best of 17 whole loads from that
 point's left neighbour to its right one. Until 2026-12-07 that was two fixed-point solves; now the loads around the
-grid's top are solved with the grid, and the second solve runs only where the best grid point is inside. The oracle
-below is the definition written out with two solves of the model's own curve.
+grid's top (its last two points) are solved with the grid, and the second solve runs only where the best grid point
+is further inside. The oracle below is the definition written out with two solves of the model's own curve.
 """
 
 from __future__ import annotations
@@ -53,13 +53,21 @@ def test_the_one_solve_search_finds_the_load_and_rate_of_the_two_solve_definitio
     assert e.requests_per_min == pytest.approx(60.0 * rps, rel=1e-12)
 
 
-def test_a_peak_inside_the_grid_is_refined_around_it():
+def test_a_peak_inside_the_grid_is_refined_around_it(monkeypatch):
     # Qwen3-32B at TP2 on B200, 8,000-token prompts and 2-token answers: the rate's largest grid value is at 121 of
-    # 131 slots, not at the last point, so the 17 loads from 112 to 131 get a solve of their own, and the answer is
-    # one of them that is not on the grid
+    # 131 slots, not at the last point (the rate dips at c_max), so the answer is one of the 17 loads from 112 to
+    # 131 that is not on the grid. Those loads are solved with the grid (its last two points' refinements): one
+    # solve of 59 loads, where the definition takes two (52 loads, then 17)
+    import planner.perf.queueing as queueing
+
     m, g = CAT.model("qwen3-32b"), CAT.gpu("b200")
     kw = dict(tp=2, precision="bf16", engine="vllm", prompt_tokens=8000, output_tokens=2)
+    calls = []
+    real = queueing._at
+    monkeypatch.setattr(queueing, "_at", lambda *a, **k: calls.append(len(a[2])) or real(*a, **k))
     e = estimate(m, g, **kw)
+    assert set(calls) == {59}
+    monkeypatch.setattr(queueing, "_at", real)
     case = _case(m, g, **kw)
     grid = _throughput_grid(int(case.c_max))
     assert int(case.c_max) == 131 and e.concurrency == 129 and 129 not in grid
@@ -69,9 +77,9 @@ def test_a_peak_inside_the_grid_is_refined_around_it():
 
 def test_a_rate_that_peaks_at_c_max_takes_one_solve(monkeypatch):
     # Mixtral-8x7B at TP2 on H100 (perf_timing's "max throughput" case): the rate grows up to the 256 slots, so the
-    # 47-load grid and the 15 loads the refinement adds between its last two points (234 and 256) are one solve of
-    # 62 loads: the no-load and upper ends, four secant steps and the answer's evaluation (the two solves took 14
-    # evaluations, 7 of 47 loads and 7 of 17)
+    # 47-load grid, the 15 loads the refinement adds between its last two points (234 and 256) and the 10 more of
+    # the refinement around 234 (from 215) are one solve of 72 loads: the no-load and upper ends, four secant steps
+    # and the answer's evaluation (the two solves took 14 evaluations, 7 of 47 loads and 7 of 17)
     import planner.perf.queueing as queueing
 
     calls = []
@@ -79,4 +87,4 @@ def test_a_rate_that_peaks_at_c_max_takes_one_solve(monkeypatch):
     monkeypatch.setattr(queueing, "_at", lambda *a, **k: calls.append(len(a[2])) or real(*a, **k))
     e = estimate(CAT.model("mixtral-8x7b"), CAT.gpu("h100-sxm"), tp=2)
     assert e.fits and e.concurrency == 256
-    assert calls == [62] * 7
+    assert calls == [72] * 7

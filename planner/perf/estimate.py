@@ -648,12 +648,13 @@ def _refined(grid: np.ndarray, j: int) -> np.ndarray:
 
 def _max_throughput(case: _Case) -> tuple[int, dict[str, float]]:
     """(load, the curve's values there) with the most requests/s: the best point of :func:`_throughput_grid`, then
-    the best of :func:`_refined` around it. The loads around the grid's last point (c_max, where the closed loop's
-    rate peaks unless it bends down before) are solved with the grid in one fixed-point solve, and a refinement the
-    loads solved already cover needs no second one: each load's root does not depend on the others solved with it
+    the best of :func:`_refined` around it. The loads around the grid's last two points (c_max, where the closed
+    loop's rate peaks unless it bends down before, and the point before it, where the peak is when the rate dips at
+    c_max itself) are solved with the grid in one fixed-point solve, and a refinement the loads solved already cover
+    needs no second one: each load's root does not depend on the others solved with it
     (``planner.perf.queueing.solve``), so the answer is the one two solves give, in about half the evaluations."""
     grid = _throughput_grid(int(case.c_max))
-    loads = np.union1d(grid, _refined(grid, len(grid) - 1))
+    loads = np.union1d(grid, np.union1d(_refined(grid, len(grid) - 1), _refined(grid, len(grid) - 2)))
     curve = _curve(case, loads, open_loop=False)
     on_grid = np.searchsorted(loads, grid)   # where each grid load sits among the loads solved
     j = int(np.argmax(curve["rps"][on_grid] + 1e-12 * grid))
