@@ -14,8 +14,9 @@ The solve is elementwise and freezes each point where it converges, so each case
 :func:`planner.perf.estimate.estimate` gives alone (to rounding in the last bits; the tests compare them).
 What the SLO search reads of the fixed point (the slot queue's Erlang-C wait, one call per distinct slot
 count; the TTFT percentile; the decode step's terms) is computed over the whole stack by the same functions
-``estimate`` uses (``curve_terms``, ``decode_terms``); the search itself and the terms run per case. Stacks are
-cut at ``MAX_POINTS`` points to bound memory.
+``estimate`` uses (``curve_terms``, ``decode_terms``), and so is each grid's best load (``stacked_search``); the
+``Estimate`` and its terms are made per case, and a case whose grid has no load meeting its SLOs is searched on its
+own (below load 1). Stacks are cut at ``MAX_POINTS`` points to bound memory.
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from planner.catalog import GpuSpec, ModelSpec
-from planner.perf.estimate import (CurveRows, Estimate, _check_args, _loop, _meets, _prepare, _replica,
+from planner.perf.estimate import (CurveRows, Estimate, _check_args, _finish, _loop, _meets, _prepare, _replica,
                                    apply_override, bucket_kwargs, curve_terms, erlang_c_grouped, estimate, LOW_LOADS,
                                    grid_starts, settled_neighbour, slo_caps, slo_estimate, slo_grid, slo_seconds)
 from planner.perf.queueing import Loop, solve
+from planner.perf.stacked_search import best_loads
 from planner.perf.step_coef import CoefStep, decode_terms, stack_coefs, step_coef
 
 if TYPE_CHECKING:  # types only
@@ -152,10 +154,17 @@ def estimate_many(requests: Sequence[Request]) -> list[Estimate]:
                     curves[i].matrix[:, j] = roots[i].matrix[:, 0]
                 # the cases no load of whose grid meets the SLOs: their loads below 1 in one more stacked pass
                 low = _solve_stack([(i, case, LOW_LOADS) for i, case, _ in batch if i in none_met])[0]
-                for i, vals in curves.items():
+                # each grid's best load for the whole stack at once; the rest search on their own
+                picks = best_loads(np.concatenate([grid for _, _, grid in batch]), whole,
+                                   [len(grid) for _, _, grid in batch],
+                                   *(np.array([slos[i][k] for i, _, _ in batch]) for k in (0, 1)))
+                for (i, _, _), pick in zip(batch, picks):
                     prep, kw = preps[i]
-                    out[i] = slo_estimate(prep, kw["ttft_slo_ms"], kw["tpot_slo_ms"], kw["price_usd_per_hour"],
-                                          vals=vals, low=low.get(i))
+                    if pick is not None:
+                        out[i] = _finish(prep, pick[1], pick[0], None, True, kw["price_usd_per_hour"])
+                    else:
+                        out[i] = slo_estimate(prep, kw["ttft_slo_ms"], kw["tpot_slo_ms"], kw["price_usd_per_hour"],
+                                              vals=curves[i], low=low.get(i))
                 batch, size = [], 0
             if item is not None:
                 batch.append(item)
