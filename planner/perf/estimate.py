@@ -276,7 +276,16 @@ def erlang_c_grouped(servers: np.ndarray, load: np.ndarray) -> np.ndarray:
     for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(ranked)]):
         idx = order[lo:hi]
         loads, where = _distinct(load[idx])
-        out[idx] = _erlang_c(float(ranked[lo]), loads)[where]
+        out[idx] = _erlang_c_of(float(ranked[lo]), loads.tobytes())[where]
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _erlang_c_of(servers: float, loads: bytes) -> np.ndarray:
+    """:func:`_erlang_c` of float64 ``loads`` given as bytes, remembered: an options stage meets the same slot count
+    and grid in several stacks (L-2: 3,024 groups, 963 of them distinct), and the cumulative product is O(c) a load."""
+    out = _erlang_c(servers, np.frombuffer(loads, dtype=float))
+    out.flags.writeable = False
     return out
 
 
