@@ -76,6 +76,20 @@ def test_with_the_spot_hedge_above_the_workload_bound_and_below_the_proven_optim
     assert base + 2.0 < bound <= opt * (1 + 1e-8)
 
 
+def test_on_many_hours_the_hours_weighted_mean_of_the_periods():
+    # the workload bound's 24-hour case (tests/test_workload_bound.py): each hour one workload at 100 req/min and one
+    # at 25, 7 USD/h every hour, the optimum; no caps, so every hour's bound is its nu = 0 step
+    from tests.test_envelope import _alternating  # noqa: PLC0415
+
+    loaded = _alternating()
+    s = loaded.scenario
+    options, horizon = enumerate_options(loaded), horizon_for(s)
+    assert len(horizon.periods) == 24
+    trace = []
+    assert cap_bound(s, options, horizon, time.perf_counter() + 60.0, upper=8.0, trace=trace) == pytest.approx(7.0)
+    assert sorted({t for t, _ in trace}) == list(range(24))
+
+
 def test_not_given_where_the_workload_bound_is_not():
     loaded = _two_on_one_cheap_node()
     s = loaded.scenario

@@ -51,8 +51,9 @@ PROGRAM_LIMIT_S = 5.0  # each workload's program per step; its proven bound is u
 def cap_bound(s: Scenario, options: OptionSet, horizon: Horizon, deadline: float, upper: float,
               allow_unmet: bool = False, steps: int | None = None, trace: list | None = None) -> float | None:
     """The bound of the module docstring, USD/hour, from the subgradient steps made by ``deadline``
-    (``time.perf_counter``; at least the first, nu = 0, of each period; a step under way when it passes finishes
-    with its programs' time cut to what is left) and at most ``steps`` per period, until the step's factor falls below
+    (``time.perf_counter``; at least the first, nu = 0, of each period, the first period's with its programs' whole
+    time, the others' and a step under way when it passes with their time cut to what is left: a program cut short
+    still gives a valid bound) and at most ``steps`` per period, until the step's factor falls below
     ``MIN_THETA``; ``upper``: the cost of a plan (USD/hour), the steps' target. ``trace``: each step's (period, L)
     appended, when given."""
     terms = share_terms(s, options, horizon, allow_unmet)
@@ -70,7 +71,8 @@ def cap_bound(s: Scenario, options: OptionSet, horizon: Horizon, deadline: float
         nu = dict.fromkeys(cap, 0.0)
         top, theta, since, k, floor = -math.inf, 1.0, 0, 0, 0.0
         while k == 0 or (time.perf_counter() < deadline and (steps is None or k < steps)):
-            limit = PROGRAM_LIMIT_S if k == 0 else min(PROGRAM_LIMIT_S, max(deadline - time.perf_counter(), 0.01))
+            full = k == 0 and not per_period   # the first period's nu = 0 step: the workload bound, whatever the time
+            limit = PROGRAM_LIMIT_S if full else min(PROGRAM_LIMIT_S, max(deadline - time.perf_counter(), 0.01))
             step = _step(s, work, by_w, offers, per, sets, cap, nu, limit)
             if step is None:
                 return None
@@ -93,8 +95,9 @@ def cap_bound(s: Scenario, options: OptionSet, horizon: Horizon, deadline: float
             nu = {o: max(0.0, nu[o] + theta * (upper - value) / norm * g[o]) for o in cap}
         per_period[t] = max(top, floor)
     # periods whose workloads have no programs keep their share terms (none: a period without demand)
-    for (w_id, t), c in terms.items():
-        if t not in per_period:
+    solved = set(per_period)
+    for (_, t), c in terms.items():
+        if t not in solved:
             per_period[t] = per_period.get(t, 0.0) + c
     return hourly_mean({("", t): v for t, v in per_period.items()}, horizon)
 
