@@ -3,8 +3,8 @@
     python -m bench.cap_bound                          # L-1, L-2, L-3, 60 s each
     python -m bench.cap_bound --only M-1,L-2 --seconds 30
 
-For each frozen-set instance with one period: the workload bound (``planner.fleet.workload_bound``), then the
-Lagrangian steps of ``cap_bound`` for ``--seconds`` of one core, towards the instance's best-known objective
+For each frozen-set instance named: the workload bound (``planner.fleet.workload_bound``), then the Lagrangian
+steps of ``cap_bound`` for ``--seconds`` of one core (each period's in turn), towards the instance's best-known objective
 (``bench/data/frozen-best.csv``), printing the bound after each step; then a table of the bounds, the steps and the gap
 each leaves at the best-known plan. Nothing is asserted.
 """
