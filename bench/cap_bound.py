@@ -4,9 +4,9 @@
     python -m bench.cap_bound --only M-1,L-2 --seconds 30
 
 For each frozen-set instance named: the workload bound (``planner.fleet.workload_bound``), then the Lagrangian
-steps of ``cap_bound`` for ``--seconds`` of one core (each period's in turn), towards the instance's best-known objective
-(``bench/data/frozen-best.csv``), printing the bound after each step; then a table of the bounds, the steps and the gap
-each leaves at the best-known plan. Nothing is asserted.
+steps of ``cap_bound`` for ``--seconds`` of one core (each period's in turn), towards the instance's best-known
+objective (``bench/data/frozen-best.csv``), printing the bound after each step; then a table of the bounds, the steps
+and the gap each leaves at the best-known plan. Nothing is asserted.
 """
 
 from __future__ import annotations
