@@ -40,6 +40,7 @@ import time
 from planner.fleet.horizon import Horizon
 from planner.fleet.options import OptionSet
 from planner.fleet.share_bound import gpu_price, hourly_mean, share_terms
+from planner.fleet.workload_bound import proven_bound
 from planner.fleet.workload_programs import program_inputs, program_rows, solve_rows
 from planner.scenario.model import Scenario
 
@@ -105,18 +106,16 @@ def cap_bound(s: Scenario, options: OptionSet, horizon: Horizon, deadline: float
 def _step(s, work, by_w, offers, per, sets, cap, nu, limit_s: float):
     """(L_t(nu), each workload's proven LB at these prices, the capped offers' GPU shares its solution uses); None
     when a workload's program is infeasible. Each program gets ``limit_s``: one cut short still gives a valid L."""
-    import highspy  # noqa: PLC0415
-
     total, lbs, used = 0.0, {}, dict.fromkeys(cap, 0.0)
     for w, lam in work:
         deps = by_w[w.id]
         prices = [(gpu_price(offers[d.offer], per) + nu.get(d.offer, 0.0)) * d.gpu_share for d in deps]
         h = solve_rows(program_rows(s, w, deps, lam, prices, {}, sets), limit_s, 0.0)
-        if h.getModelStatus() == highspy.HighsModelStatus.kInfeasible:
+        lb = proven_bound(h)
+        if lb is None:
             return None
-        lb = float(h.getInfo().mip_dual_bound)   # never above the program's optimum (prices >= 0: 0 is a bound too)
-        lbs[w.id] = lb if math.isfinite(lb) else 0.0
-        total += lbs[w.id]
+        lbs[w.id] = lb
+        total += lb
         if h.getInfo().primal_solution_status == 2:   # a solution: what it uses of the capped offers
             vals = h.getSolution().col_value
             for i, d in enumerate(deps):

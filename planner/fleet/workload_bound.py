@@ -111,11 +111,15 @@ def _floor(s: Scenario, w, deps: list[Deployment], lam: float, prices: list[floa
            limit_s: float) -> float | None:
     """The proven lower bound of w's program at demand ``lam`` (the solver's dual bound: its optimum when solved, 0
     when it proved nothing); None when the program is infeasible."""
+    return proven_bound(solve_rows(program_rows(s, w, deps, lam, prices, {}, sets), max(limit_s, 0.01), 0.0))
+
+
+def proven_bound(h) -> float | None:
+    """The proven lower bound of a workload's program that HiGHS ``h`` ran (``workload_programs.solve_rows``): its
+    dual bound, the optimum when solved, 0 when it proved nothing (prices are >= 0); None when it is infeasible."""
     import highspy  # noqa: PLC0415
 
-    h = solve_rows(program_rows(s, w, deps, lam, prices, {}, sets), max(limit_s, 0.01), 0.0)
-    status = h.getModelStatus()
-    if status == highspy.HighsModelStatus.kInfeasible:
+    if h.getModelStatus() == highspy.HighsModelStatus.kInfeasible:
         return None
     bound = float(h.getInfo().mip_dual_bound)   # at its optimum too: never above it, whatever the tolerances
     return bound if math.isfinite(bound) else 0.0
