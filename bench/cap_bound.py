@@ -3,10 +3,10 @@
     python -m bench.cap_bound                          # L-1, L-2, L-3, 60 s each
     python -m bench.cap_bound --only M-1,L-2 --seconds 30
 
-For each frozen-set instance named: the workload bound (``planner.fleet.workload_bound``), then the Lagrangian
-steps of ``cap_bound`` for ``--seconds`` of one core (each period's in turn), towards the instance's best-known
-objective (``bench/data/frozen-best.csv``), printing the bound after each step; then a table of the bounds, the steps
-and the gap each leaves at the best-known plan. Nothing is asserted.
+For each frozen-set instance named: the workload bound (``planner.fleet.workload_bound``), then the column
+generation steps of ``cap_bound`` (unseeded: ``plan solve`` seeds them with its first plan) for ``--seconds`` of one
+core (each period's in turn), printing the bound after each step; then a table of the bounds, the steps and the gap
+each leaves at the instance's best-known plan (``bench/data/frozen-best.csv``). Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
         base = workload_bound(s, options, horizon, t0 + args.seconds)
         t1 = time.perf_counter()
         trace: list = []
-        bound = cap_bound(s, options, horizon, time.perf_counter() + args.seconds, upper=best[name], trace=trace)
+        bound = cap_bound(s, options, horizon, time.perf_counter() + args.seconds, trace=trace)
         t2 = time.perf_counter()
         print(f"{name}: " + ", ".join(f"{v:.2f}" for _, v in trace), flush=True)
         gap = (best[name] - bound) / best[name] * 100.0 if bound is not None else float("nan")

@@ -17,16 +17,23 @@ relaxation gives a relaxation too, and it separates by workload again:
 
 with p_d = pi_o + nu_o per GPU share. Every L_t(nu) is a valid bound of period t (each LB the solver's proven bound
 of its program), and so is the best over the nus tried; the bound is the hours' weighted mean of the periods' best,
-each at least the share term of ``workload_bound`` (nu = 0 is that bound without its demand levels). The nus are
-found by projected subgradient ascent: g_o = sum_w sum_{d on o} s_d r_d(nu) − G_o U_o (the programs' solutions),
-steps theta (UB − L) / |g|^2 over the components that can move (g_o > 0 or nu_o > 0; Polyak's step towards
-``upper``, a plan's cost), theta halved after ``STALL`` steps without a better L. The best L converges to the
-Lagrangian dual, the LP over the convex hulls of the workloads' integer programs intersected with the caps.
+each at least the share term of ``workload_bound`` (nu = 0 is that bound without its demand levels).
 
-Measured (docs/BENCHMARKS.md, forty-eighth pass; ``python -m bench.cap_bound``): L-2 252.6 → 318.2 USD/h in eight
-steps (68 s on one core), where HiGHS' own bound on the whole program after 60 s is 308.0 (best plan known 331.9); on
-L-1 and L-3 HiGHS' is higher. Not yet used by ``plan solve``: a bound beside the solve competes with the restricted
-ladder for the second core.
+The nus come from column generation (Dantzig–Wolfe) with Wentges' smoothing: every program's solution is a column
+of the master LP (``planner.fleet.cap_master``), whose caps' duals nu^M are the prices the master would pay; the
+next prices tried are nu = ALPHA nu^c + (1 − ALPHA) nu^M, nu^c the best prices so far (the stability centre), or
+nu^M itself after a step that added no column (the smoothed point taught the master nothing). Seeded with a plan's
+replicas (``seed``: each workload's replicas are a point of its program, and together they fit the caps), the
+master's duals mean something from the first step. It stops when the master's value, with no excess, is within
+``CONVERGED`` of the best L (the master's value is at least the Lagrangian dual, the LP over the convex hulls of the
+workloads' programs intersected with the caps, so little is left to gain), when pricing the master's own duals adds
+no column, or at the deadline.
+
+Measured (docs/BENCHMARKS.md, forty-ninth pass; ``python -m bench.cap_bound``): the Lagrangian dual is ~323.3 USD/h
+on L-2, 388.8 on L-1 and 347.5 on L-3, reached to 0.1 % in 8–10 steps (60–80 s of one core), where the projected
+subgradient steps this module took first reached 318.2 on L-2 in 60 s and 323.05 in 420 s, and HiGHS' own bound on
+the whole program after 60 s is 308.0, 384.9 and 346.1. ``plan solve`` computes it on one-period programs where the
+restricted ladder runs (``planner.fleet.solve``).
 
 Not given (None) where ``workload_bound`` is not: unmet demand allowed, commitments; or where a workload's program is
 infeasible.
@@ -37,30 +44,32 @@ from __future__ import annotations
 import math
 import time
 
+from planner.fleet.cap_master import Master
 from planner.fleet.horizon import Horizon
 from planner.fleet.options import OptionSet
 from planner.fleet.share_bound import gpu_price, hourly_mean, share_terms
 from planner.fleet.workload_bound import proven_bound
-from planner.fleet.workload_programs import program_inputs, program_rows, solve_rows
+from planner.fleet.workload_programs import program_inputs, program_rows, solve_again, solve_rows
+from planner.plan import Plan
 from planner.scenario.model import Scenario
 
-STALL = 4  # steps without a better bound before the step's factor is halved
-MIN_THETA = 1.0 / 256  # the step's factor after eight halvings: the bound has stopped moving (M-1: 92.75 USD/h)
+ALPHA = 0.5  # Wentges' smoothing: the weight of the best prices so far in the next prices tried
+CONVERGED = 1e-3  # the master's value within this share of the best L: stop
+PENALTY = 4.0  # the caps' excess in the master, per GPU share: this many times the period's dearest GPU price
 PROGRAM_LIMIT_S = 5.0  # each workload's program per step; its proven bound is used whenever it stops
+MIN_PROGRAM_S = 0.01  # a program is not built or solved with less time left: its share term stands in for its LB
 
 
-def cap_bound(s: Scenario, options: OptionSet, horizon: Horizon, deadline: float, upper: float,
-              allow_unmet: bool = False, steps: int | None = None, trace: list | None = None) -> float | None:
-    """The bound of the module docstring, USD/hour, from the subgradient steps made by ``deadline``
-    (``time.perf_counter``; at least the first, nu = 0, of each period, the first period's with its programs' whole
-    time, the others' and a step under way when it passes with their time cut to what is left: a program cut short
-    still gives a valid bound) and at most ``steps`` per period, until the step's factor falls below
-    ``MIN_THETA``; ``upper``: the cost of a plan (USD/hour), the steps' target. ``trace``: each step's (period, L)
-    appended, when given."""
+def cap_bound(s: Scenario, options: OptionSet, horizon: Horizon, deadline: float, allow_unmet: bool = False,
+              seed: Plan | None = None, steps: int | None = None, trace: list | None = None) -> float | None:
+    """The bound of the module docstring, USD/hour, from the steps made by ``deadline`` (``time.perf_counter``; at
+    least the first, nu = 0, of each period, its programs' time cut to what is left: a program cut short still gives
+    a valid bound, and one not reached by the deadline its share term, a bound of its program at every nu >= 0, the
+    prices only raised) and at most ``steps`` per period. ``seed``: a plan of the scenario (its replicas seed the
+    master); ``trace``: each step's (period, L) appended, when given."""
     terms = share_terms(s, options, horizon, allow_unmet)
     if terms is None:
         return None
-    offers = {o.id: o for o in s.offers}
     sets, by_w = program_inputs(s, options)
     cap = {o.id: float(o.gpus_per_node * o.max_nodes) for o in s.offers
            if o.max_nodes is not None and not o.owned_nodes}
@@ -69,32 +78,13 @@ def cap_bound(s: Scenario, options: OptionSet, horizon: Horizon, deadline: float
         work = [(w, per.demand_rpm.get(w.id, 0.0)) for w in s.workloads if (w.id, t) in terms and w.id in by_w]
         if not work:
             continue
-        nu = dict.fromkeys(cap, 0.0)
-        top, theta, since, k, floor = -math.inf, 1.0, 0, 0, 0.0
-        while k == 0 or (time.perf_counter() < deadline and (steps is None or k < steps)):
-            full = k == 0 and not per_period   # the first period's nu = 0 step: the workload bound, whatever the time
-            limit = PROGRAM_LIMIT_S if full else min(PROGRAM_LIMIT_S, max(deadline - time.perf_counter(), 0.01))
-            step = _step(s, work, by_w, offers, per, sets, cap, nu, limit)
-            if step is None:
-                return None
-            value, lbs, used = step
-            if k == 0:   # nu = 0: the workload bound's own terms, each at least its share term
-                floor = sum(max(lbs[w.id], terms[(w.id, t)]) for w, _ in work)
-            if trace is not None:
-                trace.append((t, value))
-            if value > top + 1e-9:
-                top, since = value, 0
-            else:
-                since += 1
-                if since >= STALL:
-                    theta, since = theta / 2.0, 0
-            g = {o: used[o] - cap[o] for o in cap}
-            norm = sum(v * v for o, v in g.items() if v > 0 or nu[o] > 0)   # the components that can move
-            k += 1
-            if norm <= 0 or upper <= value or theta < MIN_THETA:
-                break
-            nu = {o: max(0.0, nu[o] + theta * (upper - value) / norm * g[o]) for o in cap}
-        per_period[t] = max(top, floor)
+        prices = _Prices(s, per, work, by_w, sets, cap, [terms[(w.id, t)] for w, _ in work])
+        if seed is not None and t < len(seed.periods):
+            prices.seed(seed.periods[t].replicas)
+        value = prices.climb(deadline, steps, lambda v, t=t: trace.append((t, v)) if trace is not None else None)
+        if value is None:
+            return None
+        per_period[t] = value
     # periods whose workloads have no programs keep their share terms (none: a period without demand)
     solved = set(per_period)
     for (_, t), c in terms.items():
@@ -103,22 +93,93 @@ def cap_bound(s: Scenario, options: OptionSet, horizon: Horizon, deadline: float
     return hourly_mean({("", t): v for t, v in per_period.items()}, horizon)
 
 
-def _step(s, work, by_w, offers, per, sets, cap, nu, limit_s: float):
-    """(L_t(nu), each workload's proven LB at these prices, the capped offers' GPU shares its solution uses); None
-    when a workload's program is infeasible. Each program gets ``limit_s``: one cut short still gives a valid L."""
-    total, lbs, used = 0.0, {}, dict.fromkeys(cap, 0.0)
-    for w, lam in work:
-        deps = by_w[w.id]
-        prices = [(gpu_price(offers[d.offer], per) + nu.get(d.offer, 0.0)) * d.gpu_share for d in deps]
-        h = solve_rows(program_rows(s, w, deps, lam, prices, {}, sets), limit_s, 0.0)
-        lb = proven_bound(h)
-        if lb is None:
-            return None
-        lbs[w.id] = lb
-        total += lb
-        if h.getInfo().primal_solution_status == 2:   # a solution: what it uses of the capped offers
-            vals = h.getSolution().col_value
-            for i, d in enumerate(deps):
-                if d.offer in used and vals[i] > 0.5:
-                    used[d.offer] += round(vals[i]) * d.gpu_share
-    return total - sum(nu[o] * cap[o] for o in cap), lbs, used
+class _Prices:
+    """One period's workload programs, solved at the prices the master asks for (their HiGHS objects kept, only
+    the replicas' costs changed between steps), and the master fed with their solutions."""
+
+    def __init__(self, s: Scenario, per, work, by_w, sets, cap: dict[str, float], terms: list[float]):
+        self._s, self._work, self._by_w, self._sets, self._cap = s, work, by_w, sets, cap
+        self._terms = terms   # each workload's share term, a bound of its program at nu = 0
+        offers = {o.id: o for o in s.offers}
+        # pi_d s_d of each workload's deployments at the offers' own prices
+        self._base = {w.id: [gpu_price(offers[d.offer], per) * d.gpu_share for d in by_w[w.id]] for w, _ in work}
+        self.master = Master(len(work), cap, PENALTY * max(gpu_price(o, per) for o in s.offers))
+        self._programs: dict[str, object] = {}
+
+    def seed(self, replicas) -> None:
+        """A plan's replica lines of this period, as one column per workload whose every line is one of its
+        deployments."""
+        at = {w.id: i for i, (w, _) in enumerate(self._work)}
+        lines: dict[str, list] = {}
+        for line in replicas:
+            if line.count > 0 and line.workload in at:
+                lines.setdefault(line.workload, []).append(line)
+        for wid, ls in lines.items():
+            deps = {d.key: (d, b) for d, b in zip(self._by_w[wid], self._base[wid])}
+            keys = [(x.workload, x.offer, x.precision, x.tp, x.mig_profile, x.attention_dp, x.expert_parallel)
+                    for x in ls]
+            if all(k in deps for k in keys):
+                self._add(at[wid], [(deps[k][0], deps[k][1], x.count) for k, x in zip(keys, ls)])
+
+    def _add(self, i: int, chosen) -> int:
+        """Workload i's point (deployment, pi_d s_d, replicas) as a master column; 1 when it is new."""
+        use: dict[str, float] = {}
+        for d, _, r in chosen:
+            if d.offer in self._cap:
+                use[d.offer] = use.get(d.offer, 0.0) + r * d.gpu_share
+        return int(self.master.add(i, sum(b * r for _, b, r in chosen), use))
+
+    def climb(self, deadline: float, steps: int | None, tell) -> float | None:
+        """The best L_t over the steps of the module docstring (``tell(L)`` after each), at least the first step's
+        (nu = 0) with each workload's LB raised to its share term; None when a workload's program is infeasible."""
+        nu = dict.fromkeys(self._cap, 0.0)
+        centre, top, k, smooth, floor = nu, -math.inf, 0, True, -math.inf
+        while k == 0 or (time.perf_counter() < deadline and (steps is None or k < steps)):
+            step = self._price(nu, deadline)
+            if step is None:
+                return None
+            value, new, lbs = step
+            if k == 0:
+                floor = sum(max(lb, term) for lb, term in zip(lbs, self._terms))
+            tell(value)
+            if value > top:
+                top, centre = value, nu
+            k += 1
+            if not self._cap or (new == 0 and not smooth):   # nothing to price, or the master's duals taught nothing
+                break
+            solved = self.master.solve()
+            if solved is None:
+                break
+            bound, duals, excess = solved
+            if excess <= 1e-9 and bound - top <= CONVERGED * max(abs(top), 1e-9):
+                break
+            smooth = new > 0
+            a = ALPHA if smooth else 0.0
+            nu = {o: a * centre[o] + (1.0 - a) * duals[o] for o in self._cap}
+        return max(top, floor)
+
+    def _price(self, nu: dict[str, float], deadline: float) -> tuple[float, int, list[float]] | None:
+        """(L_t(nu), the columns it added, each workload's LB); None when a workload's program is infeasible."""
+        total, new, lbs = 0.0, 0, []
+        for i, (w, lam) in enumerate(self._work):
+            limit = min(PROGRAM_LIMIT_S, deadline - time.perf_counter())
+            if limit < MIN_PROGRAM_S:   # past the deadline: its share term, a bound of its program at any nu >= 0
+                total += self._terms[i]
+                lbs.append(self._terms[i])
+                continue
+            deps, base = self._by_w[w.id], self._base[w.id]
+            cost = [b + nu.get(d.offer, 0.0) * d.gpu_share for d, b in zip(deps, base)]
+            h = self._programs.get(w.id)
+            h = (solve_rows(program_rows(self._s, w, deps, lam, cost, {}, self._sets), limit, 0.0) if h is None
+                 else solve_again(h, cost, limit))
+            self._programs[w.id] = h
+            lb = proven_bound(h)
+            if lb is None:
+                return None
+            total += lb
+            lbs.append(lb)
+            if h.getInfo().primal_solution_status == 2:   # a solution: a column
+                values = h.getSolution().col_value
+                new += self._add(i, [(d, b, round(values[j])) for j, (d, b) in enumerate(zip(deps, base))
+                                     if values[j] > 0.5])
+        return total - sum(nu[o] * self._cap[o] for o in self._cap), new, lbs

@@ -177,6 +177,19 @@ def solve_rows(rows: _Rows, limit_s: float, gap: float):
     return h
 
 
+def solve_again(h, cost: list[float], limit_s: float):
+    """``h``, a program ``solve_rows`` ran, run again within ``limit_s`` with its first ``len(cost)`` columns (the
+    replicas) costing ``cost``: its rows are not built or passed again (a fifth of a step of ``planner.fleet.cap_bound``
+    on L). Returns h."""
+    from solvers.highs import run_pooled  # noqa: PLC0415
+
+    n = len(cost)
+    h.changeColsCost(n, np.arange(n, dtype=np.int32), np.asarray(cost, dtype=float))
+    h.setOptionValue("time_limit", float(limit_s))
+    run_pooled(h)
+    return h
+
+
 def program_inputs(s: Scenario, options: OptionSet) -> tuple[list[tuple[str, ...]], dict[str, list[Deployment]]]:
     """The pool-loss sets the programs route around (those of ``planner.fleet.hedge`` where the hedge applies) and
     each workload's deployments that serve some bucket."""
