@@ -25,6 +25,7 @@ _WORDS = {
     "options": "enumerating deployment options",
     "first plan": "a first plan from the constructive start ({options} options x {periods} periods)",
     "restricted": "a plan from the cheapest options per workload ({options} options)",
+    "bounding": "a lower bound: each workload's program, the offers' caps priced ({workloads} workloads)",
     "building": "building the integer program ({options} options)",
     "solving": "solving with {solver}",
     "baselines": "baselines",

@@ -69,11 +69,21 @@ def adopt_cheaper(plan: Plan, restricted: Plan | None, mip_gap: float) -> Plan:
 def with_workload_bound(plan: Plan | None, bound: float | None, mip_gap: float) -> Plan | None:
     """``with_bound`` for the bound of ``planner.fleet.workload_bound``, saying so in the message where it is the
     higher one."""
+    return _with_named_bound(plan, bound, mip_gap, "from each workload's own program, node packing priced away "
+                                                   "(planner.fleet.workload_bound)")
+
+
+def with_cap_bound(plan: Plan | None, bound: float | None, mip_gap: float) -> Plan | None:
+    """``with_bound`` for the bound of ``planner.fleet.cap_bound``, saying so in the message where it is the higher
+    one."""
+    return _with_named_bound(plan, bound, mip_gap, "from each workload's own program with the offers' node caps "
+                                                   "priced in (planner.fleet.cap_bound)")
+
+
+def _with_named_bound(plan: Plan | None, bound: float | None, mip_gap: float, what: str) -> Plan | None:
     if plan is None:
         return None
     out = with_bound(plan, bound, mip_gap)
     if out is plan:
         return plan
-    return out.model_copy(update={"message": f"{out.message}; bound {out.bound_usd_per_hour:.6g} USD/h from each "
-                                             "workload's own program, node packing priced away "
-                                             "(planner.fleet.workload_bound)"})
+    return out.model_copy(update={"message": f"{out.message}; bound {out.bound_usd_per_hour:.6g} USD/h {what}"})

@@ -33,7 +33,8 @@ from planner.fleet.hedge import explain_hedge, hedge_blocks
 from planner.fleet.merge import merge_offers
 from planner.fleet.reduce import reduced_options
 from planner.fleet.restrict import complete
-from planner.fleet.incumbent import adopt_cheaper, bound_of, cheaper, with_bound, with_workload_bound
+from planner.fleet.cap_bound import cap_bound
+from planner.fleet.incumbent import adopt_cheaper, bound_of, cheaper, with_bound, with_cap_bound, with_workload_bound
 from planner.fleet.restricted import RESTRICT_SHARE, Ladder
 from planner.fleet.share_bound import share_bound
 from planner.fleet.start import greedy_start, start_options
@@ -88,6 +89,15 @@ FIRST_BUILD_SHARE = 0.75
 OUTPUT_MAX_SHARE = 0.5  # of the time limit, at most, kept back for the caller's output (``output_reserve``)
 START = "the constructive start (one non-spot option per workload, the cheapest of five rules: planner.fleet.start)"
 NO_TIME = "skipped: no time left in the budget"  # the tie-break's note when the budget is spent before it
+# of what is left for the solver after the first rung, at most, for the caps' bound before the full program is built
+# (one period, where the ladder runs: planner.fleet.cap_bound); it stops once more steps could lift it by at most
+# 0.1 %, leaving the rest to the full program. On L at --time-limit 120 it gave 388.83 / 320.70 and 323.31 / 347.25
+# USD/h on L-1..3 where HiGHS' bound on the full program in the same runs' place was 385.18 / 309.30 and 309.38 /
+# 346.62; the printed plans come from the ladder's search either way (docs/BENCHMARKS.md, forty-ninth pass)
+CAP_SHARE = 0.75
+# ... only with this long for it: a step on L takes 5-15 s beside the ladder and it needs 5-10; at --time-limit 60
+# (36 s for it) it ended at 386.16 / 298.88 / 345.15 where HiGHS' bound is 384.88 / 307.92 / 346.14
+CAP_MIN_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -403,7 +413,8 @@ def _print_first(first: Plan, emit, why: str) -> Plan:
     return first.model_copy(update={"message": f"{why}; {first.message}"})
 
 
-def _rest_of_ladder(ladder: Ladder, until: float, first: Plan | None, gap: float, emit, why: str) -> Plan:
+def _rest_of_ladder(ladder: Ladder, until: float, first: Plan | None, gap: float, emit, why: str,
+                    caps: float | None = None) -> Plan:
     """The full program gives no plan: the next rungs run until ``until``, the ladder's end (``Ladder.hand_over``;
     now, if they did not beside it, ``Ladder.rest``), and the cheaper of their plan and the first plan is the answer.
     (Until 2026-12-05 a build stopped early took only what the rungs beside it had: L-2 at --time-limit 10 returned
@@ -411,7 +422,19 @@ def _rest_of_ladder(ladder: Ladder, until: float, first: Plan | None, gap: float
     the ladder's end, as the rungs started beside the full solve do: their plan's decoding and verifying kept back.)"""
     ladder.hand_over(until)
     late = ladder.rest(until - time.perf_counter())
-    return _print_first(with_workload_bound(cheaper(first, late), ladder.bound(), gap), emit, why)
+    plan = with_cap_bound(with_workload_bound(cheaper(first, late), ladder.bound(), gap), caps, gap)
+    return _print_first(plan, emit, why)
+
+
+def _caps_bound(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, settings: SolveSettings, solver: str,
+                restricted: Plan | None, limit_s: float, emit) -> float | None:
+    """The caps' bound (``planner.fleet.cap_bound``, seeded with the first rung's plan) within ``limit_s``, on one
+    period where the ladder runs with HiGHS (``restricted`` its first rung's plan); None elsewhere."""
+    if restricted is None or len(horizon.periods) != 1 or solver != "highs" or limit_s < CAP_MIN_S:
+        return None
+    emit("bounding", {"workloads": len(loaded.scenario.workloads)})
+    return cap_bound(loaded.scenario, options, horizon, time.perf_counter() + limit_s, settings.allow_unmet,
+                     seed=restricted)
 
 
 def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettings(),
@@ -427,7 +450,8 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
 
     ``progress(stage, info)``, when given, hears each stage as it starts: ``options``, ``first plan`` (large
     programs, ``_first_plan``; its ``verification`` follows), ``restricted`` (``planner.fleet.restricted``'s first
-    rung; its ``verification`` follows; the next rungs report nothing), ``building``, ``solving`` (solver,
+    rung; its ``verification`` follows; the next rungs report nothing), ``bounding`` (one period after a first rung:
+    ``_caps_bound``), ``building``, ``solving`` (solver,
     time_limit_s),
     ``baselines``, ``verification``, then ``done`` (status).
     """
@@ -471,6 +495,8 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     until = budget.ladder_until(keep, ladder.finish_s)   # the same from here on: the first rung set finish_s
     ladder.start_next(min(ladder.next_share() * budget.limit_s, until - time.perf_counter()))
     ladder.search_until(until)
+    caps = _caps_bound(loaded, options, horizon, settings, solver, restricted, CAP_SHARE * budget.solver_limit(keep),
+                       emit)
     emit("building", {"options": len(options.deployments)})
     t_build = time.perf_counter()
     deadline = max_vars = None
@@ -481,7 +507,7 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
         f = _build_cost(s, options, horizon, settings, extra_blocks, deadline, max_vars)
     except BuildOutOfTime as stop:   # the next rungs have the rest (their plan's decoding and verification kept)
         return _rest_of_ladder(ladder, until, first, s.policy.mip_gap, emit, f"the {budget.limit_s:g} s budget ran "
-                               f"out while building the full program ({stop})")
+                               f"out while building the full program ({stop})", caps)
     built_s = time.perf_counter() - t_build
     budget.finish_s = FINISH_S_PER_VAR * f.problem.n_vars
     # where the ladder does not run (M), the search beside the full solve from its own incumbents (planner.fleet.beside)
@@ -502,7 +528,7 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
         beside.plan()
         return _rest_of_ladder(ladder, until, first, s.policy.mip_gap, emit, f"too little of the "
                                f"{budget.limit_s:g} s budget was left after building the full program "
-                               f"({f.problem.n_vars:,} columns) to complete its start and solve it")
+                               f"({f.problem.n_vars:,} columns) to complete its start and solve it", caps)
     if sol.status in ("infeasible", "unbounded") or not sol.has_values:
         ladder.next_plan()  # its solves redirect fd 1/2 (solvers.quiet): over before an error is printed
         beside.plan()
@@ -522,6 +548,7 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     plan = with_bound(plan, bound_of(f), s.policy.mip_gap)
     plan = adopt_cheaper(plan, cheaper(cheaper(restricted, ladder.next_plan()), beside.plan()), s.policy.mip_gap)
     plan = with_workload_bound(plan, ladder.bound(), s.policy.mip_gap)  # on several periods
+    plan = with_cap_bound(plan, caps, s.policy.mip_gap)  # on one period, where the ladder runs
     if settings.baselines:
         emit("baselines", {"time_limit_s": budget.solver_limit()})
         plan = plan.model_copy(update={"baselines": tuple(baselines(loaded, options, horizon, solver,
