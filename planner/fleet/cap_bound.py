@@ -29,11 +29,11 @@ master's duals mean something from the first step. It stops when the master's va
 workloads' programs intersected with the caps, so little is left to gain), when pricing the master's own duals adds
 no column, or at the deadline.
 
-Measured (docs/BENCHMARKS.md, forty-ninth pass; ``python -m bench.cap_bound``): the Lagrangian dual is ~323.3 USD/h
-on L-2, 388.8 on L-1 and 347.5 on L-3, reached to 0.1 % in 8–10 steps (60–80 s of one core), where the projected
-subgradient steps this module took first reached 318.2 on L-2 in 60 s and 323.05 in 420 s, and HiGHS' own bound on
-the whole program after 60 s is 308.0, 384.9 and 346.1. ``plan solve`` computes it on one-period programs where the
-restricted ladder runs (``planner.fleet.solve``).
+Measured (docs/BENCHMARKS.md, forty-ninth pass; ``python -m bench.cap_bound``): seeded with the restricted
+ladder's first plan, 388.8 USD/h on L-1, 323.3 on L-2 and 347.2 on L-3 in 7–9 steps (55–81 s of one core), where
+the projected subgradient steps this module took first reached 318.2 on L-2 in 60 s and 323.05 in 420 s, and HiGHS'
+own bound on the whole program after 60 s is 384.9, 308.0 and 346.1. ``plan solve`` computes it on one-period
+programs where the restricted ladder runs, when it has 60 s or more (``planner.fleet.solve``, ``CAP_MIN_S``).
 
 Not given (None) where ``workload_bound`` is not: unmet demand allowed, commitments; or where a workload's program is
 infeasible.
