@@ -51,17 +51,23 @@ def test_by_hand_the_cap_priced_at_the_price_difference_closes_the_gap():
     assert plan.status == "optimal" and plan.objective_usd_per_hour == pytest.approx(4.0)
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_between_the_workload_bound_and_the_proven_optimum(seed):
-    loaded = generate.load("S", seed)
+def _between_the_workload_bound_and_the_optimum(loaded, steps: int | None = None) -> None:
+    """The caps' bound, unseeded and seeded with the proven optimal plan, is at least the workload bound and at most
+    that optimum (to HiGHS' tolerances)."""
     s = loaded.scenario
     options, horizon = enumerate_options(loaded), horizon_for(s)
     plan = solve_scenario(loaded, SolveSettings(solver="highs", baselines=False, tie_break=False))
     assert plan.status == "optimal"
     opt = plan.objective_usd_per_hour
     base = wb.workload_bound(s, options, horizon, time.perf_counter() + 60.0)
-    bound = cap_bound(s, options, horizon, time.perf_counter() + 60.0, steps=12)
-    assert base - 1e-6 <= bound <= opt * (1 + 1e-8)
+    for seed in (None, plan):
+        bound = cap_bound(s, options, horizon, time.perf_counter() + 60.0, seed=seed, steps=steps)
+        assert base - 1e-6 <= bound <= opt * (1 + 1e-8) + 1e-9
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_between_the_workload_bound_and_the_proven_optimum(seed):
+    _between_the_workload_bound_and_the_optimum(generate.load("S", seed), steps=12)
 
 
 def test_with_the_spot_hedge_above_the_workload_bound_and_below_the_proven_optimum():
@@ -149,14 +155,4 @@ def test_property_between_the_workload_bound_and_the_optimum(rpm, dear, prices, 
     offs = [offer(f"o{j}", g, p, gpus_per_node=n, **({} if j == 0 else {"max_nodes": caps[j - 1]}))
             for j, (g, p, n) in enumerate(zip(gpus, [dear, *prices], per_node))]
     ovs = [override(w["id"], g, capacity[3 * i + j]) for i, w in enumerate(wls) for j, g in enumerate(gpus)]
-    loaded = scenario(wls, offs, ovs)
-    s = loaded.scenario
-    options, horizon = enumerate_options(loaded), horizon_for(s)
-    plan = solve_scenario(loaded, SolveSettings(solver="highs", baselines=False, tie_break=False))
-    assert plan.status == "optimal"
-    opt = plan.objective_usd_per_hour
-    base = wb.workload_bound(s, options, horizon, time.perf_counter() + 60.0)
-    bound = cap_bound(s, options, horizon, time.perf_counter() + 60.0)
-    assert base - 1e-6 <= bound <= opt * (1 + 1e-8) + 1e-9
-    seeded = cap_bound(s, options, horizon, time.perf_counter() + 60.0, seed=plan)
-    assert base - 1e-6 <= seeded <= opt * (1 + 1e-8) + 1e-9
+    _between_the_workload_bound_and_the_optimum(scenario(wls, offs, ovs))
