@@ -88,6 +88,32 @@ def test_a_cheaper_restricted_plan_is_printed_with_the_workloads_own_bound(monke
     assert start_only.bound_usd_per_hour == pytest.approx(share, rel=1e-9)
 
 
+def test_with_time_for_it_the_caps_bound_is_carried_and_named(monkeypatch):
+    # as above, with the caps' bound allowed whatever its time (CAP_MIN_S 0): computed after the first rung, seeded
+    # with its plan, it converges on M-1 in about a second at ~92.7 USD/h (tests/test_cap_bound.py), above the
+    # workloads' own bound and below the proven optimum 100.707, and is the one printed, by name
+    m = bench_medium()
+    monkeypatch.setattr(restricted_mod, "RESTRICT_MIN_OPTIONS", 0)
+    monkeypatch.setattr(solve_mod, "PASS_S_PER_VAR", 1e3)
+    monkeypatch.setattr(neighbourhood_mod, "MIN_STEP_S", math.inf)
+    monkeypatch.setattr(solve_mod, "CAP_MIN_S", 0.0)
+    stages = []
+    plan = solve_scenario(m["loaded"], SolveSettings(solver="highs", time_limit_s=60.0, baselines=False),
+                          progress=lambda stage, info: stages.append(stage))
+    s = m["loaded"].scenario
+    own = workload_bound(s, m["options"], horizon_for(s), time.perf_counter() + 60.0)
+    assert stages.index("restricted") < stages.index("bounding") < stages.index("building")
+    assert plan.verification.ok and plan.status == "feasible"
+    assert own + 4.0 < plan.bound_usd_per_hour < 100.707
+    assert "planner.fleet.cap_bound" in plan.message
+    # with less time for it than CAP_MIN_S it does not run
+    monkeypatch.setattr(solve_mod, "CAP_MIN_S", math.inf)
+    stages.clear()
+    solve_scenario(m["loaded"], SolveSettings(solver="highs", time_limit_s=60.0, baselines=False),
+                   progress=lambda stage, info: stages.append(stage))
+    assert "bounding" not in stages
+
+
 def test_with_time_to_spare_the_optimum_is_the_full_programs(monkeypatch):
     m = bench_medium()
     monkeypatch.setattr(restricted_mod, "RESTRICT_MIN_OPTIONS", 0)
