@@ -156,3 +156,17 @@ def test_property_between_the_workload_bound_and_the_optimum(rpm, dear, prices, 
             for j, (g, p, n) in enumerate(zip(gpus, [dear, *prices], per_node))]
     ovs = [override(w["id"], g, capacity[3 * i + j]) for i, w in enumerate(wls) for j, g in enumerate(gpus)]
     _between_the_workload_bound_and_the_optimum(scenario(wls, offs, ovs))
+
+
+def test_on_two_threads_the_same_steps():
+    # the programs of a step solved on two threads, their columns added in workload order: the same bounds step by
+    # step as on one thread (M-1, with the hedge's routing in every program)
+    from tests.solve_helpers import bench_medium  # noqa: PLC0415
+
+    m = bench_medium()
+    s = m["loaded"].scenario
+    horizon = horizon_for(s)
+    one, two = [], []
+    a = cap_bound(s, m["options"], horizon, time.perf_counter() + 60.0, trace=one)
+    b = cap_bound(s, m["options"], horizon, time.perf_counter() + 60.0, trace=two, threads=2)
+    assert len(one) >= 5 and one == two and a == b

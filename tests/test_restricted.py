@@ -112,6 +112,14 @@ def test_with_time_for_it_the_caps_bound_is_carried_and_named(monkeypatch):
     solve_scenario(m["loaded"], SolveSettings(solver="highs", time_limit_s=60.0, baselines=False),
                    progress=lambda stage, info: stages.append(stage))
     assert "bounding" not in stages
+    # the 60 s default: at a 60 s budget it has 34-41 s, too little on one thread; with --threads 3 it prices on the
+    # two the full solve would have beside the ladder, and CAP_MIN_S is halved
+    monkeypatch.setattr(solve_mod, "CAP_MIN_S", 60.0)
+    for threads, runs in ((1, False), (3, True)):
+        stages.clear()
+        solve_scenario(m["loaded"], SolveSettings(solver="highs", time_limit_s=60.0, baselines=False, threads=threads),
+                       progress=lambda stage, info: stages.append(stage))
+        assert ("bounding" in stages) is runs
 
 
 def test_with_time_to_spare_the_optimum_is_the_full_programs(monkeypatch):

@@ -84,8 +84,9 @@ def solve_command(
     threads: int = typer.Option(1, "--threads", min=1, max=256,
                                 help="Threads for the full program's solve (HiGHS: parallel tree search; one fewer "
                                      "while the restricted programs run beside it; an hourly plan solved one "
-                                     "reserved level at a time: that many hours at once). Default 1: the same plan "
-                                     "on every run."),
+                                     "reserved level at a time: that many hours at once; the offers' caps priced "
+                                     "into the workloads' own programs, on one period: as many programs at once). "
+                                     "Default 1: the same plan on every run."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
 ) -> None:
     """Find the cheapest fleet that serves every workload within its SLOs, verify it, and show it.

@@ -96,7 +96,9 @@ NO_TIME = "skipped: no time left in the budget"  # the tie-break's note when the
 # 346.62; the printed plans come from the ladder's search either way (docs/BENCHMARKS.md, forty-ninth pass)
 CAP_SHARE = 0.75
 # ... only with this long for it: a step on L takes 5-15 s beside the ladder and it needs 5-10; at --time-limit 60
-# (36 s for it) it ended at 386.16 / 298.88 / 345.15 where HiGHS' bound is 384.88 / 307.92 / 346.14
+# (36 s for it) it ended at 386.16 / 298.88 / 345.15 where HiGHS' bound is 384.88 / 307.92 / 346.14. With
+# --threads N it prices on the N - 1 threads the full solve would have beside the ladder, and this is divided by them
+# (L-2's nine steps alone: 91.4 s on one thread, 47.2 s on two; more threads than two not measured here, 2 cores)
 CAP_MIN_S = 60.0
 
 
@@ -427,14 +429,15 @@ def _rest_of_ladder(ladder: Ladder, until: float, first: Plan | None, gap: float
 
 
 def _caps_bound(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, settings: SolveSettings, solver: str,
-                restricted: Plan | None, limit_s: float, emit) -> float | None:
-    """The caps' bound (``planner.fleet.cap_bound``, seeded with the first rung's plan) within ``limit_s``, on one
-    period where the ladder runs with HiGHS (``restricted`` its first rung's plan); None elsewhere."""
-    if restricted is None or len(horizon.periods) != 1 or solver != "highs" or limit_s < CAP_MIN_S:
+                restricted: Plan | None, limit_s: float, threads: int, emit) -> float | None:
+    """The caps' bound (``planner.fleet.cap_bound``, seeded with the first rung's plan) within ``limit_s`` on
+    ``threads`` threads, on one period where the ladder runs with HiGHS (``restricted`` its first rung's plan) and
+    ``limit_s`` is at least ``CAP_MIN_S`` / ``threads``; None elsewhere."""
+    if restricted is None or len(horizon.periods) != 1 or solver != "highs" or limit_s * threads < CAP_MIN_S:
         return None
     emit("bounding", {"workloads": len(loaded.scenario.workloads)})
     return cap_bound(loaded.scenario, options, horizon, time.perf_counter() + limit_s, settings.allow_unmet,
-                     seed=restricted)
+                     seed=restricted, threads=threads)
 
 
 def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettings(),
@@ -495,8 +498,9 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     until = budget.ladder_until(keep, ladder.finish_s)   # the same from here on: the first rung set finish_s
     ladder.start_next(min(ladder.next_share() * budget.limit_s, until - time.perf_counter()))
     ladder.search_until(until)
+    # on the threads the full solve would have (one fewer beside the ladder's thread, as it)
     caps = _caps_bound(loaded, options, horizon, settings, solver, restricted, CAP_SHARE * budget.solver_limit(keep),
-                       emit)
+                       max(1, settings.threads - 1) if ladder.beside else settings.threads, emit)
     emit("building", {"options": len(options.deployments)})
     t_build = time.perf_counter()
     deadline = max_vars = None
