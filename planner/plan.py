@@ -66,6 +66,12 @@ class ReplicaLine(_Rec):
                                                    "tp // attention_dp per rank")
     expert_parallel: int = Field(1, ge=1, description="GPUs the routed experts are spread over (1: not expert-parallel)")
 
+    @property
+    def key(self) -> tuple:
+        """``Deployment.key`` of the deployment these replicas are of (its offer as the plan lists it)."""
+        return (self.workload, self.offer, self.precision, self.tp, self.mig_profile, self.attention_dp,
+                self.expert_parallel)
+
 
 class MigPartition(_Rec):
     """``gpus`` GPUs of ``offer`` partitioned as ``pattern`` (one profile name per instance)."""

@@ -67,7 +67,7 @@ def replica_groups(plan: Plan, scenario: Scenario, catalog: Catalog | None = Non
     cap: dict[tuple, float] = {}
     for t, lines in enumerate(lines_by_period):
         for r in lines:
-            k = (r.workload, r.offer, r.precision, r.tp, r.mig_profile, r.attention_dp, r.expert_parallel)
+            k = r.key
             keys.setdefault(k, [0] * len(lines_by_period))[t] += r.count
             cap[k] = r.capacity_requests_per_min
     offers = {o.id: o for o in scenario.offers}

@@ -124,10 +124,8 @@ class _Prices:
                 lines.setdefault(line.workload, []).append(line)
         for wid, ls in lines.items():
             deps = {d.key: (d, b) for d, b in zip(self._by_w[wid], self._base[wid])}
-            keys = [(x.workload, x.offer, x.precision, x.tp, x.mig_profile, x.attention_dp, x.expert_parallel)
-                    for x in ls]
-            if all(k in deps for k in keys):
-                self._add(at[wid], [(deps[k][0], deps[k][1], x.count) for k, x in zip(keys, ls)])
+            if all(x.key in deps for x in ls):
+                self._add(at[wid], [(*deps[x.key], x.count) for x in ls])
 
     def _add(self, i: int, chosen) -> int:
         """Workload i's point (deployment, pi_d s_d, replicas) as a master column; 1 when it is new."""
@@ -168,8 +166,8 @@ class _Prices:
 
     def _price(self, nu: dict[str, float], deadline: float) -> tuple[float, int, list[float]] | None:
         """(L_t(nu), the columns it added, each workload's LB); None when a workload's program is infeasible. The
-        programs are solved on ``threads`` threads (HiGHS releases the GIL), their columns added in workload order:
-        the same steps as on one thread."""
+        programs are solved through the mapper (on ``cap_bound``'s threads: HiGHS releases the GIL), their columns
+        added in workload order: the same steps as on one thread."""
         total, new, lbs = 0.0, 0, []
         solve = functools.partial(self._solve, nu=nu, deadline=deadline)
         for i, (lb, chosen) in enumerate(self._map(solve, range(len(self._work)))):

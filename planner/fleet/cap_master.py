@@ -41,9 +41,6 @@ class Master:
         self._cols: list[tuple[int, float, dict[int, float]]] = []
         self._seen: set[tuple] = set()
 
-    def __len__(self) -> int:
-        return len(self._cols)
-
     def add(self, w: int, cost: float, use: dict[str, float]) -> bool:
         """Add workload ``w``'s point of cost ``cost`` using ``use`` (capped offer -> GPU shares; other offers are
         ignored); False when the same point is there already."""
