@@ -29,11 +29,15 @@ master's duals mean something from the first step. It stops when the master's va
 workloads' programs intersected with the caps, so little is left to gain), when pricing the master's own duals adds
 no column, or at the deadline.
 
-Measured (docs/BENCHMARKS.md, forty-ninth pass; ``python -m bench.cap_bound``): seeded with the restricted
-ladder's first plan, 388.8 USD/h on L-1, 323.3 on L-2 and 347.2 on L-3 in 7–9 steps (55–81 s of one core), where
-the projected subgradient steps this module took first reached 318.2 on L-2 in 60 s and 323.05 in 420 s, and HiGHS'
-own bound on the whole program after 60 s is 384.9, 308.0 and 346.1. ``plan solve`` computes it on one-period
-programs where the restricted ladder runs, when it has 60 s or more (``planner.fleet.solve``, ``CAP_MIN_S``).
+Each program is solved with its dominated deployments fixed to 0 at the step's prices (``planner.fleet.dominance``:
+the same optimum; on L-2 about seven in eight of them, and the steps three times as fast).
+
+Measured (docs/BENCHMARKS.md, forty-ninth and fiftieth passes; ``python -m bench.cap_bound``): seeded with the
+restricted ladder's first plan, 388.8 USD/h on L-1, 323.3 on L-2 and 347.2 on L-3 in 7–9 steps (16–26 s of one core
+beside the ladder), where the projected subgradient steps this module took first reached 318.2 on L-2 in 60 s and
+323.05 in 420 s, and HiGHS' own bound on the whole program after 60 s is 384.9, 308.0 and 346.1. ``plan solve``
+computes it on one-period programs where the restricted ladder runs, when it has 10 s or more (``planner.fleet.solve``,
+``CAP_MIN_S``).
 
 Not given (None) where ``workload_bound`` is not: unmet demand allowed, commitments; or where a workload's program is
 infeasible.
@@ -48,6 +52,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from planner.fleet.cap_master import Master
+from planner.fleet.dominance import Dominance
 from planner.fleet.horizon import Horizon
 from planner.fleet.options import OptionSet
 from planner.fleet.share_bound import gpu_price, hourly_mean, share_terms
@@ -71,7 +76,8 @@ def cap_bound(s: Scenario, options: OptionSet, horizon: Horizon, deadline: float
     a valid bound, and one not reached by the deadline its share term, a bound of its program at every nu >= 0, the
     prices only raised) and at most ``steps`` per period. ``seed``: a plan of the scenario (its replicas seed the
     master); ``trace``: each step's (period, L) appended, when given; ``threads``: the programs of a step are
-    solved on this many threads (the same bound, sooner: L-2's nine steps 91.4 → 47.2 s on two)."""
+    solved on this many threads (the same bound, sooner: L-2's nine steps 91.4 → 47.2 s on two, before the dominated
+    deployments were fixed)."""
     terms = share_terms(s, options, horizon, allow_unmet)
     if terms is None:
         return None
@@ -113,6 +119,7 @@ class _Prices:
         self._base = {w.id: [gpu_price(offers[d.offer], per) * d.gpu_share for d in by_w[w.id]] for w, _ in work}
         self.master = Master(len(work), cap, PENALTY * max(gpu_price(o, per) for o in s.offers))
         self._programs: dict[str, object] = {}
+        self._dominance: dict[str, Dominance] = {}
 
     def seed(self, replicas) -> None:
         """A plan's replica lines of this period, as one column per workload whose every line is one of its
@@ -188,9 +195,12 @@ class _Prices:
         w, lam = self._work[i]
         deps, base = self._by_w[w.id], self._base[w.id]
         cost = [b + nu.get(d.offer, 0.0) * d.gpu_share for d, b in zip(deps, base)]
+        if w.id not in self._dominance:
+            self._dominance[w.id] = Dominance(self._s, deps)
+        off = self._dominance[w.id].dominated(cost)   # never needed at these prices: fixed to 0, the optimum kept
         h = self._programs.get(w.id)
-        h = (solve_rows(program_rows(self._s, w, deps, lam, cost, {}, self._sets), limit, 0.0) if h is None
-             else solve_again(h, cost, limit))
+        h = (solve_rows(program_rows(self._s, w, deps, lam, cost, {}, self._sets), limit, 0.0, off) if h is None
+             else solve_again(h, cost, limit, off))
         self._programs[w.id] = h
         lb = proven_bound(h)
         if lb is None or h.getInfo().primal_solution_status != 2:   # infeasible, or no solution: no column

@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 import time
 
+from planner.fleet.dominance import Dominance
 from planner.fleet.horizon import Horizon
 from planner.fleet.options import Deployment, OptionSet
 from planner.fleet.share_bound import gpu_price, hourly_mean, share_terms
@@ -65,6 +66,7 @@ def workload_bound(s: Scenario, options: OptionSet, horizon: Horizon, deadline: 
     best = dict(terms)
     for w in s.workloads:
         deps = by_w.get(w.id, [])
+        dominance = Dominance(s, deps)
         # periods with the same prices share one demand curve LB(lambda)
         groups: dict[tuple, list[int]] = {}
         for t, per in enumerate(horizon.periods):
@@ -74,6 +76,7 @@ def workload_bound(s: Scenario, options: OptionSet, horizon: Horizon, deadline: 
         for key, ts in groups.items():
             per0 = horizon.periods[ts[0]]
             prices = [gpu_price(offers[d.offer], per0) * d.gpu_share for d in deps]
+            off = dominance.dominated(prices)
             demand = sorted({horizon.periods[t].demand_rpm[w.id] for t in ts})
             floor: dict[float, float] = {}
             for lam in _levels(demand, None if all_levels else LEVELS):
@@ -82,7 +85,7 @@ def workload_bound(s: Scenario, options: OptionSet, horizon: Horizon, deadline: 
                     if time.perf_counter() >= deadline:
                         break
                     limit = min(PROGRAM_LIMIT_S, deadline - time.perf_counter())
-                    known = _floor(s, w, deps, lam, prices, sets, limit)
+                    known = _floor(s, w, deps, lam, prices, sets, limit, off)
                     if known is None:
                         return None
                     if memo is not None and limit >= PROGRAM_LIMIT_S:   # one the deadline cut short is tried again
@@ -108,10 +111,11 @@ def _levels(demand: list[float], levels: int | None) -> list[float]:
 
 
 def _floor(s: Scenario, w, deps: list[Deployment], lam: float, prices: list[float], sets,
-           limit_s: float) -> float | None:
+           limit_s: float, off=None) -> float | None:
     """The proven lower bound of w's program at demand ``lam`` (the solver's dual bound: its optimum when solved, 0
-    when it proved nothing); None when the program is infeasible."""
-    return proven_bound(solve_rows(program_rows(s, w, deps, lam, prices, {}, sets), max(limit_s, 0.01), 0.0))
+    when it proved nothing); None when the program is infeasible. ``off``: the dominated deployments at ``prices``
+    (``planner.fleet.dominance``), fixed to 0: the same optimum, sooner."""
+    return proven_bound(solve_rows(program_rows(s, w, deps, lam, prices, {}, sets), max(limit_s, 0.01), 0.0, off))
 
 
 def proven_bound(h) -> float | None:

@@ -147,8 +147,9 @@ def program_rows(s: Scenario, w: Workload, deps: list[Deployment], lam: float, p
     return rows
 
 
-def solve_rows(rows: _Rows, limit_s: float, gap: float):
-    """HiGHS (one thread, quiet) run on a program's rows, within ``limit_s`` to ``gap``; the solver object."""
+def solve_rows(rows: _Rows, limit_s: float, gap: float, off=None):
+    """HiGHS (one thread, quiet) run on a program's rows, within ``limit_s`` to ``gap``; the solver object. ``off``:
+    a boolean per replica column, those fixed to 0 (``planner.fleet.dominance``)."""
     import highspy  # noqa: PLC0415
 
     from solvers.highs import new_highs, run_pooled  # noqa: PLC0415
@@ -161,7 +162,10 @@ def solve_rows(rows: _Rows, limit_s: float, gap: float):
     n, m = len(rows.cost), len(rows.lo)
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = n, m
-    lp.col_cost_, lp.col_lower_, lp.col_upper_ = np.asarray(rows.cost, float), np.zeros(n), np.full(n, inf)
+    upper = np.full(n, inf)
+    if off is not None:
+        upper[: len(off)][np.asarray(off, dtype=bool)] = 0.0
+    lp.col_cost_, lp.col_lower_, lp.col_upper_ = np.asarray(rows.cost, float), np.zeros(n), upper
     lp.row_lower_, lp.row_upper_ = np.asarray(rows.lo, float), np.asarray(rows.hi, float)
     order = np.lexsort((np.asarray(rows.r), np.asarray(rows.c)))
     cols = np.asarray(rows.c, dtype=np.int32)[order]
@@ -177,14 +181,17 @@ def solve_rows(rows: _Rows, limit_s: float, gap: float):
     return h
 
 
-def solve_again(h, cost: list[float], limit_s: float):
+def solve_again(h, cost: list[float], limit_s: float, off=None):
     """``h``, a program ``solve_rows`` ran, run again within ``limit_s`` with its first ``len(cost)`` columns (the
     replicas) costing ``cost``: its rows are not built or passed again (a fifth of a step of ``planner.fleet.cap_bound``
-    on L). Returns h."""
+    on L). ``off``: a boolean per replica column, those fixed to 0 this time (the others free). Returns h."""
     from solvers.highs import run_pooled  # noqa: PLC0415
 
     n = len(cost)
-    h.changeColsCost(n, np.arange(n, dtype=np.int32), np.asarray(cost, dtype=float))
+    at = np.arange(n, dtype=np.int32)
+    h.changeColsCost(n, at, np.asarray(cost, dtype=float))
+    if off is not None:
+        h.changeColsBounds(n, at, np.zeros(n), np.where(np.asarray(off, dtype=bool), 0.0, np.inf))
     h.setOptionValue("time_limit", float(limit_s))
     run_pooled(h)
     return h
