@@ -70,6 +70,8 @@ def test_a_cheaper_restricted_plan_is_printed_with_the_workloads_own_bound(monke
     monkeypatch.setattr(solve_mod, "PASS_S_PER_VAR", 1e3)
     # the rungs alone: the neighbourhood search after them (tests/test_neighbourhood.py) would run to the budget's end
     monkeypatch.setattr(neighbourhood_mod, "MIN_STEP_S", math.inf)
+    # the workloads' own bound alone: the caps' bound, which would run at this budget, is the next test's
+    monkeypatch.setattr(solve_mod, "CAP_MIN_S", math.inf)
     plan = solve_scenario(m["loaded"], SolveSettings(solver="highs", time_limit_s=60.0, baselines=False))
     monkeypatch.setattr(solve_mod, "RESTRICT_SHARE", 0.0)
     start_only = solve_scenario(m["loaded"], SolveSettings(solver="highs", time_limit_s=60.0, baselines=False))
@@ -112,8 +114,8 @@ def test_with_time_for_it_the_caps_bound_is_carried_and_named(monkeypatch):
     solve_scenario(m["loaded"], SolveSettings(solver="highs", time_limit_s=60.0, baselines=False),
                    progress=lambda stage, info: stages.append(stage))
     assert "bounding" not in stages
-    # the 60 s default: at a 60 s budget it has 34-41 s, too little on one thread; with --threads 3 it prices on the
-    # two the full solve would have beside the ladder, and CAP_MIN_S is halved
+    # CAP_MIN_S is the time it needs on one thread: at a 60 s budget it has 34-41 s, too little for 60 s on one; with
+    # --threads 3 it prices on the two the full solve would have beside the ladder, and CAP_MIN_S is halved
     monkeypatch.setattr(solve_mod, "CAP_MIN_S", 60.0)
     for threads, runs in ((1, False), (3, True)):
         stages.clear()

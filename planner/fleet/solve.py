@@ -95,11 +95,13 @@ NO_TIME = "skipped: no time left in the budget"  # the tie-break's note when the
 # USD/h on L-1..3 where HiGHS' bound on the full program in the same runs' place was 385.18 / 309.30 and 309.38 /
 # 346.62; the printed plans come from the ladder's search either way (docs/BENCHMARKS.md, forty-ninth pass)
 CAP_SHARE = 0.75
-# ... only with this long for it: a step on L takes 5-15 s beside the ladder and it needs 5-10; at --time-limit 60
-# (36 s for it) it ended at 386.16 / 298.88 / 345.15 where HiGHS' bound is 384.88 / 307.92 / 346.14. With
-# --threads N it prices on the N - 1 threads the full solve would have beside the ladder, and this is divided by them
-# (L-2's nine steps alone: 91.4 s on one thread, 47.2 s on two; more threads than two not measured here, 2 cores)
-CAP_MIN_S = 60.0
+# ... only with this long for it. With the dominated deployments fixed (planner.fleet.dominance) a step on L takes
+# 2-4 s beside the ladder and it needs 5-10: at --time-limit 30 (16 s for it) it gave 388.51 / 311.97 / 346.36 on L-1..3
+# where HiGHS' bound is 383.95 / 191.51 / 340.00, and at 60 s 388.51 / 323.31 / 347.25 against 384.88 / 307.92 /
+# 346.14; on M it converges in 0.5-4.4 s (docs/BENCHMARKS.md, fiftieth pass). With --threads N it prices on the N - 1
+# threads the full solve would have beside the ladder, and this is divided by them (L-2's nine steps: 91.4 s on one
+# thread, 47.2 s on two before the dominated deployments were fixed; more threads than two not measured, 2 cores)
+CAP_MIN_S = 10.0
 
 
 @dataclass(frozen=True)
