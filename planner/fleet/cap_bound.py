@@ -70,14 +70,15 @@ MIN_PROGRAM_S = 0.01  # a program is not built or solved with less time left: it
 
 def cap_bound(s: Scenario, options: OptionSet, horizon: Horizon, deadline: float, allow_unmet: bool = False,
               seed: Plan | None = None, steps: int | None = None, trace: list | None = None,
-              threads: int = 1) -> float | None:
+              threads: int = 1, cuts: list | None = None) -> float | None:
     """The bound of the module docstring, USD/hour, from the steps made by ``deadline`` (``time.perf_counter``; at
     least the first, nu = 0, of each period, its programs' time cut to what is left: a program cut short still gives
     a valid bound, and one not reached by the deadline its share term, a bound of its program at every nu >= 0, the
     prices only raised) and at most ``steps`` per period. ``seed``: a plan of the scenario (its replicas seed the
     master); ``trace``: each step's (period, L) appended, when given; ``threads``: the programs of a step are
     solved on this many threads (the same bound, sooner: L-2's nine steps 91.4 → 47.2 s on two, before the dominated
-    deployments were fixed)."""
+    deployments were fixed); ``cuts``: each period's workload cuts appended, when given (``Prices.cuts``: the first
+    step's and the best step's, rows for the full program, ``planner.fleet.workload_cuts``)."""
     terms = share_terms(s, options, horizon, allow_unmet)
     if terms is None:
         return None
@@ -97,6 +98,8 @@ def cap_bound(s: Scenario, options: OptionSet, horizon: Horizon, deadline: float
             value = prices.climb(deadline, steps, lambda v, t=t: trace.append((t, v)) if trace is not None else None)
             if value is None:
                 return None
+            if cuts is not None:
+                cuts.extend(prices.cuts(t))
             per_period[t] = value
     # periods whose workloads have no programs keep their share terms (none: a period without demand)
     solved = set(per_period)
@@ -120,6 +123,17 @@ class _Prices:
         self.master = Master(len(work), cap, PENALTY * max(gpu_price(o, per) for o in s.offers))
         self._programs: dict[str, object] = {}
         self._dominance: dict[str, Dominance] = {}
+        self._proved: list[tuple[dict, list[float]]] = []   # (nu, each workload's LB there): the first and best steps
+
+    def cuts(self, t: int) -> list[tuple[int, str, dict[tuple, float], float]]:
+        """(t, workload, its replicas' prices by deployment key, the LB proven at them) of the first step (each LB
+        at least its share term) and of the best one: the rows of ``planner.fleet.workload_cuts``."""
+        out = []
+        for nu, lbs in self._proved:
+            for (w, _), lb in zip(self._work, lbs):
+                out.append((t, w.id, {d.key: b + nu.get(d.offer, 0.0) * d.gpu_share
+                                      for d, b in zip(self._by_w[w.id], self._base[w.id])}, lb))
+        return out
 
     def seed(self, replicas) -> None:
         """A plan's replica lines of this period, as one column per workload whose every line is one of its
@@ -154,9 +168,12 @@ class _Prices:
             value, new, lbs = step
             if k == 0:
                 floor = sum(max(lb, term) for lb, term in zip(lbs, self._terms))
+                self._proved = [(nu, [max(lb, term) for lb, term in zip(lbs, self._terms)])]
             tell(value)
             if value > top:
                 top, centre = value, nu
+                if k > 0:
+                    self._proved[1:] = [(nu, lbs)]
             k += 1
             if not self._cap or (new == 0 and not smooth):   # nothing to price, or the master's duals taught nothing
                 break

@@ -34,6 +34,7 @@ from planner.fleet.merge import merge_offers
 from planner.fleet.reduce import reduced_options
 from planner.fleet.restrict import complete
 from planner.fleet.cap_bound import cap_bound
+from planner.fleet.workload_cuts import cut_block
 from planner.fleet.incumbent import adopt_cheaper, bound_of, cheaper, with_bound, with_cap_bound, with_workload_bound
 from planner.fleet.restricted import RESTRICT_SHARE, Ladder
 from planner.fleet.share_bound import share_bound
@@ -431,15 +432,16 @@ def _rest_of_ladder(ladder: Ladder, until: float, first: Plan | None, gap: float
 
 
 def _caps_bound(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, settings: SolveSettings, solver: str,
-                restricted: Plan | None, limit_s: float, threads: int, emit) -> float | None:
+                restricted: Plan | None, limit_s: float, threads: int, emit, cuts: list) -> float | None:
     """The caps' bound (``planner.fleet.cap_bound``, seeded with the first rung's plan) within ``limit_s`` on
     ``threads`` threads, on one period where the ladder runs with HiGHS (``restricted`` its first rung's plan) and
-    ``limit_s`` is at least ``CAP_MIN_S`` / ``threads``; None elsewhere."""
+    ``limit_s`` is at least ``CAP_MIN_S`` / ``threads``; None elsewhere. Its workload cuts are appended to ``cuts``
+    (rows of the full program: ``planner.fleet.workload_cuts``)."""
     if restricted is None or len(horizon.periods) != 1 or solver != "highs" or limit_s * threads < CAP_MIN_S:
         return None
     emit("bounding", {"workloads": len(loaded.scenario.workloads)})
     return cap_bound(loaded.scenario, options, horizon, time.perf_counter() + limit_s, settings.allow_unmet,
-                     seed=restricted, threads=threads)
+                     seed=restricted, threads=threads, cuts=cuts)
 
 
 def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettings(),
@@ -501,8 +503,9 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     ladder.start_next(min(ladder.next_share() * budget.limit_s, until - time.perf_counter()))
     ladder.search_until(until)
     # on the threads the full solve would have (one fewer beside the ladder's thread, as it)
+    cuts: list = []
     caps = _caps_bound(loaded, options, horizon, settings, solver, restricted, CAP_SHARE * budget.solver_limit(keep),
-                       max(1, settings.threads - 1) if ladder.beside else settings.threads, emit)
+                       max(1, settings.threads - 1) if ladder.beside else settings.threads, emit, cuts)
     emit("building", {"options": len(options.deployments)})
     t_build = time.perf_counter()
     deadline = max_vars = None
@@ -510,7 +513,9 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
         t0, max_vars = time.perf_counter(), _solvable_columns(budget.solver_limit(keep))
         deadline = t0 + FIRST_BUILD_SHARE * (budget.deadline - (keep + FINISH_SHARE) * budget.limit_s - t0)
     try:
-        f = _build_cost(s, options, horizon, settings, extra_blocks, deadline, max_vars)
+        # the caps' bound's workload cuts start the full program's relaxation from that bound (workload_cuts)
+        f = _build_cost(s, options, horizon, settings, (*extra_blocks, cut_block(cuts)) if cuts else extra_blocks,
+                        deadline, max_vars)
     except BuildOutOfTime as stop:   # the next rungs have the rest (their plan's decoding and verification kept)
         return _rest_of_ladder(ladder, until, first, s.policy.mip_gap, emit, f"the {budget.limit_s:g} s budget ran "
                                f"out while building the full program ({stop})", caps)
