@@ -38,7 +38,7 @@ import numpy as np
 from planner.fleet.options import Deployment
 from planner.scenario.model import Scenario
 
-MAX_DEPLOYMENTS = 4096  # beyond this many a workload's pairs (n² booleans per bucket) are not compared: nothing is fixed
+MAX_DEPLOYMENTS = 2048  # beyond this many a workload's pairs (n² booleans, 4 MB an array) are not compared
 
 
 class Dominance:
