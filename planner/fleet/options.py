@@ -85,7 +85,11 @@ class Deployment:
 
     @property
     def key(self) -> tuple:
-        return (self.workload, self.offer, self.precision, self.tp, self.mig_profile, self.attention_dp,
+        return self.key_on(self.offer)
+
+    def key_on(self, offer: str) -> tuple:
+        """The key of this deployment's twin on ``offer`` (the same workload, precision and shape)."""
+        return (self.workload, offer, self.precision, self.tp, self.mig_profile, self.attention_dp,
                 self.expert_parallel)
 
 

@@ -45,9 +45,7 @@ def cut_block(cuts: list[tuple[int, str, dict[tuple, float], float]]):
                 continue
             coeffs = {}
             for d in by_w.get(wid, []):
-                twins = [price.get((d.workload, o, d.precision, d.tp, d.mig_profile, d.attention_dp,
-                                    d.expert_parallel)) for o in members.get(d.offer, [d.offer])]
-                twins = [c for c in twins if c is not None]
+                twins = [price[k] for k in map(d.key_on, members.get(d.offer, [d.offer])) if k in price]
                 if not twins:
                     break   # a column no price covers: no cut for this workload
                 coeffs[("replicas", d.index, t)] = min(twins)
