@@ -69,7 +69,11 @@ class ReplicaLine(_Rec):
     @property
     def key(self) -> tuple:
         """``Deployment.key`` of the deployment these replicas are of (its offer as the plan lists it)."""
-        return (self.workload, self.offer, self.precision, self.tp, self.mig_profile, self.attention_dp,
+        return self.key_on(self.offer)
+
+    def key_on(self, offer: str) -> tuple:
+        """``Deployment.key_on``: the key of the same deployment on ``offer``."""
+        return (self.workload, offer, self.precision, self.tp, self.mig_profile, self.attention_dp,
                 self.expert_parallel)
 
 

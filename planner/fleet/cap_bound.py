@@ -131,9 +131,12 @@ class _Prices:
         out = []
         for nu, lbs in self._proved:
             for (w, _), lb in zip(self._work, lbs):
-                out.append((t, w.id, {d.key: b + nu.get(d.offer, 0.0) * d.gpu_share
-                                      for d, b in zip(self._by_w[w.id], self._base[w.id])}, lb))
+                out.append((t, w.id, dict(zip((d.key for d in self._by_w[w.id]), self._costs(w.id, nu))), lb))
         return out
+
+    def _costs(self, wid: str, nu: dict[str, float]) -> list[float]:
+        """(pi_d + nu_o) s_d of each of workload ``wid``'s deployments: its program's replica prices at ``nu``."""
+        return [b + nu.get(d.offer, 0.0) * d.gpu_share for d, b in zip(self._by_w[wid], self._base[wid])]
 
     def seed(self, replicas) -> None:
         """A plan's replica lines of this period, as one column per workload whose every line is one of its
@@ -167,8 +170,8 @@ class _Prices:
                 return None
             value, new, lbs = step
             if k == 0:
-                floor = sum(max(lb, term) for lb, term in zip(lbs, self._terms))
-                self._proved = [(nu, [max(lb, term) for lb, term in zip(lbs, self._terms)])]
+                raised = [max(lb, term) for lb, term in zip(lbs, self._terms)]
+                floor, self._proved = sum(raised), [(nu, raised)]
             tell(value)
             if value > top:
                 top, centre = value, nu
@@ -211,7 +214,7 @@ class _Prices:
             return self._terms[i], None
         w, lam = self._work[i]
         deps, base = self._by_w[w.id], self._base[w.id]
-        cost = [b + nu.get(d.offer, 0.0) * d.gpu_share for d, b in zip(deps, base)]
+        cost = self._costs(w.id, nu)
         if w.id not in self._dominance:
             self._dominance[w.id] = Dominance(self._s, deps)
         off = self._dominance[w.id].dominated(cost)   # never needed at these prices: fixed to 0, the optimum kept

@@ -188,9 +188,7 @@ def _replica_line(d, w, offer: str, count: int, amounts: list[float]) -> Replica
 
 def _deployment_key(f: Formulation, r: ReplicaLine) -> tuple:
     """``Deployment.key`` of the deployment a replica line comes from (a merged group's member: the group's)."""
-    if not f.merge or r.offer not in f.merge.group_of:
-        return r.key
-    return (r.workload, f.merge.group_of[r.offer], *r.key[2:])
+    return r.key_on(f.merge.group_of.get(r.offer, r.offer) if f.merge else r.offer)
 
 
 def _profiles_of(f: Formulation, offer_id: str) -> dict[int, str]:
