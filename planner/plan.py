@@ -44,6 +44,12 @@ class BucketLoad(_Rec):
     assigned_requests_per_min: float
 
 
+def deployment_key(d, offer: str) -> tuple:
+    """What names a deployment of a workload on ``offer``: its workload, precision and shape (``d``: a
+    ``planner.fleet.options.Deployment`` or a ``ReplicaLine``, which carry the same fields)."""
+    return (d.workload, offer, d.precision, d.tp, d.mig_profile, d.attention_dp, d.expert_parallel)
+
+
 class ReplicaLine(_Rec):
     """Replicas of one deployment (workload x offer x precision x TP x MIG profile)."""
 
@@ -73,8 +79,7 @@ class ReplicaLine(_Rec):
 
     def key_on(self, offer: str) -> tuple:
         """``Deployment.key_on``: the key of the same deployment on ``offer``."""
-        return (self.workload, offer, self.precision, self.tp, self.mig_profile, self.attention_dp,
-                self.expert_parallel)
+        return deployment_key(self, offer)
 
 
 class MigPartition(_Rec):

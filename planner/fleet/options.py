@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from planner.catalog.records import GpuSpec
+from planner.plan import deployment_key
 from planner.scenario.model import Offer, Workload
 from planner.scenario.io import LoadedScenario
 
@@ -89,8 +90,7 @@ class Deployment:
 
     def key_on(self, offer: str) -> tuple:
         """The key of this deployment's twin on ``offer`` (the same workload, precision and shape)."""
-        return (self.workload, offer, self.precision, self.tp, self.mig_profile, self.attention_dp,
-                self.expert_parallel)
+        return deployment_key(self, offer)
 
 
 @dataclass(frozen=True)
