@@ -87,8 +87,11 @@ def _serve(rows: _Rows, w: Workload, deps: list[Deployment], keep: list[int], la
     for b, bucket in enumerate(w.buckets):
         need = share * bucket.share * lam
         rows.row({j: 1.0 for (_, bb), j in y.items() if bb == b}, need, need if exact else inf)
+    by_dep: dict[int, dict[int, float]] = {}   # one pass over the loads (y holds keep's in order, buckets in order)
+    for (i, b), j in y.items():
+        by_dep.setdefault(i, {})[j] = 1.0 / (deps[i].availability * deps[i].capacity_rpm[b])
     for i in keep:
-        coeffs = {j: 1.0 / (deps[i].availability * deps[i].capacity_rpm[b]) for (ii, b), j in y.items() if ii == i}
+        coeffs = by_dep.get(i)
         if coeffs:
             rows.row({**coeffs, i: -per_replica}, -inf, 0.0)
     return y
