@@ -152,3 +152,39 @@ def test_the_choices_are_options_of_every_workload_and_stop_at_the_deadline():
         d = next(d for d in options.deployments if d.key == key)
         assert unit_price(d, offers[d.offer], w) < float("inf")
     assert workload_choices(s, options, horizon, time.perf_counter() - 1.0) == set()
+
+
+def test_a_program_set_to_another_demand_is_the_program_written_for_it():
+    # the oracle: the program program_rows writes for each demand, solved to optimality; the same HiGHS object
+    # retargeted from demand to demand (M-1: spot pools, pool-loss routing, several request sizes) must reach the
+    # same optimum each time, and the rows it then holds must be those program_rows writes
+    import numpy as np  # noqa: PLC0415
+
+    from planner.fleet.workload_programs import program_inputs, program_rows, retarget, solve_again, solve_rows
+
+    m = bench_medium()
+    s = m["loaded"].scenario
+    sets, by_w = program_inputs(s, m["options"])
+    assert sets   # the routing rows are there
+    multi = [w for w in s.workloads if w.id in by_w and len(w.buckets) > 1]
+    single = [w for w in s.workloads if w.id in by_w and len(w.buckets) == 1]
+    assert multi and single
+    # and with a non-spot floor (M-1 has none): its row scales with the demand too
+    spot = s.policy.spot.model_copy(update={"min_non_spot_share": 0.3})
+    floored = s.model_copy(update={"policy": s.policy.model_copy(update={"spot": spot})})
+    for sc, w in ((s, multi[0]), (s, single[0]), (floored, multi[0]), (floored, single[-1])):
+        deps = by_w[w.id]
+        cost = [d.price_usd_per_gpu_hour * d.gpu_share for d in deps]
+        base = w.requests_per_min
+        rows = program_rows(sc, w, deps, base, cost, {}, sets)
+        h = solve_rows(rows, 30.0, 0.0)
+        for f in (0.4, 2.5, 1.0, 0.1):
+            assert retarget(h, rows, base * f)
+            solve_again(h, cost, 30.0)
+            fresh_rows = program_rows(sc, w, deps, base * f, cost, {}, sets)
+            fresh = solve_rows(fresh_rows, 30.0, 0.0)
+            assert h.getInfo().objective_function_value == pytest.approx(
+                fresh.getInfo().objective_function_value, rel=1e-7)
+            assert np.allclose(rows.lo, fresh_rows.lo) and np.allclose(rows.hi, fresh_rows.hi)
+            assert rows.r == fresh_rows.r and rows.c == fresh_rows.c and np.allclose(rows.v, fresh_rows.v)
+        assert not retarget(h, rows, 0.0) and rows.lam == base * 0.1   # at 0 the least count differs: rebuilt

@@ -55,17 +55,21 @@ def packed_gpus(d: Deployment, gpus_per_node: int) -> float:
 class _Rows:
     """A small program's rows as coordinate lists, and its columns' costs and integrality."""
 
-    def __init__(self, n_int: int, cost: list[float]):
+    def __init__(self, n_int: int, cost: list[float], lam: float = 0.0):
         self.cost, self.integer = list(cost), [True] * n_int
         self.r, self.c, self.v, self.lo, self.hi = [], [], [], [], []
+        self.lam = lam   # the demand the rows were written for
+        self.scaled: list[int] = []   # rows whose bounds are that demand times a constant (``retarget``)
 
     def col(self, cost: float = 0.0) -> int:
         self.cost.append(cost)
         self.integer.append(False)
         return len(self.cost) - 1
 
-    def row(self, coeffs: dict[int, float], lo: float, hi: float) -> None:
+    def row(self, coeffs: dict[int, float], lo: float, hi: float, scaled: bool = False) -> None:
         k = len(self.lo)
+        if scaled:
+            self.scaled.append(k)
         self.r.extend([k] * len(coeffs))
         self.c.extend(coeffs)
         self.v.extend(coeffs.values())
@@ -81,12 +85,12 @@ def _serve(rows: _Rows, w: Workload, deps: list[Deployment], keep: list[int], la
     inf = float("inf")
     if len(w.buckets) == 1:
         rows.row({i: per_replica * deps[i].availability * deps[i].capacity_rpm[0] for i in keep
-                  if deps[i].capacity_rpm[0] > 0}, share * lam, inf)
+                  if deps[i].capacity_rpm[0] > 0}, share * lam, inf, scaled=True)
         return {}
     y = {(i, b): rows.col() for i in keep for b, cap in enumerate(deps[i].capacity_rpm) if cap > 0}
     for b, bucket in enumerate(w.buckets):
         need = share * bucket.share * lam
-        rows.row({j: 1.0 for (_, bb), j in y.items() if bb == b}, need, need if exact else inf)
+        rows.row({j: 1.0 for (_, bb), j in y.items() if bb == b}, need, need if exact else inf, scaled=True)
     by_dep: dict[int, dict[int, float]] = {}   # one pass over the loads (y holds keep's in order, buckets in order)
     for (i, b), j in y.items():
         by_dep.setdefault(i, {})[j] = 1.0 / (deps[i].availability * deps[i].capacity_rpm[b])
@@ -101,10 +105,10 @@ def _non_spot_floor(rows: _Rows, w: Workload, deps: list[Deployment], lam: float
                     rho: float, spot: list[bool]) -> None:
     """sum_{d not on spot} sum_b x_{d,b} >= phi lambda (one bucket: sum_{d not on spot} rho a_d cap_d r_d)."""
     if loads:
-        rows.row({j: 1.0 for (i, _), j in loads.items() if not spot[i]}, phi * lam, float("inf"))
+        rows.row({j: 1.0 for (i, _), j in loads.items() if not spot[i]}, phi * lam, float("inf"), scaled=True)
     else:
         rows.row({i: rho * d.availability * d.capacity_rpm[0] for i, d in enumerate(deps)
-                  if not spot[i] and d.capacity_rpm[0] > 0}, phi * lam, float("inf"))
+                  if not spot[i] and d.capacity_rpm[0] > 0}, phi * lam, float("inf"), scaled=True)
 
 
 def workload_program(s: Scenario, w: Workload, deps: list[Deployment], lam: float, prices: list[float],
@@ -125,7 +129,7 @@ def program_rows(s: Scenario, w: Workload, deps: list[Deployment], lam: float, p
     inf = float("inf")
     pol, rho = s.policy.spot, s.policy.target_utilization
     offers = {o.id: o for o in s.offers}
-    rows = _Rows(len(deps), prices)
+    rows = _Rows(len(deps), prices, lam)
     every = list(range(len(deps)))
     rows.row({i: 1.0 for i in every}, float(max(1 if lam > 0 else 0, w.min_replicas)), inf)
     x = _serve(rows, w, deps, every, lam, 1.0, rho, exact=True)
@@ -198,6 +202,26 @@ def solve_again(h, cost: list[float], limit_s: float, off=None):
     h.setOptionValue("time_limit", float(limit_s))
     run_pooled(h)
     return h
+
+
+def retarget(h, rows: _Rows, lam: float) -> bool:
+    """``h``, a program ``solve_rows`` ran on ``rows`` (written for demand ``rows.lam``), set to demand ``lam``: the
+    rows whose bounds scale with the demand (sigma_b lambda, delta sigma_b lambda, phi lambda: ``_Rows.scaled``) get
+    them times lam / rows.lam, and ``rows.lam`` becomes lam. Every other row and column is the same for any lambda > 0
+    (the least count max(1, min_replicas), the capacities, the routing, the room), so h is then the program
+    ``program_rows`` would write for lam. False, and nothing changed, where either demand is 0 (the least count
+    differs)."""
+    if lam <= 0 or rows.lam <= 0:
+        return False
+    if rows.scaled and lam != rows.lam:
+        k = np.asarray(rows.scaled, dtype=np.int32)
+        f = lam / rows.lam
+        lo, hi = np.asarray(rows.lo, float)[k] * f, np.asarray(rows.hi, float)[k] * f
+        h.changeRowsBounds(len(k), k, lo, hi)
+        for j, a, b in zip(rows.scaled, lo, hi):
+            rows.lo[j], rows.hi[j] = float(a), float(b)
+        rows.lam = lam
+    return True
 
 
 def program_inputs(s: Scenario, options: OptionSet) -> tuple[list[tuple[str, ...]], dict[str, list[Deployment]]]:
