@@ -170,3 +170,81 @@ def test_on_two_threads_the_same_steps():
     a = cap_bound(s, m["options"], horizon, time.perf_counter() + 60.0, trace=one)
     b = cap_bound(s, m["options"], horizon, time.perf_counter() + 60.0, trace=two, threads=2)
     assert len(one) >= 5 and one == two and a == b
+
+
+def _cheap_node_by_the_hour(a_day, b_day):
+    """``_two_on_one_cheap_node`` over 24 hours, each workload at 10 req/min times its hourly profile."""
+    wls = [workload("a", 10.0, profile={"hourly": list(a_day)}), workload("b", 10.0, profile={"hourly": list(b_day)})]
+    offs = [offer("cheap", "l40s", 1.0, max_nodes=1), offer("dear", "a100-80gb", 3.0)]
+    ovs = [override(w, g, 24.0) for w in ("a", "b") for g in ("l40s", "a100-80gb")]
+    return scenario(wls, offs, ovs)
+
+
+def test_by_hand_each_hour_starts_from_the_previous_hours_prices_and_columns():
+    # the same hour 24 times: hour 0 climbs as in the one-period case (2, 0, 3, 4: nu = 2 at the end); every later
+    # hour prices at nu = 2 first (L = 4) and its master, holding hour 0's four columns (the same demand: points of
+    # its program), is worth 4 at once: it stops after that one step. Without the prices it would climb from nu = 0
+    # again; without the columns its master would price the excess at the penalty and step on
+    loaded = _cheap_node_by_the_hour([1.0] * 24, [1.0] * 24)
+    s = loaded.scenario
+    options, horizon = enumerate_options(loaded), horizon_for(s)
+    assert len(horizon.periods) == 24
+    trace = []
+    assert cap_bound(s, options, horizon, time.perf_counter() + 60.0, trace=trace) == pytest.approx(4.0)
+    assert [round(v, 9) for _, v in trace] == [2.0, 0.0, 3.0, 4.0] + [4.0] * 23
+    assert [t for t, _ in trace] == [0, 0, 0, 0, *range(1, 24)]
+
+
+def test_columns_are_carried_only_to_hours_of_no_more_demand():
+    # a 10 req/min replica point (one replica) is a point of an hour at 5 req/min, not of one at 40 (two replicas)
+    from planner.fleet.cap_bound import _Prices  # noqa: PLC0415
+    from planner.fleet.share_bound import share_terms  # noqa: PLC0415
+    from planner.fleet.workload_programs import program_inputs  # noqa: PLC0415
+
+    loaded = _cheap_node_by_the_hour([0.5] * 12 + [4.0] * 12, [1.0] * 24)
+    s = loaded.scenario
+    options, horizon = enumerate_options(loaded), horizon_for(s)
+    terms = share_terms(s, options, horizon)
+    sets, by_w = program_inputs(s, options)
+    one = {w: [(d, 1) for d in by_w[w] if d.offer == "cheap"] for w in ("a", "b")}
+    # a at 5 req/min in hour 0 and 40 in hour 12; b at 10 in both
+    for t, carried in ((0, [0]), (12, [])):
+        per = horizon.periods[t]
+        work = [(w, per.demand_rpm[w.id]) for w in s.workloads]
+        prices = _Prices(s, per, work, by_w, sets, {"cheap": 1.0}, [terms[(w.id, t)] for w, _ in work])
+        prices.carry([("a", 10.0, one["a"]), ("b", 9.0, one["b"])])
+        assert [w for w, _, _ in prices.master._cols] == carried   # b's point, found at 9 req/min: never
+        assert prices.points == []   # carried columns are not recorded again
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(a_day=st.lists(st.sampled_from([0.5, 1.0, 2.0, 3.0]), min_size=24, max_size=24),
+       b_day=st.lists(st.sampled_from([0.5, 1.0, 2.0, 3.0]), min_size=24, max_size=24),
+       steps=st.sampled_from([1, 2, None]))
+def test_property_over_hours_below_the_optimum_and_above_the_share_terms(a_day, b_day, steps):
+    # any hourly profiles, any number of steps an hour: the bound is at most the proven optimum of the 24-hour program
+    # (the oracle) and at least the hours' mean of the share terms (every hour's floor, whatever its first prices)
+    from planner.fleet.share_bound import hourly_mean, share_terms  # noqa: PLC0415
+
+    loaded = _cheap_node_by_the_hour(a_day, b_day)
+    s = loaded.scenario
+    options, horizon = enumerate_options(loaded), horizon_for(s)
+    plan = solve_scenario(loaded, SolveSettings(solver="highs", baselines=False, tie_break=False))
+    assert plan.status == "optimal"
+    bound = cap_bound(s, options, horizon, time.perf_counter() + 60.0, steps=steps)
+    floor = hourly_mean(share_terms(s, options, horizon), horizon)
+    assert floor - 1e-9 <= bound <= plan.objective_usd_per_hour * (1 + 1e-8) + 1e-9
+
+
+def test_borrowed_by_hand():
+    # hour 0 proved a 3 and b 3 at nu = 2 on a cap of 1 share; hour 1 (a busier at 12, b quieter at 8) proved its share
+    # terms at nu = 0. Hour 1 from hour 0: a's 3 (10 <= 12), b's share term 0.5 (10 > 8), less 2 x 1: 1.5; hour 0
+    # from hour 1: a's share term 1 (12 > 10), b's 0.5 (8 <= 10), less 0: 1.5
+    from planner.fleet.cap_bound import borrowed  # noqa: PLC0415
+
+    records = [(0, {"a": 10.0, "b": 10.0}, {"a": 1.0, "b": 1.0}, [({"c": 2.0}, {"a": 3.0, "b": 3.0})]),
+               (1, {"a": 12.0, "b": 8.0}, {"a": 1.5, "b": 0.5}, [({"c": 0.0}, {"a": 1.5, "b": 0.5})])]
+    assert borrowed(records, {"c": 1.0}) == {0: pytest.approx(1.5), 1: pytest.approx(1.5)}
+    # equal demands borrow: hour 1 at hour 0's demands takes both 3s, less 2
+    records[1] = (1, {"a": 10.0, "b": 10.0}, {"a": 1.0, "b": 1.0}, [({"c": 0.0}, {"a": 1.0, "b": 1.0})])
+    assert borrowed(records, {"c": 1.0})[1] == pytest.approx(4.0)

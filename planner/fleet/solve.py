@@ -91,7 +91,9 @@ OUTPUT_MAX_SHARE = 0.5  # of the time limit, at most, kept back for the caller's
 START = "the constructive start (one non-spot option per workload, the cheapest of five rules: planner.fleet.start)"
 NO_TIME = "skipped: no time left in the budget"  # the tie-break's note when the budget is spent before it
 # of what is left for the solver after the first rung, at most, for the caps' bound before the full program is built
-# (one period, where the ladder runs: planner.fleet.cap_bound); it stops once more steps could lift it by at most
+# (where the ladder runs: planner.fleet.cap_bound; on an hourly profile since the fifty-first pass, each hour from the
+# previous hour's prices: python -m bench.time_limit --only XL-1,XL-2 --limits 120, the printed gaps 41.3 / 39.1 % ->
+# 17.8 / 31.2 %, the bounds ~202 / 206 -> 289 / 240 USD/h); it stops once more steps could lift it by at most
 # 0.1 %, leaving the rest to the full program. On L at --time-limit 120 it gave 388.83 / 320.70 and 323.31 / 347.25
 # USD/h on L-1..3 where HiGHS' bound on the full program in the same runs' place was 385.18 / 309.30 and 309.38 /
 # 346.62; the printed plans come from the ladder's search either way (docs/BENCHMARKS.md, forty-ninth pass)
@@ -434,10 +436,10 @@ def _rest_of_ladder(ladder: Ladder, until: float, first: Plan | None, gap: float
 def _caps_bound(loaded: LoadedScenario, options: OptionSet, horizon: Horizon, settings: SolveSettings, solver: str,
                 restricted: Plan | None, limit_s: float, threads: int, emit, cuts: list) -> float | None:
     """The caps' bound (``planner.fleet.cap_bound``, seeded with the first rung's plan) within ``limit_s`` on
-    ``threads`` threads, on one period where the ladder runs with HiGHS (``restricted`` its first rung's plan) and
+    ``threads`` threads, where the ladder runs with HiGHS (``restricted`` its first rung's plan; one period or many) and
     ``limit_s`` is at least ``CAP_MIN_S`` / ``threads``; None elsewhere. Its workload cuts are appended to ``cuts``
     (rows of the full program: ``planner.fleet.workload_cuts``)."""
-    if restricted is None or len(horizon.periods) != 1 or solver != "highs" or limit_s * threads < CAP_MIN_S:
+    if restricted is None or solver != "highs" or limit_s * threads < CAP_MIN_S:
         return None
     emit("bounding", {"workloads": len(loaded.scenario.workloads)})
     return cap_bound(loaded.scenario, options, horizon, time.perf_counter() + limit_s, settings.allow_unmet,
@@ -457,7 +459,7 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
 
     ``progress(stage, info)``, when given, hears each stage as it starts: ``options``, ``first plan`` (large
     programs, ``_first_plan``; its ``verification`` follows), ``restricted`` (``planner.fleet.restricted``'s first
-    rung; its ``verification`` follows; the next rungs report nothing), ``bounding`` (one period after a first rung:
+    rung; its ``verification`` follows; the next rungs report nothing), ``bounding`` (after a first rung:
     ``_caps_bound``), ``building``, ``solving`` (solver,
     time_limit_s),
     ``baselines``, ``verification``, then ``done`` (status).
@@ -559,7 +561,7 @@ def solve_scenario(loaded: LoadedScenario, settings: SolveSettings = SolveSettin
     plan = with_bound(plan, bound_of(f), s.policy.mip_gap)
     plan = adopt_cheaper(plan, cheaper(cheaper(restricted, ladder.next_plan()), beside.plan()), s.policy.mip_gap)
     plan = with_workload_bound(plan, ladder.bound(), s.policy.mip_gap)  # on several periods
-    plan = with_cap_bound(plan, caps, s.policy.mip_gap)  # on one period, where the ladder runs
+    plan = with_cap_bound(plan, caps, s.policy.mip_gap)  # where the ladder runs
     if settings.baselines:
         emit("baselines", {"time_limit_s": budget.solver_limit()})
         plan = plan.model_copy(update={"baselines": tuple(baselines(loaded, options, horizon, solver,
