@@ -122,7 +122,7 @@ def cap_bound(s: Scenario, options: OptionSet, horizon: Horizon, deadline: float
            if o.max_nodes is not None and not o.owned_nodes}
     per_period = {}
     points: list[tuple[str, float, list]] = []   # every column so far: (workload, its demand there, (d, r) pairs)
-    centre = None   # the previous period's best prices: the next period's first
+    centre, first_s = None, 0.0   # the previous period's best prices (the next period's first) and its first step's s
     programs: dict[str, tuple] = {}   # each workload's program, set to each period's demand in turn
     dominance: dict[str, Dominance] = {}
     records: list = []   # each period's demands, share terms and proven LBs: ``borrowed``
