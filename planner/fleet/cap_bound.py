@@ -164,6 +164,11 @@ def cap_bound(s: Scenario, options: OptionSet, horizon: Horizon, deadline: float
     return hourly_mean({("", t): v for t, v in per_period.items()}, horizon)
 
 
+def _caps_value(nu: dict[str, float], cap: dict[str, float]) -> float:
+    """sum_o nu_o G_o U_o: what the caps' term takes from L at the prices ``nu`` (``cap``: offer -> G_o U_o)."""
+    return sum(nu.get(o, 0.0) * c for o, c in cap.items())
+
+
 def borrowed(records, cap: dict[str, float]) -> dict[int, float]:
     """Each period's bound from the other periods' proven LBs (``records``: (t, demand by workload, share term by
     workload, [(nu, LB by workload)]), every period climbed).
@@ -185,7 +190,7 @@ def borrowed(records, cap: dict[str, float]) -> dict[int, float]:
                 continue
             for nu, lbs in proved:
                 total = sum(lbs[w] if w in lbs and lam2.get(w, math.inf) <= lam[w] else terms[w] for w in lam)
-                best = max(best, total - sum(nu.get(o, 0.0) * c for o, c in cap.items()))
+                best = max(best, total - _caps_value(nu, cap))
         if best > -math.inf:
             out[t] = best
     return out
@@ -211,7 +216,7 @@ class _Prices:
         self._proved: list[tuple[dict, list[float]]] = []   # (nu, each workload's LB there): the first and best steps
         self.points: list[tuple[str, float, list]] = []   # the columns added: (workload, its demand, (d, r) pairs)
         self.centre: dict[str, float] | None = None   # the best prices, once climbed
-        self.first_s = 0.0   # seconds the first step took (its programs built and solved), once climbed
+        self.first_s = 0.0   # seconds the first step took (its programs written or set to this demand), once climbed
 
     @property
     def terms(self) -> list[float]:
@@ -244,20 +249,26 @@ class _Prices:
             if line.count > 0 and line.workload in at:
                 lines.setdefault(line.workload, []).append(line)
         for wid, ls in lines.items():
-            deps = {d.key: (d, b) for d, b in zip(self._by_w[wid], self._base[wid])}
+            deps = self._keyed(wid)
             if all(x.key in deps for x in ls):
                 self._add(at[wid], [(*deps[x.key], x.count) for x in ls])
+
+    def _keyed(self, wid: str) -> dict[tuple, tuple]:
+        """Workload ``wid``'s deployments by key: (deployment, pi_d s_d)."""
+        return {d.key: (d, b) for d, b in zip(self._by_w[wid], self._base[wid])}
 
     def carry(self, points) -> None:
         """The columns of other periods (``points``: (workload, its demand there, (d, r) pairs)) found at a demand at
         least this period's: points of this period's program too (its rows ask for sigma_b lambda, delta sigma_b lambda,
         phi lambda and a fixed least count of replicas: replicas that carry more carry less), so master columns."""
         at = {w.id: i for i, (w, _) in enumerate(self._work)}
-        base = {w.id: dict(zip((d.key for d in self._by_w[w.id]), self._base[w.id])) for w, _ in self._work}
+        keyed: dict[str, dict] = {}
         for wid, lam, pairs in points:
             i = at.get(wid)
             if i is not None and lam >= self._work[i][1]:
-                self._add(i, [(d, base[wid][d.key], r) for d, r in pairs], record=False)
+                if wid not in keyed:
+                    keyed[wid] = self._keyed(wid)
+                self._add(i, [(*keyed[wid][d.key], r) for d, r in pairs], record=False)
 
     def _add(self, i: int, chosen, record: bool = True) -> int:
         """Workload i's point (deployment, pi_d s_d, replicas) as a master column; 1 when it is new. ``record``: kept
@@ -295,7 +306,7 @@ class _Prices:
             value, new, lbs = step
             if k == 0:
                 raised = [max(lb, term) for lb, term in zip(lbs, self._terms)]
-                floor = max(floor, sum(raised) - sum(nu[o] * self._cap[o] for o in self._cap))
+                floor = max(floor, sum(raised) - _caps_value(nu, self._cap))
                 self._proved = [(nu, raised)]
             tell(value)
             if value > top:
@@ -330,7 +341,7 @@ class _Prices:
             lbs.append(lb)
             if chosen is not None:
                 new += self._add(i, chosen)
-        return total - sum(nu[o] * self._cap[o] for o in self._cap), new, lbs
+        return total - _caps_value(nu, self._cap), new, lbs
 
     def _solve(self, i: int, nu: dict[str, float], deadline: float) -> tuple[float | None, list | None]:
         """Workload i's program at prices nu: (its proven LB, its solution's (deployment, pi_d s_d, replicas) or
