@@ -45,7 +45,7 @@ def cut_block(cuts: list[tuple[int, str, dict[tuple, float], float]]):
                 continue
             coeffs = {}
             for d in by_w.get(wid, []):
-                twins = [price[k] for k in map(d.key_on, members.get(d.offer, [d.offer])) if k in price]
+                twins = [price[key] for key in map(d.key_on, members.get(d.offer, [d.offer])) if key in price]
                 if not twins:
                     break   # a column no price covers: no cut for this workload
                 coeffs[("replicas", d.index, t)] = min(twins)

@@ -220,7 +220,7 @@ def retarget(h, rows: _Rows, lam: float) -> bool:
         h.changeRowsBounds(len(k), k, lo, hi)
         for j, a, b in zip(rows.scaled, lo, hi):
             rows.lo[j], rows.hi[j] = float(a), float(b)
-        rows.lam = lam
+    rows.lam = lam
     return True
 
 
