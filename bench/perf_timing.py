@@ -37,9 +37,13 @@ CASES = [
     ("DeepSeek-V3 DP8 EP8 B200 FP4, concurrency 256", "deepseek-v3", "b200",
      dict(attention_dp=8, expert_parallel=8, precision="fp4", engine="sglang", concurrency=256)),
     ("max throughput", "mixtral-8x7b", "h100-sxm", dict(tp=2)),
-    # the rate's largest grid value is inside the grid (at 121 of 131 slots, the second-last point): its refinement is
-    # solved with the grid (until 2026-12-07 it took a second solve)
-    ("max throughput, peak inside the grid", "qwen3-32b", "b200", dict(tp=2, prompt_tokens=8000, output_tokens=2)),
+    # its top loads' roots lie just below the prefill queue's corner, where the search crept from the flat side (27
+    # evaluations until 2026-12-08, 13 with the corner probed: planner.perf.queueing.solve, "Corner"); that search had
+    # also put its best load inside the grid (129 of 131), which the exact root does not (the rate grows to c_max)
+    ("max throughput, roots at the corner", "qwen3-32b", "b200", dict(tp=2, prompt_tokens=8000, output_tokens=2)),
+    # the rate peaks at 94 of 245 slots and dips by 0.13 % to c_max: a second solve, of the 17 loads from 86 to 102
+    ("max throughput, peak inside the grid", "mixtral-8x7b", "a100-80gb",
+     dict(tp=4, precision="fp8", engine="sglang", prompt_tokens=7650, output_tokens=200)),
     ("does not fit", "llama-3.1-405b", "h100-sxm", dict(tp=8)),
 ]
 

@@ -349,3 +349,56 @@ def test_loads_near_a_full_prefill_queue_meet_littles_law(open_loop):
     c_s = np.minimum(loads, case.c_max)
     assert np.all(st_["rho"][-10:] > 0.97)   # the case is the one described: the top loads near a full queue
     assert np.all(np.abs(st_["x"] * st_["hold"] - c_s) <= TOL * c_s)
+
+
+def test_the_closed_loops_corner_is_where_the_prefill_wait_meets_its_cap_by_hand():
+    # C = 11 clients, κ = 0.1, one rank: a = 10/11, K = 2·10·0.9/(10/11) = 19.8, ρ* = 19.8/20.8 = 0.951923...
+    # On a linear step with the batch at its clip (O large: b = C_s) t0 and S = per_tok·I are constant, so the q* an
+    # evaluation reports is exact: ρ there is ρ*, and the wait M/D/1 + κ·10·S just reaches its cap 10·S
+    from planner.perf.queueing import _at, _fixed
+
+    step = linear(a=4e-3, per_seq=2e-4, per_tok=2e-5)
+    loop = Loop(prompt=1000, output=4000, c_max=64, budget=4096, t_req_s=0.01, phase=0.1)
+    fx = _fixed(loop, np.array([11.0]))
+    assert fx.corner[0] == pytest.approx(19.8 / 20.8, rel=1e-12)
+    _, _, q_star = _at(step, loop, np.array([0.05]), fx, full=False)
+    terms = _at(step, loop, q_star, fx)
+    s = terms["prefill_work"][0]
+    assert s == pytest.approx(2e-5 * 1000, rel=1e-12)
+    assert terms["rho"][0] == pytest.approx(19.8 / 20.8, rel=1e-9)
+    assert terms["wait_prefill"][0] == pytest.approx(10 * s, rel=1e-9)
+    below = _at(step, loop, q_star * (1 - 1e-3), fx)["wait_prefill"][0]
+    assert below < 10 * s * (1 - 1e-3)   # below the corner the wait still rises (steeply)
+    assert _at(step, loop, q_star * 1.01, fx)["wait_prefill"][0] == pytest.approx(10 * s, rel=1e-12)
+    # the open loop has no such cap: no corner, no estimate
+    assert _fixed(replace(loop, closed=False), np.array([11.0])).corner is None
+
+
+def test_a_root_just_below_the_corner_takes_a_few_evaluations_not_two_dozen(monkeypatch):
+    # bench/perf_timing.py's "max throughput, roots at the corner" (Qwen3-32B on two B200s, 8,000-token prompts,
+    # 2-token answers): the loads at 127-131 of 131 slots have their root within 1e-4 of q below the corner; the secant
+    # crept down from the flat side for 23 rounds (27 evaluations in all, 2.0 ms) before the corner was probed. The
+    # answer: Little's law at every load solved, and the same load and rate as the search with its tolerance 10^6 times
+    # tighter (the path differs, the root does not)
+    import planner.perf.queueing as queueing
+    from planner.perf.estimate import _loop, _step_fn, _throughput_grid
+    from tests.test_perf_slo_search import _prep
+
+    m, g = CAT.model("qwen3-32b"), CAT.gpu("b200")
+    calls = []
+    real = queueing._at
+    monkeypatch.setattr(queueing, "_at", lambda *a, **k: calls.append(len(a[2])) or real(*a, **k))
+    e = estimate(m, g, tp=2, prompt_tokens=8000, output_tokens=2)
+    assert len(calls) <= 14
+    monkeypatch.setattr(queueing, "_at", real)
+    case = _prep(m, g, tp=2, precision="bf16", engine="vllm", prompt_tokens=8000, output_tokens=2)[0]
+    loads = _throughput_grid(int(case.c_max))
+    st_ = solve(_step_fn(case), _loop(case, False), loads)
+    c_s = np.minimum(loads, case.c_max)
+    assert np.all(np.abs(st_["x"] * st_["hold"] - c_s) <= 1e-4 * c_s)
+    monkeypatch.setattr(queueing, "TOL", 1e-10)
+    monkeypatch.setattr(queueing, "JUMP_X", 1e-10)
+    monkeypatch.setattr(queueing, "ITERATIONS", 200)
+    tight = estimate(m, g, tp=2, prompt_tokens=8000, output_tokens=2)
+    assert tight.concurrency == e.concurrency == case.c_max == 131   # the rate grows up to c_max (it read 129 before)
+    assert tight.requests_per_min == pytest.approx(e.requests_per_min, rel=1e-4)

@@ -136,6 +136,7 @@ RHO_MAX = 0.999   # the prefill queue's utilisation is capped here (its wait sta
 SETTLE_C = 0.98      # settling: Little's law taken 2 % short (a load stopped on a jump of g meets it to ~1.4 %)
 SETTLE_TAU = 0.99   # ... and the mean step 1 % short of the lower end's (it grows with q below the root)
 SETTLE_FROM = 5   # the round from which the bound is checked: most loads have converged by then, and a check costs time
+CORNER_PROBES = 2   # closed loop: points a load's search may take at its prefill queue's corner (solve, "Corner")
 
 
 @dataclass(frozen=True)
@@ -180,10 +181,12 @@ class _Fixed(NamedTuple):
     b_hi: np.ndarray
     ahead: np.ndarray     # C_s − 1, at least 0
     zeros: np.ndarray
+    corner: np.ndarray | None     # closed loop: ρ* where the prefill wait stops rising (:func:`_corner`); open: None
+    corner_inv: np.ndarray | None   # ... and 1/(1 − a·ρ*)
     busy: bool            # a = 1 at every load (the open loop at C >= 1): the products with it are skipped
 
     def take(self, idx: np.ndarray) -> "_Fixed":
-        return _Fixed(*(v[idx] for v in self[:-1]), self.busy)
+        return _Fixed(*(None if v is None else v[idx] for v in self[:-1]), self.busy)
 
 
 def _fixed(loop: Loop, conc: np.ndarray) -> _Fixed:
@@ -192,9 +195,25 @@ def _fixed(loop: Loop, conc: np.ndarray) -> _Fixed:
         others = np.maximum((in_svc - 1.0) / np.maximum(in_svc, 1.0), 0.0)
     else:            # Poisson: busy with probability ~ the load (one slot), fully once C >= 1
         others = np.minimum(np.maximum(conc, 0.0), 1.0)
+    ahead = np.maximum(in_svc - 1.0, 0.0)
+    corner = inv = None
+    if loop.closed:
+        corner = _corner(loop, others, ahead)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inv = 1.0 / (1.0 - others * corner)
     return _Fixed(conc=conc, in_svc=in_svc, others=others, b_lo=np.minimum(in_svc, 1.0),
-                  b_hi=np.maximum(in_svc, 1.0), ahead=np.maximum(in_svc - 1.0, 0.0), zeros=np.zeros(len(conc)),
-                  busy=bool(np.all(others == 1.0)))
+                  b_hi=np.maximum(in_svc, 1.0), ahead=ahead, zeros=np.zeros(len(conc)), corner=corner,
+                  corner_inv=inv, busy=bool(np.all(others == 1.0)))
+
+
+def _corner(loop: Loop, others: np.ndarray, ahead: np.ndarray) -> np.ndarray:
+    """The closed loop's ρ* per load: where the prefill wait stops rising with ρ. Below it ``W_pf = ρ·S_rank·a/(2(1 −
+    ρ)) + κ·(C_s − 1)·S`` (``S = S_rank/r``); it reaches its cap ``(C_s − 1)·S`` at ``ρ/(1 − ρ) = K``, ``K = 2·(C_s −
+    1)·(1 − κ)/(r·a)``, and ρ itself stops at RHO_MAX: ``ρ* = min(K/(1 + K), RHO_MAX)``. A lone client (a = 0) has no
+    queue: inf."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = 2.0 * ahead * (1.0 - _num(loop.phase)) / (_num(loop.ranks) * others)
+        return np.where(others > 0.0, np.minimum(k / (1.0 + k), RHO_MAX), np.inf)
 
 
 def _at(step: StepFn, loop: Loop, q: np.ndarray, fx: _Fixed, full: bool = True):
@@ -208,7 +227,8 @@ def _at(step: StepFn, loop: Loop, q: np.ndarray, fx: _Fixed, full: bool = True):
         τ̄ = min(t0 + a·q·S, t1)               where  q·S/(t0 + a·q·S) <= 0.999
         τ̄ = min(t0/(1 − 0.999·a), t1)          otherwise (the prefill queue's utilisation at its cap)
 
-    and ``X = q/τ̄``. ``full=False``: only (X, hold), what the root search needs."""
+    and ``X = q/τ̄``. ``full=False``: only (X, hold) and the closed loop's corner estimate q*, what the root search
+    needs (:func:`solve`, "Corner"; None in the open loop)."""
     i, o, r = _num(loop.prompt), _num(loop.output), _num(loop.ranks)
     in_svc, others = fx.in_svc, fx.others
     one_rank = _one_rank(loop)     # skip the exact ·1 and /1 (the common case)
@@ -270,7 +290,10 @@ def _at(step: StepFn, loop: Loop, q: np.ndarray, fx: _Fixed, full: bool = True):
         ttft_svc = ttft_svc + w_bal
     hold = ttft_svc + (o - 1.0) * tau
     if not full:
-        return x, hold
+        if fx.corner is None:
+            return x, hold, None
+        with np.errstate(divide="ignore", invalid="ignore"):   # (a lone client: inf·0 is nan, never inside a bracket)
+            return x, hold, fx.corner * np.minimum(t0 * fx.corner_inv, top) / s_busy
     share = np.minimum(qa * n / pack, 1.0)
     return dict(x=x, tpot=tau, decode_batch=b, wait_share=rho * others, chunks=n, chunk_share=share,
                 step_decode=t0, step_chunk=t1, prefill_work=s, rho=rho, wait_prefill=w_pf, wait_balance=w_bal,
@@ -368,6 +391,22 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS, ttft_cap
     root), flagged in ``"settled"``. Every percentile of the TTFT is at least TTFT_svc (``estimate.curve_terms``), so a
     settled load misses a TTFT SLO equal to its cap or a TPOT SLO equal to its cap; every other element's answer is
     the one the search gives without caps, to the bit.
+
+    Corner (closed loop). The prefill wait rises like ρ/(1 − ρ) until it reaches its cap at ρ* (:func:`_corner`) and
+    stays there, so g has a corner at ρ*: its slope falls by orders of magnitude across it (Qwen3-32B on two B200s,
+    8,000-token prompts and 2-token answers, 130 clients: ~3·10⁴ per unit of q below, ~10² above). A root just below the
+    corner is approached from above by secant points that land on the flat side and move the upper end a little each
+    round (23 rounds there, where the other loads took 5). Every evaluation also gives ``q*``, where ρ = q·S/τ̄ reaches
+    ρ* with that evaluation's t0, t1 and S (τ̄ = min(t0 + a·q·S, t1) below RHO_MAX; ρ is the larger of q·S/(t0 + a·q·S)
+    and q·S/t1, both rising, so it first reaches ρ* at the smaller crossing)::
+
+        q* = ρ*·min(t0/(1 − a·ρ*), t1)/S
+
+    exact where t0, t1 and S do not move with q (they move with the decode batch and the prompts per chunk step). When
+    the last point moved the upper end and the latest q* lies inside the bracket, the next point is q* instead of the
+    secant's, at most CORNER_PROBES times per load. Any point inside the bracket keeps it a bracket, so each answer is
+    still the root to TOL or a jump bracketed to JUMP_X; only the path differs. The open loop has no cap below
+    RHO_MAX, where its wait is ~500 prefills, far above any root a search needs, and takes no probes.
     """
     c = np.atleast_1d(np.asarray(conc, dtype=float))
     fx = _fixed(loop, c)
@@ -377,15 +416,17 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS, ttft_cap
     idle = _at(step, loop, fx.zeros, fx)   # no load: hold(q) >= hold(0); its step is τ(b_lo, 0)
     hold0 = idle["hold"]
     q_lo, q_hi = np.zeros_like(c), _upper(step, loop, fx, in_svc / hold0)
-    x1, hold1 = _at(step, loop, q_hi, fx, full=False)
+    x1, hold1, q_star = _at(step, loop, q_hi, fx, full=False)
     g_lo, g_hi = -in_svc, x1 * hold1 - in_svc      # g at the bracket's ends
     for _ in range(60):   # a step time that is not monotone (a caller's own function): widen until g >= 0
         short = g_hi < 0
         if not np.count_nonzero(short):
             break
         q_hi = np.where(short, 2.0 * q_hi, q_hi)
-        x1, hold1 = _at(step, loop, q_hi, fx, full=False)
+        x1, hold1, star = _at(step, loop, q_hi, fx, full=False)
         g_hi = np.where(short, x1 * hold1 - in_svc, g_hi)
+        if star is not None:
+            q_star = np.where(short, star, q_star)
     f_lo, f_hi = -in_svc, g_hi.copy()              # the secant's values there (scaled down at a stale end)
     capped = ttft_cap is not None or tpot_cap is not None
     if capped:   # settling (docstring): the rate at the lower end (the mean step is q/X there)
@@ -395,16 +436,21 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS, ttft_cap
     side = np.zeros_like(c)
     done = g_hi <= tol   # the upper end is the root already (a load that fills every step)
     q_fin = q_hi.copy()
+    probes = None if q_star is None else np.zeros_like(c)   # corner points taken per load (closed loop)
 
     def live_eval(q, live):
-        """(X, hold) at ``q``, evaluated only where the element is still live on long vectors."""
+        """(X, hold, q*) at ``q``, evaluated only where the element is still live on long vectors."""
         idx = None if n_all <= SUBSET_MIN else np.flatnonzero(live)
         if idx is None or len(idx) == n_all:   # small vectors: slicing costs more than it saves
             return _at(step, loop, q, fx, full=False)
-        x_l, hold_l = _at(_take(step, idx), loop.take(idx), q[idx], fx.take(idx), full=False)
+        x_l, hold_l, star_l = _at(_take(step, idx), loop.take(idx), q[idx], fx.take(idx), full=False)
         x, hold = np.zeros_like(c), np.ones_like(c)
         x[idx], hold[idx] = x_l, hold_l
-        return x, hold
+        star = None
+        if star_l is not None:
+            star = np.full_like(c, np.nan)
+            star[idx] = star_l
+        return x, hold, star
 
     for k in range(iterations + 40):
         live = ~done
@@ -413,9 +459,15 @@ def solve(step: StepFn, loop: Loop, conc, iterations: int = ITERATIONS, ttft_cap
         elif k < iterations:   # the scaled secant; then, for rare stiff cases, bisection inside the bracket
             df = f_hi - f_lo
             q = np.where(df > 0, (q_lo * f_hi - q_hi * f_lo) / np.maximum(df, 1e-300), q_hi)
+            if probes is not None:   # the corner, where the last point fell above the root (docstring, "Corner")
+                at = (q_star < q_hi) & (q_star > q_lo) & (side > 0)
+                if np.count_nonzero(at):
+                    at &= probes < CORNER_PROBES
+                    q = np.where(at, q_star, q)
+                    probes += at
         else:
             q = 0.5 * (q_lo + q_hi)
-        x, hold = live_eval(q, live)
+        x, hold, q_star = live_eval(q, live)   # (q* of the loads done: not read)
         g = x * hold - in_svc
         up, dn = live & (g > 0), live & ~(g > 0)
         if k < iterations:   # scale the stale end's value when the same end moves twice in a row (docstring)
