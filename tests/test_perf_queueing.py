@@ -402,3 +402,21 @@ def test_a_root_just_below_the_corner_takes_a_few_evaluations_not_two_dozen(monk
     tight = estimate(m, g, tp=2, prompt_tokens=8000, output_tokens=2)
     assert tight.concurrency == e.concurrency == case.c_max == 131   # the rate grows up to c_max (it read 129 before)
     assert tight.requests_per_min == pytest.approx(e.requests_per_min, rel=1e-4)
+
+
+def test_a_long_closed_loop_vector_probes_each_load_as_it_would_alone():
+    # above SUBSET_MIN loads the search evaluates only the live ones (its q* too: the others read nan); 6,000-token
+    # prompts and 3-token answers put many roots near the corner, and each load's answer is still its own
+    from planner.perf.queueing import SUBSET_MIN
+
+    step = linear(a=3e-3, per_seq=1e-4, per_tok=1e-5)
+    loop = Loop(prompt=6000, output=3, c_max=400, budget=4096, t_req_s=0.02, phase=0.05)
+    conc = np.linspace(0.5, 700.0, 600)
+    assert len(conc) > SUBSET_MIN
+    together = solve(step, loop, conc)
+    for j in range(0, 600, 37):
+        alone = solve(step, loop, [conc[j]])
+        for key in ("x", "tpot", "ttft_service", "hold"):
+            assert alone[key][0] == together[key][j]
+    c_s = np.minimum(conc, 400)
+    assert np.all(np.abs(together["x"] * together["hold"] - c_s) <= 1e-4 * c_s)
