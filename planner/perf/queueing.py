@@ -292,7 +292,7 @@ def _at(step: StepFn, loop: Loop, q: np.ndarray, fx: _Fixed, full: bool = True):
     if not full:
         if fx.corner is None:
             return x, hold, None
-        with np.errstate(divide="ignore", invalid="ignore"):   # (a lone client: inf·0 is nan, never inside a bracket)
+        with np.errstate(divide="ignore", invalid="ignore"):   # (a lone client's ρ* is inf: q* nan, never inside)
             return x, hold, fx.corner * np.minimum(t0 * fx.corner_inv, top) / s_busy
     share = np.minimum(qa * n / pack, 1.0)
     return dict(x=x, tpot=tau, decode_batch=b, wait_share=rho * others, chunks=n, chunk_share=share,
