@@ -398,7 +398,6 @@ def test_a_root_just_below_the_corner_takes_a_few_evaluations_not_two_dozen(monk
     assert np.all(np.abs(st_["x"] * st_["hold"] - c_s) <= 1e-4 * c_s)
     monkeypatch.setattr(queueing, "TOL", 1e-10)
     monkeypatch.setattr(queueing, "JUMP_X", 1e-10)
-    monkeypatch.setattr(queueing, "ITERATIONS", 200)
     tight = estimate(m, g, tp=2, prompt_tokens=8000, output_tokens=2)
     assert tight.concurrency == e.concurrency == case.c_max == 131   # the rate grows up to c_max (it read 129 before)
     assert tight.requests_per_min == pytest.approx(e.requests_per_min, rel=1e-4)
